@@ -1,0 +1,79 @@
+/*
+ * tern/errors.h — every result code Tern returns, shared by ternd, libtern and the tools.
+ *
+ * Codes defined by the seed documents keep their numbers (80002 and 2106 from the
+ * Tencent SDK, 20003/10007/10010 from its server, 14001–14038 from Easemob streamed
+ * messages). Tern's own codes live in ranges of their own:
+ *   1000–1099  protocol: framing, JSON, ops, fields
+ *   1100–1199  authentication and authorization
+ *   1200–1299  limits and flow control
+ *   5000–5099  server side failures
+ *   9000–9099  SDK (client-side) conditions that never cross the wire
+ * docs/errors.md lists each with its cause. Codes are stable: never renumber one.
+ */
+#ifndef TERN_ERRORS_H
+#define TERN_ERRORS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum tern_code {
+    TERN_OK = 0,
+
+    /* protocol */
+    TERN_ERR_BAD_JSON = 1001,        /* frame or body is not valid JSON */
+    TERN_ERR_UNKNOWN_OP = 1002,      /* "op" names no operation */
+    TERN_ERR_BAD_FIELD = 1003,       /* a field is missing, of the wrong type or out of range */
+    TERN_ERR_FRAME_TOO_LARGE = 1004, /* WebSocket message over the frame limit (connection closed, 1009) */
+    TERN_ERR_BAD_UTF8 = 1005,        /* text is not valid UTF-8 (connection closed, 1007) */
+    TERN_ERR_NOT_LOGGED_IN = 1006,   /* an op other than login before login */
+    TERN_ERR_ALREADY_LOGGED_IN = 1007,
+    TERN_ERR_UNSUPPORTED_TYPE = 1008, /* message type not (yet) supported */
+    TERN_ERR_NOT_FOUND = 1009,        /* REST path or resource does not exist */
+    TERN_ERR_METHOD = 1010,           /* HTTP method not allowed on this path */
+    TERN_ERR_CONFLICT = 1011,         /* resource already exists */
+
+    /* auth */
+    TERN_ERR_TOKEN_INVALID = 1101, /* token malformed or signature wrong */
+    TERN_ERR_TOKEN_EXPIRED = 1102,
+    TERN_ERR_APP_NOT_FOUND = 1103,  /* no such org/app */
+    TERN_ERR_FORBIDDEN = 1104,      /* another app's or another user's data */
+    TERN_ERR_BAD_CREDENTIALS = 1105, /* wrong client id or secret */
+    TERN_ERR_KICKED = 1106,          /* session ended by the server (user deleted, admin) */
+
+    /* limits */
+    TERN_ERR_SLOW_CONSUMER = 1201, /* send queue over its ceiling: resync (connection closed, 4001) */
+    TERN_ERR_RATE_LIMITED = 1202,
+    TERN_ERR_TOO_MANY = 1203,      /* a list over its limit (members, receivers, page size) */
+
+    /* seed-defined */
+    TERN_ERR_SYSTEM_CONV = 2106,     /* sending to the system conversation (Tencent) */
+    TERN_ERR_GROUP_PERMISSION = 10007, /* not a member of the group (Tencent server) */
+    TERN_ERR_GROUP_NOT_FOUND = 10010,  /* group does not exist or was dismissed */
+    TERN_ERR_USER_NOT_FOUND = 20003,   /* recipient or user not registered */
+    TERN_ERR_NOT_FRIEND = 20009,       /* friend check failed (Tencent) */
+    TERN_ERR_MSG_TOO_LONG = 80002,     /* message body over 12 KB (Tencent) */
+
+    /* server */
+    TERN_ERR_INTERNAL = 5001,
+    TERN_ERR_STORE = 5002,         /* the store failed; nothing was acknowledged */
+    TERN_ERR_SHUTTING_DOWN = 5003, /* server is stopping; retry on another node or later */
+    TERN_ERR_OVERLOADED = 5004,    /* store queue full; retry */
+
+    /* SDK only */
+    TERN_ERR_SDK_NOT_READY = 9001,  /* not logged in / connection not ready */
+    TERN_ERR_SDK_TIMEOUT = 9002,    /* no response in time */
+    TERN_ERR_SDK_DISCONNECTED = 9003, /* connection lost before the response */
+    TERN_ERR_SDK_INVALID_ARG = 9004,
+    TERN_ERR_SDK_IO = 9005,         /* socket / DNS / HTTP transport failure */
+    TERN_ERR_SDK_CANCELED = 9006
+} tern_code;
+
+/* Returns a short English description of `code`; never NULL ("unknown error" if unknown). */
+const char *tern_strerror(int code);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Tern builds and tests with, only those missing.
+# Runs apt-get through sudo when not root. Safe to run repeatedly.
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
+      libuv1-dev node-llhttp libcjson-dev libsqlite3-dev libssl-dev
+      libcurl4-openssl-dev libcmocka-dev sqlite3)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

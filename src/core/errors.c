@@ -1,0 +1,53 @@
+/* errors.c — descriptions of the codes in include/tern/errors.h (one table, used by
+ * ternd's responses and libtern's tern_strerror). */
+#include "tern/errors.h"
+
+#ifdef TERN_BUILDING_SDK
+#define TERN_API __attribute__((visibility("default")))
+#else
+#define TERN_API
+#endif
+
+TERN_API const char *tern_strerror(int code)
+{
+    switch (code) {
+    case TERN_OK: return "OK";
+    case TERN_ERR_BAD_JSON: return "malformed JSON";
+    case TERN_ERR_UNKNOWN_OP: return "unknown op";
+    case TERN_ERR_BAD_FIELD: return "missing or invalid field";
+    case TERN_ERR_FRAME_TOO_LARGE: return "frame too large";
+    case TERN_ERR_BAD_UTF8: return "invalid UTF-8";
+    case TERN_ERR_NOT_LOGGED_IN: return "not logged in";
+    case TERN_ERR_ALREADY_LOGGED_IN: return "already logged in";
+    case TERN_ERR_UNSUPPORTED_TYPE: return "unsupported message type";
+    case TERN_ERR_NOT_FOUND: return "not found";
+    case TERN_ERR_METHOD: return "method not allowed";
+    case TERN_ERR_CONFLICT: return "already exists";
+    case TERN_ERR_TOKEN_INVALID: return "invalid token";
+    case TERN_ERR_TOKEN_EXPIRED: return "token expired";
+    case TERN_ERR_APP_NOT_FOUND: return "app not found";
+    case TERN_ERR_FORBIDDEN: return "forbidden";
+    case TERN_ERR_BAD_CREDENTIALS: return "invalid client credentials";
+    case TERN_ERR_KICKED: return "kicked by the server";
+    case TERN_ERR_SLOW_CONSUMER: return "send queue full: resync";
+    case TERN_ERR_RATE_LIMITED: return "rate limited";
+    case TERN_ERR_TOO_MANY: return "too many items";
+    case TERN_ERR_SYSTEM_CONV: return "cannot send to the system conversation";
+    case TERN_ERR_GROUP_PERMISSION: return "not a member of the group";
+    case TERN_ERR_GROUP_NOT_FOUND: return "group not found";
+    case TERN_ERR_USER_NOT_FOUND: return "user not found";
+    case TERN_ERR_NOT_FRIEND: return "not friends";
+    case TERN_ERR_MSG_TOO_LONG: return "message body over 12 KB";
+    case TERN_ERR_INTERNAL: return "internal error";
+    case TERN_ERR_STORE: return "store failure";
+    case TERN_ERR_SHUTTING_DOWN: return "server shutting down";
+    case TERN_ERR_OVERLOADED: return "server overloaded, retry";
+    case TERN_ERR_SDK_NOT_READY: return "SDK not ready";
+    case TERN_ERR_SDK_TIMEOUT: return "request timed out";
+    case TERN_ERR_SDK_DISCONNECTED: return "disconnected";
+    case TERN_ERR_SDK_INVALID_ARG: return "invalid argument";
+    case TERN_ERR_SDK_IO: return "I/O error";
+    case TERN_ERR_SDK_CANCELED: return "canceled";
+    default: return "unknown error";
+    }
+}

@@ -1,0 +1,217 @@
+/* apps.c — the apps this server hosts (org/app, client id, secret), cached in memory
+ * for token checks on every login and REST request, and the first-start bootstrap that
+ * creates the demo app and prints its credentials. */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "server.h"
+
+static void fill_info(app_info *a, const store_app *sa)
+{
+    memset(a, 0, sizeof *a);
+    a->id = sa->id;
+    snprintf(a->org, sizeof a->org, "%s", sa->org);
+    snprintf(a->name, sizeof a->name, "%s", sa->name);
+    snprintf(a->client_id, sizeof a->client_id, "%s", sa->client_id);
+    snprintf(a->secret, sizeof a->secret, "%s", sa->client_secret);
+    snprintf(a->key, sizeof a->key, "%s/%s", sa->org, sa->name);
+}
+
+void apps_add(server *s, const app_info *a)
+{
+    pthread_rwlock_wrlock(&s->apps_mu);
+    s->apps = tern_realloc(s->apps, (s->napps + 1) * sizeof *s->apps);
+    s->apps[s->napps++] = *a;
+    pthread_rwlock_unlock(&s->apps_mu);
+}
+
+static void load_one(void *ud, const store_app *sa)
+{
+    app_info a;
+    fill_info(&a, sa);
+    apps_add(ud, &a);
+}
+
+int apps_load(server *s)
+{
+    store_reader *r = store_reader_open(s->st);
+    if (!r)
+        return -1;
+    int rc = store_app_list(r, load_one, s);
+    store_reader_close(r);
+    return rc == TERN_OK ? 0 : -1;
+}
+
+int apps_find(server *s, const char *org, size_t orgn, const char *name, size_t namen, app_info *out)
+{
+    int found = -1;
+    pthread_rwlock_rdlock(&s->apps_mu);
+    for (size_t i = 0; i < s->napps; i++) {
+        const app_info *a = &s->apps[i];
+        if (strlen(a->org) == orgn && !memcmp(a->org, org, orgn) && strlen(a->name) == namen &&
+            !memcmp(a->name, name, namen)) {
+            *out = *a;
+            found = 0;
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&s->apps_mu);
+    return found;
+}
+
+int apps_find_key(server *s, const char *appkey, app_info *out)
+{
+    const char *slash = strchr(appkey, '/');
+    if (!slash)
+        return -1;
+    return apps_find(s, appkey, (size_t)(slash - appkey), slash + 1, strlen(slash + 1), out);
+}
+
+void random_hex(char *out, size_t nbytes)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t b[64];
+    if (nbytes > sizeof b)
+        nbytes = sizeof b;
+    if (RAND_bytes(b, (int)nbytes) != 1) {
+        LOG_ERROR("RAND_bytes failed");
+        abort();
+    }
+    for (size_t i = 0; i < nbytes; i++) {
+        out[2 * i] = hex[b[i] >> 4];
+        out[2 * i + 1] = hex[b[i] & 15];
+    }
+    out[2 * nbytes] = 0;
+}
+
+typedef struct sync_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+} sync_wait;
+
+static void sync_done(store_op *op)
+{
+    sync_wait *w = op->ud;
+    pthread_mutex_lock(&w->mu);
+    w->done = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+int store_run_sync(store *st, store_op *op)
+{
+    sync_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    op->done = sync_done;
+    op->ud = &w;
+    int rc = store_submit(st, op);
+    if (rc != TERN_OK)
+        return rc;
+    pthread_mutex_lock(&w.mu);
+    while (!w.done)
+        pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    return op->result;
+}
+
+int apps_create(server *s, const char *org, const char *name, app_info *out)
+{
+    char cid[33], secret[65];
+    random_hex(cid, 12);
+    random_hex(secret, 24);
+    store_op op = {.kind = STORE_OP_CREATE_APP};
+    op.u.app_create.org = org;
+    op.u.app_create.name = name;
+    op.u.app_create.client_id = cid;
+    op.u.app_create.client_secret = secret;
+    int rc = store_run_sync(s->st, &op);
+    if (rc != TERN_OK)
+        return rc;
+    store_app sa = {.id = op.u.app_create.out_id, .created_ms = tern_now_ms()};
+    snprintf(sa.org, sizeof sa.org, "%s", org);
+    snprintf(sa.name, sizeof sa.name, "%s", name);
+    snprintf(sa.client_id, sizeof sa.client_id, "%s", cid);
+    snprintf(sa.client_secret, sizeof sa.client_secret, "%s", secret);
+    fill_info(out, &sa);
+    apps_add(s, out);
+    return TERN_OK;
+}
+
+static int write_private(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return -1;
+    size_t n = strlen(text);
+    ssize_t w = write(fd, text, n);
+    close(fd);
+    return w == (ssize_t)n ? 0 : -1;
+}
+
+int apps_bootstrap(server *s, store_reader *r)
+{
+    (void)r;
+    char path[1200];
+    /* Admin token: configured, or read from / generated into <data>/admin.token. */
+    if (s->cfg.admin_token[0]) {
+        snprintf(s->admin_token, sizeof s->admin_token, "%s", s->cfg.admin_token);
+    } else {
+        snprintf(path, sizeof path, "%s/admin.token", s->cfg.data);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            if (!fgets(s->admin_token, sizeof s->admin_token, f))
+                s->admin_token[0] = 0;
+            fclose(f);
+            s->admin_token[strcspn(s->admin_token, "\r\n")] = 0;
+        }
+        if (!s->admin_token[0]) {
+            random_hex(s->admin_token, 24);
+            char line[80];
+            snprintf(line, sizeof line, "%s\n", s->admin_token);
+            if (write_private(path, line) < 0) {
+                LOG_ERROR("cannot write %s: %s", path, strerror(errno));
+                return -1;
+            }
+            LOG_INFO("admin token written to %s", path);
+        }
+    }
+    if (!s->cfg.demo_app[0])
+        return 0;
+    app_info a;
+    const char *slash = strchr(s->cfg.demo_app, '/');
+    if (!slash || !tern_ident_valid(s->cfg.demo_app, (size_t)(slash - s->cfg.demo_app)) ||
+        !tern_ident_valid(slash + 1, strlen(slash + 1))) {
+        LOG_ERROR("demo-app must be org/app, got '%s'", s->cfg.demo_app);
+        return -1;
+    }
+    int created = 0;
+    if (apps_find_key(s, s->cfg.demo_app, &a) != 0) {
+        char org[65];
+        snprintf(org, sizeof org, "%.*s", (int)(slash - s->cfg.demo_app), s->cfg.demo_app);
+        if (apps_create(s, org, slash + 1, &a) != TERN_OK) {
+            LOG_ERROR("cannot create the demo app");
+            return -1;
+        }
+        created = 1;
+    }
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"org\":\"%s\",\"app\":\"%s\",\"client_id\":\"%s\",\"client_secret\":\"%s\"}\n", a.org,
+             a.name, a.client_id, a.secret);
+    snprintf(path, sizeof path, "%s/demo-app.json", s->cfg.data);
+    if (write_private(path, json) < 0)
+        LOG_WARN("cannot write %s: %s", path, strerror(errno));
+    if (created)
+        fprintf(stderr,
+                "\n  Demo app created: %s/%s\n    client_id     %s\n    client_secret %s\n"
+                "  (also in %s; admin token in %s/admin.token)\n\n",
+                a.org, a.name, a.client_id, a.secret, path, s->cfg.data);
+    return 0;
+}

@@ -1,0 +1,33 @@
+/*
+ * config.h — ternd's settings. Each setting has a command-line flag (--name), an
+ * environment variable (TERN_NAME) and a config-file key (name = value); precedence:
+ * flag > environment > file > built-in default. `ternd --help` prints the table.
+ */
+#ifndef TERN_CONFIG_H
+#define TERN_CONFIG_H
+#include <stddef.h>
+
+typedef struct config {
+    char listen[128];     /* ADDR:PORT; port 0 picks a free port */
+    char data[1024];      /* data directory (SQLite + media) */
+    int threads;          /* I/O loops; 0 = number of cores */
+    int node_id;          /* 0..1023, part of every message id */
+    char log_level[16];
+    char admin_token[65]; /* empty: generated into <data>/admin.token */
+    char demo_app[131];   /* org/app created on first start; empty: none */
+    size_t ws_max_message;
+    size_t max_send_queue;
+    size_t max_http_body;
+    int idle_timeout;  /* seconds */
+    int login_timeout; /* seconds */
+    int store_batch;
+    int fsync_full;
+    int max_sessions_per_user;
+} config;
+
+/* Fills defaults, then the file named by --config / TERN_CONFIG, then the environment,
+ * then argv. Returns 0, 1 if --help/--version was printed (exit 0), -1 on a bad setting
+ * (message printed to stderr). */
+int config_load(config *c, int argc, char **argv);
+
+#endif

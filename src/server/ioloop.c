@@ -1,0 +1,554 @@
+/*
+ * ioloop.c — one I/O thread of ternd: its libuv loop, its SO_REUSEPORT listener, the
+ * connections it owns (HTTP first, WebSocket after the upgrade), its inbox, and the
+ * once-a-second sweep that enforces the login deadline, idle timeout and close timeout.
+ *
+ * The network layer knows nothing of messages or users: complete HTTP requests go to
+ * http_api.c, complete WebSocket text messages to session.c.
+ *
+ * Reads use one 64 KiB buffer per loop (every read is consumed before the next), so an
+ * idle connection owns no read buffer. Writes: a frame is first tried with
+ * uv_try_write; only what the socket did not take is queued with uv_write, holding a
+ * reference to the shared frame. queued bytes per connection are bounded by
+ * max_send_queue: past it the client gets `resync` and close 4001.
+ */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "server.h"
+
+#define READBUF_SIZE (64 * 1024)
+#define HTTP_PENDING_MAX (256 * 1024)
+#define HTTP_IDLE_MS 30000
+#define CLOSE_GRACE_MS 3000
+
+typedef struct write_req {
+    uv_write_t req;
+    frame *f;      /* shared frame, or NULL when raw */
+    char *raw;     /* owned raw bytes (HTTP) */
+    uint32_t len;  /* bytes counted in conn->queued */
+} write_req;
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+static void process_http(conn *c, char *data, size_t n);
+
+/* ---- inbox -------------------------------------------------------------------------- */
+
+static void inbox_drain(uv_async_t *a);
+
+void inbox_push(ioloop *l, const inbox_item *it)
+{
+    inbox *in = &l->in;
+    pthread_mutex_lock(&in->mu);
+    if (l->stopping > 1) { /* async handle closed: drop */
+        pthread_mutex_unlock(&in->mu);
+        frame_unref(it->f);
+        return;
+    }
+    if (in->len == in->cap) {
+        in->cap = in->cap ? in->cap * 2 : 256;
+        in->items = tern_realloc(in->items, in->cap * sizeof *in->items);
+    }
+    in->items[in->len++] = *it;
+    pthread_mutex_unlock(&in->mu);
+    uv_async_send(&in->async);
+}
+
+static void inbox_drain(uv_async_t *a)
+{
+    ioloop *l = a->data;
+    inbox *in = &l->in;
+    for (;;) {
+        pthread_mutex_lock(&in->mu);
+        inbox_item *items = in->items;
+        size_t n = in->len;
+        in->items = NULL;
+        in->len = in->cap = 0;
+        pthread_mutex_unlock(&in->mu);
+        if (!n) {
+            tern_free(items);
+            return;
+        }
+        for (size_t i = 0; i < n; i++) {
+            inbox_item *it = &items[i];
+            if (it->fn) {
+                it->fn(l, it->arg);
+                continue;
+            }
+            conn *c = ioloop_find(l, it->conn_id);
+            if (c) {
+                if (it->f)
+                    conn_send(c, it->f);
+                if (it->close_code)
+                    conn_close(c, it->close_code, NULL);
+            }
+            frame_unref(it->f);
+        }
+        tern_free(items);
+    }
+}
+
+/* ---- connection lifetime ------------------------------------------------------------ */
+
+conn *ioloop_find(ioloop *l, uint64_t id)
+{
+    return hmap_get_u64(&l->conns, id);
+}
+
+static void on_close(uv_handle_t *h)
+{
+    conn *c = (conn *)h;
+    ioloop *l = c->loop;
+    hmap_del_u64(&l->conns, c->id);
+    http_parser_free(c->http);
+    ws_reader_free(&c->ws);
+    tern_buf_free(&c->in);
+    tern_free(c->user);
+    tern_free(c->device);
+    tern_free(c);
+    atomic_fetch_sub(&l->srv->m_conns, 1);
+}
+
+static void hard_close(conn *c)
+{
+    if (!uv_is_closing((uv_handle_t *)&c->tcp))
+        uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    conn *c = req->data;
+    tern_free(req);
+    hard_close(c);
+}
+
+void conn_close(conn *c, int ws_code, const char *reason)
+{
+    if (c->state == CONN_CLOSING)
+        return;
+    if (c->state == CONN_WS && ws_code && !c->close_sent) {
+        frame *f = frame_close(ws_code, reason);
+        c->close_sent = 1;
+        /* Bypasses the ceiling: the close frame must go out even for a slow consumer. */
+        size_t q = c->queued;
+        c->queued = 0;
+        conn_send(c, f);
+        c->queued += q;
+        frame_unref(f);
+    }
+    if (c->logged_in) {
+        session_on_close(c);
+        c->logged_in = 0;
+    }
+    c->state = CONN_CLOSING;
+    c->last_active_ms = (uint64_t)tern_now_ms();
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    uv_shutdown_t *req = tern_malloc(sizeof *req);
+    req->data = c;
+    if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+        tern_free(req);
+        hard_close(c);
+    }
+}
+
+/* ---- writes ------------------------------------------------------------------------- */
+
+static void on_write(uv_write_t *req, int status)
+{
+    write_req *w = (write_req *)req;
+    conn *c = (conn *)req->handle;
+    c->queued -= w->len < c->queued ? w->len : c->queued;
+    frame_unref(w->f);
+    tern_free(w->raw);
+    tern_free(w);
+    if (status < 0 && status != UV_ECANCELED && c->state != CONN_CLOSING)
+        conn_close(c, 0, NULL);
+}
+
+static void queue_write(conn *c, frame *f, const char *p, size_t n, char *owned)
+{
+    if (uv_is_closing((uv_handle_t *)&c->tcp)) {
+        tern_free(owned);
+        return;
+    }
+    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+    int r = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (r == (int)n) {
+        tern_free(owned);
+        return;
+    }
+    if (r < 0 && r != UV_EAGAIN) {
+        tern_free(owned);
+        if (c->state != CONN_CLOSING)
+            conn_close(c, 0, NULL);
+        return;
+    }
+    size_t off = r > 0 ? (size_t)r : 0;
+    write_req *w = tern_malloc(sizeof *w);
+    w->f = f ? frame_ref(f) : NULL;
+    w->raw = owned;
+    w->len = (uint32_t)(n - off);
+    b = uv_buf_init((char *)p + off, (unsigned)(n - off));
+    c->queued += w->len;
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+        c->queued -= w->len;
+        frame_unref(w->f);
+        tern_free(w->raw);
+        tern_free(w);
+        if (c->state != CONN_CLOSING)
+            conn_close(c, 0, NULL);
+    }
+}
+
+int conn_send(conn *c, frame *f)
+{
+    if (c->state == CONN_CLOSING || uv_is_closing((uv_handle_t *)&c->tcp))
+        return -1;
+    server *s = c->loop->srv;
+    if (c->queued + f->len > s->cfg.max_send_queue && !c->close_sent) {
+        /* Slow consumer: tell it to resync and let it go; its messages are stored. */
+        static const char ev[] = "{\"ev\":\"resync\",\"data\":{\"code\":1201}}";
+        atomic_fetch_add(&s->m_slow_drops, 1);
+        LOG_WARN("conn %llu (%s): send queue over %zu bytes, closing 4001", (unsigned long long)c->id,
+                 c->user ? c->user : "-", s->cfg.max_send_queue);
+        frame *r = frame_text(ev, sizeof ev - 1);
+        queue_write(c, r, (const char *)r->data, r->len, NULL);
+        frame_unref(r);
+        conn_close(c, WS_CLOSE_SLOW_CONSUMER, "slow consumer: resync");
+        return -1;
+    }
+    queue_write(c, f, (const char *)f->data, f->len, NULL);
+    return 0;
+}
+
+int conn_send_text(conn *c, const char *p, size_t n)
+{
+    frame *f = frame_text(p, n);
+    int r = conn_send(c, f);
+    frame_unref(f);
+    return r;
+}
+
+void conn_write_raw(conn *c, const char *p, size_t n)
+{
+    if (uv_is_closing((uv_handle_t *)&c->tcp))
+        return;
+    queue_write(c, NULL, p, n, NULL);
+}
+
+/* ---- reads -------------------------------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    conn *c = (conn *)h;
+    buf->base = c->loop->readbuf;
+    buf->len = READBUF_SIZE;
+}
+
+static int on_ws_msg(void *ud, unsigned opcode, uint8_t *data, size_t len)
+{
+    conn *c = ud;
+    switch (opcode) {
+    case WS_OP_TEXT:
+        session_on_message(c, (char *)data, len);
+        break;
+    case WS_OP_BINARY:
+        conn_close(c, WS_CLOSE_UNSUPPORTED, "binary frames are not supported");
+        break;
+    case WS_OP_PING: {
+        uint8_t hdr[WS_MAX_HEADER];
+        size_t h = ws_encode_header(hdr, WS_OP_PONG, 1, len, NULL);
+        frame *f = tern_malloc(sizeof *f + h + len);
+        atomic_init(&f->refs, 1);
+        f->len = (uint32_t)(h + len);
+        memcpy(f->data, hdr, h);
+        memcpy(f->data + h, data, len);
+        conn_send(c, f);
+        frame_unref(f);
+        break;
+    }
+    case WS_OP_PONG:
+        break;
+    case WS_OP_CLOSE: {
+        int code = len >= 2 ? (data[0] << 8 | data[1]) : WS_CLOSE_NORMAL;
+        if (code < 1000 || code == 1005 || code == 1006 || code >= 5000)
+            code = WS_CLOSE_NORMAL;
+        conn_close(c, code, NULL);
+        break;
+    }
+    }
+    return c->state == CONN_CLOSING;
+}
+
+static void process_ws(conn *c, uint8_t *data, size_t n)
+{
+    int r = ws_reader_feed(&c->ws, data, n, on_ws_msg, c);
+    if (r > 0) {
+        const char *why = r == WS_CLOSE_TOO_BIG ? "message too large"
+                          : r == WS_CLOSE_BAD_DATA ? "invalid UTF-8"
+                                                   : "protocol error";
+        LOG_DEBUG("conn %llu: closing %d (%s)", (unsigned long long)c->id, r, why);
+        conn_close(c, r, why);
+    }
+}
+
+static void http_fail(conn *c, int rc)
+{
+    int status = rc == HTTP_ERR_HEAD_TOO_LARGE ? 431 : rc == HTTP_ERR_BODY_TOO_LARGE ? 413 : 400;
+    const char *body = status == 431   ? "{\"error\":\"header_too_large\",\"code\":1003,\"error_description\":\"request head over 16 KiB\"}"
+                       : status == 413 ? "{\"error\":\"body_too_large\",\"code\":1003,\"error_description\":\"request body over the limit\"}"
+                                       : "{\"error\":\"bad_request\",\"code\":1001,\"error_description\":\"malformed HTTP request\"}";
+    tern_buf b;
+    tern_buf_init(&b, 0);
+    size_t bl = strlen(body);
+    http_write_head(&b, status, "application/json", bl, 0, NULL);
+    tern_buf_append(&b, body, bl);
+    size_t len;
+    char *p = tern_buf_steal(&b, &len);
+    queue_write(c, NULL, p, len, p);
+    conn_close(c, 0, NULL);
+}
+
+static void process_http(conn *c, char *data, size_t n)
+{
+    while (n > 0 && c->state == CONN_HTTP) {
+        if (c->http_busy) {
+            /* A request is being answered asynchronously: hold pipelined bytes. */
+            if (tern_buf_append(&c->in, data, n) < 0) {
+                conn_close(c, 0, NULL);
+                return;
+            }
+            if (!c->reading_paused) {
+                uv_read_stop((uv_stream_t *)&c->tcp);
+                c->reading_paused = 1;
+            }
+            return;
+        }
+        size_t used = 0;
+        int rc = http_parser_feed(c->http, data, n, &used);
+        if (rc == HTTP_NEED_MORE)
+            return;
+        if (rc < 0) {
+            http_fail(c, rc);
+            return;
+        }
+        data += used;
+        n -= used;
+        const http_msg *m = http_parser_msg(c->http);
+        atomic_fetch_add(&c->loop->srv->m_http_requests, 1);
+        if (m->upgrade) {
+            if (http_upgrade(c, m) == 0) {
+                http_parser_free(c->http);
+                c->http = NULL;
+                if (n)
+                    process_ws(c, (uint8_t *)data, n);
+            }
+            return;
+        }
+        if (http_handle(c, m)) {
+            c->http_busy = 1;
+            continue; /* stashes the rest above */
+        }
+        if (c->state != CONN_HTTP)
+            return;
+        http_parser_next(c->http);
+    }
+}
+
+void http_resume(conn *c)
+{
+    if (c->state != CONN_HTTP)
+        return;
+    c->http_busy = 0;
+    http_parser_next(c->http);
+    if (c->in.len) {
+        tern_buf pending = c->in;
+        tern_buf_init(&c->in, HTTP_PENDING_MAX);
+        process_http(c, pending.data, pending.len);
+        tern_buf_free(&pending);
+    }
+    if (c->reading_paused && !c->http_busy && c->state == CONN_HTTP) {
+        c->reading_paused = 0;
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    }
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    conn *c = (conn *)st;
+    if (nread < 0) {
+        conn_close(c, 0, NULL);
+        return;
+    }
+    if (nread == 0)
+        return;
+    c->last_active_ms = (uint64_t)tern_now_ms();
+    if (c->state == CONN_HTTP)
+        process_http(c, buf->base, (size_t)nread);
+    else if (c->state == CONN_WS)
+        process_ws(c, (uint8_t *)buf->base, (size_t)nread);
+}
+
+/* ---- accept, sweep ------------------------------------------------------------------ */
+
+static void on_connection(uv_stream_t *srv, int status)
+{
+    ioloop *l = srv->data;
+    if (status < 0 || l->stopping)
+        return;
+    conn *c = tern_calloc(1, sizeof *c);
+    c->loop = l;
+    uv_tcp_init(&l->loop, &c->tcp);
+    if (uv_accept(srv, (uv_stream_t *)&c->tcp) != 0) {
+        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)tern_free);
+        return;
+    }
+    c->id = atomic_fetch_add(&l->srv->next_conn_id, 1);
+    c->created_ms = c->last_active_ms = (uint64_t)tern_now_ms();
+    c->http = http_parser_new(1, l->srv->cfg.max_http_body);
+    ws_reader_init(&c->ws, 1, l->srv->cfg.ws_max_message);
+    tern_buf_init(&c->in, HTTP_PENDING_MAX);
+    uv_tcp_nodelay(&c->tcp, 1);
+    hmap_put_u64(&l->conns, c->id, c);
+    atomic_fetch_add(&l->srv->m_conns, 1);
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    ioloop *l = t->data;
+    const config *cfg = &l->srv->cfg;
+    uint64_t now = (uint64_t)tern_now_ms();
+    hmap_entry *e;
+    for (size_t i = 0; hmap_next(&l->conns, &i, &e);) {
+        conn *c = e->val;
+        uint64_t idle = now - c->last_active_ms;
+        if (c->state == CONN_CLOSING) {
+            if (idle > CLOSE_GRACE_MS)
+                hard_close(c);
+        } else if (c->state == CONN_HTTP) {
+            if (idle > HTTP_IDLE_MS && !c->http_busy)
+                conn_close(c, 0, NULL);
+        } else if (!c->logged_in) {
+            if (now - c->created_ms > (uint64_t)cfg->login_timeout * 1000)
+                conn_close(c, WS_CLOSE_AUTH, "login timeout");
+        } else if (idle > (uint64_t)cfg->idle_timeout * 1000) {
+            conn_close(c, WS_CLOSE_IDLE, "idle timeout");
+        }
+    }
+}
+
+/* Runs on the loop when the server shuts down: close every connection (WebSocket
+ * sessions get a `shutdown` event and close 1001) and then the loop's own handles. */
+static void close_all(uv_timer_t *t);
+
+static void loop_shutdown(ioloop *l, void *arg)
+{
+    static const char ev[] = "{\"ev\":\"shutdown\",\"data\":{}}";
+    l->stopping = 1;
+    if (l->listening) {
+        uv_close((uv_handle_t *)&l->listener, NULL);
+        l->listening = 0;
+    }
+    hmap_entry *e;
+    for (size_t i = 0; hmap_next(&l->conns, &i, &e);) {
+        conn *c = e->val;
+        if (c->state == CONN_WS) {
+            conn_send_text(c, ev, sizeof ev - 1);
+            conn_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
+        } else if (c->state == CONN_HTTP && !c->http_busy) {
+            conn_close(c, 0, NULL);
+        }
+    }
+    /* Give writes a moment to flush, then close whatever is left and the loop handles. */
+    uv_timer_stop(&l->sweep);
+    uv_timer_start(&l->sweep, close_all, 200, 100);
+}
+
+static void close_all(uv_timer_t *t)
+{
+    ioloop *l = t->data;
+    uint64_t now = (uint64_t)tern_now_ms();
+    size_t open = 0;
+    hmap_entry *e;
+    for (size_t i = 0; hmap_next(&l->conns, &i, &e);) {
+        conn *c = e->val;
+        if (c->state != CONN_CLOSING)
+            conn_close(c, 0, NULL);
+        if (now - c->last_active_ms > CLOSE_GRACE_MS)
+            hard_close(c);
+        open++;
+    }
+    if (open)
+        return;
+    uv_timer_stop(&l->sweep);
+    uv_close((uv_handle_t *)&l->sweep, NULL);
+    pthread_mutex_lock(&l->in.mu);
+    l->stopping = 2;
+    pthread_mutex_unlock(&l->in.mu);
+    /* Drain what arrived meanwhile (unrefs frames), then close the async handle. */
+    inbox_drain(&l->in.async);
+    uv_close((uv_handle_t *)&l->in.async, NULL);
+}
+
+void ioloop_request_shutdown(ioloop *l)
+{
+    inbox_item it = {.fn = loop_shutdown, .arg = NULL};
+    inbox_push(l, &it);
+}
+
+static void loop_main(void *arg)
+{
+    ioloop *l = arg;
+    uv_run(&l->loop, UV_RUN_DEFAULT);
+}
+
+int ioloop_init(server *s, ioloop *l, int index, int fd)
+{
+    memset(l, 0, sizeof *l);
+    l->srv = s;
+    l->index = index;
+    if (uv_loop_init(&l->loop) != 0)
+        return -1;
+    pthread_mutex_init(&l->in.mu, NULL);
+    uv_async_init(&l->loop, &l->in.async, inbox_drain);
+    l->in.async.data = l;
+    uv_timer_init(&l->loop, &l->sweep);
+    l->sweep.data = l;
+    uv_timer_start(&l->sweep, on_sweep, 1000, 1000);
+    hmap_init(&l->conns);
+    tern_buf_init(&l->scratch, 0);
+    l->readbuf = tern_malloc(READBUF_SIZE);
+    l->reader = store_reader_open(s->st);
+    if (!l->reader)
+        return -1;
+    uv_tcp_init(&l->loop, &l->listener);
+    l->listener.data = l;
+    if (uv_tcp_open(&l->listener, fd) != 0)
+        return -1;
+    if (uv_listen((uv_stream_t *)&l->listener, 4096, on_connection) != 0)
+        return -1;
+    l->listening = 1;
+    return 0;
+}
+
+int ioloop_start(server *s, ioloop *l, int index)
+{
+    (void)s;
+    (void)index;
+    return uv_thread_create(&l->thread, loop_main, l);
+}
+
+void ioloop_join(ioloop *l)
+{
+    uv_thread_join(&l->thread);
+    uv_loop_close(&l->loop);
+    hmap_free(&l->conns);
+    store_reader_close(l->reader);
+    tern_free(l->readbuf);
+    tern_buf_free(&l->scratch);
+    pthread_mutex_destroy(&l->in.mu);
+    tern_free(l->in.items);
+}

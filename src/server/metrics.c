@@ -1,0 +1,36 @@
+/* metrics.c — /metrics in the Prometheus text format (docs/operations.md lists them). */
+#include "core/alloc.h"
+#include "server.h"
+
+static void counter(tern_buf *b, const char *name, const char *help, const char *type, unsigned long long v)
+{
+    tern_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name, v);
+}
+
+void metrics_write(server *s, tern_buf *b)
+{
+    store_stats st = {0};
+    store_get_stats(s->st, &st);
+    counter(b, "tern_connections", "Open TCP connections (HTTP and WebSocket).", "gauge",
+            (unsigned long long)atomic_load(&s->m_conns));
+    counter(b, "tern_sessions", "Logged-in WebSocket sessions.", "gauge",
+            (unsigned long long)atomic_load(&s->m_ws_sessions));
+    counter(b, "tern_messages_in_total", "Messages accepted and committed.", "counter",
+            (unsigned long long)atomic_load(&s->m_msgs_in));
+    counter(b, "tern_messages_out_total", "Frames pushed to sessions (deliveries and events).", "counter",
+            (unsigned long long)atomic_load(&s->m_msgs_out));
+    counter(b, "tern_http_requests_total", "HTTP requests parsed (REST, health, metrics, upgrades).", "counter",
+            (unsigned long long)atomic_load(&s->m_http_requests));
+    counter(b, "tern_send_queue_drops_total", "Connections closed because their send queue overflowed (4001).",
+            "counter", (unsigned long long)atomic_load(&s->m_slow_drops));
+    counter(b, "tern_store_batches_total", "Store transactions committed.", "counter", (unsigned long long)st.batches);
+    counter(b, "tern_store_ops_total", "Store operations committed.", "counter", (unsigned long long)st.ops);
+    tern_buf_printf(b, "# HELP tern_store_commit_seconds_total Time spent in store transactions (sum).\n"
+                       "# TYPE tern_store_commit_seconds_total counter\ntern_store_commit_seconds_total %.6f\n",
+                    (double)st.commit_ns / 1e9);
+    counter(b, "tern_store_queue_depth", "Operations waiting for the store writer.", "gauge",
+            (unsigned long long)st.queued);
+    counter(b, "tern_store_batch_max", "Largest batch committed.", "gauge", (unsigned long long)st.max_batch);
+    counter(b, "tern_memory_bytes", "Heap bytes allocated through ternd's allocator.", "gauge",
+            (unsigned long long)tern_mem_used());
+}

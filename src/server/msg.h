@@ -1,0 +1,52 @@
+/*
+ * msg.h — one message on its way from a sender (WebSocket session or REST call) to the
+ * store and the recipients. See msg.c for the path and why fan-out runs on the writer.
+ */
+#ifndef TERN_MSG_H
+#define TERN_MSG_H
+#include <cjson/cJSON.h>
+
+#include "server.h"
+
+typedef struct send_req send_req;
+/* Called once per request after commit (op.result says how it went), or right away for
+ * onlineUserOnly messages. Runs on the store writer thread (or the calling loop for
+ * online-only); it must hand any socket work to a loop inbox and free the request
+ * (send_req_free) when done with it. */
+typedef void (*send_complete_fn)(send_req *r);
+
+struct send_req {
+    store_op op; /* first: op.u.msg holds the outputs (msg_id, seq, time, json) */
+    server *s;
+    int64_t app;
+    int is_group;
+    group_snap *snap; /* group members at send time (referenced) */
+    char *sender;
+    char *to;       /* recipient user or group id */
+    char *conv_key; /* store key */
+    char *fields;   /* pre-encoded JSON members */
+    size_t fields_len;
+    char *cmid;
+    /* origin */
+    int loop;
+    uint64_t origin_conn; /* sending session: excluded from the fan-out; 0 = none (REST) */
+    send_complete_fn complete;
+    void *ud;
+    char *reply; /* scratch for the completion (e.g. the request id JSON) */
+};
+
+/* Validates a Tencent-shaped message object sent by `from` and authorizes it (recipient
+ * exists / sender is a group member), using the caller's store reader. On success
+ * returns TERN_OK and a new request in *out (caller sets origin fields and complete);
+ * otherwise the error code (1003, 1008, 2106, 10007, 10010, 20003, 80002, 5002). */
+int msg_prepare(server *s, store_reader *rd, int64_t app, const char *from, cJSON *msg, send_req **out);
+/* Queues the request in the store. TERN_OK: complete will run. Otherwise (5003, 5004)
+ * complete will not run and the caller still owns r. */
+int msg_submit(send_req *r);
+/* onlineUserOnly: delivers now without storing, then runs complete. */
+int msg_send_online(send_req *r);
+/* Appends the sender-side conversation id (C2C<to> / GROUP<to>). */
+void msg_conv_id(const send_req *r, tern_buf *out);
+void send_req_free(send_req *r);
+
+#endif

@@ -1,0 +1,90 @@
+/* registry.c — the session registry: (app, user) -> the live sessions of that user
+ * (loop index + connection id), so deliveries reach every device on any loop. One
+ * mutex; lookups copy the sessions out so no lock is held while frames are queued. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "server.h"
+
+typedef struct session_list {
+    size_t n, cap;
+    session_ref *s;
+} session_list;
+
+static size_t reg_key(char *out, size_t outsz, int64_t app, const char *user)
+{
+    int n = snprintf(out, outsz, "%lld/%s", (long long)app, user);
+    return n < 0 ? 0 : (size_t)n < outsz ? (size_t)n : outsz - 1;
+}
+
+void registry_add(server *s, int64_t app, const char *user, int loop, uint64_t conn_id)
+{
+    char k[96];
+    size_t kn = reg_key(k, sizeof k, app, user);
+    pthread_mutex_lock(&s->reg_mu);
+    session_list *l = hmap_get(&s->reg, k, kn);
+    if (!l) {
+        l = tern_calloc(1, sizeof *l);
+        hmap_put(&s->reg, k, kn, l);
+    }
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 2;
+        l->s = tern_realloc(l->s, l->cap * sizeof *l->s);
+    }
+    l->s[l->n++] = (session_ref){loop, conn_id};
+    pthread_mutex_unlock(&s->reg_mu);
+    atomic_fetch_add(&s->m_ws_sessions, 1);
+}
+
+void registry_remove(server *s, int64_t app, const char *user, uint64_t conn_id)
+{
+    char k[96];
+    size_t kn = reg_key(k, sizeof k, app, user);
+    pthread_mutex_lock(&s->reg_mu);
+    session_list *l = hmap_get(&s->reg, k, kn);
+    if (l) {
+        for (size_t i = 0; i < l->n; i++) {
+            if (l->s[i].conn_id == conn_id) {
+                l->s[i] = l->s[--l->n];
+                atomic_fetch_sub(&s->m_ws_sessions, 1);
+                break;
+            }
+        }
+        if (!l->n) {
+            hmap_del(&s->reg, k, kn);
+            tern_free(l->s);
+            tern_free(l);
+        }
+    }
+    pthread_mutex_unlock(&s->reg_mu);
+}
+
+size_t registry_lookup(server *s, int64_t app, const char *user, session_ref *out, size_t max)
+{
+    char k[96];
+    size_t kn = reg_key(k, sizeof k, app, user), n = 0;
+    pthread_mutex_lock(&s->reg_mu);
+    session_list *l = hmap_get(&s->reg, k, kn);
+    if (l)
+        for (; n < l->n && n < max; n++)
+            out[n] = l->s[n];
+    pthread_mutex_unlock(&s->reg_mu);
+    return n;
+}
+
+int registry_push_user(server *s, int64_t app, const char *user, uint64_t except, frame *f)
+{
+    session_ref refs[64];
+    size_t n = registry_lookup(s, app, user, refs, 64);
+    int sent = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (refs[i].conn_id == except)
+            continue;
+        inbox_item it = {.conn_id = refs[i].conn_id, .f = frame_ref(f)};
+        inbox_push(&s->loops[refs[i].loop], &it);
+        sent++;
+    }
+    atomic_fetch_add_explicit(&s->m_msgs_out, (uint_fast64_t)sent, memory_order_relaxed);
+    return sent;
+}

@@ -1,0 +1,239 @@
+/*
+ * server.c — ternd's lifecycle: open the store and bus, load apps, bind one
+ * SO_REUSEPORT socket per I/O loop, start the loops, run the control loop (signals),
+ * and shut down in the order that loses nothing acknowledged:
+ *   1. refuse new writes (5003) and new upgrades;
+ *   2. wait until everything already queued in the store is committed and its acks are
+ *      in the loops' inboxes (a barrier op through the writer);
+ *   3. each loop flushes its inbox, sends `shutdown` + close 1001 to every session,
+ *      closes its sockets and ends;
+ *   4. close the store.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "server.h"
+
+static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char host[128];
+    const char *colon = strrchr(spec, ':');
+    if (!colon || (size_t)(colon - spec) >= sizeof host)
+        return -1;
+    memcpy(host, spec, (size_t)(colon - spec));
+    host[colon - spec] = 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535)
+        return -1;
+    char *h = host;
+    if (h[0] == '[') { /* [::1]:8080 */
+        h++;
+        h[strlen(h) - 1] = 0;
+    }
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+    if (!*h || !strcmp(h, "0.0.0.0") || inet_pton(AF_INET, h, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        *len = sizeof *a4;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, h, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        *len = sizeof *a6;
+        return 0;
+    }
+    return -1;
+}
+
+static int bind_socket(struct sockaddr_storage *ss, socklen_t len)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)ss, len) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    server *s = h->data;
+    LOG_INFO("signal %d: shutting down", signum);
+    server_begin_shutdown(s);
+}
+
+int server_start(server *s)
+{
+    tern_log_set_level(tern_log_parse_level(s->cfg.log_level) >= 0 ? tern_log_parse_level(s->cfg.log_level)
+                                                                    : TERN_LOG_INFO);
+    raise_nofile();
+    if (mkdir(s->cfg.data, 0700) != 0 && errno != EEXIST) {
+        LOG_ERROR("cannot create data directory %s: %s", s->cfg.data, strerror(errno));
+        return -1;
+    }
+    pthread_rwlock_init(&s->apps_mu, NULL);
+    pthread_mutex_init(&s->groups_mu, NULL);
+    pthread_mutex_init(&s->reg_mu, NULL);
+    hmap_init(&s->groups);
+    hmap_init(&s->reg);
+    atomic_init(&s->next_conn_id, 1);
+    /* Ids of unstored messages and generated group ids come from node id + 512, so they
+     * never collide with the store's message ids (nodes are 0..511 in a cluster). */
+    tern_idgen_init(&s->online_ids, (unsigned)(s->cfg.node_id | 512));
+
+    char err[256] = "";
+    store_options so = {.data_dir = s->cfg.data,
+                        .node_id = (unsigned)s->cfg.node_id,
+                        .max_batch = (size_t)s->cfg.store_batch,
+                        .queue_max = 200000,
+                        .fsync_full = s->cfg.fsync_full};
+    s->st = store_open(&so, err, sizeof err);
+    if (!s->st) {
+        LOG_ERROR("cannot open the store in %s: %s", s->cfg.data, err);
+        return -1;
+    }
+    s->bus = bus_open(s);
+    if (apps_load(s) != 0 || apps_bootstrap(s, NULL) != 0)
+        return -1;
+
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    if (parse_listen(s->cfg.listen, &ss, &sl) != 0) {
+        LOG_ERROR("bad listen address '%s' (want ADDR:PORT)", s->cfg.listen);
+        return -1;
+    }
+    s->nloops = s->cfg.threads > 0 ? s->cfg.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (s->nloops < 1)
+        s->nloops = 1;
+    if (s->nloops > 64)
+        s->nloops = 64;
+    s->loops = tern_calloc((size_t)s->nloops, sizeof *s->loops);
+    int *fds = tern_calloc((size_t)s->nloops, sizeof *fds);
+    for (int i = 0; i < s->nloops; i++) {
+        fds[i] = bind_socket(&ss, sl);
+        if (fds[i] < 0) {
+            LOG_ERROR("cannot bind %s: %s", s->cfg.listen, strerror(errno));
+            tern_free(fds);
+            return -1;
+        }
+        if (i == 0) { /* port 0: the others bind the port the first one got */
+            getsockname(fds[0], (struct sockaddr *)&ss, &sl);
+            s->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                                    : ((struct sockaddr_in6 *)&ss)->sin6_port);
+        }
+    }
+    for (int i = 0; i < s->nloops; i++) {
+        if (ioloop_init(s, &s->loops[i], i, fds[i]) != 0) {
+            LOG_ERROR("cannot start I/O loop %d", i);
+            tern_free(fds);
+            return -1;
+        }
+    }
+    tern_free(fds);
+    for (int i = 0; i < s->nloops; i++)
+        ioloop_start(s, &s->loops[i], i);
+
+    uv_loop_init(&s->ctl);
+    uv_signal_init(&s->ctl, &s->sigterm);
+    uv_signal_init(&s->ctl, &s->sigint);
+    s->sigterm.data = s->sigint.data = s;
+    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&s->sigint, on_signal, SIGINT);
+
+    char host[128];
+    snprintf(host, sizeof host, "%.*s", (int)(strrchr(s->cfg.listen, ':') - s->cfg.listen), s->cfg.listen);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/ternd.port", s->cfg.data);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fprintf(f, "%d\n", s->port);
+        fclose(f);
+    }
+    LOG_INFO("listening on %s:%d (%d I/O loops, data %s)", host, s->port, s->nloops, s->cfg.data);
+    fprintf(stderr, "listening on %s:%d\n", host, s->port);
+    return 0;
+}
+
+static void barrier_done(store_op *op)
+{
+    (void)op;
+}
+
+void server_begin_shutdown(server *s)
+{
+    if (atomic_exchange(&s->shutting_down, 1))
+        return;
+    /* Barrier: an op that commits after everything queued before it (the writer is
+     * FIFO), so all acks of accepted messages are in the inboxes when it returns. */
+    store_op op = {.kind = STORE_OP_MARK_READ, .app = -1};
+    op.u.read.user = "";
+    op.u.read.conv_key = "";
+    (void)barrier_done;
+    store_run_sync(s->st, &op);
+    for (int i = 0; i < s->nloops; i++)
+        ioloop_request_shutdown(&s->loops[i]);
+    for (int i = 0; i < s->nloops; i++)
+        ioloop_join(&s->loops[i]);
+    uv_signal_stop(&s->sigterm);
+    uv_signal_stop(&s->sigint);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+}
+
+void server_run(server *s)
+{
+    uv_run(&s->ctl, UV_RUN_DEFAULT);
+}
+
+void server_free(server *s)
+{
+    store_close(s->st);
+    s->st = NULL;
+    bus_close(s->bus);
+    uv_loop_close(&s->ctl);
+    hmap_entry *e;
+    for (size_t i = 0; hmap_next(&s->reg, &i, &e);) {
+        struct {
+            size_t n, cap;
+            session_ref *s;
+        } *l = e->val;
+        tern_free(l->s);
+        tern_free(l);
+    }
+    hmap_free(&s->reg);
+    groups_free_all(s);
+    tern_free(s->apps);
+    tern_free(s->loops);
+    LOG_INFO("stopped");
+}

@@ -1,0 +1,229 @@
+/*
+ * store.h — ternd's persistence interface. One implementation per engine:
+ * store_sqlite.c (one machine, the default) and, later, store_pg.c (cluster).
+ *
+ * Threads. All writes go through one writer thread owned by the store: callers submit
+ * store_op requests from any thread (store_submit never blocks on I/O); the writer
+ * takes everything queued, runs it in ONE transaction, commits (one fsync), and then
+ * calls every op's `done` callback on the writer thread, in submission order. An op is
+ * durable when its `done` runs with result TERN_OK — only then may the server
+ * acknowledge it. Reads run on the caller's thread through a store_reader, one per
+ * thread (SQLite WAL readers do not block the writer).
+ *
+ * Ordering. The writer assigns message ids (tern_idgen, strictly increasing in commit
+ * order) and per-conversation seqs (1, 2, 3, ... with no gaps), so within a conversation
+ * seq and id grow together, and `done` callbacks run in seq order.
+ *
+ * Conversations. conv_key is the store's canonical conversation name:
+ *   C2C  "c:" + min(a,b) + ":" + max(a,b)    (byte order; the same key for both users)
+ *   group "g:" + group id
+ * Each user has a user_conv row per conversation (peer = the other user for C2C, the
+ * group id for groups) with read_seq. Unread = conv.last_seq - read_seq: sending a
+ * message moves the sender's read_seq to that message, so everything after read_seq is
+ * from others.
+ *
+ * Message JSON. The store keeps each message as the JSON object pushed to clients. The
+ * server pre-encodes the fields it knows as `fields` (a JSON object body without braces,
+ * e.g. "conversationType":"C2C","from":"a",...); the writer prepends the fields it
+ * assigns, giving {"msgId":"<id>","seq":<seq>,"time":<ms>,<fields>}. Reads return these
+ * objects verbatim.
+ */
+#ifndef TERN_STORE_H
+#define TERN_STORE_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+
+typedef struct store store;
+typedef struct store_reader store_reader;
+
+typedef struct store_options {
+    const char *data_dir; /* the database lives in <data_dir>/tern.db */
+    unsigned node_id;     /* for message ids */
+    size_t max_batch;     /* most ops in one transaction (default 2048) */
+    size_t queue_max;     /* store_submit refuses past this many queued ops (default 200000) */
+    int fsync_full;       /* 1: synchronous=FULL, 0: NORMAL (WAL; durable against process
+                             crash, not power loss of the last commit) */
+} store_options;
+
+/* Opens (creating and migrating if needed) the store and starts the writer thread.
+ * Returns NULL and writes a message into err on failure. */
+store *store_open(const store_options *opt, char *err, size_t errsz);
+/* Stops accepting ops, commits everything queued (running their callbacks), stops the
+ * writer and closes. Readers must be closed first. NULL is a no-op. */
+void store_close(store *s);
+/* Highest message id committed so far (0 if none). Thread-safe. */
+uint64_t store_last_id(store *s);
+
+/* Counters of the writer, for /metrics. Thread-safe. */
+typedef struct store_stats {
+    uint64_t batches;   /* transactions committed */
+    uint64_t ops;       /* operations completed */
+    uint64_t commit_ns; /* total time in transactions (BEGIN..COMMIT) */
+    uint64_t max_batch; /* largest batch */
+    uint64_t queued;    /* operations waiting now */
+} store_stats;
+void store_get_stats(store *s, store_stats *out);
+
+/* ---- writes ------------------------------------------------------------------------ */
+
+typedef enum store_op_kind {
+    STORE_OP_MESSAGE = 1, /* store one message */
+    STORE_OP_MARK_READ,   /* user_conv.read_seq = max(read_seq, min(seq, last_seq)) */
+    STORE_OP_CREATE_APP,
+    STORE_OP_CREATE_USER,
+    STORE_OP_DELETE_USER,  /* removes the user, its group memberships and user_convs */
+    STORE_OP_CREATE_GROUP, /* creates the group; owner and initial members join */
+    STORE_OP_DISMISS_GROUP,
+    STORE_OP_ADD_MEMBERS,
+    STORE_OP_REMOVE_MEMBERS
+} store_op_kind;
+
+typedef struct store_op store_op;
+typedef void (*store_done_cb)(store_op *op);
+
+struct store_op {
+    store_op_kind kind;
+    store_op *next;     /* queue link, owned by the store while queued */
+    int result;         /* set by the writer: TERN_OK or a tern_code */
+    store_done_cb done; /* called on the writer thread after commit (or failure) */
+    void *ud;           /* caller's */
+    int64_t app;        /* app id (all kinds but CREATE_APP) */
+
+    union {
+        struct {
+            /* in */
+            const char *conv_key;
+            int is_group;
+            const char *sender;
+            const char *peer;          /* C2C: the recipient; group: the group id */
+            const char *client_msg_id; /* may be NULL or "" (no idempotency) */
+            const char *fields;        /* pre-encoded JSON members, see above */
+            size_t fields_len;
+            /* out */
+            uint64_t msg_id;
+            uint64_t seq;
+            int64_t time_ms;
+            int duplicate; /* 1: same sender + client_msg_id existed; outputs describe it */
+            char *json;    /* the stored message object (tern_malloc'd, caller frees) */
+            size_t json_len;
+        } msg;
+        struct {
+            const char *user;
+            const char *conv_key;
+            uint64_t seq;
+            /* out */
+            uint64_t read_seq;
+            uint64_t last_seq;
+        } read;
+        struct {
+            const char *org, *name, *client_id, *client_secret;
+            int64_t out_id; /* out */
+        } app_create;
+        struct {
+            const char *user;
+            const char *nickname; /* may be NULL */
+        } user;                   /* CREATE_USER (TERN_ERR_CONFLICT if it exists), DELETE_USER
+                                     (TERN_ERR_USER_NOT_FOUND) */
+        struct {
+            const char *group_id;
+            const char *name;     /* may be NULL */
+            const char *owner;    /* may be NULL */
+            const char **members; /* ADD/REMOVE_MEMBERS, CREATE_GROUP initial members */
+            size_t nmembers;
+            /* out for ADD/REMOVE: how many changed */
+            size_t changed;
+        } group; /* CREATE_GROUP (TERN_ERR_CONFLICT), DISMISS/ADD/REMOVE (TERN_ERR_GROUP_NOT_FOUND;
+                    ADD also TERN_ERR_USER_NOT_FOUND if a member is not a user) */
+    } u;
+};
+
+/* Queues op. Returns TERN_OK, or TERN_ERR_OVERLOADED (queue full) or
+ * TERN_ERR_SHUTTING_DOWN (store closing) — then done is NOT called. The op and every
+ * string it points to must stay valid until done runs. */
+int store_submit(store *s, store_op *op);
+
+/* ---- reads (one reader per thread) ------------------------------------------------- */
+
+store_reader *store_reader_open(store *s);
+void store_reader_close(store_reader *r);
+
+typedef struct store_app {
+    int64_t id;
+    char org[65], name[65], client_id[65], client_secret[65];
+    int64_t created_ms;
+} store_app;
+
+/* Returns TERN_OK, TERN_ERR_APP_NOT_FOUND or TERN_ERR_STORE. */
+int store_app_get(store_reader *r, const char *org, const char *name, store_app *out);
+/* Calls cb for every app; returns TERN_OK or TERN_ERR_STORE. */
+int store_app_list(store_reader *r, void (*cb)(void *ud, const store_app *a), void *ud);
+
+/* 1 if the user exists, 0 if not, -1 on error. */
+int store_user_exists(store_reader *r, int64_t app, const char *user);
+/* Users in id order after `after` (NULL = from the start), at most limit. cb gets the
+ * user id, nickname (may be NULL) and creation time. Returns TERN_OK / TERN_ERR_STORE. */
+int store_user_list(store_reader *r, int64_t app, const char *after, int limit,
+                    void (*cb)(void *ud, const char *user, const char *nickname, int64_t created_ms),
+                    void *ud);
+
+/* Like store_user_list but starting AT `from` (inclusive). */
+int store_user_list_from(store_reader *r, int64_t app, const char *from, int limit,
+                         void (*cb)(void *ud, const char *user, const char *nickname, int64_t created_ms),
+                         void *ud);
+
+/* Group info: TERN_OK, TERN_ERR_GROUP_NOT_FOUND (missing or dismissed), TERN_ERR_STORE. */
+typedef struct store_group {
+    char id[65];
+    char name[257];
+    char owner[65];
+    int64_t created_ms;
+    uint64_t member_count;
+} store_group;
+int store_group_get(store_reader *r, int64_t app, const char *group_id, store_group *out);
+/* Members of a group in user id order. TERN_OK / TERN_ERR_GROUP_NOT_FOUND / TERN_ERR_STORE. */
+int store_group_members(store_reader *r, int64_t app, const char *group_id,
+                        void (*cb)(void *ud, const char *user), void *ud);
+/* Groups the user belongs to. */
+int store_user_groups(store_reader *r, int64_t app, const char *user,
+                      void (*cb)(void *ud, const char *group_id), void *ud);
+
+/* History: up to `limit` messages of conv_key with seq < before_seq (0 = from the
+ * newest), newest first, appended to out as a JSON array; *more = 1 if older messages
+ * remain. Returns TERN_OK / TERN_ERR_STORE. */
+int store_history(store_reader *r, int64_t app, const char *conv_key, uint64_t before_seq,
+                  int limit, tern_buf *out, int *more);
+/* Messages with seq > after_seq, oldest first, up to limit, appended to out as a JSON
+ * array; *more = 1 if further ones remain; *last_seq = seq of the last one returned
+ * (after_seq if none). */
+int store_messages_after(store_reader *r, int64_t app, const char *conv_key, uint64_t after_seq,
+                         int limit, tern_buf *out, int *more, uint64_t *last_seq);
+/* Highest seq in conv_key whose message id is <= id (0 if none). Cost is proportional to
+ * the number of messages after that point, not to the conversation's length. */
+int store_seq_at_id(store_reader *r, int64_t app, const char *conv_key, uint64_t id, uint64_t *seq);
+
+typedef struct store_conv {
+    const char *conv_key;
+    int is_group;
+    const char *peer; /* C2C: the other user; group: the group id */
+    uint64_t read_seq;
+    uint64_t last_seq;
+    uint64_t last_msg_id;
+    int64_t last_time_ms;
+    const char *last_msg_json; /* NULL if the conversation has no message yet */
+    size_t last_msg_len;
+} store_conv;
+/* The user's conversations, most recent message first (conversations without messages
+ * last), at most limit. Pointers are valid during the callback only. */
+int store_conversations(store_reader *r, int64_t app, const char *user, int limit,
+                        void (*cb)(void *ud, const store_conv *c), void *ud);
+/* One conversation of the user: TERN_OK, TERN_ERR_NOT_FOUND, TERN_ERR_STORE. */
+int store_conversation_get(store_reader *r, int64_t app, const char *user, const char *conv_key,
+                           void (*cb)(void *ud, const store_conv *c), void *ud);
+
+/* Builds the canonical conversation key into out; returns its length or -1 if too small. */
+int store_conv_key_c2c(const char *a, const char *b, char *out, size_t outsz);
+int store_conv_key_group(const char *group_id, char *out, size_t outsz);
+
+#endif

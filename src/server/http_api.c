@@ -764,6 +764,14 @@ static int read_user_list(cJSON *arr, strlist *l, size_t max)
     return TERN_OK;
 }
 
+static void group_created_after(rest_op *r)
+{
+    /* Owner and initial members learn about their new conversation. */
+    groups_invalidate(r->s, r->x.app.id, r->a);
+    for (size_t i = 0; i < r->nlist; i++)
+        conv_event(r->s, r->x.app.id, r->list[i], r->a, "joined");
+}
+
 static int group_create(conn *c, rctx *x, const http_msg *m)
 {
     cJSON *j = parse_body(c, x, m);
@@ -817,7 +825,7 @@ static int group_create(conn *c, rctx *x, const http_msg *m)
         r->op.u.group.members = (const char **)r->list;
         r->op.u.group.nmembers = r->nlist - 1;
     }
-    r->after = NULL;
+    r->after = group_created_after;
     return rest_submit(c, r);
 }
 

@@ -1,0 +1,482 @@
+/*
+ * tern/tern.h — libtern, the C client SDK of the Tern instant-messaging server.
+ *
+ * This is the whole public API: an app includes <tern/tern.h> and links -ltern
+ * (`pkg-config --cflags --libs libtern`). It reads like Tencent's Web SDK in C idiom:
+ *
+ *     tern_client_create(url, app, user, token, &opts, &client)   ~ TencentCloudChat.create + login params
+ *     tern_login(client, cb, ud)                                   ~ chat.login
+ *     opts.on_event = ...  (TERN_EVENT_SDK_READY, _MESSAGE_RECEIVED, ...)  ~ chat.on(EVENT.*)
+ *     m = tern_create_text_message(client, TERN_CONV_C2C, "bob", "hi")    ~ chat.createTextMessage
+ *     tern_send_message(client, m, NULL, cb, ud)                  ~ chat.sendMessage (the promise is cb)
+ *     tern_get_message_list / tern_get_conversation_list / tern_set_message_read / tern_logout
+ *     tern_client_destroy(client)                                 ~ chat.destroy
+ *
+ * The wire protocol underneath is docs/protocol.md (JSON over WebSocket, subprotocol
+ * tern.v1); docs/sdk.md is the guide with a complete example.
+ *
+ * ## Threads (read this first)
+ *
+ * A client lives on one libuv loop, "the client's loop", and every callback of the
+ * client (events and completions) runs on the thread that runs that loop, one at a time.
+ * Two ways to run it:
+ *
+ *   (a) tern_client_start_thread(): the SDK starts its own thread running its own loop.
+ *       Callbacks run on that thread. The app calls the API from any thread.
+ *   (b) The app drives the loop: either the SDK's own loop through tern_client_run(),
+ *       tern_client_run_once() or tern_client_get_loop() (e.g. to add the app's own
+ *       handles to it), or the app's existing loop given as tern_client_options.loop.
+ *       Callbacks run on the thread that runs that loop.
+ *
+ * In both modes, every request function (tern_login, tern_send_message, ...) may be
+ * called from any thread, including from inside a callback: it only validates its
+ * arguments and queues the request to the loop (mutex + uv_async_send). Therefore a
+ * request function never calls a callback before it returns; its callback runs later,
+ * on the loop thread. Message builders, setters and accessors run on the calling thread
+ * and touch only the message. The exceptions are stated per function (create, destroy,
+ * start_thread, run*).
+ *
+ * ## Results
+ *
+ * Functions returning int return TERN_OK (0) or a tern_code from <tern/errors.h>;
+ * tern_strerror() describes it. A request function that returns non-zero will NOT call
+ * its callback; one that returns 0 calls it exactly once (with code 0 or an error —
+ * including TERN_ERR_SDK_CANCELED if the client is destroyed first). Server errors reach
+ * callbacks with the server's code and message (docs/errors.md).
+ *
+ * ## Strings
+ *
+ * All strings are NUL-terminated UTF-8. Strings passed in are copied; the caller keeps
+ * ownership. Strings returned by accessors are owned by the object they come from and
+ * live as long as it does.
+ */
+#ifndef TERN_TERN_H
+#define TERN_TERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tern/errors.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef TERN_API
+#if defined(__GNUC__) || defined(__clang__)
+#define TERN_API __attribute__((visibility("default")))
+#else
+#define TERN_API
+#endif
+#endif
+
+#define TERN_VERSION "0.1.0"
+
+struct uv_loop_s; /* libuv's uv_loop_t; include <uv.h> to use it */
+
+/* ---- opaque objects ----------------------------------------------------------- */
+
+typedef struct tern_client tern_client;             /* one user's connection to ternd */
+typedef struct tern_message tern_message;           /* a message: draft, sent or received */
+typedef struct tern_conversation tern_conversation; /* a conversation list entry */
+
+/* ---- enums -------------------------------------------------------------------- */
+
+typedef enum tern_conv_type {
+    TERN_CONV_C2C = 1,  /* one-to-one ("C2C"); conversation id "C2C<peer>" */
+    TERN_CONV_GROUP = 2 /* group ("GROUP"); conversation id "GROUP<groupID>" */
+} tern_conv_type;
+
+typedef enum tern_msg_type {
+    TERN_MSG_UNKNOWN = 0, /* a type this SDK version does not know: read tern_message_payload_json */
+    TERN_MSG_TEXT = 1,    /* "TIMTextElem", payload {"text"} */
+    TERN_MSG_CUSTOM = 2   /* "TIMCustomElem", payload {"data","description","extension"} */
+} tern_msg_type;
+
+typedef enum tern_priority {
+    TERN_PRIORITY_HIGH = 1,
+    TERN_PRIORITY_NORMAL = 2, /* the default */
+    TERN_PRIORITY_LOW = 3,
+    TERN_PRIORITY_LOWEST = 4
+} tern_priority;
+
+typedef enum tern_msg_status {
+    TERN_MSG_STATUS_DRAFT = 0,   /* created, not yet given to tern_send_message: settable */
+    TERN_MSG_STATUS_SENDING = 1, /* given to tern_send_message, no answer yet */
+    TERN_MSG_STATUS_SENT = 2,    /* acknowledged: id, seq and time are set */
+    TERN_MSG_STATUS_FAILED = 3,  /* the send failed; may be sent again (same clientMsgId) */
+    TERN_MSG_STATUS_RECEIVED = 4 /* came from the server (event, history, sync) */
+} tern_msg_status;
+
+/* Connection state, see tern_client_get_state(). */
+typedef enum tern_state {
+    TERN_STATE_IDLE = 0,         /* not logged in (initially, after logout or a failed login) */
+    TERN_STATE_CONNECTING = 1,   /* TCP connect + WebSocket handshake */
+    TERN_STATE_LOGGING_IN = 2,   /* login request sent */
+    TERN_STATE_SYNCING = 3,      /* logged in, catching up (sync) — requests work */
+    TERN_STATE_READY = 4,        /* logged in and caught up (after TERN_EVENT_SDK_READY) */
+    TERN_STATE_RECONNECTING = 5, /* connection lost, waiting for the next attempt */
+    TERN_STATE_KICKED = 6,       /* the server ended the session; no reconnect */
+    TERN_STATE_DESTROYED = 7     /* tern_client_destroy was called */
+} tern_state;
+
+/* Events delivered to tern_client_options.on_event (Tencent's TencentCloudChat.EVENT.*). */
+typedef enum tern_event_type {
+    /* Logged in and caught up (after login and after every reconnect+sync). */
+    TERN_EVENT_SDK_READY = 1,
+    /* The client was ready and no longer is (connection lost, logout, kick). Requests
+     * other than sends fail with TERN_ERR_SDK_NOT_READY until the next SDK_READY;
+     * sends are kept and go out after the reconnect. */
+    TERN_EVENT_SDK_NOT_READY = 2,
+    /* ev->message: a new message for this user — from others, or sent by this user
+     * from another device or the REST API (never one this client sent itself). Each
+     * stored message is delivered once, in seq order per conversation, also across
+     * reconnects (missed messages are fetched with sync). */
+    TERN_EVENT_MESSAGE_RECEIVED = 3,
+    /* ev->conversation_id, ev->reason ("joined", "left", "dismissed"): the user joined
+     * or left a group, or it was dismissed. */
+    TERN_EVENT_CONVERSATION_CHANGED = 4,
+    /* ev->conversation_id, ev->read_seq, ev->unread_count: another session of this
+     * user marked the conversation read. */
+    TERN_EVENT_MESSAGE_READ = 5,
+    /* ev->code, ev->text: the server ended this session (e.g. user deleted). The
+     * client does not reconnect; TERN_EVENT_DISCONNECTED follows. */
+    TERN_EVENT_KICKED_OUT = 6,
+    /* ev->attempt (1, 2, ...), ev->delay_ms: the connection was lost unexpectedly
+     * and the client will reconnect after delay_ms. */
+    TERN_EVENT_RECONNECTING = 7,
+    /* ev->code (0 after logout): the client stopped for good — logout, kick, or a
+     * login that can never succeed on reconnect (token invalid/expired, app or user
+     * gone). Pending sends completed with TERN_ERR_SDK_DISCONNECTED. Call tern_login
+     * again (after tern_client_set_token, if the token expired) to come back. */
+    TERN_EVENT_DISCONNECTED = 8
+} tern_event_type;
+
+/* An event. Every pointer in it is borrowed for the duration of the callback only
+ * (use tern_message_ref to keep the message). Fields not listed for a type are 0/NULL. */
+typedef struct tern_event {
+    tern_event_type type;
+    const tern_message *message; /* MESSAGE_RECEIVED */
+    const char *conversation_id; /* CONVERSATION_CHANGED, MESSAGE_READ */
+    const char *reason;          /* CONVERSATION_CHANGED */
+    uint64_t read_seq;           /* MESSAGE_READ */
+    uint64_t unread_count;       /* MESSAGE_READ */
+    int code;                    /* KICKED_OUT, DISCONNECTED, SDK_NOT_READY: why */
+    const char *text;            /* the same, in words (never NULL when code is set) */
+    unsigned attempt;            /* RECONNECTING */
+    unsigned delay_ms;           /* RECONNECTING */
+} tern_event;
+
+/* Called on the client's loop thread for every event. Must not block for long (it
+ * holds up the client's I/O). It may call any request function and tern_client_destroy
+ * (see there). */
+typedef void (*tern_event_cb)(tern_client *client, const tern_event *ev, void *user_data);
+
+/* ---- client ------------------------------------------------------------------- */
+
+typedef struct tern_client_options {
+    tern_event_cb on_event;      /* may be NULL: no events */
+    void *user_data;             /* passed to on_event */
+    struct uv_loop_s *loop;      /* NULL: the SDK creates its own loop; else run on this
+                                    (app-owned) loop, see tern_client_create */
+    const char *device;          /* login "device" (<= 64 bytes); NULL: none */
+    const char *platform;        /* login "platform"; NULL: "c" */
+    const char *sync_cursor;     /* cursor saved by an earlier run (tern_client_get_cursor):
+                                    the first sync starts there, so messages that arrived
+                                    while the app was not running are delivered through
+                                    MESSAGE_RECEIVED. NULL: start from login time */
+    unsigned request_timeout_ms; /* response timeout of a request on the wire; 0: 10000 */
+    unsigned connect_timeout_ms; /* TCP connect + WebSocket handshake; 0: 10000 */
+    unsigned reconnect_min_ms;   /* first reconnect delay; 0: 500 */
+    unsigned reconnect_max_ms;   /* delay cap (the delay doubles each failed attempt,
+                                    with +-20% jitter); 0: 30000 */
+    unsigned heartbeat_ms;       /* ping interval; 0: the server's heartbeatSec (login).
+                                    Two intervals without any frame from the server mark
+                                    the connection dead (then: reconnect) */
+    int no_reconnect;            /* 1: do not reconnect after an unexpected close: emit
+                                    NOT_READY + DISCONNECTED instead */
+    size_t max_message_bytes;    /* largest server message accepted; 0: 4 MiB */
+} tern_client_options;
+
+/* Fills opts with the defaults (all zero/NULL, meaning the defaults above).
+ * Any thread. */
+TERN_API void tern_client_options_init(tern_client_options *opts);
+
+/* Creates a client for `user` of `app` ("org/app") on the server at server_url.
+ *   server_url  "ws://host:port" or "ws://host:port/path" (path defaults to "/ws");
+ *               "http://" is accepted as a synonym of "ws://". IPv6 hosts in brackets.
+ *               "wss://" and "https://" are not supported yet: TERN_ERR_SDK_INVALID_ARG.
+ *   app         "org/app"; user: the user id; token: a user token (docs/protocol.md §3,
+ *               or REST POST /{org}/{app}/users/{user}/token).
+ *   opts        may be NULL (defaults); copied, including its strings.
+ *   out         receives the client.
+ * Returns TERN_OK, or TERN_ERR_SDK_INVALID_ARG (NULL or malformed argument, wss://),
+ * or TERN_ERR_SDK_IO (the loop could not be set up).
+ * Thread: any thread when the SDK creates its own loop. With opts->loop, call it on the
+ * thread running that loop (or before the loop runs): it adds handles to the loop.
+ * Nothing happens on the network until tern_login. Free with tern_client_destroy.
+ * Process-wide side effect: the first call sets SIGPIPE to SIG_IGN if it is still at
+ * SIG_DFL (a write to a socket the server closed would otherwise kill the process);
+ * a handler or disposition the app set is left alone. */
+TERN_API int tern_client_create(const char *server_url, const char *app, const char *user, const char *token,
+                                const tern_client_options *opts, tern_client **out);
+
+/* Destroys the client: the connection is closed (no logout is sent: use tern_logout
+ * first to end the session cleanly), every pending request completes with
+ * TERN_ERR_SDK_CANCELED (on the loop thread, before destroy returns in modes (a) from
+ * another thread and (b)), no event is emitted any more, and the client is freed.
+ * NULL is a no-op. The client must not be used after this call starts.
+ * Thread:
+ *   - thread mode (tern_client_start_thread): any thread. From another thread it waits
+ *     for the SDK thread to finish. From inside a callback (the SDK thread) it returns
+ *     at once and the SDK thread frees the client and exits when the callback returns.
+ *   - the SDK's own loop driven by the app: on the thread that runs the loop, and not
+ *     from inside a callback (return from tern_client_run first; violating this aborts).
+ *     It runs the loop until the client's handles are closed.
+ *   - an app loop (opts.loop): on the loop's thread, also from a callback. The memory is
+ *     freed by close callbacks: keep running the loop (uv_run(loop, UV_RUN_DEFAULT)
+ *     returns once everything is closed) before uv_loop_close(). */
+TERN_API void tern_client_destroy(tern_client *client);
+
+/* Starts the SDK's own thread running the client's loop (mode (a)); all callbacks
+ * then run on that thread. Call it once, before or after tern_login.
+ * Returns TERN_OK, TERN_ERR_SDK_INVALID_ARG (already started, client created with
+ * opts.loop, or NULL), or TERN_ERR_SDK_IO (thread creation failed).
+ * Thread: any thread, but not concurrently with tern_client_run*. */
+TERN_API int tern_client_start_thread(tern_client *client);
+
+/* The loop the client lives on (its own, or opts.loop), e.g. to add app timers or
+ * stdin to it in mode (b). Do not close it or the client's handles.
+ * Thread: any; using the loop is only allowed on the thread that runs it. */
+TERN_API struct uv_loop_s *tern_client_get_loop(tern_client *client);
+
+/* Mode (b) with the SDK's own loop: runs the loop on the calling thread until
+ * tern_client_stop() is called (from a callback or any other thread). Callbacks run
+ * inside this call. Returns TERN_OK, or TERN_ERR_SDK_INVALID_ARG in thread mode,
+ * with opts.loop, or when called from inside a callback. */
+TERN_API int tern_client_run(tern_client *client);
+
+/* Mode (b) with the SDK's own loop: runs one loop iteration on the calling thread.
+ * block != 0 waits until something happened (uv_run UV_RUN_ONCE), block == 0 only
+ * handles what is ready (UV_RUN_NOWAIT). Returns 1 if the loop still has work (it
+ * always does while the client exists), 0 if not, or -TERN_ERR_SDK_INVALID_ARG as for
+ * tern_client_run. */
+TERN_API int tern_client_run_once(tern_client *client, int block);
+
+/* Makes tern_client_run return (after the current iteration). Any thread.
+ * Returns TERN_OK, or TERN_ERR_SDK_INVALID_ARG (NULL, thread mode, opts.loop given,
+ * destroyed). */
+TERN_API int tern_client_stop(tern_client *client);
+
+/* The current state. Any thread (an atomic read; it may change right after). */
+TERN_API tern_state tern_client_get_state(const tern_client *client);
+
+/* The user id given to tern_client_create (owned by the client). Any thread. */
+TERN_API const char *tern_client_user(const tern_client *client);
+
+/* Replaces the token used by the next login / reconnect (e.g. before the old one
+ * expires). Returns TERN_OK or TERN_ERR_SDK_INVALID_ARG. Any thread (queued). */
+TERN_API int tern_client_set_token(tern_client *client, const char *token);
+
+/* Copies the sync cursor (the server position up to which this client has all
+ * messages; empty before the first login) into out (NUL-terminated, at most outsz
+ * bytes; 32 always suffice). Save it when the app exits and pass it as
+ * opts.sync_cursor next time. Returns its length, or -TERN_ERR_SDK_INVALID_ARG.
+ * Any thread. */
+TERN_API int tern_client_get_cursor(tern_client *client, char *out, size_t outsz);
+
+/* ---- login / logout ------------------------------------------------------------- */
+
+/* Completion of tern_login / tern_logout: code 0 or an error; message is the server's
+ * or the SDK's text (never NULL). Runs on the loop thread. */
+typedef void (*tern_result_cb)(tern_client *client, int code, const char *message, void *user_data);
+
+/* Connects, handshakes and logs in. cb (may be NULL) runs once the login response
+ * arrives: code 0, or the server's error (TERN_ERR_TOKEN_INVALID, _TOKEN_EXPIRED,
+ * _APP_NOT_FOUND, _USER_NOT_FOUND, ...), TERN_ERR_SDK_IO (connect/handshake failed),
+ * TERN_ERR_SDK_TIMEOUT, TERN_ERR_ALREADY_LOGGED_IN (already logged in or logging in).
+ * The first login does not retry. After a successful login the client syncs (missed
+ * messages arrive as MESSAGE_RECEIVED) and then emits TERN_EVENT_SDK_READY; from then
+ * on it reconnects by itself after unexpected closes.
+ * Returns TERN_OK (cb will run) or TERN_ERR_SDK_INVALID_ARG / TERN_ERR_SDK_CANCELED
+ * (client being destroyed). Any thread. */
+TERN_API int tern_login(tern_client *client, tern_result_cb cb, void *user_data);
+
+/* Ends the session: sends logout, closes the connection and stops reconnecting.
+ * Pending requests complete with TERN_ERR_SDK_DISCONNECTED (sends too: they are not
+ * resent). Emits SDK_NOT_READY (if it was ready) and DISCONNECTED (code 0). cb (may be
+ * NULL) runs after the server answered or the connection closed (code 0), or with
+ * TERN_ERR_SDK_NOT_READY if not logged in. Returns as tern_login. Any thread. */
+TERN_API int tern_logout(tern_client *client, tern_result_cb cb, void *user_data);
+
+/* ---- messages ------------------------------------------------------------------- */
+
+/* Creates a text message ("TIMTextElem") to user or group `to` from the client's user,
+ * with a fresh clientMsgId (128 random bits, 32 hex digits), priority Normal, empty
+ * cloudCustomData. The message is a draft: set options with the setters below, then
+ * tern_send_message. Returns the message (reference count 1: release it with
+ * tern_message_release), or NULL if an argument is NULL or invalid (`to` not an
+ * identifier of 1-64 [A-Za-z0-9_.@=+-] — "@TIM#SYSTEM" is accepted and fails at send
+ * with TERN_ERR_SYSTEM_CONV — or text not valid UTF-8). Any thread. */
+TERN_API tern_message *tern_create_text_message(tern_client *client, tern_conv_type conv_type, const char *to,
+                                                const char *text);
+
+/* Creates a custom message ("TIMCustomElem") with payload data/description/extension
+ * (each may be NULL: omitted). Same contract as tern_create_text_message. */
+TERN_API tern_message *tern_create_custom_message(tern_client *client, tern_conv_type conv_type, const char *to,
+                                                  const char *data, const char *description, const char *extension);
+
+/* Setters: only on a draft (TERN_MSG_STATUS_DRAFT), from one thread at a time.
+ * Return TERN_OK, or TERN_ERR_SDK_INVALID_ARG (not a draft, NULL, invalid value). */
+/* cloudCustomData: any UTF-8 string, stored and delivered as is (NULL = ""). */
+TERN_API int tern_message_set_cloud_custom_data(tern_message *msg, const char *data);
+TERN_API int tern_message_set_priority(tern_message *msg, tern_priority priority);
+TERN_API int tern_message_set_need_read_receipt(tern_message *msg, int need);
+/* Replaces the generated clientMsgId (1-64 bytes UTF-8, no control characters): the
+ * server stores one message per (sender, clientMsgId), so an app resending after a
+ * crash with the same id never creates a duplicate. */
+TERN_API int tern_message_set_client_msg_id(tern_message *msg, const char *client_msg_id);
+
+/* Adds a reference (any thread; the count is atomic). Use it to keep a message that
+ * a callback lent you. Returns msg. */
+TERN_API tern_message *tern_message_ref(const tern_message *msg);
+/* Drops a reference; the last one frees the message. NULL is a no-op. Any thread. */
+TERN_API void tern_message_release(tern_message *msg);
+
+/* Accessors. Strings are owned by the message; never NULL unless stated. A message
+ * is immutable once received; for a sent message, the fields the server fills (id,
+ * seq, time, status) change on the loop thread when the ack arrives: read them in or
+ * after the send callback. */
+TERN_API tern_msg_status tern_message_status(const tern_message *msg);
+/* Server message id (decimal string, 64-bit); "" until acknowledged. */
+TERN_API const char *tern_message_id(const tern_message *msg);
+/* Position in the conversation (1, 2, ...); 0 until acknowledged and for onlineUserOnly. */
+TERN_API uint64_t tern_message_seq(const tern_message *msg);
+/* Server time, Unix milliseconds; 0 until acknowledged. */
+TERN_API int64_t tern_message_time(const tern_message *msg);
+TERN_API const char *tern_message_from(const tern_message *msg);
+TERN_API const char *tern_message_to(const tern_message *msg);
+TERN_API tern_conv_type tern_message_conv_type(const tern_message *msg);
+/* The conversation id from this client's user's point of view: "C2C<peer>" or
+ * "GROUP<groupID>" (docs/protocol.md §6). */
+TERN_API const char *tern_message_conversation_id(const tern_message *msg);
+TERN_API tern_msg_type tern_message_type(const tern_message *msg);
+/* The wire type name ("TIMTextElem", "TIMCustomElem", or what the server sent). */
+TERN_API const char *tern_message_type_name(const tern_message *msg);
+/* Text of a text message; NULL for other types. */
+TERN_API const char *tern_message_text(const tern_message *msg);
+/* Custom message fields; NULL if absent or another type. */
+TERN_API const char *tern_message_custom_data(const tern_message *msg);
+TERN_API const char *tern_message_custom_description(const tern_message *msg);
+TERN_API const char *tern_message_custom_extension(const tern_message *msg);
+/* The payload object as compact JSON text ("{}" if none). */
+TERN_API const char *tern_message_payload_json(const tern_message *msg);
+TERN_API const char *tern_message_cloud_custom_data(const tern_message *msg);
+TERN_API tern_priority tern_message_priority(const tern_message *msg);
+TERN_API const char *tern_message_client_msg_id(const tern_message *msg);
+TERN_API int tern_message_need_read_receipt(const tern_message *msg);
+/* 1 for an onlineUserOnly message (never stored, seq 0). */
+TERN_API int tern_message_online_only(const tern_message *msg);
+/* The whole message object as compact JSON (docs/protocol.md §6): for a received
+ * message, exactly the object the server sent; for a sent one, built at the ack.
+ * NULL for a draft or a message still sending. */
+TERN_API const char *tern_message_json(const tern_message *msg);
+
+/* ---- sending ------------------------------------------------------------------- */
+
+typedef struct tern_send_options {
+    int online_user_only; /* 1: deliver to online sessions only; not stored, seq 0, no unread */
+} tern_send_options;
+
+/* Completion of tern_send_message, on the loop thread. msg is the message given to
+ * tern_send_message (borrowed for the call; the SDK's reference is dropped after cb
+ * returns): with code 0 its status is SENT and id, seq, time are set; else FAILED.
+ * Codes: 0; the server's (TERN_ERR_MSG_TOO_LONG 80002, TERN_ERR_SYSTEM_CONV 2106,
+ * TERN_ERR_USER_NOT_FOUND, TERN_ERR_GROUP_NOT_FOUND, TERN_ERR_GROUP_PERMISSION,
+ * TERN_ERR_OVERLOADED, ...; 80002 and 2106 are also detected before sending);
+ * TERN_ERR_SDK_TIMEOUT (no answer in request_timeout_ms); TERN_ERR_SDK_NOT_READY (not
+ * logged in); TERN_ERR_SDK_DISCONNECTED (logout, kick, or a re-login refused for good);
+ * TERN_ERR_SDK_CANCELED (client destroyed). After TIMEOUT, DISCONNECTED or CANCELED the
+ * message may or may not be stored: send it again (status FAILED allows it) — its
+ * clientMsgId makes that safe. */
+typedef void (*tern_send_cb)(tern_client *client, tern_message *msg, int code, const char *message, void *user_data);
+
+/* Sends a draft (or again a FAILED message, with the same clientMsgId). The SDK takes
+ * its own reference; the caller keeps its own (release it when done). From this call
+ * on the message is no longer a draft and its setters fail.
+ * While the connection is down (reconnecting, or the login still running) the send
+ * waits and goes out after the (re)login; a send on the wire when the connection drops
+ * is resent with the same clientMsgId after the reconnect. The server never stores it
+ * twice, and the callback runs once: the app never loses a message it was told is
+ * sent, and never sees a duplicate. Its own sent messages are never delivered back as
+ * MESSAGE_RECEIVED to this client.
+ * opts may be NULL (defaults). cb may be NULL.
+ * Returns TERN_OK (cb will run), TERN_ERR_SDK_INVALID_ARG (NULL, or msg is SENDING,
+ * SENT or RECEIVED), TERN_ERR_SDK_CANCELED (client being destroyed). Any thread. */
+TERN_API int tern_send_message(tern_client *client, tern_message *msg, const tern_send_options *opts, tern_send_cb cb,
+                               void *user_data);
+
+/* ---- history, conversations, read ---------------------------------------------- */
+
+/* Completion of tern_get_message_list: msgs[0..count) newest first (borrowed for the
+ * call: tern_message_ref to keep one); more = 1 if older messages remain (ask again
+ * with before_seq = the smallest seq received). code != 0: count is 0. */
+typedef void (*tern_message_list_cb)(tern_client *client, int code, const char *message,
+                                     const tern_message *const *msgs, size_t count, int more, void *user_data);
+
+/* History of a conversation ("C2Cbob", "GROUPg1"): messages with seq < before_seq
+ * (0 = from the newest), at most limit (1-100; 0 = 20). Errors in cb:
+ * TERN_ERR_FORBIDDEN (not a member), TERN_ERR_BAD_FIELD, TERN_ERR_SDK_NOT_READY (not
+ * logged in), _TIMEOUT, _DISCONNECTED, _CANCELED.
+ * Returns TERN_OK (cb will run), TERN_ERR_SDK_INVALID_ARG (NULL cb or conversation id,
+ * limit over 100), TERN_ERR_SDK_CANCELED. Any thread. */
+TERN_API int tern_get_message_list(tern_client *client, const char *conversation_id, uint64_t before_seq,
+                                   unsigned limit, tern_message_list_cb cb, void *user_data);
+
+/* Completion of tern_get_conversation_list: convs[0..count), most recent first,
+ * borrowed for the call. */
+typedef void (*tern_conversation_list_cb)(tern_client *client, int code, const char *message,
+                                          const tern_conversation *const *convs, size_t count, void *user_data);
+
+/* The user's conversations (at most limit, 1-500; 0 = 100). Errors as
+ * tern_get_message_list. Returns as tern_get_message_list. Any thread. */
+TERN_API int tern_get_conversation_list(tern_client *client, unsigned limit, tern_conversation_list_cb cb,
+                                        void *user_data);
+
+/* Conversation accessors (strings owned by the conversation). */
+TERN_API const char *tern_conversation_id(const tern_conversation *conv);
+TERN_API tern_conv_type tern_conversation_type(const tern_conversation *conv);
+/* The peer's user id (C2C) or the group id (GROUP). */
+TERN_API const char *tern_conversation_peer(const tern_conversation *conv);
+TERN_API uint64_t tern_conversation_unread_count(const tern_conversation *conv);
+TERN_API uint64_t tern_conversation_read_seq(const tern_conversation *conv);
+TERN_API uint64_t tern_conversation_last_seq(const tern_conversation *conv);
+/* The last message, or NULL (borrowed like the conversation). */
+TERN_API const tern_message *tern_conversation_last_message(const tern_conversation *conv);
+
+/* Completion of tern_set_message_read: the new read position and unread count. */
+typedef void (*tern_read_cb)(tern_client *client, int code, const char *message, const char *conversation_id,
+                             uint64_t read_seq, uint64_t unread_count, void *user_data);
+
+/* Marks conversation_id read up to seq (0: everything; the server clamps to the last
+ * seq and never moves back). The user's other sessions get TERN_EVENT_MESSAGE_READ.
+ * cb may be NULL. Errors in cb: TERN_ERR_FORBIDDEN, TERN_ERR_NOT_FOUND (unknown
+ * conversation), the SDK errors of tern_get_message_list. Returns as
+ * tern_get_message_list (cb may be NULL here). Any thread. */
+TERN_API int tern_set_message_read(tern_client *client, const char *conversation_id, uint64_t seq, tern_read_cb cb,
+                                   void *user_data);
+
+/* ---- names ---------------------------------------------------------------------- */
+
+/* Static names for logging: "SDK_READY", "READY", "C2C", "TIMTextElem", "Normal"... */
+TERN_API const char *tern_event_name(tern_event_type type);
+TERN_API const char *tern_state_name(tern_state state);
+TERN_API const char *tern_conv_type_name(tern_conv_type type);
+TERN_API const char *tern_priority_name(tern_priority priority);
+/* The library version ("0.1.0"). */
+TERN_API const char *tern_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,352 @@
+/*
+ * main.c — `tern`, the command-line client of Tern: option parsing, help texts and
+ * dispatch. Messaging commands (chat, send, listen, history, conversations) go through
+ * libtern over WebSocket (wscmd.c, chat.c); administrative verbs (users, token,
+ * groups, apps) call the REST API with libcurl (rest.c).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "cli/cli.h"
+#include "tern/tern.h"
+
+void cli_error(int code, const char *fmt, ...)
+{
+    va_list ap;
+    if (code)
+        fprintf(stderr, "error %d: ", code);
+    else
+        fprintf(stderr, "error: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* ---- help ------------------------------------------------------------------------ */
+
+static const char OVERVIEW[] = "usage: tern [global options] <command> [options] [args]\n"
+                               "\n"
+                               "Messaging (WebSocket, through libtern; needs --app, --user and a user token):\n"
+                               "  chat           interactive chat with a user or group (reads lines from stdin)\n"
+                               "  send           send one message and print its ack as JSON\n"
+                               "  listen         print received messages, one JSON object per line\n"
+                               "  history        print a conversation's messages (JSON)\n"
+                               "  conversations  print the conversation list (JSON)\n"
+                               "\n"
+                               "Administration (REST API; needs an app token, or the admin token for apps):\n"
+                               "  users          create | list | get | delete users\n"
+                               "  token          issue a user token (REST, or minted locally with --secret)\n"
+                               "  groups         create | get | dismiss | members | add | remove | of\n"
+                               "  apps           create | list apps (admin)\n"
+                               "\n"
+                               "Global options (also accepted after the command):\n"
+                               "  --server URL          server, default http://127.0.0.1:8080 (env TERN_SERVER);\n"
+                               "                        the WebSocket endpoint is ws://HOST:PORT/ws\n"
+                               "  --app ORG/APP         the app (env TERN_APP)\n"
+                               "  --user NAME           the user to log in as (env TERN_USER)\n"
+                               "  --token TOKEN         the user's token (env TERN_TOKEN); without it the CLI mints\n"
+                               "                        one with --secret, or asks REST with the app credentials\n"
+                               "  --client-id ID, --client-secret S\n"
+                               "                        app credentials (env TERN_CLIENT_ID, TERN_CLIENT_SECRET):\n"
+                               "                        the CLI gets an app token via POST /{org}/{app}/token\n"
+                               "  --app-token TOKEN     an app token instead (env TERN_APP_TOKEN)\n"
+                               "  --admin-token TOKEN   the server's admin token, for `apps` (env TERN_ADMIN_TOKEN)\n"
+                               "  --device NAME         login device name (WebSocket commands)\n"
+                               "  -v, --verbose         log connection events to stderr\n"
+                               "  -h, --help            help; `tern <command> --help` for a command\n"
+                               "\n"
+                               "Exit status: 0 on success; 1 on an error, printed to stderr as \"error CODE: text\";\n"
+                               "2 on a usage error.\n";
+
+static const struct {
+    const char *cmd, *sub, *text;
+} USAGES[] = {
+    {"chat", NULL,
+     "usage: tern chat (--to USER | --group GROUP)\n"
+     "Logs in and chats: every line read from stdin is sent as a text message (works in a\n"
+     "terminal and with a pipe); incoming messages print as `[HH:MM:SS] sender: text`\n"
+     "(messages of other conversations are prefixed with their conversation id).\n"
+     "Commands typed as lines:\n"
+     "  /history   the last 20 messages of this conversation\n"
+     "  /convs     the conversation list with unread counts\n"
+     "  /read      mark this conversation read\n"
+     "  /quit      leave (so does end of input, after every sent line is acknowledged)\n"
+     "A line starting with // sends the text after the first /.\n"},
+    {"send", NULL,
+     "usage: tern send (--to USER | --group GROUP) --text TEXT [--custom-data S]\n"
+     "                 [--client-msg-id ID] [--priority High|Normal|Low|Lowest]\n"
+     "                 [--online-only] [--timeout SECONDS]\n"
+     "Logs in over WebSocket, sends one text message and prints the ack as one JSON line:\n"
+     "  {\"msgId\":\"...\",\"seq\":N,\"time\":MS,\"conversationID\":\"C2Cbob\"}\n"
+     "--custom-data sets cloudCustomData; --client-msg-id makes a retry idempotent (the\n"
+     "server stores one message per sender and id); --online-only is not stored (seq 0).\n"
+     "Exits 0, or 1 with the error on stderr. --timeout (default 30) bounds the whole run.\n"},
+    {"listen", NULL,
+     "usage: tern listen [--count N] [--timeout SECONDS]\n"
+     "Logs in and prints every received message as one JSON line (the message object as\n"
+     "the server sent it, docs/protocol.md §6), flushing after each. Messages that arrive\n"
+     "while connected are printed, plus those the login-time sync finds. `listening as\n"
+     "USER` goes to stderr once the client is ready.\n"
+     "Stops after N messages (exit 0) or after the timeout (exit 0 without --count,\n"
+     "1 if fewer than N arrived); runs until interrupted otherwise.\n"},
+    {"history", NULL,
+     "usage: tern history --conv CONVERSATION_ID [--limit N] [--before SEQ]\n"
+     "Prints {\"messages\":[...],\"more\":bool}: messages with seq < SEQ (default: the\n"
+     "newest), newest first, at most N (1-100, default 20). Conversation ids are\n"
+     "C2C<user> or GROUP<group>.\n"},
+    {"conversations", NULL,
+     "usage: tern conversations [--limit N]\n"
+     "Prints {\"conversations\":[{\"conversationID\",\"type\",\"peer\",\"unreadCount\",\n"
+     "\"readSeq\",\"lastSeq\",\"lastMessage\"}, ...]}, most recent first.\n"},
+    {"users", NULL,
+     "usage: tern users create NAME [--nickname N]\n"
+     "       tern users list [--limit N] [--cursor NAME]\n"
+     "       tern users get NAME\n"
+     "       tern users delete NAME\n"
+     "REST user administration of --app; prints the response's JSON data.\n"},
+    {"token", NULL,
+     "usage: tern token NAME [--ttl SECONDS] [--secret CLIENT_SECRET]\n"
+     "Prints a user token for NAME. With --secret, mints it locally (HMAC-SHA256 with\n"
+     "the app's client secret, docs/protocol.md §3; default ttl 86400); otherwise asks\n"
+     "the server (POST /{org}/{app}/users/NAME/token) with the app credentials.\n"},
+    {"groups", NULL,
+     "usage: tern groups create [--id G] --name NAME --owner USER [--members a,b,...]\n"
+     "       tern groups get G\n"
+     "       tern groups dismiss G\n"
+     "       tern groups members G\n"
+     "       tern groups add G USER...\n"
+     "       tern groups remove G USER\n"
+     "       tern groups of USER        (the groups USER belongs to)\n"
+     "REST group administration of --app; prints the response's JSON data.\n"},
+    {"apps", NULL,
+     "usage: tern apps create ORG/APP\n"
+     "       tern apps list\n"
+     "Server administration with --admin-token; `create` prints the new app's\n"
+     "client_id and client_secret.\n"},
+};
+
+int cli_usage(const char *cmd, const char *sub)
+{
+    (void)sub;
+    if (!cmd) {
+        fputs(OVERVIEW, stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof USAGES / sizeof USAGES[0]; i++)
+        if (!strcmp(USAGES[i].cmd, cmd)) {
+            fputs(USAGES[i].text, stdout);
+            return 0;
+        }
+    return -1;
+}
+
+/* ---- options --------------------------------------------------------------------- */
+
+typedef enum { T_STR, T_LONG, T_DOUBLE, T_LLONG, T_FLAG } opt_type;
+
+static int parse_num(const char *name, const char *v, opt_type t, void *dst)
+{
+    char *end;
+    if (t == T_DOUBLE) {
+        double d = strtod(v, &end);
+        if (*v == 0 || *end || d < 0) {
+            cli_error(0, "--%s needs a non-negative number", name);
+            return -1;
+        }
+        *(double *)dst = d;
+        return 0;
+    }
+    long long n = strtoll(v, &end, 10);
+    if (*v == 0 || *end || n < 0) {
+        cli_error(0, "--%s needs a non-negative integer", name);
+        return -1;
+    }
+    if (t == T_LONG)
+        *(long *)dst = (long)n;
+    else
+        *(long long *)dst = n;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, cli_opts *o)
+{
+    struct {
+        const char *name;
+        opt_type type;
+        void *dst;
+    } table[] = {
+        {"server", T_STR, &o->server},
+        {"app", T_STR, &o->app},
+        {"user", T_STR, &o->user},
+        {"token", T_STR, &o->token},
+        {"client-id", T_STR, &o->client_id},
+        {"client-secret", T_STR, &o->client_secret},
+        {"app-token", T_STR, &o->app_token},
+        {"admin-token", T_STR, &o->admin_token},
+        {"device", T_STR, &o->device},
+        {"to", T_STR, &o->to},
+        {"group", T_STR, &o->group},
+        {"text", T_STR, &o->text},
+        {"custom-data", T_STR, &o->custom_data},
+        {"client-msg-id", T_STR, &o->client_msg_id},
+        {"priority", T_STR, &o->priority},
+        {"conv", T_STR, &o->conv},
+        {"nickname", T_STR, &o->nickname},
+        {"cursor", T_STR, &o->cursor},
+        {"secret", T_STR, &o->secret},
+        {"id", T_STR, &o->id},
+        {"name", T_STR, &o->name},
+        {"owner", T_STR, &o->owner},
+        {"members", T_STR, &o->members},
+        {"count", T_LONG, &o->count},
+        {"limit", T_LONG, &o->limit},
+        {"ttl", T_LONG, &o->ttl},
+        {"timeout", T_DOUBLE, &o->timeout},
+        {"before", T_LLONG, &o->before},
+        {"online-only", T_FLAG, &o->online_only},
+        {"verbose", T_FLAG, &o->verbose},
+        {"help", T_FLAG, &o->help},
+    };
+    int only_pos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_pos || a[0] != '-' || a[1] == 0) {
+            if (o->npos == CLI_MAX_POS) {
+                cli_error(0, "too many arguments");
+                return -1;
+            }
+            o->pos[o->npos++] = a;
+            continue;
+        }
+        if (!strcmp(a, "--")) {
+            only_pos = 1;
+            continue;
+        }
+        if (!strcmp(a, "-h")) {
+            o->help = 1;
+            continue;
+        }
+        if (!strcmp(a, "-v")) {
+            o->verbose = 1;
+            continue;
+        }
+        if (a[1] != '-') {
+            cli_error(0, "unknown option %s (see tern --help)", a);
+            return -1;
+        }
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        size_t k;
+        for (k = 0; k < sizeof table / sizeof table[0]; k++)
+            if (strlen(table[k].name) == nlen && !strncmp(table[k].name, name, nlen))
+                break;
+        if (k == sizeof table / sizeof table[0]) {
+            cli_error(0, "unknown option --%.*s (see tern --help)", (int)nlen, name);
+            return -1;
+        }
+        if (table[k].type == T_FLAG) {
+            if (eq) {
+                cli_error(0, "--%s takes no value", table[k].name);
+                return -1;
+            }
+            *(int *)table[k].dst = 1;
+            continue;
+        }
+        const char *v = eq ? eq + 1 : NULL;
+        if (!v) {
+            if (i + 1 >= argc) {
+                cli_error(0, "--%s needs a value", table[k].name);
+                return -1;
+            }
+            v = argv[++i];
+        }
+        if (table[k].type == T_STR)
+            *(const char **)table[k].dst = v;
+        else if (parse_num(table[k].name, v, table[k].type, table[k].dst) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static const char *env_or(const char *v, const char *env)
+{
+    if (v)
+        return v;
+    const char *e = getenv(env);
+    return e && *e ? e : NULL;
+}
+
+static int dispatch(cli_opts *o);
+
+int main(int argc, char **argv)
+{
+    cli_opts o;
+    memset(&o, 0, sizeof o);
+    o.count = -1;
+    o.limit = -1;
+    o.ttl = -1;
+    o.timeout = -1;
+    o.before = 0;
+    if (parse_args(argc, argv, &o) < 0)
+        return 2;
+    o.server = env_or(o.server, "TERN_SERVER");
+    if (!o.server)
+        o.server = "http://127.0.0.1:8080";
+    o.app = env_or(o.app, "TERN_APP");
+    o.user = env_or(o.user, "TERN_USER");
+    o.token = env_or(o.token, "TERN_TOKEN");
+    o.client_id = env_or(o.client_id, "TERN_CLIENT_ID");
+    o.client_secret = env_or(o.client_secret, "TERN_CLIENT_SECRET");
+    o.app_token = env_or(o.app_token, "TERN_APP_TOKEN");
+    o.admin_token = env_or(o.admin_token, "TERN_ADMIN_TOKEN");
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc = dispatch(&o);
+    curl_global_cleanup();
+    return rc;
+}
+
+static int dispatch(cli_opts *op)
+{
+    cli_opts o = *op;
+    const char *cmd = o.npos ? o.pos[0] : NULL;
+    if (!cmd || !strcmp(cmd, "help")) {
+        if (cmd && o.npos > 1) {
+            if (cli_usage(o.pos[1], NULL) == 0)
+                return 0;
+        }
+        cli_usage(NULL, NULL);
+        return cmd || o.help ? 0 : 2;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("tern %s\n", tern_version());
+        return 0;
+    }
+    if (o.help) {
+        if (cli_usage(cmd, NULL) < 0) {
+            cli_error(0, "unknown command %s (see tern --help)", cmd);
+            return 2;
+        }
+        return 0;
+    }
+    if (!strcmp(cmd, "chat"))
+        return cmd_chat(&o);
+    if (!strcmp(cmd, "send"))
+        return cmd_send(&o);
+    if (!strcmp(cmd, "listen"))
+        return cmd_listen(&o);
+    if (!strcmp(cmd, "history"))
+        return cmd_history(&o);
+    if (!strcmp(cmd, "conversations") || !strcmp(cmd, "convs"))
+        return cmd_conversations(&o);
+    if (!strcmp(cmd, "users") || !strcmp(cmd, "token") || !strcmp(cmd, "groups") || !strcmp(cmd, "apps"))
+        return cmd_rest(&o);
+    cli_error(0, "unknown command %s (see tern --help)", cmd);
+    return 2;
+}

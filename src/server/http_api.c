@@ -886,7 +886,7 @@ static void finish_group_op(conn *c, rest_op *r)
     tern_buf_json_str(&d, r->a, strlen(r->a));
     if (r->op.kind == STORE_OP_DISMISS_GROUP) {
         tern_buf_puts(&d, ",\"success\":true}");
-    } else if (r->nlist == 1 && r->x.nseg == 7) {
+    } else if (r->nlist == 1 && r->x.nseg == 6) {
         tern_buf_puts(&d, ",\"user\":");
         tern_buf_json_str(&d, r->list[0], strlen(r->list[0]));
         tern_buf_puts(&d, ",\"result\":true}");

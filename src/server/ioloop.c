@@ -207,7 +207,10 @@ int conn_send(conn *c, frame *f)
     if (c->state == CONN_CLOSING || uv_is_closing((uv_handle_t *)&c->tcp))
         return -1;
     server *s = c->loop->srv;
-    if (c->queued + f->len > s->cfg.max_send_queue && !c->close_sent) {
+    /* The ceiling is checked before adding, so one frame may overshoot it: a response
+     * (a sync page can be ~1 MiB) always fits into a queue that was under the ceiling,
+     * and the queue stays bounded by the ceiling plus the largest frame. */
+    if (c->queued > s->cfg.max_send_queue && !c->close_sent) {
         /* Slow consumer: tell it to resync and let it go; its messages are stored. */
         static const char ev[] = "{\"ev\":\"resync\",\"data\":{\"code\":1201}}";
         atomic_fetch_add(&s->m_slow_drops, 1);

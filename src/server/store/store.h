@@ -141,7 +141,9 @@ struct store_op {
 
 /* Queues op. Returns TERN_OK, or TERN_ERR_OVERLOADED (queue full) or
  * TERN_ERR_SHUTTING_DOWN (store closing) — then done is NOT called. The op and every
- * string it points to must stay valid until done runs. */
+ * string it points to must stay valid until done runs. An op missing a required input
+ * (a NULL or empty id or key) completes with TERN_ERR_BAD_FIELD. The queue counts an op
+ * until its done has run. */
 int store_submit(store *s, store_op *op);
 
 /* ---- reads (one reader per thread) ------------------------------------------------- */
@@ -191,7 +193,9 @@ int store_user_groups(store_reader *r, int64_t app, const char *user,
 
 /* History: up to `limit` messages of conv_key with seq < before_seq (0 = from the
  * newest), newest first, appended to out as a JSON array; *more = 1 if older messages
- * remain. Returns TERN_OK / TERN_ERR_STORE. */
+ * remain. Returns TERN_OK / TERN_ERR_STORE.
+ * For both history calls: if out has a ceiling (out->max), the array stops before
+ * passing it and *more = 1; TERN_ERR_TOO_MANY (out unchanged) if not even "[]" fits. */
 int store_history(store_reader *r, int64_t app, const char *conv_key, uint64_t before_seq,
                   int limit, tern_buf *out, int *more);
 /* Messages with seq > after_seq, oldest first, up to limit, appended to out as a JSON

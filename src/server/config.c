@@ -34,7 +34,7 @@ static const setting settings[] = {
     I("max-http-body", max_http_body, T_SIZE, "1048576", "largest HTTP request body, bytes"),
     I("idle-timeout", idle_timeout, T_INT, "90", "close WebSocket connections silent this many seconds"),
     I("login-timeout", login_timeout, T_INT, "10", "close connections not logged in after this many seconds"),
-    I("store-batch", store_batch, T_INT, "2048", "most store operations committed in one transaction"),
+    I("store-batch", store_batch, T_INT, "8192", "most store operations committed in one transaction"),
     I("fsync-full", fsync_full, T_BOOL, "0", "1: fsync every commit (power-loss safe); 0: WAL NORMAL (crash safe)"),
     I("max-sessions-per-user", max_sessions_per_user, T_INT, "32", "concurrent sessions (devices) per user"),
 };

@@ -1504,6 +1504,76 @@ static void test_injected_failures(void **state)
     assert_int_equal(c.last_seq, 5);
 }
 
+/* The schema version: a fresh store is at the newest version; an older database is
+ * migrated on open (version 1 -> 2 rebuilds the idempotency index); a newer one is
+ * refused rather than misread. */
+static int user_version(const char *path)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int v = -1;
+    if (sqlite3_open(path, &db) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            v = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return v;
+}
+
+static void test_schema_versions(void **state)
+{
+    fx *f = *state;
+    mk_users(f, (const char *[]){"alice", "bob", NULL});
+    send1(f, "alice", "bob", 0, "v1", NULL);
+    fx_close(f);
+    char path[128];
+    snprintf(path, sizeof path, "%s/tern.db", f->dir);
+    assert_int_equal(user_version(path), 2);
+
+    /* Put the database back to version 1's index, as a version-1 ternd left it. */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP INDEX messages_client_id;"
+                                  "CREATE UNIQUE INDEX messages_client_id ON messages(app, sender, client_msg_id)"
+                                  " WHERE client_msg_id IS NOT NULL;"
+                                  "PRAGMA user_version=1;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    fx_open(f, 64, 0);
+    assert_int_equal(user_version(path), 2);
+    msgreq m;
+    msg_init(&m, f->app, "alice", "bob", 0, "v1", "resend"); /* still recognised */
+    assert_int_equal(run_op(f->s, &m.op), TERN_OK);
+    assert_int_equal(m.op.u.msg.duplicate, 1);
+    msg_release(&m);
+    fx_close(f);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE name='messages_client_id'", -1,
+                                        &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_non_null(strstr((const char *)sqlite3_column_text(st, 0), "(app, client_msg_id, sender)"));
+    sqlite3_finalize(st);
+
+    /* A database from a newer ternd. */
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    char err[256] = "";
+    store_options o = {.data_dir = f->dir};
+    assert_null(store_open(&o, err, sizeof err));
+    assert_non_null(strstr(err, "newer"));
+    assert_int_equal(user_version(path), 99);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=2", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    fx_open(f, 64, 0); /* for teardown */
+}
+
 static void test_open_errors(void **state)
 {
     (void)state;
@@ -1539,6 +1609,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_submitters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_drains, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_ceiling, setup_small_queue, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_injected_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_batch, setup, teardown),
     };

@@ -1,0 +1,222 @@
+/*
+ * bench.h — tern-bench's internal model: the run configuration, the plan of users,
+ * groups and connections, the per-sender bookkeeping that makes loss and duplicates
+ * exact, the per-thread libuv client loops, and the log-linear latency histogram.
+ *
+ * How the pieces fit: main.c parses options and orchestrates the phases (REST setup in
+ * rest.c, connecting and running in client.c, /proc sampling in sysstat.c) and prints
+ * the results. The hot path lives in client.c: sends patch a pre-encoded frame template
+ * in place, receives look for a marker in the delivered text instead of parsing JSON,
+ * and nothing is allocated per message. Each client thread owns its connections and
+ * its libuv loop outright; the main thread only reads counters (relaxed atomics) and
+ * flips the shared phase.
+ */
+#ifndef TERN_BENCH_H
+#define TERN_BENCH_H
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/buf.h"
+#include "core/http.h"
+#include "core/ws.h"
+
+/* ---- histogram: HDR-like log-linear buckets over nanoseconds -------------------------- */
+
+/* Values below 256 have a bucket each; above, every power of two is split into 128
+ * linear sub-buckets, so a reported percentile is within 0.8 % of the true value. */
+#define HIST_SUB_BITS 7
+#define HIST_LINEAR (2u << HIST_SUB_BITS) /* 256 */
+#define HIST_BUCKETS (HIST_LINEAR + (64 - HIST_SUB_BITS - 1) * (1u << HIST_SUB_BITS))
+
+typedef struct hist {
+    uint64_t count;
+    uint64_t min, max; /* exact */
+    double sum;
+    uint32_t b[HIST_BUCKETS];
+} hist;
+
+void hist_init(hist *h);
+void hist_add(hist *h, uint64_t v);
+void hist_merge(hist *into, const hist *from);
+/* Value at quantile q (0..1): the midpoint of the bucket holding that rank, clamped to
+ * [min, max]; 0 if empty. */
+uint64_t hist_quantile(const hist *h, double q);
+
+/* ---- configuration ------------------------------------------------------------------- */
+
+enum workload { W_FANOUT = 0, W_C2C, W_IDLE };
+
+typedef struct bench_cfg {
+    int workload;
+    char url[512];
+    char host[256];
+    int port;
+    char hostport[300]; /* Host header */
+    char path[256];     /* WebSocket path, default /ws */
+    struct sockaddr_storage addr;
+    char org[65], app[65], appkey[131];
+    char client_id[256], secret[256];
+    char prefix[48]; /* unique per run: user/group name prefix */
+    uint32_t runid;  /* embedded in every text */
+
+    int groups, members, senders, pairs, connections;
+    double rate;     /* aggregate messages per second */
+    double duration; /* measured window, seconds */
+    double warmup;   /* seconds before the window, excluded from stats */
+    double drain;    /* max seconds to wait for in-flight deliveries */
+    double settle;   /* idle: seconds between last ready and the RSS sample */
+    double setup_timeout;
+    int text_size;
+    int threads;
+    int concurrency; /* connects in flight (all threads) */
+    int server_pid;  /* 0: not sampled */
+    int json;
+    int verbose;
+} bench_cfg;
+
+/* ---- plan ---------------------------------------------------------------------------- */
+
+/* One sender's state. Written by the owning thread only, except recv_bits (atomic OR by
+ * every receiving thread). Loss and duplicates are exact: one bit per (seq, recipient
+ * slot). */
+typedef struct sender {
+    int conn;           /* index of the sending connection */
+    int group;          /* fan-out: target group; c2c: -1 */
+    int peer_conn;      /* c2c: the receiving connection; fan-out: -1 */
+    uint32_t nslots;    /* recipient slots per message in recv_bits */
+    uint32_t self_slot; /* the sender's own slot (never delivered to), or UINT32_MAX */
+    uint32_t expect;    /* sessions each message must reach */
+    uint64_t seq_cap;   /* most messages this sender may send */
+    uint64_t next_seq;
+    uint64_t *send_ns;   /* [seq_cap] monotonic send time, for ack latency */
+    uint8_t *acked;      /* [seq_cap] 0 pending, 1 acked, 2 error response */
+    uint64_t *recv_bits; /* [ceil(seq_cap * nslots / 64)] */
+    char *tmpl;          /* the send request, patched in place per message */
+    size_t tmpl_len;
+    size_t off_id, off_cmid, off_txt_seq, off_txt_ts;
+} sender;
+
+/* A connection as planned (user and role) and, once started, as live state. */
+enum cstate { C_IDLE = 0, C_CONNECTING, C_HANDSHAKE, C_LOGIN, C_READY, C_FAILED, C_CLOSED };
+
+struct bthread;
+
+typedef struct bconn {
+    uv_tcp_t tcp; /* first: handle data points back here */
+    uv_connect_t creq;
+    uv_write_t wreq;
+    struct bthread *th;
+    int idx;
+    int sender;    /* sender index if this connection sends, else -1 */
+    int group;     /* fan-out: the group it belongs to, else -1 */
+    uint32_t slot; /* its recipient slot in its group (c2c: 0) */
+    uint8_t state;
+    uint8_t writing;
+    uint8_t handle_open;
+    char user[65];
+    http_parser *hp; /* handshake only */
+    ws_reader wr;
+    tern_buf out;      /* frames not yet handed to the kernel */
+    tern_buf inflight; /* bytes owned by the uv_write in progress */
+    uint64_t t_start;  /* connect started (mono ns) */
+    uint64_t t_ready;
+    uint64_t last_tx; /* last frame sent (mono ns), for keep-alive pings */
+    char wskey[25];
+} bconn;
+
+/* Per-thread counters; written by the owning thread, read by main with relaxed loads. */
+typedef struct bcounters {
+    uint64_t sent, sent_win;
+    uint64_t acks, acks_win, ack_errors;
+    uint64_t expected; /* deliveries owed for the acked messages */
+    uint64_t recv, recv_win, recv_distinct, dups, unexpected;
+    uint64_t conn_failed, conn_ready, closed_unexpected, server_events; /* kicked/resync/shutdown */
+    uint64_t send_dropped; /* sends skipped: connection not ready or seq_cap hit */
+    uint64_t lag_max_ns;   /* worst pacing lag seen */
+} bcounters;
+
+typedef struct bthread {
+    struct bench *b;
+    int id;
+    uv_loop_t loop;
+    uv_thread_t tid;
+    uv_timer_t tick;
+    uv_async_t wake;
+    int *conns; /* indices into bench.conns */
+    int nconns;
+    int next_connect;
+    int in_flight;
+    int max_in_flight;
+    int in_connect_more; /* connect_more is on the stack */
+    int done_connecting; /* atomic: all conns ready or failed */
+    int *senders;        /* indices into bench.senders */
+    int nsenders;
+    int rr;
+    double rate;    /* this thread's share */
+    uint64_t paced; /* messages due so far (pacing) */
+    int running;
+    uint64_t t_start, win_start, win_end; /* copied when the run starts */
+    uint64_t first_connect, last_ready;
+    uint64_t next_keepalive;
+    uint64_t xs; /* xorshift state for masks */
+    char *readbuf;
+    bcounters c;
+    hist lat, ack, connect;
+    char errmsg[256]; /* first setup error seen */
+} bthread;
+
+enum phase { PH_CONNECT = 0, PH_RUN, PH_STOP };
+
+typedef struct bench {
+    bench_cfg cfg;
+    bconn *conns;
+    int nconns;
+    sender *senders;
+    int nsenders;
+    bthread *threads;
+    int phase; /* atomic */
+    uint64_t t_start, win_start, win_end;
+} bench;
+
+/* ---- main.c: the plan's naming ----------------------------------------------------- */
+
+/* Group g's id: "<prefix>g<g>". */
+void plan_group_id(const bench_cfg *cfg, int g, char *out, size_t n);
+
+/* ---- rest.c: blocking HTTP/1.1 client for setup -------------------------------------- */
+
+/* Gets an app token and creates every user and group of the plan. Returns 0, or -1 with
+ * a message on stderr. */
+int rest_setup(bench *b);
+/* Reads {"org","app","client_id","client_secret"} from a file into cfg; 0 or -1. */
+int rest_load_app_file(bench_cfg *cfg, const char *path);
+
+/* ---- client.c: the WebSocket client threads ------------------------------------------ */
+
+/* Builds the send templates of every sender (after the plan exists). */
+int client_prepare(bench *b);
+/* Starts the threads; they connect and log in at once. 0 or -1. */
+int client_start(bench *b);
+/* Wakes every thread (after a phase change). */
+void client_wake(bench *b);
+/* Joins the threads (after PH_STOP) and frees per-thread loop state. */
+void client_join(bench *b);
+void client_free(bench *b);
+
+/* ---- sysstat.c ----------------------------------------------------------------------- */
+
+/* utime+stime of pid in microseconds, or -1. */
+int64_t sys_proc_cpu_us(int pid);
+/* VmRSS of pid in KiB, or -1. */
+int64_t sys_proc_rss_kib(int pid);
+/* This process's user+system CPU in microseconds. */
+int64_t sys_self_cpu_us(void);
+/* CPU time of the whole machine from /proc/stat (all CPUs): busy (not idle or iowait)
+ * and total, in microseconds. 0 or -1. */
+int sys_machine_cpu_us(int64_t *busy_us, int64_t *total_us);
+/* Raises RLIMIT_NOFILE to its hard limit; returns the new soft limit. */
+long sys_raise_nofile(void);
+
+#endif

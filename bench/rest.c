@@ -1,0 +1,357 @@
+/*
+ * rest.c — tern-bench's setup over the REST API (docs/rest-api.md): a small blocking
+ * HTTP/1.1 client with keep-alive over a plain socket (the core HTTP parser reads the
+ * responses), used before any WebSocket connects to get an app token, create the run's
+ * users in batches of 60 and create the fan-out groups. Setup speed does not matter to
+ * the figures, so simplicity wins here; the hot path is in client.c.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "core/alloc.h"
+
+#define USERS_PER_BATCH 60
+#define MEMBERS_PER_CALL 60
+
+typedef struct rest {
+    const bench_cfg *cfg;
+    int fd;
+    http_parser *p;
+    char token[1024];
+} rest;
+
+static void rest_close(rest *r)
+{
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = -1;
+}
+
+static int rest_connect(rest *r)
+{
+    const struct sockaddr *sa = (const struct sockaddr *)&r->cfg->addr;
+    socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct timeval tv = {.tv_sec = 60, .tv_usec = 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, sa, len) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    r->fd = fd;
+    return 0;
+}
+
+static int send_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* One request/response. Returns 0 with *status and the body in resp, or -1 on a
+ * transport failure (message printed). A keep-alive connection the server closed in
+ * the meantime is reopened once. */
+static int rest_call(rest *r, const char *method, const char *path, const char *body, size_t blen, int auth,
+                     int *status, tern_buf *resp)
+{
+    tern_buf req;
+    tern_buf_init(&req, 0);
+    tern_buf_printf(&req, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n",
+                    method, path, r->cfg->hostport, blen);
+    if (auth)
+        tern_buf_printf(&req, "Authorization: Bearer %s\r\n", r->token);
+    tern_buf_puts(&req, "\r\n");
+    if (blen)
+        tern_buf_append(&req, body, blen);
+
+    int rc = -1;
+    char *in = tern_malloc(65536);
+    for (int attempt = 0; attempt < 2 && rc < 0; attempt++) {
+        int reused = r->fd >= 0;
+        if (r->fd < 0 && rest_connect(r) < 0) {
+            fprintf(stderr, "tern-bench: connect %s: %s\n", r->cfg->hostport, strerror(errno));
+            break;
+        }
+        http_parser_next(r->p);
+        if (send_all(r->fd, req.data, req.len) < 0) {
+            rest_close(r);
+            if (reused)
+                continue;
+            fprintf(stderr, "tern-bench: send %s %s: %s\n", method, path, strerror(errno));
+            break;
+        }
+        size_t got_total = 0;
+        for (;;) {
+            ssize_t n = recv(r->fd, in, 65536, 0);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                int e = n < 0 ? errno : 0;
+                rest_close(r);
+                if (reused && got_total == 0 && e != EAGAIN)
+                    break; /* retry on a fresh connection */
+                fprintf(stderr, "tern-bench: %s %s: %s\n", method, path,
+                        n == 0 ? "connection closed before the response" : strerror(e));
+                attempt = 2;
+                break;
+            }
+            got_total += (size_t)n;
+            size_t used = 0;
+            int st = http_parser_feed(r->p, in, (size_t)n, &used);
+            if (st == HTTP_NEED_MORE)
+                continue;
+            if (st != HTTP_COMPLETE) {
+                fprintf(stderr, "tern-bench: %s %s: unparsable HTTP response (%d)\n", method, path, st);
+                rest_close(r);
+                attempt = 2;
+                break;
+            }
+            const http_msg *m = http_parser_msg(r->p);
+            *status = m->status;
+            tern_buf_reset(resp);
+            tern_buf_append(resp, m->body.data ? m->body.data : "", m->body.len);
+            if (!m->keep_alive)
+                rest_close(r);
+            rc = 0;
+            break;
+        }
+    }
+    tern_free(in);
+    tern_buf_free(&req);
+    return rc;
+}
+
+static int rest_open(rest *r, const bench_cfg *cfg)
+{
+    memset(r, 0, sizeof *r);
+    r->cfg = cfg;
+    r->fd = -1;
+    r->p = http_parser_new(0, 64u << 20);
+    return r->p ? 0 : -1;
+}
+
+static void rest_free(rest *r)
+{
+    rest_close(r);
+    http_parser_free(r->p);
+}
+
+static int get_app_token(rest *r)
+{
+    const bench_cfg *cfg = r->cfg;
+    tern_buf body, resp, path;
+    tern_buf_init(&body, 0);
+    tern_buf_init(&resp, 0);
+    tern_buf_init(&path, 0);
+    tern_buf_puts(&body, "{\"grant_type\":\"client_credentials\",\"client_id\":");
+    tern_buf_json_str(&body, cfg->client_id, strlen(cfg->client_id));
+    tern_buf_puts(&body, ",\"client_secret\":");
+    tern_buf_json_str(&body, cfg->secret, strlen(cfg->secret));
+    tern_buf_puts(&body, ",\"ttl\":86400}");
+    tern_buf_printf(&path, "/%s/%s/token", cfg->org, cfg->app);
+    int status = 0, rc = -1;
+    if (rest_call(r, "POST", path.data, body.data, body.len, 0, &status, &resp) < 0)
+        goto out;
+    if (status != 200) {
+        fprintf(stderr, "tern-bench: app token: HTTP %d %.*s\n", status, (int)resp.len, resp.data ? resp.data : "");
+        goto out;
+    }
+    cJSON *j = cJSON_ParseWithLength(resp.data, resp.len);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "access_token");
+    if (cJSON_IsString(t) && strlen(t->valuestring) < sizeof r->token) {
+        snprintf(r->token, sizeof r->token, "%s", t->valuestring);
+        rc = 0;
+    } else {
+        fprintf(stderr, "tern-bench: app token: no access_token in %.*s\n", (int)resp.len, resp.data);
+    }
+    cJSON_Delete(j);
+out:
+    tern_buf_free(&body);
+    tern_buf_free(&resp);
+    tern_buf_free(&path);
+    return rc;
+}
+
+/* POST with an acceptable-status check; 409 (already exists) is fine for creations. */
+static int post_ok(rest *r, const char *path, const tern_buf *body, const char *what)
+{
+    tern_buf resp;
+    tern_buf_init(&resp, 0);
+    int status = 0;
+    int rc = rest_call(r, "POST", path, body->data, body->len, 1, &status, &resp);
+    if (rc == 0 && status != 200 && status != 201 && status != 409) {
+        fprintf(stderr, "tern-bench: %s: HTTP %d %.*s\n", what, status, (int)(resp.len > 400 ? 400 : resp.len),
+                resp.data ? resp.data : "");
+        rc = -1;
+    }
+    tern_buf_free(&resp);
+    return rc;
+}
+
+static int create_users(rest *r, bench *b)
+{
+    tern_buf body, path;
+    tern_buf_init(&body, 0);
+    tern_buf_init(&path, 0);
+    tern_buf_printf(&path, "/%s/%s/users", r->cfg->org, r->cfg->app);
+    int rc = 0;
+    for (int i = 0; i < b->nconns && rc == 0; i += USERS_PER_BATCH) {
+        tern_buf_reset(&body);
+        tern_buf_putc(&body, '[');
+        for (int k = i; k < b->nconns && k < i + USERS_PER_BATCH; k++) {
+            if (k > i)
+                tern_buf_putc(&body, ',');
+            tern_buf_puts(&body, "{\"username\":");
+            tern_buf_json_str(&body, b->conns[k].user, strlen(b->conns[k].user));
+            tern_buf_putc(&body, '}');
+        }
+        tern_buf_putc(&body, ']');
+        rc = post_ok(r, path.data, &body, "create users");
+    }
+    tern_buf_free(&body);
+    tern_buf_free(&path);
+    return rc;
+}
+
+static int create_groups(rest *r, bench *b)
+{
+    const bench_cfg *cfg = &b->cfg;
+    int G = cfg->groups;
+    /* Bucket the connections by group. */
+    int *count = tern_calloc((size_t)G, sizeof *count);
+    int **members = tern_calloc((size_t)G, sizeof *members);
+    for (int i = 0; i < b->nconns; i++)
+        if (b->conns[i].group >= 0)
+            count[b->conns[i].group]++;
+    for (int g = 0; g < G; g++) {
+        members[g] = tern_calloc((size_t)count[g] + 1, sizeof **members);
+        count[g] = 0;
+    }
+    for (int i = 0; i < b->nconns; i++) {
+        int g = b->conns[i].group;
+        if (g >= 0)
+            members[g][count[g]++] = i;
+    }
+
+    tern_buf body, path;
+    tern_buf_init(&body, 0);
+    tern_buf_init(&path, 0);
+    int rc = 0;
+    char gid[80];
+    for (int g = 0; g < G && rc == 0; g++) {
+        if (!count[g])
+            continue;
+        plan_group_id(cfg, g, gid, sizeof gid);
+        const char *owner = b->conns[members[g][0]].user;
+        tern_buf_reset(&body);
+        tern_buf_puts(&body, "{\"groupid\":");
+        tern_buf_json_str(&body, gid, strlen(gid));
+        tern_buf_puts(&body, ",\"groupname\":");
+        tern_buf_json_str(&body, gid, strlen(gid));
+        tern_buf_puts(&body, ",\"owner\":");
+        tern_buf_json_str(&body, owner, strlen(owner));
+        tern_buf_puts(&body, ",\"members\":[");
+        int k = 1;
+        for (; k < count[g] && k < MEMBERS_PER_CALL; k++) {
+            if (k > 1)
+                tern_buf_putc(&body, ',');
+            const char *u = b->conns[members[g][k]].user;
+            tern_buf_json_str(&body, u, strlen(u));
+        }
+        tern_buf_puts(&body, "]}");
+        tern_buf_reset(&path);
+        tern_buf_printf(&path, "/%s/%s/chatgroups", cfg->org, cfg->app);
+        rc = post_ok(r, path.data, &body, "create group");
+        /* Large groups: the rest in batches through the members endpoint. */
+        while (rc == 0 && k < count[g]) {
+            tern_buf_reset(&body);
+            tern_buf_puts(&body, "{\"usernames\":[");
+            int first = k;
+            for (; k < count[g] && k < first + MEMBERS_PER_CALL; k++) {
+                if (k > first)
+                    tern_buf_putc(&body, ',');
+                const char *u = b->conns[members[g][k]].user;
+                tern_buf_json_str(&body, u, strlen(u));
+            }
+            tern_buf_puts(&body, "]}");
+            tern_buf_reset(&path);
+            tern_buf_printf(&path, "/%s/%s/chatgroups/%s/users", cfg->org, cfg->app, gid);
+            rc = post_ok(r, path.data, &body, "add group members");
+        }
+    }
+    tern_buf_free(&body);
+    tern_buf_free(&path);
+    for (int g = 0; g < G; g++)
+        tern_free(members[g]);
+    tern_free(members);
+    tern_free(count);
+    return rc;
+}
+
+int rest_setup(bench *b)
+{
+    rest r;
+    if (rest_open(&r, &b->cfg) < 0)
+        return -1;
+    int rc = get_app_token(&r);
+    if (rc == 0)
+        rc = create_users(&r, b);
+    if (rc == 0 && b->cfg.workload == W_FANOUT)
+        rc = create_groups(&r, b);
+    rest_free(&r);
+    return rc;
+}
+
+int rest_load_app_file(bench_cfg *cfg, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "tern-bench: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    cJSON *j = cJSON_ParseWithLength(buf, n);
+    const char *keys[4] = {"org", "app", "client_id", "client_secret"};
+    char *dst[4] = {cfg->org, cfg->app, cfg->client_id, cfg->secret};
+    size_t cap[4] = {sizeof cfg->org, sizeof cfg->app, sizeof cfg->client_id, sizeof cfg->secret};
+    int rc = j ? 0 : -1;
+    for (int i = 0; i < 4 && rc == 0; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, keys[i]);
+        if (!cJSON_IsString(v) || strlen(v->valuestring) >= cap[i]) {
+            rc = -1;
+            break;
+        }
+        snprintf(dst[i], cap[i], "%s", v->valuestring);
+    }
+    cJSON_Delete(j);
+    if (rc < 0)
+        fprintf(stderr, "tern-bench: %s: expected {\"org\",\"app\",\"client_id\",\"client_secret\"}\n", path);
+    return rc;
+}

@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# bench.sh BUILD_DIR — runs Tern's standard benchmarks (docs/performance.md) against a
+# fresh ternd per run and prints one JSON line per run, then the medians.
+#
+# Builds nothing: BUILD_DIR must hold ternd and tern-bench (`make bench` builds `build`
+# first). Each run starts BUILD_DIR/ternd on a free loopback port with a new temporary
+# data directory, reads the port and the demo app's credentials from it, runs
+# tern-bench --json --server-pid, then stops ternd (SIGTERM, wait) and removes the
+# directory. Workloads are interleaved run by run so slow drifts of a shared machine
+# spread over all of them.
+#
+# Environment (defaults in brackets):
+#   BENCH_RUNS [3]            runs per workload
+#   BENCH_WORKLOADS ["fanout idle c2c"]
+#   BENCH_SECONDS [10]        measured window of fanout/c2c, hold time of idle
+#   BENCH_WARMUP [2]          warm-up seconds before the window
+#   BENCH_FANOUT_GROUPS [100] BENCH_FANOUT_MEMBERS [10] BENCH_FANOUT_SENDERS [100]
+#   BENCH_FANOUT_RATE [5000]  messages/s (x members = deliveries/s)
+#   BENCH_C2C_PAIRS [100]     BENCH_C2C_RATE [20000]
+#   BENCH_IDLE_CONNS [10000]
+#   BENCH_THREADS [1]         tern-bench client threads
+#   BENCH_ARGS []             extra tern-bench arguments (all workloads)
+#   TERND_ARGS []             extra ternd arguments
+#   BENCH_OUT []              also append every JSON line to this file
+#   BENCH_QUIET_PCT [25]      before each run, wait until the machine is less busy than
+#   BENCH_QUIET_WAIT [30]     this (% of one core, over 1 s), at most this many seconds
+#                             (the box is shared; the peers' suite did the same)
+set -euo pipefail
+
+BUILD=${1:-build}
+TERND="$BUILD/ternd"
+BENCH="$BUILD/tern-bench"
+for f in "$TERND" "$BENCH"; do
+  [ -x "$f" ] || { echo "bench.sh: $f not found; build first (make bench)" >&2; exit 2; }
+done
+
+RUNS=${BENCH_RUNS:-3}
+WORKLOADS=${BENCH_WORKLOADS:-"fanout idle c2c"}
+SECONDS_=${BENCH_SECONDS:-10}
+WARMUP=${BENCH_WARMUP:-2}
+THREADS=${BENCH_THREADS:-1}
+OUT=${BENCH_OUT:-}
+
+# Both processes need one descriptor per connection (19k needs the 20000 hard limit).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+TMP=""
+TERND_PID=""
+RESULTS=$(mktemp)
+
+stop_ternd() {
+  if [ -n "$TERND_PID" ] && kill -0 "$TERND_PID" 2>/dev/null; then
+    kill -TERM "$TERND_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+      kill -0 "$TERND_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$TERND_PID" 2>/dev/null; then
+      echo "bench.sh: ternd did not stop in 10 s; SIGKILL" >&2
+      kill -KILL "$TERND_PID" 2>/dev/null || true
+    fi
+    wait "$TERND_PID" 2>/dev/null || true
+  fi
+  TERND_PID=""
+  if [ -n "$TMP" ]; then rm -rf "$TMP"; fi
+  TMP=""
+}
+cleanup() { stop_ternd; rm -f "$RESULTS"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Starts ternd on a free port; sets PORT and TERND_PID.
+start_ternd() {
+  TMP=$(mktemp -d /tmp/tern-bench.XXXXXX)
+  # shellcheck disable=SC2086
+  "$TERND" --listen 127.0.0.1:0 --data "$TMP" --log-level warn ${TERND_ARGS:-} 2>"$TMP/ternd.log" &
+  TERND_PID=$!
+  PORT=""
+  for _ in $(seq 1 300); do
+    if [ -s "$TMP/ternd.port" ] && [ -s "$TMP/demo-app.json" ]; then
+      PORT=$(tr -dc '0-9' <"$TMP/ternd.port")
+    elif grep -q 'listening on' "$TMP/ternd.log" 2>/dev/null && [ -s "$TMP/demo-app.json" ]; then
+      PORT=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$TMP/ternd.log" | head -n1)
+    fi
+    [ -n "$PORT" ] && break
+    kill -0 "$TERND_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  if [ -z "$PORT" ]; then
+    echo "bench.sh: ternd did not start; its log:" >&2
+    cat "$TMP/ternd.log" >&2 || true
+    return 1
+  fi
+}
+
+# Busy CPU of the whole machine over one second, in % of one core.
+machine_busy() {
+  local a b
+  read -r -a a < <(head -n1 /proc/stat)
+  sleep 1
+  read -r -a b < <(head -n1 /proc/stat)
+  local busy=0 total=0 i d
+  for i in 1 2 3 4 5 6 7 8; do
+    d=$(( ${b[$i]:-0} - ${a[$i]:-0} ))
+    total=$((total + d))
+    if [ "$i" -ne 4 ] && [ "$i" -ne 5 ]; then busy=$((busy + d)); fi
+  done
+  [ "$total" -gt 0 ] || { echo 0; return; }
+  echo $(( busy * 100 * $(nproc) / total ))
+}
+
+wait_quiet() {
+  local limit=${BENCH_QUIET_PCT:-25} wait=${BENCH_QUIET_WAIT:-30} busy=0 t=0
+  while [ "$t" -lt "$wait" ]; do
+    busy=$(machine_busy)
+    [ "$busy" -lt "$limit" ] && return 0
+    t=$((t + 1))
+  done
+  echo "bench.sh: machine still ${busy}% busy after ${wait}s; running anyway (see other_cpu_pct)" >&2
+}
+
+run_one() {
+  local wl=$1 run=$2
+  local args=(--json -q --threads "$THREADS" --duration "$SECONDS_")
+  case $wl in
+    fanout) args+=(--groups "${BENCH_FANOUT_GROUPS:-100}" --members "${BENCH_FANOUT_MEMBERS:-10}"
+                   --senders "${BENCH_FANOUT_SENDERS:-100}" --rate "${BENCH_FANOUT_RATE:-5000}"
+                   --warmup "$WARMUP") ;;
+    c2c)    args+=(--pairs "${BENCH_C2C_PAIRS:-100}" --rate "${BENCH_C2C_RATE:-20000}" --warmup "$WARMUP") ;;
+    idle)   args+=(--connections "${BENCH_IDLE_CONNS:-10000}") ;;
+    *) echo "bench.sh: unknown workload $wl" >&2; return 1 ;;
+  esac
+  wait_quiet
+  start_ternd || return 1
+  local line rc=0
+  # shellcheck disable=SC2086
+  line=$("$BENCH" "$wl" --url "ws://127.0.0.1:$PORT" --app-file "$TMP/demo-app.json" \
+         --server-pid "$TERND_PID" "${args[@]}" ${BENCH_ARGS:-}) || rc=$?
+  if ! kill -0 "$TERND_PID" 2>/dev/null; then
+    echo "bench.sh: ternd died during $wl run $run; its log:" >&2
+    tail -n 30 "$TMP/ternd.log" >&2 || true
+  fi
+  stop_ternd
+  if [ $rc -ne 0 ] || [ -z "$line" ]; then
+    echo "bench.sh: $wl run $run failed (tern-bench exit $rc)" >&2
+    return 1
+  fi
+  echo "$line"
+  echo "$line" >>"$RESULTS"
+  [ -n "$OUT" ] && echo "$line" >>"$OUT"
+  return 0
+}
+
+echo "# tern-bench: $RUNS run(s) of: $WORKLOADS; window ${SECONDS_}s; $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+failed=0
+for run in $(seq 1 "$RUNS"); do
+  for wl in $WORKLOADS; do
+    echo "# $wl run $run/$RUNS" >&2
+    run_one "$wl" "$run" || failed=$((failed + 1))
+  done
+done
+
+# Medians per workload: one JSON line each (numeric fields; null if no run had a value),
+# then a short human table.
+KEYS="sent_per_s delivered_per_s lost duplicates errors p50_ms p90_ms p99_ms p999_ms max_ms ack_p50_ms ack_p99_ms ack_max_ms server_cpu_pct server_cpu_us_per_delivery server_cpu_us_per_msg server_rss_kib server_rss_kib_per_conn connects_per_s connect_p99_ms server_cpu_ms_per_connect bench_cpu_pct send_lag_max_ms other_cpu_pct"
+echo "# medians of $RUNS run(s)"
+for wl in $WORKLOADS; do
+  grep "\"workload\":\"$wl\"" "$RESULTS" | awk -v wl="$wl" -v keys="$KEYS" '
+    function val(line, key,   m) {
+      if (match(line, "\"" key "\":[^,}]*")) {
+        m = substr(line, RSTART + length(key) + 3, RLENGTH - length(key) - 3)
+        return m
+      }
+      return "null"
+    }
+    { lines[NR] = $0 }
+    END {
+      if (NR == 0) exit
+      nk = split(keys, K, " ")
+      out = "{\"workload\":\"" wl "\",\"runs\":" NR ",\"median\":true"
+      for (k = 1; k <= nk; k++) {
+        n = 0
+        for (i = 1; i <= NR; i++) {
+          v = val(lines[i], K[k])
+          if (v != "null" && v != "") vals[++n] = v + 0
+        }
+        if (n == 0) { out = out ",\"" K[k] "\":null"; continue }
+        for (i = 2; i <= n; i++) {           # insertion sort
+          x = vals[i]; j = i - 1
+          while (j >= 1 && vals[j] > x) { vals[j + 1] = vals[j]; j-- }
+          vals[j + 1] = x
+        }
+        med = (n % 2) ? vals[(n + 1) / 2] : (vals[n / 2] + vals[n / 2 + 1]) / 2
+        out = out ",\"" K[k] "\":" sprintf("%.6g", med)
+      }
+      print out "}"
+    }'
+done
+[ $failed -eq 0 ] || { echo "bench.sh: $failed run(s) failed" >&2; exit 1; }

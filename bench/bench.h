@@ -95,7 +95,7 @@ typedef struct sender {
     uint64_t *recv_bits; /* [ceil(seq_cap * nslots / 64)] */
     char *tmpl;          /* the send request, patched in place per message */
     size_t tmpl_len;
-    size_t off_id, off_cmid, off_txt_seq, off_txt_ts;
+    size_t off_id, off_cmid, off_cmid_ts, off_txt_seq, off_txt_ts;
 } sender;
 
 /* A connection as planned (user and role) and, once started, as live state. */

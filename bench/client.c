@@ -591,6 +591,7 @@ static void send_one(bthread *t, sender *s, uint64_t now)
     uint64_t seq = s->next_seq++;
     put_dec(s->tmpl + s->off_id, 10, seq);
     put_dec(s->tmpl + s->off_cmid, 10, seq);
+    put_dec(s->tmpl + s->off_cmid_ts, 20, now);
     put_dec(s->tmpl + s->off_txt_seq, 10, seq);
     put_dec(s->tmpl + s->off_txt_ts, 20, now);
     s->send_ns[seq] = now;
@@ -718,7 +719,11 @@ static int build_template(bench *b, int si)
     s->off_txt_ts = txt + TXT_TS_OFF;
     for (int i = TXT_HEAD_LEN; i < cfg->text_size; i++)
         tern_buf_putc(&t, (char)('a' + i % 26));
-    tern_buf_printf(&t, "\"},\"clientMsgId\":\"%s-%06d-", cfg->prefix, si);
+    /* clientMsgId = prefix-<send time>-<sender>-<seq>: time first, like libtern's ids,
+     * so the server's dedup index sees the append-mostly pattern of real clients. */
+    tern_buf_printf(&t, "\"},\"clientMsgId\":\"%s-", cfg->prefix);
+    s->off_cmid_ts = t.len;
+    tern_buf_printf(&t, "00000000000000000000-%06d-", si);
     s->off_cmid = t.len;
     tern_buf_puts(&t, "0000000000\"}}");
     s->tmpl = tern_buf_steal(&t, &s->tmpl_len);

@@ -21,6 +21,7 @@ typedef struct config {
     int idle_timeout;  /* seconds */
     int login_timeout; /* seconds */
     int store_batch;
+    int store_linger_us;
     int fsync_full;
     int max_sessions_per_user;
 } config;

@@ -38,8 +38,91 @@ static void process_http(conn *c, char *data, size_t n);
 
 static void inbox_drain(uv_async_t *a);
 
+/* Items gathered on the store writer thread during one batch, per loop, handed over at
+ * the batch's end with one lock and one wake-up per loop instead of one per delivery
+ * (an eventfd write and a thread wake-up cost more than the rest of a delivery). */
+typedef struct gather {
+    server *srv;
+    struct {
+        inbox_item *items;
+        size_t len, cap;
+    } *per_loop;
+} gather;
+static __thread gather *tl_gather;
+
+static void inbox_push_many(ioloop *l, inbox_item *items, size_t n);
+
+void inbox_gather_begin(server *s)
+{
+    gather *g = tern_calloc(1, sizeof *g);
+    g->srv = s;
+    tl_gather = g;
+    s->gather = g; /* freed by inbox_gather_free once the thread is gone */
+}
+
+void inbox_gather_flush(server *s)
+{
+    gather *g = tl_gather;
+    if (!g || !g->per_loop)
+        return;
+    for (int i = 0; i < s->nloops; i++) {
+        if (g->per_loop[i].len) {
+            inbox_push_many(&s->loops[i], g->per_loop[i].items, g->per_loop[i].len);
+            g->per_loop[i].len = 0;
+        }
+    }
+}
+
+void inbox_gather_free(server *s)
+{
+    gather *g = s->gather;
+    if (!g)
+        return;
+    for (int i = 0; g->per_loop && i < s->nloops; i++) {
+        for (size_t j = 0; j < g->per_loop[i].len; j++)
+            frame_unref(g->per_loop[i].items[j].f);
+        tern_free(g->per_loop[i].items);
+    }
+    tern_free(g->per_loop);
+    tern_free(g);
+    s->gather = NULL;
+}
+
+static void inbox_push_many(ioloop *l, inbox_item *items, size_t n)
+{
+    inbox *in = &l->in;
+    pthread_mutex_lock(&in->mu);
+    if (l->stopping > 1) {
+        pthread_mutex_unlock(&in->mu);
+        for (size_t i = 0; i < n; i++)
+            frame_unref(items[i].f);
+        return;
+    }
+    if (in->len + n > in->cap) {
+        while (in->len + n > in->cap)
+            in->cap = in->cap ? in->cap * 2 : 256;
+        in->items = tern_realloc(in->items, in->cap * sizeof *in->items);
+    }
+    memcpy(in->items + in->len, items, n * sizeof *items);
+    in->len += n;
+    pthread_mutex_unlock(&in->mu);
+    uv_async_send(&in->async);
+}
+
 void inbox_push(ioloop *l, const inbox_item *it)
 {
+    gather *g = tl_gather;
+    if (g && g->srv == l->srv) {
+        if (!g->per_loop)
+            g->per_loop = tern_calloc((size_t)l->srv->nloops, sizeof *g->per_loop);
+        typeof(&g->per_loop[0]) q = &g->per_loop[l->index];
+        if (q->len == q->cap) {
+            q->cap = q->cap ? q->cap * 2 : 256;
+            q->items = tern_realloc(q->items, q->cap * sizeof *q->items);
+        }
+        q->items[q->len++] = *it;
+        return;
+    }
     inbox *in = &l->in;
     pthread_mutex_lock(&in->mu);
     if (l->stopping > 1) { /* async handle closed: drop */

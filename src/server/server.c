@@ -93,6 +93,18 @@ static void on_signal(uv_signal_t *h, int signum)
     server_begin_shutdown(s);
 }
 
+/* The store writer gathers the deliveries of a batch and hands them to the loops in
+ * bulk at the batch's end (see inbox_gather_begin). */
+static void writer_started(void *ud)
+{
+    inbox_gather_begin(ud);
+}
+
+static void writer_batch_end(void *ud)
+{
+    inbox_gather_flush(ud);
+}
+
 int server_start(server *s)
 {
     tern_log_set_level(tern_log_parse_level(s->cfg.log_level) >= 0 ? tern_log_parse_level(s->cfg.log_level)
@@ -117,6 +129,10 @@ int server_start(server *s)
                         .node_id = (unsigned)s->cfg.node_id,
                         .max_batch = (size_t)s->cfg.store_batch,
                         .queue_max = 200000,
+                        .linger_us = (unsigned)s->cfg.store_linger_us,
+                        .writer_thread_start = writer_started,
+                        .writer_batch_end = writer_batch_end,
+                        .hook_ud = s,
                         .fsync_full = s->cfg.fsync_full};
     s->st = store_open(&so, err, sizeof err);
     if (!s->st) {
@@ -185,9 +201,22 @@ int server_start(server *s)
     return 0;
 }
 
+typedef struct barrier {
+    server *s;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+} barrier;
+
 static void barrier_done(store_op *op)
 {
-    (void)op;
+    barrier *b = op->ud;
+    /* Hand over what this batch gathered (acks included) before waking the shutdown. */
+    inbox_gather_flush(b->s);
+    pthread_mutex_lock(&b->mu);
+    b->done = 1;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
 }
 
 void server_begin_shutdown(server *s)
@@ -196,11 +225,16 @@ void server_begin_shutdown(server *s)
         return;
     /* Barrier: an op that commits after everything queued before it (the writer is
      * FIFO), so all acks of accepted messages are in the inboxes when it returns. */
-    store_op op = {.kind = STORE_OP_MARK_READ, .app = -1};
+    barrier b = {s, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    store_op op = {.kind = STORE_OP_MARK_READ, .app = -1, .done = barrier_done, .ud = &b};
     op.u.read.user = "";
     op.u.read.conv_key = "";
-    (void)barrier_done;
-    store_run_sync(s->st, &op);
+    if (store_submit(s->st, &op) == TERN_OK) {
+        pthread_mutex_lock(&b.mu);
+        while (!b.done)
+            pthread_cond_wait(&b.cv, &b.mu);
+        pthread_mutex_unlock(&b.mu);
+    }
     for (int i = 0; i < s->nloops; i++)
         ioloop_request_shutdown(&s->loops[i]);
     for (int i = 0; i < s->nloops; i++)
@@ -220,6 +254,7 @@ void server_free(server *s)
 {
     store_close(s->st);
     s->st = NULL;
+    inbox_gather_free(s);
     bus_close(s->bus);
     uv_loop_close(&s->ctl);
     hmap_entry *e;

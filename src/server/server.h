@@ -142,6 +142,7 @@ struct server {
     atomic_int shutting_down;
     atomic_uint_fast64_t next_conn_id;
     tern_idgen online_ids; /* ids for onlineUserOnly messages (not stored) */
+    void *gather; /* the store writer's delivery gather (ioloop.c) */
     char admin_token[65];
     int port; /* bound port */
 
@@ -175,8 +176,14 @@ int ioloop_start(server *s, ioloop *l, int index);
 /* From any thread: close the loop's listener and connections; the thread then ends. */
 void ioloop_request_shutdown(ioloop *l);
 void ioloop_join(ioloop *l);
-/* Queues an item for loop l from any thread (ownership of item.f moves to the loop). */
+/* Queues an item for loop l from any thread (ownership of item.f moves to the loop).
+ * On a thread inside inbox_gather_begin/end, items are held and handed over in bulk by
+ * inbox_gather_flush (the store writer does this once per batch). */
 void inbox_push(ioloop *l, const inbox_item *it);
+void inbox_gather_begin(server *s);
+void inbox_gather_flush(server *s);
+/* Frees the writer's gather state after the writer thread ended (store_close). */
+void inbox_gather_free(server *s);
 /* On the loop thread: writes f to c (takes a new reference), honoring the send-queue
  * ceiling; returns 0 or -1 if the connection was closed as a slow consumer. */
 int conn_send(conn *c, frame *f);

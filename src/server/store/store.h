@@ -43,6 +43,13 @@ typedef struct store_options {
     unsigned node_id;     /* for message ids */
     size_t max_batch;     /* most ops in one transaction (default 2048) */
     size_t queue_max;     /* store_submit refuses past this many queued ops (default 200000) */
+    unsigned linger_us;   /* the writer waits this long after the first queued op before
+                             starting a transaction, so more ops share it (0: none) */
+    /* Optional hooks, run on the writer thread: once when it starts, and after the done
+     * callbacks of every batch (the server flushes the deliveries it gathered). */
+    void (*writer_thread_start)(void *ud);
+    void (*writer_batch_end)(void *ud);
+    void *hook_ud;
     int fsync_full;       /* 1: synchronous=FULL, 0: NORMAL (WAL; durable against process
                              crash, not power loss of the last commit) */
 } store_options;

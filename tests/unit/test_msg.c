@@ -1,0 +1,255 @@
+/*
+ * test_msg.c — unit tests of the message model's JSON codec and checks (src/server/msg.c
+ * msg_prepare, session.c conv_parse) against a real SQLite store in a temp directory:
+ * canonical payload encoding, kept fields, the 12 KB limit (80002), the system
+ * conversation (2106), unknown users/groups (20003/10010), non-members (10007),
+ * unsupported types (1008) and malformed fields (1003).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+
+#include "core/util.h"
+#include "msg.h"
+
+static server srv;
+static store_reader *rd;
+static int64_t app;
+static char dir[64];
+
+static void run(store_op *op)
+{
+    assert_int_equal(store_run_sync(srv.st, op), TERN_OK);
+}
+
+static int setup(void **state)
+{
+    snprintf(dir, sizeof dir, "/tmp/tern-test-msg-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    memset(&srv, 0, sizeof srv);
+    pthread_mutex_init(&srv.groups_mu, NULL);
+    hmap_init(&srv.groups);
+    store_options so = {.data_dir = dir, .max_batch = 64, .queue_max = 1000};
+    char err[128];
+    srv.st = store_open(&so, err, sizeof err);
+    assert_non_null(srv.st);
+    store_op op = {.kind = STORE_OP_CREATE_APP};
+    op.u.app_create.org = "o";
+    op.u.app_create.name = "a";
+    op.u.app_create.client_id = "cid";
+    op.u.app_create.client_secret = "secret";
+    run(&op);
+    app = op.u.app_create.out_id;
+    const char *users[] = {"alice", "bob", "carol"};
+    for (int i = 0; i < 3; i++) {
+        store_op u = {.kind = STORE_OP_CREATE_USER, .app = app};
+        u.u.user.user = users[i];
+        run(&u);
+    }
+    const char *members[] = {"bob"};
+    store_op g = {.kind = STORE_OP_CREATE_GROUP, .app = app};
+    g.u.group.group_id = "g1";
+    g.u.group.owner = "alice";
+    g.u.group.members = members;
+    g.u.group.nmembers = 1;
+    run(&g);
+    rd = store_reader_open(srv.st);
+    assert_non_null(rd);
+    (void)state;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    store_reader_close(rd);
+    store_close(srv.st);
+    groups_free_all(&srv);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    (void)state;
+    return 0;
+}
+
+/* Prepares a message from JSON text; returns the code, *out set on success. */
+static int prep(const char *from, const char *json, send_req **out)
+{
+    cJSON *m = cJSON_Parse(json);
+    assert_non_null(m);
+    *out = NULL;
+    int rc = msg_prepare(&srv, rd, app, from, m, out);
+    cJSON_Delete(m);
+    return rc;
+}
+
+static cJSON *fields_obj(const send_req *r)
+{
+    char *buf = malloc(r->fields_len + 3);
+    buf[0] = '{';
+    memcpy(buf + 1, r->fields, r->fields_len);
+    buf[r->fields_len + 1] = '}';
+    buf[r->fields_len + 2] = 0;
+    cJSON *o = cJSON_Parse(buf);
+    free(buf);
+    assert_non_null(o);
+    return o;
+}
+
+static void test_text_c2c_fields(void **state)
+{
+    send_req *r;
+    assert_int_equal(prep("alice",
+                          "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\","
+                          "\"payload\":{\"text\":\"hi \\\"you\\\"\\n\\u00e9\",\"junk\":1},\"clientMsgId\":\"c-1\","
+                          "\"cloudCustomData\":\"ccd\",\"priority\":\"High\",\"needReadReceipt\":true,\"x\":1}",
+                          &r),
+                     TERN_OK);
+    assert_string_equal(r->conv_key, "c:alice:bob");
+    assert_string_equal(r->cmid, "c-1");
+    assert_int_equal(r->is_group, 0);
+    cJSON *o = fields_obj(r);
+    assert_string_equal(cJSON_GetObjectItem(o, "conversationType")->valuestring, "C2C");
+    assert_string_equal(cJSON_GetObjectItem(o, "from")->valuestring, "alice");
+    assert_string_equal(cJSON_GetObjectItem(o, "to")->valuestring, "bob");
+    assert_string_equal(cJSON_GetObjectItem(o, "type")->valuestring, "TIMTextElem");
+    cJSON *p = cJSON_GetObjectItem(o, "payload");
+    assert_string_equal(cJSON_GetObjectItem(p, "text")->valuestring, "hi \"you\"\n\xc3\xa9");
+    assert_null(cJSON_GetObjectItem(p, "junk")); /* only known payload fields are kept */
+    assert_string_equal(cJSON_GetObjectItem(o, "cloudCustomData")->valuestring, "ccd");
+    assert_string_equal(cJSON_GetObjectItem(o, "priority")->valuestring, "High");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(o, "needReadReceipt")));
+    assert_null(cJSON_GetObjectItem(o, "x"));
+    cJSON_Delete(o);
+    send_req_free(r);
+    (void)state;
+}
+
+static void test_custom_and_defaults(void **state)
+{
+    send_req *r;
+    assert_int_equal(prep("bob",
+                          "{\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMCustomElem\","
+                          "\"payload\":{\"data\":\"d\"}}",
+                          &r),
+                     TERN_OK);
+    assert_string_equal(r->conv_key, "g:g1");
+    assert_null(r->cmid);
+    cJSON *o = fields_obj(r);
+    cJSON *p = cJSON_GetObjectItem(o, "payload");
+    assert_string_equal(cJSON_GetObjectItem(p, "data")->valuestring, "d");
+    assert_string_equal(cJSON_GetObjectItem(p, "description")->valuestring, "");
+    assert_string_equal(cJSON_GetObjectItem(o, "priority")->valuestring, "Normal");
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(o, "needReadReceipt")));
+    cJSON_Delete(o);
+    send_req_free(r);
+    (void)state;
+}
+
+static void test_size_limit(void **state)
+{
+    /* {"text":"<n x>"} is n + 11 bytes; with cloudCustomData of c bytes the limit is
+     * n + 11 + c <= 12288. */
+    size_t n = 12288 - 11 - 5;
+    static const char head[] = "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\","
+                               "\"cloudCustomData\":\"12345\",\"payload\":{\"text\":\"";
+    char *json = malloc(n + sizeof head + 16);
+    size_t off = sizeof head - 1;
+    memcpy(json, head, off);
+    memset(json + off, 'x', n);
+    strcpy(json + off + n, "\"}}");
+    send_req *r;
+    assert_int_equal(prep("alice", json, &r), TERN_OK);
+    send_req_free(r);
+    memset(json + off, 'x', n + 1);
+    strcpy(json + off + n + 1, "\"}}");
+    assert_int_equal(prep("alice", json, &r), TERN_ERR_MSG_TOO_LONG);
+    assert_null(r);
+    free(json);
+    (void)state;
+}
+
+static void test_errors(void **state)
+{
+    send_req *r;
+    struct {
+        const char *from, *json;
+        int code;
+    } cases[] = {
+        {"alice", "{\"conversationType\":\"C2C\",\"to\":\"@TIM#SYSTEM\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}",
+         TERN_ERR_SYSTEM_CONV},
+        {"alice", "{\"conversationType\":\"SYSTEM\",\"to\":\"x\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}",
+         TERN_ERR_SYSTEM_CONV},
+        {"alice", "{\"conversationType\":\"C2C\",\"to\":\"nobody\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}",
+         TERN_ERR_USER_NOT_FOUND},
+        {"alice", "{\"conversationType\":\"GROUP\",\"to\":\"nog\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}",
+         TERN_ERR_GROUP_NOT_FOUND},
+        {"carol", "{\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}",
+         TERN_ERR_GROUP_PERMISSION},
+        {"alice", "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMImageElem\",\"payload\":{}}",
+         TERN_ERR_UNSUPPORTED_TYPE},
+        {"alice", "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":5}}",
+         TERN_ERR_BAD_FIELD},
+        {"alice", "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\"}", TERN_ERR_BAD_FIELD},
+        {"alice", "{\"conversationType\":\"X\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}",
+         TERN_ERR_BAD_FIELD},
+        {"alice", "{\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}", TERN_ERR_BAD_FIELD},
+        {"alice",
+         "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"},\"priority\":\"Urgent\"}",
+         TERN_ERR_BAD_FIELD},
+        {"alice",
+         "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"},\"needReadReceipt\":1}",
+         TERN_ERR_BAD_FIELD},
+        {"alice",
+         "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"},\"clientMsgId\":"
+         "\"0123456789012345678901234567890123456789012345678901234567890123456789\"}",
+         TERN_ERR_BAD_FIELD},
+        {"alice", "{\"conversationType\":\"C2C\",\"to\":\"b/ob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}",
+         TERN_ERR_USER_NOT_FOUND},
+        {"alice", "[1,2]", TERN_ERR_BAD_FIELD},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = prep(cases[i].from, cases[i].json, &r);
+        if (rc != cases[i].code)
+            fail_msg("case %zu: got %d, want %d: %s", i, rc, cases[i].code, cases[i].json);
+        assert_null(r);
+    }
+    (void)state;
+}
+
+static void test_conv_parse(void **state)
+{
+    char key[160], peer[80];
+    int g;
+    assert_int_equal(conv_parse("C2Cbob", 6, "alice", key, sizeof key, &g, peer, sizeof peer), TERN_OK);
+    assert_string_equal(key, "c:alice:bob");
+    assert_string_equal(peer, "bob");
+    assert_int_equal(g, 0);
+    assert_int_equal(conv_parse("C2Calice", 8, "bob", key, sizeof key, &g, peer, sizeof peer), TERN_OK);
+    assert_string_equal(key, "c:alice:bob"); /* the same key from both sides */
+    assert_int_equal(conv_parse("GROUPg1", 7, "bob", key, sizeof key, &g, peer, sizeof peer), TERN_OK);
+    assert_string_equal(key, "g:g1");
+    assert_int_equal(g, 1);
+    static const char *bad[] = {"", "C2C", "GROUP", "c2cbob", "C2Cb:ob", "GROUPg 1", "X"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(conv_parse(bad[i], strlen(bad[i]), "alice", key, sizeof key, &g, peer, sizeof peer),
+                         TERN_ERR_BAD_FIELD);
+    (void)state;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_text_c2c_fields), cmocka_unit_test(test_custom_and_defaults),
+        cmocka_unit_test(test_size_limit),      cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_conv_parse),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

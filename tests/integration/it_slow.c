@@ -90,7 +90,9 @@ static void test_slow_consumer_bounded(void **state)
     if (rss_end > rss_max)
         rss_max = rss_end;
     printf("server RSS: %ld KiB at start, %ld KiB max, %ld KiB at end\n", rss0, rss_max, rss_end);
-    if (rss_max - rss0 > RSS_LIMIT_KB)
+    /* ThreadSanitizer's shadow memory multiplies RSS several times over, so under TSan
+     * (make tsan sets TERN_TSAN) only the close below proves the queue is bounded. */
+    if (!getenv("TERN_TSAN") && rss_max - rss0 > RSS_LIMIT_KB)
         fail_msg("server RSS grew by %ld KiB (limit %d KiB) while a consumer was stalled", rss_max - rss0,
                  RSS_LIMIT_KB);
     if (!it_server_alive(s))

@@ -12,6 +12,7 @@
  * reference to the shared frame. queued bytes per connection are bounded by
  * max_send_queue: past it the client gets `resync` and close 4001.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -588,6 +589,9 @@ void ioloop_request_shutdown(ioloop *l)
 static void loop_main(void *arg)
 {
     ioloop *l = arg;
+    char name[16];
+    snprintf(name, sizeof name, "tern-io-%d", l->index);
+    pthread_setname_np(pthread_self(), name);
     uv_run(&l->loop, UV_RUN_DEFAULT);
 }
 

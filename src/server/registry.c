@@ -12,10 +12,28 @@ typedef struct session_list {
     session_ref *s;
 } session_list;
 
+/* Key "<app>/<user>", built by hand: lookups run for every delivery. */
 static size_t reg_key(char *out, size_t outsz, int64_t app, const char *user)
 {
-    int n = snprintf(out, outsz, "%lld/%s", (long long)app, user);
-    return n < 0 ? 0 : (size_t)n < outsz ? (size_t)n : outsz - 1;
+    char digits[24];
+    size_t nd = 0;
+    uint64_t v = (uint64_t)app;
+    do {
+        digits[nd++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v && nd < sizeof digits);
+    size_t n = 0;
+    while (nd && n + 1 < outsz)
+        out[n++] = digits[--nd];
+    if (n + 1 < outsz)
+        out[n++] = '/';
+    size_t ul = strlen(user);
+    if (ul > outsz - 1 - n)
+        ul = outsz - 1 - n;
+    memcpy(out + n, user, ul);
+    n += ul;
+    out[n] = 0;
+    return n;
 }
 
 void registry_add(server *s, int64_t app, const char *user, int loop, uint64_t conn_id)

@@ -467,6 +467,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 static void *ckpt_main(void *arg)
 {
     store *s = arg;
+    pthread_setname_np(pthread_self(), "tern-ckpt");
     for (;;) {
         pthread_mutex_lock(&s->ckpt_mu);
         while (!s->ckpt_pending && !s->ckpt_stop)
@@ -1350,6 +1351,7 @@ static void run_batch(store *s, store_op **ops, size_t n)
 static void *writer_main(void *arg)
 {
     store *s = arg;
+    pthread_setname_np(pthread_self(), "tern-store");
     if (s->thread_start)
         s->thread_start(s->hook_ud);
     for (;;) {

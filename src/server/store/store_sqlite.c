@@ -42,6 +42,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/hmap.h"
 #include "core/id.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -331,6 +332,8 @@ struct store {
 
     /* counters for store_get_stats (written by the writer, read by anyone) */
     _Atomic uint64_t n_batches, n_ops, commit_ns, max_batch_seen;
+    _Atomic uint64_t users_gen;    /* bumped after a batch that deleted a user commits */
+    int batch_deleted_user;
 };
 
 /* Reader statements, prepared on first use. */
@@ -356,7 +359,12 @@ struct store_reader {
     store *s;
     sqlite3 *db;
     sqlite3_stmt *st[R_COUNT];
+    /* Users known to exist, so a send needs no SELECT for its recipient. Dropped when
+     * any user is deleted (users_gen moves) or when it grows past USERS_CACHE_MAX. */
+    hmap users_ok;
+    uint64_t users_gen;
 };
+#define USERS_CACHE_MAX 100000
 
 static void set_err(char *err, size_t errsz, const char *fmt, const char *a, const char *b)
 {
@@ -1068,6 +1076,7 @@ static int op_delete_user(store *s, store_op *op)
             return -1;
     }
     s->uc_gen++; /* C2C rows of this user are gone: ensure them again on the next message */
+    s->batch_deleted_user = 1;
     op->result = TERN_OK;
     return 0;
 }
@@ -1296,6 +1305,7 @@ static void run_batch(store *s, store_op **ops, size_t n)
         ht_clear(&s->convs);
     s->dirty = NULL;
     s->batch_max_id = 0;
+    s->batch_deleted_user = 0;
     int failed = run(s, s->st[W_BEGIN]) < 0;
     for (size_t i = 0; i < n && !failed; i++)
         failed = apply(s, ops[i]) < 0;
@@ -1329,6 +1339,8 @@ static void run_batch(store *s, store_op **ops, size_t n)
             e->dirty = 0;
         if (s->batch_max_id > atomic_load(&s->last_id))
             atomic_store(&s->last_id, s->batch_max_id);
+        if (s->batch_deleted_user) /* readers drop their caches of existing users */
+            atomic_fetch_add(&s->users_gen, 1);
     }
     s->dirty = NULL;
     atomic_fetch_add(&s->commit_ns, tern_mono_ns() - t0);
@@ -1443,6 +1455,7 @@ void store_reader_close(store_reader *r)
     for (int i = 0; i < R_COUNT; i++)
         sqlite3_finalize(r->st[i]);
     sqlite3_close(r->db);
+    hmap_free(&r->users_ok);
     tern_free(r);
 }
 
@@ -1523,6 +1536,21 @@ int store_app_list(store_reader *r, void (*cb)(void *ud, const store_app *a), vo
 
 int store_user_exists(store_reader *r, int64_t app, const char *user)
 {
+    char key[96];
+    size_t ul = strlen(user);
+    if (ul > sizeof key - sizeof app)
+        ul = sizeof key - sizeof app;
+    memcpy(key, &app, sizeof app);
+    memcpy(key + sizeof app, user, ul);
+    size_t kl = sizeof app + ul;
+    uint64_t gen = atomic_load(&r->s->users_gen);
+    if (gen != r->users_gen || r->users_ok.used > USERS_CACHE_MAX) {
+        hmap_free(&r->users_ok);
+        hmap_init(&r->users_ok);
+        r->users_gen = gen;
+    }
+    if (hmap_get(&r->users_ok, key, kl))
+        return 1;
     sqlite3_stmt *st = rst(r, R_USER_EXISTS);
     if (!st)
         return -1;
@@ -1534,6 +1562,8 @@ int store_user_exists(store_reader *r, int64_t app, const char *user)
         return -1;
     }
     sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        hmap_put(&r->users_ok, key, kl, (void *)1);
     return rc == SQLITE_ROW;
 }
 

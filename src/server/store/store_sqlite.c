@@ -52,7 +52,7 @@
  * WAL_SOFT_FRAMES pages in the WAL after a commit the checkpointer is woken; past
  * WAL_HARD_FRAMES (it cannot keep up) the writer checkpoints itself, which slows
  * submitters down and bounds the WAL. */
-#define WAL_SOFT_FRAMES 2048
+#define WAL_SOFT_FRAMES 8192
 #define WAL_HARD_FRAMES 32768
 /* When at most this many frames remain after a background checkpoint, the writer
  * copies them itself so the WAL can restart (see wal_hook). */

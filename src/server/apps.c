@@ -95,20 +95,24 @@ typedef struct sync_wait {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int done;
+    void (*first)(void *arg);
+    void *arg;
 } sync_wait;
 
 static void sync_done(store_op *op)
 {
     sync_wait *w = op->ud;
+    if (w->first)
+        w->first(w->arg);
     pthread_mutex_lock(&w->mu);
     w->done = 1;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
 }
 
-int store_run_sync(store *st, store_op *op)
+int store_run_sync_then(store *st, store_op *op, void (*first)(void *arg), void *arg)
 {
-    sync_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    sync_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, first, arg};
     op->done = sync_done;
     op->ud = &w;
     int rc = store_submit(st, op);
@@ -119,6 +123,11 @@ int store_run_sync(store *st, store_op *op)
         pthread_cond_wait(&w.cv, &w.mu);
     pthread_mutex_unlock(&w.mu);
     return op->result;
+}
+
+int store_run_sync(store *st, store_op *op)
+{
+    return store_run_sync_then(st, op, NULL, NULL);
 }
 
 int apps_create(server *s, const char *org, const char *name, app_info *out)

@@ -5,7 +5,7 @@
 #include "core/alloc.h"
 #include "server.h"
 
-static frame *frame_build(unsigned opcode, const void *payload, size_t n)
+frame *frame_build(unsigned opcode, const void *payload, size_t n)
 {
     uint8_t hdr[WS_MAX_HEADER];
     size_t h = ws_encode_header(hdr, opcode, 1, n, NULL);

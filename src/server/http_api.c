@@ -260,6 +260,16 @@ static int ident(const char *s)
     return s && tern_ident_valid(s, strlen(s));
 }
 
+/* 1 if the app has the user; otherwise answers 20003 (or 5002) and returns 0. */
+static int require_user(conn *c, const rctx *x, const char *user)
+{
+    int ex = store_user_exists(c->loop->reader, x->app.id, user);
+    if (ex == 1)
+        return 1;
+    reply_err(c, x, ex < 0 ? TERN_ERR_STORE : TERN_ERR_USER_NOT_FOUND);
+    return 0;
+}
+
 static void kick_user(server *s, int64_t app, const char *user, int code)
 {
     char ev[128];
@@ -383,11 +393,8 @@ static int user_token(conn *c, rctx *x, const http_msg *m, const char *user)
             ttl = (long long)jttl->valuedouble;
         cJSON_Delete(j);
     }
-    int ex = store_user_exists(c->loop->reader, x->app.id, user);
-    if (ex != 1) {
-        reply_err(c, x, ex < 0 ? TERN_ERR_STORE : TERN_ERR_USER_NOT_FOUND);
+    if (!require_user(c, x, user))
         return 0;
-    }
     char tok[TERN_TOKEN_MAX];
     tern_token_mint('u', x->app.key, user, tern_now_ms() / 1000 + ttl, x->app.secret, tok, sizeof tok);
     char d[TERN_TOKEN_MAX + 160];
@@ -563,11 +570,9 @@ static int users_list(conn *c, rctx *x, const http_msg *m)
 
 static int user_get(conn *c, rctx *x, const char *user)
 {
-    int rc = store_user_exists(c->loop->reader, x->app.id, user);
-    if (rc != 1) {
-        reply_err(c, x, rc < 0 ? TERN_ERR_STORE : TERN_ERR_USER_NOT_FOUND);
+    if (!require_user(c, x, user))
         return 0;
-    }
+    int rc;
     /* The first row of the list at or after `user` is the user itself. */
     tern_buf d;
     tern_buf_init(&d, 0);
@@ -632,11 +637,8 @@ static void group_id_row(void *ud, const char *gid)
 
 static int user_groups(conn *c, rctx *x, const char *user)
 {
-    int ex = store_user_exists(c->loop->reader, x->app.id, user);
-    if (ex != 1) {
-        reply_err(c, x, ex < 0 ? TERN_ERR_STORE : TERN_ERR_USER_NOT_FOUND);
+    if (!require_user(c, x, user))
         return 0;
-    }
     tern_buf d;
     tern_buf_init(&d, 0);
     tern_buf_putc(&d, '[');
@@ -663,11 +665,8 @@ static int user_conversations(conn *c, rctx *x, const http_msg *m, const char *u
         }
         limit = (int)v;
     }
-    int ex = store_user_exists(c->loop->reader, x->app.id, user);
-    if (ex != 1) {
-        reply_err(c, x, ex < 0 ? TERN_ERR_STORE : TERN_ERR_USER_NOT_FOUND);
+    if (!require_user(c, x, user))
         return 0;
-    }
     tern_buf d;
     tern_buf_init(&d, 0);
     int rc = session_conversations_json(c->loop->reader, x->app.id, user, limit, &d);

@@ -345,13 +345,7 @@ static int on_ws_msg(void *ud, unsigned opcode, uint8_t *data, size_t len)
         conn_close(c, WS_CLOSE_UNSUPPORTED, "binary frames are not supported");
         break;
     case WS_OP_PING: {
-        uint8_t hdr[WS_MAX_HEADER];
-        size_t h = ws_encode_header(hdr, WS_OP_PONG, 1, len, NULL);
-        frame *f = tern_malloc(sizeof *f + h + len);
-        atomic_init(&f->refs, 1);
-        f->len = (uint32_t)(h + len);
-        memcpy(f->data, hdr, h);
-        memcpy(f->data + h, data, len);
+        frame *f = frame_build(WS_OP_PONG, data, len);
         conn_send(c, f);
         frame_unref(f);
         break;

@@ -201,22 +201,11 @@ int server_start(server *s)
     return 0;
 }
 
-typedef struct barrier {
-    server *s;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done;
-} barrier;
-
-static void barrier_done(store_op *op)
+/* Runs on the writer when the shutdown barrier completes: hand over what the batch
+ * gathered (acks included) before the shutdown goes on. */
+static void flush_gathered(void *s)
 {
-    barrier *b = op->ud;
-    /* Hand over what this batch gathered (acks included) before waking the shutdown. */
-    inbox_gather_flush(b->s);
-    pthread_mutex_lock(&b->mu);
-    b->done = 1;
-    pthread_cond_signal(&b->cv);
-    pthread_mutex_unlock(&b->mu);
+    inbox_gather_flush(s);
 }
 
 void server_begin_shutdown(server *s)
@@ -225,16 +214,10 @@ void server_begin_shutdown(server *s)
         return;
     /* Barrier: an op that commits after everything queued before it (the writer is
      * FIFO), so all acks of accepted messages are in the inboxes when it returns. */
-    barrier b = {s, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
-    store_op op = {.kind = STORE_OP_MARK_READ, .app = -1, .done = barrier_done, .ud = &b};
+    store_op op = {.kind = STORE_OP_MARK_READ, .app = -1};
     op.u.read.user = "";
     op.u.read.conv_key = "";
-    if (store_submit(s->st, &op) == TERN_OK) {
-        pthread_mutex_lock(&b.mu);
-        while (!b.done)
-            pthread_cond_wait(&b.cv, &b.mu);
-        pthread_mutex_unlock(&b.mu);
-    }
+    store_run_sync_then(s->st, &op, flush_gathered, s);
     for (int i = 0; i < s->nloops; i++)
         ioloop_request_shutdown(&s->loops[i]);
     for (int i = 0; i < s->nloops; i++)

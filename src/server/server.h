@@ -39,6 +39,8 @@ typedef struct frame {
     uint8_t data[];
 } frame;
 
+/* Builds an unmasked frame of the opcode around payload[0..n), with one reference. */
+frame *frame_build(unsigned opcode, const void *payload, size_t n);
 /* Builds an unmasked text frame around payload[0..n) with one reference. */
 frame *frame_text(const char *payload, size_t n);
 /* Builds a close frame with a status code and reason. */
@@ -234,6 +236,8 @@ void random_hex(char *out, size_t nbytes);
 /* Submits op and blocks until the writer completed it; returns op->result. Only for
  * threads that are not I/O loops (startup, admin). */
 int store_run_sync(store *st, store_op *op);
+/* The same, calling first(arg) on the writer thread when op completes, before waking. */
+int store_run_sync_then(store *st, store_op *op, void (*first)(void *arg), void *arg);
 
 /* groups.c */
 void groups_free_all(server *s);

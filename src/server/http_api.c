@@ -500,19 +500,15 @@ static int users_create(conn *c, rctx *x, const http_msg *m)
         ops[i] = mu;
     }
     cJSON_Delete(j);
-    int submitted = 0;
     for (int i = 0; i < n; i++) {
         int src = atomic_load(&r->s->shutting_down) ? TERN_ERR_SHUTTING_DOWN : store_submit(r->s->st, &ops[i]->op);
         if (src != TERN_OK) {
             /* Not queued: complete it here as failed (same accounting as the writer). */
             ops[i]->op.result = src;
             multi_done(&ops[i]->op);
-        } else {
-            submitted++;
         }
     }
     tern_free(ops);
-    (void)submitted;
     return 1;
 }
 

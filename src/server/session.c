@@ -165,8 +165,6 @@ static void op_login(req *q, cJSON *root)
     int ex = store_user_exists(c->loop->reader, app.id, user);
     if (ex != 1)
         return reply_error(q, ex < 0 ? TERN_ERR_STORE : TERN_ERR_USER_NOT_FOUND);
-    session_ref tmp[1];
-    (void)tmp;
     session_ref *refs = tern_malloc(sizeof(session_ref) * (size_t)(s->cfg.max_sessions_per_user + 1));
     size_t have = registry_lookup(s, app.id, user, refs, (size_t)s->cfg.max_sessions_per_user + 1);
     tern_free(refs);

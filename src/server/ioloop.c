@@ -27,10 +27,16 @@
 
 typedef struct write_req {
     uv_write_t req;
-    frame *f;      /* shared frame, or NULL when raw */
-    char *raw;     /* owned raw bytes (HTTP) */
+    char *raw;     /* owned raw bytes (HTTP), or NULL */
     uint32_t len;  /* bytes counted in conn->queued */
+    uint32_t nf;   /* shared frames referenced below */
+    frame *f[];
 } write_req;
+
+/* While a loop drains its inbox, frames for one connection are corked and written with
+ * one writev at the end of the drain: a connection that gets an ack and a delivery (or
+ * several deliveries) from one store batch costs one system call, not one per frame. */
+#define CORK_MAX 64
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 static void process_http(conn *c, char *data, size_t n);
@@ -38,6 +44,9 @@ static void process_http(conn *c, char *data, size_t n);
 /* ---- inbox -------------------------------------------------------------------------- */
 
 static void inbox_drain(uv_async_t *a);
+static void cork_flush(conn *c);
+static void cork_flush_all(ioloop *l);
+static void queue_write(conn *c, frame *f, const char *p, size_t n, char *owned);
 
 /* Items gathered on the store writer thread during one batch, per loop, handed over at
  * the batch's end with one lock and one wake-up per loop instead of one per delivery
@@ -155,6 +164,7 @@ static void inbox_drain(uv_async_t *a)
             tern_free(items);
             return;
         }
+        l->corking = 1;
         for (size_t i = 0; i < n; i++) {
             inbox_item *it = &items[i];
             if (it->fn) {
@@ -170,6 +180,8 @@ static void inbox_drain(uv_async_t *a)
             }
             frame_unref(it->f);
         }
+        l->corking = 0;
+        cork_flush_all(l);
         tern_free(items);
     }
 }
@@ -191,6 +203,7 @@ static void on_close(uv_handle_t *h)
     tern_buf_free(&c->in);
     tern_free(c->user);
     tern_free(c->device);
+    tern_free(c->cork);
     tern_free(c);
     atomic_fetch_sub(&l->srv->m_conns, 1);
 }
@@ -212,14 +225,13 @@ void conn_close(conn *c, int ws_code, const char *reason)
 {
     if (c->state == CONN_CLOSING)
         return;
+    cork_flush(c); /* what was corked goes out before the close frame */
     if (c->state == CONN_WS && ws_code && !c->close_sent) {
         frame *f = frame_close(ws_code, reason);
         c->close_sent = 1;
-        /* Bypasses the ceiling: the close frame must go out even for a slow consumer. */
-        size_t q = c->queued;
-        c->queued = 0;
-        conn_send(c, f);
-        c->queued += q;
+        /* Written now, past the ceiling and any cork: the close frame must go out
+         * before the shutdown below, even to a slow consumer. */
+        queue_write(c, f, (const char *)f->data, f->len, NULL);
         frame_unref(f);
     }
     if (c->logged_in) {
@@ -244,22 +256,28 @@ static void on_write(uv_write_t *req, int status)
     write_req *w = (write_req *)req;
     conn *c = (conn *)req->handle;
     c->queued -= w->len < c->queued ? w->len : c->queued;
-    frame_unref(w->f);
+    for (uint32_t i = 0; i < w->nf; i++)
+        frame_unref(w->f[i]);
     tern_free(w->raw);
     tern_free(w);
     if (status < 0 && status != UV_ECANCELED && c->state != CONN_CLOSING)
         conn_close(c, 0, NULL);
 }
 
-static void queue_write(conn *c, frame *f, const char *p, size_t n, char *owned)
+/* Writes bufs (frames[i] backs bufs[i] when frames is not NULL; `owned` backs a single
+ * raw buffer): first straight to the socket, then whatever it did not take through
+ * uv_write, holding references until written. */
+static void write_bufs(conn *c, uv_buf_t *bufs, unsigned nb, frame **frames, char *owned)
 {
     if (uv_is_closing((uv_handle_t *)&c->tcp)) {
         tern_free(owned);
         return;
     }
-    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-    int r = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-    if (r == (int)n) {
+    size_t total = 0;
+    for (unsigned i = 0; i < nb; i++)
+        total += bufs[i].len;
+    int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, nb);
+    if (r == (int)total) {
         tern_free(owned);
         return;
     }
@@ -269,20 +287,90 @@ static void queue_write(conn *c, frame *f, const char *p, size_t n, char *owned)
             conn_close(c, 0, NULL);
         return;
     }
-    size_t off = r > 0 ? (size_t)r : 0;
-    write_req *w = tern_malloc(sizeof *w);
-    w->f = f ? frame_ref(f) : NULL;
+    /* Skip what was written; the first remaining buffer may be partly written. */
+    size_t done = r > 0 ? (size_t)r : 0;
+    unsigned first = 0;
+    while (first < nb && done >= bufs[first].len)
+        done -= bufs[first++].len;
+    bufs[first].base += done;
+    bufs[first].len -= (unsigned)done;
+    unsigned left = nb - first;
+    write_req *w = tern_malloc(sizeof *w + (frames ? left : 0) * sizeof(frame *));
     w->raw = owned;
-    w->len = (uint32_t)(n - off);
-    b = uv_buf_init((char *)p + off, (unsigned)(n - off));
+    w->nf = frames ? left : 0;
+    w->len = 0;
+    for (unsigned i = 0; i < left; i++) {
+        w->len += bufs[first + i].len;
+        if (frames)
+            w->f[i] = frame_ref(frames[first + i]);
+    }
     c->queued += w->len;
-    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs + first, left, on_write) != 0) {
         c->queued -= w->len;
-        frame_unref(w->f);
+        for (uint32_t i = 0; i < w->nf; i++)
+            frame_unref(w->f[i]);
         tern_free(w->raw);
         tern_free(w);
         if (c->state != CONN_CLOSING)
             conn_close(c, 0, NULL);
+    }
+}
+
+static void queue_write(conn *c, frame *f, const char *p, size_t n, char *owned)
+{
+    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+    write_bufs(c, &b, 1, f ? &f : NULL, owned);
+}
+
+/* Writes the frames corked on c with one writev. */
+static void cork_flush(conn *c)
+{
+    unsigned n = c->ncork;
+    if (!n)
+        return;
+    uv_buf_t bufs[CORK_MAX];
+    size_t total = 0;
+    for (unsigned i = 0; i < n; i++) {
+        bufs[i] = uv_buf_init((char *)c->cork[i]->data, c->cork[i]->len);
+        total += c->cork[i]->len;
+    }
+    c->queued -= total < c->queued ? total : c->queued; /* write_bufs counts what stays queued */
+    c->ncork = 0;
+    write_bufs(c, bufs, n, c->cork, NULL);
+    for (unsigned i = 0; i < n; i++)
+        frame_unref(c->cork[i]);
+}
+
+static void cork_add(conn *c, frame *f)
+{
+    ioloop *l = c->loop;
+    if (!c->cork) {
+        c->cork = tern_malloc(CORK_MAX * sizeof *c->cork);
+    }
+    if (c->ncork == CORK_MAX)
+        cork_flush(c);
+    if (!c->ncork && !c->cork_listed) {
+        c->cork_listed = 1;
+        c->cork_next = l->corked;
+        l->corked = c;
+    }
+    c->cork[c->ncork++] = frame_ref(f);
+    c->queued += f->len;
+}
+
+/* End of a drain: one write per connection that got frames. */
+static void cork_flush_all(ioloop *l)
+{
+    conn *c = l->corked;
+    l->corked = NULL;
+    while (c) {
+        conn *next = c->cork_next;
+        c->cork_listed = 0;
+        c->cork_next = NULL;
+        cork_flush(c);
+        tern_free(c->cork); /* idle connections keep no cork array */
+        c->cork = NULL;
+        c = next;
     }
 }
 
@@ -301,10 +389,15 @@ int conn_send(conn *c, frame *f)
         LOG_WARN("conn %llu (%s): send queue over %zu bytes, closing 4001", (unsigned long long)c->id,
                  c->user ? c->user : "-", s->cfg.max_send_queue);
         frame *r = frame_text(ev, sizeof ev - 1);
+        cork_flush(c);
         queue_write(c, r, (const char *)r->data, r->len, NULL);
         frame_unref(r);
         conn_close(c, WS_CLOSE_SLOW_CONSUMER, "slow consumer: resync");
         return -1;
+    }
+    if (c->loop->corking) {
+        cork_add(c, f);
+        return 0;
     }
     queue_write(c, f, (const char *)f->data, f->len, NULL);
     return 0;

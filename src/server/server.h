@@ -83,7 +83,11 @@ struct conn {
     uint32_t login_failures;
     uint64_t last_active_ms;
     uint64_t created_ms;
-    size_t queued;          /* bytes handed to uv_write and not yet written */
+    size_t queued;          /* bytes corked or handed to uv_write and not yet written */
+    frame **cork;           /* frames held during an inbox drain (ioloop.c), else NULL */
+    conn *cork_next;        /* the loop's list of corked connections */
+    uint8_t ncork;
+    uint8_t cork_listed;
     http_parser *http;      /* HTTP phase only */
     ws_reader ws;           /* WS phase */
     tern_buf in;            /* HTTP bytes pending while a request is processed */
@@ -108,6 +112,8 @@ struct ioloop {
     store_reader *reader;
     char *readbuf; /* shared by all connections of the loop: reads are consumed at once */
     int stopping;
+    int corking;  /* draining the inbox: conn_send corks frames */
+    conn *corked; /* connections with corked frames */
     tern_buf scratch; /* per-loop scratch for building responses */
 };
 

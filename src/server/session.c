@@ -496,7 +496,7 @@ static void op_sync(req *q, cJSON *root)
     long long left = limit;
     int more = 0, first = 1;
     tern_buf page;
-    tern_buf_init(&page, 0);
+    tern_buf_init(&page, SYNC_MAX_BYTES);
     for (size_t i = 0; rc == TERN_OK && i < cv.n; i++) {
         struct conv_item *it = &cv.v[i];
         uint64_t after;
@@ -517,6 +517,9 @@ static void op_sync(req *q, cJSON *root)
             break;
         }
         tern_buf_reset(&page);
+        /* The page may use what is left of the budget (at least one message's worth):
+         * the store stops before the ceiling and says more. */
+        page.max = d.len + 16384 < SYNC_MAX_BYTES ? SYNC_MAX_BYTES - d.len : 16384;
         int m = 0;
         uint64_t last = 0;
         rc = store_messages_after(c->loop->reader, c->app, it->key, after, (int)left, &page, &m, &last);

@@ -25,7 +25,7 @@ static const setting settings[] = {
     S("listen", listen, "127.0.0.1:8080", "address:port for WebSocket + HTTP (port 0: any free port)"),
     S("data", data, "./data", "data directory: SQLite database, media, admin token"),
     I("threads", threads, T_INT, "0", "I/O loops (0: one per core)"),
-    I("node-id", node_id, T_INT, "0", "node id 0..1023 embedded in message ids"),
+    I("node-id", node_id, T_INT, "0", "node id 0..511 embedded in message ids"),
     S("log-level", log_level, "info", "debug | info | warn | error | off"),
     S("admin-token", admin_token, "", "bearer token for /admin (empty: generated into <data>/admin.token)"),
     S("demo-app", demo_app, "demo/demo", "org/app created on first start with printed credentials (empty: none)"),
@@ -225,8 +225,9 @@ int config_load(config *c, int argc, char **argv)
         if (set_value(c, s, v, "command line") < 0)
             return -1;
     }
-    if (c->node_id > 1023) {
-        fprintf(stderr, "ternd: node-id must be 0..1023\n");
+    if (c->node_id > 511) {
+        /* 512..1023 belong to the same nodes' id generator for unstored messages. */
+        fprintf(stderr, "ternd: node-id must be 0..511\n");
         return -1;
     }
     if (c->ws_max_message < 1024 || c->ws_max_message > (64u << 20)) {

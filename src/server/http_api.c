@@ -275,12 +275,9 @@ static void kick_user(server *s, int64_t app, const char *user, int code)
     char ev[128];
     int n = snprintf(ev, sizeof ev, "{\"ev\":\"kicked\",\"data\":{\"code\":%d,\"message\":\"%s\"}}", code,
                      tern_strerror(code));
-    session_ref refs[64];
-    size_t k = registry_lookup(s, app, user, refs, 64);
-    for (size_t i = 0; i < k; i++) {
-        inbox_item it = {.conn_id = refs[i].conn_id, .f = frame_text(ev, (size_t)n), .close_code = WS_CLOSE_KICKED};
-        inbox_push(&s->loops[refs[i].loop], &it);
-    }
+    frame *f = frame_text(ev, (size_t)n);
+    registry_push_user_close(s, app, user, 0, f, WS_CLOSE_KICKED);
+    frame_unref(f);
 }
 
 static void conv_event(server *s, int64_t app, const char *user, const char *gid, const char *reason)
@@ -1007,7 +1004,7 @@ static int messages_send(conn *c, rctx *x, const http_msg *m, int is_group)
     cJSON *ext = cJSON_GetObjectItemCaseSensitive(j, "ext");
     strlist to = {0};
     int rc = TERN_OK;
-    if (!from || !*from || !jto || !cJSON_IsObject(body) || (ext && !cJSON_IsObject(ext)) || (cmid && strlen(cmid) > 56))
+    if (!from || !*from || !jto || !cJSON_IsObject(body) || (ext && !cJSON_IsObject(ext)) || (cmid && strlen(cmid) > 64))
         rc = TERN_ERR_BAD_FIELD;
     else if (cJSON_IsString(jto))
         strlist_add(&to, jto->valuestring);
@@ -1026,6 +1023,16 @@ static int messages_send(conn *c, rctx *x, const http_msg *m, int is_group)
         rc = TERN_ERR_BAD_FIELD;
     if (rc == TERN_OK && (!to.n || !ident(from)))
         rc = to.n ? TERN_ERR_USER_NOT_FOUND : TERN_ERR_BAD_FIELD;
+    /* Each recipient gets its own message; with a clientMsgId, its idempotency key is
+     * "<clientMsgId>:<recipient>", which must fit 64 bytes whole (a cut key would make
+     * two recipients one message). A recipient listed twice is a mistake. */
+    for (size_t i = 0; rc == TERN_OK && i < to.n; i++) {
+        if (cmid && to.n > 1 && strlen(cmid) + 1 + strlen(to.v[i]) > 64)
+            rc = TERN_ERR_BAD_FIELD;
+        for (size_t k = 0; rc == TERN_OK && k < i; k++)
+            if (!strcmp(to.v[i], to.v[k]))
+                rc = TERN_ERR_BAD_FIELD;
+    }
     if (rc == TERN_OK && (!type || strcmp(type, "txt") || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(body, "msg"))))
         rc = type && strcmp(type, "txt") ? TERN_ERR_UNSUPPORTED_TYPE : TERN_ERR_BAD_FIELD;
     if (rc == TERN_OK) {
@@ -1060,10 +1067,9 @@ static int messages_send(conn *c, rctx *x, const http_msg *m, int is_group)
         if (ccd)
             cJSON_AddStringToObject(msg, "cloudCustomData", ccd);
         if (cmid) {
-            char k[140];
-            /* One idempotency key per recipient. */
+            char k[160];
+            /* One idempotency key per recipient (length checked above). */
             snprintf(k, sizeof k, "%s%s%s", cmid, to.n > 1 ? ":" : "", to.n > 1 ? to.v[i] : "");
-            k[64] = 0;
             cJSON_AddStringToObject(msg, "clientMsgId", k);
         }
         codes[i] = msg_prepare(s, c->loop->reader, x->app.id, from, msg, &reqs[i]);

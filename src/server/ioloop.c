@@ -22,6 +22,7 @@
 
 #define READBUF_SIZE (64 * 1024)
 #define HTTP_PENDING_MAX (256 * 1024)
+#define HTTP_QUEUE_MAX (256 * 1024) /* unwritten response bytes before we stop reading */
 #define HTTP_IDLE_MS 30000
 #define CLOSE_GRACE_MS 3000
 
@@ -47,6 +48,7 @@ static void inbox_drain(uv_async_t *a);
 static void cork_flush(conn *c);
 static void cork_flush_all(ioloop *l);
 static void queue_write(conn *c, frame *f, const char *p, size_t n, char *owned);
+static void http_continue(conn *c);
 
 /* Items gathered on the store writer thread during one batch, per loop, handed over at
  * the batch's end with one lock and one wake-up per loop instead of one per delivery
@@ -102,12 +104,6 @@ static void inbox_push_many(ioloop *l, inbox_item *items, size_t n)
 {
     inbox *in = &l->in;
     pthread_mutex_lock(&in->mu);
-    if (l->stopping > 1) {
-        pthread_mutex_unlock(&in->mu);
-        for (size_t i = 0; i < n; i++)
-            frame_unref(items[i].f);
-        return;
-    }
     if (in->len + n > in->cap) {
         while (in->len + n > in->cap)
             in->cap = in->cap ? in->cap * 2 : 256;
@@ -115,8 +111,11 @@ static void inbox_push_many(ioloop *l, inbox_item *items, size_t n)
     }
     memcpy(in->items + in->len, items, n * sizeof *items);
     in->len += n;
+    /* Once the loop has closed its async handle, items wait for ioloop_free. */
+    int wake = l->stopping < 2;
     pthread_mutex_unlock(&in->mu);
-    uv_async_send(&in->async);
+    if (wake)
+        uv_async_send(&in->async);
 }
 
 void inbox_push(ioloop *l, const inbox_item *it)
@@ -133,27 +132,17 @@ void inbox_push(ioloop *l, const inbox_item *it)
         q->items[q->len++] = *it;
         return;
     }
-    inbox *in = &l->in;
-    pthread_mutex_lock(&in->mu);
-    if (l->stopping > 1) { /* async handle closed: drop */
-        pthread_mutex_unlock(&in->mu);
-        frame_unref(it->f);
-        return;
-    }
-    if (in->len == in->cap) {
-        in->cap = in->cap ? in->cap * 2 : 256;
-        in->items = tern_realloc(in->items, in->cap * sizeof *in->items);
-    }
-    in->items[in->len++] = *it;
-    pthread_mutex_unlock(&in->mu);
-    uv_async_send(&in->async);
+    inbox_push_many(l, (inbox_item *)it, 1);
 }
 
+/* Runs what was queued for the loop when it woke up: one pass, so a writer that keeps
+ * pushing cannot starve the loop's sockets and timers; what arrives meanwhile wakes it
+ * again (the async handle is re-armed by the pushes). */
 static void inbox_drain(uv_async_t *a)
 {
     ioloop *l = a->data;
     inbox *in = &l->in;
-    for (;;) {
+    {
         pthread_mutex_lock(&in->mu);
         inbox_item *items = in->items;
         size_t n = in->len;
@@ -260,8 +249,12 @@ static void on_write(uv_write_t *req, int status)
         frame_unref(w->f[i]);
     tern_free(w->raw);
     tern_free(w);
-    if (status < 0 && status != UV_ECANCELED && c->state != CONN_CLOSING)
+    if (status < 0 && status != UV_ECANCELED && c->state != CONN_CLOSING) {
         conn_close(c, 0, NULL);
+        return;
+    }
+    if (c->state == CONN_HTTP && c->reading_paused && c->queued <= HTTP_QUEUE_MAX / 2)
+        http_continue(c);
 }
 
 /* Writes bufs (frames[i] backs bufs[i] when frames is not NULL; `owned` backs a single
@@ -413,9 +406,13 @@ int conn_send_text(conn *c, const char *p, size_t n)
 
 void conn_write_raw(conn *c, const char *p, size_t n)
 {
-    if (uv_is_closing((uv_handle_t *)&c->tcp))
+    if (uv_is_closing((uv_handle_t *)&c->tcp) || !n)
         return;
-    queue_write(c, NULL, p, n, NULL);
+    /* The caller's bytes may be freed (or be on its stack) as soon as we return, and the
+     * socket may not take them all now: what is queued must own its copy. */
+    char *copy = tern_malloc(n);
+    memcpy(copy, p, n);
+    queue_write(c, NULL, copy, n, copy);
 }
 
 /* ---- reads -------------------------------------------------------------------------- */
@@ -488,8 +485,10 @@ static void http_fail(conn *c, int rc)
 static void process_http(conn *c, char *data, size_t n)
 {
     while (n > 0 && c->state == CONN_HTTP) {
-        if (c->http_busy) {
-            /* A request is being answered asynchronously: hold pipelined bytes. */
+        if (c->http_busy || c->queued > HTTP_QUEUE_MAX) {
+            /* A request is being answered asynchronously, or the peer is not reading its
+             * answers: hold pipelined bytes and stop reading (a pipelining client that
+             * never reads cannot make us queue responses without bound). */
             if (tern_buf_append(&c->in, data, n) < 0) {
                 conn_close(c, 0, NULL);
                 return;
@@ -531,28 +530,49 @@ static void process_http(conn *c, char *data, size_t n)
     }
 }
 
+/* Processes held pipelined bytes and reads again when nothing holds us back. */
+static void http_continue(conn *c)
+{
+    if (c->in.len && !c->http_busy && c->queued <= HTTP_QUEUE_MAX) {
+        tern_buf pending = c->in;
+        tern_buf_init(&c->in, HTTP_PENDING_MAX);
+        process_http(c, pending.data, pending.len);
+        tern_buf_free(&pending);
+    }
+    if (c->state == CONN_CLOSING || !c->reading_paused)
+        return;
+    if (c->state == CONN_HTTP && c->eof_seen && !c->http_busy && !c->in.len) {
+        conn_close(c, 0, NULL); /* the peer half-closed: its last answer is written */
+        return;
+    }
+    /* Also after an upgrade that arrived pipelined behind an async request. */
+    if (c->state == CONN_WS || (!c->http_busy && !c->in.len && c->queued <= HTTP_QUEUE_MAX && !c->eof_seen)) {
+        c->reading_paused = 0;
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    }
+}
+
 void http_resume(conn *c)
 {
     if (c->state != CONN_HTTP)
         return;
     c->http_busy = 0;
     http_parser_next(c->http);
-    if (c->in.len) {
-        tern_buf pending = c->in;
-        tern_buf_init(&c->in, HTTP_PENDING_MAX);
-        process_http(c, pending.data, pending.len);
-        tern_buf_free(&pending);
-    }
-    if (c->reading_paused && !c->http_busy && c->state == CONN_HTTP) {
-        c->reading_paused = 0;
-        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-    }
+    http_continue(c);
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     conn *c = (conn *)st;
     if (nread < 0) {
+        if (nread == UV_EOF && c->state == CONN_HTTP && (c->http_busy || c->in.len)) {
+            /* Half-closed while a request is still being answered: answer it, then close
+             * (http_continue). The client must learn whether its message was stored. */
+            c->eof_seen = 1;
+            uv_read_stop(st);
+            c->reading_paused = 1;
+            return;
+        }
         conn_close(c, 0, NULL);
         return;
     }
@@ -621,7 +641,9 @@ static void close_all(uv_timer_t *t);
 static void loop_shutdown(ioloop *l, void *arg)
 {
     static const char ev[] = "{\"ev\":\"shutdown\",\"data\":{}}";
+    pthread_mutex_lock(&l->in.mu);
     l->stopping = 1;
+    pthread_mutex_unlock(&l->in.mu);
     if (l->listening) {
         uv_close((uv_handle_t *)&l->listener, NULL);
         l->listening = 0;
@@ -662,8 +684,7 @@ static void close_all(uv_timer_t *t)
     pthread_mutex_lock(&l->in.mu);
     l->stopping = 2;
     pthread_mutex_unlock(&l->in.mu);
-    /* Drain what arrived meanwhile (unrefs frames), then close the async handle. */
-    inbox_drain(&l->in.async);
+    /* Items that arrive from now on are run by ioloop_free. */
     uv_close((uv_handle_t *)&l->in.async, NULL);
 }
 
@@ -722,10 +743,27 @@ void ioloop_join(ioloop *l)
 {
     uv_thread_join(&l->thread);
     uv_loop_close(&l->loop);
+    store_reader_close(l->reader); /* before store_close */
+    l->reader = NULL;
+}
+
+void ioloop_free(ioloop *l)
+{
+    /* The store writer has stopped: run what was queued after the loop closed its async
+     * handle. Every connection is gone, so frames are dropped and callbacks (REST
+     * completions) find no connection and free their state. */
+    inbox_item *items = l->in.items;
+    size_t n = l->in.len;
+    l->in.items = NULL;
+    l->in.len = l->in.cap = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].fn)
+            items[i].fn(l, items[i].arg);
+        frame_unref(items[i].f);
+    }
+    tern_free(items);
     hmap_free(&l->conns);
-    store_reader_close(l->reader);
     tern_free(l->readbuf);
     tern_buf_free(&l->scratch);
     pthread_mutex_destroy(&l->in.mu);
-    tern_free(l->in.items);
 }

@@ -36,12 +36,16 @@ static size_t reg_key(char *out, size_t outsz, int64_t app, const char *user)
     return n;
 }
 
-void registry_add(server *s, int64_t app, const char *user, int loop, uint64_t conn_id)
+int registry_add(server *s, int64_t app, const char *user, int loop, uint64_t conn_id, size_t max)
 {
     char k[96];
     size_t kn = reg_key(k, sizeof k, app, user);
     pthread_mutex_lock(&s->reg_mu);
     session_list *l = hmap_get(&s->reg, k, kn);
+    if (l && max && l->n >= max) { /* checked and added under one lock */
+        pthread_mutex_unlock(&s->reg_mu);
+        return -1;
+    }
     if (!l) {
         l = tern_calloc(1, sizeof *l);
         hmap_put(&s->reg, k, kn, l);
@@ -53,6 +57,7 @@ void registry_add(server *s, int64_t app, const char *user, int loop, uint64_t c
     l->s[l->n++] = (session_ref){loop, conn_id};
     pthread_mutex_unlock(&s->reg_mu);
     atomic_fetch_add(&s->m_ws_sessions, 1);
+    return 0;
 }
 
 void registry_remove(server *s, int64_t app, const char *user, uint64_t conn_id)
@@ -78,31 +83,28 @@ void registry_remove(server *s, int64_t app, const char *user, uint64_t conn_id)
     pthread_mutex_unlock(&s->reg_mu);
 }
 
-size_t registry_lookup(server *s, int64_t app, const char *user, session_ref *out, size_t max)
-{
-    char k[96];
-    size_t kn = reg_key(k, sizeof k, app, user), n = 0;
-    pthread_mutex_lock(&s->reg_mu);
-    session_list *l = hmap_get(&s->reg, k, kn);
-    if (l)
-        for (; n < l->n && n < max; n++)
-            out[n] = l->s[n];
-    pthread_mutex_unlock(&s->reg_mu);
-    return n;
-}
-
 int registry_push_user(server *s, int64_t app, const char *user, uint64_t except, frame *f)
 {
-    session_ref refs[64];
-    size_t n = registry_lookup(s, app, user, refs, 64);
+    return registry_push_user_close(s, app, user, except, f, 0);
+}
+
+int registry_push_user_close(server *s, int64_t app, const char *user, uint64_t except, frame *f, int close_code)
+{
+    char k[96];
+    size_t kn = reg_key(k, sizeof k, app, user);
     int sent = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (refs[i].conn_id == except)
+    /* Pushed under the registry lock (inbox locks nest inside it, never the reverse), so
+     * every session is reached however many there are. */
+    pthread_mutex_lock(&s->reg_mu);
+    session_list *l = hmap_get(&s->reg, k, kn);
+    for (size_t i = 0; l && i < l->n; i++) {
+        if (l->s[i].conn_id == except)
             continue;
-        inbox_item it = {.conn_id = refs[i].conn_id, .f = frame_ref(f)};
-        inbox_push(&s->loops[refs[i].loop], &it);
+        inbox_item it = {.conn_id = l->s[i].conn_id, .f = frame_ref(f), .close_code = close_code};
+        inbox_push(&s->loops[l->s[i].loop], &it);
         sent++;
     }
+    pthread_mutex_unlock(&s->reg_mu);
     atomic_fetch_add_explicit(&s->m_msgs_out, (uint_fast64_t)sent, memory_order_relaxed);
     return sent;
 }

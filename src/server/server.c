@@ -238,6 +238,8 @@ void server_free(server *s)
     store_close(s->st);
     s->st = NULL;
     inbox_gather_free(s);
+    for (int i = 0; i < s->nloops; i++)
+        ioloop_free(&s->loops[i]);
     bus_close(s->bus);
     uv_loop_close(&s->ctl);
     hmap_entry *e;

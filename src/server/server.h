@@ -80,6 +80,7 @@ struct conn {
     uint8_t close_sent;
     uint8_t reading_paused; /* HTTP request in progress (async) */
     uint8_t http_busy;
+    uint8_t eof_seen; /* HTTP peer half-closed while an answer was pending */
     uint32_t login_failures;
     uint64_t last_active_ms;
     uint64_t created_ms;
@@ -184,6 +185,8 @@ int ioloop_start(server *s, ioloop *l, int index);
 /* From any thread: close the loop's listener and connections; the thread then ends. */
 void ioloop_request_shutdown(ioloop *l);
 void ioloop_join(ioloop *l);
+/* After the store is closed: runs leftover inbox items and frees the loop. */
+void ioloop_free(ioloop *l);
 /* Queues an item for loop l from any thread (ownership of item.f moves to the loop).
  * On a thread inside inbox_gather_begin/end, items are held and handed over in bulk by
  * inbox_gather_flush (the store writer does this once per batch). */
@@ -218,13 +221,14 @@ void session_on_message(conn *c, char *data, size_t n);
 void session_on_close(conn *c);
 
 /* registry.c */
-void registry_add(server *s, int64_t app, const char *user, int loop, uint64_t conn_id);
+/* Adds a session unless the user already has max (0: no limit); 0 or -1. */
+int registry_add(server *s, int64_t app, const char *user, int loop, uint64_t conn_id, size_t max);
 void registry_remove(server *s, int64_t app, const char *user, uint64_t conn_id);
-/* Copies up to max sessions of the user into out; returns the count. */
-size_t registry_lookup(server *s, int64_t app, const char *user, session_ref *out, size_t max);
 /* Pushes f to every session of user except `except` (conn id, 0 = none); consumes no
  * reference of f (takes its own per session). Returns the number of sessions. */
 int registry_push_user(server *s, int64_t app, const char *user, uint64_t except, frame *f);
+/* The same, and then closes each session with close_code (WS close code, 0: none). */
+int registry_push_user_close(server *s, int64_t app, const char *user, uint64_t except, frame *f, int close_code);
 
 /* apps.c */
 int apps_load(server *s);

@@ -165,17 +165,12 @@ static void op_login(req *q, cJSON *root)
     int ex = store_user_exists(c->loop->reader, app.id, user);
     if (ex != 1)
         return reply_error(q, ex < 0 ? TERN_ERR_STORE : TERN_ERR_USER_NOT_FOUND);
-    session_ref *refs = tern_malloc(sizeof(session_ref) * (size_t)(s->cfg.max_sessions_per_user + 1));
-    size_t have = registry_lookup(s, app.id, user, refs, (size_t)s->cfg.max_sessions_per_user + 1);
-    tern_free(refs);
-    if (have >= (size_t)s->cfg.max_sessions_per_user)
+    if (registry_add(s, app.id, user, c->loop->index, c->id, (size_t)s->cfg.max_sessions_per_user) != 0)
         return reply_error(q, TERN_ERR_TOO_MANY);
-
     c->app = app.id;
     c->user = tern_strdup(user);
     c->device = cJSON_IsString(jdev) ? tern_strdup(jdev->valuestring) : NULL;
     c->logged_in = 1;
-    registry_add(s, app.id, user, c->loop->index, c->id);
 
     tern_buf d;
     tern_buf_init(&d, 0);

@@ -333,7 +333,7 @@ static int group_op(fx *f, store_op_kind kind, const char *gid, const char *owne
 /* ---- read helpers ------------------------------------------------------------------ */
 
 typedef struct strlist {
-    char items[64][80];
+    char items[64][300];
     int n;
 } strlist;
 

@@ -37,18 +37,18 @@ typedef enum tern_code {
     /* auth */
     TERN_ERR_TOKEN_INVALID = 1101, /* token malformed or signature wrong */
     TERN_ERR_TOKEN_EXPIRED = 1102,
-    TERN_ERR_APP_NOT_FOUND = 1103,  /* no such org/app */
-    TERN_ERR_FORBIDDEN = 1104,      /* another app's or another user's data */
+    TERN_ERR_APP_NOT_FOUND = 1103,   /* no such org/app */
+    TERN_ERR_FORBIDDEN = 1104,       /* another app's or another user's data */
     TERN_ERR_BAD_CREDENTIALS = 1105, /* wrong client id or secret */
     TERN_ERR_KICKED = 1106,          /* session ended by the server (user deleted, admin) */
 
     /* limits */
     TERN_ERR_SLOW_CONSUMER = 1201, /* send queue over its ceiling: resync (connection closed, 4001) */
     TERN_ERR_RATE_LIMITED = 1202,
-    TERN_ERR_TOO_MANY = 1203,      /* a list over its limit (members, receivers, page size) */
+    TERN_ERR_TOO_MANY = 1203, /* a list over its limit (members, receivers, page size) */
 
     /* seed-defined */
-    TERN_ERR_SYSTEM_CONV = 2106,     /* sending to the system conversation (Tencent) */
+    TERN_ERR_SYSTEM_CONV = 2106,       /* sending to the system conversation (Tencent) */
     TERN_ERR_GROUP_PERMISSION = 10007, /* not a member of the group (Tencent server) */
     TERN_ERR_GROUP_NOT_FOUND = 10010,  /* group does not exist or was dismissed */
     TERN_ERR_USER_NOT_FOUND = 20003,   /* recipient or user not registered */
@@ -62,11 +62,11 @@ typedef enum tern_code {
     TERN_ERR_OVERLOADED = 5004,    /* store queue full; retry */
 
     /* SDK only */
-    TERN_ERR_SDK_NOT_READY = 9001,  /* not logged in / connection not ready */
-    TERN_ERR_SDK_TIMEOUT = 9002,    /* no response in time */
+    TERN_ERR_SDK_NOT_READY = 9001,    /* not logged in / connection not ready */
+    TERN_ERR_SDK_TIMEOUT = 9002,      /* no response in time */
     TERN_ERR_SDK_DISCONNECTED = 9003, /* connection lost before the response */
     TERN_ERR_SDK_INVALID_ARG = 9004,
-    TERN_ERR_SDK_IO = 9005,         /* socket / DNS / HTTP transport failure */
+    TERN_ERR_SDK_IO = 9005, /* socket / DNS / HTTP transport failure */
     TERN_ERR_SDK_CANCELED = 9006
 } tern_code;
 

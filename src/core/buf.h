@@ -28,7 +28,7 @@ typedef struct tern_str {
 #define TERN_STR_LIT(s) ((tern_str){(s), sizeof(s) - 1})
 
 void tern_buf_init(tern_buf *b, size_t max);
-void tern_buf_free(tern_buf *b); /* frees data, keeps max; safe on a zeroed buf */
+void tern_buf_free(tern_buf *b);  /* frees data, keeps max; safe on a zeroed buf */
 void tern_buf_reset(tern_buf *b); /* len = 0, keeps memory */
 /* Ensures room for `extra` more bytes (+NUL). 0 or -1 if over max. */
 int tern_buf_reserve(tern_buf *b, size_t extra);

@@ -23,16 +23,16 @@
 #include "core/alloc.h"
 
 struct http_parser {
-    llhttp_t ll;         /* first member: callbacks cast llhttp_t * back to http_parser * */
-    tern_buf head;       /* url, then every header name and value, back to back */
+    llhttp_t ll;   /* first member: callbacks cast llhttp_t * back to http_parser * */
+    tern_buf head; /* url, then every header name and value, back to back */
     size_t max_body;
-    uint32_t head_raw;   /* raw bytes of the current head fed so far */
-    uint8_t in_field;    /* a header name is being received */
-    uint8_t head_done;   /* on_headers_complete has run for the current message */
-    uint8_t done;        /* a complete message is in msg */
-    uint8_t closed;      /* the last message ended the connection (no keep-alive) */
-    int8_t err;          /* sticky HTTP_ERR_*, 0 if none */
-    http_msg msg;        /* while parsing, slices hold lengths only (p == NULL) */
+    uint32_t head_raw; /* raw bytes of the current head fed so far */
+    uint8_t in_field;  /* a header name is being received */
+    uint8_t head_done; /* on_headers_complete has run for the current message */
+    uint8_t done;      /* a complete message is in msg */
+    uint8_t closed;    /* the last message ended the connection (no keep-alive) */
+    int8_t err;        /* sticky HTTP_ERR_*, 0 if none */
+    http_msg msg;      /* while parsing, slices hold lengths only (p == NULL) */
 };
 
 static http_parser *P(llhttp_t *ll)
@@ -363,8 +363,8 @@ const char *http_status_text(int status)
     }
 }
 
-int http_write_head(tern_buf *out, int status, const char *content_type, size_t content_length,
-                    int keep_alive, const char *extra_headers)
+int http_write_head(tern_buf *out, int status, const char *content_type, size_t content_length, int keep_alive,
+                    const char *extra_headers)
 {
     if (status < 100 || status > 999)
         return -1;

@@ -20,13 +20,21 @@
 enum {
     HTTP_NEED_MORE = 0,
     HTTP_COMPLETE = 1,
-    HTTP_ERR_PARSE = -1,         /* malformed: answer 400 and close */
+    HTTP_ERR_PARSE = -1,          /* malformed: answer 400 and close */
     HTTP_ERR_HEAD_TOO_LARGE = -2, /* answer 431 and close */
     HTTP_ERR_BODY_TOO_LARGE = -3  /* answer 413 and close */
 };
 
 /* Method numbers are llhttp's (HTTP_GET = 1, HTTP_POST = 3, ...), re-exported here. */
-enum { HTTP_M_DELETE = 0, HTTP_M_GET = 1, HTTP_M_HEAD = 2, HTTP_M_POST = 3, HTTP_M_PUT = 4, HTTP_M_OPTIONS = 6, HTTP_M_PATCH = 28 };
+enum {
+    HTTP_M_DELETE = 0,
+    HTTP_M_GET = 1,
+    HTTP_M_HEAD = 2,
+    HTTP_M_POST = 3,
+    HTTP_M_PUT = 4,
+    HTTP_M_OPTIONS = 6,
+    HTTP_M_PATCH = 28
+};
 
 typedef struct http_header {
     tern_str name;
@@ -34,10 +42,10 @@ typedef struct http_header {
 } http_header;
 
 typedef struct http_msg {
-    int method;    /* requests */
-    int status;    /* responses */
-    tern_str url;  /* raw request target */
-    tern_str path; /* url up to '?' */
+    int method;     /* requests */
+    int status;     /* responses */
+    tern_str url;   /* raw request target */
+    tern_str path;  /* url up to '?' */
     tern_str query; /* after '?', without it; empty if none */
     http_header headers[HTTP_MAX_HEADERS];
     int nheaders;
@@ -66,8 +74,8 @@ int http_header_has_token(tern_str value, const char *token);
 
 /* Appends a response head with Content-Length (and keep-alive handling). extra_headers,
  * if not NULL, is appended verbatim and must end with "\r\n". */
-int http_write_head(tern_buf *out, int status, const char *content_type, size_t content_length,
-                    int keep_alive, const char *extra_headers);
+int http_write_head(tern_buf *out, int status, const char *content_type, size_t content_length, int keep_alive,
+                    const char *extra_headers);
 const char *http_status_text(int status);
 
 /* Percent-decodes in[0..n) ('+' stays '+'). Returns the length written (NUL-terminated),

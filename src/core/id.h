@@ -9,8 +9,8 @@
  */
 #ifndef TERN_CORE_ID_H
 #define TERN_CORE_ID_H
-#include <stdint.h>
 #include <pthread.h>
+#include <stdint.h>
 
 #define TERN_ID_EPOCH_MS 1704067200000LL
 

@@ -13,10 +13,10 @@ void tern_log_set_level(int level);
 int tern_log_parse_level(const char *s);
 void tern_log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define TLOG(level, ...)                      \
-    do {                                      \
-        if ((level) >= tern_log_level)        \
-            tern_log_write((level), __VA_ARGS__); \
+#define TLOG(level, ...)                                                                                               \
+    do {                                                                                                               \
+        if ((level) >= tern_log_level)                                                                                 \
+            tern_log_write((level), __VA_ARGS__);                                                                      \
     } while (0)
 #define LOG_DEBUG(...) TLOG(TERN_LOG_DEBUG, __VA_ARGS__)
 #define LOG_INFO(...) TLOG(TERN_LOG_INFO, __VA_ARGS__)

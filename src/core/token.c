@@ -38,8 +38,8 @@ static int appkey_valid(const char *s, size_t n)
     return tern_ident_valid(s, org) && tern_ident_valid(slash + 1, n - org - 1);
 }
 
-int tern_token_mint(char kind, const char *appkey, const char *user, int64_t expiry,
-                    const char *secret, char *out, size_t outsz)
+int tern_token_mint(char kind, const char *appkey, const char *user, int64_t expiry, const char *secret, char *out,
+                    size_t outsz)
 {
     if (kind != 'u' && kind != 'a')
         return -1;
@@ -90,8 +90,8 @@ int tern_token_mint(char kind, const char *appkey, const char *user, int64_t exp
 
 /* Splits tok into payload and signature, decodes both (the payload into buf, the
  * signature into mac) and checks every payload field; fills out if not NULL. */
-static int parse_token(const char *tok, size_t n, uint8_t buf[TERN_TOKEN_MAX], size_t *plen,
-                       uint8_t mac[MAC_LEN], tern_token *out)
+static int parse_token(const char *tok, size_t n, uint8_t buf[TERN_TOKEN_MAX], size_t *plen, uint8_t mac[MAC_LEN],
+                       tern_token *out)
 {
     if (!tok || n == 0 || n > TERN_TOKEN_MAX)
         return -1;

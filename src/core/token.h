@@ -28,8 +28,8 @@ typedef struct tern_token {
 /* Mints a token into out (NUL-terminated). Returns its length, or -1 if an argument is
  * invalid (kind not 'u'/'a', identifiers invalid) or out is too small (TERN_TOKEN_MAX
  * always suffices). */
-int tern_token_mint(char kind, const char *appkey, const char *user, int64_t expiry,
-                    const char *secret, char *out, size_t outsz);
+int tern_token_mint(char kind, const char *appkey, const char *user, int64_t expiry, const char *secret, char *out,
+                    size_t outsz);
 
 /* Parses a token's payload without checking the signature (the caller needs the appkey
  * to find the secret). Returns 0, or TERN_ERR_TOKEN_INVALID if malformed. */

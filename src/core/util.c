@@ -52,13 +52,18 @@ static inline uint64_t load64(const uint8_t *p)
  * always 80..BF.
  */
 static const uint8_t U8_LEN[256] = {
-    [0xC2 ... 0xDF] = 2, [0xE0 ... 0xEF] = 3, [0xF0 ... 0xF4] = 4,
+    [0xC2 ... 0xDF] = 2,
+    [0xE0 ... 0xEF] = 3,
+    [0xF0 ... 0xF4] = 4,
 };
 static const uint8_t U8_LO[256] = {
     [0xC2 ... 0xDF] = 0x80, [0xE0] = 0xA0, [0xE1 ... 0xEF] = 0x80, [0xF0] = 0x90, [0xF1 ... 0xF4] = 0x80,
 };
 static const uint8_t U8_HI[256] = {
-    [0xC2 ... 0xEC] = 0xBF, [0xED] = 0x9F, [0xEE ... 0xF3] = 0xBF, [0xF4] = 0x8F,
+    [0xC2 ... 0xEC] = 0xBF,
+    [0xED] = 0x9F,
+    [0xEE ... 0xF3] = 0xBF,
+    [0xF4] = 0x8F,
 };
 
 int tern_utf8_valid(const uint8_t *p, size_t n)
@@ -213,10 +218,13 @@ int tern_ident_valid(const char *s, size_t n)
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
             continue;
         switch (c) {
-        case '_': case '.': case '@': case '=': case '+': case '-':
-            continue;
-        default:
-            return 0;
+        case '_':
+        case '.':
+        case '@':
+        case '=':
+        case '+':
+        case '-': continue;
+        default: return 0;
         }
     }
     return 1;

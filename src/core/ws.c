@@ -30,11 +30,13 @@ int ws_parse_header(const uint8_t *p, size_t n, ws_frame_hdr *h)
         return -1; /* RSV1-3: no extension is ever negotiated */
     unsigned op = b0 & 0x0F;
     switch (op) {
-    case WS_OP_CONT: case WS_OP_TEXT: case WS_OP_BINARY:
-    case WS_OP_CLOSE: case WS_OP_PING: case WS_OP_PONG:
-        break;
-    default:
-        return -1;
+    case WS_OP_CONT:
+    case WS_OP_TEXT:
+    case WS_OP_BINARY:
+    case WS_OP_CLOSE:
+    case WS_OP_PING:
+    case WS_OP_PONG: break;
+    default: return -1;
     }
     h->fin = (uint8_t)(b0 >> 7);
     h->opcode = (uint8_t)op;
@@ -167,8 +169,7 @@ static int head_safe(const char *s)
     return s && *s && !strpbrk(s, "\r\n");
 }
 
-int ws_client_request(tern_buf *out, const char *host, const char *path, const char *key,
-                      const char *subprotocol)
+int ws_client_request(tern_buf *out, const char *host, const char *path, const char *key, const char *subprotocol)
 {
     if (!head_safe(host) || !head_safe(key) || (path && *path && !head_safe(path)))
         return -1;

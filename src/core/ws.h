@@ -19,14 +19,7 @@
 
 #include "core/buf.h"
 
-enum {
-    WS_OP_CONT = 0x0,
-    WS_OP_TEXT = 0x1,
-    WS_OP_BINARY = 0x2,
-    WS_OP_CLOSE = 0x8,
-    WS_OP_PING = 0x9,
-    WS_OP_PONG = 0xA
-};
+enum { WS_OP_CONT = 0x0, WS_OP_TEXT = 0x1, WS_OP_BINARY = 0x2, WS_OP_CLOSE = 0x8, WS_OP_PING = 0x9, WS_OP_PONG = 0xA };
 
 /* Close status codes (RFC 6455 §7.4 and Tern's 4000 range, see docs/protocol.md). */
 enum {
@@ -85,11 +78,11 @@ void ws_make_key(char key[25]);
 typedef int (*ws_msg_cb)(void *ud, unsigned opcode, uint8_t *data, size_t len);
 
 typedef struct ws_reader {
-    tern_buf pend;      /* an incomplete frame carried to the next feed */
-    tern_buf frag;      /* payload of a fragmented message under assembly */
-    uint8_t frag_op;    /* TEXT/BINARY while assembling, else 0 */
+    tern_buf pend;       /* an incomplete frame carried to the next feed */
+    tern_buf frag;       /* payload of a fragmented message under assembly */
+    uint8_t frag_op;     /* TEXT/BINARY while assembling, else 0 */
     uint8_t from_client; /* 1 on the server: frames must be masked; 0 on a client: must not be */
-    size_t max_msg;     /* largest message (payload) accepted */
+    size_t max_msg;      /* largest message (payload) accepted */
 } ws_reader;
 
 #define WS_STOP (-1)
@@ -104,7 +97,6 @@ int ws_reader_feed(ws_reader *r, uint8_t *data, size_t n, ws_msg_cb cb, void *ud
 
 /* Client handshake: appends the HTTP upgrade request for host/path with the key and
  * subprotocol (may be NULL). */
-int ws_client_request(tern_buf *out, const char *host, const char *path, const char *key,
-                      const char *subprotocol);
+int ws_client_request(tern_buf *out, const char *host, const char *path, const char *key, const char *subprotocol);
 
 #endif

@@ -211,9 +211,8 @@ int apps_bootstrap(server *s, store_reader *r)
         created = 1;
     }
     char json[512];
-    snprintf(json, sizeof json,
-             "{\"org\":\"%s\",\"app\":\"%s\",\"client_id\":\"%s\",\"client_secret\":\"%s\"}\n", a.org,
-             a.name, a.client_id, a.secret);
+    snprintf(json, sizeof json, "{\"org\":\"%s\",\"app\":\"%s\",\"client_id\":\"%s\",\"client_secret\":\"%s\"}\n",
+             a.org, a.name, a.client_id, a.secret);
     snprintf(path, sizeof path, "%s/demo-app.json", s->cfg.data);
     if (write_private(path, json) < 0)
         LOG_WARN("cannot write %s: %s", path, strerror(errno));

@@ -18,8 +18,14 @@ typedef struct setting {
     const char *help;
 } setting;
 
-#define S(n, field, d, h) {n, T_STR, offsetof(config, field), sizeof(((config *)0)->field), d, h}
-#define I(n, field, t, d, h) {n, t, offsetof(config, field), 0, d, h}
+#define S(n, field, d, h)                                                                                              \
+    {                                                                                                                  \
+        n, T_STR, offsetof(config, field), sizeof(((config *)0)->field), d, h                                          \
+    }
+#define I(n, field, t, d, h)                                                                                           \
+    {                                                                                                                  \
+        n, t, offsetof(config, field), 0, d, h                                                                         \
+    }
 
 static const setting settings[] = {
     S("listen", listen, "127.0.0.1:8080", "address:port for WebSocket + HTTP (port 0: any free port)"),
@@ -35,7 +41,8 @@ static const setting settings[] = {
     I("idle-timeout", idle_timeout, T_INT, "90", "close WebSocket connections silent this many seconds"),
     I("login-timeout", login_timeout, T_INT, "10", "close connections not logged in after this many seconds"),
     I("store-batch", store_batch, T_INT, "8192", "most store operations committed in one transaction"),
-    I("store-linger-us", store_linger_us, T_INT, "1000", "microseconds the store writer waits for more operations before a commit"),
+    I("store-linger-us", store_linger_us, T_INT, "1000",
+      "microseconds the store writer waits for more operations before a commit"),
     I("fsync-full", fsync_full, T_BOOL, "0", "1: fsync every commit (power-loss safe); 0: WAL NORMAL (crash safe)"),
     I("max-sessions-per-user", max_sessions_per_user, T_INT, "32", "concurrent sessions (devices) per user"),
 };

@@ -8,10 +8,10 @@
 #include <stddef.h>
 
 typedef struct config {
-    char listen[128];     /* ADDR:PORT; port 0 picks a free port */
-    char data[1024];      /* data directory (SQLite + media) */
-    int threads;          /* I/O loops; 0 = number of cores */
-    int node_id;          /* 0..1023, part of every message id */
+    char listen[128]; /* ADDR:PORT; port 0 picks a free port */
+    char data[1024];  /* data directory (SQLite + media) */
+    int threads;      /* I/O loops; 0 = number of cores */
+    int node_id;      /* 0..1023, part of every message id */
     char log_level[16];
     char admin_token[65]; /* empty: generated into <data>/admin.token */
     char demo_app[131];   /* org/app created on first start; empty: none */

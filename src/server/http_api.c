@@ -29,8 +29,8 @@ typedef struct rctx {
     int keep_alive;
     int method;
     int64_t start_ms;
-    app_info app;     /* for /{org}/{app} paths */
-    char rel[512];    /* path below /{org}/{app}, e.g. "/users" */
+    app_info app;  /* for /{org}/{app} paths */
+    char rel[512]; /* path below /{org}/{app}, e.g. "/users" */
     char uri[640];
     char action[8];
     char seg[MAX_SEGS][130];
@@ -133,7 +133,8 @@ static void reply_ok(conn *c, const rctx *x, const char *data, size_t n, const c
     tern_buf_json_str(&b, x->rel, strlen(x->rel));
     tern_buf_puts(&b, ",\"uri\":");
     tern_buf_json_str(&b, x->uri, strlen(x->uri));
-    tern_buf_printf(&b, ",\"timestamp\":%lld,\"organization\":\"%s\",\"application\":\"%lld\",\"action\":\"%s\",\"data\":",
+    tern_buf_printf(&b,
+                    ",\"timestamp\":%lld,\"organization\":\"%s\",\"application\":\"%lld\",\"action\":\"%s\",\"data\":",
                     (long long)tern_now_ms(), x->app.org, (long long)x->app.id, x->action);
     tern_buf_append(&b, data, n);
     if (extra)
@@ -155,13 +156,13 @@ struct rest_op {
     int loop;
     uint64_t conn_id;
     rctx x;
-    rest_finish finish;  /* on the loop, with the connection (if still open) */
+    rest_finish finish;        /* on the loop, with the connection (if still open) */
     void (*after)(rest_op *r); /* on the writer, after commit (cache invalidation, events) */
-    char *a, *b;          /* owned strings */
-    char **list;          /* owned list */
+    char *a, *b;               /* owned strings */
+    char **list;               /* owned list */
     size_t nlist;
-    tern_buf out;         /* response data built on the writer, or aggregated */
-    int pending;          /* multi-recipient sends */
+    tern_buf out; /* response data built on the writer, or aggregated */
+    int pending;  /* multi-recipient sends */
     int ok_count;
     pthread_mutex_t mu;
 };
@@ -324,16 +325,16 @@ static int admin_apps(conn *c, rctx *x, const http_msg *m)
     }
     /* Rare admin action: blocks this loop for one commit. */
     app_info a;
-    int rc = apps_find(s, org, strlen(org), name, strlen(name), &a) == 0 ? TERN_ERR_CONFLICT
-                                                                           : apps_create(s, org, name, &a);
+    int rc =
+        apps_find(s, org, strlen(org), name, strlen(name), &a) == 0 ? TERN_ERR_CONFLICT : apps_create(s, org, name, &a);
     cJSON_Delete(j);
     if (rc != TERN_OK) {
         reply_err(c, x, rc);
         return 0;
     }
     char d[512];
-    int n = snprintf(d, sizeof d, "{\"org\":\"%s\",\"app\":\"%s\",\"client_id\":\"%s\",\"client_secret\":\"%s\"}", a.org,
-                     a.name, a.client_id, a.secret);
+    int n = snprintf(d, sizeof d, "{\"org\":\"%s\",\"app\":\"%s\",\"client_id\":\"%s\",\"client_secret\":\"%s\"}",
+                     a.org, a.name, a.client_id, a.secret);
     reply_ok(c, x, d, (size_t)n, NULL);
     return 0;
 }
@@ -469,7 +470,8 @@ static int users_create(conn *c, rctx *x, const http_msg *m)
         cJSON *u = arr ? cJSON_GetArrayItem(arr, i) : j;
         const char *name = cJSON_IsObject(u) ? jstr(u, "username") : NULL;
         cJSON *nick = cJSON_IsObject(u) ? cJSON_GetObjectItemCaseSensitive(u, "nickname") : NULL;
-        if (!ident(name) || (nick && !cJSON_IsString(nick)) || (cJSON_IsString(nick) && strlen(nick->valuestring) > 100))
+        if (!ident(name) || (nick && !cJSON_IsString(nick)) ||
+            (cJSON_IsString(nick) && strlen(nick->valuestring) > 100))
             rc = TERN_ERR_BAD_FIELD;
     }
     if (rc != TERN_OK) {
@@ -1004,7 +1006,8 @@ static int messages_send(conn *c, rctx *x, const http_msg *m, int is_group)
     cJSON *ext = cJSON_GetObjectItemCaseSensitive(j, "ext");
     strlist to = {0};
     int rc = TERN_OK;
-    if (!from || !*from || !jto || !cJSON_IsObject(body) || (ext && !cJSON_IsObject(ext)) || (cmid && strlen(cmid) > 64))
+    if (!from || !*from || !jto || !cJSON_IsObject(body) || (ext && !cJSON_IsObject(ext)) ||
+        (cmid && strlen(cmid) > 64))
         rc = TERN_ERR_BAD_FIELD;
     else if (cJSON_IsString(jto))
         strlist_add(&to, jto->valuestring);
@@ -1033,7 +1036,8 @@ static int messages_send(conn *c, rctx *x, const http_msg *m, int is_group)
             if (!strcmp(to.v[i], to.v[k]))
                 rc = TERN_ERR_BAD_FIELD;
     }
-    if (rc == TERN_OK && (!type || strcmp(type, "txt") || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(body, "msg"))))
+    if (rc == TERN_OK &&
+        (!type || strcmp(type, "txt") || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(body, "msg"))))
         rc = type && strcmp(type, "txt") ? TERN_ERR_UNSUPPORTED_TYPE : TERN_ERR_BAD_FIELD;
     if (rc == TERN_OK) {
         int ex = store_user_exists(c->loop->reader, x->app.id, from);
@@ -1170,7 +1174,11 @@ int http_handle(conn *c, const http_msg *m)
     x->method = m->method;
     x->start_ms = tern_now_ms();
     snprintf(x->action, sizeof x->action, "%s",
-             m->method == HTTP_M_GET ? "get" : m->method == HTTP_M_POST ? "post" : m->method == HTTP_M_DELETE ? "delete" : m->method == HTTP_M_PUT ? "put" : "other");
+             m->method == HTTP_M_GET      ? "get"
+             : m->method == HTTP_M_POST   ? "post"
+             : m->method == HTTP_M_DELETE ? "delete"
+             : m->method == HTTP_M_PUT    ? "put"
+                                          : "other");
     snprintf(x->rel, sizeof x->rel, "%.*s", (int)(m->path.n < 500 ? m->path.n : 500), m->path.p);
     if (split_path(m->path, x) < 0) {
         reply_err(c, x, TERN_ERR_NOT_FOUND);
@@ -1181,7 +1189,8 @@ int http_handle(conn *c, const http_msg *m)
         const char *b = atomic_load(&s->shutting_down) ? "{\"status\":\"stopping\"}" : "{\"status\":\"ok\"}";
         tern_buf h;
         tern_buf_init(&h, 0);
-        http_write_head(&h, atomic_load(&s->shutting_down) ? 503 : 200, "application/json", strlen(b), x->keep_alive, NULL);
+        http_write_head(&h, atomic_load(&s->shutting_down) ? 503 : 200, "application/json", strlen(b), x->keep_alive,
+                        NULL);
         tern_buf_puts(&h, b);
         conn_write_raw(c, h.data, h.len);
         tern_buf_free(&h);
@@ -1235,7 +1244,8 @@ int http_handle(conn *c, const http_msg *m)
             if (segs < 3)
                 skip++;
         }
-        snprintf(x->rel, sizeof x->rel, "%.*s", (int)(m->path.n - skip < 500 ? m->path.n - skip : 500), m->path.p + skip);
+        snprintf(x->rel, sizeof x->rel, "%.*s", (int)(m->path.n - skip < 500 ? m->path.n - skip : 500),
+                 m->path.p + skip);
     }
     const char *r0 = x->seg[2];
     if (x->nseg == 3 && !strcmp(r0, "token")) {

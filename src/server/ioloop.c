@@ -28,9 +28,9 @@
 
 typedef struct write_req {
     uv_write_t req;
-    char *raw;     /* owned raw bytes (HTTP), or NULL */
-    uint32_t len;  /* bytes counted in conn->queued */
-    uint32_t nf;   /* shared frames referenced below */
+    char *raw;    /* owned raw bytes (HTTP), or NULL */
+    uint32_t len; /* bytes counted in conn->queued */
+    uint32_t nf;  /* shared frames referenced below */
     frame *f[];
 } write_req;
 
@@ -58,7 +58,7 @@ typedef struct gather {
     struct {
         inbox_item *items;
         size_t len, cap;
-    } *per_loop;
+    } * per_loop;
 } gather;
 static __thread gather *tl_gather;
 
@@ -428,20 +428,15 @@ static int on_ws_msg(void *ud, unsigned opcode, uint8_t *data, size_t len)
 {
     conn *c = ud;
     switch (opcode) {
-    case WS_OP_TEXT:
-        session_on_message(c, (char *)data, len);
-        break;
-    case WS_OP_BINARY:
-        conn_close(c, WS_CLOSE_UNSUPPORTED, "binary frames are not supported");
-        break;
+    case WS_OP_TEXT: session_on_message(c, (char *)data, len); break;
+    case WS_OP_BINARY: conn_close(c, WS_CLOSE_UNSUPPORTED, "binary frames are not supported"); break;
     case WS_OP_PING: {
         frame *f = frame_build(WS_OP_PONG, data, len);
         conn_send(c, f);
         frame_unref(f);
         break;
     }
-    case WS_OP_PONG:
-        break;
+    case WS_OP_PONG: break;
     case WS_OP_CLOSE: {
         int code = len >= 2 ? (data[0] << 8 | data[1]) : WS_CLOSE_NORMAL;
         if (code < 1000 || code == 1005 || code == 1006 || code >= 5000)
@@ -457,7 +452,7 @@ static void process_ws(conn *c, uint8_t *data, size_t n)
 {
     int r = ws_reader_feed(&c->ws, data, n, on_ws_msg, c);
     if (r > 0) {
-        const char *why = r == WS_CLOSE_TOO_BIG ? "message too large"
+        const char *why = r == WS_CLOSE_TOO_BIG    ? "message too large"
                           : r == WS_CLOSE_BAD_DATA ? "invalid UTF-8"
                                                    : "protocol error";
         LOG_DEBUG("conn %llu: closing %d (%s)", (unsigned long long)c->id, r, why);
@@ -468,9 +463,12 @@ static void process_ws(conn *c, uint8_t *data, size_t n)
 static void http_fail(conn *c, int rc)
 {
     int status = rc == HTTP_ERR_HEAD_TOO_LARGE ? 431 : rc == HTTP_ERR_BODY_TOO_LARGE ? 413 : 400;
-    const char *body = status == 431   ? "{\"error\":\"header_too_large\",\"code\":1003,\"error_description\":\"request head over 16 KiB\"}"
-                       : status == 413 ? "{\"error\":\"body_too_large\",\"code\":1003,\"error_description\":\"request body over the limit\"}"
-                                       : "{\"error\":\"bad_request\",\"code\":1001,\"error_description\":\"malformed HTTP request\"}";
+    const char *body =
+        status == 431
+            ? "{\"error\":\"header_too_large\",\"code\":1003,\"error_description\":\"request head over 16 KiB\"}"
+        : status == 413
+            ? "{\"error\":\"body_too_large\",\"code\":1003,\"error_description\":\"request body over the limit\"}"
+            : "{\"error\":\"bad_request\",\"code\":1001,\"error_description\":\"malformed HTTP request\"}";
     tern_buf b;
     tern_buf_init(&b, 0);
     size_t bl = strlen(body);

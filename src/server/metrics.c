@@ -25,8 +25,9 @@ void metrics_write(server *s, tern_buf *b)
             "counter", (unsigned long long)atomic_load(&s->m_slow_drops));
     counter(b, "tern_store_batches_total", "Store transactions committed.", "counter", (unsigned long long)st.batches);
     counter(b, "tern_store_ops_total", "Store operations committed.", "counter", (unsigned long long)st.ops);
-    tern_buf_printf(b, "# HELP tern_store_commit_seconds_total Time spent in store transactions (sum).\n"
-                       "# TYPE tern_store_commit_seconds_total counter\ntern_store_commit_seconds_total %.6f\n",
+    tern_buf_printf(b,
+                    "# HELP tern_store_commit_seconds_total Time spent in store transactions (sum).\n"
+                    "# TYPE tern_store_commit_seconds_total counter\ntern_store_commit_seconds_total %.6f\n",
                     (double)st.commit_ns / 1e9);
     counter(b, "tern_store_queue_depth", "Operations waiting for the store writer.", "gauge",
             (unsigned long long)st.queued);

@@ -108,7 +108,7 @@ static void writer_batch_end(void *ud)
 int server_start(server *s)
 {
     tern_log_set_level(tern_log_parse_level(s->cfg.log_level) >= 0 ? tern_log_parse_level(s->cfg.log_level)
-                                                                    : TERN_LOG_INFO);
+                                                                   : TERN_LOG_INFO);
     raise_nofile();
     if (mkdir(s->cfg.data, 0700) != 0 && errno != EEXIST) {
         LOG_ERROR("cannot create data directory %s: %s", s->cfg.data, strerror(errno));

@@ -16,13 +16,13 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "bus/bus.h"
 #include "config.h"
 #include "core/buf.h"
 #include "core/hmap.h"
 #include "core/http.h"
 #include "core/id.h"
 #include "core/ws.h"
-#include "bus/bus.h"
 #include "store/store.h"
 #include "tern/errors.h"
 
@@ -84,14 +84,14 @@ struct conn {
     uint32_t login_failures;
     uint64_t last_active_ms;
     uint64_t created_ms;
-    size_t queued;          /* bytes corked or handed to uv_write and not yet written */
-    frame **cork;           /* frames held during an inbox drain (ioloop.c), else NULL */
-    conn *cork_next;        /* the loop's list of corked connections */
+    size_t queued;   /* bytes corked or handed to uv_write and not yet written */
+    frame **cork;    /* frames held during an inbox drain (ioloop.c), else NULL */
+    conn *cork_next; /* the loop's list of corked connections */
     uint8_t ncork;
     uint8_t cork_listed;
-    http_parser *http;      /* HTTP phase only */
-    ws_reader ws;           /* WS phase */
-    tern_buf in;            /* HTTP bytes pending while a request is processed */
+    http_parser *http; /* HTTP phase only */
+    ws_reader ws;      /* WS phase */
+    tern_buf in;       /* HTTP bytes pending while a request is processed */
     /* session (after login) */
     int64_t app;
     char *user;
@@ -113,8 +113,8 @@ struct ioloop {
     store_reader *reader;
     char *readbuf; /* shared by all connections of the loop: reads are consumed at once */
     int stopping;
-    int corking;  /* draining the inbox: conn_send corks frames */
-    conn *corked; /* connections with corked frames */
+    int corking;      /* draining the inbox: conn_send corks frames */
+    conn *corked;     /* connections with corked frames */
     tern_buf scratch; /* per-loop scratch for building responses */
 };
 
@@ -151,7 +151,7 @@ struct server {
     atomic_int shutting_down;
     atomic_uint_fast64_t next_conn_id;
     tern_idgen online_ids; /* ids for onlineUserOnly messages (not stored) */
-    void *gather; /* the store writer's delivery gather (ioloop.c) */
+    void *gather;          /* the store writer's delivery gather (ioloop.c) */
     char admin_token[65];
     int port; /* bound port */
 
@@ -166,15 +166,15 @@ struct server {
     hmap reg; /* "appid/user" -> session_list* */
 
     /* metrics */
-    atomic_uint_fast64_t m_conns, m_ws_sessions, m_msgs_in, m_msgs_out, m_http_requests,
-        m_slow_drops, m_batches, m_batch_ops, m_commit_ns, m_errors;
+    atomic_uint_fast64_t m_conns, m_ws_sessions, m_msgs_in, m_msgs_out, m_http_requests, m_slow_drops, m_batches,
+        m_batch_ops, m_commit_ns, m_errors;
 };
 
 /* ---- entry points used across modules ----------------------------------------------- */
 
 /* server.c */
-int server_start(server *s);  /* opens the store, binds, starts loops; 0 or -1 */
-void server_run(server *s);   /* runs the control loop until shutdown completes */
+int server_start(server *s); /* opens the store, binds, starts loops; 0 or -1 */
+void server_run(server *s);  /* runs the control loop until shutdown completes */
 void server_free(server *s);
 void server_begin_shutdown(server *s);
 
@@ -261,8 +261,8 @@ int group_snap_has(const group_snap *g, const char *user);
 /* session.c helpers shared with http_api.c */
 /* Parses a client conversation id (C2C<user> / GROUP<group>) into the store's key and
  * the peer; returns 0 or a tern_code. */
-int conv_parse(const char *cid, size_t n, const char *me, char *key, size_t keysz, int *is_group,
-               char *peer, size_t peersz);
+int conv_parse(const char *cid, size_t n, const char *me, char *key, size_t keysz, int *is_group, char *peer,
+               size_t peersz);
 
 /* metrics.c */
 void metrics_write(server *s, tern_buf *out);

@@ -176,9 +176,9 @@ static void op_login(req *q, cJSON *root)
     tern_buf_init(&d, 0);
     tern_buf_puts(&d, "{\"user\":");
     tern_buf_json_str(&d, user, strlen(user));
-    tern_buf_printf(&d, ",\"sessionId\":\"%llu\",\"serverTime\":%lld,\"heartbeatSec\":%d,\"cursor\":",
-                    (unsigned long long)c->id, (long long)tern_now_ms(),
-                    s->cfg.idle_timeout >= 6 ? s->cfg.idle_timeout / 3 : 2);
+    tern_buf_printf(
+        &d, ",\"sessionId\":\"%llu\",\"serverTime\":%lld,\"heartbeatSec\":%d,\"cursor\":", (unsigned long long)c->id,
+        (long long)tern_now_ms(), s->cfg.idle_timeout >= 6 ? s->cfg.idle_timeout / 3 : 2);
     tern_buf_json_u64str(&d, store_last_id(s->st));
     tern_buf_putc(&d, '}');
     reply_ok(q, d.data, d.len);
@@ -210,8 +210,8 @@ static void send_done(send_req *r)
     if (code == TERN_OK) {
         tern_buf_puts(&b, ",\"data\":{\"msgId\":");
         tern_buf_json_u64str(&b, r->op.u.msg.msg_id);
-        tern_buf_printf(&b, ",\"seq\":%llu,\"time\":%lld,\"conversationID\":\"",
-                        (unsigned long long)r->op.u.msg.seq, (long long)r->op.u.msg.time_ms);
+        tern_buf_printf(&b, ",\"seq\":%llu,\"time\":%lld,\"conversationID\":\"", (unsigned long long)r->op.u.msg.seq,
+                        (long long)r->op.u.msg.time_ms);
         msg_conv_id(r, &b);
         tern_buf_printf(&b, "\",\"duplicate\":%s}", r->op.u.msg.duplicate ? "true" : "false");
     }
@@ -306,8 +306,7 @@ static void append_conv(tern_buf *b, const store_conv *cv)
     tern_buf_printf(b, ",\"type\":\"%s\",\"peer\":", cv->is_group ? "GROUP" : "C2C");
     tern_buf_json_str(b, cv->peer, strlen(cv->peer));
     tern_buf_printf(b, ",\"unreadCount\":%llu,\"readSeq\":%llu,\"lastSeq\":%llu,\"lastMessage\":",
-                    (unsigned long long)unread, (unsigned long long)cv->read_seq,
-                    (unsigned long long)cv->last_seq);
+                    (unsigned long long)unread, (unsigned long long)cv->read_seq, (unsigned long long)cv->last_seq);
     if (cv->last_msg_json)
         tern_buf_append(b, cv->last_msg_json, cv->last_msg_len);
     else
@@ -444,7 +443,7 @@ typedef struct conv_vec {
         char *key;
         char *cid;
         uint64_t last_seq, last_id;
-    } *v;
+    } * v;
 } conv_vec;
 
 static void collect_conv(void *ud, const store_conv *cv)
@@ -569,14 +568,8 @@ typedef struct op_entry {
 } op_entry;
 
 static const op_entry ops[] = {
-    {"send", op_send, 1},
-    {"ping", op_ping, 0},
-    {"history", op_history, 1},
-    {"conversations", op_conversations, 1},
-    {"read", op_read, 1},
-    {"sync", op_sync, 1},
-    {"login", op_login, 0},
-    {"logout", op_logout, 0},
+    {"send", op_send, 1}, {"ping", op_ping, 0}, {"history", op_history, 1}, {"conversations", op_conversations, 1},
+    {"read", op_read, 1}, {"sync", op_sync, 1}, {"login", op_login, 0},     {"logout", op_logout, 0},
 };
 
 void session_on_message(conn *c, char *data, size_t n)

@@ -64,8 +64,7 @@ typedef struct run_result {
 } run_result;
 
 /* Parses s[0..n) delivered in pieces ending at the given cuts. */
-static run_result run(int is_request, size_t max_body, const uint8_t *s, size_t n, const size_t *cuts,
-                      int ncuts)
+static run_result run(int is_request, size_t max_body, const uint8_t *s, size_t n, const size_t *cuts, int ncuts)
 {
     run_result r = {0xcbf29ce484222325ull, HTTP_NEED_MORE, 0};
     http_parser *p = http_parser_new(is_request, max_body);

@@ -16,7 +16,7 @@
 #include "core/ws.h"
 
 typedef struct digest {
-    uint64_t h;      /* FNV-1a over (opcode, length, payload) of every message */
+    uint64_t h; /* FNV-1a over (opcode, length, payload) of every message */
     unsigned count;
     unsigned stop_at; /* the callback stops on this message (1-based), 0 = never */
 } digest;
@@ -61,8 +61,7 @@ static void check_bounds(const ws_reader *r)
         abort();
 }
 
-static void run(int from_client, size_t max_msg, unsigned stop_at, const uint8_t *s, size_t n,
-                size_t cut1, size_t cut2)
+static void run(int from_client, size_t max_msg, unsigned stop_at, const uint8_t *s, size_t n, size_t cut1, size_t cut2)
 {
     digest whole = {0xcbf29ce484222325ull, 0, stop_at};
     digest split = whole;

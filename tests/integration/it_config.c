@@ -39,10 +39,14 @@ static void test_help_lists_every_setting(void **state)
     static char out[16384];
     const char *args[] = {"--help", NULL};
     assert_int_equal(run_ternd(args, NULL, out, sizeof out), 0);
-    static const char *names[] = {"listen", "data", "threads", "node-id", "log-level", "admin-token",
-                                  "demo-app", "ws-max-message", "max-send-queue", "max-http-body",
-                                  "idle-timeout", "login-timeout", "store-batch", "store-linger-us",
-                                  "fsync-full", "max-sessions-per-user"};
+    static const char *names[] = {"listen",         "data",
+                                  "threads",        "node-id",
+                                  "log-level",      "admin-token",
+                                  "demo-app",       "ws-max-message",
+                                  "max-send-queue", "max-http-body",
+                                  "idle-timeout",   "login-timeout",
+                                  "store-batch",    "store-linger-us",
+                                  "fsync-full",     "max-sessions-per-user"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char flag[64], env[64];
         snprintf(flag, sizeof flag, "--%s", names[i]);

@@ -178,8 +178,9 @@ static void test_half_close_still_answered(void **state)
     it_server *s = *state;
     it_create_users(s, (const char *const[]){"alice", "bob", NULL});
     char body[256], req[1024];
-    snprintf(body, sizeof body,
-             "{\"from\":\"alice\",\"to\":\"bob\",\"type\":\"txt\",\"body\":{\"msg\":\"half\"},\"clientMsgId\":\"hc-1\"}");
+    snprintf(
+        body, sizeof body,
+        "{\"from\":\"alice\",\"to\":\"bob\",\"type\":\"txt\",\"body\":{\"msg\":\"half\"},\"clientMsgId\":\"hc-1\"}");
     snprintf(req, sizeof req,
              "POST /demo/demo/messages/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
              "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
@@ -246,12 +247,14 @@ static void test_rest_idempotency_keys_per_recipient(void **state)
     assert_int_equal((int)it_jnum(r, "code", 0), 1003);
     cJSON_Delete(r);
     /* A recipient listed twice is refused. */
-    r = it_rest(s, "POST", "{\"from\":\"eve\",\"to\":[\"bob_000001\",\"bob_000001\"],\"type\":\"txt\",\"body\":{\"msg\":\"k\"}}",
+    r = it_rest(s, "POST",
+                "{\"from\":\"eve\",\"to\":[\"bob_000001\",\"bob_000001\"],\"type\":\"txt\",\"body\":{\"msg\":\"k\"}}",
                 400, "/demo/demo/messages/users");
     cJSON_Delete(r);
     /* A short key works per recipient: two messages, different ids; resent: the same ids. */
-    const char *ok = "{\"from\":\"eve\",\"to\":[\"bob_000001\",\"bob_000002\"],\"type\":\"txt\",\"body\":{\"msg\":\"k\"},"
-                     "\"clientMsgId\":\"short-key\"}";
+    const char *ok =
+        "{\"from\":\"eve\",\"to\":[\"bob_000001\",\"bob_000002\"],\"type\":\"txt\",\"body\":{\"msg\":\"k\"},"
+        "\"clientMsgId\":\"short-key\"}";
     cJSON *a = it_rest(s, "POST", ok, 200, "/demo/demo/messages/users");
     cJSON *b = it_rest(s, "POST", ok, 200, "/demo/demo/messages/users");
     const char *a1 = it_jstr(a, "data.bob_000001"), *a2 = it_jstr(a, "data.bob_000002");

@@ -50,7 +50,7 @@ static void test_ceiling(void **state)
     assert_int_equal(tern_buf_append(&b, "x", 1), -1);
     assert_int_equal(b.len, 10);
     assert_string_equal(b.data, "0123456789"); /* unchanged */
-    assert_true(b.cap <= 11);                   /* never allocates past max + NUL */
+    assert_true(b.cap <= 11);                  /* never allocates past max + NUL */
     assert_int_equal(tern_buf_printf(&b, "%d", 1), -1);
     tern_buf_consume(&b, 4);
     assert_string_equal(b.data, "456789");
@@ -194,14 +194,10 @@ static void test_alloc_accounting(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_append_and_nul),
-        cmocka_unit_test(test_ceiling),
-        cmocka_unit_test(test_reserve_overflow),
-        cmocka_unit_test(test_printf),
-        cmocka_unit_test(test_consume_steal),
-        cmocka_unit_test(test_json_writers),
-        cmocka_unit_test(test_str_eq),
-        cmocka_unit_test(test_alloc_accounting),
+        cmocka_unit_test(test_append_and_nul),   cmocka_unit_test(test_ceiling),
+        cmocka_unit_test(test_reserve_overflow), cmocka_unit_test(test_printf),
+        cmocka_unit_test(test_consume_steal),    cmocka_unit_test(test_json_writers),
+        cmocka_unit_test(test_str_eq),           cmocka_unit_test(test_alloc_accounting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

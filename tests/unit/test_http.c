@@ -286,8 +286,7 @@ static void test_body_limits(void **state)
     http_parser_free(p);
 
     p = http_parser_new(1, 100);
-    assert_int_equal(http_parser_feed(p, S("POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n"), &used),
-                     HTTP_NEED_MORE);
+    assert_int_equal(http_parser_feed(p, S("POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n"), &used), HTTP_NEED_MORE);
     char body[100];
     memset(body, 'b', sizeof body);
     assert_int_equal(http_parser_feed(p, body, 100, &used), HTTP_COMPLETE);
@@ -296,8 +295,10 @@ static void test_body_limits(void **state)
 
     /* Chunked bodies have no declared length: they fail when they cross the limit. */
     p = http_parser_new(1, 10);
-    assert_int_equal(http_parser_feed(p, S("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                           "8\r\n12345678\r\n"), &used),
+    assert_int_equal(http_parser_feed(p,
+                                      S("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                        "8\r\n12345678\r\n"),
+                                      &used),
                      HTTP_NEED_MORE);
     assert_int_equal(http_parser_feed(p, S("3\r\nabc\r\n0\r\n\r\n"), &used), HTTP_ERR_BODY_TOO_LARGE);
     http_parser_free(p);
@@ -308,8 +309,7 @@ static void test_body_limits(void **state)
                      HTTP_ERR_BODY_TOO_LARGE);
     http_parser_free(p);
     p = http_parser_new(1, 0);
-    assert_int_equal(http_parser_feed(p, S("POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), &used),
-                     HTTP_COMPLETE);
+    assert_int_equal(http_parser_feed(p, S("POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), &used), HTTP_COMPLETE);
     http_parser_free(p);
 }
 
@@ -388,13 +388,13 @@ static void test_parse_errors_and_next(void **state)
     http_parser *p = http_parser_new(1, 100);
     assert_int_equal(http_parser_feed(p, S("GARBAGE\r\n\r\n"), &used), HTTP_ERR_PARSE);
     assert_int_equal(http_parser_feed(p, S(GET_REQ), &used), HTTP_ERR_PARSE); /* sticky */
-    http_parser_next(p); /* starts over */
+    http_parser_next(p);                                                      /* starts over */
     assert_int_equal(http_parser_feed(p, S(GET_REQ), &used), HTTP_COMPLETE);
     check_get(http_parser_msg(p));
     http_parser_free(p);
 
     static const char *bad[] = {
-        "GET / HTTP/1.1\r\nHost : x\r\n\r\n",             /* space before colon */
+        "GET / HTTP/1.1\r\nHost : x\r\n\r\n", /* space before colon */
         "GET / HTTP/1.1\r\nHo st: x\r\n\r\n",
         "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
         "GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
@@ -427,8 +427,7 @@ static void test_keep_alive(void **state)
     assert_int_equal(http_parser_feed(p, S("GET / HTTP/1.1\r\n\r\n"), &used), HTTP_ERR_PARSE);
     http_parser_free(p);
     p = http_parser_new(1, 100);
-    assert_int_equal(http_parser_feed(p, S("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"), &used),
-                     HTTP_COMPLETE);
+    assert_int_equal(http_parser_feed(p, S("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"), &used), HTTP_COMPLETE);
     assert_int_equal(http_parser_msg(p)->keep_alive, 1);
     http_parser_next(p);
     assert_int_equal(http_parser_feed(p, S("GET /2 HTTP/1.0\r\n\r\n"), &used), HTTP_COMPLETE);

@@ -13,7 +13,7 @@
 #include "core/util.h"
 
 #define NODE(id) ((unsigned)(((id) >> 12) & 1023))
-#define SEQ(id) ((unsigned)((id) & 4095))
+#define SEQ(id) ((unsigned)((id)&4095))
 
 static void test_layout(void **state)
 {
@@ -135,10 +135,8 @@ static void test_format(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_layout),
-        cmocka_unit_test(test_strictly_increasing),
-        cmocka_unit_test(test_clock_behind),
-        cmocka_unit_test(test_threads_unique),
+        cmocka_unit_test(test_layout),       cmocka_unit_test(test_strictly_increasing),
+        cmocka_unit_test(test_clock_behind), cmocka_unit_test(test_threads_unique),
         cmocka_unit_test(test_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <cmocka.h>
 #include <cjson/cJSON.h>
+#include <cmocka.h>
 
 #include "core/util.h"
 #include "msg.h"
@@ -183,15 +183,20 @@ static void test_errors(void **state)
         const char *from, *json;
         int code;
     } cases[] = {
-        {"alice", "{\"conversationType\":\"C2C\",\"to\":\"@TIM#SYSTEM\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}",
+        {"alice",
+         "{\"conversationType\":\"C2C\",\"to\":\"@TIM#SYSTEM\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}",
          TERN_ERR_SYSTEM_CONV},
-        {"alice", "{\"conversationType\":\"SYSTEM\",\"to\":\"x\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}",
+        {"alice",
+         "{\"conversationType\":\"SYSTEM\",\"to\":\"x\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}",
          TERN_ERR_SYSTEM_CONV},
-        {"alice", "{\"conversationType\":\"C2C\",\"to\":\"nobody\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}",
+        {"alice",
+         "{\"conversationType\":\"C2C\",\"to\":\"nobody\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}",
          TERN_ERR_USER_NOT_FOUND},
-        {"alice", "{\"conversationType\":\"GROUP\",\"to\":\"nog\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}",
+        {"alice",
+         "{\"conversationType\":\"GROUP\",\"to\":\"nog\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}",
          TERN_ERR_GROUP_NOT_FOUND},
-        {"carol", "{\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}",
+        {"carol",
+         "{\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}",
          TERN_ERR_GROUP_PERMISSION},
         {"alice", "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMImageElem\",\"payload\":{}}",
          TERN_ERR_UNSUPPORTED_TYPE},
@@ -202,16 +207,20 @@ static void test_errors(void **state)
          TERN_ERR_BAD_FIELD},
         {"alice", "{\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}", TERN_ERR_BAD_FIELD},
         {"alice",
-         "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"},\"priority\":\"Urgent\"}",
+         "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"},"
+         "\"priority\":\"Urgent\"}",
          TERN_ERR_BAD_FIELD},
         {"alice",
-         "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"},\"needReadReceipt\":1}",
+         "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"},"
+         "\"needReadReceipt\":1}",
          TERN_ERR_BAD_FIELD},
         {"alice",
-         "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"},\"clientMsgId\":"
+         "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"},"
+         "\"clientMsgId\":"
          "\"0123456789012345678901234567890123456789012345678901234567890123456789\"}",
          TERN_ERR_BAD_FIELD},
-        {"alice", "{\"conversationType\":\"C2C\",\"to\":\"b/ob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}",
+        {"alice",
+         "{\"conversationType\":\"C2C\",\"to\":\"b/ob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}",
          TERN_ERR_USER_NOT_FOUND},
         {"alice", "[1,2]", TERN_ERR_BAD_FIELD},
     };

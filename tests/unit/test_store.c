@@ -262,9 +262,8 @@ static void msg_init(msgreq *m, int64_t app, const char *from, const char *to, i
         assert_true(store_conv_key_group(to, m->conv_key, sizeof m->conv_key) > 0);
     else
         assert_true(store_conv_key_c2c(from, to, m->conv_key, sizeof m->conv_key) > 0);
-    snprintf(m->fields, sizeof m->fields,
-             "\"conversationType\":\"%s\",\"from\":\"%s\",\"to\":\"%s\",\"text\":\"%s\"", is_group ? "GROUP" : "C2C",
-             from, to, text);
+    snprintf(m->fields, sizeof m->fields, "\"conversationType\":\"%s\",\"from\":\"%s\",\"to\":\"%s\",\"text\":\"%s\"",
+             is_group ? "GROUP" : "C2C", from, to, text);
     m->op.kind = STORE_OP_MESSAGE;
     m->op.app = app;
     m->op.ud = &m->t;
@@ -562,8 +561,7 @@ static void test_seq_assignment(void **state)
     tern_buf_init(&b, 0);
     int more = -1;
     uint64_t last = 0;
-    assert_int_equal(store_messages_after(f->r, f->app, c2c("alice", "bob"), 0, N + 10, &b, &more, &last),
-                     TERN_OK);
+    assert_int_equal(store_messages_after(f->r, f->app, c2c("alice", "bob"), 0, N + 10, &b, &more, &last), TERN_OK);
     assert_int_equal(more, 0);
     assert_int_equal(last, N);
     tern_buf want;
@@ -750,8 +748,8 @@ static void test_history_paging(void **state)
         uint64_t before;
         int limit, n, more;
         uint64_t first;
-    } pages[] = {{0, 10, 10, 1, 25}, {16, 10, 10, 1, 15}, {6, 10, 5, 0, 5}, {1, 10, 0, 0, 0}, {26, 25, 25, 0, 25},
-                 {0, 0, 0, 1, 0}};
+    } pages[] = {{0, 10, 10, 1, 25}, {16, 10, 10, 1, 15}, {6, 10, 5, 0, 5},
+                 {1, 10, 0, 0, 0},   {26, 25, 25, 0, 25}, {0, 0, 0, 1, 0}};
     for (size_t p = 0; p < sizeof pages / sizeof pages[0]; p++) {
         tern_buf_reset(&b);
         assert_int_equal(store_history(f->r, f->app, key, pages[p].before, pages[p].limit, &b, &more), TERN_OK);
@@ -1484,9 +1482,9 @@ static void test_injected_failures(void **state)
     assert_int_equal(m1.op.result, TERN_ERR_STORE);
     assert_int_equal(m2.op.result, TERN_ERR_STORE);
     assert_null(m1.op.u.msg.json);
-    assert_int_equal(sqlite3_exec(db, "DROP TRIGGER conv_ins; DROP TRIGGER conv_upd; DROP TRIGGER boom", NULL, NULL,
-                                  NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "DROP TRIGGER conv_ins; DROP TRIGGER conv_upd; DROP TRIGGER boom", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(send1(f, "alice", "bob", 0, NULL, NULL), 4);
     assert_int_equal(send1(f, "bob", "alice", 0, NULL, NULL), 5);
@@ -1553,9 +1551,9 @@ static void test_schema_versions(void **state)
     fx_close(f);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE name='messages_client_id'", -1,
-                                        &st, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE name='messages_client_id'", -1, &st, NULL),
+        SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_non_null(strstr((const char *)sqlite3_column_text(st, 0), "(app, client_msg_id, sender)"));
     sqlite3_finalize(st);

@@ -117,21 +117,21 @@ static void test_malformed_but_signed(void **state)
 {
     (void)state;
     static const char *bad[] = {
-        "u\nacme/chat\nalice",                 /* 3 lines */
-        "u\nacme/chat\nalice\n1900000000\n",   /* 5 lines (trailing newline) */
+        "u\nacme/chat\nalice",               /* 3 lines */
+        "u\nacme/chat\nalice\n1900000000\n", /* 5 lines (trailing newline) */
         "u\nacme/chat\nalice\n1900000000\nx",
-        "x\nacme/chat\nalice\n1900000000",     /* unknown kind */
+        "x\nacme/chat\nalice\n1900000000", /* unknown kind */
         "uu\nacme/chat\nalice\n1900000000",
         "\nacme/chat\nalice\n1900000000",
-        "u\nacmechat\nalice\n1900000000",      /* no slash */
-        "u\nacme/\nalice\n1900000000",         /* empty app */
-        "u\n/chat\nalice\n1900000000",         /* empty org */
-        "u\nacme/chat/x\nalice\n1900000000",   /* two slashes */
+        "u\nacmechat\nalice\n1900000000",    /* no slash */
+        "u\nacme/\nalice\n1900000000",       /* empty app */
+        "u\n/chat\nalice\n1900000000",       /* empty org */
+        "u\nacme/chat/x\nalice\n1900000000", /* two slashes */
         "u\nac me/chat\nalice\n1900000000",
-        "u\nacme/chat\n\n1900000000",          /* user token without user */
+        "u\nacme/chat\n\n1900000000", /* user token without user */
         "u\nacme/chat\nal:ice\n1900000000",
-        "a\nacme/chat\nalice\n1900000000",     /* app token with user */
-        "u\nacme/chat\nalice\n",               /* empty expiry */
+        "a\nacme/chat\nalice\n1900000000", /* app token with user */
+        "u\nacme/chat\nalice\n",           /* empty expiry */
         "u\nacme/chat\nalice\n-1",
         "u\nacme/chat\nalice\n19e9",
         "u\nacme/chat\nalice\n 1900000000",

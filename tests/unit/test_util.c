@@ -37,26 +37,26 @@ static void test_utf8_valid_cases(void **state)
 static void test_utf8_invalid_cases(void **state)
 {
     (void)state;
-    assert_int_equal(tern_utf8_valid(U8("\x80")), 0);             /* lone continuation */
+    assert_int_equal(tern_utf8_valid(U8("\x80")), 0); /* lone continuation */
     assert_int_equal(tern_utf8_valid(U8("\xbf")), 0);
-    assert_int_equal(tern_utf8_valid(U8("\xc0\x80")), 0);         /* overlong NUL */
-    assert_int_equal(tern_utf8_valid(U8("\xc1\xbf")), 0);         /* overlong U+007F */
-    assert_int_equal(tern_utf8_valid(U8("\xe0\x80\x80")), 0);     /* overlong 3-byte */
-    assert_int_equal(tern_utf8_valid(U8("\xe0\x9f\xbf")), 0);     /* overlong U+07FF */
-    assert_int_equal(tern_utf8_valid(U8("\xf0\x80\x80\x80")), 0); /* overlong 4-byte */
-    assert_int_equal(tern_utf8_valid(U8("\xf0\x8f\xbf\xbf")), 0); /* overlong U+FFFF */
-    assert_int_equal(tern_utf8_valid(U8("\xed\xa0\x80")), 0);     /* U+D800 surrogate */
-    assert_int_equal(tern_utf8_valid(U8("\xed\xbf\xbf")), 0);     /* U+DFFF surrogate */
+    assert_int_equal(tern_utf8_valid(U8("\xc0\x80")), 0);                 /* overlong NUL */
+    assert_int_equal(tern_utf8_valid(U8("\xc1\xbf")), 0);                 /* overlong U+007F */
+    assert_int_equal(tern_utf8_valid(U8("\xe0\x80\x80")), 0);             /* overlong 3-byte */
+    assert_int_equal(tern_utf8_valid(U8("\xe0\x9f\xbf")), 0);             /* overlong U+07FF */
+    assert_int_equal(tern_utf8_valid(U8("\xf0\x80\x80\x80")), 0);         /* overlong 4-byte */
+    assert_int_equal(tern_utf8_valid(U8("\xf0\x8f\xbf\xbf")), 0);         /* overlong U+FFFF */
+    assert_int_equal(tern_utf8_valid(U8("\xed\xa0\x80")), 0);             /* U+D800 surrogate */
+    assert_int_equal(tern_utf8_valid(U8("\xed\xbf\xbf")), 0);             /* U+DFFF surrogate */
     assert_int_equal(tern_utf8_valid(U8("\xed\xa0\xbd\xed\xb8\x80")), 0); /* CESU pair */
-    assert_int_equal(tern_utf8_valid(U8("\xf4\x90\x80\x80")), 0); /* U+110000 */
+    assert_int_equal(tern_utf8_valid(U8("\xf4\x90\x80\x80")), 0);         /* U+110000 */
     assert_int_equal(tern_utf8_valid(U8("\xf5\x80\x80\x80")), 0);
     assert_int_equal(tern_utf8_valid(U8("\xf8\x88\x80\x80\x80")), 0); /* 5-byte form */
     assert_int_equal(tern_utf8_valid(U8("\xfe")), 0);
     assert_int_equal(tern_utf8_valid(U8("\xff")), 0);
-    assert_int_equal(tern_utf8_valid(U8("\xc2")), 0);             /* truncated */
+    assert_int_equal(tern_utf8_valid(U8("\xc2")), 0); /* truncated */
     assert_int_equal(tern_utf8_valid(U8("\xe4\xbd")), 0);
     assert_int_equal(tern_utf8_valid(U8("\xf0\x9f\x98")), 0);
-    assert_int_equal(tern_utf8_valid(U8("\xc2\x41")), 0);         /* bad continuation */
+    assert_int_equal(tern_utf8_valid(U8("\xc2\x41")), 0); /* bad continuation */
     assert_int_equal(tern_utf8_valid(U8("\xe4\x41\xa0")), 0);
     assert_int_equal(tern_utf8_valid(U8("\xe4\xbd\xc0")), 0);
     assert_int_equal(tern_utf8_valid(U8("\xf0\x9f\x41\x80")), 0);
@@ -73,7 +73,7 @@ static void test_utf8_fast_path_boundaries(void **state)
         buf[pos] = 0xff;
         assert_int_equal(tern_utf8_valid(buf, sizeof buf), 0);
         assert_int_equal(tern_utf8_valid(buf, pos), 1); /* stops before the bad byte */
-        buf[pos] = 0xe2; /* U+20AC split across the end of the buffer */
+        buf[pos] = 0xe2;                                /* U+20AC split across the end of the buffer */
         buf[pos + 1] = 0x82;
         buf[pos + 2] = 0xac;
         assert_int_equal(tern_utf8_valid(buf, sizeof buf), 1);
@@ -122,9 +122,8 @@ static void test_utf8_against_reference(void **state)
 {
     (void)state;
     /* Bytes drawn mostly from the interesting lead/continuation values. */
-    static const uint8_t pool[] = {'a', 'z', 0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0,
-                                   0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee, 0xef, 0xf0,
-                                   0xf1, 0xf3, 0xf4, 0xf5, 0xff};
+    static const uint8_t pool[] = {'a',  'z',  0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2,
+                                   0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff};
     srand(12345);
     uint8_t buf[40];
     int valid = 0;
@@ -185,20 +184,20 @@ static void test_base64_bad_input(void **state)
     (void)state;
     uint8_t dec[16];
     char out[16];
-    assert_int_equal(tern_base64url_decode("Z", 1, dec, sizeof dec), -1);       /* 1 mod 4 */
+    assert_int_equal(tern_base64url_decode("Z", 1, dec, sizeof dec), -1); /* 1 mod 4 */
     assert_int_equal(tern_base64url_decode("Zm9vY", 5, dec, sizeof dec), -1);
-    assert_int_equal(tern_base64url_decode("Zh", 2, dec, sizeof dec), -1);      /* stray low bits */
+    assert_int_equal(tern_base64url_decode("Zh", 2, dec, sizeof dec), -1); /* stray low bits */
     assert_int_equal(tern_base64url_decode("Zm9=", 4, dec, sizeof dec), -1);
     assert_int_equal(tern_base64url_decode("Zm8=", 4, dec, sizeof dec), 2);
     assert_int_equal(tern_base64url_decode("Zm8", 3, dec, sizeof dec), 2);
-    assert_int_equal(tern_base64url_decode("Zg=", 3, dec, sizeof dec), -1);     /* short pad */
+    assert_int_equal(tern_base64url_decode("Zg=", 3, dec, sizeof dec), -1); /* short pad */
     assert_int_equal(tern_base64url_decode("Z===", 4, dec, sizeof dec), -1);
     assert_int_equal(tern_base64url_decode("====", 4, dec, sizeof dec), -1);
     assert_int_equal(tern_base64url_decode("=", 1, dec, sizeof dec), -1);
     assert_int_equal(tern_base64url_decode("Zm 9v", 5, dec, sizeof dec), -1);
     assert_int_equal(tern_base64url_decode("Zm9v\n", 5, dec, sizeof dec), -1);
     assert_int_equal(tern_base64url_decode("Zm=v", 4, dec, sizeof dec), -1);
-    assert_int_equal(tern_base64url_decode("Zm9vYmFy", 8, dec, 5), -1);          /* out too small */
+    assert_int_equal(tern_base64url_decode("Zm9vYmFy", 8, dec, 5), -1); /* out too small */
     assert_int_equal(tern_base64url_decode("Zm9vYmFy", 8, dec, 6), 6);
     /* Input stops at n even when the bytes after it are valid base64. */
     assert_int_equal(tern_base64url_decode("Zm9vYmFy", 4, dec, sizeof dec), 3);
@@ -286,8 +285,8 @@ static void test_clocks(void **state)
 {
     (void)state;
     int64_t now = tern_now_ms();
-    assert_true(now > 1704067200000LL);      /* after 2024-01-01 */
-    assert_true(now < 4102444800000LL);      /* before 2100 */
+    assert_true(now > 1704067200000LL); /* after 2024-01-01 */
+    assert_true(now < 4102444800000LL); /* before 2100 */
     uint64_t a = tern_mono_ns(), b = tern_mono_ns();
     assert_true(b >= a);
     assert_true(a > 0);

@@ -255,7 +255,10 @@ static void build_stream(tern_buf *s, const uint8_t *mask)
     frame(s, WS_OP_CONT, 1, "ok", 2, mask);
     frame(s, WS_OP_TEXT, 1, "", 0, mask);
     frame(s, WS_OP_BINARY, 1, big, sizeof big, mask);
-    frame(s, WS_OP_CLOSE, 1, "\x03\xe8" "bye", 5, mask);
+    frame(s, WS_OP_CLOSE, 1,
+          "\x03\xe8"
+          "bye",
+          5, mask);
 }
 
 static void check_stream(const rec *r)
@@ -281,7 +284,10 @@ static void check_stream(const rec *r)
     for (int i = 0; i < 300; i++)
         assert_int_equal(r->data[7][i], (uint8_t)(i * 13));
     assert_int_equal(r->op[8], WS_OP_CLOSE);
-    assert_memory_equal(r->data[8], "\x03\xe8" "bye", 5);
+    assert_memory_equal(r->data[8],
+                        "\x03\xe8"
+                        "bye",
+                        5);
 }
 
 static void test_reader_whole_stream_zero_copy(void **state)
@@ -549,12 +555,11 @@ static void test_reader_bad_utf8(void **state)
 {
     (void)state;
     static const char *bad[] = {
-        "\xc0\xaf",         /* overlong '/' */
-        "\xe0\x80\xaf",     /* overlong '/' */
-        "\xed\xa0\x80",     /* surrogate U+D800 */
-        "\xf4\x90\x80\x80", /* above U+10FFFF */
-        "ok\xff",
-        "\xe4\xbd",         /* truncated at the end of the message */
+        "\xc0\xaf",                     /* overlong '/' */
+        "\xe0\x80\xaf",                 /* overlong '/' */
+        "\xed\xa0\x80",                 /* surrogate U+D800 */
+        "\xf4\x90\x80\x80",             /* above U+10FFFF */
+        "ok\xff",           "\xe4\xbd", /* truncated at the end of the message */
     };
     ws_reader r;
     rec rc = {0};

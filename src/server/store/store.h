@@ -50,8 +50,8 @@ typedef struct store_options {
     void (*writer_thread_start)(void *ud);
     void (*writer_batch_end)(void *ud);
     void *hook_ud;
-    int fsync_full;       /* 1: synchronous=FULL, 0: NORMAL (WAL; durable against process
-                             crash, not power loss of the last commit) */
+    int fsync_full; /* 1: synchronous=FULL, 0: NORMAL (WAL; durable against process
+                       crash, not power loss of the last commit) */
 } store_options;
 
 /* Opens (creating and migrating if needed) the store and starts the writer thread.
@@ -174,13 +174,11 @@ int store_user_exists(store_reader *r, int64_t app, const char *user);
 /* Users in id order after `after` (NULL = from the start), at most limit. cb gets the
  * user id, nickname (may be NULL) and creation time. Returns TERN_OK / TERN_ERR_STORE. */
 int store_user_list(store_reader *r, int64_t app, const char *after, int limit,
-                    void (*cb)(void *ud, const char *user, const char *nickname, int64_t created_ms),
-                    void *ud);
+                    void (*cb)(void *ud, const char *user, const char *nickname, int64_t created_ms), void *ud);
 
 /* Like store_user_list but starting AT `from` (inclusive). */
 int store_user_list_from(store_reader *r, int64_t app, const char *from, int limit,
-                         void (*cb)(void *ud, const char *user, const char *nickname, int64_t created_ms),
-                         void *ud);
+                         void (*cb)(void *ud, const char *user, const char *nickname, int64_t created_ms), void *ud);
 
 /* Group info: TERN_OK, TERN_ERR_GROUP_NOT_FOUND (missing or dismissed), TERN_ERR_STORE. */
 typedef struct store_group {
@@ -192,24 +190,24 @@ typedef struct store_group {
 } store_group;
 int store_group_get(store_reader *r, int64_t app, const char *group_id, store_group *out);
 /* Members of a group in user id order. TERN_OK / TERN_ERR_GROUP_NOT_FOUND / TERN_ERR_STORE. */
-int store_group_members(store_reader *r, int64_t app, const char *group_id,
-                        void (*cb)(void *ud, const char *user), void *ud);
+int store_group_members(store_reader *r, int64_t app, const char *group_id, void (*cb)(void *ud, const char *user),
+                        void *ud);
 /* Groups the user belongs to. */
-int store_user_groups(store_reader *r, int64_t app, const char *user,
-                      void (*cb)(void *ud, const char *group_id), void *ud);
+int store_user_groups(store_reader *r, int64_t app, const char *user, void (*cb)(void *ud, const char *group_id),
+                      void *ud);
 
 /* History: up to `limit` messages of conv_key with seq < before_seq (0 = from the
  * newest), newest first, appended to out as a JSON array; *more = 1 if older messages
  * remain. Returns TERN_OK / TERN_ERR_STORE.
  * For both history calls: if out has a ceiling (out->max), the array stops before
  * passing it and *more = 1; TERN_ERR_TOO_MANY (out unchanged) if not even "[]" fits. */
-int store_history(store_reader *r, int64_t app, const char *conv_key, uint64_t before_seq,
-                  int limit, tern_buf *out, int *more);
+int store_history(store_reader *r, int64_t app, const char *conv_key, uint64_t before_seq, int limit, tern_buf *out,
+                  int *more);
 /* Messages with seq > after_seq, oldest first, up to limit, appended to out as a JSON
  * array; *more = 1 if further ones remain; *last_seq = seq of the last one returned
  * (after_seq if none). */
-int store_messages_after(store_reader *r, int64_t app, const char *conv_key, uint64_t after_seq,
-                         int limit, tern_buf *out, int *more, uint64_t *last_seq);
+int store_messages_after(store_reader *r, int64_t app, const char *conv_key, uint64_t after_seq, int limit,
+                         tern_buf *out, int *more, uint64_t *last_seq);
 /* Highest seq in conv_key whose message id is <= id (0 if none). Cost is proportional to
  * the number of messages after that point, not to the conversation's length. */
 int store_seq_at_id(store_reader *r, int64_t app, const char *conv_key, uint64_t id, uint64_t *seq);

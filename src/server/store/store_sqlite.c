@@ -327,16 +327,16 @@ struct store {
 
     /* writer thread only */
     store_op **batch;
-    htab convs;     /* conversation cache */
-    hent *dirty;    /* conversations touched by the batch */
-    htab reads;     /* pending read positions of the batch */
+    htab convs;      /* conversation cache */
+    hent *dirty;     /* conversations touched by the batch */
+    htab reads;      /* pending read positions of the batch */
     uint64_t uc_gen; /* bumped whenever user_convs rows may have been deleted */
     uint64_t batch_max_id;
     tern_buf kb; /* key scratch */
 
     /* counters for store_get_stats (written by the writer, read by anyone) */
     _Atomic uint64_t n_batches, n_ops, commit_ns, max_batch_seen;
-    _Atomic uint64_t users_gen;    /* bumped after a batch that deleted a user commits */
+    _Atomic uint64_t users_gen; /* bumped after a batch that deleted a user commits */
     int batch_deleted_user;
 };
 
@@ -412,8 +412,7 @@ static int migrate(sqlite3 *db, char *err, size_t errsz)
 {
     sqlite3_stmt *st = NULL;
     int version = -1;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
         version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
     if (version < 0) {
@@ -536,8 +535,8 @@ store *store_open(const store_options *opt, char *err, size_t errsz)
     tern_buf_init(&s->kb, 0);
     tern_idgen_init(&s->idgen, opt->node_id);
 
-    if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
         set_err(err, errsz, "sqlite: cannot open %s: %s", s->path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
         goto fail;
     }
@@ -847,8 +846,7 @@ static int put_u64(char *o, uint64_t v)
 }
 
 /* {"msgId":"<id>","seq":<seq>,"time":<ms>,<fields>} */
-static char *message_json(uint64_t id, uint64_t seq, int64_t t, const char *fields, size_t fields_len,
-                          size_t *len)
+static char *message_json(uint64_t id, uint64_t seq, int64_t t, const char *fields, size_t fields_len, size_t *len)
 {
     char *j = tern_malloc(fields_len + 96);
     char *o = j;
@@ -1416,11 +1414,10 @@ static void *writer_main(void *arg)
 
 /* ---- readers ----------------------------------------------------------------------- */
 
-
-#define CONV_SELECT                                                                              \
-    "SELECT uc.conv_key,uc.peer,uc.read_seq,IFNULL(c.last_seq,0),IFNULL(c.last_msg_id,0),"       \
-    "IFNULL(c.last_time_ms,0),m.body FROM user_convs uc"                                         \
-    " LEFT JOIN convs c ON c.app=uc.app AND c.conv_key=uc.conv_key"                              \
+#define CONV_SELECT                                                                                                    \
+    "SELECT uc.conv_key,uc.peer,uc.read_seq,IFNULL(c.last_seq,0),IFNULL(c.last_msg_id,0),"                             \
+    "IFNULL(c.last_time_ms,0),m.body FROM user_convs uc"                                                               \
+    " LEFT JOIN convs c ON c.app=uc.app AND c.conv_key=uc.conv_key"                                                    \
     " LEFT JOIN messages m ON m.app=uc.app AND m.conv_key=uc.conv_key AND m.seq=c.last_seq"
 
 static const char *const rsql[R_COUNT] = {
@@ -1582,15 +1579,13 @@ static int user_list(store_reader *r, int which, int64_t app, const char *after,
                      void (*cb)(void *ud, const char *user, const char *nickname, int64_t created_ms), void *ud);
 
 int store_user_list(store_reader *r, int64_t app, const char *after, int limit,
-                    void (*cb)(void *ud, const char *user, const char *nickname, int64_t created_ms),
-                    void *ud)
+                    void (*cb)(void *ud, const char *user, const char *nickname, int64_t created_ms), void *ud)
 {
     return user_list(r, R_USER_LIST, app, after, limit, cb, ud);
 }
 
 int store_user_list_from(store_reader *r, int64_t app, const char *from, int limit,
-                         void (*cb)(void *ud, const char *user, const char *nickname, int64_t created_ms),
-                         void *ud)
+                         void (*cb)(void *ud, const char *user, const char *nickname, int64_t created_ms), void *ud)
 {
     return user_list(r, R_USER_LIST_FROM, app, from, limit, cb, ud);
 }
@@ -1663,8 +1658,8 @@ static int list_strings(store_reader *r, sqlite3_stmt *st, int64_t app, const ch
     return TERN_OK;
 }
 
-int store_group_members(store_reader *r, int64_t app, const char *group_id,
-                        void (*cb)(void *ud, const char *user), void *ud)
+int store_group_members(store_reader *r, int64_t app, const char *group_id, void (*cb)(void *ud, const char *user),
+                        void *ud)
 {
     sqlite3_stmt *ex = rst(r, R_GROUP_EXISTS), *st = rst(r, R_GROUP_MEMBERS);
     if (!ex || !st)
@@ -1680,8 +1675,8 @@ int store_group_members(store_reader *r, int64_t app, const char *group_id,
     return list_strings(r, st, app, group_id, cb, ud);
 }
 
-int store_user_groups(store_reader *r, int64_t app, const char *user,
-                      void (*cb)(void *ud, const char *group_id), void *ud)
+int store_user_groups(store_reader *r, int64_t app, const char *user, void (*cb)(void *ud, const char *group_id),
+                      void *ud)
 {
     sqlite3_stmt *st = rst(r, R_USER_GROUPS);
     if (!st)
@@ -1737,8 +1732,8 @@ full:
     return TERN_ERR_TOO_MANY;
 }
 
-int store_history(store_reader *r, int64_t app, const char *conv_key, uint64_t before_seq, int limit,
-                  tern_buf *out, int *more)
+int store_history(store_reader *r, int64_t app, const char *conv_key, uint64_t before_seq, int limit, tern_buf *out,
+                  int *more)
 {
     sqlite3_stmt *st = rst(r, R_HISTORY);
     if (!st)

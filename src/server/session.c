@@ -484,6 +484,18 @@ static void op_sync(req *q, cJSON *root)
     uint64_t new_cursor = store_last_id(s->st);
     conv_vec cv = {0};
     int rc = store_conversations(c->loop->reader, c->app, c->user, 100000, collect_conv, &cv);
+    /* The client's map, hashed once: looking each conversation up in the cJSON object
+     * would cost conversations x entries. */
+    hmap known_map;
+    hmap_init(&known_map);
+    cJSON *kv;
+    if (cJSON_IsObject(jconvs)) {
+        cJSON_ArrayForEach(kv, jconvs)
+        {
+            if (kv->string && cJSON_IsNumber(kv) && kv->valuedouble >= 0)
+                hmap_put(&known_map, kv->string, strlen(kv->string), kv);
+        }
+    }
     tern_buf d;
     tern_buf_init(&d, 0);
     tern_buf_puts(&d, "{\"messages\":[");
@@ -494,8 +506,8 @@ static void op_sync(req *q, cJSON *root)
     for (size_t i = 0; rc == TERN_OK && i < cv.n; i++) {
         struct conv_item *it = &cv.v[i];
         uint64_t after;
-        cJSON *known = jconvs ? cJSON_GetObjectItemCaseSensitive(jconvs, it->cid) : NULL;
-        if (cJSON_IsNumber(known) && known->valuedouble >= 0) {
+        cJSON *known = hmap_get(&known_map, it->cid, strlen(it->cid));
+        if (known) {
             after = (uint64_t)known->valuedouble;
             if (it->last_seq <= after)
                 continue;
@@ -530,6 +542,7 @@ static void op_sync(req *q, cJSON *root)
             more = 1;
     }
     tern_buf_free(&page);
+    hmap_free(&known_map);
     for (size_t i = 0; i < cv.n; i++) {
         tern_free(cv.v[i].key);
         tern_free(cv.v[i].cid);

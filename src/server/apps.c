@@ -164,9 +164,8 @@ static int write_private(const char *path, const char *text)
     return w == (ssize_t)n ? 0 : -1;
 }
 
-int apps_bootstrap(server *s, store_reader *r)
+int apps_bootstrap(server *s)
 {
-    (void)r;
     char path[1200];
     /* Admin token: configured, or read from / generated into <data>/admin.token. */
     if (s->cfg.admin_token[0]) {

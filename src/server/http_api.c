@@ -785,40 +785,37 @@ static int group_create(conn *c, rctx *x, const http_msg *m)
         snprintf(gen, sizeof gen, "%llu", (unsigned long long)tern_idgen_next(&c->loop->srv->online_ids));
         gid = gen;
     }
-    rest_op *r = NULL;
-    if (rc == TERN_OK) {
-        r = rest_op_new(c, x, finish_group_created);
-        r->a = tern_strdup(gid);
-        r->b = tern_strdup(name ? name : gid);
-        r->list = ml.v;
-        r->nlist = ml.n;
-        r->op.kind = STORE_OP_CREATE_GROUP;
-        r->op.u.group.group_id = r->a;
-        r->op.u.group.name = r->b;
-        r->op.u.group.owner = owner ? tern_strdup(owner) : NULL;
-        r->op.u.group.members = (const char **)r->list;
-        r->op.u.group.nmembers = r->nlist;
-    } else {
+    if (rc != TERN_OK) {
+        cJSON_Delete(j);
         for (size_t i = 0; i < ml.n; i++)
             tern_free(ml.v[i]);
         tern_free(ml.v);
-    }
-    cJSON_Delete(j);
-    if (rc != TERN_OK) {
         reply_err(c, x, rc);
         return 0;
     }
-    /* The owner string must outlive the op: keep it in the list (freed with it). */
-    if (r->op.u.group.owner) {
-        strlist l2 = {r->list, r->nlist, r->nlist};
-        strlist_add(&l2, r->op.u.group.owner);
-        tern_free((char *)r->op.u.group.owner);
-        r->list = l2.v;
-        r->nlist = l2.n;
-        r->op.u.group.owner = r->list[r->nlist - 1];
-        r->op.u.group.members = (const char **)r->list;
-        r->op.u.group.nmembers = r->nlist - 1;
+    /* The list owns every string the op points at, the owner included (appended unless
+     * already a member), and group_created_after tells everyone in it once. */
+    const char *owner_copy = NULL;
+    size_t nmembers = ml.n;
+    for (size_t i = 0; owner && i < ml.n && !owner_copy; i++)
+        if (!strcmp(ml.v[i], owner))
+            owner_copy = ml.v[i];
+    if (owner && !owner_copy) {
+        strlist_add(&ml, owner);
+        owner_copy = ml.v[ml.n - 1];
     }
+    rest_op *r = rest_op_new(c, x, finish_group_created);
+    r->a = tern_strdup(gid);
+    r->b = tern_strdup(name ? name : gid);
+    r->list = ml.v;
+    r->nlist = ml.n;
+    r->op.kind = STORE_OP_CREATE_GROUP;
+    r->op.u.group.group_id = r->a;
+    r->op.u.group.name = r->b;
+    r->op.u.group.owner = owner_copy;
+    r->op.u.group.members = (const char **)r->list;
+    r->op.u.group.nmembers = nmembers;
+    cJSON_Delete(j); /* gid, name and owner are copied above */
     r->after = group_created_after;
     return rest_submit(c, r);
 }

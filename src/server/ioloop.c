@@ -62,7 +62,7 @@ typedef struct gather {
 } gather;
 static __thread gather *tl_gather;
 
-static void inbox_push_many(ioloop *l, inbox_item *items, size_t n);
+static void inbox_push_many(ioloop *l, const inbox_item *items, size_t n);
 
 void inbox_gather_begin(server *s)
 {
@@ -100,7 +100,7 @@ void inbox_gather_free(server *s)
     s->gather = NULL;
 }
 
-static void inbox_push_many(ioloop *l, inbox_item *items, size_t n)
+static void inbox_push_many(ioloop *l, const inbox_item *items, size_t n)
 {
     inbox *in = &l->in;
     pthread_mutex_lock(&in->mu);
@@ -132,7 +132,7 @@ void inbox_push(ioloop *l, const inbox_item *it)
         q->items[q->len++] = *it;
         return;
     }
-    inbox_push_many(l, (inbox_item *)it, 1);
+    inbox_push_many(l, it, 1);
 }
 
 /* Runs what was queued for the loop when it woke up: one pass, so a writer that keeps

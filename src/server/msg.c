@@ -88,7 +88,7 @@ int msg_prepare(server *s, store_reader *rd, int64_t app, const char *from, cJSO
     if (bad || !ctype || !to)
         return TERN_ERR_BAD_FIELD;
     /* The system conversation is receive-only (Tencent 2106). */
-    if (!strcmp(ctype, "SYSTEM") || !strcmp(to, SYSTEM_CONV) || !strcmp(to, "@TIM#SYSTEM"))
+    if (!strcmp(ctype, "SYSTEM") || !strcmp(to, SYSTEM_CONV))
         return TERN_ERR_SYSTEM_CONV;
     int is_group;
     if (!strcmp(ctype, "C2C"))

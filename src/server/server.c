@@ -140,7 +140,7 @@ int server_start(server *s)
         return -1;
     }
     s->bus = bus_open(s);
-    if (apps_load(s) != 0 || apps_bootstrap(s, NULL) != 0)
+    if (apps_load(s) != 0 || apps_bootstrap(s) != 0)
         return -1;
 
     struct sockaddr_storage ss;

@@ -237,7 +237,7 @@ int apps_find(server *s, const char *org, size_t orgn, const char *name, size_t 
 int apps_find_key(server *s, const char *appkey, app_info *out);
 void apps_add(server *s, const app_info *a);
 /* Creates the demo app on first start, writes demo-app.json; 0 or -1. */
-int apps_bootstrap(server *s, store_reader *r);
+int apps_bootstrap(server *s);
 
 /* Creates an app with fresh credentials (blocking on the store); TERN_OK or a code. */
 int apps_create(server *s, const char *org, const char *name, app_info *out);

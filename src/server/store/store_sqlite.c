@@ -29,6 +29,7 @@
  * entry i takes the database from version i to i + 1. Add a migration, never edit one.
  */
 #include "server/store/store.h"
+#include "server/store/store_vfs.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -37,9 +38,13 @@
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/hmap.h"
@@ -479,6 +484,11 @@ static void *ckpt_main(void *arg)
 {
     store *s = arg;
     pthread_setname_np(pthread_self(), "tern-ckpt");
+    /* Checkpoints are background work: at a lower priority the writer and the I/O loops
+     * preempt it when the cores are busy (it still gets the idle time, and past
+     * WAL_HARD_FRAMES the writer checkpoints itself). On Linux nice is per thread. */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0)
+        LOG_DEBUG("store: cannot lower the checkpointer's priority: %s", strerror(errno));
     for (;;) {
         pthread_mutex_lock(&s->ckpt_mu);
         while (!s->ckpt_pending && !s->ckpt_stop)
@@ -535,8 +545,8 @@ store *store_open(const store_options *opt, char *err, size_t errsz)
     tern_buf_init(&s->kb, 0);
     tern_idgen_init(&s->idgen, opt->node_id);
 
-    if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
-        SQLITE_OK) {
+    if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        store_vfs_name()) != SQLITE_OK) {
         set_err(err, errsz, "sqlite: cannot open %s: %s", s->path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
         goto fail;
     }
@@ -552,9 +562,10 @@ store *store_open(const store_options *opt, char *err, size_t errsz)
          * WAL_HARD_FRAMES (~260 MiB at most). */
         exec_sql(s->db, "PRAGMA journal_size_limit=" WAL_SIZE_LIMIT, err, errsz) < 0 ||
         /* A bigger page cache keeps the index pages of hot conversations in memory. */
-        exec_sql(s->db, "PRAGMA cache_size=-65536", err, errsz) < 0 || migrate(s->db, err, errsz) < 0)
+        exec_sql(s->db, "PRAGMA cache_size=4000", err, errsz) < 0 || migrate(s->db, err, errsz) < 0)
         goto fail;
-    if (sqlite3_open_v2(s->path, &s->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(s->path, &s->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, store_vfs_name()) !=
+        SQLITE_OK) {
         set_err(err, errsz, "sqlite: cannot open %s: %s", s->path,
                 s->ckpt_db ? sqlite3_errmsg(s->ckpt_db) : "out of memory");
         goto fail;
@@ -1445,7 +1456,7 @@ store_reader *store_reader_open(store *s)
 {
     store_reader *r = tern_calloc(1, sizeof *r);
     r->s = s;
-    if (sqlite3_open_v2(s->path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(s->path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, store_vfs_name()) != SQLITE_OK) {
         LOG_ERROR("store: opening a reader on %s: %s", s->path, r->db ? sqlite3_errmsg(r->db) : "out of memory");
         sqlite3_close(r->db);
         tern_free(r);

@@ -1528,25 +1528,42 @@ static void test_schema_versions(void **state)
     fx_close(f);
     char path[128];
     snprintf(path, sizeof path, "%s/tern.db", f->dir);
-    assert_int_equal(user_version(path), 2);
+    assert_int_equal(user_version(path), 3);
 
-    /* Put the database back to version 1's index, as a version-1 ternd left it. */
+    /* Put the database back to version 1's layout, as a version-1 ternd left it: a
+     * WITHOUT ROWID messages table clustered by conversation, its (app, sender,
+     * client_msg_id) index and the (app, msg_id) index, with the stored message. */
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
-                                  "DROP INDEX messages_client_id;"
+                                  "CREATE TEMP TABLE keep AS SELECT * FROM messages;"
+                                  "DROP TABLE messages;"
+                                  "CREATE TABLE messages("
+                                  "  app INTEGER NOT NULL, conv_key TEXT NOT NULL, seq INTEGER NOT NULL,"
+                                  "  msg_id INTEGER NOT NULL, sender TEXT NOT NULL, client_msg_id TEXT,"
+                                  "  time_ms INTEGER NOT NULL, body TEXT NOT NULL,"
+                                  "  PRIMARY KEY(app, conv_key, seq)) WITHOUT ROWID;"
                                   "CREATE UNIQUE INDEX messages_client_id ON messages(app, sender, client_msg_id)"
                                   " WHERE client_msg_id IS NOT NULL;"
+                                  "CREATE INDEX messages_msg_id ON messages(app, msg_id);"
+                                  "INSERT INTO messages(app,conv_key,seq,msg_id,sender,client_msg_id,time_ms,body)"
+                                  " SELECT app,conv_key,seq,msg_id,sender,client_msg_id,time_ms,body FROM keep;"
                                   "PRAGMA user_version=1;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
     fx_open(f, 64, 0);
-    assert_int_equal(user_version(path), 2);
+    assert_int_equal(user_version(path), 3);
     msgreq m;
     msg_init(&m, f->app, "alice", "bob", 0, "v1", "resend"); /* still recognised */
     assert_int_equal(run_op(f->s, &m.op), TERN_OK);
     assert_int_equal(m.op.u.msg.duplicate, 1);
+    assert_int_equal(m.op.u.msg.seq, 1);
+    msg_release(&m);
+    msg_init(&m, f->app, "alice", "bob", 0, "v3", "after"); /* the next seq follows */
+    assert_int_equal(run_op(f->s, &m.op), TERN_OK);
+    assert_int_equal(m.op.u.msg.duplicate, 0);
+    assert_int_equal(m.op.u.msg.seq, 2);
     msg_release(&m);
     fx_close(f);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -1556,6 +1573,18 @@ static void test_schema_versions(void **state)
         SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_non_null(strstr((const char *)sqlite3_column_text(st, 0), "(app, client_msg_id, sender)"));
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE name='messages'", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_non_null(strstr((const char *)sqlite3_column_text(st, 0), "msg_id INTEGER PRIMARY KEY"));
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*), min(seq), max(seq) FROM messages", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 2);
+    assert_int_equal(sqlite3_column_int(st, 1), 1);
+    assert_int_equal(sqlite3_column_int(st, 2), 2);
     sqlite3_finalize(st);
 
     /* A database from a newer ternd. */
@@ -1567,7 +1596,7 @@ static void test_schema_versions(void **state)
     assert_non_null(strstr(err, "newer"));
     assert_int_equal(user_version(path), 99);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=2", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=3", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     fx_open(f, 64, 0); /* for teardown */
 }

@@ -114,6 +114,23 @@ static const char *const migrations[] = {
     "DROP INDEX messages_client_id;"
     "CREATE UNIQUE INDEX messages_client_id ON messages(app, client_msg_id, sender)"
     "  WHERE client_msg_id IS NOT NULL;",
+    /* 3: messages become a rowid table keyed by msg_id, which the writer assigns in
+     * increasing order, so each batch appends its rows (and their bodies) to the end of
+     * the table instead of splitting one leaf per conversation in the middle of it; the
+     * per-conversation order lives in a narrow index (app, conv_key, seq), about ten
+     * times denser than the rows, so it splits ten times less. The (app, msg_id) index
+     * is the rowid now. Measured on c2c at 20k msg/s: WAL pages per message 2.6 -> 1.4,
+     * store thread 50% -> 33% of a core (docs/performance.md). */
+    "CREATE TABLE messages_v3("
+    "  msg_id INTEGER PRIMARY KEY, app INTEGER NOT NULL, conv_key TEXT NOT NULL, seq INTEGER NOT NULL,"
+    "  sender TEXT NOT NULL, client_msg_id TEXT, time_ms INTEGER NOT NULL, body TEXT NOT NULL);"
+    "INSERT INTO messages_v3(msg_id,app,conv_key,seq,sender,client_msg_id,time_ms,body)"
+    "  SELECT msg_id,app,conv_key,seq,sender,client_msg_id,time_ms,body FROM messages ORDER BY msg_id;"
+    "DROP TABLE messages;"
+    "ALTER TABLE messages_v3 RENAME TO messages;"
+    "CREATE UNIQUE INDEX messages_conv ON messages(app, conv_key, seq);"
+    "CREATE UNIQUE INDEX messages_client_id ON messages(app, client_msg_id, sender)"
+    "  WHERE client_msg_id IS NOT NULL;",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 

@@ -5,17 +5,19 @@
  *
  * How the pieces fit: main.c parses options and orchestrates the phases (REST setup in
  * rest.c, connecting and running in client.c, /proc sampling in sysstat.c) and prints
- * the results. The hot path lives in client.c: sends patch a pre-encoded frame template
- * in place, receives look for a marker in the delivered text instead of parsing JSON,
- * and nothing is allocated per message. Each client thread owns its connections and
- * its libuv loop outright; the main thread only reads counters (relaxed atomics) and
- * flips the shared phase.
+ * the results; the floor workload (floor.c) needs no server and runs on its own. The hot
+ * path lives in client.c: sends patch a pre-encoded frame template in place, receives
+ * look for a marker in the delivered text instead of parsing JSON, and nothing is
+ * allocated per message. Each client thread owns its connections and its libuv loop
+ * outright; the main thread only reads counters (relaxed atomics) and flips the shared
+ * phase.
  */
 #ifndef TERN_BENCH_H
 #define TERN_BENCH_H
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <uv.h>
 
 #include "core/buf.h"
@@ -46,7 +48,7 @@ uint64_t hist_quantile(const hist *h, double q);
 
 /* ---- configuration ------------------------------------------------------------------- */
 
-enum workload { W_FANOUT = 0, W_C2C, W_IDLE };
+enum workload { W_FANOUT = 0, W_C2C, W_IDLE, W_FLOOR };
 
 typedef struct bench_cfg {
     int workload;
@@ -69,6 +71,7 @@ typedef struct bench_cfg {
     double settle;   /* idle: seconds between last ready and the RSS sample */
     double setup_timeout;
     int text_size;
+    int frame_size; /* floor: bytes per delivery */
     int threads;
     int concurrency; /* connects in flight (all threads) */
     int server_pid;  /* 0: not sampled */
@@ -184,6 +187,15 @@ typedef struct bench {
 
 /* Group g's id: "<prefix>g<g>". */
 void plan_group_id(const bench_cfg *cfg, int g, char *out, size_t n);
+/* Prints ,"key":v with `decimals` decimals to f, or ,"key":null unless have and v is finite. */
+void json_num(FILE *f, const char *key, double v, int have, int decimals);
+
+/* ---- floor.c: the kernel's write floor, no server ------------------------------------ */
+
+/* Runs the floor workload (cfg: connections, rate, frame_size, warmup, duration,
+ * setup_timeout, json) and prints its result. Progress on stderr unless quiet. Returns
+ * the exit status: 0 when the run completed, 2 when setup failed. */
+int floor_run(const bench_cfg *cfg, int quiet);
 
 /* ---- rest.c: blocking HTTP/1.1 client for setup -------------------------------------- */
 

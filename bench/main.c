@@ -23,7 +23,8 @@
 
 #define NS 1000000000ull
 
-static const char *const WORKLOAD_NAMES[] = {"fanout", "c2c", "idle"};
+static const char *const WORKLOAD_NAMES[] = {"fanout", "c2c", "idle", "floor"};
+#define NWORKLOADS (int)(sizeof WORKLOAD_NAMES / sizeof WORKLOAD_NAMES[0])
 
 static void usage(FILE *f)
 {
@@ -43,8 +44,11 @@ static void usage(FILE *f)
           "          rate R; reports the durable-ack latency (send -> `send` response) too.\n"
           "  idle    C authenticated connections held idle for T seconds; reports connects/s and,\n"
           "          with --server-pid, the server's RSS growth per connection: the peers' workload B.\n"
+          "  floor   the kernel's cost of one write per delivery on loopback, no server: a forked\n"
+          "          writer paces R writes/s of B bytes over C TCP_NODELAY sockets that this\n"
+          "          process reads; a baseline for server_cpu_us_per_delivery (needs no ternd).\n"
           "\n"
-          "Server and app:\n"
+          "Server and app (all but floor):\n"
           "  --url ws://HOST:PORT[/PATH]  server (REST on the same port; PATH defaults to /ws)\n"
           "  --app ORG/APP                 the app to create users in\n"
           "  --client-id ID --secret SECRET  the app's client credentials (app token + user tokens)\n"
@@ -57,13 +61,15 @@ static void usage(FILE *f)
           "Workload shape (defaults in brackets):\n"
           "  --groups G [100]  --members M [10]  --senders S [100]      fanout\n"
           "  --pairs P [100]                                             c2c\n"
-          "  --connections C [10000]                                     idle\n"
-          "  --rate R           aggregate messages sent per second [fanout 5000, c2c 20000]\n"
+          "  --connections C [idle 10000, floor 1000]                    idle, floor\n"
+          "  --rate R           aggregate messages sent per second [fanout 5000, c2c 20000];\n"
+          "                     floor: writes (deliveries) per second [50000]\n"
           "  --duration T       measured window (idle: hold time), seconds [10]\n"
           "  --warmup W         seconds of sending before the window, excluded from stats [2]\n"
           "  --drain D          max seconds to wait after the window for acks and deliveries [5]\n"
           "  --settle S         idle: seconds between the last `ready` and the RSS sample [2]\n"
           "  --text-size N      bytes of message text, >= 53 [200]\n"
+          "  --frame-size B     floor: bytes per write (delivery), >= 8 [330]\n"
           "\n"
           "Generator:\n"
           "  --threads N        client threads, one libuv loop each [1] (the box has 2 cores\n"
@@ -95,6 +101,10 @@ static void usage(FILE *f)
           "                                generator or the machine, not the server, was the limit)\n"
           "  machine_busy_pct              all CPUs busy in the window (/proc/stat), % of one core\n"
           "  other_cpu_pct                 machine_busy - server - generator: other jobs (noise)\n"
+          "  floor: writes_per_s, dropped  the writer's whole writes in the window per second, and\n"
+          "                                the deliveries a socket did not take whole (EAGAIN, short)\n"
+          "  writer_cpu_us_per_delivery    the writer's utime+stime in the window / deliveries read\n"
+          "  writer_cpu_pct, reader_cpu_pct  the writer's and this process's CPU, % of one core\n"
           "\n"
           "Exit status: 0 when the run completed (loss and errors are reported, not fatal);\n"
           "1 on bad options; 2 when setup failed (REST, connect or login).\n",
@@ -346,7 +356,7 @@ static void count_loss(bench *b, result *r)
     }
 }
 
-static void json_num(FILE *f, const char *key, double v, int have, int decimals)
+void json_num(FILE *f, const char *key, double v, int have, int decimals)
 {
     if (have && isfinite(v))
         fprintf(f, ",\"%s\":%.*f", key, decimals, v);
@@ -680,6 +690,7 @@ enum {
     O_DRAIN,
     O_SETTLE,
     O_TEXT_SIZE,
+    O_FRAME_SIZE,
     O_THREADS,
     O_CONCURRENCY,
     O_SETUP_TIMEOUT,
@@ -710,7 +721,7 @@ int main(int argc, char **argv)
     cfg->members = 10;
     cfg->senders = 100;
     cfg->pairs = 100;
-    cfg->connections = 10000;
+    cfg->connections = -1;
     cfg->rate = -1;
     cfg->duration = 10;
     cfg->warmup = 2;
@@ -718,6 +729,7 @@ int main(int argc, char **argv)
     cfg->settle = 2;
     cfg->setup_timeout = 120;
     cfg->text_size = 200;
+    cfg->frame_size = 330;
     cfg->threads = 1;
     cfg->concurrency = 200;
     const char *app_file = NULL;
@@ -742,6 +754,7 @@ int main(int argc, char **argv)
         {"drain", required_argument, NULL, O_DRAIN},
         {"settle", required_argument, NULL, O_SETTLE},
         {"text-size", required_argument, NULL, O_TEXT_SIZE},
+        {"frame-size", required_argument, NULL, O_FRAME_SIZE},
         {"threads", required_argument, NULL, O_THREADS},
         {"concurrency", required_argument, NULL, O_CONCURRENCY},
         {"setup-timeout", required_argument, NULL, O_SETUP_TIMEOUT},
@@ -791,6 +804,7 @@ int main(int argc, char **argv)
         case O_DRAIN: NUM(drain, 0, 3600, )
         case O_SETTLE: NUM(settle, 0, 3600, )
         case O_TEXT_SIZE: NUM(text_size, 53, 12000, (int))
+        case O_FRAME_SIZE: NUM(frame_size, 8, 65536, (int))
         case O_THREADS: NUM(threads, 1, 64, (int))
         case O_CONCURRENCY: NUM(concurrency, 1, 100000, (int))
         case O_SETUP_TIMEOUT: NUM(setup_timeout, 1, 86400, )
@@ -801,19 +815,28 @@ int main(int argc, char **argv)
     if (!wl && optind < argc)
         wl = argv[optind++];
     if (optind < argc || !wl) {
-        fprintf(stderr, "tern-bench: %s\n", wl ? "unexpected arguments" : "which workload? fanout, c2c or idle");
+        fprintf(stderr, "tern-bench: %s\n", wl ? "unexpected arguments" : "which workload? fanout, c2c, idle or floor");
         usage(stderr);
         return 1;
     }
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < NWORKLOADS; i++)
         if (strcmp(wl, WORKLOAD_NAMES[i]) == 0)
             cfg->workload = i;
     if (cfg->workload < 0) {
-        fprintf(stderr, "tern-bench: unknown workload '%s' (fanout, c2c, idle)\n", wl);
+        fprintf(stderr, "tern-bench: unknown workload '%s' (fanout, c2c, idle, floor)\n", wl);
         return 1;
     }
     if (cfg->rate < 0)
-        cfg->rate = cfg->workload == W_C2C ? 20000 : 5000;
+        cfg->rate = cfg->workload == W_C2C ? 20000 : cfg->workload == W_FLOOR ? 50000 : 5000;
+    if (cfg->connections < 0)
+        cfg->connections = cfg->workload == W_FLOOR ? 1000 : 10000;
+    if (cfg->workload == W_FLOOR) { /* no server: none of the server and app options apply */
+        long lim = sys_raise_nofile();
+        if (lim > 0 && cfg->connections + 64 > lim)
+            fprintf(stderr, "tern-bench: warning: %d connections but the open-files limit is %ld\n", cfg->connections,
+                    lim);
+        return floor_run(cfg, quiet);
+    }
     if (app_file && rest_load_app_file(cfg, app_file) < 0)
         return 1;
     if (appkey) {

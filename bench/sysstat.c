@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -100,15 +101,22 @@ int sys_machine_cpu_us(int64_t *busy_us, int64_t *total_us)
     fclose(f);
     if (n < 4)
         return -1;
-    /* user nice system idle iowait irq softirq steal (guest time is inside user). */
-    unsigned long long total = 0;
-    for (int i = 0; i < 8 && i < n; i++)
-        total += v[i];
+    /* user nice system idle iowait irq softirq steal (guest time is inside user). The
+     * busy fields are sampled at the scheduler tick, idle (and iowait) are measured
+     * exactly by the tickless idle code: a load paced by a 1 ms timer, like ours, can
+     * line up with the tick and make the busy sum anything from 2 % to 160 % of the
+     * truth. So the total is wall time x CPUs and busy is the total minus idle. */
     unsigned long long idle = v[3] + (n > 4 ? v[4] : 0);
     long hz = sysconf(_SC_CLK_TCK);
     if (hz <= 0)
         hz = 100;
-    *busy_us = (int64_t)((total - idle) * 1000000ull / (unsigned long long)hz);
-    *total_us = (int64_t)(total * 1000000ull / (unsigned long long)hz);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu <= 0)
+        ncpu = 1;
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    int64_t total = ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000) * ncpu;
+    *total_us = total;
+    *busy_us = total - (int64_t)(idle * 1000000ull / (unsigned long long)hz);
     return 0;
 }

@@ -11,13 +11,19 @@
 #
 # Environment (defaults in brackets):
 #   BENCH_RUNS [3]            runs per workload
-#   BENCH_WORKLOADS ["fanout idle c2c"]
+#   BENCH_WORKLOADS ["fanout idle c2c floor"]
 #   BENCH_SECONDS [10]        measured window of fanout/c2c, hold time of idle
 #   BENCH_WARMUP [2]          warm-up seconds before the window
 #   BENCH_FANOUT_GROUPS [100] BENCH_FANOUT_MEMBERS [10] BENCH_FANOUT_SENDERS [100]
 #   BENCH_FANOUT_RATE [5000]  messages/s (x members = deliveries/s)
 #   BENCH_C2C_PAIRS [100]     BENCH_C2C_RATE [20000]
 #   BENCH_IDLE_CONNS [10000]
+#   BENCH_FLOOR_CONNS [1000]  BENCH_FLOOR_RATE [50000]  BENCH_FLOOR_SIZE [505]
+#                             the `floor` workload runs without ternd: the kernel's cost
+#                             of one loopback write (of a fan-out delivery's frame size)
+#                             per delivery to as many sockets as fanout's receivers, the
+#                             baseline for server_cpu_us_per_delivery; with fanout in
+#                             the same run the script prints their ratio last
 #   BENCH_THREADS [1]         tern-bench client threads
 #   BENCH_ARGS []             extra tern-bench arguments (all workloads)
 #   TERND_ARGS []             extra ternd arguments
@@ -35,7 +41,7 @@ for f in "$TERND" "$BENCH"; do
 done
 
 RUNS=${BENCH_RUNS:-3}
-WORKLOADS=${BENCH_WORKLOADS:-"fanout idle c2c"}
+WORKLOADS=${BENCH_WORKLOADS:-"fanout idle c2c floor"}
 SECONDS_=${BENCH_SECONDS:-10}
 WARMUP=${BENCH_WARMUP:-2}
 THREADS=${BENCH_THREADS:-1}
@@ -128,19 +134,27 @@ run_one() {
                    --warmup "$WARMUP") ;;
     c2c)    args+=(--pairs "${BENCH_C2C_PAIRS:-100}" --rate "${BENCH_C2C_RATE:-20000}" --warmup "$WARMUP") ;;
     idle)   args+=(--connections "${BENCH_IDLE_CONNS:-10000}") ;;
+    floor)  args+=(--connections "${BENCH_FLOOR_CONNS:-1000}" --rate "${BENCH_FLOOR_RATE:-50000}"
+                   --frame-size "${BENCH_FLOOR_SIZE:-505}" --warmup "$WARMUP") ;;
     *) echo "bench.sh: unknown workload $wl" >&2; return 1 ;;
   esac
   wait_quiet
-  start_ternd || return 1
   local line rc=0
-  # shellcheck disable=SC2086
-  line=$("$BENCH" "$wl" --url "ws://127.0.0.1:$PORT" --app-file "$TMP/demo-app.json" \
-         --server-pid "$TERND_PID" "${args[@]}" ${BENCH_ARGS:-}) || rc=$?
-  if ! kill -0 "$TERND_PID" 2>/dev/null; then
-    echo "bench.sh: ternd died during $wl run $run; its log:" >&2
-    tail -n 30 "$TMP/ternd.log" >&2 || true
+  if [ "$wl" = floor ]; then
+    # No server: tern-bench forks its own writer.
+    # shellcheck disable=SC2086
+    line=$("$BENCH" floor "${args[@]}" ${BENCH_ARGS:-}) || rc=$?
+  else
+    start_ternd || return 1
+    # shellcheck disable=SC2086
+    line=$("$BENCH" "$wl" --url "ws://127.0.0.1:$PORT" --app-file "$TMP/demo-app.json" \
+           --server-pid "$TERND_PID" "${args[@]}" ${BENCH_ARGS:-}) || rc=$?
+    if ! kill -0 "$TERND_PID" 2>/dev/null; then
+      echo "bench.sh: ternd died during $wl run $run; its log:" >&2
+      tail -n 30 "$TMP/ternd.log" >&2 || true
+    fi
+    stop_ternd
   fi
-  stop_ternd
   if [ $rc -ne 0 ] || [ -z "$line" ]; then
     echo "bench.sh: $wl run $run failed (tern-bench exit $rc)" >&2
     return 1
@@ -162,8 +176,9 @@ done
 
 # Medians per workload: one JSON line each (numeric fields; null if no run had a value),
 # then a short human table.
-KEYS="sent_per_s delivered_per_s lost duplicates errors p50_ms p90_ms p99_ms p999_ms max_ms ack_p50_ms ack_p99_ms ack_max_ms server_cpu_pct server_cpu_us_per_delivery server_cpu_us_per_msg server_rss_kib server_rss_kib_per_conn connects_per_s connect_p99_ms server_cpu_ms_per_connect bench_cpu_pct send_lag_max_ms other_cpu_pct"
+KEYS="sent_per_s delivered_per_s lost duplicates errors p50_ms p90_ms p99_ms p999_ms max_ms ack_p50_ms ack_p99_ms ack_max_ms server_cpu_pct server_cpu_us_per_delivery server_cpu_us_per_msg server_rss_kib server_rss_kib_per_conn connects_per_s connect_p99_ms server_cpu_ms_per_connect bench_cpu_pct send_lag_max_ms other_cpu_pct writes_per_s writer_cpu_pct writer_cpu_us_per_delivery reader_cpu_pct"
 echo "# medians of $RUNS run(s)"
+MEDIANS=$(mktemp)
 for wl in $WORKLOADS; do
   grep "\"workload\":\"$wl\"" "$RESULTS" | awk -v wl="$wl" -v keys="$KEYS" '
     function val(line, key,   m) {
@@ -194,6 +209,13 @@ for wl in $WORKLOADS; do
         out = out ",\"" K[k] "\":" sprintf("%.6g", med)
       }
       print out "}"
-    }'
+    }' | tee -a "$MEDIANS"
 done
+# The server's CPU per fan-out delivery against the floor measured in the same run.
+fan=$(grep '"workload":"fanout"' "$MEDIANS" | sed -n 's/.*"server_cpu_us_per_delivery":\([0-9.e+-]*\).*/\1/p')
+flo=$(grep '"workload":"floor"' "$MEDIANS" | sed -n 's/.*"writer_cpu_us_per_delivery":\([0-9.e+-]*\).*/\1/p')
+rm -f "$MEDIANS"
+if [ -n "$fan" ] && [ -n "$flo" ]; then
+  awk -v a="$fan" -v b="$flo" 'BEGIN { if (b > 0) printf "{\"workload\":\"fanout_vs_floor\",\"server_cpu_us_per_delivery\":%s,\"floor_us_per_delivery\":%s,\"ratio\":%.3g}\n", a, b, a / b }'
+fi
 [ $failed -eq 0 ] || { echo "bench.sh: $failed run(s) failed" >&2; exit 1; }

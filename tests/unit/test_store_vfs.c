@@ -4,8 +4,8 @@
  * files itself) sees every commit as soon as it returns; a commit bigger than the buffer
  * and bigger than one write of the unix VFS (128 KiB) lands whole; a transaction that
  * spills its cache into the WAL and reads its pages back stays consistent, also across a
- * savepoint rollback; and a process killed with SIGKILL right after commits loses none
- * of them. */
+ * savepoint rollback; synchronous=FULL syncs what was gathered; and a process killed
+ * with SIGKILL right after commits loses none of them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -131,6 +131,26 @@ static void test_each_commit_visible(void **state)
     sqlite3_close(w);
 }
 
+/* synchronous=FULL (ternd --fsync-full 1): the WAL is synced at every commit, so the
+ * buffer must be written before the sync, and padding frames may follow the commit
+ * frame. */
+static void test_full_sync(void **state)
+{
+    (void)state;
+    sqlite3 *w = open_tern();
+    exec_ok(w, "PRAGMA synchronous=FULL; CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB)");
+    sqlite3 *r = open_plain();
+    for (int i = 0; i < 50; i++) {
+        exec_ok(w, "BEGIN");
+        insert_rows(w, i * 7, 7, 500);
+        exec_ok(w, "COMMIT");
+        assert_int_equal(scalar(r, "SELECT count(*) FROM t"), (i + 1) * 7);
+    }
+    check_integrity(r);
+    sqlite3_close(r);
+    sqlite3_close(w);
+}
+
 /* One commit of ~10 MiB: more than the buffer (4 MiB) and many times the unix VFS's
  * largest single write. */
 static void test_big_commit(void **state)
@@ -217,6 +237,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_each_commit_visible, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spill_and_savepoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_after_commit, setup, teardown),

@@ -192,6 +192,15 @@ void json_num(FILE *f, const char *key, double v, int have, int decimals);
 
 /* ---- floor.c: the kernel's write floor, no server ------------------------------------ */
 
+/* Progress on stderr unless q (the -q option) is set. */
+#define BENCH_SAY(q, ...)                                                                                              \
+    do {                                                                                                               \
+        if (!(q)) {                                                                                                    \
+            fprintf(stderr, "tern-bench: " __VA_ARGS__);                                                               \
+            fputc('\n', stderr);                                                                                       \
+        }                                                                                                              \
+    } while (0)
+
 /* Runs the floor workload (cfg: connections, rate, frame_size, warmup, duration,
  * setup_timeout, json) and prints its result. Progress on stderr unless quiet. Returns
  * the exit status: 0 when the run completed, 2 when setup failed. */

@@ -69,13 +69,7 @@ typedef struct rconn {
     uint8_t ts[TS_BYTES];
 } rconn;
 
-#define NOTE(...)                                                                                                      \
-    do {                                                                                                               \
-        if (!quiet) {                                                                                                  \
-            fprintf(stderr, "tern-bench: " __VA_ARGS__);                                                               \
-            fputc('\n', stderr);                                                                                       \
-        }                                                                                                              \
-    } while (0)
+#define NOTE(...) BENCH_SAY(quiet, __VA_ARGS__)
 
 /* Reads exactly n bytes from fd (blocking, retrying EINTR). 0, or -1 on EOF or error. */
 static int read_full(int fd, void *p, size_t n)

@@ -296,13 +296,7 @@ static void sleep_ms(unsigned ms)
 }
 
 static int quiet;
-#define PROGRESS(...)                                                                                                  \
-    do {                                                                                                               \
-        if (!quiet) {                                                                                                  \
-            fprintf(stderr, "tern-bench: " __VA_ARGS__);                                                               \
-            fputc('\n', stderr);                                                                                       \
-        }                                                                                                              \
-    } while (0)
+#define PROGRESS(...) BENCH_SAY(quiet, __VA_ARGS__)
 
 /* ---- results ------------------------------------------------------------------------- */
 

@@ -43,6 +43,8 @@ static const setting settings[] = {
     I("store-batch", store_batch, T_INT, "8192", "most store operations committed in one transaction"),
     I("store-linger-us", store_linger_us, T_INT, "1000",
       "microseconds the store writer waits for more operations before a commit"),
+    I("push-delay-ms", push_delay_ms, T_INT, "0",
+      "milliseconds a pushed event may wait to share a write with the next ones (0: none)"),
     I("fsync-full", fsync_full, T_BOOL, "0", "1: fsync every commit (power-loss safe); 0: WAL NORMAL (crash safe)"),
     I("max-sessions-per-user", max_sessions_per_user, T_INT, "32", "concurrent sessions (devices) per user"),
 };

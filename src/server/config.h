@@ -22,6 +22,7 @@ typedef struct config {
     int login_timeout; /* seconds */
     int store_batch;
     int store_linger_us;
+    int push_delay_ms; /* pushed events may wait this long to share a write (0: never) */
     int fsync_full;
     int max_sessions_per_user;
 } config;

@@ -36,7 +36,14 @@ typedef struct write_req {
 
 /* While a loop drains its inbox, frames for one connection are corked and written with
  * one writev at the end of the drain: a connection that gets an ack and a delivery (or
- * several deliveries) from one store batch costs one system call, not one per frame. */
+ * several deliveries) from one store batch costs one system call, not one per frame.
+ *
+ * With push-delay-ms > 0, a connection whose corked frames are all pushed events (no
+ * answer to the client among them) stays corked after the drain, up to that many
+ * milliseconds (the loop's push timer), so the pushes of several batches share a write.
+ * An answer, a close, or any direct write to the connection writes what is corked first,
+ * so the order of frames on a connection never changes. Corked bytes count in
+ * conn->queued, so the send-queue ceiling still bounds them. */
 #define CORK_MAX 64
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
@@ -45,8 +52,10 @@ static void process_http(conn *c, char *data, size_t n);
 /* ---- inbox -------------------------------------------------------------------------- */
 
 static void inbox_drain(uv_async_t *a);
+static void on_push_timer(uv_timer_t *t);
 static void cork_flush(conn *c);
 static void cork_flush_all(ioloop *l);
+static void cork_flush_urgent(ioloop *l);
 static void queue_write(conn *c, frame *f, const char *p, size_t n, char *owned);
 static void http_continue(conn *c);
 
@@ -162,15 +171,23 @@ static void inbox_drain(uv_async_t *a)
             }
             conn *c = ioloop_find(l, it->conn_id);
             if (c) {
-                if (it->f)
-                    conn_send(c, it->f);
+                if (it->f && conn_send(c, it->f) == 0 && !it->push)
+                    c->cork_urgent = 1;
                 if (it->close_code)
                     conn_close(c, it->close_code, NULL);
             }
             frame_unref(it->f);
         }
         l->corking = 0;
-        cork_flush_all(l);
+        if (l->srv->cfg.push_delay_ms > 0) {
+            cork_flush_urgent(l);
+            if (l->corked && !l->push_timer_on && !l->stopping) {
+                l->push_timer_on = 1;
+                uv_timer_start(&l->push_timer, on_push_timer, (uint64_t)l->srv->cfg.push_delay_ms, 0);
+            }
+        } else {
+            cork_flush_all(l);
+        }
         tern_free(items);
     }
 }
@@ -186,6 +203,13 @@ static void on_close(uv_handle_t *h)
 {
     conn *c = (conn *)h;
     ioloop *l = c->loop;
+    if (c->cork_listed) { /* held pushes (push-delay-ms): leave the loop's list */
+        conn **pp = &l->corked;
+        while (*pp && *pp != c)
+            pp = &(*pp)->cork_next;
+        if (*pp)
+            *pp = c->cork_next;
+    }
     hmap_del_u64(&l->conns, c->id);
     http_parser_free(c->http);
     ws_reader_free(&c->ws);
@@ -351,20 +375,51 @@ static void cork_add(conn *c, frame *f)
     c->queued += f->len;
 }
 
-/* End of a drain: one write per connection that got frames. */
+/* Takes c off the loop's list (the caller unlinked it): writes what is corked and drops
+ * the cork array (idle connections keep none). */
+static void cork_release(conn *c)
+{
+    c->cork_listed = 0;
+    c->cork_next = NULL;
+    c->cork_urgent = 0;
+    cork_flush(c);
+    tern_free(c->cork);
+    c->cork = NULL;
+}
+
+/* End of a drain (or of a push delay): one write per connection that got frames. */
 static void cork_flush_all(ioloop *l)
 {
     conn *c = l->corked;
     l->corked = NULL;
     while (c) {
         conn *next = c->cork_next;
-        c->cork_listed = 0;
-        c->cork_next = NULL;
-        cork_flush(c);
-        tern_free(c->cork); /* idle connections keep no cork array */
-        c->cork = NULL;
+        cork_release(c);
         c = next;
     }
+}
+
+/* End of a drain with push-delay-ms: writes the connections that got an answer (or
+ * whose cork was already written); the others keep their pushes for the push timer. */
+static void cork_flush_urgent(ioloop *l)
+{
+    conn **pp = &l->corked;
+    while (*pp) {
+        conn *c = *pp;
+        if (c->cork_urgent || !c->ncork) {
+            *pp = c->cork_next;
+            cork_release(c);
+        } else {
+            pp = &c->cork_next;
+        }
+    }
+}
+
+static void on_push_timer(uv_timer_t *t)
+{
+    ioloop *l = t->data;
+    l->push_timer_on = 0;
+    cork_flush_all(l);
 }
 
 int conn_send(conn *c, frame *f)
@@ -392,6 +447,7 @@ int conn_send(conn *c, frame *f)
         cork_add(c, f);
         return 0;
     }
+    cork_flush(c); /* pushes held by push-delay-ms go first */
     queue_write(c, f, (const char *)f->data, f->len, NULL);
     return 0;
 }
@@ -679,6 +735,8 @@ static void close_all(uv_timer_t *t)
         return;
     uv_timer_stop(&l->sweep);
     uv_close((uv_handle_t *)&l->sweep, NULL);
+    uv_timer_stop(&l->push_timer);
+    uv_close((uv_handle_t *)&l->push_timer, NULL);
     pthread_mutex_lock(&l->in.mu);
     l->stopping = 2;
     pthread_mutex_unlock(&l->in.mu);
@@ -714,6 +772,8 @@ int ioloop_init(server *s, ioloop *l, int index, int fd)
     uv_timer_init(&l->loop, &l->sweep);
     l->sweep.data = l;
     uv_timer_start(&l->sweep, on_sweep, 1000, 1000);
+    uv_timer_init(&l->loop, &l->push_timer);
+    l->push_timer.data = l;
     hmap_init(&l->conns);
     tern_buf_init(&l->scratch, 0);
     l->readbuf = tern_malloc(READBUF_SIZE);

@@ -100,7 +100,7 @@ int registry_push_user_close(server *s, int64_t app, const char *user, uint64_t 
     for (size_t i = 0; l && i < l->n; i++) {
         if (l->s[i].conn_id == except)
             continue;
-        inbox_item it = {.conn_id = l->s[i].conn_id, .f = frame_ref(f), .close_code = close_code};
+        inbox_item it = {.conn_id = l->s[i].conn_id, .f = frame_ref(f), .close_code = close_code, .push = !close_code};
         inbox_push(&s->loops[l->s[i].loop], &it);
         sent++;
     }

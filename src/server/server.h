@@ -56,6 +56,7 @@ typedef struct inbox_item {
     uint64_t conn_id; /* 0 for callbacks */
     frame *f;         /* frame to write to conn_id (owned reference) */
     int close_code;   /* after writing f, close the connection with this WS code (0: stay) */
+    int push;         /* f is a pushed event, not an answer: it may wait push-delay-ms */
     inbox_fn fn;      /* or: a callback to run on the loop */
     void *arg;
 } inbox_item;
@@ -89,9 +90,10 @@ struct conn {
     conn *cork_next; /* the loop's list of corked connections */
     uint8_t ncork;
     uint8_t cork_listed;
-    http_parser *http; /* HTTP phase only */
-    ws_reader ws;      /* WS phase */
-    tern_buf in;       /* HTTP bytes pending while a request is processed */
+    uint8_t cork_urgent; /* a corked frame answers the client: write at the drain's end */
+    http_parser *http;   /* HTTP phase only */
+    ws_reader ws;        /* WS phase */
+    tern_buf in;         /* HTTP bytes pending while a request is processed */
     /* session (after login) */
     int64_t app;
     char *user;
@@ -113,8 +115,10 @@ struct ioloop {
     store_reader *reader;
     char *readbuf; /* shared by all connections of the loop: reads are consumed at once */
     int stopping;
-    int corking;      /* draining the inbox: conn_send corks frames */
-    conn *corked;     /* connections with corked frames */
+    int corking;           /* draining the inbox: conn_send corks frames */
+    conn *corked;          /* connections with corked frames */
+    uv_timer_t push_timer; /* writes pushes held by push-delay-ms */
+    int push_timer_on;
     tern_buf scratch; /* per-loop scratch for building responses */
 };
 

@@ -50,6 +50,18 @@ static const setting settings[] = {
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 
+static FILE *err_stream; /* NULL: stderr */
+
+static FILE *errf(void)
+{
+    return err_stream ? err_stream : stderr;
+}
+
+void config_set_error_stream(FILE *f)
+{
+    err_stream = f;
+}
+
 static int set_value(config *c, const setting *s, const char *v, const char *src)
 {
     char *p = (char *)c + s->off;
@@ -57,7 +69,7 @@ static int set_value(config *c, const setting *s, const char *v, const char *src
     switch (s->type) {
     case T_STR:
         if (strlen(v) >= s->cap) {
-            fprintf(stderr, "ternd: %s: value for %s too long\n", src, s->name);
+            fprintf(errf(), "ternd: %s: value for %s too long\n", src, s->name);
             return -1;
         }
         strcpy(p, v);
@@ -66,7 +78,7 @@ static int set_value(config *c, const setting *s, const char *v, const char *src
         errno = 0;
         long n = strtol(v, &end, 10);
         if (errno || *end || end == v || n < 0 || n > 1000000000) {
-            fprintf(stderr, "ternd: %s: %s wants a non-negative integer, got '%s'\n", src, s->name, v);
+            fprintf(errf(), "ternd: %s: %s wants a non-negative integer, got '%s'\n", src, s->name, v);
             return -1;
         }
         *(int *)p = (int)n;
@@ -76,7 +88,7 @@ static int set_value(config *c, const setting *s, const char *v, const char *src
         errno = 0;
         unsigned long long n = strtoull(v, &end, 10);
         if (errno || *end || end == v) {
-            fprintf(stderr, "ternd: %s: %s wants a byte count, got '%s'\n", src, s->name, v);
+            fprintf(errf(), "ternd: %s: %s wants a byte count, got '%s'\n", src, s->name, v);
             return -1;
         }
         *(size_t *)p = (size_t)n;
@@ -88,7 +100,7 @@ static int set_value(config *c, const setting *s, const char *v, const char *src
         else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no"))
             *(int *)p = 0;
         else {
-            fprintf(stderr, "ternd: %s: %s wants 0 or 1, got '%s'\n", src, s->name, v);
+            fprintf(errf(), "ternd: %s: %s wants 0 or 1, got '%s'\n", src, s->name, v);
             return -1;
         }
         return 0;
@@ -132,7 +144,7 @@ static int load_file(config *c, const char *path)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
-        fprintf(stderr, "ternd: cannot open config file %s: %s\n", path, strerror(errno));
+        fprintf(errf(), "ternd: cannot open config file %s: %s\n", path, strerror(errno));
         return -1;
     }
     char line[2048];
@@ -146,7 +158,7 @@ static int load_file(config *c, const char *path)
             continue;
         char *eq = strchr(p, '=');
         if (!eq) {
-            fprintf(stderr, "ternd: %s:%d: expected 'name = value'\n", path, lineno);
+            fprintf(errf(), "ternd: %s:%d: expected 'name = value'\n", path, lineno);
             rc = -1;
             break;
         }
@@ -161,7 +173,7 @@ static int load_file(config *c, const char *path)
             v[--vl] = 0;
         const setting *s = find(p, (size_t)(ke - p));
         if (!s) {
-            fprintf(stderr, "ternd: %s:%d: unknown setting '%.*s'\n", path, lineno, (int)(ke - p), p);
+            fprintf(errf(), "ternd: %s:%d: unknown setting '%.*s'\n", path, lineno, (int)(ke - p), p);
             rc = -1;
             break;
         }
@@ -207,7 +219,7 @@ int config_load(config *c, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strncmp(a, "--", 2) != 0) {
-            fprintf(stderr, "ternd: unexpected argument '%s' (see --help)\n", a);
+            fprintf(errf(), "ternd: unexpected argument '%s' (see --help)\n", a);
             return -1;
         }
         a += 2;
@@ -220,7 +232,7 @@ int config_load(config *c, int argc, char **argv)
         }
         const setting *s = find(a, n);
         if (!s) {
-            fprintf(stderr, "ternd: unknown setting '--%.*s' (see --help)\n", (int)n, a);
+            fprintf(errf(), "ternd: unknown setting '--%.*s' (see --help)\n", (int)n, a);
             return -1;
         }
         if (eq)
@@ -228,7 +240,7 @@ int config_load(config *c, int argc, char **argv)
         else if (i + 1 < argc)
             v = argv[++i];
         else {
-            fprintf(stderr, "ternd: --%s needs a value\n", s->name);
+            fprintf(errf(), "ternd: --%s needs a value\n", s->name);
             return -1;
         }
         if (set_value(c, s, v, "command line") < 0)
@@ -236,11 +248,11 @@ int config_load(config *c, int argc, char **argv)
     }
     if (c->node_id > 511) {
         /* 512..1023 belong to the same nodes' id generator for unstored messages. */
-        fprintf(stderr, "ternd: node-id must be 0..511\n");
+        fprintf(errf(), "ternd: node-id must be 0..511\n");
         return -1;
     }
     if (c->ws_max_message < 1024 || c->ws_max_message > (64u << 20)) {
-        fprintf(stderr, "ternd: ws-max-message must be 1 KiB..64 MiB\n");
+        fprintf(errf(), "ternd: ws-max-message must be 1 KiB..64 MiB\n");
         return -1;
     }
     if (c->store_batch < 1)

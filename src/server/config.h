@@ -6,6 +6,7 @@
 #ifndef TERN_CONFIG_H
 #define TERN_CONFIG_H
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct config {
     char listen[128]; /* ADDR:PORT; port 0 picks a free port */
@@ -31,5 +32,9 @@ typedef struct config {
  * then argv. Returns 0, 1 if --help/--version was printed (exit 0), -1 on a bad setting
  * (message printed to stderr). */
 int config_load(config *c, int argc, char **argv);
+
+/* Where config_load writes what is wrong with a setting (NULL: stderr, the default).
+ * For tests and the fuzz harness; not thread-safe. */
+void config_set_error_stream(FILE *f);
 
 #endif

@@ -29,6 +29,16 @@
 
 /* ---- small utilities ------------------------------------------------------------ */
 
+uint32_t it_rand(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    return (uint32_t)(x >> 11);
+}
+
 int64_t it_now_ms(void)
 {
     struct timespec ts;

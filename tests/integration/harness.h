@@ -275,4 +275,8 @@ int it_finish(int failed);
 int64_t it_now_ms(void);
 void it_sleep_ms(int ms);
 
+/* A deterministic pseudo-random number (xorshift64) from *state, which must start
+ * non-zero: the randomized tests replay the same sequence on every run. */
+uint32_t it_rand(uint64_t *state);
+
 #endif

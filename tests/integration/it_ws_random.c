@@ -22,10 +22,7 @@ static uint64_t rng = 0x2545f4914f6cdd1dull;
 
 static uint32_t rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 11);
+    return it_rand(&rng);
 }
 
 #define PICK(v) (v[rnd() % (sizeof v / sizeof v[0])])

@@ -105,7 +105,8 @@ static const char *const migrations[] = {
     "  WHERE client_msg_id IS NOT NULL;"
     "CREATE INDEX messages_msg_id ON messages(app, msg_id);"
     /* Store-wide values: 'last_id' = highest committed message id, so ids keep growing
-     * across restarts even if the clock stepped back meanwhile. */
+     * across restarts even if the clock stepped back meanwhile (written up to schema
+     * v2; since v3 the last rowid of messages says it, see store_open). */
     "CREATE TABLE meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;",
     /* 2: the idempotency index leads with the client id (same uniqueness), so that
      * time-ordered client ids append to the index instead of touching one random page
@@ -162,7 +163,6 @@ enum {
     W_GM_DEL,
     W_GM_DEL_USER,
     W_GM_DEL_GROUP,
-    W_META_SET,
     W_COUNT
 };
 
@@ -202,7 +202,6 @@ static const char *const wsql[W_COUNT] = {
     [W_GM_DEL] = "DELETE FROM group_members WHERE app=? AND group_id=? AND user=?",
     [W_GM_DEL_USER] = "DELETE FROM group_members WHERE app=? AND user=?",
     [W_GM_DEL_GROUP] = "DELETE FROM group_members WHERE app=? AND group_id=?",
-    [W_META_SET] = "INSERT INTO meta(k,v) VALUES('last_id',?) ON CONFLICT(k) DO UPDATE SET v=excluded.v",
 };
 
 /* ---- writer-side hash tables ------------------------------------------------------- */
@@ -601,9 +600,15 @@ store *store_open(const store_options *opt, char *err, size_t errsz)
         }
     }
     {
+        /* The highest committed message id is the last rowid of messages (schema v3:
+         * rows are keyed by msg_id; messages are never deleted), an O(log n) lookup.
+         * Databases written before v3 also kept it in meta('last_id'); the larger wins. */
         sqlite3_stmt *st = NULL;
         uint64_t last = 0;
-        if (sqlite3_prepare_v2(s->db, "SELECT v FROM meta WHERE k='last_id'", -1, &st, NULL) == SQLITE_OK &&
+        if (sqlite3_prepare_v2(s->db,
+                               "SELECT max(IFNULL((SELECT max(msg_id) FROM messages),0),"
+                               "IFNULL((SELECT v FROM meta WHERE k='last_id'),0))",
+                               -1, &st, NULL) == SQLITE_OK &&
             sqlite3_step(st) == SQLITE_ROW)
             last = (uint64_t)sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);
@@ -822,12 +827,6 @@ static int flush_convs(store *s)
         sqlite3_bind_int64(st, 4, (int64_t)e->last_seq);
         sqlite3_bind_int64(st, 5, (int64_t)e->last_msg_id);
         sqlite3_bind_int64(st, 6, e->last_time_ms);
-        if (run(s, st) < 0)
-            return -1;
-    }
-    if (s->batch_max_id) {
-        st = s->st[W_META_SET];
-        sqlite3_bind_int64(st, 1, (int64_t)s->batch_max_id);
         if (run(s, st) < 0)
             return -1;
     }

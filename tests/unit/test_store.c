@@ -1436,9 +1436,7 @@ static void test_injected_failures(void **state)
     assert_int_equal(sqlite3_exec(db,
                                   "CREATE TRIGGER boom BEFORE INSERT ON users WHEN NEW.user='boom'"
                                   " BEGIN SELECT RAISE(ABORT,'injected'); END;"
-                                  "CREATE TRIGGER conv_ins BEFORE INSERT ON convs WHEN NEW.last_seq>=5"
-                                  " BEGIN SELECT RAISE(ABORT,'injected'); END;"
-                                  "CREATE TRIGGER conv_upd BEFORE UPDATE ON convs WHEN NEW.last_seq>=5"
+                                  "CREATE TRIGGER read_upd BEFORE UPDATE ON user_convs WHEN NEW.read_seq>=5"
                                   " BEGIN SELECT RAISE(ABORT,'injected'); END;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -1474,7 +1472,8 @@ static void test_injected_failures(void **state)
     msg_release(&m1);
     assert_int_equal(send1(f, "bob", "alice", 0, NULL, NULL), 3);
 
-    /* 2: the conversation flush before COMMIT fails (seq 5 is refused by the trigger). */
+    /* 2: the flush of the batch's read positions before COMMIT fails (the sender's read
+     * position 5 is refused by the trigger). */
     msg_init(&m1, f->app, "alice", "bob", 0, NULL, "four");
     msg_init(&m2, f->app, "bob", "alice", 0, NULL, "five");
     store_op *ops2[] = {&m1.op, &m2.op};
@@ -1482,9 +1481,7 @@ static void test_injected_failures(void **state)
     assert_int_equal(m1.op.result, TERN_ERR_STORE);
     assert_int_equal(m2.op.result, TERN_ERR_STORE);
     assert_null(m1.op.u.msg.json);
-    assert_int_equal(
-        sqlite3_exec(db, "DROP TRIGGER conv_ins; DROP TRIGGER conv_upd; DROP TRIGGER boom", NULL, NULL, NULL),
-        SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DROP TRIGGER read_upd; DROP TRIGGER boom", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(send1(f, "alice", "bob", 0, NULL, NULL), 4);
     assert_int_equal(send1(f, "bob", "alice", 0, NULL, NULL), 5);
@@ -1503,7 +1500,8 @@ static void test_injected_failures(void **state)
 }
 
 /* The schema version: a fresh store is at the newest version; an older database is
- * migrated on open (version 1 -> 2 rebuilds the idempotency index); a newer one is
+ * migrated on open (version 1 -> 2 rebuilds the idempotency index, 2 -> 3 keys messages
+ * by msg_id, 3 -> 4 drops convs, which messages_conv makes redundant); a newer one is
  * refused rather than misread. */
 static int user_version(const char *path)
 {
@@ -1528,7 +1526,7 @@ static void test_schema_versions(void **state)
     fx_close(f);
     char path[128];
     snprintf(path, sizeof path, "%s/tern.db", f->dir);
-    assert_int_equal(user_version(path), 3);
+    assert_int_equal(user_version(path), 4);
 
     /* Put the database back to version 1's layout, as a version-1 ternd left it: a
      * WITHOUT ROWID messages table clustered by conversation, its (app, sender,
@@ -1546,6 +1544,10 @@ static void test_schema_versions(void **state)
                                   "CREATE UNIQUE INDEX messages_client_id ON messages(app, sender, client_msg_id)"
                                   " WHERE client_msg_id IS NOT NULL;"
                                   "CREATE INDEX messages_msg_id ON messages(app, msg_id);"
+                                  "CREATE TABLE convs("
+                                  "  app INTEGER NOT NULL, conv_key TEXT NOT NULL, is_group INTEGER NOT NULL,"
+                                  "  last_seq INTEGER NOT NULL, last_msg_id INTEGER NOT NULL,"
+                                  "  last_time_ms INTEGER NOT NULL, PRIMARY KEY(app, conv_key)) WITHOUT ROWID;"
                                   "INSERT INTO messages(app,conv_key,seq,msg_id,sender,client_msg_id,time_ms,body)"
                                   " SELECT app,conv_key,seq,msg_id,sender,client_msg_id,time_ms,body FROM keep;"
                                   "PRAGMA user_version=1;",
@@ -1553,7 +1555,7 @@ static void test_schema_versions(void **state)
                      SQLITE_OK);
     sqlite3_close(db);
     fx_open(f, 64, 0);
-    assert_int_equal(user_version(path), 3);
+    assert_int_equal(user_version(path), 4);
     msgreq m;
     msg_init(&m, f->app, "alice", "bob", 0, "v1", "resend"); /* still recognised */
     assert_int_equal(run_op(f->s, &m.op), TERN_OK);
@@ -1579,6 +1581,11 @@ static void test_schema_versions(void **state)
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_non_null(strstr((const char *)sqlite3_column_text(st, 0), "msg_id INTEGER PRIMARY KEY"));
     sqlite3_finalize(st);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE name='convs'", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 0);
+    sqlite3_finalize(st);
     assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*), min(seq), max(seq) FROM messages", -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -1596,7 +1603,7 @@ static void test_schema_versions(void **state)
     assert_non_null(strstr(err, "newer"));
     assert_int_equal(user_version(path), 99);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=3", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=4", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     fx_open(f, 64, 0); /* for teardown */
 }

@@ -18,7 +18,8 @@
  *   C2C  "c:" + min(a,b) + ":" + max(a,b)    (byte order; the same key for both users)
  *   group "g:" + group id
  * Each user has a user_conv row per conversation (peer = the other user for C2C, the
- * group id for groups) with read_seq. Unread = conv.last_seq - read_seq: sending a
+ * group id for groups) with read_seq. Unread = the conversation's last seq (its newest
+ * stored message) - read_seq: sending a
  * message moves the sender's read_seq to that message, so everything after read_seq is
  * from others.
  *

@@ -11,12 +11,12 @@
  * back and every op of it completes with TERN_ERR_STORE; business errors (conflict, not
  * found) are found by checks and never abort a batch.
  *
- * The writer keeps a cache of every recently touched conversation (last seq, id, time),
- * so assigning a seq costs no SELECT after the first touch, and coalesces its writes:
- * each conversation row and each read position is written once per batch, just before
- * COMMIT. Idempotent resend rides on the unique index (app, client_msg_id, sender): the
- * INSERT of a resent message fails on that index (also for a copy earlier in the same
- * batch, which the transaction already sees), and the existing row is returned instead.
+ * The writer keeps a cache of every recently touched conversation (last seq, id, time;
+ * in the database they are the conversation's last row in messages_conv), so assigning
+ * a seq costs no SELECT after the first touch, and coalesces its read-position writes:
+ * each is written once per batch, just before COMMIT. Idempotent resend rides on the unique index (app, client_msg_id,
+ * sender): the INSERT of a resent message fails on that index (also for a copy earlier in the same batch, which the
+ * transaction already sees), and the existing row is returned instead.
  *
  * A checkpointer thread with its own connection copies the WAL back into the database
  * beside the writer, so commits do not wait for checkpoints (see WAL_SOFT_FRAMES).
@@ -67,7 +67,7 @@
 #define WAL_CATCHUP_FRAMES 512
 
 /* Past this many cached conversations the writer drops its cache at the start of a batch
- * (every entry is clean then) and reloads conversations as they are touched. */
+ * (every entry then matches the database) and reloads conversations as they are touched. */
 #define CONV_CACHE_MAX 262144
 
 /* ---- schema ------------------------------------------------------------------------ */
@@ -132,6 +132,10 @@ static const char *const migrations[] = {
     "CREATE UNIQUE INDEX messages_conv ON messages(app, conv_key, seq);"
     "CREATE UNIQUE INDEX messages_client_id ON messages(app, client_msg_id, sender)"
     "  WHERE client_msg_id IS NOT NULL;",
+    /* 4: a conversation's last seq, id and time are its last row in messages_conv (seq
+     * and id grow together), so the convs table that repeated them is gone: the writer
+     * no longer upserts a row per conversation per batch. */
+    "DROP TABLE IF EXISTS convs;",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -144,7 +148,6 @@ enum {
     W_MSG_INSERT,
     W_MSG_BY_CLIENT,
     W_CONV_GET,
-    W_CONV_UPSERT,
     W_UC_ENSURE,
     W_UC_JOIN,
     W_UC_READ_GET,
@@ -174,11 +177,7 @@ static const char *const wsql[W_COUNT] = {
                      " VALUES(?,?,?,?,?,?,?,?)",
     [W_MSG_BY_CLIENT] = "SELECT msg_id,seq,time_ms,body FROM messages"
                         " WHERE app=? AND sender=? AND client_msg_id=?",
-    [W_CONV_GET] = "SELECT last_seq,last_msg_id,last_time_ms FROM convs WHERE app=? AND conv_key=?",
-    [W_CONV_UPSERT] = "INSERT INTO convs(app,conv_key,is_group,last_seq,last_msg_id,last_time_ms)"
-                      " VALUES(?,?,?,?,?,?) ON CONFLICT(app,conv_key) DO UPDATE SET"
-                      " last_seq=excluded.last_seq,last_msg_id=excluded.last_msg_id,"
-                      "last_time_ms=excluded.last_time_ms",
+    [W_CONV_GET] = "SELECT seq,msg_id,time_ms FROM messages WHERE app=? AND conv_key=? ORDER BY seq DESC LIMIT 1",
     [W_UC_ENSURE] = "INSERT OR IGNORE INTO user_convs(app,user,conv_key,peer,read_seq) VALUES(?,?,?,?,0)",
     [W_UC_JOIN] = "INSERT OR REPLACE INTO user_convs(app,user,conv_key,peer,read_seq) VALUES(?,?,?,?,?)",
     [W_UC_READ_GET] = "SELECT read_seq FROM user_convs WHERE app=? AND user=? AND conv_key=?",
@@ -211,7 +210,7 @@ static const char *const wsql[W_COUNT] = {
 typedef struct hent hent;
 struct hent {
     hent *next;  /* bucket chain */
-    hent *lnext; /* conv cache: dirty list; reads: every entry, for the flush */
+    hent *lnext; /* reads: every entry, for the flush */
     uint64_t hash;
     int64_t app;
     const char *s1; /* conv cache: conv_key; reads: user */
@@ -220,7 +219,7 @@ struct hent {
     uint64_t last_seq, last_msg_id;
     int64_t last_time_ms;
     uint64_t c2c_gen; /* == store.uc_gen: both C2C user_conv rows are known to exist */
-    int is_group, dirty;
+    int is_group;
     /* pending read position */
     uint64_t read_seq;
     int verified; /* read_seq is the row's exact value (the row exists) */
@@ -349,7 +348,6 @@ struct store {
     /* writer thread only */
     store_op **batch;
     htab convs;      /* conversation cache */
-    hent *dirty;     /* conversations touched by the batch */
     htab reads;      /* pending read positions of the batch */
     uint64_t uc_gen; /* bumped whenever user_convs rows may have been deleted */
     uint64_t batch_max_id;
@@ -751,8 +749,8 @@ static const char *key2(store *s, int64_t app, const char *a, const char *b, siz
     return s->kb.data;
 }
 
-/* The cached state of a conversation, loaded from convs on a miss (zeros if it has no
- * row yet). NULL on a store failure. */
+/* The cached state of a conversation, loaded on a miss from its last message (zeros if
+ * it has none yet). NULL on a store failure. */
 static hent *conv_get(store *s, int64_t app, const char *conv_key)
 {
     size_t kl;
@@ -814,22 +812,6 @@ static int flush_reads(store *s)
             return -1;
     }
     ht_clear(&s->reads);
-    return 0;
-}
-
-static int flush_convs(store *s)
-{
-    sqlite3_stmt *st = s->st[W_CONV_UPSERT];
-    for (hent *e = s->dirty; e; e = e->lnext) {
-        sqlite3_bind_int64(st, 1, e->app);
-        bind_text(st, 2, e->s1);
-        sqlite3_bind_int(st, 3, e->is_group);
-        sqlite3_bind_int64(st, 4, (int64_t)e->last_seq);
-        sqlite3_bind_int64(st, 5, (int64_t)e->last_msg_id);
-        sqlite3_bind_int64(st, 6, e->last_time_ms);
-        if (run(s, st) < 0)
-            return -1;
-    }
     return 0;
 }
 
@@ -979,11 +961,6 @@ static int op_message(store *s, store_op *op)
     c->last_msg_id = id;
     c->last_time_ms = t;
     c->is_group = m->is_group != 0;
-    if (!c->dirty) {
-        c->dirty = 1;
-        c->lnext = s->dirty;
-        s->dirty = c;
-    }
     /* Sending reads everything up to one's own message. */
     int created;
     hent *r = read_entry(s, op->app, m->sender, m->conv_key, 1, &created);
@@ -1334,16 +1311,15 @@ static int apply(store *s, store_op *op)
 static void run_batch(store *s, store_op **ops, size_t n)
 {
     uint64_t t0 = tern_mono_ns();
-    if (s->convs.n > CONV_CACHE_MAX) /* every entry is clean between batches */
+    if (s->convs.n > CONV_CACHE_MAX) /* every entry matches the database between batches */
         ht_clear(&s->convs);
-    s->dirty = NULL;
     s->batch_max_id = 0;
     s->batch_deleted_user = 0;
     int failed = run(s, s->st[W_BEGIN]) < 0;
     for (size_t i = 0; i < n && !failed; i++)
         failed = apply(s, ops[i]) < 0;
     if (!failed)
-        failed = flush_convs(s) < 0 || flush_reads(s) < 0;
+        failed = flush_reads(s) < 0;
     uint64_t t1 = tern_mono_ns();
     if (!failed)
         failed = run(s, s->st[W_COMMIT]) < 0;
@@ -1368,14 +1344,11 @@ static void run_batch(store *s, store_op **ops, size_t n)
         }
         LOG_ERROR("store: batch of %zu ops failed and was rolled back", n);
     } else {
-        for (hent *e = s->dirty; e; e = e->lnext)
-            e->dirty = 0;
         if (s->batch_max_id > atomic_load(&s->last_id))
             atomic_store(&s->last_id, s->batch_max_id);
         if (s->batch_deleted_user) /* readers drop their caches of existing users */
             atomic_fetch_add(&s->users_gen, 1);
     }
-    s->dirty = NULL;
     atomic_fetch_add(&s->commit_ns, tern_mono_ns() - t0);
     atomic_fetch_add(&s->n_batches, 1);
     atomic_fetch_add(&s->n_ops, n);
@@ -1441,11 +1414,12 @@ static void *writer_main(void *arg)
 
 /* ---- readers ----------------------------------------------------------------------- */
 
+/* A conversation's last message is its last row in messages_conv (a covering lookup
+ * that yields the msg_id), then that row by its rowid. */
 #define CONV_SELECT                                                                                                    \
-    "SELECT uc.conv_key,uc.peer,uc.read_seq,IFNULL(c.last_seq,0),IFNULL(c.last_msg_id,0),"                             \
-    "IFNULL(c.last_time_ms,0),m.body FROM user_convs uc"                                                               \
-    " LEFT JOIN convs c ON c.app=uc.app AND c.conv_key=uc.conv_key"                                                    \
-    " LEFT JOIN messages m ON m.app=uc.app AND m.conv_key=uc.conv_key AND m.seq=c.last_seq"
+    "SELECT uc.conv_key,uc.peer,uc.read_seq,IFNULL(m.seq,0),IFNULL(m.msg_id,0),IFNULL(m.time_ms,0),m.body"             \
+    " FROM user_convs uc LEFT JOIN messages m ON m.msg_id=(SELECT l.msg_id FROM messages l"                            \
+    " WHERE l.app=uc.app AND l.conv_key=uc.conv_key ORDER BY l.seq DESC LIMIT 1)"
 
 static const char *const rsql[R_COUNT] = {
     [R_APP_GET] = "SELECT id,org,name,client_id,client_secret,created_ms FROM apps WHERE org=? AND name=?",

@@ -105,8 +105,8 @@ static const char *const migrations[] = {
     "  WHERE client_msg_id IS NOT NULL;"
     "CREATE INDEX messages_msg_id ON messages(app, msg_id);"
     /* Store-wide values: 'last_id' = highest committed message id, so ids keep growing
-     * across restarts even if the clock stepped back meanwhile (written up to schema
-     * v2; since v3 the last rowid of messages says it, see store_open). */
+     * across restarts even if the clock stepped back meanwhile (dropped in v4: the last
+     * rowid of messages says it, see store_open). */
     "CREATE TABLE meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;",
     /* 2: the idempotency index leads with the client id (same uniqueness), so that
      * time-ordered client ids append to the index instead of touching one random page
@@ -134,8 +134,9 @@ static const char *const migrations[] = {
     "  WHERE client_msg_id IS NOT NULL;",
     /* 4: a conversation's last seq, id and time are its last row in messages_conv (seq
      * and id grow together), so the convs table that repeated them is gone: the writer
-     * no longer upserts a row per conversation per batch. */
-    "DROP TABLE IF EXISTS convs;",
+     * no longer upserts a row per conversation per batch. meta('last_id') was always the
+     * highest stored msg_id (messages are never deleted): now the table's last rowid. */
+    "DROP TABLE IF EXISTS convs; DROP TABLE IF EXISTS meta;",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -598,15 +599,11 @@ store *store_open(const store_options *opt, char *err, size_t errsz)
         }
     }
     {
-        /* The highest committed message id is the last rowid of messages (schema v3:
-         * rows are keyed by msg_id; messages are never deleted), an O(log n) lookup.
-         * Databases written before v3 also kept it in meta('last_id'); the larger wins. */
+        /* The highest committed message id is the last rowid of messages (keyed by
+         * msg_id since v3; messages are never deleted), an O(log n) lookup. */
         sqlite3_stmt *st = NULL;
         uint64_t last = 0;
-        if (sqlite3_prepare_v2(s->db,
-                               "SELECT max(IFNULL((SELECT max(msg_id) FROM messages),0),"
-                               "IFNULL((SELECT v FROM meta WHERE k='last_id'),0))",
-                               -1, &st, NULL) == SQLITE_OK &&
+        if (sqlite3_prepare_v2(s->db, "SELECT IFNULL(max(msg_id),0) FROM messages", -1, &st, NULL) == SQLITE_OK &&
             sqlite3_step(st) == SQLITE_ROW)
             last = (uint64_t)sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);

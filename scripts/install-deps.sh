@@ -3,7 +3,7 @@
 # Runs apt-get through sudo when not root. Safe to run repeatedly.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
-      libuv1-dev node-llhttp libcjson-dev libsqlite3-dev libssl-dev
+      libuv1-dev node-llhttp libcjson-dev liburing-dev libsqlite3-dev libssl-dev
       libcurl4-openssl-dev libcmocka-dev sqlite3)
 missing=()
 for p in "${pkgs[@]}"; do

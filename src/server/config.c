@@ -45,6 +45,8 @@ static const setting settings[] = {
       "microseconds the store writer waits for more operations before a commit"),
     I("push-delay-ms", push_delay_ms, T_INT, "0",
       "milliseconds a pushed event may wait to share a write with the next ones (0: none)"),
+    I("io-uring", io_uring, T_BOOL, "1",
+      "1: the writes of an inbox drain go out in one io_uring submission (writev if the kernel refuses)"),
     I("fsync-full", fsync_full, T_BOOL, "0", "1: fsync every commit (power-loss safe); 0: WAL NORMAL (crash safe)"),
     I("max-sessions-per-user", max_sessions_per_user, T_INT, "32", "concurrent sessions (devices) per user"),
 };

@@ -23,6 +23,7 @@ typedef struct config {
     int login_timeout; /* seconds */
     int store_batch;
     int store_linger_us;
+    int io_uring;      /* 1: a drain's writes share one io_uring submission */
     int push_delay_ms; /* pushed events may wait this long to share a write (0: never) */
     int fsync_full;
     int max_sessions_per_user;

@@ -12,8 +12,12 @@
  * reference to the shared frame. queued bytes per connection are bounded by
  * max_send_queue: past it the client gets `resync` and close 4001.
  */
+#include <errno.h>
+#include <liburing.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "core/alloc.h"
 #include "core/log.h"
@@ -58,6 +62,7 @@ static void cork_flush_all(ioloop *l);
 static void cork_flush_urgent(ioloop *l);
 static void queue_write(conn *c, frame *f, const char *p, size_t n, char *owned);
 static void http_continue(conn *c);
+static void write_rest(conn *c, uv_buf_t *bufs, unsigned nb, frame **frames, char *owned, int r, size_t total);
 
 /* Items gathered on the store writer thread during one batch, per loop, handed over at
  * the batch's end with one lock and one wake-up per loop instead of one per delivery
@@ -293,7 +298,14 @@ static void write_bufs(conn *c, uv_buf_t *bufs, unsigned nb, frame **frames, cha
     size_t total = 0;
     for (unsigned i = 0; i < nb; i++)
         total += bufs[i].len;
-    int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, nb);
+    write_rest(c, bufs, nb, frames, owned, uv_try_write((uv_stream_t *)&c->tcp, bufs, nb), total);
+}
+
+/* What follows a first write attempt of bufs (total bytes) that returned r (bytes taken,
+ * or a negative errno / UV_ code): done, a closed connection, or the rest queued with
+ * uv_write holding references to the frames (or owning `owned`) until written. */
+static void write_rest(conn *c, uv_buf_t *bufs, unsigned nb, frame **frames, char *owned, int r, size_t total)
+{
     if (r == (int)total) {
         tern_free(owned);
         return;
@@ -387,11 +399,166 @@ static void cork_release(conn *c)
     c->cork = NULL;
 }
 
-/* End of a drain (or of a push delay): one write per connection that got frames. */
+/* ---- io_uring: one system call for a drain's writes --------------------------------- */
+
+/* At the end of a drain, every corked connection's frames go out as one IORING_OP_SENDMSG
+ * each, submitted together: one system call for the whole drain instead of one writev per
+ * connection (a fan-out drain writes to hundreds of sockets). MSG_DONTWAIT makes every
+ * send complete during the submit, so the iovecs and the frames they point into are only
+ * needed until io_uring_submit_and_wait returns; what a socket did not take then goes
+ * through write_rest (uv_write), exactly as after uv_try_write. A connection that already
+ * has a libuv write queued is not sent this way: its frames must follow that queue. */
+#define URING_SLOTS 128
+
+typedef struct uring_slot {
+    conn *c;
+    struct msghdr mh;
+    size_t total;
+    struct iovec iov[CORK_MAX];
+} uring_slot;
+
+struct uring_batch {
+    struct io_uring ring;
+    uring_slot slot[URING_SLOTS];
+};
+
+/* Sets up l's ring when cfg.io_uring asks for it; without one (refused by the kernel or
+ * a sandbox), drains write with writev per connection. */
+static void uring_setup(ioloop *l)
+{
+    if (!l->srv->cfg.io_uring)
+        return;
+    uring_batch *ub = tern_calloc(1, sizeof *ub);
+    int r = io_uring_queue_init(URING_SLOTS, &ub->ring, 0);
+    if (r < 0) {
+        if (l->index == 0)
+            LOG_WARN("io_uring unavailable (%s): drains write with writev", strerror(-r));
+        tern_free(ub);
+        return;
+    }
+    l->ub = ub;
+    atomic_fetch_add(&l->srv->m_uring_loops, 1);
+}
+
+static void uring_teardown(ioloop *l)
+{
+    if (!l->ub)
+        return;
+    io_uring_queue_exit(&l->ub->ring);
+    tern_free(l->ub);
+    atomic_fetch_sub(&l->srv->m_uring_loops, 1);
+    l->ub = NULL;
+}
+
+/* Submits slots [0, n) and settles each connection's frames by its send's result. A
+ * send the kernel did not take counts as "nothing written" and goes to uv_write whole;
+ * if the kernel refuses part of a submission the loop drops its ring (the refused
+ * entries go with it) and writes with writev from then on. */
+static void uring_run(ioloop *l, unsigned n)
+{
+    uring_batch *ub = l->ub;
+    int res[URING_SLOTS];
+    for (unsigned i = 0; i < n; i++)
+        res[i] = UV_EAGAIN;
+    int r;
+    do
+        r = io_uring_submit(&ub->ring);
+    while (r == -EINTR);
+    unsigned submitted = r > 0 ? (unsigned)r : 0;
+    atomic_fetch_add_explicit(&l->srv->m_uring_sends, submitted, memory_order_relaxed);
+    /* Every submitted send completes: MSG_DONTWAIT never waits for the socket. */
+    for (unsigned seen = 0; seen < submitted;) {
+        struct io_uring_cqe *cqe;
+        int w = io_uring_wait_cqe(&ub->ring, &cqe);
+        if (w == -EINTR)
+            continue;
+        if (w < 0) {
+            LOG_ERROR("io_uring wait: %s", strerror(-w));
+            abort(); /* sends in flight point into frames we would free */
+        }
+        uint64_t i = io_uring_cqe_get_data64(cqe);
+        if (i < n)
+            res[i] = cqe->res == -EINTR ? UV_EAGAIN : cqe->res;
+        io_uring_cqe_seen(&ub->ring, cqe);
+        seen++;
+    }
+    if (submitted < n)
+        LOG_WARN("io_uring refused %u of %u sends (%s): loop %d writes with writev from now on", n - submitted, n,
+                 r < 0 ? strerror(-r) : "short submit", l->index);
+    for (unsigned i = 0; i < n; i++) {
+        uring_slot *sl = &ub->slot[i];
+        conn *c = sl->c;
+        unsigned nb = c->ncork;
+        uv_buf_t bufs[CORK_MAX];
+        for (unsigned k = 0; k < nb; k++)
+            bufs[k] = uv_buf_init((char *)c->cork[k]->data, c->cork[k]->len);
+        c->ncork = 0;
+        c->queued -= sl->total < c->queued ? sl->total : c->queued; /* write_rest counts what stays */
+        write_rest(c, bufs, nb, c->cork, NULL, res[i], sl->total);
+        for (unsigned k = 0; k < nb; k++)
+            frame_unref(c->cork[k]);
+        tern_free(c->cork);
+        c->cork = NULL;
+    }
+    if (submitted < n)
+        uring_teardown(l); /* the refused entries go with the ring */
+}
+
+/* Writes the corked connections of `list` (linked by cork_next, already unlinked from the
+ * loop) through l's ring, a batch of up to URING_SLOTS sends per system call. */
+static void uring_flush(ioloop *l, conn *list)
+{
+    unsigned n = 0;
+    while (list) {
+        conn *c = list;
+        list = c->cork_next;
+        uring_batch *ub = l->ub;
+        if (!ub || !c->ncork || c->state == CONN_CLOSING || uv_is_closing((uv_handle_t *)&c->tcp) ||
+            c->tcp.write_queue_size) {
+            cork_release(c); /* nothing to send, or it must follow libuv's queue */
+            continue;
+        }
+        uv_os_fd_t fd;
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&ub->ring);
+        if (!sqe || uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0) {
+            cork_release(c);
+            continue;
+        }
+        c->cork_listed = 0;
+        c->cork_next = NULL;
+        c->cork_urgent = 0;
+        uring_slot *sl = &ub->slot[n];
+        sl->c = c;
+        sl->total = 0;
+        for (unsigned k = 0; k < c->ncork; k++) {
+            sl->iov[k].iov_base = c->cork[k]->data;
+            sl->iov[k].iov_len = c->cork[k]->len;
+            sl->total += c->cork[k]->len;
+        }
+        memset(&sl->mh, 0, sizeof sl->mh);
+        sl->mh.msg_iov = sl->iov;
+        sl->mh.msg_iovlen = c->ncork;
+        io_uring_prep_sendmsg(sqe, fd, &sl->mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+        io_uring_sqe_set_data64(sqe, n);
+        if (++n == URING_SLOTS) {
+            uring_run(l, n);
+            n = 0;
+        }
+    }
+    if (n)
+        uring_run(l, n);
+}
+
+/* End of a drain (or of a push delay): one write per connection that got frames, all
+ * in one system call when the loop has a ring. */
 static void cork_flush_all(ioloop *l)
 {
     conn *c = l->corked;
     l->corked = NULL;
+    if (l->ub) {
+        uring_flush(l, c);
+        return;
+    }
     while (c) {
         conn *next = c->cork_next;
         cork_release(c);
@@ -777,6 +944,7 @@ int ioloop_init(server *s, ioloop *l, int index, int fd)
     hmap_init(&l->conns);
     tern_buf_init(&l->scratch, 0);
     l->readbuf = tern_malloc(READBUF_SIZE);
+    uring_setup(l);
     l->reader = store_reader_open(s->st);
     if (!l->reader)
         return -1;
@@ -822,6 +990,7 @@ void ioloop_free(ioloop *l)
     tern_free(items);
     hmap_free(&l->conns);
     tern_free(l->readbuf);
+    uring_teardown(l);
     tern_buf_free(&l->scratch);
     pthread_mutex_destroy(&l->in.mu);
 }

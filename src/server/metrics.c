@@ -23,6 +23,10 @@ void metrics_write(server *s, tern_buf *b)
             (unsigned long long)atomic_load(&s->m_http_requests));
     counter(b, "tern_send_queue_drops_total", "Connections closed because their send queue overflowed (4001).",
             "counter", (unsigned long long)atomic_load(&s->m_slow_drops));
+    counter(b, "tern_io_uring_loops", "I/O loops writing through io_uring (0: every loop uses writev).", "gauge",
+            (unsigned long long)atomic_load(&s->m_uring_loops));
+    counter(b, "tern_io_uring_sends_total", "Connection writes submitted through io_uring.", "counter",
+            (unsigned long long)atomic_load(&s->m_uring_sends));
     counter(b, "tern_store_batches_total", "Store transactions committed.", "counter", (unsigned long long)st.batches);
     counter(b, "tern_store_ops_total", "Store operations committed.", "counter", (unsigned long long)st.ops);
     tern_buf_printf(b,

@@ -28,6 +28,7 @@
 
 typedef struct server server;
 typedef struct ioloop ioloop;
+typedef struct uring_batch uring_batch; /* ioloop.c */
 typedef struct conn conn;
 
 /* ---- shared frames: encoded once, written to many sockets --------------------------- */
@@ -119,6 +120,7 @@ struct ioloop {
     conn *corked;          /* connections with corked frames */
     uv_timer_t push_timer; /* writes pushes held by push-delay-ms */
     int push_timer_on;
+    uring_batch *ub; /* io_uring for the writes at a drain's end, or NULL (writev) */
     tern_buf scratch; /* per-loop scratch for building responses */
 };
 
@@ -172,6 +174,7 @@ struct server {
     /* metrics */
     atomic_uint_fast64_t m_conns, m_ws_sessions, m_msgs_in, m_msgs_out, m_http_requests, m_slow_drops, m_batches,
         m_batch_ops, m_commit_ns, m_errors;
+    atomic_uint_fast64_t m_uring_loops, m_uring_sends; /* loops with a ring; sends through rings */
 };
 
 /* ---- entry points used across modules ----------------------------------------------- */

@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <liburing.h>
+
 #include "bench.h"
 #include "core/alloc.h"
 #include "core/util.h"
@@ -59,6 +61,7 @@ typedef struct wconn {
     int fd;
     uint32_t owe;
     uint64_t ts;
+    uint64_t tick; /* --uring: the tick whose batch holds a send to it (0: none) */
 } wconn;
 
 /* One reader-side connection: where it is in the current delivery, and the send-time
@@ -158,11 +161,53 @@ static int writer_send(wconn *c, const char *frame, char *scratch, int size, uin
     return 0;
 }
 
+/* --uring: the sends queued on ring this tick (n of them, user data = connection index),
+ * submitted with one system call. MSG_DONTWAIT sends complete inside the submit, so the
+ * shared frame may change after this returns. Accounts each result as writer_send does. */
+static void writer_uring_flush(struct io_uring *ring, unsigned n, wconn *conns, int size, uint64_t ts, int in_win,
+                               floor_wstats *st)
+{
+    int r;
+    do
+        r = io_uring_submit(ring);
+    while (r == -EINTR);
+    unsigned submitted = r > 0 ? (unsigned)r : 0;
+    if (submitted < n)
+        _exit(7); /* the refused entries would be submitted later with a stale frame */
+    for (unsigned seen = 0; seen < submitted;) {
+        struct io_uring_cqe *cqe;
+        int w = io_uring_wait_cqe(ring, &cqe);
+        if (w == -EINTR)
+            continue;
+        if (w < 0)
+            _exit(7);
+        wconn *c = &conns[io_uring_cqe_get_data64(cqe)];
+        int res = cqe->res;
+        io_uring_cqe_seen(ring, cqe);
+        seen++;
+        c->tick = 0;
+        if (res == size) {
+            st->writes++;
+            st->writes_win += (uint64_t)in_win;
+        } else if (res < 0) {
+            if (res == -EAGAIN || res == -EINTR)
+                st->dropped++;
+            else
+                st->errors++;
+        } else {
+            st->dropped++;
+            c->owe = (uint32_t)(size - res);
+            c->ts = ts;
+        }
+    }
+}
+
 /* The writer: accepts nconns connections on lfd, says 'R' on c2p, reads the schedule from
  * p2c, paces `rate` deliveries/s of `size` bytes until win_end, writes its floor_wstats on
- * c2p, then waits for p2c to close and exits. Never returns. Exit status 0, or 3-6 when
- * setup failed (the reader then sees no 'R'). */
-static void writer_main(int lfd, int nconns, int size, double rate, int p2c, int c2p, pid_t parent)
+ * c2p, then waits for p2c to close and exits. Never returns. Exit status 0, or 3-6 and 8
+ * when setup failed (the reader then sees no 'R'), 7 when io_uring failed mid-run. With
+ * uring, each tick's sends go out in one io_uring submission (writer_uring_flush). */
+static void writer_main(int lfd, int nconns, int size, double rate, int uring, int p2c, int c2p, pid_t parent)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the reader */
     if (getppid() != parent)
@@ -181,10 +226,16 @@ static void writer_main(int lfd, int nconns, int size, double rate, int p2c, int
         conns[i].fd = fd;
     }
     close(lfd);
+    enum { RING = 1024 };
+    struct io_uring ring;
+    if (uring && io_uring_queue_init(RING, &ring, 0) != 0)
+        _exit(8);
     floor_sched s;
     if (write_full(c2p, "R", 1) < 0 || read_full(p2c, &s, sizeof s) < 0)
         _exit(6);
 
+    unsigned nq = 0;
+    uint64_t tickno = 0;
     char *frame = tern_malloc((size_t)size), *scratch = tern_malloc((size_t)size);
     for (int i = 0; i < size; i++)
         frame[i] = (char)('a' + i % 26);
@@ -202,13 +253,29 @@ static void writer_main(int lfd, int nconns, int size, double rate, int p2c, int
             st.lag_max_ns = now - next;
         uint64_t due = (uint64_t)((double)(now - s.t_start) * rate / 1e9);
         memcpy(frame, &now, TS_BYTES);
+        tickno++;
         for (; done < due; done++) {
-            if (writer_send(&conns[rr], frame, scratch, size, now, &st)) {
+            wconn *c = &conns[rr];
+            if (uring && !c->owe) {
+                if (nq == RING || c->tick == tickno) { /* one send per connection per batch */
+                    writer_uring_flush(&ring, nq, conns, size, now, in_win, &st);
+                    nq = 0;
+                }
+                struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+                io_uring_prep_send(sqe, c->fd, frame, (size_t)size, MSG_DONTWAIT | MSG_NOSIGNAL);
+                io_uring_sqe_set_data64(sqe, (uint64_t)rr);
+                c->tick = tickno;
+                nq++;
+            } else if (writer_send(c, frame, scratch, size, now, &st)) {
                 st.writes++;
                 st.writes_win += (uint64_t)in_win;
             }
             if (++rr == nconns)
                 rr = 0;
+        }
+        if (nq) {
+            writer_uring_flush(&ring, nq, conns, size, now, in_win, &st);
+            nq = 0;
         }
         next = s.t_start + ((now - s.t_start) / TICK_NS + 1) * TICK_NS; /* skip ticks missed */
     }
@@ -291,7 +358,7 @@ int floor_run(const bench_cfg *cfg, int quiet)
     if (pid == 0) {
         close(p2c[1]);
         close(c2p[0]);
-        writer_main(lfd, C, B, R, p2c[0], c2p[1], parent);
+        writer_main(lfd, C, B, R, cfg->floor_uring, p2c[0], c2p[1], parent);
     }
     close(lfd);
     close(p2c[0]);
@@ -412,7 +479,7 @@ int floor_run(const bench_cfg *cfg, int quiet)
 
     if (cfg->json) {
         FILE *f = stdout;
-        fputs("{\"workload\":\"floor\"", f);
+        fputs(cfg->floor_uring ? "{\"workload\":\"floor_uring\"" : "{\"workload\":\"floor\"", f);
         json_num(f, "connections", C, 1, 0);
         json_num(f, "rate", R, 1, 0);
         json_num(f, "size", B, 1, 0);
@@ -436,7 +503,8 @@ int floor_run(const bench_cfg *cfg, int quiet)
         fputs("}\n", f);
         fflush(f);
     } else {
-        printf("workload floor: %d loopback connections, %.0f writes/s of %d bytes, no server\n", C, R, B);
+        printf("workload floor: %d loopback connections, %.0f writes/s of %d bytes, no server%s\n", C, R, B,
+               cfg->floor_uring ? "; each tick's writes in one io_uring submission" : "");
         printf("  window        %.1f s after %.1f s warm-up\n", win, cfg->warmup);
         printf("  writer        %.0f writes/s (%" PRIu64 " in window), %" PRIu64 " dropped, worst pacing lag %.2f ms\n",
                writes_ps, st.writes_win, st.dropped, (double)st.lag_max_ns / ns_per_ms);

@@ -70,6 +70,9 @@ static void usage(FILE *f)
           "  --settle S         idle: seconds between the last `ready` and the RSS sample [2]\n"
           "  --text-size N      bytes of message text, >= 53 [200]\n"
           "  --frame-size B     floor: bytes per write (delivery), >= 8 [330]\n"
+          "  --uring            floor: the writer submits each 1 ms tick's writes together through\n"
+          "                     io_uring (as ternd's loops do by default) instead of one write(2)\n"
+          "                     each; the result's workload is then floor_uring\n"
           "\n"
           "Generator:\n"
           "  --threads N        client threads, one libuv loop each [1] (the box has 2 cores\n"
@@ -685,6 +688,7 @@ enum {
     O_SETTLE,
     O_TEXT_SIZE,
     O_FRAME_SIZE,
+    O_URING,
     O_THREADS,
     O_CONCURRENCY,
     O_SETUP_TIMEOUT,
@@ -749,6 +753,7 @@ int main(int argc, char **argv)
         {"settle", required_argument, NULL, O_SETTLE},
         {"text-size", required_argument, NULL, O_TEXT_SIZE},
         {"frame-size", required_argument, NULL, O_FRAME_SIZE},
+        {"uring", no_argument, NULL, O_URING},
         {"threads", required_argument, NULL, O_THREADS},
         {"concurrency", required_argument, NULL, O_CONCURRENCY},
         {"setup-timeout", required_argument, NULL, O_SETUP_TIMEOUT},
@@ -799,6 +804,9 @@ int main(int argc, char **argv)
         case O_SETTLE: NUM(settle, 0, 3600, )
         case O_TEXT_SIZE: NUM(text_size, 53, 12000, (int))
         case O_FRAME_SIZE: NUM(frame_size, 8, 65536, (int))
+        case O_URING:
+            cfg->floor_uring = 1;
+            break;
         case O_THREADS: NUM(threads, 1, 64, (int))
         case O_CONCURRENCY: NUM(concurrency, 1, 100000, (int))
         case O_SETUP_TIMEOUT: NUM(setup_timeout, 1, 86400, )

@@ -11,7 +11,7 @@
 #
 # Environment (defaults in brackets):
 #   BENCH_RUNS [3]            runs per workload
-#   BENCH_WORKLOADS ["fanout idle c2c floor"]
+#   BENCH_WORKLOADS ["fanout idle c2c floor floor_uring"]
 #   BENCH_SECONDS [10]        measured window of fanout/c2c, hold time of idle
 #   BENCH_WARMUP [2]          warm-up seconds before the window
 #   BENCH_FANOUT_GROUPS [100] BENCH_FANOUT_MEMBERS [10] BENCH_FANOUT_SENDERS [100]
@@ -23,7 +23,9 @@
 #                             of one loopback write (of a fan-out delivery's frame size)
 #                             per delivery to as many sockets as fanout's receivers, the
 #                             baseline for server_cpu_us_per_delivery; with fanout in
-#                             the same run the script prints their ratio last
+#                             the same run the script prints their ratio last;
+#                             floor_uring is the same with each 1 ms tick's writes in
+#                             one io_uring submission, as ternd's loops send by default
 #   BENCH_THREADS [1]         tern-bench client threads
 #   BENCH_ARGS []             extra tern-bench arguments (all workloads)
 #   TERND_ARGS []             extra ternd arguments
@@ -41,7 +43,7 @@ for f in "$TERND" "$BENCH"; do
 done
 
 RUNS=${BENCH_RUNS:-3}
-WORKLOADS=${BENCH_WORKLOADS:-"fanout idle c2c floor"}
+WORKLOADS=${BENCH_WORKLOADS:-"fanout idle c2c floor floor_uring"}
 SECONDS_=${BENCH_SECONDS:-10}
 WARMUP=${BENCH_WARMUP:-2}
 THREADS=${BENCH_THREADS:-1}
@@ -134,13 +136,15 @@ run_one() {
                    --warmup "$WARMUP") ;;
     c2c)    args+=(--pairs "${BENCH_C2C_PAIRS:-100}" --rate "${BENCH_C2C_RATE:-20000}" --warmup "$WARMUP") ;;
     idle)   args+=(--connections "${BENCH_IDLE_CONNS:-10000}") ;;
-    floor)  args+=(--connections "${BENCH_FLOOR_CONNS:-1000}" --rate "${BENCH_FLOOR_RATE:-50000}"
-                   --frame-size "${BENCH_FLOOR_SIZE:-505}" --warmup "$WARMUP") ;;
+    floor|floor_uring)
+            args+=(--connections "${BENCH_FLOOR_CONNS:-1000}" --rate "${BENCH_FLOOR_RATE:-50000}"
+                   --frame-size "${BENCH_FLOOR_SIZE:-505}" --warmup "$WARMUP")
+            [ "$wl" = floor_uring ] && args+=(--uring) ;;
     *) echo "bench.sh: unknown workload $wl" >&2; return 1 ;;
   esac
   wait_quiet
   local line rc=0
-  if [ "$wl" = floor ]; then
+  if [ "$wl" = floor ] || [ "$wl" = floor_uring ]; then
     # No server: tern-bench forks its own writer.
     # shellcheck disable=SC2086
     line=$("$BENCH" floor "${args[@]}" ${BENCH_ARGS:-}) || rc=$?
@@ -213,9 +217,11 @@ for wl in $WORKLOADS; do
 done
 # The server's CPU per fan-out delivery against the floor measured in the same run.
 fan=$(grep '"workload":"fanout"' "$MEDIANS" | sed -n 's/.*"server_cpu_us_per_delivery":\([0-9.e+-]*\).*/\1/p')
-flo=$(grep '"workload":"floor"' "$MEDIANS" | sed -n 's/.*"writer_cpu_us_per_delivery":\([0-9.e+-]*\).*/\1/p')
+for fl in floor floor_uring; do
+  flo=$(grep "\"workload\":\"$fl\"" "$MEDIANS" | sed -n 's/.*"writer_cpu_us_per_delivery":\([0-9.e+-]*\).*/\1/p')
+  if [ -n "$fan" ] && [ -n "$flo" ]; then
+    awk -v a="$fan" -v b="$flo" -v fl="$fl" 'BEGIN { if (b > 0) printf "{\"workload\":\"fanout_vs_%s\",\"server_cpu_us_per_delivery\":%s,\"floor_us_per_delivery\":%s,\"ratio\":%.3g}\n", fl, a, b, a / b }'
+  fi
+done
 rm -f "$MEDIANS"
-if [ -n "$fan" ] && [ -n "$flo" ]; then
-  awk -v a="$fan" -v b="$flo" 'BEGIN { if (b > 0) printf "{\"workload\":\"fanout_vs_floor\",\"server_cpu_us_per_delivery\":%s,\"floor_us_per_delivery\":%s,\"ratio\":%.3g}\n", a, b, a / b }'
-fi
 [ $failed -eq 0 ] || { echo "bench.sh: $failed run(s) failed" >&2; exit 1; }

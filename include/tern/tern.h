@@ -196,6 +196,11 @@ typedef struct tern_client_options {
     int no_reconnect;            /* 1: do not reconnect after an unexpected close: emit
                                     NOT_READY + DISCONNECTED instead */
     size_t max_message_bytes;    /* largest server message accepted; 0: 4 MiB */
+    const char *tls_ca_file;     /* wss://: PEM file of the certificate authorities to
+                                    trust instead of the system's (e.g. a private CA or a
+                                    self-signed server certificate). NULL: the system's
+                                    (OpenSSL's default paths). The server certificate is
+                                    always verified, and so is its name (DNS or IP) */
 } tern_client_options;
 
 /* Fills opts with the defaults (all zero/NULL, meaning the defaults above).
@@ -204,14 +209,18 @@ TERN_API void tern_client_options_init(tern_client_options *opts);
 
 /* Creates a client for `user` of `app` ("org/app") on the server at server_url.
  *   server_url  "ws://host:port" or "ws://host:port/path" (path defaults to "/ws");
- *               "http://" is accepted as a synonym of "ws://". IPv6 hosts in brackets.
- *               "wss://" and "https://" are not supported yet: TERN_ERR_SDK_INVALID_ARG.
+ *               "wss://host[:port][/path]" for TLS (port defaults to 443; ternd itself
+ *               speaks plain ws, so wss:// goes through a TLS-terminating proxy, see
+ *               docs/operations.md); "http://" and "https://" are synonyms of "ws://" and
+ *               "wss://". IPv6 hosts in brackets.
  *   app         "org/app"; user: the user id; token: a user token (docs/protocol.md §3,
  *               or REST POST /{org}/{app}/users/{user}/token).
  *   opts        may be NULL (defaults); copied, including its strings.
  *   out         receives the client.
- * Returns TERN_OK, or TERN_ERR_SDK_INVALID_ARG (NULL or malformed argument, wss://),
- * or TERN_ERR_SDK_IO (the loop could not be set up).
+ * Returns TERN_OK, or TERN_ERR_SDK_INVALID_ARG (NULL or malformed argument, or a
+ * tls_ca_file OpenSSL cannot load), or TERN_ERR_SDK_IO (the loop or TLS context could
+ * not be set up). A TLS handshake that fails (certificate not trusted, name mismatch)
+ * is a connection failure: the client reconnects with backoff, as after any other.
  * Thread: any thread when the SDK creates its own loop. With opts->loop, call it on the
  * thread running that loop (or before the loop runs): it adds handles to the loop.
  * Nothing happens on the network until tern_login. Free with tern_client_destroy.

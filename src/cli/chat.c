@@ -212,6 +212,7 @@ int cmd_chat(cli_opts *o)
     opts.on_event = on_event;
     opts.user_data = &ch;
     opts.device = o->device;
+    opts.tls_ca_file = o->ca_file;
     opts.platform = "tern-cli";
     int rc = tern_client_create(url, o->app, o->user, token, &opts, &ch.c);
     tern_free(token);

@@ -15,6 +15,7 @@ typedef struct cli_opts {
     /* global */
     const char *server, *app, *user, *token, *client_id, *client_secret, *app_token, *admin_token;
     const char *device;
+    const char *ca_file; /* https/wss: CA bundle to trust instead of the system's */
     int verbose;
     int help;
     /* command options */

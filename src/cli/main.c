@@ -46,7 +46,10 @@ static const char OVERVIEW[] = "usage: tern [global options] <command> [options]
                                "\n"
                                "Global options (also accepted after the command):\n"
                                "  --server URL          server, default http://127.0.0.1:8080 (env TERN_SERVER);\n"
-                               "                        the WebSocket endpoint is ws://HOST:PORT/ws\n"
+                               "                        the WebSocket endpoint is ws://HOST:PORT/ws; https:// or\n"
+                               "                        wss:// for a server behind a TLS proxy (then wss://.../ws)\n"
+                               "  --ca FILE             PEM certificate authorities to trust for https/wss instead\n"
+                               "                        of the system's (env TERN_CA)\n"
                                "  --app ORG/APP         the app (env TERN_APP)\n"
                                "  --user NAME           the user to log in as (env TERN_USER)\n"
                                "  --token TOKEN         the user's token (env TERN_TOKEN); without it the CLI mints\n"
@@ -189,6 +192,7 @@ static int parse_args(int argc, char **argv, cli_opts *o)
         {"app-token", T_STR, &o->app_token},
         {"admin-token", T_STR, &o->admin_token},
         {"device", T_STR, &o->device},
+        {"ca", T_STR, &o->ca_file},
         {"to", T_STR, &o->to},
         {"group", T_STR, &o->group},
         {"text", T_STR, &o->text},
@@ -296,6 +300,7 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &o) < 0)
         return 2;
     o.server = env_or(o.server, "TERN_SERVER");
+    o.ca_file = env_or(o.ca_file, "TERN_CA");
     if (!o.server)
         o.server = "http://127.0.0.1:8080";
     o.app = env_or(o.app, "TERN_APP");

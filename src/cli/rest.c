@@ -20,21 +20,24 @@
 
 /* ---- URLs ------------------------------------------------------------------------- */
 
-/* Splits --server into scheme-less "host[:port]"; returns 0 and sets *is_ws, or -1. */
-static int server_hostport(const cli_opts *o, char *out, size_t outsz)
+/* Splits --server into scheme-less "host[:port]" and whether it is TLS (https://,
+ * wss://); returns 0, or -1 after printing the error. */
+static int server_hostport(const cli_opts *o, char *out, size_t outsz, int *tls)
 {
     const char *s = o->server, *p;
+    *tls = 0;
     if (!strncmp(s, "http://", 7))
         p = s + 7;
     else if (!strncmp(s, "ws://", 5))
         p = s + 5;
+    else if (!strncmp(s, "https://", 8))
+        p = s + 8, *tls = 1;
+    else if (!strncmp(s, "wss://", 6))
+        p = s + 6, *tls = 1;
     else if (!strstr(s, "://"))
         p = s; /* bare host:port */
     else {
-        cli_error(TERN_ERR_SDK_INVALID_ARG,
-                  "unsupported server URL %s (http:// or ws:// only; TLS is not "
-                  "supported yet)",
-                  s);
+        cli_error(TERN_ERR_SDK_INVALID_ARG, "unsupported server URL %s (http://, https://, ws:// or wss://)", s);
         return -1;
     }
     size_t n = strcspn(p, "/?#");
@@ -50,22 +53,25 @@ static int server_hostport(const cli_opts *o, char *out, size_t outsz)
 int cli_rest_base(const cli_opts *o, char *out, size_t outsz)
 {
     char hp[300];
-    if (server_hostport(o, hp, sizeof hp) < 0)
+    int tls;
+    if (server_hostport(o, hp, sizeof hp, &tls) < 0)
         return -1;
-    snprintf(out, outsz, "http://%s", hp);
+    snprintf(out, outsz, "%s://%s", tls ? "https" : "http", hp);
     return 0;
 }
 
 int cli_ws_url(const cli_opts *o, char *out, size_t outsz)
 {
-    if (!strncmp(o->server, "ws://", 5) && strchr(o->server + 5, '/')) {
-        snprintf(out, outsz, "%s", o->server); /* a ws:// URL with its own path */
+    if ((!strncmp(o->server, "ws://", 5) && strchr(o->server + 5, '/')) ||
+        (!strncmp(o->server, "wss://", 6) && strchr(o->server + 6, '/'))) {
+        snprintf(out, outsz, "%s", o->server); /* a ws:// or wss:// URL with its own path */
         return 0;
     }
     char hp[300];
-    if (server_hostport(o, hp, sizeof hp) < 0)
+    int tls;
+    if (server_hostport(o, hp, sizeof hp, &tls) < 0)
         return -1;
-    snprintf(out, outsz, "ws://%s/ws", hp);
+    snprintf(out, outsz, "%s://%s/ws", tls ? "wss" : "ws", hp);
     return 0;
 }
 
@@ -123,6 +129,8 @@ int rest_call(const cli_opts *o, const char *method, const char *path, const cha
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+    if (o->ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
     if (body) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));

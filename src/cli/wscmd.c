@@ -110,6 +110,7 @@ static int setup(run *r, cli_opts *o, tern_event_cb on_event, tern_result_cb on_
     opts.on_event = on_event;
     opts.user_data = r;
     opts.device = o->device;
+    opts.tls_ca_file = o->ca_file;
     opts.platform = "tern-cli";
     int rc = tern_client_create(url, o->app, o->user, token, &opts, &r->c);
     tern_free(token);

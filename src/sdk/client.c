@@ -103,6 +103,7 @@ static void client_free(tern_client *c)
     tern_free(c->device);
     tern_free(c->platform);
     tern_free(c->token);
+    sdk_tls_ctx_free(c->ssl_ctx);
     tern_free(c);
 }
 
@@ -275,9 +276,17 @@ TERN_API int tern_client_create(const char *server_url, const char *app, const c
         (strlen(opts->sync_cursor) > 20 || tern_parse_u64(opts->sync_cursor, strlen(opts->sync_cursor), &cur) < 0))
         return TERN_ERR_SDK_INVALID_ARG;
 
+    struct ssl_ctx_st *ssl_ctx = NULL;
+    if (url.tls) {
+        int rc = sdk_tls_ctx_new(opts->tls_ca_file, &ssl_ctx);
+        if (rc != TERN_OK)
+            return rc;
+    }
+
     pthread_once(&sigpipe_once, ignore_sigpipe);
     tern_client *c = tern_calloc(1, sizeof *c);
     c->url = url;
+    c->ssl_ctx = ssl_ctx;
     c->app = tern_strdup(app);
     c->user = tern_strdup(user);
     c->token = tern_strdup(token);
@@ -333,6 +342,7 @@ fail:
     tern_free(c->token);
     tern_free(c->device);
     tern_free(c->platform);
+    sdk_tls_ctx_free(c->ssl_ctx);
     tern_free(c);
     return TERN_ERR_SDK_IO;
 }

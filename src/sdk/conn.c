@@ -6,6 +6,14 @@
  * core/http.h and checked (status, Upgrade, Sec-WebSocket-Accept, subprotocol) → text
  * frames both ways through the core/ws.h codec (ours masked, the server's unmasked).
  *
+ * wss:// (c->url.tls): TLS runs over the same TCP stream through two memory BIOs
+ * (net_in: bytes read from the socket for OpenSSL; net_out: what OpenSSL wants written),
+ * so libuv still does all the I/O on the client's loop. After the TCP connect, P_TLS
+ * runs SSL_do_handshake until done (the server's certificate chain and name verified
+ * against the client's SSL_CTX, SNI sent for DNS names), then the WebSocket upgrade and
+ * every frame go through SSL_write, and every read through SSL_read before the HTTP
+ * and WebSocket parsers. A failed handshake is a lost connection like any other.
+ *
  * The session layer (session.c) sees three things: sdk_sess_on_open once the WebSocket is
  * up, sdk_sess_on_text per message, and sdk_sess_on_lost once when the connection ends for any
  * reason it did not ask for (sdk_conn_close, its own way out, reports nothing).
@@ -15,11 +23,15 @@
  * when libuv is done with it (getaddrinfo finished and the TCP handle closed). So the
  * client may open the next connection, or be freed, while an old one winds down.
  */
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "core/alloc.h"
 #include "core/http.h"
@@ -30,7 +42,9 @@
 #define READ_BUF (64 * 1024)
 #define SUBPROTOCOL "tern.v1"
 
-enum { P_RESOLVE = 1, P_CONNECT, P_HANDSHAKE, P_OPEN };
+#define TLS_CHUNK (16 * 1024) /* plaintext taken out of SSL_read at a time */
+
+enum { P_RESOLVE = 1, P_CONNECT, P_TLS, P_HANDSHAKE, P_OPEN };
 
 typedef struct sdk_conn {
     tern_client *c; /* NULL once detached */
@@ -44,6 +58,10 @@ typedef struct sdk_conn {
     ws_reader wr;
     int wr_inited;
     char key[25];
+    SSL *ssl;    /* wss: the TLS session (owns the two BIOs), else NULL */
+    BIO *net_in; /* socket bytes for OpenSSL */
+    BIO *net_out;  /* OpenSSL's bytes for the socket */
+    char *plain;   /* wss: TLS_CHUNK bytes for SSL_read */
     char rbuf[READ_BUF];
 } sdk_conn;
 
@@ -64,6 +82,9 @@ static void maybe_free(sdk_conn *k)
         http_parser_free(k->hp);
     if (k->wr_inited)
         ws_reader_free(&k->wr);
+    if (k->ssl)
+        SSL_free(k->ssl); /* and its BIOs */
+    tern_free(k->plain);
     tern_free(k);
 }
 
@@ -99,8 +120,8 @@ static void on_write(uv_write_t *w, int status)
         lost(k, TERN_ERR_SDK_IO, 0, uv_strerror(status));
 }
 
-/* Queues len bytes of frame data (ownership of data passes here). */
-static int write_raw(sdk_conn *k, char *data, size_t len, int close_after)
+/* Queues len bytes for the socket as they are (ownership of data passes here). */
+static int write_sock(sdk_conn *k, char *data, size_t len, int close_after)
 {
     wreq *r = tern_calloc(1, sizeof *r);
     r->k = k;
@@ -114,6 +135,39 @@ static int write_raw(sdk_conn *k, char *data, size_t len, int close_after)
         return -1;
     }
     return 0;
+}
+
+/* wss: writes what OpenSSL has produced (handshake records, encrypted data) to the
+ * socket. close_after: close the handle once written (at once if there is nothing). */
+static int tls_flush(sdk_conn *k, int close_after)
+{
+    size_t n = BIO_ctrl_pending(k->net_out);
+    if (!n) {
+        if (close_after)
+            close_handle(k);
+        return 0;
+    }
+    char *data = tern_malloc(n);
+    int got = BIO_read(k->net_out, data, (int)n);
+    if (got != (int)n) {
+        tern_free(data);
+        return -1;
+    }
+    return write_sock(k, data, n, close_after);
+}
+
+/* Queues len bytes of the WebSocket stream (ownership of data passes here): as they
+ * are, or encrypted with wss. */
+static int write_raw(sdk_conn *k, char *data, size_t len, int close_after)
+{
+    if (!k->ssl)
+        return write_sock(k, data, len, close_after);
+    /* A memory BIO takes everything: SSL_write succeeds whole or fails. */
+    int w = len ? SSL_write(k->ssl, data, (int)len) : 0;
+    tern_free(data);
+    if (len && w != (int)len)
+        return -1;
+    return tls_flush(k, close_after);
 }
 
 static int write_frame(sdk_conn *k, unsigned op, const void *p, size_t n, int close_after)
@@ -252,19 +306,9 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = sizeof k->rbuf;
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+/* Bytes of the WebSocket stream (the upgrade response, then frames) as they arrived. */
+static void feed_plain(sdk_conn *k, uint8_t *p, size_t n)
 {
-    sdk_conn *k = s->data;
-    if (!k->c || nread == 0)
-        return;
-    if (nread < 0) {
-        lost(k, k->phase == P_OPEN ? TERN_ERR_SDK_DISCONNECTED : TERN_ERR_SDK_IO, 0,
-             nread == UV_EOF ? "connection closed by server" : uv_strerror((int)nread));
-        return;
-    }
-    k->c->hb_rx = 1;
-    uint8_t *p = (uint8_t *)buf->base;
-    size_t n = (size_t)nread;
     if (k->phase == P_HANDSHAKE) {
         size_t used = 0;
         int rc = http_parser_feed(k->hp, (const char *)p, n, &used);
@@ -295,21 +339,97 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         feed_ws(k, p, n);
 }
 
-/* ---- connecting ----------------------------------------------------------------- */
+static void start_upgrade(sdk_conn *k);
 
-static void on_connect(uv_connect_t *req, int status)
+/* Why OpenSSL failed, for the lost() message: the certificate verdict when that was
+ * it, else the first queued error. */
+static void tls_why(sdk_conn *k, const char *what, char *out, size_t outsz)
 {
-    sdk_conn *k = req->data;
-    if (!k->c)
+    long v = SSL_get_verify_result(k->ssl);
+    unsigned long e = ERR_get_error();
+    if (v != X509_V_OK)
+        snprintf(out, outsz, "%s: certificate: %s", what, X509_verify_cert_error_string(v));
+    else if (e)
+        snprintf(out, outsz, "%s: %s", what, ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "TLS error");
+    else
+        snprintf(out, outsz, "%s: connection closed", what);
+    ERR_clear_error();
+}
+
+/* wss: socket bytes in; handshake progress or decrypted stream bytes out. */
+static void feed_tls(sdk_conn *k, const uint8_t *p, size_t n)
+{
+    char why[300];
+    if (BIO_write(k->net_in, p, (int)n) != (int)n) {
+        lost(k, TERN_ERR_SDK_IO, 0, "TLS: out of buffer memory");
         return;
-    if (status < 0) {
-        char why[400];
-        snprintf(why, sizeof why, "connect to %s: %s", k->c->url.host_header, uv_strerror(status));
+    }
+    if (k->phase == P_TLS) {
+        int r = SSL_do_handshake(k->ssl);
+        if (tls_flush(k, 0) < 0) {
+            lost(k, TERN_ERR_SDK_IO, 0, "TLS: socket write failed");
+            return;
+        }
+        if (r != 1) {
+            int e = SSL_get_error(k->ssl, r);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+                return;
+            tls_why(k, "TLS handshake", why, sizeof why);
+            lost(k, TERN_ERR_SDK_IO, 0, why);
+            return;
+        }
+        start_upgrade(k);
+        if (!k->c)
+            return;
+    }
+    for (;;) {
+        int r = SSL_read(k->ssl, k->plain, TLS_CHUNK);
+        if (r > 0) {
+            feed_plain(k, (uint8_t *)k->plain, (size_t)r);
+            if (!k->c)
+                return;
+            continue;
+        }
+        int e = SSL_get_error(k->ssl, r);
+        if (tls_flush(k, 0) < 0) { /* e.g. a reply to a key update */
+            lost(k, TERN_ERR_SDK_IO, 0, "TLS: socket write failed");
+            return;
+        }
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+            return;
+        if (e == SSL_ERROR_ZERO_RETURN) {
+            lost(k, k->phase == P_OPEN ? TERN_ERR_SDK_DISCONNECTED : TERN_ERR_SDK_IO, 0, "connection closed by server");
+            return;
+        }
+        tls_why(k, "TLS", why, sizeof why);
         lost(k, TERN_ERR_SDK_IO, 0, why);
         return;
     }
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    sdk_conn *k = s->data;
+    if (!k->c || nread == 0)
+        return;
+    if (nread < 0) {
+        lost(k, k->phase == P_OPEN ? TERN_ERR_SDK_DISCONNECTED : TERN_ERR_SDK_IO, 0,
+             nread == UV_EOF ? "connection closed by server" : uv_strerror((int)nread));
+        return;
+    }
+    k->c->hb_rx = 1;
+    if (k->ssl)
+        feed_tls(k, (uint8_t *)buf->base, (size_t)nread);
+    else
+        feed_plain(k, (uint8_t *)buf->base, (size_t)nread);
+}
+
+/* ---- connecting ----------------------------------------------------------------- */
+
+/* Sends the HTTP upgrade request (P_HANDSHAKE: the response is awaited by feed_plain). */
+static void start_upgrade(sdk_conn *k)
+{
     tern_client *c = k->c;
-    uv_tcp_nodelay(&k->tcp, 1);
     k->phase = P_HANDSHAKE;
     k->hp = http_parser_new(0, 4096);
     ws_make_key(k->key);
@@ -322,8 +442,92 @@ static void on_connect(uv_connect_t *req, int status)
     }
     size_t len;
     char *data = tern_buf_steal(&b, &len);
-    if (write_raw(k, data, len, 0) < 0 || uv_read_start((uv_stream_t *)&k->tcp, on_alloc, on_read) < 0)
+    if (write_raw(k, data, len, 0) < 0)
         lost(k, TERN_ERR_SDK_IO, 0, "socket write failed");
+}
+
+/* wss: sets up the TLS session on the connected socket and sends the ClientHello. The
+ * name checked against the certificate is the URL's host: an IP address (SAN IP) or a
+ * DNS name (SAN DNS / CN, also sent as SNI). */
+static void start_tls(sdk_conn *k)
+{
+    tern_client *c = k->c;
+    k->phase = P_TLS;
+    k->ssl = SSL_new(c->ssl_ctx);
+    k->net_in = BIO_new(BIO_s_mem());
+    k->net_out = BIO_new(BIO_s_mem());
+    k->plain = tern_malloc(TLS_CHUNK);
+    if (!k->ssl || !k->net_in || !k->net_out) {
+        BIO_free(k->net_in);
+        BIO_free(k->net_out);
+        k->net_in = k->net_out = NULL;
+        lost(k, TERN_ERR_SDK_IO, 0, "TLS: cannot create a session");
+        return;
+    }
+    SSL_set_bio(k->ssl, k->net_in, k->net_out); /* the SSL owns them from here */
+    SSL_set_connect_state(k->ssl);
+    unsigned char ip[16];
+    int is_ip = inet_pton(AF_INET, c->url.host, ip) == 1 || inet_pton(AF_INET6, c->url.host, ip) == 1;
+    int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(k->ssl), c->url.host) == 1
+                   : SSL_set1_host(k->ssl, c->url.host) == 1 && SSL_set_tlsext_host_name(k->ssl, c->url.host) == 1;
+    if (!ok) {
+        lost(k, TERN_ERR_SDK_IO, 0, "TLS: cannot set the server name to verify");
+        return;
+    }
+    int r = SSL_do_handshake(k->ssl);
+    int e = SSL_get_error(k->ssl, r);
+    if ((r != 1 && e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) || tls_flush(k, 0) < 0) {
+        char why[300];
+        tls_why(k, "TLS handshake", why, sizeof why);
+        lost(k, TERN_ERR_SDK_IO, 0, why);
+    }
+}
+
+int sdk_tls_ctx_new(const char *ca_file, struct ssl_ctx_st **out)
+{
+    *out = NULL;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx)
+        return TERN_ERR_SDK_IO;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    int ok = ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) == 1
+                     : SSL_CTX_set_default_verify_paths(ctx) == 1;
+    ERR_clear_error();
+    if (!ok) {
+        SSL_CTX_free(ctx);
+        return ca_file ? TERN_ERR_SDK_INVALID_ARG : TERN_ERR_SDK_IO;
+    }
+    *out = ctx;
+    return TERN_OK;
+}
+
+void sdk_tls_ctx_free(struct ssl_ctx_st *ctx)
+{
+    SSL_CTX_free(ctx);
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+    sdk_conn *k = req->data;
+    if (!k->c)
+        return;
+    if (status < 0) {
+        char why[400];
+        snprintf(why, sizeof why, "connect to %s: %s", k->c->url.host_header, uv_strerror(status));
+        lost(k, TERN_ERR_SDK_IO, 0, why);
+        return;
+    }
+    uv_tcp_nodelay(&k->tcp, 1);
+    if (uv_read_start((uv_stream_t *)&k->tcp, on_alloc, on_read) < 0) {
+        lost(k, TERN_ERR_SDK_IO, 0, "socket read failed");
+        return;
+    }
+    if (k->c->ssl_ctx)
+        start_tls(k);
+    else
+        start_upgrade(k);
 }
 
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)

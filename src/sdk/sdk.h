@@ -70,6 +70,7 @@ struct tern_client {
     unsigned req_timeout_ms, connect_timeout_ms, rc_min_ms, rc_max_ms, hb_override_ms;
     int no_reconnect;
     size_t max_msg;
+    struct ssl_ctx_st *ssl_ctx; /* wss://: shared by the client's connections, else NULL */
     uv_loop_t *loop;
     uv_loop_t own_loop_storage;
     int own_loop;
@@ -141,6 +142,14 @@ void sdk_sess_retry_cb(uv_timer_t *t);
 void sdk_sess_fail_all(tern_client *c, int code, int keep_sends);
 
 /* ---- conn.c ---- */
+/* wss://: a TLS client context that verifies the server's certificate chain against
+ * ca_file (PEM; NULL: OpenSSL's default paths, i.e. the system's store), TLS 1.2 or
+ * later. Returns TERN_OK with *out set, TERN_ERR_SDK_INVALID_ARG when ca_file cannot be
+ * loaded, TERN_ERR_SDK_IO when OpenSSL cannot make a context. Any thread. */
+int sdk_tls_ctx_new(const char *ca_file, struct ssl_ctx_st **out);
+/* Frees a context from sdk_tls_ctx_new; NULL is a no-op. */
+void sdk_tls_ctx_free(struct ssl_ctx_st *ctx);
+
 /* Starts connecting c->url; the result arrives as sdk_sess_on_open or sdk_sess_on_lost.
  * Returns 0, or a TERN_ERR_SDK_* code if it could not even start. */
 int sdk_conn_open(tern_client *c);

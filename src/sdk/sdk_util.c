@@ -31,8 +31,12 @@ int sdk_url_parse(const char *url, sdk_url *out)
         p = url + 5;
     else if (!strncmp(url, "http://", 7))
         p = url + 7;
+    else if (!strncmp(url, "wss://", 6))
+        p = url + 6, out->tls = 1;
+    else if (!strncmp(url, "https://", 8))
+        p = url + 8, out->tls = 1;
     else
-        return TERN_ERR_SDK_INVALID_ARG; /* wss://, https:// and anything else */
+        return TERN_ERR_SDK_INVALID_ARG;
 
     const char *host, *host_end, *rest;
     if (*p == '[') {
@@ -52,7 +56,7 @@ int sdk_url_parse(const char *url, sdk_url *out)
         if ((unsigned char)*q <= ' ' || *q == '@' || *q == '[' || *q == ']' || *q == '/')
             return TERN_ERR_SDK_INVALID_ARG;
 
-    unsigned long port = 80;
+    unsigned long port = out->tls ? 443 : 80;
     if (*rest == ':') {
         char *end;
         rest++;

@@ -11,15 +11,17 @@
 #include "tern/tern.h"
 
 typedef struct sdk_url {
+    int tls;               /* wss:// (or https://): TLS over the TCP connection */
     char host[256];        /* without brackets for IPv6 */
     char port[8];          /* decimal */
     char path[512];        /* starts with '/' */
     char host_header[280]; /* "host:port" ("[v6]:port") for the Host header */
 } sdk_url;
 
-/* Parses "ws://host[:port][/path]" ("http://" accepted as a synonym). The default port
- * is 80 and the default path "/ws". Returns 0, or TERN_ERR_SDK_INVALID_ARG (malformed,
- * too long, or wss:// / https://, which this version does not support). */
+/* Parses "ws://host[:port][/path]" or "wss://host[:port][/path]" ("http://" and
+ * "https://" accepted as synonyms). The default port is 80 (ws) or 443 (wss) and the
+ * default path "/ws". Returns 0, or TERN_ERR_SDK_INVALID_ARG (malformed, too long, or
+ * another scheme). */
 int sdk_url_parse(const char *url, sdk_url *out);
 
 /* Writes 32 lowercase hex digits of 128 random bits (OpenSSL RAND_bytes) + NUL. */

@@ -37,8 +37,19 @@ static void test_url(void **state)
     assert_string_equal(u.host, "::1");
     assert_string_equal(u.host_header, "[::1]:9");
     assert_string_equal(u.path, "/ws");
-    assert_int_equal(sdk_url_parse("wss://h:1", &u), TERN_ERR_SDK_INVALID_ARG);
-    assert_int_equal(sdk_url_parse("https://h", &u), TERN_ERR_SDK_INVALID_ARG);
+    assert_int_equal(u.tls, 0);
+    assert_int_equal(sdk_url_parse("wss://h:1", &u), 0);
+    assert_int_equal(u.tls, 1);
+    assert_string_equal(u.port, "1");
+    assert_int_equal(sdk_url_parse("https://chat.example.org/t", &u), 0);
+    assert_int_equal(u.tls, 1);
+    assert_string_equal(u.port, "443");
+    assert_string_equal(u.host_header, "chat.example.org:443");
+    assert_string_equal(u.path, "/t");
+    assert_int_equal(sdk_url_parse("ws://h", &u), 0);
+    assert_int_equal(u.tls, 0); /* not left over from the previous parse */
+    assert_int_equal(sdk_url_parse("ftp://h", &u), TERN_ERR_SDK_INVALID_ARG);
+    assert_int_equal(sdk_url_parse("wss:/h", &u), TERN_ERR_SDK_INVALID_ARG);
     assert_int_equal(sdk_url_parse("ws://:80", &u), TERN_ERR_SDK_INVALID_ARG);
     assert_int_equal(sdk_url_parse("ws://h:0", &u), TERN_ERR_SDK_INVALID_ARG);
     assert_int_equal(sdk_url_parse("ws://h:70000", &u), TERN_ERR_SDK_INVALID_ARG);

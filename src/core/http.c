@@ -405,6 +405,8 @@ int http_url_decode(const char *in, size_t n, char *out, size_t outsz)
             if (hi < 0 || lo < 0)
                 return -1;
             c = (char)(hi << 4 | lo);
+            if (!c)
+                return -1; /* %00 would cut the value short for every C-string reader */
             i += 2;
         }
         if (o + 1 >= outsz)
@@ -428,9 +430,8 @@ int http_query_get(tern_str query, const char *name, char *out, size_t outsz)
         const char *eq = memchr(pair, '=', plen);
         size_t klen = eq ? (size_t)(eq - pair) : plen;
         if (klen == nn && memcmp(pair, name, nn) == 0) {
-            if (!eq)
-                return http_url_decode("", 0, out, outsz);
-            return http_url_decode(eq + 1, plen - klen - 1, out, outsz);
+            int r = eq ? http_url_decode(eq + 1, plen - klen - 1, out, outsz) : http_url_decode("", 0, out, outsz);
+            return r < 0 ? -2 : r;
         }
         i += plen + 1;
     }

@@ -79,10 +79,11 @@ int http_write_head(tern_buf *out, int status, const char *content_type, size_t 
 const char *http_status_text(int status);
 
 /* Percent-decodes in[0..n) ('+' stays '+'). Returns the length written (NUL-terminated),
- * or -1 on a bad escape or if out is too small. */
+ * or -1 on a bad escape, an escaped NUL (%00), or if out is too small. */
 int http_url_decode(const char *in, size_t n, char *out, size_t outsz);
 /* Finds name in an application/x-www-form-urlencoded query and decodes its value into
- * out. Returns the value length, or -1 if absent or invalid. */
+ * out. Returns the value length (0 for "name" or "name="), -1 if absent, or -2 if
+ * present but undecodable (bad escape, %00, longer than out). */
 int http_query_get(tern_str query, const char *name, char *out, size_t outsz);
 
 #endif

@@ -208,6 +208,8 @@ int config_load(config *c, int argc, char **argv)
         }
         if (!strcmp(argv[i], "--config") && i + 1 < argc)
             file = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9))
+            file = argv[i] + 9;
     }
     if (file && *file && load_file(c, file) < 0)
         return -1;

@@ -394,7 +394,10 @@ static int user_token(conn *c, rctx *x, const http_msg *m, const char *user)
     if (!require_user(c, x, user))
         return 0;
     char tok[TERN_TOKEN_MAX];
-    tern_token_mint('u', x->app.key, user, tern_now_ms() / 1000 + ttl, x->app.secret, tok, sizeof tok);
+    if (tern_token_mint('u', x->app.key, user, tern_now_ms() / 1000 + ttl, x->app.secret, tok, sizeof tok) < 0) {
+        reply_err(c, x, TERN_ERR_INTERNAL);
+        return 0;
+    }
     char d[TERN_TOKEN_MAX + 160];
     int n = snprintf(d, sizeof d, "{\"access_token\":\"%s\",\"expires_in\":%lld,\"user\":\"%s\"}", tok, ttl, user);
     reply_ok(c, x, d, (size_t)n, NULL);
@@ -536,15 +539,21 @@ static int users_list(conn *c, rctx *x, const http_msg *m)
 {
     char lim[16], cur[80];
     int limit = 100;
-    if (http_query_get(m->query, "limit", lim, sizeof lim) > 0) {
+    int ql = http_query_get(m->query, "limit", lim, sizeof lim);
+    if (ql > 0 || ql == -2) {
         uint64_t v;
-        if (tern_parse_u64(lim, strlen(lim), &v) < 0 || v < 1 || v > 1000) {
+        if (ql < 0 || tern_parse_u64(lim, strlen(lim), &v) < 0 || v < 1 || v > 1000) {
             reply_err(c, x, TERN_ERR_BAD_FIELD);
             return 0;
         }
         limit = (int)v;
     }
-    int has_cur = http_query_get(m->query, "cursor", cur, sizeof cur) > 0;
+    int qc = http_query_get(m->query, "cursor", cur, sizeof cur);
+    if (qc == -2) {
+        reply_err(c, x, TERN_ERR_BAD_FIELD);
+        return 0;
+    }
+    int has_cur = qc > 0;
     tern_buf d;
     tern_buf_init(&d, 0);
     tern_buf_putc(&d, '[');
@@ -652,9 +661,10 @@ static int user_conversations(conn *c, rctx *x, const http_msg *m, const char *u
 {
     char lim[16];
     int limit = 100;
-    if (http_query_get(m->query, "limit", lim, sizeof lim) > 0) {
+    int ql = http_query_get(m->query, "limit", lim, sizeof lim);
+    if (ql > 0 || ql == -2) {
         uint64_t v;
-        if (tern_parse_u64(lim, strlen(lim), &v) < 0 || v < 1 || v > 500) {
+        if (ql < 0 || tern_parse_u64(lim, strlen(lim), &v) < 0 || v < 1 || v > 500) {
             reply_err(c, x, TERN_ERR_BAD_FIELD);
             return 0;
         }
@@ -677,12 +687,13 @@ static int user_history(conn *c, rctx *x, const http_msg *m, const char *user, c
 {
     char v[24];
     uint64_t before = 0, limit = 20;
-    if (http_query_get(m->query, "beforeSeq", v, sizeof v) >= 0 && tern_parse_u64(v, strlen(v), &before) < 0) {
+    int qb = http_query_get(m->query, "beforeSeq", v, sizeof v);
+    if (qb == -2 || (qb >= 0 && tern_parse_u64(v, strlen(v), &before) < 0)) {
         reply_err(c, x, TERN_ERR_BAD_FIELD);
         return 0;
     }
-    if (http_query_get(m->query, "limit", v, sizeof v) >= 0 &&
-        (tern_parse_u64(v, strlen(v), &limit) < 0 || limit < 1 || limit > 100)) {
+    int ql = http_query_get(m->query, "limit", v, sizeof v);
+    if (ql == -2 || (ql >= 0 && (tern_parse_u64(v, strlen(v), &limit) < 0 || limit < 1 || limit > 100))) {
         reply_err(c, x, TERN_ERR_BAD_FIELD);
         return 0;
     }

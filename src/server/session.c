@@ -492,8 +492,19 @@ static void op_sync(req *q, cJSON *root)
     if (cJSON_IsObject(jconvs)) {
         cJSON_ArrayForEach(kv, jconvs)
         {
-            if (kv->string && cJSON_IsNumber(kv) && kv->valuedouble >= 0)
-                hmap_put(&known_map, kv->string, strlen(kv->string), kv);
+            /* A seq is an integer in [0, 2^53): anything else (a string, -1, 1.5, 1e300,
+             * which would not even convert to uint64_t) is the client's mistake. */
+            double sv = cJSON_IsNumber(kv) ? kv->valuedouble : -1;
+            if (!kv->string || !(sv >= 0 && sv <= 9007199254740991.0) || sv != (double)(uint64_t)sv) {
+                hmap_free(&known_map);
+                for (size_t i = 0; i < cv.n; i++) {
+                    tern_free(cv.v[i].key);
+                    tern_free(cv.v[i].cid);
+                }
+                tern_free(cv.v);
+                return reply_error(q, TERN_ERR_BAD_FIELD);
+            }
+            hmap_put(&known_map, kv->string, strlen(kv->string), kv);
         }
     }
     tern_buf d;

@@ -85,6 +85,12 @@ static void test_bad_settings_exit_2(void **state)
     const char *cfg[] = {"--config", path, NULL};
     assert_int_equal(run_ternd(cfg, NULL, out, sizeof out), 2);
     assert_non_null(strstr(out, "bogus"));
+    /* --config=FILE reads the same file. */
+    char eqarg[64];
+    snprintf(eqarg, sizeof eqarg, "--config=%s", path);
+    const char *cfg_eq[] = {eqarg, NULL};
+    assert_int_equal(run_ternd(cfg_eq, NULL, out, sizeof out), 2);
+    assert_non_null(strstr(out, "bogus"));
     unlink(path);
     (void)state;
 }

@@ -134,6 +134,11 @@ static void test_send_errors(void **state)
         "{\"op\":\"read\",\"conversationID\":\"C2Cbob\",\"seq\":\"one\"}",
         "{\"op\":\"sync\",\"cursor\":\"0\",\"convs\":{},\"limit\":0}",
         "{\"op\":\"sync\",\"cursor\":\"0\",\"convs\":[1,2]}",
+        /* A held seq is an integer in [0, 2^53). */
+        "{\"op\":\"sync\",\"cursor\":\"0\",\"convs\":{\"C2Cbob\":1e300}}",
+        "{\"op\":\"sync\",\"cursor\":\"0\",\"convs\":{\"C2Cbob\":-1}}",
+        "{\"op\":\"sync\",\"cursor\":\"0\",\"convs\":{\"C2Cbob\":1.5}}",
+        "{\"op\":\"sync\",\"cursor\":\"0\",\"convs\":{\"C2Cbob\":\"3\"}}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         expect(alice, 1003, bad[i]);
@@ -330,6 +335,13 @@ static void test_rest_errors(void **state)
     http_expect(s, "GET", "/demo/demo/no-such-thing", tok, NULL, 404, 1009);
     http_expect(s, "GET", "/no-such-path", tok, NULL, 404, 1009);
     http_expect(s, "GET", "/demo/demo/users/nobody", tok, NULL, 404, 20003);
+    /* An escaped NUL does not alias a path segment ("alice%00junk" is not alice) and is
+     * not a query value. */
+    http_expect(s, "GET", "/demo/demo/users/alice%00junk", tok, NULL, 404, 1009);
+    http_expect(s, "GET", "/demo/demo/users/alice", tok, NULL, 200, 0);
+    http_expect(s, "GET", "/demo/demo/users?limit=5%00", tok, NULL, 400, 1003);
+    http_expect(s, "GET", "/demo/demo/users?cursor=a%00b", tok, NULL, 400, 1003);
+    http_expect(s, "GET", "/demo/demo/users?limit=0000000000000000000000005", tok, NULL, 400, 1003);
     http_expect(s, "GET", "/demo/demo/chatgroups/nogroup", tok, NULL, 404, 10010);
     http_expect(s, "PUT", "/demo/demo/users", tok, "{}", 405, 1010);
     http_expect(s, "DELETE", "/demo/demo/users", tok, NULL, 405, 1010);

@@ -71,7 +71,7 @@ typedef struct bench_cfg {
     double settle;   /* idle: seconds between last ready and the RSS sample */
     double setup_timeout;
     int text_size;
-    int frame_size; /* floor: bytes per delivery */
+    int frame_size;  /* floor: bytes per delivery */
     int floor_uring; /* floor: each tick's writes in one io_uring submission */
     int threads;
     int concurrency; /* connects in flight (all threads) */

@@ -805,9 +805,7 @@ int main(int argc, char **argv)
         case O_SETTLE: NUM(settle, 0, 3600, )
         case O_TEXT_SIZE: NUM(text_size, 53, 12000, (int))
         case O_FRAME_SIZE: NUM(frame_size, 8, 65536, (int))
-        case O_URING:
-            cfg->floor_uring = 1;
-            break;
+        case O_URING: cfg->floor_uring = 1; break;
         case O_THREADS: NUM(threads, 1, 64, (int))
         case O_CONCURRENCY: NUM(concurrency, 1, 100000, (int))
         case O_SETUP_TIMEOUT: NUM(setup_timeout, 1, 86400, )

@@ -58,10 +58,10 @@ typedef struct sdk_conn {
     ws_reader wr;
     int wr_inited;
     char key[25];
-    SSL *ssl;    /* wss: the TLS session (owns the two BIOs), else NULL */
-    BIO *net_in; /* socket bytes for OpenSSL */
-    BIO *net_out;  /* OpenSSL's bytes for the socket */
-    char *plain;   /* wss: TLS_CHUNK bytes for SSL_read */
+    SSL *ssl;     /* wss: the TLS session (owns the two BIOs), else NULL */
+    BIO *net_in;  /* socket bytes for OpenSSL */
+    BIO *net_out; /* OpenSSL's bytes for the socket */
+    char *plain;  /* wss: TLS_CHUNK bytes for SSL_read */
     char rbuf[READ_BUF];
 } sdk_conn;
 
@@ -492,8 +492,8 @@ int sdk_tls_ctx_new(const char *ca_file, struct ssl_ctx_st **out)
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-    int ok = ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) == 1
-                     : SSL_CTX_set_default_verify_paths(ctx) == 1;
+    int ok =
+        ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) == 1 : SSL_CTX_set_default_verify_paths(ctx) == 1;
     ERR_clear_error();
     if (!ok) {
         SSL_CTX_free(ctx);

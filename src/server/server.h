@@ -120,7 +120,7 @@ struct ioloop {
     conn *corked;          /* connections with corked frames */
     uv_timer_t push_timer; /* writes pushes held by push-delay-ms */
     int push_timer_on;
-    uring_batch *ub; /* io_uring for the writes at a drain's end, or NULL (writev) */
+    uring_batch *ub;  /* io_uring for the writes at a drain's end, or NULL (writev) */
     tern_buf scratch; /* per-loop scratch for building responses */
 };
 

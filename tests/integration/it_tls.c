@@ -454,19 +454,23 @@ static void test_cli_https_wss(void **state)
     snprintf(server, sizeof server, "https://127.0.0.1:%d", p->port);
     static char out[65536];
     /* REST over https. */
-    const char *get[] = {"--server", server,        "--ca", p->ca_path, "--app", "demo/demo", "--client-id",
-                         s->client_id, "--client-secret", s->client_secret, "users", "get", "bob", NULL};
+    const char *get[] = {
+        "--server",        server,           "--ca",  p->ca_path, "--app", "demo/demo", "--client-id", s->client_id,
+        "--client-secret", s->client_secret, "users", "get",      "bob",   NULL};
     int st = run_cli(get, out, sizeof out);
     if (st != 0 || !strstr(out, "\"bob\""))
         fail_msg("tern users get over https: exit %d, output %s", st, out);
     /* Without --ca the system's store does not trust the proxy. */
-    const char *get_noca[] = {"--server", server,        "--app", "demo/demo", "--client-id", s->client_id,
-                              "--client-secret", s->client_secret, "users", "get", "bob", NULL};
+    const char *get_noca[] = {"--server",        server,           "--app", "demo/demo", "--client-id", s->client_id,
+                              "--client-secret", s->client_secret, "users", "get",       "bob",         NULL};
     assert_int_not_equal(run_cli(get_noca, out, sizeof out), 0);
     /* A send over wss (the CLI logs in with libtern), then bob's history says it arrived. */
-    const char *send[] = {"--server", server,        "--ca",  p->ca_path, "--app",    "demo/demo", "--client-id",
-                          s->client_id, "--client-secret", s->client_secret, "--user", "alice",  "send",
-                          "--to",   "bob",        "--text", "cli over wss", NULL};
+    const char *send[] = {"--server",       server,         "--ca",
+                          p->ca_path,       "--app",        "demo/demo",
+                          "--client-id",    s->client_id,   "--client-secret",
+                          s->client_secret, "--user",       "alice",
+                          "send",           "--to",         "bob",
+                          "--text",         "cli over wss", NULL};
     st = run_cli(send, out, sizeof out);
     if (st != 0)
         fail_msg("tern send over wss: exit %d, output %s", st, out);

@@ -519,7 +519,7 @@ static void test_query_get(void **state)
     assert_string_equal(out, "2");
     assert_int_equal(http_query_get(q, "missing", out, sizeof out), -1);
     assert_int_equal(http_query_get(q, "bad", out, sizeof out), -2); /* present, undecodable */
-    assert_int_equal(http_query_get(q, "q", out, 5), -2);              /* too small */
+    assert_int_equal(http_query_get(q, "q", out, 5), -2);            /* too small */
     tern_str nul = {S("u=a%00b")};
     assert_int_equal(http_query_get(nul, "u", out, sizeof out), -2);
     assert_int_equal(http_query_get((tern_str){NULL, 0}, "a", out, sizeof out), -1);

@@ -351,8 +351,10 @@ static void queue_write(conn *c, frame *f, const char *p, size_t n, char *owned)
     write_bufs(c, &b, 1, f ? &f : NULL, owned);
 }
 
-/* Writes the frames corked on c with one writev. */
-static void cork_flush(conn *c)
+/* Settles the frames corked on c: sent is NULL to write them now with one writev, or
+ * the result of the send io_uring already made of them (bytes or -errno). Either way
+ * what the socket did not take is queued with uv_write (write_rest). */
+static void cork_settle(conn *c, const int *sent)
 {
     unsigned n = c->ncork;
     if (!n)
@@ -363,11 +365,20 @@ static void cork_flush(conn *c)
         bufs[i] = uv_buf_init((char *)c->cork[i]->data, c->cork[i]->len);
         total += c->cork[i]->len;
     }
-    c->queued -= total < c->queued ? total : c->queued; /* write_bufs counts what stays queued */
+    c->queued -= total < c->queued ? total : c->queued; /* write_rest counts what stays queued */
     c->ncork = 0;
-    write_bufs(c, bufs, n, c->cork, NULL);
+    if (sent)
+        write_rest(c, bufs, n, c->cork, NULL, *sent, total);
+    else
+        write_bufs(c, bufs, n, c->cork, NULL);
     for (unsigned i = 0; i < n; i++)
         frame_unref(c->cork[i]);
+}
+
+/* Writes the frames corked on c with one writev. */
+static void cork_flush(conn *c)
+{
+    cork_settle(c, NULL);
 }
 
 static void cork_add(conn *c, frame *f)
@@ -413,7 +424,6 @@ static void cork_release(conn *c)
 typedef struct uring_slot {
     conn *c;
     struct msghdr mh;
-    size_t total;
     struct iovec iov[CORK_MAX];
 } uring_slot;
 
@@ -486,18 +496,9 @@ static void uring_run(ioloop *l, unsigned n)
         LOG_WARN("io_uring refused %u of %u sends (%s): loop %d writes with writev from now on", n - submitted, n,
                  r < 0 ? strerror(-r) : "short submit", l->index);
     for (unsigned i = 0; i < n; i++) {
-        uring_slot *sl = &ub->slot[i];
-        conn *c = sl->c;
-        unsigned nb = c->ncork;
-        uv_buf_t bufs[CORK_MAX];
-        for (unsigned k = 0; k < nb; k++)
-            bufs[k] = uv_buf_init((char *)c->cork[k]->data, c->cork[k]->len);
-        c->ncork = 0;
-        c->queued -= sl->total < c->queued ? sl->total : c->queued; /* write_rest counts what stays */
-        write_rest(c, bufs, nb, c->cork, NULL, res[i], sl->total);
-        for (unsigned k = 0; k < nb; k++)
-            frame_unref(c->cork[k]);
-        tern_free(c->cork);
+        conn *c = ub->slot[i].c;
+        cork_settle(c, &res[i]);
+        tern_free(c->cork); /* as cork_release: idle connections keep no cork array */
         c->cork = NULL;
     }
     if (submitted < n)
@@ -529,11 +530,9 @@ static void uring_flush(ioloop *l, conn *list)
         c->cork_urgent = 0;
         uring_slot *sl = &ub->slot[n];
         sl->c = c;
-        sl->total = 0;
         for (unsigned k = 0; k < c->ncork; k++) {
             sl->iov[k].iov_base = c->cork[k]->data;
             sl->iov[k].iov_len = c->cork[k]->len;
-            sl->total += c->cork[k]->len;
         }
         memset(&sl->mh, 0, sizeof sl->mh);
         sl->mh.msg_iov = sl->iov;

@@ -53,6 +53,25 @@ void it_sleep_ms(int ms)
     }
 }
 
+int it_wait_int(pthread_mutex_t *mu, pthread_cond_t *cv, const int *flag, int want, int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(mu);
+    while (*flag < want)
+        if (pthread_cond_timedwait(cv, mu, &ts) != 0)
+            break;
+    int ok = *flag >= want;
+    pthread_mutex_unlock(mu);
+    return ok;
+}
+
 static int remaining(int64_t deadline)
 {
     int64_t r = deadline - it_now_ms();

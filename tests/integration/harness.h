@@ -31,6 +31,7 @@
 #ifndef TERN_IT_HARNESS_H
 #define TERN_IT_HARNESS_H
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -274,6 +275,10 @@ int it_finish(int failed);
 /* Monotonic milliseconds. */
 int64_t it_now_ms(void);
 void it_sleep_ms(int ms);
+/* Waits until *flag (an int that other threads change under mu, signalling cv) is at
+ * least want, for up to ms milliseconds. Returns 1 if it is, else 0. For SDK tests whose
+ * callbacks run on the SDK's thread. */
+int it_wait_int(pthread_mutex_t *mu, pthread_cond_t *cv, const int *flag, int want, int ms);
 
 /* A deterministic pseudo-random number (xorshift64) from *state, which must start
  * non-zero: the randomized tests replay the same sequence on every run. */

@@ -73,21 +73,7 @@ static void rec_free(rec *r)
 /* Waits until *flag (an int under r->mu) reaches at least want, up to ms. */
 static int wait_int(rec *r, const int *flag, int want, int ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&r->mu);
-    while (*flag < want)
-        if (pthread_cond_timedwait(&r->cv, &r->mu, &ts) != 0)
-            break;
-    int ok = *flag >= want;
-    pthread_mutex_unlock(&r->mu);
-    return ok;
+    return it_wait_int(&r->mu, &r->cv, flag, want, ms);
 }
 
 static void copy_str(char *dst, size_t n, const char *src)

@@ -232,21 +232,7 @@ static void rec_free(rec *r)
 
 static int wait_int(rec *r, const int *v, int want)
 {
-    int64_t end = it_now_ms() + IT_WAIT_MS;
-    pthread_mutex_lock(&r->mu);
-    while (*v < want && it_now_ms() < end) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 50 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&r->cv, &r->mu, &ts);
-    }
-    int ok = *v >= want;
-    pthread_mutex_unlock(&r->mu);
-    return ok;
+    return it_wait_int(&r->mu, &r->cv, v, want, IT_WAIT_MS);
 }
 
 static void on_event(tern_client *c, const tern_event *ev, void *ud)

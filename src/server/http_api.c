@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/token.h"
 #include "core/util.h"
+#include "delivery.h"
 #include "msg.h"
 
 #define MAX_SEGS 8
@@ -269,26 +270,6 @@ static int require_user(conn *c, const rctx *x, const char *user)
         return 1;
     reply_err(c, x, ex < 0 ? TERN_ERR_STORE : TERN_ERR_USER_NOT_FOUND);
     return 0;
-}
-
-static void kick_user(server *s, int64_t app, const char *user, int code)
-{
-    char ev[128];
-    int n = snprintf(ev, sizeof ev, "{\"ev\":\"kicked\",\"data\":{\"code\":%d,\"message\":\"%s\"}}", code,
-                     tern_strerror(code));
-    frame *f = frame_text(ev, (size_t)n);
-    registry_push_user_close(s, app, user, 0, f, WS_CLOSE_KICKED);
-    frame_unref(f);
-}
-
-static void conv_event(server *s, int64_t app, const char *user, const char *gid, const char *reason)
-{
-    char ev[256];
-    int n = snprintf(ev, sizeof ev, "{\"ev\":\"conv\",\"data\":{\"conversationID\":\"GROUP%s\",\"reason\":\"%s\"}}",
-                     gid, reason);
-    frame *f = frame_text(ev, (size_t)n);
-    registry_push_user(s, app, user, 0, f);
-    frame_unref(f);
 }
 
 /* ---- /admin ------------------------------------------------------------------------- */
@@ -609,7 +590,7 @@ static void user_deleted_after(rest_op *r)
 {
     for (size_t i = 0; i < r->nlist; i++)
         groups_invalidate(r->s, r->x.app.id, r->list[i]);
-    kick_user(r->s, r->x.app.id, r->a, TERN_ERR_KICKED);
+    delivery_kick_user(r->s, r->x.app.id, r->a, TERN_ERR_KICKED);
     tern_buf_puts(&r->out, "{\"username\":");
     tern_buf_json_str(&r->out, r->a, strlen(r->a));
     tern_buf_putc(&r->out, '}');
@@ -734,8 +715,7 @@ static void group_changed_after(rest_op *r)
 {
     /* r->a = group id; r->list = users whose membership changed; r->b = reason. */
     groups_invalidate(r->s, r->x.app.id, r->a);
-    for (size_t i = 0; i < r->nlist; i++)
-        conv_event(r->s, r->x.app.id, r->list[i], r->a, r->b);
+    delivery_group_event(r->s, r->x.app.id, (const char *const *)r->list, r->nlist, r->a, r->b);
 }
 
 static void finish_group_created(conn *c, rest_op *r)
@@ -773,8 +753,7 @@ static void group_created_after(rest_op *r)
 {
     /* Owner and initial members learn about their new conversation. */
     groups_invalidate(r->s, r->x.app.id, r->a);
-    for (size_t i = 0; i < r->nlist; i++)
-        conv_event(r->s, r->x.app.id, r->list[i], r->a, "joined");
+    delivery_group_event(r->s, r->x.app.id, (const char *const *)r->list, r->nlist, r->a, "joined");
 }
 
 static int group_create(conn *c, rctx *x, const http_msg *m)

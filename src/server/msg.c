@@ -14,6 +14,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "delivery.h"
 
 #define MAX_BODY 12288 /* payload + cloudCustomData, seed 001: 12 KB, error 80002 */
 #define SYSTEM_CONV "@TIM#SYSTEM"
@@ -194,17 +195,16 @@ void msg_conv_id(const send_req *r, tern_buf *out)
     tern_buf_puts(out, r->to);
 }
 
-/* Pushes the message frame to every session that should see it. */
+/* Pushes the message frame to every session that should see it: one delivery call for
+ * all the recipients (a group's members; a C2C peer and the sender's other devices). */
 static void fan_out(send_req *r, frame *f)
 {
     server *s = r->s;
     if (r->is_group) {
-        for (size_t i = 0; i < r->snap->n; i++)
-            bus_deliver_user(s->bus, r->app, r->snap->members[i], r->origin_conn, f);
+        delivery_push_users(s, r->app, (const char *const *)r->snap->members, r->snap->n, r->origin_session, f);
     } else {
-        bus_deliver_user(s->bus, r->app, r->to, r->origin_conn, f);
-        if (strcmp(r->to, r->sender) != 0)
-            bus_deliver_user(s->bus, r->app, r->sender, r->origin_conn, f);
+        const char *users[2] = {r->to, r->sender};
+        delivery_push_users(s, r->app, users, strcmp(r->to, r->sender) ? 2 : 1, r->origin_session, f);
     }
 }
 

@@ -29,7 +29,8 @@ struct send_req {
     char *cmid;
     /* origin */
     int loop;
-    uint64_t origin_conn; /* sending session: excluded from the fan-out; 0 = none (REST) */
+    uint64_t origin_conn;    /* sending connection on that loop: gets the answer; 0 = none (REST) */
+    uint64_t origin_session; /* sending session (delivery.h): excluded from the fan-out; 0 = none */
     send_complete_fn complete;
     void *ud;
     char *reply; /* scratch for the completion (e.g. the request id JSON) */

@@ -1,45 +1,62 @@
-/* registry.c — the session registry: (app, user) -> the live sessions of that user
- * (loop index + connection id), so deliveries reach every device on any loop. One
- * mutex; lookups copy the sessions out so no lock is held while frames are queued. */
+/* registry.c — the session registry: (app, user) -> the live sessions of that user on
+ * this node (loop index, connection id, session id), so deliveries reach every device
+ * on any loop. One mutex; a delivery pushes into the loops' inboxes under it, for a
+ * whole list of users at once (see registry.h). */
+#include "registry.h"
+
 #include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "server.h"
 
+typedef struct session_ref {
+    int loop;
+    uint64_t conn_id;
+    uint64_t session_id;
+} session_ref;
+
 typedef struct session_list {
     size_t n, cap;
     session_ref *s;
 } session_list;
 
-/* Key "<app>/<user>", built by hand: lookups run for every delivery. */
-static size_t reg_key(char *out, size_t outsz, int64_t app, const char *user)
+/* The longest key: 20 digits, '/', a user id (64 bytes at most, tern_ident_valid). */
+#define REG_KEY_MAX 96
+
+/* Writes "<app>/" into out (at least 22 bytes); returns its length. Built by hand:
+ * this runs for every delivery. */
+static size_t reg_prefix(char *out, int64_t app)
 {
     char digits[24];
-    size_t nd = 0;
+    size_t nd = 0, n = 0;
     uint64_t v = (uint64_t)app;
     do {
         digits[nd++] = (char)('0' + v % 10);
         v /= 10;
     } while (v && nd < sizeof digits);
-    size_t n = 0;
-    while (nd && n + 1 < outsz)
+    while (nd)
         out[n++] = digits[--nd];
-    if (n + 1 < outsz)
-        out[n++] = '/';
-    size_t ul = strlen(user);
-    if (ul > outsz - 1 - n)
-        ul = outsz - 1 - n;
-    memcpy(out + n, user, ul);
-    n += ul;
-    out[n] = 0;
+    out[n++] = '/';
     return n;
 }
 
-int registry_add(server *s, int64_t app, const char *user, int loop, uint64_t conn_id, size_t max)
+/* Completes the key "<app>/<user>" after a prefix of length pn; returns its length. A
+ * user longer than the key allows is cut (no such user can have logged in). */
+static size_t reg_key_user(char k[REG_KEY_MAX], size_t pn, const char *user)
 {
-    char k[96];
-    size_t kn = reg_key(k, sizeof k, app, user);
+    size_t ul = strlen(user);
+    if (ul > REG_KEY_MAX - 1 - pn)
+        ul = REG_KEY_MAX - 1 - pn;
+    memcpy(k + pn, user, ul);
+    k[pn + ul] = 0;
+    return pn + ul;
+}
+
+int registry_add(server *s, int64_t app, const char *user, int loop, uint64_t conn_id, uint64_t session_id, size_t max)
+{
+    char k[REG_KEY_MAX];
+    size_t kn = reg_key_user(k, reg_prefix(k, app), user);
     pthread_mutex_lock(&s->reg_mu);
     session_list *l = hmap_get(&s->reg, k, kn);
     if (l && max && l->n >= max) { /* checked and added under one lock */
@@ -54,21 +71,21 @@ int registry_add(server *s, int64_t app, const char *user, int loop, uint64_t co
         l->cap = l->cap ? l->cap * 2 : 2;
         l->s = tern_realloc(l->s, l->cap * sizeof *l->s);
     }
-    l->s[l->n++] = (session_ref){loop, conn_id};
+    l->s[l->n++] = (session_ref){loop, conn_id, session_id};
     pthread_mutex_unlock(&s->reg_mu);
     atomic_fetch_add(&s->m_ws_sessions, 1);
     return 0;
 }
 
-void registry_remove(server *s, int64_t app, const char *user, uint64_t conn_id)
+void registry_remove(server *s, int64_t app, const char *user, uint64_t session_id)
 {
-    char k[96];
-    size_t kn = reg_key(k, sizeof k, app, user);
+    char k[REG_KEY_MAX];
+    size_t kn = reg_key_user(k, reg_prefix(k, app), user);
     pthread_mutex_lock(&s->reg_mu);
     session_list *l = hmap_get(&s->reg, k, kn);
     if (l) {
         for (size_t i = 0; i < l->n; i++) {
-            if (l->s[i].conn_id == conn_id) {
+            if (l->s[i].session_id == session_id) {
                 l->s[i] = l->s[--l->n];
                 atomic_fetch_sub(&s->m_ws_sessions, 1);
                 break;
@@ -83,28 +100,39 @@ void registry_remove(server *s, int64_t app, const char *user, uint64_t conn_id)
     pthread_mutex_unlock(&s->reg_mu);
 }
 
-int registry_push_user(server *s, int64_t app, const char *user, uint64_t except, frame *f)
+int registry_push_users(server *s, int64_t app, const char *const *users, size_t n, uint64_t except_session, frame *f,
+                        int close_code)
 {
-    return registry_push_user_close(s, app, user, except, f, 0);
-}
-
-int registry_push_user_close(server *s, int64_t app, const char *user, uint64_t except, frame *f, int close_code)
-{
-    char k[96];
-    size_t kn = reg_key(k, sizeof k, app, user);
+    char k[REG_KEY_MAX];
+    size_t pn = reg_prefix(k, app);
     int sent = 0;
-    /* Pushed under the registry lock (inbox locks nest inside it, never the reverse), so
-     * every session is reached however many there are. */
+    /* Pushed under the registry lock, so every session is reached however many there
+     * are; one lock for the whole list, since a group's fan-out names every member. */
     pthread_mutex_lock(&s->reg_mu);
-    session_list *l = hmap_get(&s->reg, k, kn);
-    for (size_t i = 0; l && i < l->n; i++) {
-        if (l->s[i].conn_id == except)
-            continue;
-        inbox_item it = {.conn_id = l->s[i].conn_id, .f = frame_ref(f), .close_code = close_code, .push = !close_code};
-        inbox_push(&s->loops[l->s[i].loop], &it);
-        sent++;
+    for (size_t u = 0; u < n; u++) {
+        size_t kn = reg_key_user(k, pn, users[u]);
+        session_list *l = hmap_get(&s->reg, k, kn);
+        for (size_t i = 0; l && i < l->n; i++) {
+            if (l->s[i].session_id == except_session)
+                continue;
+            inbox_item it = {
+                .conn_id = l->s[i].conn_id, .f = frame_ref(f), .close_code = close_code, .push = !close_code};
+            inbox_push(&s->loops[l->s[i].loop], &it);
+            sent++;
+        }
     }
     pthread_mutex_unlock(&s->reg_mu);
     atomic_fetch_add_explicit(&s->m_msgs_out, (uint_fast64_t)sent, memory_order_relaxed);
     return sent;
+}
+
+void registry_free(server *s)
+{
+    hmap_entry *e;
+    for (size_t i = 0; hmap_next(&s->reg, &i, &e);) {
+        session_list *l = e->val;
+        tern_free(l->s);
+        tern_free(l);
+    }
+    hmap_free(&s->reg);
 }

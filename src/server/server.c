@@ -23,6 +23,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "registry.h"
 #include "server.h"
 
 static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
@@ -242,16 +243,7 @@ void server_free(server *s)
         ioloop_free(&s->loops[i]);
     bus_close(s->bus);
     uv_loop_close(&s->ctl);
-    hmap_entry *e;
-    for (size_t i = 0; hmap_next(&s->reg, &i, &e);) {
-        struct {
-            size_t n, cap;
-            session_ref *s;
-        } *l = e->val;
-        tern_free(l->s);
-        tern_free(l);
-    }
-    hmap_free(&s->reg);
+    registry_free(s);
     groups_free_all(s);
     tern_free(s->apps);
     tern_free(s->loops);

@@ -140,11 +140,6 @@ typedef struct group_snap {
     char owner[65];
 } group_snap;
 
-typedef struct session_ref {
-    int loop;
-    uint64_t conn_id;
-} session_ref;
-
 struct server {
     config cfg;
     store *st;
@@ -169,7 +164,7 @@ struct server {
     hmap groups; /* "appid/gid" -> group_snap* (absent = not loaded) */
 
     pthread_mutex_t reg_mu;
-    hmap reg; /* "appid/user" -> session_list* */
+    hmap reg; /* "appid/user" -> session_list* (registry.c) */
 
     /* metrics */
     atomic_uint_fast64_t m_conns, m_ws_sessions, m_msgs_in, m_msgs_out, m_http_requests, m_slow_drops, m_batches,
@@ -227,15 +222,7 @@ void session_on_message(conn *c, char *data, size_t n);
 /* Session ended (connection closing). */
 void session_on_close(conn *c);
 
-/* registry.c */
-/* Adds a session unless the user already has max (0: no limit); 0 or -1. */
-int registry_add(server *s, int64_t app, const char *user, int loop, uint64_t conn_id, size_t max);
-void registry_remove(server *s, int64_t app, const char *user, uint64_t conn_id);
-/* Pushes f to every session of user except `except` (conn id, 0 = none); consumes no
- * reference of f (takes its own per session). Returns the number of sessions. */
-int registry_push_user(server *s, int64_t app, const char *user, uint64_t except, frame *f);
-/* The same, and then closes each session with close_code (WS close code, 0: none). */
-int registry_push_user_close(server *s, int64_t app, const char *user, uint64_t except, frame *f, int close_code);
+/* registry.c: registry.h (only the bus pushes through it; the domain uses delivery.h) */
 
 /* apps.c */
 int apps_load(server *s);

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/token.h"
 #include "core/util.h"
+#include "delivery.h"
 #include "msg.h"
 
 #define SYNC_MAX_BYTES (1024 * 1024)
@@ -165,7 +166,9 @@ static void op_login(req *q, cJSON *root)
     int ex = store_user_exists(c->loop->reader, app.id, user);
     if (ex != 1)
         return reply_error(q, ex < 0 ? TERN_ERR_STORE : TERN_ERR_USER_NOT_FOUND);
-    if (registry_add(s, app.id, user, c->loop->index, c->id, (size_t)s->cfg.max_sessions_per_user) != 0)
+    uint64_t sid;
+    if (delivery_session_open(s, app.id, user, c->loop->index, c->id, (size_t)s->cfg.max_sessions_per_user, &sid) !=
+        0)
         return reply_error(q, TERN_ERR_TOO_MANY);
     c->app = app.id;
     c->user = tern_strdup(user);
@@ -177,7 +180,7 @@ static void op_login(req *q, cJSON *root)
     tern_buf_puts(&d, "{\"user\":");
     tern_buf_json_str(&d, user, strlen(user));
     tern_buf_printf(
-        &d, ",\"sessionId\":\"%llu\",\"serverTime\":%lld,\"heartbeatSec\":%d,\"cursor\":", (unsigned long long)c->id,
+        &d, ",\"sessionId\":\"%llu\",\"serverTime\":%lld,\"heartbeatSec\":%d,\"cursor\":", (unsigned long long)sid,
         (long long)tern_now_ms(), s->cfg.idle_timeout >= 6 ? s->cfg.idle_timeout / 3 : 2);
     tern_buf_json_u64str(&d, store_last_id(s->st));
     tern_buf_putc(&d, '}');
@@ -237,6 +240,7 @@ static void op_send(req *q, cJSON *root)
         return reply_error(q, rc);
     r->loop = c->loop->index;
     r->origin_conn = c->id;
+    r->origin_session = delivery_session_id(s, c->id);
     r->complete = send_done;
     r->reply = q->id.len ? tern_strndup(q->id.data, q->id.len) : NULL;
     if (cJSON_IsTrue(online)) {
@@ -353,7 +357,8 @@ typedef struct read_req {
     store_op op;
     server *s;
     int loop;
-    uint64_t conn_id;
+    uint64_t conn_id;    /* gets the answer */
+    uint64_t session_id; /* excluded from the read sync */
     int64_t app;
     char *user;
     char *key;
@@ -381,13 +386,7 @@ static void read_done(store_op *op)
     push_reply(r->s, r->loop, r->conn_id, &b);
     if (code == TERN_OK) {
         /* The user's other sessions learn the new read position. */
-        tern_buf_reset(&b);
-        tern_buf_puts(&b, "{\"ev\":\"read\",\"data\":");
-        tern_buf_append(&b, d.data, d.len);
-        tern_buf_putc(&b, '}');
-        frame *f = frame_text(b.data, b.len);
-        registry_push_user(r->s, r->app, r->user, r->conn_id, f);
-        frame_unref(f);
+        delivery_read_sync(r->s, r->app, r->user, r->session_id, d.data, d.len);
     }
     tern_buf_free(&b);
     tern_buf_free(&d);
@@ -413,6 +412,7 @@ static void op_read(req *q, cJSON *root)
     r->s = c->loop->srv;
     r->loop = c->loop->index;
     r->conn_id = c->id;
+    r->session_id = delivery_session_id(r->s, c->id);
     r->app = c->app;
     r->user = tern_strdup(c->user);
     r->key = tern_strdup(key);
@@ -632,5 +632,6 @@ out:
 
 void session_on_close(conn *c)
 {
-    registry_remove(c->loop->srv, c->app, c->user, c->id);
+    server *s = c->loop->srv;
+    delivery_session_close(s, c->app, c->user, delivery_session_id(s, c->id));
 }

@@ -21,6 +21,9 @@ typedef struct session_list {
     session_ref *s;
 } session_list;
 
+/* Users looked up per hold of the registry lock (about 15 us of work). */
+#define REG_PUSH_CHUNK 256
+
 /* The longest key: 20 digits, '/', a user id (64 bytes at most, tern_ident_valid). */
 #define REG_KEY_MAX 96
 
@@ -107,9 +110,15 @@ int registry_push_users(server *s, int64_t app, const char *const *users, size_t
     size_t pn = reg_prefix(k, app);
     int sent = 0;
     /* Pushed under the registry lock, so every session is reached however many there
-     * are; one lock for the whole list, since a group's fan-out names every member. */
+     * are; one lock for the whole list, since a group's fan-out names every member, but
+     * released every REG_PUSH_CHUNK users so a huge group never holds logins and closes
+     * on the loops waiting for long. */
     pthread_mutex_lock(&s->reg_mu);
     for (size_t u = 0; u < n; u++) {
+        if (u && u % REG_PUSH_CHUNK == 0) {
+            pthread_mutex_unlock(&s->reg_mu);
+            pthread_mutex_lock(&s->reg_mu);
+        }
         size_t kn = reg_key_user(k, pn, users[u]);
         session_list *l = hmap_get(&s->reg, k, kn);
         for (size_t i = 0; l && i < l->n; i++) {

@@ -4,7 +4,8 @@
  * libuv loop: each has only its inbox (mutex + vector), marked stopping so a push
  * queues without waking anything, and the test reads what was queued. Checked: one
  * user with many devices on several loops, exclusion by session id (not by connection
- * id), a many-users call reaching each session once, the kick's close code and frame
+ * id), a many-users call reaching each session once (also past the registry's lock
+ * chunk), the kick's close code and frame
  * bytes, the group and read events' bytes, the session limit, and the presence hooks
  * firing up and down.
  */
@@ -209,6 +210,26 @@ static void test_many_users_each_once(void **state)
     (void)state;
 }
 
+/* A list longer than the registry's lock chunk (256 users): still each session once. */
+static void test_many_users_past_lock_chunk(void **state)
+{
+    enum { N = 600 };
+    static char names[N][16];
+    const char *users[N];
+    for (int u = 0; u < N; u++) {
+        snprintf(names[u], sizeof names[u], "user%03d", u);
+        users[u] = names[u];
+        open_session(names[u], u % NLOOPS, (uint64_t)u + 1);
+    }
+    frame *f = frame_text("{}", 2);
+    assert_int_equal(delivery_push_users(&srv, 7, users, N, delivery_session_id(&srv, 300), f), N - 1);
+    for (uint64_t c = 1; c <= N; c++)
+        assert_int_equal(queued_for(c, NULL), c == 300 ? 0 : 1);
+    clear_inboxes();
+    frame_unref(f);
+    (void)state;
+}
+
 static void test_kick_carries_close_code(void **state)
 {
     open_session("alice", 0, 1);
@@ -286,6 +307,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_one_user_many_devices, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exclusion_by_session_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_users_each_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_users_past_lock_chunk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kick_carries_close_code, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_and_read_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_presence_and_limit, setup, teardown),

@@ -32,8 +32,8 @@ uint64_t delivery_session_id(const struct server *s, uint64_t conn_id);
  * the user already has max sessions on this node (0: no limit), and announces it to the
  * bus (presence). Returns 0 and the session id in *session_id, or -1 at the limit
  * (nothing registered or announced). */
-int delivery_session_open(struct server *s, int64_t app, const char *user, int loop, uint64_t conn_id,
-                          size_t max, uint64_t *session_id);
+int delivery_session_open(struct server *s, int64_t app, const char *user, int loop, uint64_t conn_id, size_t max,
+                          uint64_t *session_id);
 /* The session ended (its connection is closing): unregisters it and announces it. */
 void delivery_session_close(struct server *s, int64_t app, const char *user, uint64_t session_id);
 

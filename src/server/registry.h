@@ -22,8 +22,9 @@ int registry_add(struct server *s, int64_t app, const char *user, int loop, uint
 void registry_remove(struct server *s, int64_t app, const char *user, uint64_t session_id);
 /* Queues f (a new reference per session; the caller keeps its own) for every session of
  * each of users[0..n) except except_session (0: none), under one lock for the whole
- * list (released briefly every 256 users, so a huge group does not stall logins). close_code != 0: each of those sessions is closed with that WebSocket code after
- * f, and f is not held by push-delay-ms. Returns the number of sessions reached (also
+ * list (released briefly every 256 users, so a huge group does not stall logins).
+ * close_code != 0: each of those sessions is closed with that WebSocket code after f,
+ * and f is not held by push-delay-ms. Returns the number of sessions reached (also
  * added to the msgs_out metric). */
 int registry_push_users(struct server *s, int64_t app, const char *const *users, size_t n, uint64_t except_session,
                         struct frame *f, int close_code);

@@ -167,8 +167,7 @@ static void op_login(req *q, cJSON *root)
     if (ex != 1)
         return reply_error(q, ex < 0 ? TERN_ERR_STORE : TERN_ERR_USER_NOT_FOUND);
     uint64_t sid;
-    if (delivery_session_open(s, app.id, user, c->loop->index, c->id, (size_t)s->cfg.max_sessions_per_user, &sid) !=
-        0)
+    if (delivery_session_open(s, app.id, user, c->loop->index, c->id, (size_t)s->cfg.max_sessions_per_user, &sid) != 0)
         return reply_error(q, TERN_ERR_TOO_MANY);
     c->app = app.id;
     c->user = tern_strdup(user);

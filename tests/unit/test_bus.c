@@ -5,9 +5,8 @@
  * queues without waking anything, and the test reads what was queued. Checked: one
  * user with many devices on several loops, exclusion by session id (not by connection
  * id), a many-users call reaching each session once (also past the registry's lock
- * chunk), the kick's close code and frame
- * bytes, the group and read events' bytes, the session limit, and the presence hooks
- * firing up and down.
+ * chunk), the kick's close code and frame bytes, the group and read events' bytes, the
+ * session limit, and the presence hooks firing up and down.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -270,7 +269,8 @@ static void test_group_and_read_events(void **state)
     assert_int_equal(queued_for(1, NULL), 0);
     assert_int_equal(queued_for(3, NULL), 0);
     assert_int_equal(queued_for(2, &it), 1);
-    assert_frame_text(it.f, "{\"ev\":\"read\",\"data\":{\"conversationID\":\"C2Cbob\",\"readSeq\":2,\"unreadCount\":1}}");
+    assert_frame_text(it.f,
+                      "{\"ev\":\"read\",\"data\":{\"conversationID\":\"C2Cbob\",\"readSeq\":2,\"unreadCount\":1}}");
     clear_inboxes();
     (void)state;
 }

@@ -143,6 +143,27 @@ int rest_submit(rest_op *r)
     return 1;
 }
 
+void rest_reply_out_wrapped(rest_op *r, char open, char close)
+{
+    tern_buf d;
+    tern_buf_init(&d, 0);
+    tern_buf_putc(&d, open);
+    tern_buf_append(&d, r->out.data ? r->out.data : "", r->out.len);
+    tern_buf_putc(&d, close);
+    rest_reply_buf(&r->x, TERN_OK, &d);
+}
+
+rest_op *rest_op_listing(const rctx *x, rest_finish fin, const char *id, rest_list_fn list)
+{
+    rest_op *r = rest_op_new(x, fin);
+    r->a = tern_strdup(id);
+    strlist l = {0};
+    list(rest_reader(x), x->app.id, id, strlist_add, &l);
+    r->list = l.v;
+    r->nlist = l.n;
+    return r;
+}
+
 void rest_finish_out(rest_op *r)
 {
     if (r->op.result != TERN_OK)

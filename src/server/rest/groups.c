@@ -31,7 +31,8 @@ static void group_changed_after(rest_op *r)
         conv_event(r->s, r->x.app.id, r->list[i], r->a, r->b);
 }
 
-static void finish_group_created(rest_op *r)
+/* The answer of every group change: {"groupid":...} and what changed. */
+static void finish_group_op(rest_op *r)
 {
     if (r->op.result != TERN_OK) {
         rest_reply_err(&r->x, r->op.result);
@@ -41,7 +42,19 @@ static void finish_group_created(rest_op *r)
     tern_buf_init(&d, 0);
     tern_buf_puts(&d, "{\"groupid\":");
     tern_buf_json_str(&d, r->a, strlen(r->a));
-    tern_buf_putc(&d, '}');
+    if (r->op.kind == STORE_OP_CREATE_GROUP) {
+        tern_buf_putc(&d, '}');
+    } else if (r->op.kind == STORE_OP_DISMISS_GROUP) {
+        tern_buf_puts(&d, ",\"success\":true}");
+    } else if (r->nlist == 1 && r->x.user[0]) {
+        /* /chatgroups/{group}/users/{user} */
+        tern_buf_puts(&d, ",\"user\":");
+        tern_buf_json_str(&d, r->list[0], strlen(r->list[0]));
+        tern_buf_puts(&d, ",\"result\":true}");
+    } else {
+        tern_buf_printf(&d, ",\"%s\":%zu}", r->op.kind == STORE_OP_ADD_MEMBERS ? "added" : "removed",
+                        r->op.u.group.changed);
+    }
     rest_reply_buf(&r->x, TERN_OK, &d);
 }
 
@@ -55,12 +68,12 @@ static void group_created_after(rest_op *r)
 
 int group_create(rctx *x, const http_msg *m)
 {
+    strlist ml = {0};
     cJSON *j = parse_body(x, m);
     if (!j)
         return 0;
-    const char *gid = jstr(j, "groupid"), *name = jstr(j, "groupname"), *owner = jstr(j, "owner");
     cJSON *jm = cJSON_GetObjectItemCaseSensitive(j, "members");
-    strlist ml = {0};
+    const char *gid = jstr(j, "groupid"), *name = jstr(j, "groupname"), *owner = jstr(j, "owner");
     int rc = TERN_OK;
     if (!cJSON_IsObject(j) || (gid && !ident(gid)) || (owner && !ident(owner)) || (name && strlen(name) > 256))
         rc = TERN_ERR_BAD_FIELD;
@@ -89,7 +102,7 @@ int group_create(rctx *x, const http_msg *m)
         strlist_add(&ml, owner);
         owner_copy = ml.v[ml.n - 1];
     }
-    rest_op *r = rest_op_new(x, finish_group_created);
+    rest_op *r = rest_op_new(x, finish_group_op);
     r->a = tern_strdup(gid);
     r->b = tern_strdup(name ? name : gid);
     r->list = ml.v;
@@ -151,39 +164,11 @@ int group_members_get(rctx *x, const http_msg *m)
     return group_get_as(x, 1);
 }
 
-static void finish_group_op(rest_op *r)
-{
-    if (r->op.result != TERN_OK) {
-        rest_reply_err(&r->x, r->op.result);
-        return;
-    }
-    tern_buf d;
-    tern_buf_init(&d, 0);
-    tern_buf_puts(&d, "{\"groupid\":");
-    tern_buf_json_str(&d, r->a, strlen(r->a));
-    if (r->op.kind == STORE_OP_DISMISS_GROUP) {
-        tern_buf_puts(&d, ",\"success\":true}");
-    } else if (r->nlist == 1 && r->x.user[0]) {
-        /* /chatgroups/{group}/users/{user} */
-        tern_buf_puts(&d, ",\"user\":");
-        tern_buf_json_str(&d, r->list[0], strlen(r->list[0]));
-        tern_buf_puts(&d, ",\"result\":true}");
-    } else {
-        tern_buf_printf(&d, ",\"%s\":%zu}", r->op.kind == STORE_OP_ADD_MEMBERS ? "added" : "removed",
-                        r->op.u.group.changed);
-    }
-    rest_reply_buf(&r->x, TERN_OK, &d);
-}
-
 int group_dismiss(rctx *x, const http_msg *m)
 {
-    rest_op *r = rest_op_new(x, finish_group_op);
-    r->a = tern_strdup(x->group);
+    /* The members, who learn that the group is gone. */
+    rest_op *r = rest_op_listing(x, finish_group_op, x->group, store_group_members);
     r->b = tern_strdup("dismissed");
-    strlist l = {0};
-    store_group_members(rest_reader(x), x->app.id, x->group, strlist_add, &l);
-    r->list = l.v;
-    r->nlist = l.n;
     r->op.kind = STORE_OP_DISMISS_GROUP;
     r->op.u.group.group_id = r->a;
     r->after = group_changed_after;

@@ -47,20 +47,11 @@ static void rest_send_done(send_req *sr)
 
 static void finish_send(rest_op *r)
 {
-    if (r->ok_count == 0 && r->nlist == 1) {
-        rest_reply_err(&r->x, r->op.result);
-        return;
-    }
-    tern_buf d;
-    tern_buf_init(&d, 0);
-    tern_buf_putc(&d, '{');
-    tern_buf_append(&d, r->out.data ? r->out.data : "", r->out.len);
-    tern_buf_putc(&d, '}');
+    /* Some recipient got its message: 200 with the map; none did: the (last) error. */
     if (r->ok_count == 0)
         rest_reply_err(&r->x, r->op.result);
     else
-        rest_reply_ok(&r->x, d.data, d.len, NULL);
-    tern_buf_free(&d);
+        rest_reply_out_wrapped(r, '{', '}');
 }
 
 static int messages_send(rctx *x, const http_msg *m, int is_group)

@@ -105,6 +105,14 @@ int rest_submit(rest_op *r);
 void rest_op_done(rest_op *r);
 /* Generic finish: the error, or the data built in r->out ("{}" if none). */
 void rest_finish_out(rest_op *r);
+/* The envelope around open, r->out and close (a list "[...]" or a map "{...}"). */
+void rest_reply_out_wrapped(rest_op *r, char open, char close);
+/* The rows a store listing gives for one id (store_user_groups, store_group_members). */
+typedef int (*rest_list_fn)(store_reader *rd, int64_t app, const char *id, void (*cb)(void *ud, const char *row),
+                            void *ud);
+/* A new operation for x owning a copy of id in r->a and, in r->list, the rows that
+ * list gives for id now (read on the loop, before the change commits). */
+rest_op *rest_op_listing(const rctx *x, rest_finish fin, const char *id, rest_list_fn list);
 
 /* ---- helpers shared by resources (common.c) --------------------------------------------- */
 

@@ -61,16 +61,10 @@ static void multi_done(store_op *op)
 static void finish_users_created(rest_op *r)
 {
     /* All created, or partly: answer with those created; all failed: the error. */
-    if (r->ok_count == 0 && r->op.result != TERN_OK) {
+    if (r->ok_count == 0 && r->op.result != TERN_OK)
         rest_reply_err(&r->x, r->op.result);
-        return;
-    }
-    tern_buf d;
-    tern_buf_init(&d, 0);
-    tern_buf_putc(&d, '[');
-    tern_buf_append(&d, r->out.data ? r->out.data : "", r->out.len);
-    tern_buf_putc(&d, ']');
-    rest_reply_buf(&r->x, TERN_OK, &d);
+    else
+        rest_reply_out_wrapped(r, '[', ']');
 }
 
 int users_create(rctx *x, const http_msg *m)
@@ -206,12 +200,8 @@ static void user_deleted_after(rest_op *r)
 
 int user_delete(rctx *x, const http_msg *m)
 {
-    rest_op *r = rest_op_new(x, rest_finish_out);
-    r->a = tern_strdup(x->user);
-    strlist gl = {0};
-    store_user_groups(rest_reader(x), x->app.id, x->user, strlist_add, &gl);
-    r->list = gl.v;
-    r->nlist = gl.n;
+    /* The user's groups, whose member caches the deletion makes stale. */
+    rest_op *r = rest_op_listing(x, rest_finish_out, x->user, store_user_groups);
     r->op.kind = STORE_OP_DELETE_USER;
     r->op.u.user.user = r->a;
     r->after = user_deleted_after;

@@ -85,6 +85,17 @@ static void test_not_found_vs_method(void **state)
     assert_int_equal(match(HTTP_M_GET, "/a/b/users/alice/extra", &m), TERN_ERR_NOT_FOUND);
     assert_int_equal(match(HTTP_M_GET, "/a/b", &m), TERN_ERR_NOT_FOUND);
     assert_false(m.app_scoped);
+    assert_null(m.root_route);
+    /* An unknown path that starts like root rows is theirs (their auth), not an app's. */
+    assert_int_equal(match(HTTP_M_GET, "/admin/apps/x", &m), TERN_ERR_NOT_FOUND);
+    assert_false(m.app_scoped);
+    assert_ptr_equal(m.root_route, &table[1]);
+    assert_int_equal(match(HTTP_M_GET, "/admin", &m), TERN_ERR_NOT_FOUND);
+    assert_ptr_equal(m.root_route, &table[1]);
+    /* ...but a known app path whose org is "admin" is the app's. */
+    assert_int_equal(match(HTTP_M_GET, "/admin/chat/users", &m), TERN_OK);
+    assert_true(m.app_scoped);
+    assert_string_equal(m.org, "admin");
     /* Undecodable: a bad escape, an escaped NUL, too many segments, a segment too long. */
     assert_int_equal(match(HTTP_M_GET, "/a/b/users/al%zzice", &m), TERN_ERR_NOT_FOUND);
     assert_int_equal(match(HTTP_M_GET, "/a/b/users/alice%00x", &m), TERN_ERR_NOT_FOUND);
@@ -156,8 +167,8 @@ static void test_real_table_rows(void **state)
     assert_int_equal((int)rest_nroutes, 22);
     for (size_t i = 0; i < rest_nroutes; i++) {
         const rest_route *r = &rest_routes[i];
-        if (!r->fn || !r->pattern || r->pattern[0] != '/' || r->body_limit == 0)
-            fail_msg("row %zu (%s) lacks a handler, a pattern or a body limit", i, r->pattern);
+        if (!r->fn || !r->pattern || r->pattern[0] != '/')
+            fail_msg("row %zu (%s) lacks a handler or a pattern", i, r->pattern);
         if (r->method == HTTP_M_HEAD)
             fail_msg("row %zu: HEAD comes with GET", i);
         /* Every brace is a known capture. */
@@ -207,11 +218,13 @@ static void test_real_table_auth_and_limits(void **state)
     assert_int_equal(auth_of(HTTP_M_POST, "/o/a/users/u/token"), REST_AUTH_APP);
     assert_int_equal(auth_of(HTTP_M_POST, "/o/a/messages/chatgroups"), REST_AUTH_APP);
     assert_int_equal(auth_of(HTTP_M_DELETE, "/o/a/chatgroups/g/users/u"), REST_AUTH_APP);
-    /* JSON routes keep the 1 MiB ceiling; unknown requests get it too. */
+    /* JSON routes keep the --max-http-body ceiling; unknown requests get it too. */
     tern_str p = {"/o/a/messages/users", 19};
-    assert_int_equal(rest_body_limit(HTTP_M_POST, p), REST_JSON_LIMIT);
+    assert_int_equal(rest_body_limit(HTTP_M_POST, p, 1 << 20), 1 << 20);
     tern_str q = {"/nothing", 8};
-    assert_int_equal(rest_body_limit(HTTP_M_POST, q), REST_JSON_LIMIT);
+    assert_int_equal(rest_body_limit(HTTP_M_POST, q, 1 << 20), 1 << 20);
+    for (size_t i = 0; i < rest_nroutes; i++)
+        assert_int_equal((int)rest_routes[i].body_limit, REST_BODY_JSON);
     /* The limit is the row's own (checked on the test table). */
     rest_match m;
     assert_int_equal(match(HTTP_M_POST, "/admin/apps", &m), TERN_OK);

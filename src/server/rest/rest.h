@@ -18,8 +18,6 @@
 
 #include "server.h"
 
-#define REST_JSON_LIMIT ((size_t)1 << 20) /* body ceiling of JSON routes */
-
 /* One request: filled by the router before the handler runs, copied into async ops. */
 typedef struct rctx {
     void *net;      /* router-private: the connection while it is known to be open */

@@ -120,6 +120,15 @@ static int app_pattern(const char *pattern)
     return !strncmp(pattern, "/{org}/{app}/", 13);
 }
 
+/* 1 if the pattern's first segment is the literal seg. */
+static int first_literal(const char *pattern, const char *seg)
+{
+    const char *s;
+    size_t n;
+    int kind;
+    return pat_next(&pattern, &s, &n, &kind) && kind == SEG_LIT && strlen(seg) == n && !memcmp(seg, s, n);
+}
+
 static const char *method_name(int method)
 {
     switch (method) {
@@ -146,9 +155,17 @@ int rest_route_match(const rest_route *table, size_t n, int method, tern_str pat
         else if (bad && !first_bad)
             first_bad = bad;
     }
-    for (size_t i = 0; i < n; i++)
+    /* An unknown path that starts like root rows (/admin/...) is theirs; otherwise,
+     * with three segments or more, it lies below an app. */
+    for (size_t i = 0; i < n; i++) {
         has_app_rows |= app_pattern(table[i].pattern);
-    out->app_scoped = out->path_route ? app_pattern(out->path_route->pattern) : has_app_rows && sg.n >= 3;
+        if (!out->path_route && !out->root_route && sg.n && first_literal(table[i].pattern, sg.v[0]))
+            out->root_route = &table[i];
+    }
+    if (out->path_route)
+        out->app_scoped = app_pattern(out->path_route->pattern);
+    else
+        out->app_scoped = !out->root_route && has_app_rows && sg.n >= 3;
     if (out->app_scoped) {
         snprintf(out->org, sizeof out->org, "%s", sg.v[0]);
         snprintf(out->app, sizeof out->app, "%s", sg.v[1]);
@@ -174,12 +191,13 @@ int rest_route_match(const rest_route *table, size_t n, int method, tern_str pat
     return out->route ? TERN_OK : TERN_ERR_METHOD;
 }
 
-size_t rest_body_limit(int method, tern_str path)
+size_t rest_body_limit(int method, tern_str path, size_t json_limit)
 {
     rest_match mt;
-    if (rest_route_match(rest_routes, rest_nroutes, method, path, &mt) == TERN_OK)
+    if (rest_route_match(rest_routes, rest_nroutes, method, path, &mt) == TERN_OK &&
+        mt.route->body_limit != REST_BODY_JSON)
         return mt.route->body_limit;
-    return REST_JSON_LIMIT;
+    return json_limit;
 }
 
 /* ---- the connection: replies, reader, async round-trip -------------------------------- */
@@ -336,12 +354,13 @@ static int route_request(rctx *x, const http_msg *m, server *s, const rest_route
         if (apps_find(s, mt.org, strlen(mt.org), mt.app, strlen(mt.app), &x->app) != 0)
             return TERN_ERR_APP_NOT_FOUND;
         rel_below_app(x, m->path);
-    } else if (!mt.path_route) {
+    } else if (!mt.path_route && !mt.root_route) {
         return TERN_ERR_NOT_FOUND;
     }
-    /* Authenticate before saying what the path holds; an unknown path below an app
-     * takes the app's token like every app route. */
-    int arc = check_auth(mt.path_route ? mt.path_route->auth : REST_AUTH_APP, m, x, s);
+    /* Authenticate before saying what the path holds: an unknown path takes the auth
+     * of the root rows it starts like (/admin/...), or below an app the app token. */
+    rest_auth auth = mt.path_route ? mt.path_route->auth : mt.root_route ? mt.root_route->auth : REST_AUTH_APP;
+    int arc = check_auth(auth, m, x, s);
     if (arc != TERN_OK)
         return arc;
     if (rc == TERN_ERR_METHOD)
@@ -376,7 +395,7 @@ int http_handle(conn *c, const http_msg *m)
     int rc = route_request(x, m, s, &route);
     if (rc != TERN_OK)
         rest_reply_err(x, rc);
-    else if (m->body.len > route->body_limit)
+    else if (m->body.len > (route->body_limit != REST_BODY_JSON ? route->body_limit : s->cfg.max_http_body))
         reply_err_status(x, 413, TERN_ERR_BAD_FIELD);
     else
         async = route->fn(x, m);

@@ -9,9 +9,18 @@
  *
  * rest_route_match is pure (no server, no connection) so tests/unit/test_router.c can
  * drive it; rest/router.c applies the outcome in this order (docs/rest-api.md):
- * undecodable path → 404 1009; unknown app → 404 1103; authentication of the path's
- * routes (401/403); a capture that is not an identifier → 404 20003/10010; unknown
- * path → 404 1009; method → 405 1010 with Allow; body over the limit → 413.
+ *  1. an undecodable path, or an unknown one that neither starts like a root row nor
+ *     has the three segments of an app path → 404 1009;
+ *  2. below /{org}/{app}: an unknown app → 404 1103;
+ *  3. authentication, by the auth kind of the path's rows (an unknown path: of the root
+ *     rows it starts like, else the app token) → 401/403;
+ *  4. a capture that is not an identifier → 404 1103/20003/10010, even with more path
+ *     behind it;
+ *  5. an unknown path → 404 1009;
+ *  6. a method the path does not have → 405 1010 with Allow;
+ *  7. a body over the route's limit → 413.
+ * This is the order the hand-written router of http_api.c had, except that a root
+ * path (/healthz, /metrics) now answers 405 to other methods.
  */
 #ifndef TERN_REST_ROUTER_H
 #define TERN_REST_ROUTER_H
@@ -29,8 +38,11 @@ typedef struct rest_route {
     const char *pattern; /* "/{org}/{app}/users/{user}" */
     rest_auth auth;
     rest_handler fn;
-    size_t body_limit; /* bytes; a larger body gets 413 */
+    size_t body_limit; /* bytes, a larger body gets 413; REST_BODY_JSON: --max-http-body */
 } rest_route;
+
+/* The body limit of JSON routes: the server's --max-http-body (1 MiB by default). */
+#define REST_BODY_JSON 0
 
 #define REST_MAX_SEGS 8
 
@@ -38,6 +50,7 @@ typedef struct rest_route {
 typedef struct rest_match {
     const rest_route *route;      /* the row for method and path, or NULL */
     const rest_route *path_route; /* the first row whose pattern fits the path, or NULL */
+    const rest_route *root_route; /* no path_route: the first root row whose first segment the path shares */
     int app_scoped;               /* the path lies below /{org}/{app} (at least 3 segments) */
     int bad_capture;              /* the code of the first invalid capture (1103, 20003, 10010), or 0 */
     char allow[64];               /* the methods of path_route's pattern, "GET, HEAD, POST" */
@@ -55,8 +68,9 @@ int rest_route_match(const rest_route *table, size_t n, int method, tern_str pat
 extern const rest_route rest_routes[];
 extern const size_t rest_nroutes;
 
-/* The body limit of the route for method and path, REST_JSON_LIMIT when none fits:
- * for the network layer, to refuse a body with 413 before reading it. */
-size_t rest_body_limit(int method, tern_str path);
+/* The body limit of the route for method and path; json_limit (--max-http-body) for
+ * JSON routes and when no route fits. For the network layer, to refuse a body with 413
+ * before reading it. */
+size_t rest_body_limit(int method, tern_str path, size_t json_limit);
 
 #endif

@@ -3,12 +3,12 @@
  * file under rest/ with its handlers (declared in rest.h) and its rows here.
  * Rows that share a pattern share its auth kind (tests/unit/test_router.c checks it):
  * the router authenticates a path before it says which methods it has. Every route
- * takes a JSON-sized body today (a GET's body is ignored, as before); a streamed
- * upload route will carry its own, larger limit.
+ * takes a JSON body of up to --max-http-body today (a GET's body is ignored, as
+ * before); a streamed upload route will carry its own limit in bytes.
  */
 #include "rest/router.h"
 
-#define J REST_JSON_LIMIT
+#define J REST_BODY_JSON
 #define APP REST_AUTH_APP
 
 const rest_route rest_routes[] = {

@@ -100,6 +100,15 @@ static void test_not_found_vs_method(void **state)
     assert_int_equal(match(HTTP_M_GET, "/a/b/users/al%zzice", &m), TERN_ERR_NOT_FOUND);
     assert_int_equal(match(HTTP_M_GET, "/a/b/users/alice%00x", &m), TERN_ERR_NOT_FOUND);
     assert_null(m.path_route);
+    /* A raw NUL (which llhttp refuses before us) does not cut a segment short either. */
+    static const char raw[] = "/a/b/users/alice\0x";
+    tern_str rp = {raw, sizeof raw - 1};
+    assert_int_equal(rest_route_match(table, NT, HTTP_M_GET, rp, &m), TERN_ERR_NOT_FOUND);
+    assert_null(m.path_route);
+    static const char rawapp[] = "/\0\0/b/users";
+    tern_str ra = {rawapp, sizeof rawapp - 1};
+    assert_int_equal(rest_route_match(table, NT, HTTP_M_GET, ra, &m), TERN_ERR_NOT_FOUND);
+    assert_false(m.app_scoped);
     assert_int_equal(match(HTTP_M_GET, "/1/2/3/4/5/6/7/8/9", &m), TERN_ERR_NOT_FOUND);
     char longp[400];
     snprintf(longp, sizeof longp, "/a/b/users/%0200d", 7);

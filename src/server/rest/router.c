@@ -27,7 +27,9 @@ typedef struct segs {
     size_t n;
 } segs;
 
-/* Splits and URL-decodes the path; empty segments are skipped. 0, or -1 (404). */
+/* Splits and URL-decodes the path; empty segments are skipped. 0, or -1 (404) for a
+ * bad escape, an escaped or raw NUL (a segment is a C string from here on: a NUL would
+ * cut "alice\0x" to "alice"), too many segments, or one over 129 bytes decoded. */
 static int split_path(tern_str path, segs *sg)
 {
     size_t i = 0;
@@ -40,7 +42,8 @@ static int split_path(tern_str path, segs *sg)
         size_t j = i;
         while (j < path.n && path.p[j] != '/')
             j++;
-        if (sg->n == REST_MAX_SEGS || http_url_decode(path.p + i, j - i, sg->v[sg->n], sizeof sg->v[0]) < 0)
+        int dn = sg->n == REST_MAX_SEGS ? -1 : http_url_decode(path.p + i, j - i, sg->v[sg->n], sizeof sg->v[0]);
+        if (dn < 0 || memchr(sg->v[sg->n], 0, (size_t)dn))
             return -1;
         sg->n++;
         i = j;

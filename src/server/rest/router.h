@@ -7,7 +7,7 @@
  * segment). Patterns that start with /{org}/{app} are the app's routes; the others
  * (/healthz, /metrics, /admin/apps) sit at the root. GET rows answer HEAD as well.
  *
- * rest_route_match is pure (no server, no connection) so tests/unit/test_router.c can
+ * rest_route_match (rest/match.c) is pure (no server, no connection) so test_router.c can
  * drive it; rest/router.c applies the outcome in this order (docs/rest-api.md):
  *  1. an undecodable path, or an unknown one that neither starts like a root row nor
  *     has the three segments of an app path → 404 1009;

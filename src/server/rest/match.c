@@ -8,12 +8,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "rest/router.h"
 
 enum { SEG_LIT, SEG_ORG, SEG_APP, SEG_USER, SEG_GROUP, SEG_CONV };
 
 typedef struct segs {
     char v[REST_MAX_SEGS][130];
+    size_t len[REST_MAX_SEGS];
     size_t n;
 } segs;
 
@@ -35,6 +37,7 @@ static int split_path(tern_str path, segs *sg)
         int dn = sg->n == REST_MAX_SEGS ? -1 : http_url_decode(path.p + i, j - i, sg->v[sg->n], sizeof sg->v[0]);
         if (dn < 0 || memchr(sg->v[sg->n], 0, (size_t)dn))
             return -1;
+        sg->len[sg->n] = (size_t)dn;
         sg->n++;
         i = j;
     }
@@ -54,20 +57,24 @@ static int pat_next(const char **p, const char **s, size_t *n, int *kind)
     *n = (size_t)(*p - *s);
     static const struct {
         const char *name;
+        size_t len;
         int kind;
-    } caps[] = {
-        {"{org}", SEG_ORG}, {"{app}", SEG_APP}, {"{user}", SEG_USER}, {"{group}", SEG_GROUP}, {"{conv}", SEG_CONV}};
+    } caps[] = {{"{org}", 5, SEG_ORG},
+                {"{app}", 5, SEG_APP},
+                {"{user}", 6, SEG_USER},
+                {"{group}", 7, SEG_GROUP},
+                {"{conv}", 6, SEG_CONV}};
     *kind = SEG_LIT;
-    for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++)
-        if (strlen(caps[i].name) == *n && !memcmp(caps[i].name, *s, *n))
+    for (size_t i = 0; **s == '{' && i < sizeof caps / sizeof caps[0]; i++)
+        if (caps[i].len == *n && !memcmp(caps[i].name, *s, *n))
             *kind = caps[i].kind;
     return 1;
 }
 
 /* The code for a capture of kind that is not valid, or 0 if it is. */
-static int capture_error(int kind, const char *v)
+static int capture_error(int kind, const char *v, size_t n)
 {
-    if (kind == SEG_CONV || ident(v))
+    if (kind == SEG_CONV || tern_ident_valid(v, n))
         return 0;
     return kind == SEG_USER    ? TERN_ERR_USER_NOT_FOUND
            : kind == SEG_GROUP ? TERN_ERR_GROUP_NOT_FOUND
@@ -88,11 +95,11 @@ static int fit(const char *pattern, const segs *sg, int *bad, rest_match *out)
             return 0;
         const char *v = sg->v[i];
         if (kind == SEG_LIT) {
-            if (strlen(v) != n || memcmp(v, s, n) != 0)
+            if (sg->len[i] != n || memcmp(v, s, n) != 0)
                 return 0;
             continue;
         }
-        int e = capture_error(kind, v);
+        int e = capture_error(kind, v, sg->len[i]);
         if (e && !*bad)
             *bad = e;
         if (out && !e) {
@@ -102,7 +109,7 @@ static int fit(const char *pattern, const segs *sg, int *bad, rest_match *out)
                         : kind == SEG_CONV  ? out->conv
                                             : NULL;
             if (dst)
-                memcpy(dst, v, strlen(v) + 1);
+                memcpy(dst, v, sg->len[i] + 1);
         }
     }
     return i == sg->n;
@@ -150,9 +157,9 @@ int rest_route_match(const rest_route *table, size_t n, int method, tern_str pat
     }
     /* An unknown path that starts like root rows (/admin/...) is theirs; otherwise,
      * with three segments or more, it lies below an app. */
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; !out->path_route && i < n; i++) {
         has_app_rows |= app_pattern(table[i].pattern);
-        if (!out->path_route && !out->root_route && sg.n && first_literal(table[i].pattern, sg.v[0]))
+        if (!out->root_route && sg.n && first_literal(table[i].pattern, sg.v[0]))
             out->root_route = &table[i];
     }
     if (out->path_route)
@@ -166,14 +173,15 @@ int rest_route_match(const rest_route *table, size_t n, int method, tern_str pat
     if (!out->path_route)
         return first_bad ? first_bad : TERN_ERR_NOT_FOUND;
     fit(out->path_route->pattern, &sg, &out->bad_capture, out);
-    /* The rows of the same pattern: the one for the method, and the Allow list. */
+    /* The rows of the same pattern: the one for the method, else the Allow list. */
     int want = method == HTTP_M_HEAD ? HTTP_M_GET : method;
+    for (size_t i = 0; i < n && !out->route; i++)
+        if (table[i].method == want && !strcmp(table[i].pattern, out->path_route->pattern))
+            out->route = &table[i];
     size_t al = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; !out->route && i < n; i++) {
         if (strcmp(table[i].pattern, out->path_route->pattern) != 0)
             continue;
-        if (table[i].method == want && !out->route)
-            out->route = &table[i];
         int w = snprintf(out->allow + al, sizeof out->allow - al, "%s%s%s", al ? ", " : "",
                          method_name(table[i].method), table[i].method == HTTP_M_GET ? ", HEAD" : "");
         if (w > 0 && (size_t)w < sizeof out->allow - al)

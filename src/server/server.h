@@ -209,10 +209,10 @@ void conn_write_raw(conn *c, const char *p, size_t n);
 conn *ioloop_find(ioloop *l, uint64_t id);
 void http_resume(conn *c); /* continue parsing pipelined HTTP after an async response */
 
-/* http_api.c: handles one complete HTTP request (not an upgrade). Returns 1 if the
+/* rest/router.c: handles one complete HTTP request (not an upgrade). Returns 1 if the
  * response will be written later (async), 0 if written. */
 int http_handle(conn *c, const http_msg *m);
-/* Tries the WebSocket upgrade; returns 0 on success (conn is now CONN_WS). */
+/* ws_upgrade.c: tries the WebSocket upgrade; returns 0 on success (conn is now CONN_WS). */
 int http_upgrade(conn *c, const http_msg *m);
 /* Sends an HTTP JSON error envelope. */
 void http_send_error(conn *c, int keep_alive, int code, const char *path);
@@ -252,7 +252,7 @@ void groups_invalidate(server *s, int64_t app, const char *gid);
 void group_snap_unref(group_snap *g);
 int group_snap_has(const group_snap *g, const char *user);
 
-/* session.c helpers shared with http_api.c */
+/* session.c helpers shared with rest/ */
 /* Parses a client conversation id (C2C<user> / GROUP<group>) into the store's key and
  * the peer; returns 0 or a tern_code. */
 int conv_parse(const char *cid, size_t n, const char *me, char *key, size_t keysz, int *is_group, char *peer,

@@ -1,0 +1,88 @@
+/*
+ * reply.c — the bytes of every REST answer, built in one place: the seed-002 success
+ * envelope (path, uri, timestamp, organization, application, action, data, duration,
+ * applicationName), the error body, and the HTTP status of each error code
+ * (docs/rest-api.md). Writing them to the connection is rest/router.c's part.
+ */
+#include <string.h>
+
+#include "core/util.h"
+#include "rest/rest.h"
+
+int rest_status_of(int code)
+{
+    switch (code) {
+    case TERN_OK: return 200;
+    case TERN_ERR_BAD_JSON:
+    case TERN_ERR_BAD_FIELD:
+    case TERN_ERR_UNSUPPORTED_TYPE:
+    case TERN_ERR_MSG_TOO_LONG:
+    case TERN_ERR_SYSTEM_CONV:
+    case TERN_ERR_TOO_MANY: return 400;
+    case TERN_ERR_TOKEN_INVALID:
+    case TERN_ERR_TOKEN_EXPIRED:
+    case TERN_ERR_BAD_CREDENTIALS: return 401;
+    case TERN_ERR_FORBIDDEN:
+    case TERN_ERR_GROUP_PERMISSION: return 403;
+    case TERN_ERR_NOT_FOUND:
+    case TERN_ERR_APP_NOT_FOUND:
+    case TERN_ERR_GROUP_NOT_FOUND:
+    case TERN_ERR_USER_NOT_FOUND: return 404;
+    case TERN_ERR_METHOD: return 405;
+    case TERN_ERR_CONFLICT: return 409;
+    case TERN_ERR_RATE_LIMITED: return 429;
+    case TERN_ERR_SHUTTING_DOWN:
+    case TERN_ERR_OVERLOADED: return 503;
+    default: return 500;
+    }
+}
+
+const char *rest_error_name(int code)
+{
+    switch (code) {
+    case TERN_ERR_BAD_JSON: return "invalid_request_body";
+    case TERN_ERR_BAD_FIELD: return "illegal_argument";
+    case TERN_ERR_TOKEN_INVALID:
+    case TERN_ERR_TOKEN_EXPIRED: return "unauthorized";
+    case TERN_ERR_BAD_CREDENTIALS: return "invalid_grant";
+    case TERN_ERR_FORBIDDEN: return "forbidden_op";
+    case TERN_ERR_NOT_FOUND: return "service_resource_not_found";
+    case TERN_ERR_APP_NOT_FOUND: return "application_not_found";
+    case TERN_ERR_USER_NOT_FOUND: return "user_not_found";
+    case TERN_ERR_GROUP_NOT_FOUND: return "group_not_found";
+    case TERN_ERR_GROUP_PERMISSION: return "forbidden_op";
+    case TERN_ERR_CONFLICT: return "duplicate_unique_property_exists";
+    case TERN_ERR_METHOD: return "method_not_allowed";
+    case TERN_ERR_MSG_TOO_LONG: return "message_too_long";
+    case TERN_ERR_SYSTEM_CONV: return "system_conversation";
+    case TERN_ERR_TOO_MANY: return "too_many_items";
+    default: return "internal_error";
+    }
+}
+
+void rest_error_body(tern_buf *b, const rctx *x, int code)
+{
+    tern_buf_printf(b, "{\"error\":\"%s\",\"code\":%d,\"error_description\":", rest_error_name(code), code);
+    const char *m = tern_strerror(code);
+    tern_buf_json_str(b, m, strlen(m));
+    tern_buf_printf(b, ",\"exception\":\"TernException\",\"timestamp\":%lld,\"duration\":%lld,\"path\":",
+                    (long long)tern_now_ms(), (long long)(tern_now_ms() - x->start_ms));
+    tern_buf_json_str(b, x->rel, strlen(x->rel));
+    tern_buf_putc(b, '}');
+}
+
+void rest_envelope(tern_buf *b, const rctx *x, const char *data, size_t n, const char *extra)
+{
+    tern_buf_puts(b, "{\"path\":");
+    tern_buf_json_str(b, x->rel, strlen(x->rel));
+    tern_buf_puts(b, ",\"uri\":");
+    tern_buf_json_str(b, x->uri, strlen(x->uri));
+    tern_buf_printf(b,
+                    ",\"timestamp\":%lld,\"organization\":\"%s\",\"application\":\"%lld\",\"action\":\"%s\",\"data\":",
+                    (long long)tern_now_ms(), x->app.org, (long long)x->app.id, x->action);
+    tern_buf_append(b, data, n);
+    if (extra)
+        tern_buf_puts(b, extra);
+    tern_buf_printf(b, ",\"duration\":%lld,\"applicationName\":\"%s\"}", (long long)(tern_now_ms() - x->start_ms),
+                    x->app.name);
+}

@@ -1,0 +1,174 @@
+/*
+ * rest.h — what a REST resource file (rest/users.c, rest/groups.c, ...) may use: the
+ * request context the router hands to a handler, the replies, the server's store
+ * reader, the round-trip of an asynchronous store operation, and the shared helpers for
+ * bodies, identifiers and query values.
+ *
+ * A resource file never touches the connection or the I/O loop: everything that does is
+ * in rest/router.c, behind the functions below, so a change of the network layer
+ * changes router.c only. Handlers run on the connection's I/O loop. A handler returns 0
+ * after it answered (exactly one rest_reply_* call), or 1 when an asynchronous operation
+ * will answer later (rest_submit / rest_op_done); the connection reads no further
+ * request meanwhile.
+ */
+#ifndef TERN_REST_H
+#define TERN_REST_H
+#include <cjson/cJSON.h>
+#include <pthread.h>
+
+#include "server.h"
+
+/* One request: filled by the router before the handler runs, copied into async ops. */
+typedef struct rctx {
+    void *net;      /* router-private: the connection while it is known to be open */
+    int keep_alive; /* the connection serves another request after this answer */
+    int method;     /* HTTP_M_* */
+    int head_only;  /* HEAD: answer with the GET answer's head, no body */
+    int64_t start_ms;
+    app_info app;   /* for /{org}/{app} routes; zeroed otherwise */
+    char rel[512];  /* the envelope's "path": below /{org}/{app}, or the whole path */
+    char uri[640];  /* the envelope's "uri" */
+    char action[8]; /* "get", "post", "put", "delete" or "other" */
+    char allow[64]; /* a 405's Allow value ("GET, HEAD, POST"), else empty */
+    /* Path captures, URL-decoded ("" when the route has none). user and group are
+     * identifiers (checked by the router); conv is any decoded segment. */
+    char user[65], group[65], conv[130];
+} rctx;
+
+/* A route's handler: answers (returns 0) or starts an async operation (returns 1). */
+typedef int (*rest_handler)(rctx *x, const http_msg *m);
+
+/* ---- replies: each writes one whole response (and closes if !keep_alive) ------------ */
+
+/* The seed-002 success envelope around data[0..n) (JSON), plus extra (",\"cursor\":..."),
+ * which may be NULL. HTTP 200. */
+void rest_reply_ok(const rctx *x, const char *data, size_t n, const char *extra);
+/* The error body of code, with the HTTP status of rest_status_of(code). */
+void rest_reply_err(const rctx *x, int code);
+/* An answer without envelope (healthz, metrics, the app token). */
+void rest_reply_raw(const rctx *x, int status, const char *content_type, const char *body, size_t n);
+/* rest_reply_err(x, rc) if rc is not TERN_OK, else rest_reply_ok around d; frees d. */
+void rest_reply_buf(const rctx *x, int rc, tern_buf *d);
+
+/* reply.c: the bytes, built in one place. */
+int rest_status_of(int code);
+const char *rest_error_name(int code);
+void rest_error_body(tern_buf *b, const rctx *x, int code);
+void rest_envelope(tern_buf *b, const rctx *x, const char *data, size_t n, const char *extra);
+
+/* ---- the server behind the request ---------------------------------------------------- */
+
+/* The I/O loop's store reader (synchronous reads on the loop). */
+store_reader *rest_reader(const rctx *x);
+server *rest_server(const rctx *x);
+/* Queues op in the store unless the server is shutting down. TERN_OK: op->done will
+ * run on the writer; otherwise 5003 (shutting down) or the store's refusal (5004) and
+ * op->done will not run. */
+int rest_store_submit(server *s, store_op *op);
+
+/* ---- asynchronous operations ---------------------------------------------------------- */
+
+typedef struct rest_op rest_op;
+/* Runs on the request's loop when the operation is done and the connection is still
+ * open; it answers with rest_reply_* on &r->x. */
+typedef void (*rest_finish)(rest_op *r);
+
+struct rest_op {
+    store_op op;
+    server *s;
+    rctx x;
+    rest_finish finish;        /* on the loop, with the connection (if still open) */
+    void (*after)(rest_op *r); /* on the writer, after commit (cache invalidation, events) */
+    char *a, *b;               /* owned strings */
+    char **list;               /* owned list */
+    size_t nlist;
+    tern_buf out; /* response data built on the writer, or aggregated */
+    int pending;  /* multi-recipient sends */
+    int ok_count;
+    pthread_mutex_t mu;
+    /* router-private: where the answer goes */
+    int loop;
+    uint64_t conn_id;
+};
+
+/* A new operation for the request x that answers with fin. Owns nothing yet. */
+rest_op *rest_op_new(const rctx *x, rest_finish fin);
+/* Frees r and everything it owns (a, b, list, out). */
+void rest_op_free(rest_op *r);
+/* Submits r->op (done: rest_op_done after r->after). Returns 1 (the answer comes
+ * later), or 0 after answering the refusal and freeing r. */
+int rest_submit(rest_op *r);
+/* From any thread, once: hands r back to its loop, where r->finish answers (if the
+ * connection is still open) and r is freed. */
+void rest_op_done(rest_op *r);
+/* Generic finish: the error, or the data built in r->out ("{}" if none). */
+void rest_finish_out(rest_op *r);
+/* The envelope around open, r->out and close (a list "[...]" or a map "{...}"). */
+void rest_reply_out_wrapped(rest_op *r, char open, char close);
+/* The rows a store listing gives for one id (store_user_groups, store_group_members). */
+typedef int (*rest_list_fn)(store_reader *rd, int64_t app, const char *id, void (*cb)(void *ud, const char *row),
+                            void *ud);
+/* A new operation for x owning a copy of id in r->a and, in r->list, the rows that
+ * list gives for id now (read on the loop, before the change commits). */
+rest_op *rest_op_listing(const rctx *x, rest_finish fin, const char *id, rest_list_fn list);
+
+/* ---- helpers shared by resources (common.c) --------------------------------------------- */
+
+typedef struct strlist {
+    char **v;
+    size_t n, cap;
+} strlist;
+
+/* Appends a copy of s (usable as a store row callback). */
+void strlist_add(void *ud, const char *s);
+void strlist_free(strlist *l);
+
+/* The body as JSON, or NULL after answering 1001 (empty, malformed or not UTF-8). */
+cJSON *parse_body(const rctx *x, const http_msg *m);
+/* The string member name of o, or NULL. */
+const char *jstr(cJSON *o, const char *name);
+/* 1 if s is an identifier (docs/protocol.md). */
+int ident(const char *s);
+/* 1 if the app has the user; otherwise answers 20003 (or 5002) and returns 0. */
+int require_user(const rctx *x, const char *user);
+/* Reads an array of identifiers (at most max: 1203) into l; TERN_OK or 1003/1203. */
+int read_user_list(cJSON *arr, strlist *l, size_t max);
+/* An integer query parameter: its name, the longest value read (longer: 1003), whether
+ * an empty value ("limit=") counts as absent, and its range. */
+typedef struct rest_query_spec {
+    const char *name;
+    size_t maxlen;
+    int empty_is_absent;
+    uint64_t min, max;
+} rest_query_spec;
+/* Reads the query value q->name into *out (left alone when absent). Returns 1 if
+ * present, 0 if absent, or -1 after answering 1003 (undecodable, too long, not an
+ * integer, out of range). */
+int rest_query_uint(const rctx *x, const http_msg *m, const rest_query_spec *q, uint64_t *out);
+
+/* ---- the resources' handlers (one file each; rows in rest/routes.c) ------------------- */
+
+int health_get(rctx *x, const http_msg *m);           /* health.c */
+int metrics_get(rctx *x, const http_msg *m);          /* health.c */
+int admin_apps_list(rctx *x, const http_msg *m);      /* admin.c */
+int admin_apps_create(rctx *x, const http_msg *m);    /* admin.c */
+int app_token(rctx *x, const http_msg *m);            /* admin.c */
+int user_token(rctx *x, const http_msg *m);           /* admin.c */
+int users_create(rctx *x, const http_msg *m);         /* users.c */
+int users_list(rctx *x, const http_msg *m);           /* users.c */
+int user_get(rctx *x, const http_msg *m);             /* users.c */
+int user_delete(rctx *x, const http_msg *m);          /* users.c */
+int user_groups(rctx *x, const http_msg *m);          /* users.c */
+int user_conversations(rctx *x, const http_msg *m);   /* conversations.c */
+int user_history(rctx *x, const http_msg *m);         /* conversations.c */
+int group_create(rctx *x, const http_msg *m);         /* groups.c */
+int group_get(rctx *x, const http_msg *m);            /* groups.c */
+int group_dismiss(rctx *x, const http_msg *m);        /* groups.c */
+int group_members_get(rctx *x, const http_msg *m);    /* groups.c */
+int group_members_add(rctx *x, const http_msg *m);    /* groups.c */
+int group_member_add(rctx *x, const http_msg *m);     /* groups.c */
+int group_member_remove(rctx *x, const http_msg *m);  /* groups.c */
+int messages_send_users(rctx *x, const http_msg *m);  /* messages.c */
+int messages_send_groups(rctx *x, const http_msg *m); /* messages.c */
+
+#endif

@@ -1,0 +1,222 @@
+/*
+ * router.c — the REST entry point and the only REST file that knows the connection.
+ *
+ * http_handle (called by the I/O loop for every complete request that is not an
+ * upgrade) matches the request against the route table (rest/routes.c, with
+ * rest/match.c), resolves the app, authenticates, checks captures, method and body limit in the order of router.h,
+ * and calls the row's handler. The replies (rest_reply_*), the store reader and the
+ * round-trip of asynchronous store operations through the loop's inbox
+ * (rest_op_new / rest_submit / rest_op_done) are implemented here on top of the
+ * connection, so the resource files depend on rest.h alone.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+#include "core/token.h"
+#include "core/util.h"
+#include "rest/router.h"
+
+/* ---- the connection: replies, reader, async round-trip -------------------------------- */
+
+static void write_response(const rctx *x, int status, const char *ctype, const char *body, size_t n)
+{
+    conn *c = x->net;
+    char allow[96] = "";
+    if (x->allow[0])
+        snprintf(allow, sizeof allow, "Allow: %s\r\n", x->allow);
+    tern_buf b;
+    tern_buf_init(&b, 0);
+    http_write_head(&b, status, ctype, n, x->keep_alive, allow[0] ? allow : NULL);
+    if (!x->head_only)
+        tern_buf_append(&b, body, n);
+    conn_write_raw(c, b.data, b.len);
+    tern_buf_free(&b);
+    if (!x->keep_alive)
+        conn_close(c, 0, NULL);
+}
+
+void rest_reply_raw(const rctx *x, int status, const char *content_type, const char *body, size_t n)
+{
+    write_response(x, status, content_type, body, n);
+}
+
+static void reply_err_status(const rctx *x, int status, int code)
+{
+    tern_buf b;
+    tern_buf_init(&b, 0);
+    rest_error_body(&b, x, code);
+    write_response(x, status, "application/json", b.data, b.len);
+    tern_buf_free(&b);
+}
+
+void rest_reply_err(const rctx *x, int code)
+{
+    reply_err_status(x, rest_status_of(code), code);
+}
+
+void rest_reply_ok(const rctx *x, const char *data, size_t n, const char *extra)
+{
+    tern_buf b;
+    tern_buf_init(&b, 0);
+    rest_envelope(&b, x, data, n, extra);
+    write_response(x, 200, "application/json", b.data, b.len);
+    tern_buf_free(&b);
+}
+
+void http_send_error(conn *c, int keep_alive, int code, const char *path)
+{
+    rctx x = {.net = c, .keep_alive = keep_alive, .start_ms = tern_now_ms()};
+    snprintf(x.rel, sizeof x.rel, "%s", path ? path : "");
+    rest_reply_err(&x, code);
+}
+
+store_reader *rest_reader(const rctx *x)
+{
+    return ((conn *)x->net)->loop->reader;
+}
+
+server *rest_server(const rctx *x)
+{
+    return ((conn *)x->net)->loop->srv;
+}
+
+rest_op *rest_op_new(const rctx *x, rest_finish fin)
+{
+    conn *c = x->net;
+    rest_op *r = tern_calloc(1, sizeof *r);
+    r->s = c->loop->srv;
+    r->loop = c->loop->index;
+    r->conn_id = c->id;
+    r->x = *x; /* x.net is replaced by the looked-up connection before finish runs */
+    r->finish = fin;
+    tern_buf_init(&r->out, 0);
+    pthread_mutex_init(&r->mu, NULL);
+    return r;
+}
+
+static void rest_on_loop(ioloop *l, void *arg)
+{
+    rest_op *r = arg;
+    conn *c = ioloop_find(l, r->conn_id);
+    if (c && c->state == CONN_HTTP) {
+        r->x.net = c;
+        r->finish(r);
+        if (c->state == CONN_HTTP)
+            http_resume(c);
+    }
+    rest_op_free(r);
+}
+
+void rest_op_done(rest_op *r)
+{
+    inbox_item it = {.fn = rest_on_loop, .arg = r};
+    inbox_push(&r->s->loops[r->loop], &it);
+}
+
+/* ---- dispatch --------------------------------------------------------------------------- */
+
+static int bearer(const http_msg *m, char *out, size_t outsz)
+{
+    tern_str a = http_header_get(m, "Authorization");
+    if (a.n < 8 || strncasecmp(a.p, "Bearer ", 7) != 0 || a.n - 7 >= outsz)
+        return -1;
+    memcpy(out, a.p + 7, a.n - 7);
+    out[a.n - 7] = 0;
+    return 0;
+}
+
+static int check_auth(rest_auth auth, const http_msg *m, const rctx *x, server *s)
+{
+    if (auth == REST_AUTH_ADMIN) {
+        char tok[128];
+        if (bearer(m, tok, sizeof tok) < 0 || strlen(tok) != strlen(s->admin_token) ||
+            !tern_ct_equal(tok, s->admin_token, strlen(tok)))
+            return TERN_ERR_TOKEN_INVALID;
+        return TERN_OK;
+    }
+    if (auth != REST_AUTH_APP)
+        return TERN_OK;
+    char tok[TERN_TOKEN_MAX];
+    tern_token t;
+    if (bearer(m, tok, sizeof tok) < 0 || tern_token_parse(tok, strlen(tok), &t) != 0 || t.kind != 'a')
+        return TERN_ERR_TOKEN_INVALID;
+    if (strcmp(t.appkey, x->app.key) != 0)
+        return TERN_ERR_FORBIDDEN;
+    return tern_token_verify(tok, strlen(tok), x->app.secret, tern_now_ms() / 1000);
+}
+
+/* The envelope's path below /{org}/{app}: the raw path after its third '/'. */
+static void rel_below_app(rctx *x, tern_str path)
+{
+    size_t skip = 0, slashes = 0;
+    while (skip < path.n && slashes < 3) {
+        if (path.p[skip] == '/')
+            slashes++;
+        if (slashes < 3)
+            skip++;
+    }
+    snprintf(x->rel, sizeof x->rel, "%.*s", (int)(path.n - skip < 500 ? path.n - skip : 500), path.p + skip);
+}
+
+/* Fills x for m and finds its route; 0 with *route, or the error to answer. */
+static int route_request(rctx *x, const http_msg *m, server *s, const rest_route **route)
+{
+    rest_match mt;
+    int rc = rest_route_match(rest_routes, rest_nroutes, m->method, m->path, &mt);
+    tern_str host = http_header_get(m, "Host");
+    snprintf(x->uri, sizeof x->uri, "http://%.*s%.*s", (int)(host.n < 100 ? host.n : 100), host.p ? host.p : "",
+             (int)(m->path.n < 500 ? m->path.n : 500), m->path.p);
+    if (mt.app_scoped) {
+        if (apps_find(s, mt.org, strlen(mt.org), mt.app, strlen(mt.app), &x->app) != 0)
+            return TERN_ERR_APP_NOT_FOUND;
+        rel_below_app(x, m->path);
+    } else if (!mt.path_route && !mt.root_route) {
+        return TERN_ERR_NOT_FOUND;
+    }
+    /* Authenticate before saying what the path holds: an unknown path takes the auth
+     * of the root rows it starts like (/admin/...), or below an app the app token. */
+    rest_auth auth = mt.path_route ? mt.path_route->auth : mt.root_route ? mt.root_route->auth : REST_AUTH_APP;
+    int arc = check_auth(auth, m, x, s);
+    if (arc != TERN_OK)
+        return arc;
+    if (rc == TERN_ERR_METHOD)
+        snprintf(x->allow, sizeof x->allow, "%s", mt.allow);
+    if (rc != TERN_OK)
+        return rc;
+    memcpy(x->user, mt.user, sizeof x->user);
+    memcpy(x->group, mt.group, sizeof x->group);
+    memcpy(x->conv, mt.conv, sizeof x->conv);
+    *route = mt.route;
+    return TERN_OK;
+}
+
+int http_handle(conn *c, const http_msg *m)
+{
+    server *s = c->loop->srv;
+    rctx *x = tern_calloc(1, sizeof *x);
+    x->net = c;
+    x->keep_alive = m->keep_alive && !atomic_load(&s->shutting_down);
+    x->method = m->method;
+    x->head_only = m->method == HTTP_M_HEAD;
+    x->start_ms = tern_now_ms();
+    snprintf(x->action, sizeof x->action, "%s",
+             m->method == HTTP_M_GET      ? "get"
+             : m->method == HTTP_M_POST   ? "post"
+             : m->method == HTTP_M_DELETE ? "delete"
+             : m->method == HTTP_M_PUT    ? "put"
+                                          : "other");
+    snprintf(x->rel, sizeof x->rel, "%.*s", (int)(m->path.n < 500 ? m->path.n : 500), m->path.p);
+    const rest_route *route = NULL;
+    int async = 0;
+    int rc = route_request(x, m, s, &route);
+    if (rc != TERN_OK)
+        rest_reply_err(x, rc);
+    else if (m->body.len > (route->body_limit != REST_BODY_JSON ? route->body_limit : s->cfg.max_http_body))
+        reply_err_status(x, 413, TERN_ERR_BAD_FIELD);
+    else
+        async = route->fn(x, m);
+    tern_free(x);
+    return async;
+}

@@ -1,0 +1,45 @@
+/*
+ * routes.c — the REST API of docs/rest-api.md as one table. A new resource is a new
+ * file under rest/ with its handlers (declared in rest.h) and its rows here.
+ * Rows that share a pattern share its auth kind (tests/unit/test_router.c checks it):
+ * the router authenticates a path before it says which methods it has. Every route
+ * takes a JSON body of up to --max-http-body today (a GET's body is ignored, as
+ * before); a streamed upload route will carry its own limit in bytes.
+ */
+#include "rest/router.h"
+
+#define J REST_BODY_JSON
+#define APP REST_AUTH_APP
+
+const rest_route rest_routes[] = {
+    /* health.c */
+    {HTTP_M_GET, "/healthz", REST_AUTH_NONE, health_get, J},
+    {HTTP_M_GET, "/metrics", REST_AUTH_NONE, metrics_get, J},
+    /* admin.c: apps and tokens */
+    {HTTP_M_GET, "/admin/apps", REST_AUTH_ADMIN, admin_apps_list, J},
+    {HTTP_M_POST, "/admin/apps", REST_AUTH_ADMIN, admin_apps_create, J},
+    {HTTP_M_POST, "/{org}/{app}/token", REST_AUTH_APP_CREDS, app_token, J},
+    {HTTP_M_POST, "/{org}/{app}/users/{user}/token", APP, user_token, J},
+    /* users.c */
+    {HTTP_M_POST, "/{org}/{app}/users", APP, users_create, J},
+    {HTTP_M_GET, "/{org}/{app}/users", APP, users_list, J},
+    {HTTP_M_GET, "/{org}/{app}/users/{user}", APP, user_get, J},
+    {HTTP_M_DELETE, "/{org}/{app}/users/{user}", APP, user_delete, J},
+    {HTTP_M_GET, "/{org}/{app}/users/{user}/joined_chatgroups", APP, user_groups, J},
+    /* conversations.c */
+    {HTTP_M_GET, "/{org}/{app}/users/{user}/conversations", APP, user_conversations, J},
+    {HTTP_M_GET, "/{org}/{app}/users/{user}/conversations/{conv}/messages", APP, user_history, J},
+    /* groups.c */
+    {HTTP_M_POST, "/{org}/{app}/chatgroups", APP, group_create, J},
+    {HTTP_M_GET, "/{org}/{app}/chatgroups/{group}", APP, group_get, J},
+    {HTTP_M_DELETE, "/{org}/{app}/chatgroups/{group}", APP, group_dismiss, J},
+    {HTTP_M_GET, "/{org}/{app}/chatgroups/{group}/users", APP, group_members_get, J},
+    {HTTP_M_POST, "/{org}/{app}/chatgroups/{group}/users", APP, group_members_add, J},
+    {HTTP_M_POST, "/{org}/{app}/chatgroups/{group}/users/{user}", APP, group_member_add, J},
+    {HTTP_M_DELETE, "/{org}/{app}/chatgroups/{group}/users/{user}", APP, group_member_remove, J},
+    /* messages.c */
+    {HTTP_M_POST, "/{org}/{app}/messages/users", APP, messages_send_users, J},
+    {HTTP_M_POST, "/{org}/{app}/messages/chatgroups", APP, messages_send_groups, J},
+};
+
+const size_t rest_nroutes = sizeof rest_routes / sizeof rest_routes[0];

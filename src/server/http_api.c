@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "core/alloc.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/token.h"
 #include "core/util.h"
@@ -60,6 +61,7 @@ static int status_of(int code)
     case TERN_ERR_UNSUPPORTED_TYPE:
     case TERN_ERR_MSG_TOO_LONG:
     case TERN_ERR_SYSTEM_CONV:
+    case TERN_ERR_NOT_SUPPORTED:
     case TERN_ERR_TOO_MANY: return 400;
     case TERN_ERR_TOKEN_INVALID:
     case TERN_ERR_TOKEN_EXPIRED:
@@ -98,6 +100,7 @@ static const char *error_name(int code)
     case TERN_ERR_MSG_TOO_LONG: return "message_too_long";
     case TERN_ERR_SYSTEM_CONV: return "system_conversation";
     case TERN_ERR_TOO_MANY: return "too_many_items";
+    case TERN_ERR_NOT_SUPPORTED: return "not_supported";
     default: return "internal_error";
     }
 }
@@ -239,12 +242,16 @@ static void finish_out(conn *c, rest_op *r)
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
+/* The body as JSON (core/json.h: strict, and no string may hold a NUL), or NULL after
+ * answering 1001 (not UTF-8, not JSON, trailing bytes) or 1003 (a \u0000). */
 static cJSON *parse_body(conn *c, const rctx *x, const http_msg *m)
 {
-    cJSON *j = m->body.len ? cJSON_ParseWithLength(m->body.data, m->body.len) : NULL;
-    if (!j || !tern_utf8_valid((const uint8_t *)m->body.data, m->body.len)) {
-        cJSON_Delete(j);
-        reply_err(c, x, TERN_ERR_BAD_JSON);
+    cJSON *j = NULL;
+    int rc = TERN_ERR_BAD_JSON;
+    if (tern_utf8_valid((const uint8_t *)m->body.data, m->body.len))
+        rc = tern_json_parse(m->body.data, m->body.len, &j);
+    if (rc != TERN_OK) {
+        reply_err(c, x, rc);
         return NULL;
     }
     return j;
@@ -252,8 +259,7 @@ static cJSON *parse_body(conn *c, const rctx *x, const http_msg *m)
 
 static const char *jstr(cJSON *o, const char *name)
 {
-    cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
+    return tern_json_str(o, name);
 }
 
 static int ident(const char *s)
@@ -1032,6 +1038,18 @@ static int messages_send(conn *c, rctx *x, const http_msg *m, int is_group)
         }
     } else
         rc = TERN_ERR_BAD_FIELD;
+    /* Easemob fields this server does not implement (routetype, sync_device, ...) are
+     * refused, never dropped (docs/rest-api.md). */
+    static const char *const keys[] = {"from", "to", "type", "body", "ext", "clientMsgId"};
+    cJSON *jk;
+    cJSON_ArrayForEach(jk, j)
+    {
+        size_t i = 0;
+        while (jk->string && i < sizeof keys / sizeof keys[0] && strcmp(jk->string, keys[i]) != 0)
+            i++;
+        if (rc == TERN_OK && (!jk->string || i == sizeof keys / sizeof keys[0]))
+            rc = TERN_ERR_NOT_SUPPORTED;
+    }
     if (rc == TERN_OK && (!to.n || !ident(from)))
         rc = to.n ? TERN_ERR_USER_NOT_FOUND : TERN_ERR_BAD_FIELD;
     /* Each recipient gets its own message; with a clientMsgId, its idempotency key is
@@ -1047,6 +1065,8 @@ static int messages_send(conn *c, rctx *x, const http_msg *m, int is_group)
     if (rc == TERN_OK &&
         (!type || strcmp(type, "txt") || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(body, "msg"))))
         rc = type && strcmp(type, "txt") ? TERN_ERR_UNSUPPORTED_TYPE : TERN_ERR_BAD_FIELD;
+    if (rc == TERN_OK && cJSON_GetArraySize(body) != 1)
+        rc = TERN_ERR_NOT_SUPPORTED; /* a txt body is {"msg"} */
     if (rc == TERN_OK) {
         int ex = store_user_exists(c->loop->reader, x->app.id, from);
         if (ex != 1)
@@ -1061,6 +1081,15 @@ static int messages_send(conn *c, rctx *x, const http_msg *m, int is_group)
         return 0;
     }
     char *ccd = ext ? cJSON_PrintUnformatted(ext) : NULL;
+    /* The Easemob txt message becomes a TIMTextElem of the core model. */
+    tern_msg tm;
+    tern_msg_init(&tm);
+    tm.kind = is_group ? TERN_CONV_KIND_GROUP : TERN_CONV_KIND_C2C;
+    tm.elem = tern_elem_find("TIMTextElem", 11);
+    const char *text = cJSON_GetObjectItemCaseSensitive(body, "msg")->valuestring;
+    int enc = tern_elem_encode_values(tm.elem, &text, &tm.payload);
+    tm.ccd.p = ccd;
+    tm.ccd.n = ccd ? strlen(ccd) : 0;
     rest_op *r = rest_op_new(c, x, finish_send);
     r->list = to.v;
     r->nlist = to.n;
@@ -1070,23 +1099,17 @@ static int messages_send(conn *c, rctx *x, const http_msg *m, int is_group)
     send_req **reqs = tern_calloc(to.n, sizeof *reqs);
     int *codes = tern_calloc(to.n, sizeof *codes);
     for (size_t i = 0; i < to.n; i++) {
-        cJSON *msg = cJSON_CreateObject();
-        cJSON_AddStringToObject(msg, "conversationType", is_group ? "GROUP" : "C2C");
-        cJSON_AddStringToObject(msg, "to", to.v[i]);
-        cJSON_AddStringToObject(msg, "type", "TIMTextElem");
-        cJSON *p = cJSON_AddObjectToObject(msg, "payload");
-        cJSON_AddStringToObject(p, "text", cJSON_GetObjectItemCaseSensitive(body, "msg")->valuestring);
-        if (ccd)
-            cJSON_AddStringToObject(msg, "cloudCustomData", ccd);
-        if (cmid) {
-            char k[160];
-            /* One idempotency key per recipient (length checked above). */
-            snprintf(k, sizeof k, "%s%s%s", cmid, to.n > 1 ? ":" : "", to.n > 1 ? to.v[i] : "");
-            cJSON_AddStringToObject(msg, "clientMsgId", k);
-        }
-        codes[i] = msg_prepare(s, c->loop->reader, x->app.id, from, msg, &reqs[i]);
-        cJSON_Delete(msg);
+        char key[160];
+        /* One idempotency key per recipient (length checked above). */
+        int kn = snprintf(key, sizeof key, "%s%s%s", cmid ? cmid : "", cmid && to.n > 1 ? ":" : "",
+                          cmid && to.n > 1 ? to.v[i] : "");
+        tm.to.p = to.v[i];
+        tm.to.n = strlen(to.v[i]);
+        tm.cmid.p = key;
+        tm.cmid.n = (size_t)kn;
+        codes[i] = enc != TERN_OK ? enc : msg_prepare_msg(s, c->loop->reader, x->app.id, from, &tm, &reqs[i]);
     }
+    tern_msg_clear(&tm);
     if (ccd)
         cJSON_free(ccd);
     cJSON_Delete(j);

@@ -44,12 +44,17 @@ const tern_elem_type *tern_elem_at(size_t i)
     return i < NFIELDS(table) ? &table[i] : NULL;
 }
 
-/* Appends the canonical object from field values (s[i], len[i]); NULL s[i] is "". */
-static int write_strings(const tern_elem_type *t, const char *const *s, const size_t *len, tern_buf *out)
+/* Appends the object from field values (s[i], len[i]); NULL s[i] is "" or, with
+ * omit_absent, left out. */
+static int write_strings(const tern_elem_type *t, const char *const *s, const size_t *len, int omit_absent,
+                         tern_buf *out)
 {
-    int rc = tern_buf_putc(out, '{');
+    int rc = tern_buf_putc(out, '{'), first = 1;
     for (size_t i = 0; i < t->nfields; i++) {
-        rc |= tern_buf_puts(out, i ? ",\"" : "\"");
+        if (omit_absent && !s[i])
+            continue;
+        rc |= tern_buf_puts(out, first ? "\"" : ",\"");
+        first = 0;
         rc |= tern_buf_puts(out, t->fields[i].name);
         rc |= tern_buf_puts(out, "\":");
         rc |= tern_buf_json_str(out, s[i] ? s[i] : "", s[i] ? len[i] : 0);
@@ -93,7 +98,7 @@ int tern_elem_encode_strings(const tern_elem_type *t, const cJSON *payload, tern
         if (i == t->nfields)
             return TERN_ERR_NOT_SUPPORTED;
     }
-    return write_strings(t, s, len, out);
+    return write_strings(t, s, len, 0, out);
 }
 
 void tern_elem_decode_strings(const tern_elem_type *t, const cJSON *payload, const char **vals)
@@ -102,7 +107,7 @@ void tern_elem_decode_strings(const tern_elem_type *t, const cJSON *payload, con
         vals[i] = tern_json_str(payload, t->fields[i].name);
 }
 
-int tern_elem_encode_values(const tern_elem_type *t, const char *const *vals, tern_buf *out)
+int tern_elem_encode_values(const tern_elem_type *t, const char *const *vals, int omit_absent, tern_buf *out)
 {
     size_t len[TERN_ELEM_MAX_FIELDS] = {0};
     for (size_t i = 0; i < t->nfields; i++) {
@@ -110,5 +115,5 @@ int tern_elem_encode_values(const tern_elem_type *t, const char *const *vals, te
         if (!field_ok(&t->fields[i], vals[i], len[i]))
             return TERN_ERR_BAD_FIELD;
     }
-    return write_strings(t, vals, len, out);
+    return write_strings(t, vals, len, omit_absent, out);
 }

@@ -48,9 +48,11 @@ const tern_elem_type *tern_elem_by_sdk_type(int sdk_type);
 /* Rows in table order; i past the end gives NULL. */
 const tern_elem_type *tern_elem_at(size_t i);
 
-/* Canonical encoding from C strings (libtern's drafts): vals[i] for fields[i], NULL for
- * absent. Same codes and the same bytes as t->encode on the equivalent object. */
-int tern_elem_encode_values(const tern_elem_type *t, const char *const *vals, tern_buf *out);
+/* Encoding from C strings (libtern's drafts, REST): vals[i] for fields[i], NULL for
+ * absent. With omit_absent 0 it is the canonical form: the same codes and the same bytes
+ * as t->encode on the equivalent object. With omit_absent 1 absent optional fields are
+ * left out (libtern's drafts show the payload as the app gave it). */
+int tern_elem_encode_values(const tern_elem_type *t, const char *const *vals, int omit_absent, tern_buf *out);
 
 /* The generic functions for types made of string fields (exposed for the table). */
 int tern_elem_encode_strings(const tern_elem_type *t, const cJSON *payload, tern_buf *out);

@@ -353,6 +353,12 @@ const char *tern_json_str(const cJSON *o, const char *name)
     return tern_json_get_str(o, name, &s) == TERN_JSON_OK ? s.p : NULL;
 }
 
+int tern_json_true(const cJSON *o, const char *name)
+{
+    int b = 0;
+    return tern_json_get_bool(o, name, &b) == TERN_JSON_OK && b;
+}
+
 size_t tern_json_escaped_len(const char *s, size_t n)
 {
     size_t len = 0;

@@ -82,8 +82,10 @@ int tern_json_get_bool(const cJSON *o, const char *name, int *out);
  * 0 and *out, or -1. */
 int tern_json_int_value(const cJSON *v, long long lo, long long hi, long long *out);
 
-/* Convenience for trusted frames (the SDK reading the server): the string or NULL. */
+/* Conveniences for frames from a trusted peer (libtern reading the server): the string
+ * or NULL; 1 only if the member is true. */
 const char *tern_json_str(const cJSON *o, const char *name);
+int tern_json_true(const cJSON *o, const char *name);
 
 /* Bytes tern_buf_json_str(s, n) writes between the quotes: the measure of a string's
  * JSON encoding, without building it. */

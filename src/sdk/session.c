@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "sdk/sdk.h"
 
@@ -121,7 +122,7 @@ static void complete_history(tern_client *c, sdk_req *r, int code, const char *m
                 else
                     tern_message_release(m);
             }
-            more = sdk_json_bool(data, "more");
+            more = tern_json_true(data, "more");
         }
     }
     cb(c, code, message, (const tern_message *const *)msgs, n, more, r->ud);
@@ -166,9 +167,9 @@ static void complete_read(tern_client *c, sdk_req *r, int code, const char *mess
     uint64_t rs = 0, unread = 0;
     const char *conv = r->str;
     if (code == 0 && data) {
-        sdk_json_u64(data, "readSeq", &rs);
-        sdk_json_u64(data, "unreadCount", &unread);
-        const char *cv = sdk_json_str(data, "conversationID");
+        tern_json_get_u64(data, "readSeq", &rs);
+        tern_json_get_u64(data, "unreadCount", &unread);
+        const char *cv = tern_json_str(data, "conversationID");
         if (cv)
             conv = cv;
     }
@@ -458,11 +459,11 @@ static void on_sync_resp(tern_client *c, int code, const char *message, const cJ
         if (c->destroyed || !c->logged_in)
             return;
     }
-    if (sdk_json_bool(data, "more") && n > 0) {
+    if (tern_json_true(data, "more") && n > 0) {
         send_sync(c); /* same cursor, convs updated from what was received */
         return;
     }
-    set_cursor(c, sdk_json_str(data, "cursor"));
+    set_cursor(c, tern_json_str(data, "cursor"));
     finish_sync(c);
 }
 
@@ -504,12 +505,12 @@ static void on_login_resp(tern_client *c, int code, const char *message, const c
     if (c->hb_override_ms)
         c->hb_ms = c->hb_override_ms;
     else
-        c->hb_ms = (sdk_json_u64(data, "heartbeatSec", &hb) == 0 && hb > 0 && hb < 3600) ? (unsigned)hb * 1000 : 30000;
+        c->hb_ms = (tern_json_get_u64(data, "heartbeatSec", &hb) == 0 && hb > 0 && hb < 3600) ? (unsigned)hb * 1000 : 30000;
     c->hb_missed = 0;
     c->hb_rx = 1;
     uv_timer_start(&c->hb_timer, sdk_sess_hb_cb, c->hb_ms, c->hb_ms);
     if (!c->cursor[0])
-        set_cursor(c, sdk_json_str(data, "cursor"));
+        set_cursor(c, tern_json_str(data, "cursor"));
     c->session = 1;
     sdk_set_state(c, TERN_STATE_SYNCING);
     complete_login(c, 0, "OK");
@@ -533,9 +534,9 @@ static void on_send_resp(tern_client *c, sdk_req *r, int code, const char *messa
         else if (cJSON_IsNumber(idv))
             snprintf(idbuf, sizeof idbuf, "%.0f", idv->valuedouble);
         uint64_t seq = 0, t = 0;
-        sdk_json_u64(data, "seq", &seq);
-        sdk_json_u64(data, "time", &t);
-        sdk_msg_apply_ack(r->msg, idbuf, seq, (int64_t)t, sdk_json_str(data, "conversationID"), r->online_only);
+        tern_json_get_u64(data, "seq", &seq);
+        tern_json_get_u64(data, "time", &t);
+        sdk_msg_apply_ack(r->msg, idbuf, seq, (int64_t)t, tern_json_str(data, "conversationID"), r->online_only);
         if (seq)
             sdk_seqset_own(&c->seen, r->msg->conv_id, seq);
     }
@@ -547,16 +548,16 @@ static void on_send_resp(tern_client *c, sdk_req *r, int code, const char *messa
 static void on_response(tern_client *c, const cJSON *root)
 {
     uint64_t id;
-    if (sdk_json_u64(root, "id", &id) < 0)
+    if (tern_json_get_u64(root, "id", &id) != TERN_JSON_OK)
         return; /* e.g. {"re":"","code":1001}: nothing of ours */
     sdk_req *r = find_inflight(c, id);
     if (!r)
         return; /* timed out already, or answered through a sync echo */
     sdk_req_list_unlink(&c->inflight, r);
     uint64_t code = 0;
-    if (sdk_json_u64(root, "code", &code) < 0)
+    if (tern_json_get_u64(root, "code", &code) != TERN_JSON_OK)
         code = TERN_ERR_BAD_JSON;
-    const char *message = sdk_json_str(root, "message");
+    const char *message = tern_json_str(root, "message");
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
     switch (r->kind) {
     case REQ_LOGIN:
@@ -600,29 +601,29 @@ static void on_server_event(tern_client *c, const char *ev, const cJSON *data)
         tern_event e;
         memset(&e, 0, sizeof e);
         e.type = TERN_EVENT_MESSAGE_READ;
-        e.conversation_id = sdk_json_str(data, "conversationID");
+        e.conversation_id = tern_json_str(data, "conversationID");
         if (!e.conversation_id)
             return;
-        sdk_json_u64(data, "readSeq", &e.read_seq);
-        sdk_json_u64(data, "unreadCount", &e.unread_count);
+        tern_json_get_u64(data, "readSeq", &e.read_seq);
+        tern_json_get_u64(data, "unreadCount", &e.unread_count);
         e.text = "";
         sdk_emit(c, &e);
     } else if (!strcmp(ev, "conv")) {
         tern_event e;
         memset(&e, 0, sizeof e);
         e.type = TERN_EVENT_CONVERSATION_CHANGED;
-        e.conversation_id = sdk_json_str(data, "conversationID");
+        e.conversation_id = tern_json_str(data, "conversationID");
         if (!e.conversation_id)
             return;
-        e.reason = sdk_json_str(data, "reason");
+        e.reason = tern_json_str(data, "reason");
         if (!e.reason)
             e.reason = "";
         e.text = "";
         sdk_emit(c, &e);
     } else if (!strcmp(ev, "kicked")) {
         uint64_t code = 0;
-        c->kick_code = sdk_json_u64(data, "code", &code) == 0 && code ? (int)code : TERN_ERR_KICKED;
-        const char *t = sdk_json_str(data, "message");
+        c->kick_code = tern_json_get_u64(data, "code", &code) == 0 && code ? (int)code : TERN_ERR_KICKED;
+        const char *t = tern_json_str(data, "message");
         snprintf(c->kick_text, sizeof c->kick_text, "%s", t ? t : tern_strerror(c->kick_code));
     }
     /* "ready" (we announce READY after our sync), "resync" (close 4001 follows) and
@@ -631,7 +632,8 @@ static void on_server_event(tern_client *c, const char *ev, const cJSON *data)
 
 void sdk_sess_on_text(tern_client *c, const char *p, size_t n)
 {
-    cJSON *root = cJSON_ParseWithLength(p, n);
+    cJSON *root = NULL;
+    tern_json_parse(p, n, &root);
     if (!cJSON_IsObject(root)) {
         LOG_WARN("libtern: malformed frame from server ignored");
         cJSON_Delete(root);
@@ -880,12 +882,9 @@ void sdk_sess_handle(tern_client *c, sdk_req *r)
             sdk_complete(c, r, TERN_ERR_SDK_NOT_READY, NULL, NULL);
             return;
         }
-        if (!strcmp(r->msg->to, SDK_SYSTEM_CONV)) {
-            sdk_complete(c, r, TERN_ERR_SYSTEM_CONV, NULL, NULL);
-            return;
-        }
-        if (sdk_msg_body_size(r->msg) > SDK_MAX_BODY) {
-            sdk_complete(c, r, TERN_ERR_MSG_TOO_LONG, NULL, NULL);
+        int bad = sdk_msg_check(r->msg); /* the server's own rules (core/message.h) */
+        if (bad != TERN_OK) {
+            sdk_complete(c, r, bad, NULL, NULL);
             return;
         }
         if (c->logged_in)

@@ -1087,7 +1087,7 @@ static int messages_send(conn *c, rctx *x, const http_msg *m, int is_group)
     tm.kind = is_group ? TERN_CONV_KIND_GROUP : TERN_CONV_KIND_C2C;
     tm.elem = tern_elem_find("TIMTextElem", 11);
     const char *text = cJSON_GetObjectItemCaseSensitive(body, "msg")->valuestring;
-    int enc = tern_elem_encode_values(tm.elem, &text, &tm.payload);
+    int enc = tern_elem_encode_values(tm.elem, &text, 0, &tm.payload);
     tm.ccd.p = ccd;
     tm.ccd.n = ccd ? strlen(ccd) : 0;
     rest_op *r = rest_op_new(c, x, finish_send);

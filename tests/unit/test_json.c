@@ -195,7 +195,7 @@ static void test_elem_table(void **state)
         tern_buf_init(&a, 0);
         tern_buf_init(&b, 0);
         assert_int_equal(t->encode(t, p, &a), TERN_OK);
-        assert_int_equal(tern_elem_encode_values(t, vals, &b), TERN_OK);
+        assert_int_equal(tern_elem_encode_values(t, vals, 0, &b), TERN_OK);
         assert_int_equal(a.len, b.len);
         assert_memory_equal(a.data, b.data, a.len);
         cJSON *back = cJSON_Parse(a.data);
@@ -227,12 +227,12 @@ static void test_elem_table(void **state)
     const char *cv[3] = {"d", NULL, NULL};
     tern_buf o;
     tern_buf_init(&o, 0);
-    assert_int_equal(tern_elem_encode_values(custom, cv, &o), TERN_OK);
+    assert_int_equal(tern_elem_encode_values(custom, cv, 0, &o), TERN_OK);
     assert_string_equal(o.data, "{\"data\":\"d\",\"description\":\"\",\"extension\":\"\"}");
     tern_buf_free(&o);
     const tern_elem_type *text = tern_elem_find("TIMTextElem", 11);
     const char *tv[1] = {NULL};
-    assert_int_equal(tern_elem_encode_values(text, tv, &o), TERN_ERR_BAD_FIELD);
+    assert_int_equal(tern_elem_encode_values(text, tv, 0, &o), TERN_ERR_BAD_FIELD);
     tern_buf_free(&o);
     (void)state;
 }

@@ -26,76 +26,11 @@
 #include "core/log.h"
 #include "sdk/sdk.h"
 
-#define SYNC_PAGE 500
 #define MAX_JS_SEQ 9007199254740991ULL /* 2^53 - 1: "everything" for read */
 
 static void send_sync(tern_client *c);
 static void go_terminal(tern_client *c, int code, const char *text, int kicked);
 static void schedule_reconnect(tern_client *c, int immediate);
-
-/* ---- lists ---------------------------------------------------------------------- */
-
-void sdk_req_list_push(req_list *l, sdk_req *r)
-{
-    r->next = NULL;
-    r->prev = l->tail;
-    if (l->tail)
-        l->tail->next = r;
-    else
-        l->head = r;
-    l->tail = r;
-    l->n++;
-}
-
-static void req_list_push_front(req_list *l, sdk_req *r)
-{
-    r->prev = NULL;
-    r->next = l->head;
-    if (l->head)
-        l->head->prev = r;
-    else
-        l->tail = r;
-    l->head = r;
-    l->n++;
-}
-
-void sdk_req_list_unlink(req_list *l, sdk_req *r)
-{
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        l->head = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    else
-        l->tail = r->prev;
-    r->prev = r->next = NULL;
-    l->n--;
-}
-
-static sdk_req *req_list_pop(req_list *l)
-{
-    sdk_req *r = l->head;
-    if (r)
-        sdk_req_list_unlink(l, r);
-    return r;
-}
-
-void sdk_req_free(sdk_req *r)
-{
-    if (!r)
-        return;
-    tern_message_release(r->msg);
-    tern_free(r->str);
-    tern_free(r);
-}
-
-static sdk_req *req_new(int kind)
-{
-    sdk_req *r = tern_calloc(1, sizeof *r);
-    r->kind = kind;
-    return r;
-}
 
 /* ---- completions ------------------------------------------------------------------ */
 
@@ -224,10 +159,10 @@ static void complete_logout(tern_client *c, int code)
 void sdk_sess_fail_all(tern_client *c, int code, int keep_sends)
 {
     sdk_req *r;
-    while ((r = req_list_pop(&c->inflight)))
+    while ((r = sdk_req_list_pop(&c->inflight)))
         sdk_complete(c, r, code, NULL, NULL);
     if (!keep_sends)
-        while ((r = req_list_pop(&c->outbox)))
+        while ((r = sdk_req_list_pop(&c->outbox)))
             sdk_complete(c, r, code, NULL, NULL);
     complete_login(c, code, NULL);
     complete_logout(c, code);
@@ -252,29 +187,6 @@ static void arm_req_timer(tern_client *c)
     uv_timer_start(&c->req_timer, sdk_sess_timer_cb, h->deadline > now ? h->deadline - now : 0, 0);
 }
 
-static void add_convs(void *ud, const char *conv, uint64_t base)
-{
-    tern_buf *b = ud;
-    if (b->data[b->len - 1] != '{')
-        tern_buf_putc(b, ',');
-    tern_buf_json_str(b, conv, strlen(conv));
-    tern_buf_printf(b, ":%" PRIu64, base);
-}
-
-static const char *op_name(int kind)
-{
-    switch (kind) {
-    case REQ_LOGIN: return "login";
-    case REQ_LOGOUT: return "logout";
-    case REQ_SEND: return "send";
-    case REQ_HISTORY: return "history";
-    case REQ_CONVS: return "conversations";
-    case REQ_READ: return "read";
-    case REQ_SYNC: return "sync";
-    default: return "ping";
-    }
-}
-
 /* Puts r on the wire with a fresh id and deadline and appends it to inflight. If the
  * write fails the request stays in flight: the loss of the connection handles it. */
 static void send_req(tern_client *c, sdk_req *r)
@@ -282,59 +194,20 @@ static void send_req(tern_client *c, sdk_req *r)
     tern_buf b;
     tern_buf_init(&b, 0);
     r->id = ++c->next_id;
-    tern_buf_printf(&b, "{\"op\":\"%s\",\"id\":%" PRIu64, op_name(r->kind), r->id);
-    switch (r->kind) {
-    case REQ_LOGIN:
-        tern_buf_puts(&b, ",\"app\":");
-        tern_buf_json_str(&b, c->app, strlen(c->app));
-        tern_buf_puts(&b, ",\"user\":");
-        tern_buf_json_str(&b, c->user, strlen(c->user));
-        tern_buf_puts(&b, ",\"token\":");
-        tern_buf_json_str(&b, c->token, strlen(c->token));
-        if (c->device) {
-            tern_buf_puts(&b, ",\"device\":");
-            tern_buf_json_str(&b, c->device, strlen(c->device));
-        }
-        tern_buf_puts(&b, ",\"platform\":");
-        tern_buf_json_str(&b, c->platform, strlen(c->platform));
-        break;
-    case REQ_SEND: sdk_msg_encode_send(&b, r->msg, r->online_only); break;
-    case REQ_HISTORY:
-        tern_buf_puts(&b, ",\"conversationID\":");
-        tern_buf_json_str(&b, r->str, strlen(r->str));
-        tern_buf_printf(&b, ",\"beforeSeq\":%" PRIu64 ",\"limit\":%u", r->num, r->limit);
-        break;
-    case REQ_CONVS: tern_buf_printf(&b, ",\"limit\":%u", r->limit); break;
-    case REQ_READ:
-        tern_buf_puts(&b, ",\"conversationID\":");
-        tern_buf_json_str(&b, r->str, strlen(r->str));
-        tern_buf_printf(&b, ",\"seq\":%" PRIu64, r->num);
-        break;
-    case REQ_SYNC:
-        if (c->cursor[0]) {
-            tern_buf_puts(&b, ",\"cursor\":");
-            tern_buf_json_str(&b, c->cursor, strlen(c->cursor));
-        }
-        tern_buf_puts(&b, ",\"convs\":{");
-        sdk_seqset_foreach_anchored(&c->seen, add_convs, &b);
-        tern_buf_printf(&b, "},\"limit\":%d", SYNC_PAGE);
-        break;
-    default: break;
-    }
-    tern_buf_putc(&b, '}');
+    sdk_req_encode(c, r, &b);
     r->deadline = uv_now(c->loop) + c->req_timeout_ms;
     int was_empty = c->inflight.head == NULL;
     sdk_req_list_push(&c->inflight, r);
     if (was_empty)
         arm_req_timer(c);
     if (sdk_conn_send_text(c, b.data, b.len) < 0)
-        LOG_DEBUG("libtern: %s request %" PRIu64 " not written (connection closing)", op_name(r->kind), r->id);
+        LOG_DEBUG("libtern: %s request %" PRIu64 " not written (connection closing)", sdk_req_op_name(r->kind), r->id);
     tern_buf_free(&b);
 }
 
 static void send_internal(tern_client *c, int kind)
 {
-    send_req(c, req_new(kind));
+    send_req(c, sdk_req_new(kind));
 }
 
 static sdk_req *find_inflight(tern_client *c, uint64_t id)
@@ -518,7 +391,7 @@ static void on_login_resp(tern_client *c, int code, const char *message, const c
         return;
     /* Sends that waited for the connection (or were in flight when it dropped). */
     sdk_req *r;
-    while (c->logged_in && (r = req_list_pop(&c->outbox)))
+    while (c->logged_in && (r = sdk_req_list_pop(&c->outbox)))
         send_req(c, r);
     c->syncing = 1;
     send_sync(c);
@@ -741,18 +614,18 @@ void sdk_sess_on_lost(tern_client *c, int code, int close_code, const char *why)
         /* The first login never completed: report it, no retry. */
         sdk_set_state(c, TERN_STATE_IDLE);
         sdk_req *r;
-        while ((r = req_list_pop(&c->inflight)))
+        while ((r = sdk_req_list_pop(&c->inflight)))
             sdk_req_free(r); /* only the login request can be here */
         uv_timer_stop(&c->req_timer);
         complete_login(c, code, why);
-        while (!c->destroyed && (r = req_list_pop(&c->outbox)))
+        while (!c->destroyed && (r = sdk_req_list_pop(&c->outbox)))
             sdk_complete(c, r, TERN_ERR_SDK_NOT_READY, NULL, NULL);
         return;
     }
     /* In-flight sends go back to the outbox, ahead of newer ones, in their order. */
     req_list keep = {0};
     sdk_req *r;
-    while ((r = req_list_pop(&c->inflight))) {
+    while ((r = sdk_req_list_pop(&c->inflight))) {
         if (r->kind == REQ_SEND)
             sdk_req_list_push(&keep, r);
         else if (r->kind == REQ_SYNC || r->kind == REQ_PING || r->kind == REQ_LOGIN || r->kind == REQ_LOGOUT)
@@ -768,7 +641,7 @@ void sdk_sess_on_lost(tern_client *c, int code, int close_code, const char *why)
         if (c->destroyed)
             sdk_complete(c, r, TERN_ERR_SDK_CANCELED, NULL, NULL);
         else
-            req_list_push_front(&c->outbox, r);
+            sdk_req_list_push_front(&c->outbox, r);
     }
     uv_timer_stop(&c->req_timer);
     if (c->destroyed)

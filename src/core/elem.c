@@ -33,7 +33,7 @@ const tern_elem_type *tern_elem_find(const char *s, size_t n)
 
 const tern_elem_type *tern_elem_by_sdk_type(int sdk_type)
 {
-    for (size_t i = 0; i < NFIELDS(table); i++)
+    for (size_t i = 0; sdk_type && i < NFIELDS(table); i++)
         if (table[i].sdk_type == sdk_type)
             return &table[i];
     return NULL;

@@ -28,7 +28,8 @@ typedef struct tern_elem_field {
 typedef struct tern_elem_type tern_elem_type;
 struct tern_elem_type {
     const char *name; /* "TIMTextElem" */
-    int sdk_type;     /* tern_msg_type (tern/tern.h) */
+    int sdk_type;     /* tern_msg_type (tern/tern.h); 0 (TERN_MSG_UNKNOWN) for a type libtern
+                         has no constant for yet: apps read its payload JSON */
     const tern_elem_field *fields;
     size_t nfields;
     /* Validates a client's payload and appends its canonical JSON object. Returns
@@ -43,7 +44,7 @@ struct tern_elem_type {
 
 /* The row of wire name s[0..n), or NULL (the caller answers 1008). */
 const tern_elem_type *tern_elem_find(const char *s, size_t n);
-/* The row of a tern_msg_type value, or NULL. */
+/* The row of a tern_msg_type value other than 0, or NULL. */
 const tern_elem_type *tern_elem_by_sdk_type(int sdk_type);
 /* Rows in table order; i past the end gives NULL. */
 const tern_elem_type *tern_elem_at(size_t i);

@@ -401,11 +401,9 @@ static void on_send_resp(tern_client *c, sdk_req *r, int code, const char *messa
 {
     if (code == 0) {
         char idbuf[24] = "";
-        const cJSON *idv = cJSON_GetObjectItemCaseSensitive(data, "msgId");
-        if (cJSON_IsString(idv) && idv->valuestring && strlen(idv->valuestring) < sizeof idbuf)
-            snprintf(idbuf, sizeof idbuf, "%s", idv->valuestring);
-        else if (cJSON_IsNumber(idv))
-            snprintf(idbuf, sizeof idbuf, "%.0f", idv->valuedouble);
+        uint64_t mid;
+        if (tern_json_get_u64(data, "msgId", &mid) == TERN_JSON_OK)
+            snprintf(idbuf, sizeof idbuf, "%" PRIu64, mid);
         uint64_t seq = 0, t = 0;
         tern_json_get_u64(data, "seq", &seq);
         tern_json_get_u64(data, "time", &t);

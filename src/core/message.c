@@ -12,8 +12,8 @@
 #include "tern/errors.h"
 
 /* The keys of a client's message object that the server implements. */
-static const char *const send_keys[] = {"conversationType", "to",       "type",           "payload",
-                                        "clientMsgId",      "cloudCustomData", "priority", "needReadReceipt"};
+static const char *const send_keys[] = {"conversationType", "to",       "type",           "payload", "clientMsgId",
+                                        "cloudCustomData",  "priority", "needReadReceipt"};
 
 static const char *const prio_names[] = {"", "High", "Normal", "Low", "Lowest"};
 

@@ -28,8 +28,8 @@
 #include "core/conv.h"
 #include "core/elem.h"
 
-#define TERN_MSG_MAX_BODY 12288     /* payload + cloudCustomData, seed 001: 12 KB → 80002 */
-#define TERN_MSG_MAX_CLIENT_ID 64   /* clientMsgId bytes */
+#define TERN_MSG_MAX_BODY 12288   /* payload + cloudCustomData, seed 001: 12 KB → 80002 */
+#define TERN_MSG_MAX_CLIENT_ID 64 /* clientMsgId bytes */
 
 /* Priorities, with the values of tern_priority (tern/tern.h). */
 enum { TERN_MSG_PRIO_HIGH = 1, TERN_MSG_PRIO_NORMAL = 2, TERN_MSG_PRIO_LOW = 3, TERN_MSG_PRIO_LOWEST = 4 };
@@ -97,8 +97,8 @@ int tern_msg_encode_send(tern_buf *out, const tern_msg *m, int online_only);
  * from the tree). */
 typedef struct tern_msg_view {
     uint64_t msg_id;
-    uint64_t seq;  /* 0 if absent: online-only */
-    int64_t time;  /* 0 if absent */
+    uint64_t seq; /* 0 if absent: online-only */
+    int64_t time; /* 0 if absent */
     tern_conv_kind kind;
     const char *from, *to, *type;
     const tern_elem_type *elem; /* NULL: a type this build does not know */

@@ -13,7 +13,6 @@
 #include "core/buf.h"
 #include "tern/tern.h"
 
-
 struct tern_message {
     atomic_int refs;
     atomic_int status; /* tern_msg_status */

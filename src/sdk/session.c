@@ -378,7 +378,8 @@ static void on_login_resp(tern_client *c, int code, const char *message, const c
     if (c->hb_override_ms)
         c->hb_ms = c->hb_override_ms;
     else
-        c->hb_ms = (tern_json_get_u64(data, "heartbeatSec", &hb) == 0 && hb > 0 && hb < 3600) ? (unsigned)hb * 1000 : 30000;
+        c->hb_ms =
+            (tern_json_get_u64(data, "heartbeatSec", &hb) == 0 && hb > 0 && hb < 3600) ? (unsigned)hb * 1000 : 30000;
     c->hb_missed = 0;
     c->hb_rx = 1;
     uv_timer_start(&c->hb_timer, sdk_sess_hb_cb, c->hb_ms, c->hb_ms);

@@ -130,7 +130,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sink += (size_t)tern_conv_id_parse(copy, size, &kind, &peer);
     const char *p;
     long v;
-    sink += (size_t)tern_json_scan_str(copy, size, "\"re\"", &p) + (size_t)tern_json_scan_int(copy, size, "\"code\"", &v);
+    sink +=
+        (size_t)tern_json_scan_str(copy, size, "\"re\"", &p) + (size_t)tern_json_scan_int(copy, size, "\"code\"", &v);
     (void)tern_utf8_valid((const uint8_t *)copy, size);
     tern_free(copy);
     return 0;

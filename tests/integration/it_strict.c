@@ -57,9 +57,15 @@ static void test_ws_ids_and_syntax(void **state)
     it_server *s = *state;
     users(s);
     it_ws *alice = it_login(s, "alice", "a1");
-    static const char *const bad_ids[] = {
-        "1e400", "1.5", "-1", "{}", "[]", "null", "9007199254740992", "9007199254740993",
-        "\"0123456789012345678901234567890123456789012345678901234567890123X\""};
+    static const char *const bad_ids[] = {"1e400",
+                                          "1.5",
+                                          "-1",
+                                          "{}",
+                                          "[]",
+                                          "null",
+                                          "9007199254740992",
+                                          "9007199254740993",
+                                          "\"0123456789012345678901234567890123456789012345678901234567890123X\""};
     char req[256];
     for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
         snprintf(req, sizeof req, "{\"op\":\"ping\",\"id\":%s}", bad_ids[i]);
@@ -73,8 +79,8 @@ static void test_ws_ids_and_syntax(void **state)
     it_assert_code(r, 0);
     assert_true(it_jnum(r, "id", -1) == 9007199254740991.0);
     cJSON_Delete(r);
-    r = raw_request(alice, "{\"op\":\"ping\",\"id\":\"0123456789012345678901234567890123456789012345678901234567890123\"}",
-                    "ping");
+    r = raw_request(
+        alice, "{\"op\":\"ping\",\"id\":\"0123456789012345678901234567890123456789012345678901234567890123\"}", "ping");
     it_assert_code(r, 0);
     assert_int_equal(strlen(it_jstr(r, "id")), 64);
     cJSON_Delete(r);
@@ -112,7 +118,8 @@ static void test_ws_send_fields(void **state)
     } cases[] = {
         /* to: 65 bytes, or not an identifier: 1003 (was 20003). */
         {1003, SEND("\"conversationType\":\"C2C\",\"to\":"
-                    "\"b1234567890123456789012345678901234567890123456789012345678901234\"," TXT, "")},
+                    "\"b1234567890123456789012345678901234567890123456789012345678901234\"," TXT,
+                    "")},
         {1003, SEND("\"conversationType\":\"C2C\",\"to\":\"b/ob\"," TXT, "")},
         {1003, SEND("\"conversationType\":\"GROUP\",\"to\":\"g 1\"," TXT, "")},
         /* NUL in any string. */
@@ -178,8 +185,8 @@ static void rest_expect(it_server *s, const char *method, const char *path, cons
     int st = it_http(s, method, path, it_app_token(s), body, &r);
     int ok = st == status && (!code || (int)it_jnum(r.json, "code", -1) == code);
     char msg[1200];
-    snprintf(msg, sizeof msg, "%s %s %s: wanted %d/%d, got %d %.600s", method, path, body ? body : "", status, code,
-             st, r.body ? r.body : "");
+    snprintf(msg, sizeof msg, "%s %s %s: wanted %d/%d, got %d %.600s", method, path, body ? body : "", status, code, st,
+             r.body ? r.body : "");
     it_http_resp_free(&r);
     if (!ok)
         fail_msg("%s", msg);

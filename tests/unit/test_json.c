@@ -36,17 +36,38 @@ static int parse_code(const char *s)
 
 static void test_parse_strict(void **state)
 {
-    static const char *const good[] = {
-        "{}", " {\"op\":\"ping\",\"id\":1} \r\n\t", "[1,-0.5e+3,true,false,null,\"\\u00e9\\ud83d\\ude00\\/\"]",
-        "\"x\"", "0", "{\"a\":{\"b\":[{}]}}"};
+    static const char *const good[] = {"{}",
+                                       " {\"op\":\"ping\",\"id\":1} \r\n\t",
+                                       "[1,-0.5e+3,true,false,null,\"\\u00e9\\ud83d\\ude00\\/\"]",
+                                       "\"x\"",
+                                       "0",
+                                       "{\"a\":{\"b\":[{}]}}"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         if (parse_code(good[i]) != TERN_OK)
             fail_msg("refused: %s", good[i]);
-    static const char *const bad[] = {
-        "",         " ",         "{\"op\":\"ping\",\"id\":1}xyz", "{}{}",       "\"\\u12G4\"",  "\"\\x\"",
-        "\"\\ud800\"", "\"\\udc00x\"", "\"a\tb\"",                    "01",         "1.",           "-",
-        "1e",       "{\"a\" 1}", "{\"a\":1,}",                   "[1,]",       "tru",          "nul",
-        "{a:1}",    "'x'",       "[",                            "{\"a\":}",  "\"unterminated"};
+    static const char *const bad[] = {"",
+                                      " ",
+                                      "{\"op\":\"ping\",\"id\":1}xyz",
+                                      "{}{}",
+                                      "\"\\u12G4\"",
+                                      "\"\\x\"",
+                                      "\"\\ud800\"",
+                                      "\"\\udc00x\"",
+                                      "\"a\tb\"",
+                                      "01",
+                                      "1.",
+                                      "-",
+                                      "1e",
+                                      "{\"a\" 1}",
+                                      "{\"a\":1,}",
+                                      "[1,]",
+                                      "tru",
+                                      "nul",
+                                      "{a:1}",
+                                      "'x'",
+                                      "[",
+                                      "{\"a\":}",
+                                      "\"unterminated"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (parse_code(bad[i]) != TERN_ERR_BAD_JSON)
             fail_msg("not 1001: %s", bad[i]);
@@ -287,9 +308,10 @@ static void test_message_model(void **state)
     tern_msg_clear(&m);
     assert_int_equal(tern_msg_parse_send(j, &m), TERN_OK);
     assert_int_equal(tern_msg_encode_send(&f, &m, 1), 0);
-    assert_string_equal(f.data, ",\"msg\":{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\","
-                                "\"payload\":{\"text\":\"hi\"},\"clientMsgId\":\"c1\",\"cloudCustomData\":\"x\","
-                                "\"priority\":\"Normal\",\"needReadReceipt\":true},\"options\":{\"onlineUserOnly\":true}");
+    assert_string_equal(f.data,
+                        ",\"msg\":{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\","
+                        "\"payload\":{\"text\":\"hi\"},\"clientMsgId\":\"c1\",\"cloudCustomData\":\"x\","
+                        "\"priority\":\"Normal\",\"needReadReceipt\":true},\"options\":{\"onlineUserOnly\":true}");
     tern_msg_clear(&m);
     tern_buf_free(&f);
     tern_buf_free(&obj);

@@ -280,7 +280,8 @@ static void test_errors(void **state)
          "\"offlinePushInfo\":{\"disablePush\":true}}",
          TERN_ERR_NOT_SUPPORTED},
         {"alice",
-         "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\",\"junk\":1}}",
+         "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\",\"junk\":1}"
+         "}",
          TERN_ERR_NOT_SUPPORTED},
         {"alice",
          "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMCustomElem\",\"payload\":{\"data\":\"x\"},"

@@ -258,14 +258,15 @@ static int get_int(cJSON *o, const char *name, long long def, long long lo, long
 static void op_history(req *q, cJSON *root)
 {
     conn *c = q->c;
-    cJSON *jc = cJSON_GetObjectItemCaseSensitive(root, "conversationID");
+    tern_str jc;
     long long before, limit;
-    if (!cJSON_IsString(jc) || get_int(root, "beforeSeq", 0, 0, 9007199254740991LL, &before) < 0 ||
+    if (tern_json_get_str(root, "conversationID", &jc) != TERN_JSON_OK ||
+        get_int(root, "beforeSeq", 0, 0, TERN_JSON_MAX_SAFE_INT, &before) < 0 ||
         get_int(root, "limit", 20, 1, 100, &limit) < 0)
         return reply_error(q, TERN_ERR_BAD_FIELD);
     char key[160], peer[80];
     int is_group;
-    int rc = conv_access(c, jc->valuestring, key, sizeof key, &is_group, peer, sizeof peer);
+    int rc = conv_access(c, jc.p, key, sizeof key, &is_group, peer, sizeof peer);
     if (rc != TERN_OK)
         return reply_error(q, rc);
     tern_buf d;
@@ -389,13 +390,14 @@ static void read_done(store_op *op)
 static void op_read(req *q, cJSON *root)
 {
     conn *c = q->c;
-    cJSON *jc = cJSON_GetObjectItemCaseSensitive(root, "conversationID");
+    tern_str jc;
     long long seq;
-    if (!cJSON_IsString(jc) || get_int(root, "seq", -1, 0, 9007199254740991LL, &seq) < 0 || seq < 0)
+    if (tern_json_get_str(root, "conversationID", &jc) != TERN_JSON_OK ||
+        get_int(root, "seq", -1, 0, TERN_JSON_MAX_SAFE_INT, &seq) < 0 || seq < 0)
         return reply_error(q, TERN_ERR_BAD_FIELD);
     char key[160], peer[80];
     int is_group;
-    int rc = conv_access(c, jc->valuestring, key, sizeof key, &is_group, peer, sizeof peer);
+    int rc = conv_access(c, jc.p, key, sizeof key, &is_group, peer, sizeof peer);
     if (rc != TERN_OK)
         return reply_error(q, rc);
     read_req *r = tern_calloc(1, sizeof *r);

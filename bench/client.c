@@ -23,6 +23,7 @@
 
 #include "bench.h"
 #include "core/alloc.h"
+#include "core/json.h"
 #include "core/token.h"
 #include "core/util.h"
 
@@ -92,66 +93,6 @@ static void next_mask(bthread *t, uint8_t mask[4])
     x ^= x << 17;
     t->xs = x;
     memcpy(mask, &x, 4);
-}
-
-static int is_ws(char ch)
-{
-    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
-}
-
-/* Finds the value of "key" (given with its quotes) in a JSON text without parsing it:
- * the first occurrence followed by ':'. Enough for the server's small control frames,
- * whose string values never contain quoted keys. */
-static const char *json_value(const char *d, size_t n, const char *qkey, size_t klen)
-{
-    const char *end = d + n, *p = d;
-    while (p < end && (p = memmem(p, (size_t)(end - p), qkey, klen)) != NULL) {
-        const char *q = p + klen;
-        while (q < end && is_ws(*q))
-            q++;
-        if (q < end && *q == ':') {
-            q++;
-            while (q < end && is_ws(*q))
-                q++;
-            return q < end ? q : NULL;
-        }
-        p += klen;
-    }
-    return NULL;
-}
-
-/* A string value (no escapes expected); returns its length or -1. */
-static int json_str(const char *d, size_t n, const char *qkey, const char **out)
-{
-    const char *v = json_value(d, n, qkey, strlen(qkey));
-    if (!v || *v != '"')
-        return -1;
-    v++;
-    const char *e = memchr(v, '"', (size_t)(d + n - v));
-    if (!e)
-        return -1;
-    *out = v;
-    return (int)(e - v);
-}
-
-static int json_int(const char *d, size_t n, const char *qkey, long *out)
-{
-    const char *v = json_value(d, n, qkey, strlen(qkey));
-    if (!v)
-        return -1;
-    const char *end = d + n;
-    int neg = 0;
-    if (v < end && *v == '-') {
-        neg = 1;
-        v++;
-    }
-    if (v >= end || *v < '0' || *v > '9')
-        return -1;
-    long x = 0;
-    while (v < end && *v >= '0' && *v <= '9' && x < 1000000000L)
-        x = x * 10 + (*v++ - '0');
-    *out = neg ? -x : x;
-    return 0;
 }
 
 static void set_err(bthread *t, const char *fmt, const char *a, const char *bb)
@@ -342,8 +283,8 @@ static void on_ack(bconn *c, const char *d, size_t n)
     const char *idp;
     long code = -1;
     uint64_t seq;
-    if (c->sender < 0 || json_str(d, n, "\"id\"", &idp) != 10 || get_dec(idp, 10, &seq) < 0 ||
-        json_int(d, n, "\"code\"", &code) < 0) {
+    if (c->sender < 0 || tern_json_scan_str(d, n, "\"id\"", &idp) != 10 || get_dec(idp, 10, &seq) < 0 ||
+        tern_json_scan_int(d, n, "\"code\"", &code) < 0) {
         CINC(t->c.unexpected);
         return;
     }
@@ -367,7 +308,7 @@ static void on_ack(bconn *c, const char *d, size_t n)
         CINC(t->c.ack_errors);
         if (!t->errmsg[0]) {
             const char *msg = "";
-            int ml = json_str(d, n, "\"message\"", &msg);
+            int ml = tern_json_scan_str(d, n, "\"message\"", &msg);
             snprintf(t->errmsg, sizeof t->errmsg, "send failed: code %ld %.*s", code, ml > 0 ? ml : 0, msg);
         }
     }
@@ -399,16 +340,16 @@ static int on_text(bconn *c, const char *d, size_t n)
         }
     }
     const char *v;
-    int vn = json_str(d, n, "\"re\"", &v);
+    int vn = tern_json_scan_str(d, n, "\"re\"", &v);
     if (vn >= 0) {
         if (vn == 4 && memcmp(v, "send", 4) == 0) {
             on_ack(c, d, n);
         } else if (vn == 5 && memcmp(v, "login", 5) == 0) {
             long code = -1;
-            if (json_int(d, n, "\"code\"", &code) < 0 || code != 0) {
+            if (tern_json_scan_int(d, n, "\"code\"", &code) < 0 || code != 0) {
                 char why[160];
                 const char *msg = "";
-                int ml = json_str(d, n, "\"message\"", &msg);
+                int ml = tern_json_scan_str(d, n, "\"message\"", &msg);
                 snprintf(why, sizeof why, "login refused: code %ld %.*s", code, ml > 0 ? ml : 0, msg);
                 conn_end(c, why);
                 return 1;
@@ -416,7 +357,7 @@ static int on_text(bconn *c, const char *d, size_t n)
         }
         return 0;
     }
-    vn = json_str(d, n, "\"ev\"", &v);
+    vn = tern_json_scan_str(d, n, "\"ev\"", &v);
     if (vn == 5 && memcmp(v, "ready", 5) == 0) {
         if (c->state == C_LOGIN)
             on_ready(c);

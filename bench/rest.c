@@ -5,7 +5,6 @@
  * users in batches of 60 and create the fan-out groups. Setup speed does not matter to
  * the figures, so simplicity wins here; the hot path is in client.c.
  */
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 
 #include "bench.h"
 #include "core/alloc.h"
+#include "core/json.h"
 
 #define USERS_PER_BATCH 60
 #define MEMBERS_PER_CALL 60
@@ -180,10 +180,11 @@ static int get_app_token(rest *r)
         fprintf(stderr, "tern-bench: app token: HTTP %d %.*s\n", status, (int)resp.len, resp.data ? resp.data : "");
         goto out;
     }
-    cJSON *j = cJSON_ParseWithLength(resp.data, resp.len);
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "access_token");
-    if (cJSON_IsString(t) && strlen(t->valuestring) < sizeof r->token) {
-        snprintf(r->token, sizeof r->token, "%s", t->valuestring);
+    cJSON *j = NULL;
+    tern_json_parse(resp.data, resp.len, &j);
+    tern_str t;
+    if (tern_json_get_str(j, "access_token", &t) == TERN_JSON_OK && t.n < sizeof r->token) {
+        snprintf(r->token, sizeof r->token, "%s", t.p);
         rc = 0;
     } else {
         fprintf(stderr, "tern-bench: app token: no access_token in %.*s\n", (int)resp.len, resp.data);
@@ -337,18 +338,19 @@ int rest_load_app_file(bench_cfg *cfg, const char *path)
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = 0;
-    cJSON *j = cJSON_ParseWithLength(buf, n);
+    cJSON *j = NULL;
+    tern_json_parse(buf, n, &j);
     const char *keys[4] = {"org", "app", "client_id", "client_secret"};
     char *dst[4] = {cfg->org, cfg->app, cfg->client_id, cfg->secret};
     size_t cap[4] = {sizeof cfg->org, sizeof cfg->app, sizeof cfg->client_id, sizeof cfg->secret};
     int rc = j ? 0 : -1;
     for (int i = 0; i < 4 && rc == 0; i++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, keys[i]);
-        if (!cJSON_IsString(v) || strlen(v->valuestring) >= cap[i]) {
+        tern_str v;
+        if (tern_json_get_str(j, keys[i], &v) != TERN_JSON_OK || v.n >= cap[i]) {
             rc = -1;
             break;
         }
-        snprintf(dst[i], cap[i], "%s", v->valuestring);
+        snprintf(dst[i], cap[i], "%s", v.p);
     }
     cJSON_Delete(j);
     if (rc < 0)

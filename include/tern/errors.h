@@ -33,6 +33,7 @@ typedef enum tern_code {
     TERN_ERR_NOT_FOUND = 1009,        /* REST path or resource does not exist */
     TERN_ERR_METHOD = 1010,           /* HTTP method not allowed on this path */
     TERN_ERR_CONFLICT = 1011,         /* resource already exists */
+    TERN_ERR_NOT_SUPPORTED = 1012,    /* a field or option this server does not implement yet */
 
     /* auth */
     TERN_ERR_TOKEN_INVALID = 1101, /* token malformed or signature wrong */

@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/json.h"
 #include "core/token.h"
 #include "core/util.h"
 #include "tern/errors.h"
@@ -147,7 +148,9 @@ int rest_call(const cli_opts *o, const char *method, const char *path, const cha
         cli_error(TERN_ERR_SDK_IO, "%s %s: %s", method, url, curl_easy_strerror(cc));
         goto out;
     }
-    cJSON *root = resp.len ? cJSON_ParseWithLength(resp.data, resp.len) : NULL;
+    cJSON *root = NULL;
+    if (resp.len)
+        tern_json_parse(resp.data, resp.len, &root);
     if (status < 200 || status > 299) {
         print_rest_error(status, root, resp.data);
         cJSON_Delete(root);

@@ -8,6 +8,34 @@
 #include <string.h>
 
 static atomic_size_t used;
+/* Fault hook: 0 = disarmed; otherwise allocations left before the failing one. */
+static atomic_long fail_countdown;
+static atomic_long failures;
+
+void tern_alloc_fail_after(long n)
+{
+    atomic_store(&fail_countdown, n > 0 ? n : 0);
+}
+
+long tern_alloc_failures(void)
+{
+    return atomic_load(&failures);
+}
+
+/* 1 if the hook says this allocation fails. Once it has fired it keeps failing until
+ * disarmed, so a caller that retries does not succeed by accident. */
+static int injected(void)
+{
+    if (__builtin_expect(atomic_load_explicit(&fail_countdown, memory_order_relaxed) == 0, 1))
+        return 0;
+    long left = atomic_load(&fail_countdown);
+    if (left > 1) {
+        atomic_store(&fail_countdown, left - 1);
+        return 0;
+    }
+    atomic_fetch_add(&failures, 1);
+    return 1;
+}
 
 static void *oom(size_t n)
 {
@@ -17,6 +45,8 @@ static void *oom(size_t n)
 
 void *tern_malloc(size_t n)
 {
+    if (injected())
+        return NULL;
     void *p = malloc(n ? n : 1);
     if (!p)
         return oom(n);
@@ -26,6 +56,8 @@ void *tern_malloc(size_t n)
 
 void *tern_calloc(size_t count, size_t size)
 {
+    if (injected())
+        return NULL;
     void *p = calloc(count ? count : 1, size ? size : 1);
     if (!p)
         return oom(count * size);
@@ -35,6 +67,8 @@ void *tern_calloc(size_t count, size_t size)
 
 void *tern_realloc(void *p, size_t n)
 {
+    if (injected())
+        return NULL;
     size_t old = p ? malloc_usable_size(p) : 0;
     void *q = realloc(p, n ? n : 1);
     if (!q)
@@ -55,6 +89,8 @@ void tern_free(void *p)
 char *tern_strndup(const char *s, size_t n)
 {
     char *d = tern_malloc(n + 1);
+    if (!d)
+        return NULL;
     memcpy(d, s, n);
     d[n] = 0;
     return d;

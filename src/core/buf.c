@@ -45,7 +45,10 @@ int tern_buf_reserve(tern_buf *b, size_t extra)
         cap = limit + 1;
     if (cap < need)
         cap = need;
-    b->data = tern_realloc(b->data, cap);
+    char *d = tern_realloc(b->data, cap);
+    if (!d)
+        return -1; /* only with the allocation-failure hook armed (alloc.h) */
+    b->data = d;
     b->cap = cap;
     return 0;
 }

@@ -32,6 +32,7 @@ int tern_ct_equal(const void *a, const void *b, size_t n);
  * 1..64 bytes of [A-Za-z0-9_.@=+-]. Identifiers never contain '/', ':' or spaces, so they
  * embed safely in paths, conversation ids and tokens. */
 int tern_ident_valid(const char *s, size_t n);
+#define TERN_IDENT_MAX 64 /* bytes */
 
 /* Parses a non-negative decimal integer of 1..19 digits filling all of s[0..n).
  * Returns 0 and stores it, or -1. Never reads past n (network bytes are not C strings). */

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/message.h"
 #include "core/util.h"
 #include "sdk/sdk.h"
 
@@ -541,5 +542,5 @@ TERN_API const char *tern_conv_type_name(tern_conv_type t)
 
 TERN_API const char *tern_priority_name(tern_priority p)
 {
-    return sdk_priority_wire(p);
+    return tern_msg_priority_name((int)p);
 }

@@ -15,35 +15,10 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/json.h"
+#include "core/message.h"
 #include "core/util.h"
 #include "sdk/sdk_util.h"
-
-#define MAX_CLIENT_MSG_ID 64
-
-/* ---- cJSON helpers ----------------------------------------------------------------- */
-
-const char *sdk_json_str(const cJSON *obj, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
-}
-
-int sdk_json_u64(const cJSON *obj, const char *name, uint64_t *out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    if (!cJSON_IsNumber(v))
-        return -1;
-    double d = v->valuedouble;
-    if (!(d >= 0) || d > 9007199254740992.0 || (double)(uint64_t)d != d) /* no libm: see libtern.pc */
-        return -1;
-    *out = (uint64_t)d;
-    return 0;
-}
-
-int sdk_json_bool(const cJSON *obj, const char *name)
-{
-    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj, name));
-}
 
 static char *dup_or_null(const char *s)
 {
@@ -104,9 +79,11 @@ TERN_API void tern_message_release(tern_message *m)
 
 /* ---- drafts ------------------------------------------------------------------------- */
 
+/* A recipient a draft may name: an identifier, or the system conversation (so that
+ * sending it fails with 2106, as on the server). */
 static int to_ok(const char *to)
 {
-    return to && (tern_ident_valid(to, strlen(to)) || !strcmp(to, SDK_SYSTEM_CONV));
+    return to && (tern_ident_valid(to, strlen(to)) || !strcmp(to, TERN_CONV_SYSTEM_ID));
 }
 
 tern_message *sdk_msg_new_draft(const char *me, tern_conv_type type, const char *to, tern_msg_type mtype,
@@ -114,43 +91,30 @@ tern_message *sdk_msg_new_draft(const char *me, tern_conv_type type, const char 
 {
     if (!me || (type != TERN_CONV_C2C && type != TERN_CONV_GROUP) || !to_ok(to))
         return NULL;
+    /* The payload through the core element table (elem.h), in the order of its row. */
+    const tern_elem_type *et = tern_elem_by_sdk_type(mtype);
+    const char *text_vals[1] = {text}, *custom_vals[3] = {c_data, c_desc, c_ext};
+    const char *const *vals = mtype == TERN_MSG_TEXT ? text_vals : custom_vals;
+    if (!et)
+        return NULL;
+    for (size_t i = 0; i < et->nfields; i++)
+        if (vals[i] && !sdk_str_ok(vals[i], 0, 0))
+            return NULL;
     tern_buf pl;
     tern_buf_init(&pl, 0);
-    if (mtype == TERN_MSG_TEXT) {
-        if (!sdk_str_ok(text, 0, 0))
-            return NULL;
-        tern_buf_puts(&pl, "{\"text\":");
-        tern_buf_json_str(&pl, text, strlen(text));
-        tern_buf_putc(&pl, '}');
-    } else {
-        const char *names[3] = {"data", "description", "extension"};
-        const char *vals[3] = {c_data, c_desc, c_ext};
-        int first = 1;
-        tern_buf_putc(&pl, '{');
-        for (int i = 0; i < 3; i++) {
-            if (!vals[i])
-                continue;
-            if (!sdk_str_ok(vals[i], 0, 0)) {
-                tern_buf_free(&pl);
-                return NULL;
-            }
-            if (!first)
-                tern_buf_putc(&pl, ',');
-            first = 0;
-            tern_buf_printf(&pl, "\"%s\":", names[i]);
-            tern_buf_json_str(&pl, vals[i], strlen(vals[i]));
-        }
-        tern_buf_putc(&pl, '}');
+    if (tern_elem_encode_values(et, vals, 1, &pl) != TERN_OK) {
+        tern_buf_free(&pl);
+        return NULL;
     }
 
     tern_message *m = msg_alloc();
     m->conv_type = type;
     m->type = mtype;
-    m->type_name = tern_strdup(mtype == TERN_MSG_TEXT ? "TIMTextElem" : "TIMCustomElem");
+    m->type_name = tern_strdup(et->name);
     m->from = tern_strdup(me);
     m->to = tern_strdup(to);
     char conv[80];
-    sdk_conv_id(conv, sizeof conv, type, me, to, me);
+    tern_conv_id_for(conv, sizeof conv, (tern_conv_kind)type, me, to, me);
     m->conv_id = tern_strdup(conv);
     m->text = dup_or_null(mtype == TERN_MSG_TEXT ? text : NULL);
     m->c_data = dup_or_null(c_data);
@@ -213,7 +177,7 @@ TERN_API int tern_message_set_need_read_receipt(tern_message *msg, int need)
 
 TERN_API int tern_message_set_client_msg_id(tern_message *msg, const char *id)
 {
-    if (!is_draft(msg) || !id || !*id || !sdk_str_ok(id, MAX_CLIENT_MSG_ID, 1))
+    if (!is_draft(msg) || !id || !*id || !sdk_str_ok(id, TERN_MSG_MAX_CLIENT_ID, 1))
         return TERN_ERR_SDK_INVALID_ARG;
     tern_free(msg->client_msg_id);
     msg->client_msg_id = tern_strdup(id);
@@ -222,57 +186,67 @@ TERN_API int tern_message_set_client_msg_id(tern_message *msg, const char *id)
 
 /* ---- wire encoding ------------------------------------------------------------------ */
 
+/* The core model's view of a draft (strings and payload borrowed from m). */
+static void as_core(const tern_message *m, tern_msg *cm)
+{
+    tern_msg_init(cm);
+    cm->kind = (tern_conv_kind)m->conv_type;
+    cm->to = (tern_str){m->to, strlen(m->to)};
+    cm->elem = tern_elem_find(m->type_name, strlen(m->type_name));
+    cm->payload.data = m->payload_json;
+    cm->payload.len = strlen(m->payload_json);
+    cm->ccd = (tern_str){m->cloud_custom_data, strlen(m->cloud_custom_data)};
+    cm->cmid = (tern_str){m->client_msg_id, strlen(m->client_msg_id)};
+    cm->priority = (int)m->priority;
+    cm->need_read_receipt = m->need_read_receipt;
+}
+
 int sdk_msg_encode_send(tern_buf *out, const tern_message *m, int online_only)
 {
-    int rc = 0;
-    rc |= tern_buf_printf(
-        out, ",\"msg\":{\"conversationType\":\"%s\",\"to\":", m->conv_type == TERN_CONV_GROUP ? "GROUP" : "C2C");
-    rc |= tern_buf_json_str(out, m->to, strlen(m->to));
-    rc |= tern_buf_puts(out, ",\"type\":");
-    rc |= tern_buf_json_str(out, m->type_name, strlen(m->type_name));
-    rc |= tern_buf_puts(out, ",\"payload\":");
-    rc |= tern_buf_puts(out, m->payload_json);
-    rc |= tern_buf_puts(out, ",\"clientMsgId\":");
-    rc |= tern_buf_json_str(out, m->client_msg_id, strlen(m->client_msg_id));
-    rc |= tern_buf_puts(out, ",\"cloudCustomData\":");
-    rc |= tern_buf_json_str(out, m->cloud_custom_data, strlen(m->cloud_custom_data));
-    rc |= tern_buf_printf(out, ",\"priority\":\"%s\",\"needReadReceipt\":%s},\"options\":{\"onlineUserOnly\":%s}",
-                          sdk_priority_wire(m->priority), m->need_read_receipt ? "true" : "false",
-                          online_only ? "true" : "false");
-    return rc ? -1 : 0;
+    tern_msg cm;
+    as_core(m, &cm);
+    return cm.elem ? tern_msg_encode_send(out, &cm, online_only) : -1;
 }
 
-size_t sdk_msg_body_size(const tern_message *m)
+int sdk_msg_check(const tern_message *m)
 {
-    tern_buf b;
-    tern_buf_init(&b, 0);
-    tern_buf_json_str(&b, m->cloud_custom_data, strlen(m->cloud_custom_data));
-    size_t n = strlen(m->payload_json) + (b.len >= 2 ? b.len - 2 : 0);
-    tern_buf_free(&b);
-    return n;
+    tern_msg cm;
+    as_core(m, &cm);
+    if (!cm.elem)
+        return TERN_ERR_UNSUPPORTED_TYPE;
+    /* The server measures the canonical payload (every field of the type): so do we. */
+    const char *vals[TERN_ELEM_MAX_FIELDS] = {0};
+    if (cm.elem->sdk_type == TERN_MSG_TEXT)
+        vals[0] = m->text;
+    else {
+        vals[0] = m->c_data;
+        vals[1] = m->c_desc;
+        vals[2] = m->c_ext;
+    }
+    tern_buf canon;
+    tern_buf_init(&canon, 0);
+    int rc = tern_elem_encode_values(cm.elem, vals, 0, &canon);
+    if (rc == TERN_OK) {
+        cm.payload = canon;
+        rc = tern_msg_validate(&cm);
+    }
+    tern_buf_free(&canon);
+    return rc;
 }
 
+/* The message object as the server would send it (docs/protocol.md §6). */
 static char *build_json(const tern_message *m)
 {
+    tern_msg cm;
+    as_core(m, &cm);
     tern_buf b;
     tern_buf_init(&b, 0);
     tern_buf_puts(&b, "{\"msgId\":");
     tern_buf_json_str(&b, m->msg_id, strlen(m->msg_id));
-    tern_buf_printf(&b, ",\"seq\":%" PRIu64 ",\"time\":%" PRId64 ",\"conversationType\":\"%s\",\"from\":", m->seq,
-                    m->time, m->conv_type == TERN_CONV_GROUP ? "GROUP" : "C2C");
-    tern_buf_json_str(&b, m->from, strlen(m->from));
-    tern_buf_puts(&b, ",\"to\":");
-    tern_buf_json_str(&b, m->to, strlen(m->to));
-    tern_buf_puts(&b, ",\"clientMsgId\":");
-    tern_buf_json_str(&b, m->client_msg_id, strlen(m->client_msg_id));
-    tern_buf_puts(&b, ",\"type\":");
-    tern_buf_json_str(&b, m->type_name, strlen(m->type_name));
-    tern_buf_puts(&b, ",\"payload\":");
-    tern_buf_puts(&b, m->payload_json);
-    tern_buf_puts(&b, ",\"cloudCustomData\":");
-    tern_buf_json_str(&b, m->cloud_custom_data, strlen(m->cloud_custom_data));
-    tern_buf_printf(&b, ",\"priority\":\"%s\",\"needReadReceipt\":%s%s}", sdk_priority_wire(m->priority),
-                    m->need_read_receipt ? "true" : "false", m->online_only ? ",\"onlineOnly\":true" : "");
+    tern_buf_printf(&b, ",\"seq\":%" PRIu64 ",\"time\":%" PRId64 ",", m->seq, m->time);
+    if (cm.elem)
+        tern_msg_encode_fields(&b, &cm, m->from, strlen(m->from));
+    tern_buf_puts(&b, m->online_only ? ",\"onlineOnly\":true}" : "}");
     return tern_buf_steal(&b, NULL);
 }
 
@@ -298,76 +272,40 @@ void sdk_msg_apply_echo(tern_message *m, const tern_message *echo)
 
 /* ---- parsing ------------------------------------------------------------------------ */
 
-static int id_ok(const char *s)
-{
-    size_t n = strlen(s);
-    uint64_t v;
-    return n > 0 && n <= 20 && tern_parse_u64(s, n, &v) == 0;
-}
-
 tern_message *sdk_msg_from_json(const cJSON *obj, const char *me)
 {
-    if (!cJSON_IsObject(obj))
-        return NULL;
-    const char *from = sdk_json_str(obj, "from"), *to = sdk_json_str(obj, "to");
-    const char *ctype = sdk_json_str(obj, "conversationType"), *type = sdk_json_str(obj, "type");
-    tern_conv_type ct = sdk_conv_type_parse(ctype);
-    if (!from || !to || !ct || !type)
-        return NULL;
-
-    char idbuf[24] = "";
-    const cJSON *idv = cJSON_GetObjectItemCaseSensitive(obj, "msgId");
-    if (cJSON_IsString(idv) && idv->valuestring && id_ok(idv->valuestring))
-        snprintf(idbuf, sizeof idbuf, "%s", idv->valuestring);
-    else if (cJSON_IsNumber(idv) && idv->valuedouble >= 0 && idv->valuedouble < 1.8e19)
-        snprintf(idbuf, sizeof idbuf, "%.0f", idv->valuedouble); /* tolerate, though the
-                                                                    protocol says string */
-    else
-        return NULL;
-
-    tern_message *m = msg_alloc();
-    memcpy(m->msg_id, idbuf, sizeof idbuf);
-    uint64_t u;
-    if (sdk_json_u64(obj, "seq", &u) == 0)
-        m->seq = u;
-    if (sdk_json_u64(obj, "time", &u) == 0)
-        m->time = (int64_t)u;
-    m->conv_type = ct;
-    m->from = tern_strdup(from);
-    m->to = tern_strdup(to);
+    tern_msg_view v;
     char conv[160];
-    if (sdk_conv_id(conv, sizeof conv, ct, from, to, me) < 0) {
-        msg_free(m);
+    if (tern_msg_decode(obj, &v) < 0 || tern_conv_id_for(conv, sizeof conv, v.kind, v.from, v.to, me) < 0)
         return NULL;
-    }
+    tern_message *m = msg_alloc();
+    snprintf(m->msg_id, sizeof m->msg_id, "%" PRIu64, v.msg_id);
+    m->seq = v.seq;
+    m->time = v.time;
+    m->conv_type = (tern_conv_type)v.kind;
+    m->from = tern_strdup(v.from);
+    m->to = tern_strdup(v.to);
     m->conv_id = tern_strdup(conv);
-    m->type_name = tern_strdup(type);
-    const cJSON *pl = cJSON_GetObjectItemCaseSensitive(obj, "payload");
-    if (!strcmp(type, "TIMTextElem")) {
-        m->type = TERN_MSG_TEXT;
-        const char *t = cJSON_IsObject(pl) ? sdk_json_str(pl, "text") : NULL;
-        m->text = tern_strdup(t ? t : "");
-    } else if (!strcmp(type, "TIMCustomElem")) {
-        m->type = TERN_MSG_CUSTOM;
-        if (cJSON_IsObject(pl)) {
-            m->c_data = dup_or_null(sdk_json_str(pl, "data"));
-            m->c_desc = dup_or_null(sdk_json_str(pl, "description"));
-            m->c_ext = dup_or_null(sdk_json_str(pl, "extension"));
-        }
-    } else {
-        m->type = TERN_MSG_UNKNOWN;
+    m->type_name = tern_strdup(v.type);
+    m->type = v.elem ? (tern_msg_type)v.elem->sdk_type : TERN_MSG_UNKNOWN;
+    const char *vals[TERN_ELEM_MAX_FIELDS] = {0};
+    if (v.elem && cJSON_IsObject(v.payload))
+        v.elem->decode(v.elem, v.payload, vals);
+    if (m->type == TERN_MSG_TEXT)
+        m->text = tern_strdup(vals[0] ? vals[0] : "");
+    else if (m->type == TERN_MSG_CUSTOM) {
+        m->c_data = dup_or_null(vals[0]);
+        m->c_desc = dup_or_null(vals[1]);
+        m->c_ext = dup_or_null(vals[2]);
     }
-    m->payload_json = pl ? print_json(pl) : NULL;
+    m->payload_json = v.payload ? print_json(v.payload) : NULL;
     if (!m->payload_json)
         m->payload_json = tern_strdup("{}");
-    const char *s = sdk_json_str(obj, "cloudCustomData");
-    m->cloud_custom_data = tern_strdup(s ? s : "");
-    s = sdk_json_str(obj, "clientMsgId");
-    m->client_msg_id = tern_strdup(s ? s : "");
-    tern_priority p = sdk_priority_parse(sdk_json_str(obj, "priority"));
-    m->priority = p ? p : TERN_PRIORITY_NORMAL;
-    m->need_read_receipt = sdk_json_bool(obj, "needReadReceipt");
-    m->online_only = sdk_json_bool(obj, "onlineOnly") || (m->seq == 0);
+    m->cloud_custom_data = tern_strdup(v.ccd);
+    m->client_msg_id = tern_strdup(v.cmid);
+    m->priority = (tern_priority)v.priority;
+    m->need_read_receipt = v.need_read_receipt;
+    m->online_only = v.online_only;
     m->json = print_json(obj);
     if (!m->json)
         m->json = build_json(m);
@@ -472,21 +410,24 @@ tern_conversation *sdk_conv_from_json(const cJSON *obj, const char *me)
 {
     if (!cJSON_IsObject(obj))
         return NULL;
-    const char *id = sdk_json_str(obj, "conversationID");
+    const char *id = tern_json_str(obj, "conversationID");
     if (!id)
         return NULL;
     tern_conversation *c = tern_calloc(1, sizeof *c);
     c->id = tern_strdup(id);
-    c->type = sdk_conv_type_parse(sdk_json_str(obj, "type"));
+    const char *ts = tern_json_str(obj, "type");
+    c->type = ts ? (tern_conv_type)tern_conv_kind_parse(ts, strlen(ts)) : 0;
+    if (c->type != TERN_CONV_C2C && c->type != TERN_CONV_GROUP)
+        c->type = 0;
     if (!c->type)
         c->type = !strncmp(id, "GROUP", 5) ? TERN_CONV_GROUP : TERN_CONV_C2C;
-    const char *peer = sdk_json_str(obj, "peer");
+    const char *peer = tern_json_str(obj, "peer");
     if (!peer)
         peer = id + (c->type == TERN_CONV_GROUP ? (strlen(id) >= 5 ? 5 : 0) : (strlen(id) >= 3 ? 3 : 0));
     c->peer = tern_strdup(peer);
-    sdk_json_u64(obj, "unreadCount", &c->unread);
-    sdk_json_u64(obj, "readSeq", &c->read_seq);
-    sdk_json_u64(obj, "lastSeq", &c->last_seq);
+    tern_json_get_u64(obj, "unreadCount", &c->unread);
+    tern_json_get_u64(obj, "readSeq", &c->read_seq);
+    tern_json_get_u64(obj, "lastSeq", &c->last_seq);
     const cJSON *lm = cJSON_GetObjectItemCaseSensitive(obj, "lastMessage");
     if (cJSON_IsObject(lm))
         c->last = sdk_msg_from_json(lm, me);

@@ -13,9 +13,6 @@
 #include "core/buf.h"
 #include "tern/tern.h"
 
-#define SDK_MAX_BODY 12288 /* payload + cloudCustomData JSON (protocol §4 send, 80002) */
-#define SDK_SYSTEM_CONV "@TIM#SYSTEM"
-
 struct tern_message {
     atomic_int refs;
     atomic_int status; /* tern_msg_status */
@@ -58,8 +55,10 @@ tern_message *sdk_msg_from_json(const cJSON *obj, const char *me);
 /* Appends the `send` request fields after the id: ,"msg":{...},"options":{...}. */
 int sdk_msg_encode_send(tern_buf *out, const tern_message *m, int online_only);
 
-/* Size that counts for TERN_ERR_MSG_TOO_LONG: payload JSON + escaped cloudCustomData. */
-size_t sdk_msg_body_size(const tern_message *m);
+/* The checks the server applies to a send, run before sending (core/message.h
+ * tern_msg_validate on the canonical payload): TERN_OK, 2106 (system conversation),
+ * 1003, 1008, 80002 (the 12 KB measure). */
+int sdk_msg_check(const tern_message *m);
 
 /* The ack of `send` arrived: sets id, seq, time, online_only, builds json and sets
  * status SENT (last, so other threads that see SENT see the rest). conv_id is only
@@ -73,10 +72,5 @@ void sdk_msg_apply_echo(tern_message *m, const tern_message *echo);
 /* Parses a conversation list entry. NULL if malformed. */
 tern_conversation *sdk_conv_from_json(const cJSON *obj, const char *me);
 void sdk_conv_free(tern_conversation *c);
-
-/* cJSON helpers (case-sensitive getters). */
-const char *sdk_json_str(const cJSON *obj, const char *name);        /* NULL if absent/not a string */
-int sdk_json_u64(const cJSON *obj, const char *name, uint64_t *out); /* 0 ok, -1 absent/bad */
-int sdk_json_bool(const cJSON *obj, const char *name);               /* 1 only for true */
 
 #endif

@@ -122,13 +122,22 @@ void sdk_set_state(tern_client *c, tern_state s);
 /* Calls the app's event callback (nothing after destroy). */
 void sdk_emit(tern_client *c, tern_event *ev);
 
+/* ---- request.c ---- */
+sdk_req *sdk_req_new(int kind); /* zeroed, kind set */
+void sdk_req_free(sdk_req *r);  /* releases msg, frees str; NULL is a no-op */
+void sdk_req_list_push(req_list *l, sdk_req *r);
+void sdk_req_list_push_front(req_list *l, sdk_req *r);
+void sdk_req_list_unlink(req_list *l, sdk_req *r);
+sdk_req *sdk_req_list_pop(req_list *l); /* the head, unlinked, or NULL */
+const char *sdk_req_op_name(int kind);
+/* Appends r as a wire request {"op":..,"id":r->id,...} (the sync request carries the
+ * client's cursor and held seqs). */
+void sdk_req_encode(tern_client *c, sdk_req *r, tern_buf *b);
+
 /* ---- session.c ---- */
 /* Completes req's app callback with code/message and frees req. data (may be NULL) is
  * the response's data object for successful completions. */
 void sdk_complete(tern_client *c, sdk_req *req, int code, const char *message, const cJSON *data);
-void sdk_req_free(sdk_req *r);
-void sdk_req_list_push(req_list *l, sdk_req *r);
-void sdk_req_list_unlink(req_list *l, sdk_req *r);
 void sdk_sess_handle(tern_client *c, sdk_req *req); /* a dequeued app request */
 void sdk_sess_on_open(tern_client *c);              /* WebSocket open: log in */
 void sdk_sess_on_text(tern_client *c, const char *p, size_t n);

@@ -1,6 +1,6 @@
 /*
- * sdk_util.c — pure helpers of libtern: server URL parsing, random ids, backoff, enum
- * wire names, conversation ids. See sdk_util.h.
+ * sdk_util.c — pure helpers of libtern: server URL parsing, random ids, backoff. (Wire names
+ * and conversation ids live in the core model: core/message.h, core/conv.h.) See sdk_util.h.
  */
 #include "sdk/sdk_util.h"
 
@@ -147,55 +147,6 @@ unsigned sdk_backoff_ms(unsigned attempt, unsigned min_ms, unsigned max_ms, doub
     if (j > (double)max_ms)
         j = (double)max_ms;
     return (unsigned)j;
-}
-
-const char *sdk_priority_wire(tern_priority p)
-{
-    switch (p) {
-    case TERN_PRIORITY_HIGH: return "High";
-    case TERN_PRIORITY_LOW: return "Low";
-    case TERN_PRIORITY_LOWEST: return "Lowest";
-    case TERN_PRIORITY_NORMAL:
-    default: return "Normal";
-    }
-}
-
-tern_priority sdk_priority_parse(const char *s)
-{
-    if (!s)
-        return 0;
-    if (!strcmp(s, "High"))
-        return TERN_PRIORITY_HIGH;
-    if (!strcmp(s, "Normal"))
-        return TERN_PRIORITY_NORMAL;
-    if (!strcmp(s, "Low"))
-        return TERN_PRIORITY_LOW;
-    if (!strcmp(s, "Lowest"))
-        return TERN_PRIORITY_LOWEST;
-    return 0;
-}
-
-tern_conv_type sdk_conv_type_parse(const char *s)
-{
-    if (!s)
-        return 0;
-    if (!strcmp(s, "C2C"))
-        return TERN_CONV_C2C;
-    if (!strcmp(s, "GROUP"))
-        return TERN_CONV_GROUP;
-    return 0;
-}
-
-int sdk_conv_id(char *out, size_t outsz, tern_conv_type type, const char *from, const char *to, const char *me)
-{
-    int n;
-    if (type == TERN_CONV_GROUP)
-        n = snprintf(out, outsz, "GROUP%s", to ? to : "");
-    else {
-        const char *peer = (from && me && strcmp(from, me) != 0) ? from : to;
-        n = snprintf(out, outsz, "C2C%s", peer ? peer : "");
-    }
-    return (n < 0 || (size_t)n >= outsz) ? -1 : 0;
 }
 
 int sdk_str_ok(const char *s, size_t max, int no_ctl)

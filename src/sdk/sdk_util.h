@@ -1,6 +1,6 @@
 /*
  * sdk_util.h — small pure helpers of libtern (no I/O, no loop): server URL parsing,
- * random client message ids, reconnect backoff, wire names of enums. Kept apart so the
+ * random client message ids, reconnect backoff. Kept apart so the
  * unit tests (tests/unit/test_sdk_*.c) can exercise them alone.
  */
 #ifndef TERN_SDK_UTIL_H
@@ -33,15 +33,6 @@ void sdk_random_hex_id(char out[33]);
 unsigned sdk_backoff_ms(unsigned attempt, unsigned min_ms, unsigned max_ms, double r);
 /* A random double in [0, 1). */
 double sdk_random_unit(void);
-
-/* Wire names. The parsers return 0 for an unknown name. */
-const char *sdk_priority_wire(tern_priority p);
-tern_priority sdk_priority_parse(const char *s);
-tern_conv_type sdk_conv_type_parse(const char *s);
-
-/* Builds the conversation id for a message as seen by `me` (docs/protocol.md §6) into
- * out. Returns 0, or -1 if it does not fit. */
-int sdk_conv_id(char *out, size_t outsz, tern_conv_type type, const char *from, const char *to, const char *me);
 
 /* 1 if s is a valid string for the wire: valid UTF-8 of at most max bytes (0: no limit),
  * and, with no_ctl, no control characters. */

@@ -22,79 +22,15 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "sdk/sdk.h"
 
-#define SYNC_PAGE 500
 #define MAX_JS_SEQ 9007199254740991ULL /* 2^53 - 1: "everything" for read */
 
 static void send_sync(tern_client *c);
 static void go_terminal(tern_client *c, int code, const char *text, int kicked);
 static void schedule_reconnect(tern_client *c, int immediate);
-
-/* ---- lists ---------------------------------------------------------------------- */
-
-void sdk_req_list_push(req_list *l, sdk_req *r)
-{
-    r->next = NULL;
-    r->prev = l->tail;
-    if (l->tail)
-        l->tail->next = r;
-    else
-        l->head = r;
-    l->tail = r;
-    l->n++;
-}
-
-static void req_list_push_front(req_list *l, sdk_req *r)
-{
-    r->prev = NULL;
-    r->next = l->head;
-    if (l->head)
-        l->head->prev = r;
-    else
-        l->tail = r;
-    l->head = r;
-    l->n++;
-}
-
-void sdk_req_list_unlink(req_list *l, sdk_req *r)
-{
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        l->head = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    else
-        l->tail = r->prev;
-    r->prev = r->next = NULL;
-    l->n--;
-}
-
-static sdk_req *req_list_pop(req_list *l)
-{
-    sdk_req *r = l->head;
-    if (r)
-        sdk_req_list_unlink(l, r);
-    return r;
-}
-
-void sdk_req_free(sdk_req *r)
-{
-    if (!r)
-        return;
-    tern_message_release(r->msg);
-    tern_free(r->str);
-    tern_free(r);
-}
-
-static sdk_req *req_new(int kind)
-{
-    sdk_req *r = tern_calloc(1, sizeof *r);
-    r->kind = kind;
-    return r;
-}
 
 /* ---- completions ------------------------------------------------------------------ */
 
@@ -121,7 +57,7 @@ static void complete_history(tern_client *c, sdk_req *r, int code, const char *m
                 else
                     tern_message_release(m);
             }
-            more = sdk_json_bool(data, "more");
+            more = tern_json_true(data, "more");
         }
     }
     cb(c, code, message, (const tern_message *const *)msgs, n, more, r->ud);
@@ -166,9 +102,9 @@ static void complete_read(tern_client *c, sdk_req *r, int code, const char *mess
     uint64_t rs = 0, unread = 0;
     const char *conv = r->str;
     if (code == 0 && data) {
-        sdk_json_u64(data, "readSeq", &rs);
-        sdk_json_u64(data, "unreadCount", &unread);
-        const char *cv = sdk_json_str(data, "conversationID");
+        tern_json_get_u64(data, "readSeq", &rs);
+        tern_json_get_u64(data, "unreadCount", &unread);
+        const char *cv = tern_json_str(data, "conversationID");
         if (cv)
             conv = cv;
     }
@@ -223,10 +159,10 @@ static void complete_logout(tern_client *c, int code)
 void sdk_sess_fail_all(tern_client *c, int code, int keep_sends)
 {
     sdk_req *r;
-    while ((r = req_list_pop(&c->inflight)))
+    while ((r = sdk_req_list_pop(&c->inflight)))
         sdk_complete(c, r, code, NULL, NULL);
     if (!keep_sends)
-        while ((r = req_list_pop(&c->outbox)))
+        while ((r = sdk_req_list_pop(&c->outbox)))
             sdk_complete(c, r, code, NULL, NULL);
     complete_login(c, code, NULL);
     complete_logout(c, code);
@@ -251,29 +187,6 @@ static void arm_req_timer(tern_client *c)
     uv_timer_start(&c->req_timer, sdk_sess_timer_cb, h->deadline > now ? h->deadline - now : 0, 0);
 }
 
-static void add_convs(void *ud, const char *conv, uint64_t base)
-{
-    tern_buf *b = ud;
-    if (b->data[b->len - 1] != '{')
-        tern_buf_putc(b, ',');
-    tern_buf_json_str(b, conv, strlen(conv));
-    tern_buf_printf(b, ":%" PRIu64, base);
-}
-
-static const char *op_name(int kind)
-{
-    switch (kind) {
-    case REQ_LOGIN: return "login";
-    case REQ_LOGOUT: return "logout";
-    case REQ_SEND: return "send";
-    case REQ_HISTORY: return "history";
-    case REQ_CONVS: return "conversations";
-    case REQ_READ: return "read";
-    case REQ_SYNC: return "sync";
-    default: return "ping";
-    }
-}
-
 /* Puts r on the wire with a fresh id and deadline and appends it to inflight. If the
  * write fails the request stays in flight: the loss of the connection handles it. */
 static void send_req(tern_client *c, sdk_req *r)
@@ -281,59 +194,20 @@ static void send_req(tern_client *c, sdk_req *r)
     tern_buf b;
     tern_buf_init(&b, 0);
     r->id = ++c->next_id;
-    tern_buf_printf(&b, "{\"op\":\"%s\",\"id\":%" PRIu64, op_name(r->kind), r->id);
-    switch (r->kind) {
-    case REQ_LOGIN:
-        tern_buf_puts(&b, ",\"app\":");
-        tern_buf_json_str(&b, c->app, strlen(c->app));
-        tern_buf_puts(&b, ",\"user\":");
-        tern_buf_json_str(&b, c->user, strlen(c->user));
-        tern_buf_puts(&b, ",\"token\":");
-        tern_buf_json_str(&b, c->token, strlen(c->token));
-        if (c->device) {
-            tern_buf_puts(&b, ",\"device\":");
-            tern_buf_json_str(&b, c->device, strlen(c->device));
-        }
-        tern_buf_puts(&b, ",\"platform\":");
-        tern_buf_json_str(&b, c->platform, strlen(c->platform));
-        break;
-    case REQ_SEND: sdk_msg_encode_send(&b, r->msg, r->online_only); break;
-    case REQ_HISTORY:
-        tern_buf_puts(&b, ",\"conversationID\":");
-        tern_buf_json_str(&b, r->str, strlen(r->str));
-        tern_buf_printf(&b, ",\"beforeSeq\":%" PRIu64 ",\"limit\":%u", r->num, r->limit);
-        break;
-    case REQ_CONVS: tern_buf_printf(&b, ",\"limit\":%u", r->limit); break;
-    case REQ_READ:
-        tern_buf_puts(&b, ",\"conversationID\":");
-        tern_buf_json_str(&b, r->str, strlen(r->str));
-        tern_buf_printf(&b, ",\"seq\":%" PRIu64, r->num);
-        break;
-    case REQ_SYNC:
-        if (c->cursor[0]) {
-            tern_buf_puts(&b, ",\"cursor\":");
-            tern_buf_json_str(&b, c->cursor, strlen(c->cursor));
-        }
-        tern_buf_puts(&b, ",\"convs\":{");
-        sdk_seqset_foreach_anchored(&c->seen, add_convs, &b);
-        tern_buf_printf(&b, "},\"limit\":%d", SYNC_PAGE);
-        break;
-    default: break;
-    }
-    tern_buf_putc(&b, '}');
+    sdk_req_encode(c, r, &b);
     r->deadline = uv_now(c->loop) + c->req_timeout_ms;
     int was_empty = c->inflight.head == NULL;
     sdk_req_list_push(&c->inflight, r);
     if (was_empty)
         arm_req_timer(c);
     if (sdk_conn_send_text(c, b.data, b.len) < 0)
-        LOG_DEBUG("libtern: %s request %" PRIu64 " not written (connection closing)", op_name(r->kind), r->id);
+        LOG_DEBUG("libtern: %s request %" PRIu64 " not written (connection closing)", sdk_req_op_name(r->kind), r->id);
     tern_buf_free(&b);
 }
 
 static void send_internal(tern_client *c, int kind)
 {
-    send_req(c, req_new(kind));
+    send_req(c, sdk_req_new(kind));
 }
 
 static sdk_req *find_inflight(tern_client *c, uint64_t id)
@@ -458,11 +332,11 @@ static void on_sync_resp(tern_client *c, int code, const char *message, const cJ
         if (c->destroyed || !c->logged_in)
             return;
     }
-    if (sdk_json_bool(data, "more") && n > 0) {
+    if (tern_json_true(data, "more") && n > 0) {
         send_sync(c); /* same cursor, convs updated from what was received */
         return;
     }
-    set_cursor(c, sdk_json_str(data, "cursor"));
+    set_cursor(c, tern_json_str(data, "cursor"));
     finish_sync(c);
 }
 
@@ -504,12 +378,13 @@ static void on_login_resp(tern_client *c, int code, const char *message, const c
     if (c->hb_override_ms)
         c->hb_ms = c->hb_override_ms;
     else
-        c->hb_ms = (sdk_json_u64(data, "heartbeatSec", &hb) == 0 && hb > 0 && hb < 3600) ? (unsigned)hb * 1000 : 30000;
+        c->hb_ms =
+            (tern_json_get_u64(data, "heartbeatSec", &hb) == 0 && hb > 0 && hb < 3600) ? (unsigned)hb * 1000 : 30000;
     c->hb_missed = 0;
     c->hb_rx = 1;
     uv_timer_start(&c->hb_timer, sdk_sess_hb_cb, c->hb_ms, c->hb_ms);
     if (!c->cursor[0])
-        set_cursor(c, sdk_json_str(data, "cursor"));
+        set_cursor(c, tern_json_str(data, "cursor"));
     c->session = 1;
     sdk_set_state(c, TERN_STATE_SYNCING);
     complete_login(c, 0, "OK");
@@ -517,7 +392,7 @@ static void on_login_resp(tern_client *c, int code, const char *message, const c
         return;
     /* Sends that waited for the connection (or were in flight when it dropped). */
     sdk_req *r;
-    while (c->logged_in && (r = req_list_pop(&c->outbox)))
+    while (c->logged_in && (r = sdk_req_list_pop(&c->outbox)))
         send_req(c, r);
     c->syncing = 1;
     send_sync(c);
@@ -527,15 +402,13 @@ static void on_send_resp(tern_client *c, sdk_req *r, int code, const char *messa
 {
     if (code == 0) {
         char idbuf[24] = "";
-        const cJSON *idv = cJSON_GetObjectItemCaseSensitive(data, "msgId");
-        if (cJSON_IsString(idv) && idv->valuestring && strlen(idv->valuestring) < sizeof idbuf)
-            snprintf(idbuf, sizeof idbuf, "%s", idv->valuestring);
-        else if (cJSON_IsNumber(idv))
-            snprintf(idbuf, sizeof idbuf, "%.0f", idv->valuedouble);
+        uint64_t mid;
+        if (tern_json_get_u64(data, "msgId", &mid) == TERN_JSON_OK)
+            snprintf(idbuf, sizeof idbuf, "%" PRIu64, mid);
         uint64_t seq = 0, t = 0;
-        sdk_json_u64(data, "seq", &seq);
-        sdk_json_u64(data, "time", &t);
-        sdk_msg_apply_ack(r->msg, idbuf, seq, (int64_t)t, sdk_json_str(data, "conversationID"), r->online_only);
+        tern_json_get_u64(data, "seq", &seq);
+        tern_json_get_u64(data, "time", &t);
+        sdk_msg_apply_ack(r->msg, idbuf, seq, (int64_t)t, tern_json_str(data, "conversationID"), r->online_only);
         if (seq)
             sdk_seqset_own(&c->seen, r->msg->conv_id, seq);
     }
@@ -547,16 +420,16 @@ static void on_send_resp(tern_client *c, sdk_req *r, int code, const char *messa
 static void on_response(tern_client *c, const cJSON *root)
 {
     uint64_t id;
-    if (sdk_json_u64(root, "id", &id) < 0)
+    if (tern_json_get_u64(root, "id", &id) != TERN_JSON_OK)
         return; /* e.g. {"re":"","code":1001}: nothing of ours */
     sdk_req *r = find_inflight(c, id);
     if (!r)
         return; /* timed out already, or answered through a sync echo */
     sdk_req_list_unlink(&c->inflight, r);
     uint64_t code = 0;
-    if (sdk_json_u64(root, "code", &code) < 0)
+    if (tern_json_get_u64(root, "code", &code) != TERN_JSON_OK)
         code = TERN_ERR_BAD_JSON;
-    const char *message = sdk_json_str(root, "message");
+    const char *message = tern_json_str(root, "message");
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
     switch (r->kind) {
     case REQ_LOGIN:
@@ -600,29 +473,29 @@ static void on_server_event(tern_client *c, const char *ev, const cJSON *data)
         tern_event e;
         memset(&e, 0, sizeof e);
         e.type = TERN_EVENT_MESSAGE_READ;
-        e.conversation_id = sdk_json_str(data, "conversationID");
+        e.conversation_id = tern_json_str(data, "conversationID");
         if (!e.conversation_id)
             return;
-        sdk_json_u64(data, "readSeq", &e.read_seq);
-        sdk_json_u64(data, "unreadCount", &e.unread_count);
+        tern_json_get_u64(data, "readSeq", &e.read_seq);
+        tern_json_get_u64(data, "unreadCount", &e.unread_count);
         e.text = "";
         sdk_emit(c, &e);
     } else if (!strcmp(ev, "conv")) {
         tern_event e;
         memset(&e, 0, sizeof e);
         e.type = TERN_EVENT_CONVERSATION_CHANGED;
-        e.conversation_id = sdk_json_str(data, "conversationID");
+        e.conversation_id = tern_json_str(data, "conversationID");
         if (!e.conversation_id)
             return;
-        e.reason = sdk_json_str(data, "reason");
+        e.reason = tern_json_str(data, "reason");
         if (!e.reason)
             e.reason = "";
         e.text = "";
         sdk_emit(c, &e);
     } else if (!strcmp(ev, "kicked")) {
         uint64_t code = 0;
-        c->kick_code = sdk_json_u64(data, "code", &code) == 0 && code ? (int)code : TERN_ERR_KICKED;
-        const char *t = sdk_json_str(data, "message");
+        c->kick_code = tern_json_get_u64(data, "code", &code) == 0 && code ? (int)code : TERN_ERR_KICKED;
+        const char *t = tern_json_str(data, "message");
         snprintf(c->kick_text, sizeof c->kick_text, "%s", t ? t : tern_strerror(c->kick_code));
     }
     /* "ready" (we announce READY after our sync), "resync" (close 4001 follows) and
@@ -631,7 +504,8 @@ static void on_server_event(tern_client *c, const char *ev, const cJSON *data)
 
 void sdk_sess_on_text(tern_client *c, const char *p, size_t n)
 {
-    cJSON *root = cJSON_ParseWithLength(p, n);
+    cJSON *root = NULL;
+    tern_json_parse(p, n, &root);
     if (!cJSON_IsObject(root)) {
         LOG_WARN("libtern: malformed frame from server ignored");
         cJSON_Delete(root);
@@ -739,18 +613,18 @@ void sdk_sess_on_lost(tern_client *c, int code, int close_code, const char *why)
         /* The first login never completed: report it, no retry. */
         sdk_set_state(c, TERN_STATE_IDLE);
         sdk_req *r;
-        while ((r = req_list_pop(&c->inflight)))
+        while ((r = sdk_req_list_pop(&c->inflight)))
             sdk_req_free(r); /* only the login request can be here */
         uv_timer_stop(&c->req_timer);
         complete_login(c, code, why);
-        while (!c->destroyed && (r = req_list_pop(&c->outbox)))
+        while (!c->destroyed && (r = sdk_req_list_pop(&c->outbox)))
             sdk_complete(c, r, TERN_ERR_SDK_NOT_READY, NULL, NULL);
         return;
     }
     /* In-flight sends go back to the outbox, ahead of newer ones, in their order. */
     req_list keep = {0};
     sdk_req *r;
-    while ((r = req_list_pop(&c->inflight))) {
+    while ((r = sdk_req_list_pop(&c->inflight))) {
         if (r->kind == REQ_SEND)
             sdk_req_list_push(&keep, r);
         else if (r->kind == REQ_SYNC || r->kind == REQ_PING || r->kind == REQ_LOGIN || r->kind == REQ_LOGOUT)
@@ -766,7 +640,7 @@ void sdk_sess_on_lost(tern_client *c, int code, int close_code, const char *why)
         if (c->destroyed)
             sdk_complete(c, r, TERN_ERR_SDK_CANCELED, NULL, NULL);
         else
-            req_list_push_front(&c->outbox, r);
+            sdk_req_list_push_front(&c->outbox, r);
     }
     uv_timer_stop(&c->req_timer);
     if (c->destroyed)
@@ -880,12 +754,9 @@ void sdk_sess_handle(tern_client *c, sdk_req *r)
             sdk_complete(c, r, TERN_ERR_SDK_NOT_READY, NULL, NULL);
             return;
         }
-        if (!strcmp(r->msg->to, SDK_SYSTEM_CONV)) {
-            sdk_complete(c, r, TERN_ERR_SYSTEM_CONV, NULL, NULL);
-            return;
-        }
-        if (sdk_msg_body_size(r->msg) > SDK_MAX_BODY) {
-            sdk_complete(c, r, TERN_ERR_MSG_TOO_LONG, NULL, NULL);
+        int bad = sdk_msg_check(r->msg); /* the server's own rules (core/message.h) */
+        if (bad != TERN_OK) {
+            sdk_complete(c, r, bad, NULL, NULL);
             return;
         }
         if (c->logged_in)

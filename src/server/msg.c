@@ -16,53 +16,6 @@
 #include "core/util.h"
 #include "delivery.h"
 
-#define MAX_BODY 12288 /* payload + cloudCustomData, seed 001: 12 KB, error 80002 */
-#define SYSTEM_CONV "@TIM#SYSTEM"
-
-static const char *str_field(cJSON *o, const char *name, int *bad)
-{
-    cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    if (!v || cJSON_IsNull(v))
-        return NULL;
-    if (!cJSON_IsString(v)) {
-        *bad = 1;
-        return NULL;
-    }
-    return v->valuestring;
-}
-
-/* Encodes the payload of the supported types canonically (only known fields, strings
- * re-escaped), so what is stored and pushed never carries a client's odd JSON. */
-static int encode_payload(const char *type, cJSON *payload, tern_buf *out)
-{
-    int bad = 0;
-    if (!cJSON_IsObject(payload))
-        return TERN_ERR_BAD_FIELD;
-    if (!strcmp(type, "TIMTextElem")) {
-        const char *text = str_field(payload, "text", &bad);
-        if (bad || !text)
-            return TERN_ERR_BAD_FIELD;
-        tern_buf_puts(out, "{\"text\":");
-        tern_buf_json_str(out, text, strlen(text));
-        tern_buf_putc(out, '}');
-        return TERN_OK;
-    }
-    if (!strcmp(type, "TIMCustomElem")) {
-        static const char *names[] = {"data", "description", "extension"};
-        tern_buf_putc(out, '{');
-        for (int i = 0; i < 3; i++) {
-            const char *v = str_field(payload, names[i], &bad);
-            if (bad)
-                return TERN_ERR_BAD_FIELD;
-            tern_buf_printf(out, "%s\"%s\":", i ? "," : "", names[i]);
-            tern_buf_json_str(out, v ? v : "", v ? strlen(v) : 0);
-        }
-        tern_buf_putc(out, '}');
-        return TERN_OK;
-    }
-    return TERN_ERR_UNSUPPORTED_TYPE;
-}
-
 void send_req_free(send_req *r)
 {
     if (!r)
@@ -78,75 +31,32 @@ void send_req_free(send_req *r)
     tern_free(r);
 }
 
-int msg_prepare(server *s, store_reader *rd, int64_t app, const char *from, cJSON *msg, send_req **out)
+int msg_prepare_msg(server *s, store_reader *rd, int64_t app, const char *from, const tern_msg *m, send_req **out)
 {
-    int bad = 0;
     *out = NULL;
-    if (!cJSON_IsObject(msg))
-        return TERN_ERR_BAD_FIELD;
-    const char *ctype = str_field(msg, "conversationType", &bad);
-    const char *to = str_field(msg, "to", &bad);
-    if (bad || !ctype || !to)
-        return TERN_ERR_BAD_FIELD;
-    /* The system conversation is receive-only (Tencent 2106). */
-    if (!strcmp(ctype, "SYSTEM") || !strcmp(to, SYSTEM_CONV))
-        return TERN_ERR_SYSTEM_CONV;
-    int is_group;
-    if (!strcmp(ctype, "C2C"))
-        is_group = 0;
-    else if (!strcmp(ctype, "GROUP"))
-        is_group = 1;
-    else
-        return TERN_ERR_BAD_FIELD;
-    if (!tern_ident_valid(to, strlen(to)))
-        return is_group ? TERN_ERR_GROUP_NOT_FOUND : TERN_ERR_USER_NOT_FOUND;
-    const char *type = str_field(msg, "type", &bad);
-    const char *ccd = str_field(msg, "cloudCustomData", &bad);
-    const char *cmid = str_field(msg, "clientMsgId", &bad);
-    const char *prio = str_field(msg, "priority", &bad);
-    if (bad || !type)
-        return TERN_ERR_BAD_FIELD;
-    if (cmid && strlen(cmid) > 64)
-        return TERN_ERR_BAD_FIELD;
-    if (prio && strcmp(prio, "High") && strcmp(prio, "Normal") && strcmp(prio, "Low") && strcmp(prio, "Lowest"))
-        return TERN_ERR_BAD_FIELD;
-    cJSON *nrr = cJSON_GetObjectItemCaseSensitive(msg, "needReadReceipt");
-    if (nrr && !cJSON_IsBool(nrr) && !cJSON_IsNull(nrr))
-        return TERN_ERR_BAD_FIELD;
-
-    tern_buf payload;
-    tern_buf_init(&payload, 0);
-    int rc = encode_payload(type, cJSON_GetObjectItemCaseSensitive(msg, "payload"), &payload);
-    if (rc != TERN_OK) {
-        tern_buf_free(&payload);
+    int rc = tern_msg_validate(m);
+    if (rc != TERN_OK)
         return rc;
-    }
-    size_t ccdn = ccd ? strlen(ccd) : 0;
-    if (payload.len + ccdn > MAX_BODY) {
-        tern_buf_free(&payload);
-        return TERN_ERR_MSG_TOO_LONG;
-    }
+    int is_group = m->kind == TERN_CONV_KIND_GROUP;
+    char to[TERN_IDENT_MAX + 1]; /* validated: an identifier */
+    memcpy(to, m->to.p, m->to.n);
+    to[m->to.n] = 0;
 
     /* Authorize: C2C recipient must exist; GROUP sender must be a member. */
     group_snap *snap = NULL;
     if (is_group) {
         int err = 0;
         snap = groups_get(s, rd, app, to, &err);
-        if (!snap) {
-            tern_buf_free(&payload);
+        if (!snap)
             return err;
-        }
         if (!group_snap_has(snap, from)) {
             group_snap_unref(snap);
-            tern_buf_free(&payload);
             return TERN_ERR_GROUP_PERMISSION;
         }
     } else {
         int ex = store_user_exists(rd, app, to);
-        if (ex != 1) {
-            tern_buf_free(&payload);
+        if (ex != 1)
             return ex < 0 ? TERN_ERR_STORE : TERN_ERR_USER_NOT_FOUND;
-        }
     }
 
     send_req *r = tern_calloc(1, sizeof *r);
@@ -156,36 +66,31 @@ int msg_prepare(server *s, store_reader *rd, int64_t app, const char *from, cJSO
     r->snap = snap;
     r->sender = tern_strdup(from);
     r->to = tern_strdup(to);
-    r->cmid = cmid && *cmid ? tern_strdup(cmid) : NULL;
+    r->cmid = m->cmid.n ? tern_strndup(m->cmid.p, m->cmid.n) : NULL;
     char key[160];
     if (is_group)
-        store_conv_key_group(to, key, sizeof key);
+        tern_conv_key_group(m->to.p, m->to.n, key, sizeof key);
     else
-        store_conv_key_c2c(from, to, key, sizeof key);
+        tern_conv_key_c2c(from, strlen(from), m->to.p, m->to.n, key, sizeof key);
     r->conv_key = tern_strdup(key);
 
     tern_buf f;
     tern_buf_init(&f, 0);
-    tern_buf_printf(&f, "\"conversationType\":\"%s\",\"from\":", is_group ? "GROUP" : "C2C");
-    tern_buf_json_str(&f, from, strlen(from));
-    tern_buf_puts(&f, ",\"to\":");
-    tern_buf_json_str(&f, to, strlen(to));
-    if (r->cmid) {
-        tern_buf_puts(&f, ",\"clientMsgId\":");
-        tern_buf_json_str(&f, r->cmid, strlen(r->cmid));
-    }
-    tern_buf_puts(&f, ",\"type\":");
-    tern_buf_json_str(&f, type, strlen(type));
-    tern_buf_puts(&f, ",\"payload\":");
-    tern_buf_append(&f, payload.data, payload.len);
-    tern_buf_puts(&f, ",\"cloudCustomData\":");
-    tern_buf_json_str(&f, ccd ? ccd : "", ccdn);
-    tern_buf_printf(&f, ",\"priority\":\"%s\",\"needReadReceipt\":%s", prio ? prio : "Normal",
-                    cJSON_IsTrue(nrr) ? "true" : "false");
-    tern_buf_free(&payload);
+    tern_msg_encode_fields(&f, m, from, strlen(from));
     r->fields = tern_buf_steal(&f, &r->fields_len);
     *out = r;
     return TERN_OK;
+}
+
+int msg_prepare(server *s, store_reader *rd, int64_t app, const char *from, cJSON *msg, send_req **out)
+{
+    tern_msg m;
+    *out = NULL;
+    int rc = tern_msg_parse_send(msg, &m);
+    if (rc == TERN_OK)
+        rc = msg_prepare_msg(s, rd, app, from, &m, out);
+    tern_msg_clear(&m);
+    return rc;
 }
 
 /* The client-facing conversation id of a message from the sender's side. */
@@ -212,7 +117,7 @@ static void fan_out(send_req *r, frame *f)
  * runs on the store writer for every stored message. */
 static frame *event_frame(const char *json, size_t n)
 {
-    static const char pre[] = "{\"ev\":\"msg\",\"data\":";
+    static const char pre[] = TERN_MSG_EVENT_PREFIX;
     size_t plen = sizeof pre - 1 + n + 1;
     uint8_t hdr[WS_MAX_HEADER];
     size_t h = ws_encode_header(hdr, WS_OP_TEXT, 1, plen, NULL);

@@ -6,6 +6,7 @@
 #define TERN_MSG_H
 #include <cjson/cJSON.h>
 
+#include "core/message.h"
 #include "server.h"
 
 typedef struct send_req send_req;
@@ -36,10 +37,14 @@ struct send_req {
     char *reply; /* scratch for the completion (e.g. the request id JSON) */
 };
 
-/* Validates a Tencent-shaped message object sent by `from` and authorizes it (recipient
- * exists / sender is a group member), using the caller's store reader. On success
- * returns TERN_OK and a new request in *out (caller sets origin fields and complete);
- * otherwise the error code (1003, 1008, 2106, 10007, 10010, 20003, 80002, 5002). */
+/* Authorizes a message validated by the core model (tern_msg_validate runs again here)
+ * sent by `from`: the C2C recipient exists, the GROUP sender is a member, using the
+ * caller's store reader. On success returns TERN_OK and a new request in *out (caller
+ * sets origin fields and complete); m is not kept. Otherwise the error code (those of
+ * tern_msg_validate, 10007, 10010, 20003, 5002). */
+int msg_prepare_msg(server *s, store_reader *rd, int64_t app, const char *from, const tern_msg *m, send_req **out);
+/* The same from a client's message object: tern_msg_parse_send (1003, 1008, 1012, 2106,
+ * 80002, docs/protocol.md §4) then msg_prepare_msg. */
 int msg_prepare(server *s, store_reader *rd, int64_t app, const char *from, cJSON *msg, send_req **out);
 /* Queues the request in the store. TERN_OK: complete will run. Otherwise (5003, 5004)
  * complete will not run and the caller still owns r. */

@@ -4,11 +4,12 @@
  * ping and logout. Reads run here on the loop through its store reader; writes go to
  * the store writer and their responses come back through the loop's inbox.
  */
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/conv.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/token.h"
 #include "core/util.h"
@@ -25,21 +26,20 @@ typedef struct req {
 
 /* ---- responses ---------------------------------------------------------------------- */
 
-static void append_id_json(tern_buf *out, cJSON *id)
+/* Appends the request id as it is echoed: an integer in [0, 2^53 - 1] in decimal, or a
+ * string of at most 64 bytes re-escaped. Returns 0, or -1 if id is present but neither
+ * (1e400, 1.5, -1, 2^53, an object, an array, a longer string, null): the request is
+ * then refused with 1003 and the response carries no id (docs/protocol.md §2). */
+static int append_id_json(tern_buf *out, const cJSON *id)
 {
+    long long v;
     if (!id)
-        return;
-    if (cJSON_IsNumber(id)) {
-        double v = id->valuedouble;
-        if (v >= 0 && v <= 9007199254740992.0 && floor(v) == v)
-            tern_buf_printf(out, "%.0f", v);
-        else
-            tern_buf_puts(out, "null");
-    } else if (cJSON_IsString(id) && strlen(id->valuestring) <= 64) {
-        tern_buf_json_str(out, id->valuestring, strlen(id->valuestring));
-    } else {
-        tern_buf_puts(out, "null");
-    }
+        return 0;
+    if (tern_json_int_value(id, 0, TERN_JSON_MAX_SAFE_INT, &v) == 0)
+        return tern_buf_printf(out, "%lld", v);
+    if (cJSON_IsString(id) && strlen(id->valuestring) <= 64)
+        return tern_buf_json_str(out, id->valuestring, strlen(id->valuestring));
+    return -1;
 }
 
 /* Appends the response prefix up to and including `"data":` (or closes it on error). */
@@ -83,25 +83,10 @@ static void reply_ok(req *q, const char *data, size_t n)
 int conv_parse(const char *cid, size_t n, const char *me, char *key, size_t keysz, int *is_group, char *peer,
                size_t peersz)
 {
-    const char *id;
-    size_t idn;
-    if (n > 3 && !memcmp(cid, "C2C", 3)) {
-        *is_group = 0;
-        id = cid + 3;
-        idn = n - 3;
-    } else if (n > 5 && !memcmp(cid, "GROUP", 5)) {
-        *is_group = 1;
-        id = cid + 5;
-        idn = n - 5;
-    } else {
-        return TERN_ERR_BAD_FIELD;
-    }
-    if (!tern_ident_valid(id, idn) || idn >= peersz)
-        return TERN_ERR_BAD_FIELD;
-    memcpy(peer, id, idn);
-    peer[idn] = 0;
-    int r = *is_group ? store_conv_key_group(peer, key, keysz) : store_conv_key_c2c(me, peer, key, keysz);
-    return r < 0 ? TERN_ERR_BAD_FIELD : TERN_OK;
+    tern_conv_kind kind;
+    int rc = tern_conv_id_to_key(cid, n, me, key, keysz, &kind, peer, peersz);
+    *is_group = kind == TERN_CONV_KIND_GROUP;
+    return rc;
 }
 
 /* Checks the user may read conversation cid; fills key. */
@@ -139,24 +124,21 @@ static void op_login(req *q, cJSON *root)
     server *s = c->loop->srv;
     if (c->logged_in)
         return reply_error(q, TERN_ERR_ALREADY_LOGGED_IN);
-    cJSON *japp = cJSON_GetObjectItemCaseSensitive(root, "app");
-    cJSON *juser = cJSON_GetObjectItemCaseSensitive(root, "user");
-    cJSON *jtok = cJSON_GetObjectItemCaseSensitive(root, "token");
-    cJSON *jdev = cJSON_GetObjectItemCaseSensitive(root, "device");
-    if (!cJSON_IsString(japp) || !cJSON_IsString(juser) || !cJSON_IsString(jtok) ||
-        (jdev && !cJSON_IsString(jdev) && !cJSON_IsNull(jdev)))
+    tern_str japp, juser, jtok, jdev = {0};
+    int ju = tern_json_get_str(root, "user", &juser);
+    if (tern_json_get_str(root, "app", &japp) != TERN_JSON_OK || ju == TERN_JSON_ABSENT ||
+        tern_json_get_str(root, "token", &jtok) != TERN_JSON_OK ||
+        tern_json_get_str(root, "device", &jdev) == TERN_JSON_INVALID)
         return reply_error(q, TERN_ERR_BAD_FIELD);
-    const char *user = juser->valuestring;
-    if (!tern_ident_valid(user, strlen(user)))
-        return reply_error(q, TERN_ERR_BAD_FIELD);
-    if (cJSON_IsString(jdev) && strlen(jdev->valuestring) > 64)
+    const char *user = juser.p;
+    if (ju != TERN_JSON_OK || !tern_ident_valid(user, juser.n) || jdev.n > 64)
         return reply_error(q, TERN_ERR_BAD_FIELD);
     app_info app;
-    if (apps_find_key(s, japp->valuestring, &app) != 0)
+    if (apps_find_key(s, japp.p, &app) != 0)
         return reply_error(q, TERN_ERR_APP_NOT_FOUND);
     tern_token t;
-    const char *tok = jtok->valuestring;
-    size_t tokn = strlen(tok);
+    const char *tok = jtok.p;
+    size_t tokn = jtok.n;
     if (tern_token_parse(tok, tokn, &t) != 0 || t.kind != 'u' || strcmp(t.appkey, app.key) != 0 ||
         strcmp(t.user, user) != 0)
         return reply_error(q, TERN_ERR_TOKEN_INVALID);
@@ -171,7 +153,7 @@ static void op_login(req *q, cJSON *root)
         return reply_error(q, TERN_ERR_TOO_MANY);
     c->app = app.id;
     c->user = tern_strdup(user);
-    c->device = cJSON_IsString(jdev) ? tern_strdup(jdev->valuestring) : NULL;
+    c->device = jdev.p ? tern_strndup(jdev.p, jdev.n) : NULL;
     c->logged_in = 1;
 
     tern_buf d;
@@ -230,9 +212,23 @@ static void op_send(req *q, cJSON *root)
     if (atomic_load(&s->shutting_down))
         return reply_error(q, TERN_ERR_SHUTTING_DOWN);
     cJSON *opts = cJSON_GetObjectItemCaseSensitive(root, "options");
-    cJSON *online = opts ? cJSON_GetObjectItemCaseSensitive(opts, "onlineUserOnly") : NULL;
-    if ((opts && !cJSON_IsObject(opts)) || (online && !cJSON_IsBool(online)))
+    int online = 0;
+    if ((opts && !cJSON_IsObject(opts)) || tern_json_get_bool(opts, "onlineUserOnly", &online) == TERN_JSON_INVALID)
         return reply_error(q, TERN_ERR_BAD_FIELD);
+    /* What the server does not implement is refused, never dropped: receiverList,
+     * offlinePushInfo, messageControlInfo, ... (docs/protocol.md §4 send). */
+    const cJSON *k;
+    cJSON_ArrayForEach(k, opts)
+    {
+        if (strcmp(k->string, "onlineUserOnly") != 0)
+            return reply_error(q, TERN_ERR_NOT_SUPPORTED);
+    }
+    cJSON_ArrayForEach(k, root)
+    {
+        if (strcmp(k->string, "op") && strcmp(k->string, "id") && strcmp(k->string, "msg") &&
+            strcmp(k->string, "options"))
+            return reply_error(q, TERN_ERR_NOT_SUPPORTED);
+    }
     send_req *r;
     int rc = msg_prepare(s, c->loop->reader, c->app, c->user, cJSON_GetObjectItemCaseSensitive(root, "msg"), &r);
     if (rc != TERN_OK)
@@ -242,7 +238,7 @@ static void op_send(req *q, cJSON *root)
     r->origin_session = delivery_session_id(s, c->id);
     r->complete = send_done;
     r->reply = q->id.len ? tern_strndup(q->id.data, q->id.len) : NULL;
-    if (cJSON_IsTrue(online)) {
+    if (online) {
         msg_send_online(r);
         return;
     }
@@ -255,31 +251,25 @@ static void op_send(req *q, cJSON *root)
 
 /* ---- history, conversations --------------------------------------------------------- */
 
+/* An optional integer field in [lo, hi] (def when absent or null); -1 if invalid. */
 static int get_int(cJSON *o, const char *name, long long def, long long lo, long long hi, long long *out)
 {
-    cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    if (!v || cJSON_IsNull(v)) {
-        *out = def;
-        return 0;
-    }
-    if (!cJSON_IsNumber(v) || v->valuedouble < (double)lo || v->valuedouble > (double)hi ||
-        floor(v->valuedouble) != v->valuedouble)
-        return -1;
-    *out = (long long)v->valuedouble;
-    return 0;
+    *out = def;
+    return tern_json_get_int(o, name, lo, hi, out) == TERN_JSON_INVALID ? -1 : 0;
 }
 
 static void op_history(req *q, cJSON *root)
 {
     conn *c = q->c;
-    cJSON *jc = cJSON_GetObjectItemCaseSensitive(root, "conversationID");
+    tern_str jc;
     long long before, limit;
-    if (!cJSON_IsString(jc) || get_int(root, "beforeSeq", 0, 0, 9007199254740991LL, &before) < 0 ||
+    if (tern_json_get_str(root, "conversationID", &jc) != TERN_JSON_OK ||
+        get_int(root, "beforeSeq", 0, 0, TERN_JSON_MAX_SAFE_INT, &before) < 0 ||
         get_int(root, "limit", 20, 1, 100, &limit) < 0)
         return reply_error(q, TERN_ERR_BAD_FIELD);
     char key[160], peer[80];
     int is_group;
-    int rc = conv_access(c, jc->valuestring, key, sizeof key, &is_group, peer, sizeof peer);
+    int rc = conv_access(c, jc.p, key, sizeof key, &is_group, peer, sizeof peer);
     if (rc != TERN_OK)
         return reply_error(q, rc);
     tern_buf d;
@@ -398,13 +388,14 @@ static void read_done(store_op *op)
 static void op_read(req *q, cJSON *root)
 {
     conn *c = q->c;
-    cJSON *jc = cJSON_GetObjectItemCaseSensitive(root, "conversationID");
+    tern_str jc;
     long long seq;
-    if (!cJSON_IsString(jc) || get_int(root, "seq", -1, 0, 9007199254740991LL, &seq) < 0 || seq < 0)
+    if (tern_json_get_str(root, "conversationID", &jc) != TERN_JSON_OK ||
+        get_int(root, "seq", -1, 0, TERN_JSON_MAX_SAFE_INT, &seq) < 0 || seq < 0)
         return reply_error(q, TERN_ERR_BAD_FIELD);
     char key[160], peer[80];
     int is_group;
-    int rc = conv_access(c, jc->valuestring, key, sizeof key, &is_group, peer, sizeof peer);
+    int rc = conv_access(c, jc.p, key, sizeof key, &is_group, peer, sizeof peer);
     if (rc != TERN_OK)
         return reply_error(q, rc);
     read_req *r = tern_calloc(1, sizeof *r);
@@ -467,14 +458,13 @@ static void op_sync(req *q, cJSON *root)
 {
     conn *c = q->c;
     server *s = c->loop->srv;
-    cJSON *jcur = cJSON_GetObjectItemCaseSensitive(root, "cursor");
     cJSON *jconvs = cJSON_GetObjectItemCaseSensitive(root, "convs");
     long long limit;
     uint64_t cursor = 0;
-    if (jcur && !cJSON_IsNull(jcur)) {
-        if (!cJSON_IsString(jcur) || tern_parse_u64(jcur->valuestring, strlen(jcur->valuestring), &cursor) < 0)
-            return reply_error(q, TERN_ERR_BAD_FIELD);
-    }
+    tern_str cur;
+    int rcur = tern_json_get_str(root, "cursor", &cur);
+    if (rcur == TERN_JSON_INVALID || (rcur == TERN_JSON_OK && tern_parse_u64(cur.p, cur.n, &cursor) < 0))
+        return reply_error(q, TERN_ERR_BAD_FIELD);
     if ((jconvs && !cJSON_IsObject(jconvs) && !cJSON_IsNull(jconvs)) ||
         get_int(root, "limit", 500, 1, 1000, &limit) < 0)
         return reply_error(q, TERN_ERR_BAD_FIELD);
@@ -493,8 +483,8 @@ static void op_sync(req *q, cJSON *root)
         {
             /* A seq is an integer in [0, 2^53): anything else (a string, -1, 1.5, 1e300,
              * which would not even convert to uint64_t) is the client's mistake. */
-            double sv = cJSON_IsNumber(kv) ? kv->valuedouble : -1;
-            if (!kv->string || !(sv >= 0 && sv <= 9007199254740991.0) || sv != (double)(uint64_t)sv) {
+            long long sv;
+            if (!kv->string || tern_json_int_value(kv, 0, TERN_JSON_MAX_SAFE_INT, &sv) < 0) {
                 hmap_free(&known_map);
                 for (size_t i = 0; i < cv.n; i++) {
                     tern_free(cv.v[i].key);
@@ -599,15 +589,24 @@ void session_on_message(conn *c, char *data, size_t n)
 {
     req q = {.c = c, .op = ""};
     tern_buf_init(&q.id, 0);
-    cJSON *root = cJSON_ParseWithLength(data, n);
+    cJSON *root;
+    int rc = tern_json_parse_request(data, n, &root);
     if (!cJSON_IsObject(root)) {
-        reply_error(&q, TERN_ERR_BAD_JSON);
+        /* Not JSON, trailing bytes, a bad escape or not an object: 1001. A \u0000 in op
+         * or id: 1003. There is no op or id to echo. */
+        reply_error(&q, rc == TERN_OK ? TERN_ERR_BAD_JSON : rc);
         cJSON_Delete(root);
         return;
     }
-    append_id_json(&q.id, cJSON_GetObjectItemCaseSensitive(root, "id"));
     cJSON *jop = cJSON_GetObjectItemCaseSensitive(root, "op");
-    if (!cJSON_IsString(jop)) {
+    if (cJSON_IsString(jop) && strlen(jop->valuestring) <= 32)
+        q.op = jop->valuestring;
+    if (append_id_json(&q.id, cJSON_GetObjectItemCaseSensitive(root, "id")) < 0) {
+        tern_buf_reset(&q.id); /* an invalid id is not echoed */
+        reply_error(&q, TERN_ERR_BAD_FIELD);
+        goto out;
+    }
+    if (!cJSON_IsString(jop) || rc != TERN_OK) { /* rc: a \u0000 in some other string */
         reply_error(&q, TERN_ERR_BAD_FIELD);
         goto out;
     }

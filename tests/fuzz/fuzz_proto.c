@@ -1,7 +1,7 @@
 /*
  * fuzz_proto.c — libFuzzer harness for the protocol JSON a client sends: the bytes are
- * parsed as a request and run through the server's message validation and
- * authorization (msg_prepare, against a real SQLite store holding users a, b and group
+ * parsed as a request (tern_json_parse, as session.c does) and run through the server's
+ * message validation and authorization (msg_prepare, against a real SQLite store holding users a, b and group
  * g1) and conversation-id parsing (conv_parse). Any crash, leak or UB is a bug in code
  * that sees every client message.
  */
@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/json.h"
 #include "core/util.h"
 #include "msg.h"
 
@@ -66,9 +67,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     conv_parse((const char *)data, size, "a", key, sizeof key, &is_group, peer, sizeof peer);
     if (!tern_utf8_valid(data, size))
         return 0; /* the WebSocket layer closes such frames before the JSON is parsed */
-    cJSON *root = cJSON_ParseWithLength((const char *)data, size);
-    if (!root)
-        return 0;
+    cJSON *root;
+    if (tern_json_parse((const char *)data, size, &root) != TERN_OK)
+        return 0; /* what session.c refuses before msg_prepare */
     cJSON *msg = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "msg") : NULL;
     send_req *r = NULL;
     if (msg && msg_prepare(&srv, rd, app_id, "a", msg, &r) == TERN_OK) {

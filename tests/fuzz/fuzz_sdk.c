@@ -55,7 +55,7 @@ static void read_message(const tern_message *m)
     tern_buf b;
     tern_buf_init(&b, 0);
     sdk_msg_encode_send(&b, m, 0);
-    sink += b.len + sdk_msg_body_size(m);
+    sink += b.len + (size_t)sdk_msg_check(m);
     tern_buf_free(&b);
 }
 

@@ -108,8 +108,8 @@ static void test_text_c2c_fields(void **state)
     send_req *r;
     assert_int_equal(prep("alice",
                           "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\","
-                          "\"payload\":{\"text\":\"hi \\\"you\\\"\\n\\u00e9\",\"junk\":1},\"clientMsgId\":\"c-1\","
-                          "\"cloudCustomData\":\"ccd\",\"priority\":\"High\",\"needReadReceipt\":true,\"x\":1}",
+                          "\"payload\":{\"text\":\"hi \\\"you\\\"\\n\\u00e9\"},\"clientMsgId\":\"c-1\","
+                          "\"cloudCustomData\":\"ccd\",\"priority\":\"High\",\"needReadReceipt\":true}",
                           &r),
                      TERN_OK);
     assert_string_equal(r->conv_key, "c:alice:bob");
@@ -122,11 +122,9 @@ static void test_text_c2c_fields(void **state)
     assert_string_equal(cJSON_GetObjectItem(o, "type")->valuestring, "TIMTextElem");
     cJSON *p = cJSON_GetObjectItem(o, "payload");
     assert_string_equal(cJSON_GetObjectItem(p, "text")->valuestring, "hi \"you\"\n\xc3\xa9");
-    assert_null(cJSON_GetObjectItem(p, "junk")); /* only known payload fields are kept */
     assert_string_equal(cJSON_GetObjectItem(o, "cloudCustomData")->valuestring, "ccd");
     assert_string_equal(cJSON_GetObjectItem(o, "priority")->valuestring, "High");
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(o, "needReadReceipt")));
-    assert_null(cJSON_GetObjectItem(o, "x"));
     cJSON_Delete(o);
     send_req_free(r);
     (void)state;
@@ -176,6 +174,35 @@ static void test_size_limit(void **state)
     (void)state;
 }
 
+/* The measure of the 12 KB rule counts cloudCustomData JSON-escaped (issue 7): a payload
+ * of 12188 bytes and 100 '"' (escaped: 200 bytes) is over; 100 'x' is exactly at it. */
+static void test_size_measure_escaped(void **state)
+{
+    size_t n = 12188 - 11; /* {"text":"..."} */
+    static const char head[] = "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\","
+                               "\"payload\":{\"text\":\"";
+    char *json = malloc(n + sizeof head + 300);
+    size_t off = sizeof head - 1;
+    memcpy(json, head, off);
+    memset(json + off, 'x', n);
+    char *p = json + off + n;
+    p += sprintf(p, "\"},\"cloudCustomData\":\"");
+    for (int i = 0; i < 100; i++)
+        p += sprintf(p, "\\\"");
+    strcpy(p, "\"}");
+    send_req *r;
+    assert_int_equal(prep("alice", json, &r), TERN_ERR_MSG_TOO_LONG);
+    assert_null(r);
+    p = json + off + n + strlen("\"},\"cloudCustomData\":\"");
+    memset(p, 'x', 100);
+    strcpy(p + 100, "\"}");
+    assert_int_equal(prep("alice", json, &r), TERN_OK);
+    send_req_free(r);
+    assert_int_equal(tern_msg_body_size(12188, "\"\"", 2), 12192);
+    free(json);
+    (void)state;
+}
+
 static void test_errors(void **state)
 {
     send_req *r;
@@ -219,9 +246,47 @@ static void test_errors(void **state)
          "\"clientMsgId\":"
          "\"0123456789012345678901234567890123456789012345678901234567890123456789\"}",
          TERN_ERR_BAD_FIELD},
+        /* A `to` that is no identifier is a bad field (1003), not an unknown user: issue 7. */
         {"alice",
          "{\"conversationType\":\"C2C\",\"to\":\"b/ob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}",
-         TERN_ERR_USER_NOT_FOUND},
+         TERN_ERR_BAD_FIELD},
+        {"alice",
+         "{\"conversationType\":\"C2C\",\"to\":\"b12345678901234567890123456789012345678901234567890123456789012345\","
+         "\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}",
+         TERN_ERR_BAD_FIELD},
+        {"alice",
+         "{\"conversationType\":\"GROUP\",\"to\":\"g/1\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}",
+         TERN_ERR_BAD_FIELD},
+        /* Tencent's CONV_SYSTEM spelling is the system conversation too (was 1003). */
+        {"alice",
+         "{\"conversationType\":\"@TIM#SYSTEM\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{"
+         "\"text\":\"x\"}}",
+         TERN_ERR_SYSTEM_CONV},
+        /* Fields the server does not implement are refused (1012), never dropped. */
+        {"alice",
+         "{\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"},"
+         "\"receiverList\":[\"bob\"]}",
+         TERN_ERR_NOT_SUPPORTED},
+        {"alice",
+         "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"},"
+         "\"messageControlInfo\":{\"excludedFromUnreadCount\":true}}",
+         TERN_ERR_NOT_SUPPORTED},
+        {"alice",
+         "{\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\","
+         "\"atUserList\":[\"bob\"]}}",
+         TERN_ERR_NOT_SUPPORTED},
+        {"alice",
+         "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"},"
+         "\"offlinePushInfo\":{\"disablePush\":true}}",
+         TERN_ERR_NOT_SUPPORTED},
+        {"alice",
+         "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\",\"junk\":1}"
+         "}",
+         TERN_ERR_NOT_SUPPORTED},
+        {"alice",
+         "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMCustomElem\",\"payload\":{\"data\":\"x\"},"
+         "\"x\":1}",
+         TERN_ERR_NOT_SUPPORTED},
         {"alice", "[1,2]", TERN_ERR_BAD_FIELD},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -258,7 +323,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text_c2c_fields), cmocka_unit_test(test_custom_and_defaults),
         cmocka_unit_test(test_size_limit),      cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_conv_parse),
+        cmocka_unit_test(test_conv_parse),      cmocka_unit_test(test_size_measure_escaped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

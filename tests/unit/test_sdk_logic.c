@@ -221,13 +221,13 @@ static void test_draft(void **state)
     cJSON *root = cJSON_Parse(js);
     assert_non_null(root);
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "msg");
-    assert_string_equal(sdk_json_str(msg, "conversationType"), "GROUP");
-    assert_string_equal(sdk_json_str(msg, "to"), "g1");
-    assert_string_equal(sdk_json_str(msg, "clientMsgId"), "id-1");
-    assert_string_equal(sdk_json_str(msg, "cloudCustomData"), "{\"k\":1}");
-    assert_string_equal(sdk_json_str(msg, "priority"), "Lowest");
-    assert_string_equal(sdk_json_str(cJSON_GetObjectItemCaseSensitive(msg, "payload"), "text"), "say \"hi\"\n");
-    assert_true(sdk_json_bool(cJSON_GetObjectItemCaseSensitive(root, "options"), "onlineUserOnly"));
+    assert_string_equal(tern_json_str(msg, "conversationType"), "GROUP");
+    assert_string_equal(tern_json_str(msg, "to"), "g1");
+    assert_string_equal(tern_json_str(msg, "clientMsgId"), "id-1");
+    assert_string_equal(tern_json_str(msg, "cloudCustomData"), "{\"k\":1}");
+    assert_string_equal(tern_json_str(msg, "priority"), "Lowest");
+    assert_string_equal(tern_json_str(cJSON_GetObjectItemCaseSensitive(msg, "payload"), "text"), "say \"hi\"\n");
+    assert_true(tern_json_true(cJSON_GetObjectItemCaseSensitive(root, "options"), "onlineUserOnly"));
     cJSON_Delete(root);
     tern_free(js);
     tern_buf_free(&b);
@@ -237,7 +237,7 @@ static void test_draft(void **state)
     assert_string_equal(tern_message_id(m), "99");
     root = cJSON_Parse(tern_message_json(m));
     assert_non_null(root);
-    assert_string_equal(sdk_json_str(root, "msgId"), "99");
+    assert_string_equal(tern_json_str(root, "msgId"), "99");
     cJSON_Delete(root);
     tern_message_release(m);
 
@@ -245,10 +245,51 @@ static void test_draft(void **state)
     assert_null(sdk_msg_new_draft("alice", TERN_CONV_C2C, "bad id", TERN_MSG_TEXT, "x", NULL, NULL, NULL));
     assert_null(sdk_msg_new_draft("alice", TERN_CONV_C2C, "bob", TERN_MSG_TEXT, "\xff", NULL, NULL, NULL));
     assert_null(sdk_msg_new_draft("alice", 7, "bob", TERN_MSG_TEXT, "x", NULL, NULL, NULL));
-    m = sdk_msg_new_draft("alice", TERN_CONV_C2C, SDK_SYSTEM_CONV, TERN_MSG_CUSTOM, NULL, "d", NULL, "e");
+    m = sdk_msg_new_draft("alice", TERN_CONV_C2C, TERN_CONV_SYSTEM_ID, TERN_MSG_CUSTOM, NULL, "d", NULL, "e");
     assert_non_null(m);
     assert_string_equal(tern_message_payload_json(m), "{\"data\":\"d\",\"extension\":\"e\"}");
     tern_message_release(m);
+}
+
+/* libtern applies the server's send rules (core/message.h) before sending: the 12 KB
+ * measure counts cloudCustomData escaped and the canonical payload, and the system
+ * conversation is 2106. */
+static void test_send_rules(void **state)
+{
+    size_t n = 12188 - 11; /* {"text":"..."} is 12188 bytes */
+    char *text = tern_malloc(n + 1);
+    memset(text, 'a', n);
+    text[n] = 0;
+    tern_message *m = sdk_msg_new_draft("alice", TERN_CONV_C2C, "bob", TERN_MSG_TEXT, text, NULL, NULL, NULL);
+    char ccd[101];
+    memset(ccd, '"', 100);
+    ccd[100] = 0;
+    assert_int_equal(tern_message_set_cloud_custom_data(m, ccd), 0);
+    assert_int_equal(sdk_msg_check(m), TERN_ERR_MSG_TOO_LONG); /* 12188 + 200 */
+    memset(ccd, 'x', 100);
+    assert_int_equal(tern_message_set_cloud_custom_data(m, ccd), 0);
+    assert_int_equal(sdk_msg_check(m), TERN_OK); /* 12188 + 100 = 12288 */
+    tern_message_release(m);
+    tern_free(text);
+    /* A custom message is measured with every field, as the server stores it: the
+     * absent description and extension add {"description":"","extension":""}. */
+    char *data = tern_malloc(12288);
+    size_t dn = 12288 - strlen("{\"data\":\"\",\"description\":\"\",\"extension\":\"\"}");
+    memset(data, 'd', dn);
+    data[dn] = 0;
+    m = sdk_msg_new_draft("alice", TERN_CONV_GROUP, "g1", TERN_MSG_CUSTOM, NULL, data, NULL, NULL);
+    assert_int_equal(sdk_msg_check(m), TERN_OK);
+    tern_message_release(m);
+    data[dn] = 'd';
+    data[dn + 1] = 0;
+    m = sdk_msg_new_draft("alice", TERN_CONV_GROUP, "g1", TERN_MSG_CUSTOM, NULL, data, NULL, NULL);
+    assert_int_equal(sdk_msg_check(m), TERN_ERR_MSG_TOO_LONG);
+    tern_message_release(m);
+    tern_free(data);
+    m = sdk_msg_new_draft("alice", TERN_CONV_C2C, TERN_CONV_SYSTEM_ID, TERN_MSG_TEXT, "x", NULL, NULL, NULL);
+    assert_int_equal(sdk_msg_check(m), TERN_ERR_SYSTEM_CONV);
+    tern_message_release(m);
+    (void)state;
 }
 
 int main(void)
@@ -261,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_seqset_bounded),
         cmocka_unit_test(test_message_codec),
         cmocka_unit_test(test_draft),
+        cmocka_unit_test(test_send_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

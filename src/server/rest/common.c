@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/json.h"
 #include "core/util.h"
 #include "rest/rest.h"
 
@@ -32,10 +33,12 @@ void strlist_free(strlist *l)
 
 cJSON *parse_body(const rctx *x, const http_msg *m)
 {
-    cJSON *j = m->body.len ? cJSON_ParseWithLength(m->body.data, m->body.len) : NULL;
-    if (!j || !tern_utf8_valid((const uint8_t *)m->body.data, m->body.len)) {
-        cJSON_Delete(j);
-        rest_reply_err(x, TERN_ERR_BAD_JSON);
+    cJSON *j = NULL;
+    int rc = TERN_ERR_BAD_JSON;
+    if (tern_utf8_valid((const uint8_t *)m->body.data, m->body.len))
+        rc = tern_json_parse(m->body.data, m->body.len, &j);
+    if (rc != TERN_OK) {
+        rest_reply_err(x, rc);
         return NULL;
     }
     return j;
@@ -43,8 +46,7 @@ cJSON *parse_body(const rctx *x, const http_msg *m)
 
 const char *jstr(cJSON *o, const char *name)
 {
-    cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
+    return tern_json_str(o, name);
 }
 
 int ident(const char *s)

@@ -84,6 +84,18 @@ static int messages_send(rctx *x, const http_msg *m, int is_group)
         }
     } else
         rc = TERN_ERR_BAD_FIELD;
+    /* Easemob fields this server does not implement (routetype, sync_device, ...) are
+     * refused, never dropped (docs/rest-api.md). */
+    static const char *const keys[] = {"from", "to", "type", "body", "ext", "clientMsgId"};
+    cJSON *jk;
+    cJSON_ArrayForEach(jk, j)
+    {
+        size_t i = 0;
+        while (jk->string && i < sizeof keys / sizeof keys[0] && strcmp(jk->string, keys[i]) != 0)
+            i++;
+        if (rc == TERN_OK && (!jk->string || i == sizeof keys / sizeof keys[0]))
+            rc = TERN_ERR_NOT_SUPPORTED;
+    }
     if (rc == TERN_OK && (!to.n || !ident(from)))
         rc = to.n ? TERN_ERR_USER_NOT_FOUND : TERN_ERR_BAD_FIELD;
     /* Each recipient gets its own message; with a clientMsgId, its idempotency key is
@@ -99,6 +111,8 @@ static int messages_send(rctx *x, const http_msg *m, int is_group)
     if (rc == TERN_OK &&
         (!type || strcmp(type, "txt") || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(body, "msg"))))
         rc = type && strcmp(type, "txt") ? TERN_ERR_UNSUPPORTED_TYPE : TERN_ERR_BAD_FIELD;
+    if (rc == TERN_OK && cJSON_GetArraySize(body) != 1)
+        rc = TERN_ERR_NOT_SUPPORTED; /* a txt body is {"msg"} */
     if (rc == TERN_OK) {
         int ex = store_user_exists(rest_reader(x), x->app.id, from);
         if (ex != 1)
@@ -113,6 +127,15 @@ static int messages_send(rctx *x, const http_msg *m, int is_group)
         return 0;
     }
     char *ccd = ext ? cJSON_PrintUnformatted(ext) : NULL;
+    /* The Easemob txt message becomes a TIMTextElem of the core model. */
+    tern_msg tm;
+    tern_msg_init(&tm);
+    tm.kind = is_group ? TERN_CONV_KIND_GROUP : TERN_CONV_KIND_C2C;
+    tm.elem = tern_elem_find("TIMTextElem", 11);
+    const char *text = cJSON_GetObjectItemCaseSensitive(body, "msg")->valuestring;
+    int enc = tern_elem_encode_values(tm.elem, &text, 0, &tm.payload);
+    tm.ccd.p = ccd;
+    tm.ccd.n = ccd ? strlen(ccd) : 0;
     rest_op *r = rest_op_new(x, finish_send);
     r->list = to.v;
     r->nlist = to.n;
@@ -122,23 +145,17 @@ static int messages_send(rctx *x, const http_msg *m, int is_group)
     send_req **reqs = tern_calloc(to.n, sizeof *reqs);
     int *codes = tern_calloc(to.n, sizeof *codes);
     for (size_t i = 0; i < to.n; i++) {
-        cJSON *msg = cJSON_CreateObject();
-        cJSON_AddStringToObject(msg, "conversationType", is_group ? "GROUP" : "C2C");
-        cJSON_AddStringToObject(msg, "to", to.v[i]);
-        cJSON_AddStringToObject(msg, "type", "TIMTextElem");
-        cJSON *p = cJSON_AddObjectToObject(msg, "payload");
-        cJSON_AddStringToObject(p, "text", cJSON_GetObjectItemCaseSensitive(body, "msg")->valuestring);
-        if (ccd)
-            cJSON_AddStringToObject(msg, "cloudCustomData", ccd);
-        if (cmid) {
-            char k[160];
-            /* One idempotency key per recipient (length checked above). */
-            snprintf(k, sizeof k, "%s%s%s", cmid, to.n > 1 ? ":" : "", to.n > 1 ? to.v[i] : "");
-            cJSON_AddStringToObject(msg, "clientMsgId", k);
-        }
-        codes[i] = msg_prepare(s, rest_reader(x), x->app.id, from, msg, &reqs[i]);
-        cJSON_Delete(msg);
+        char key[160];
+        /* One idempotency key per recipient (length checked above). */
+        int kn = snprintf(key, sizeof key, "%s%s%s", cmid ? cmid : "", cmid && to.n > 1 ? ":" : "",
+                          cmid && to.n > 1 ? to.v[i] : "");
+        tm.to.p = to.v[i];
+        tm.to.n = strlen(to.v[i]);
+        tm.cmid.p = key;
+        tm.cmid.n = (size_t)kn;
+        codes[i] = enc != TERN_OK ? enc : msg_prepare_msg(s, rest_reader(x), x->app.id, from, &tm, &reqs[i]);
     }
+    tern_msg_clear(&tm);
     if (ccd)
         cJSON_free(ccd);
     cJSON_Delete(j);

@@ -18,6 +18,7 @@ int rest_status_of(int code)
     case TERN_ERR_UNSUPPORTED_TYPE:
     case TERN_ERR_MSG_TOO_LONG:
     case TERN_ERR_SYSTEM_CONV:
+    case TERN_ERR_NOT_SUPPORTED:
     case TERN_ERR_TOO_MANY: return 400;
     case TERN_ERR_TOKEN_INVALID:
     case TERN_ERR_TOKEN_EXPIRED:
@@ -56,6 +57,7 @@ const char *rest_error_name(int code)
     case TERN_ERR_MSG_TOO_LONG: return "message_too_long";
     case TERN_ERR_SYSTEM_CONV: return "system_conversation";
     case TERN_ERR_TOO_MANY: return "too_many_items";
+    case TERN_ERR_NOT_SUPPORTED: return "not_supported";
     default: return "internal_error";
     }
 }

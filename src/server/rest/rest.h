@@ -123,7 +123,8 @@ typedef struct strlist {
 void strlist_add(void *ud, const char *s);
 void strlist_free(strlist *l);
 
-/* The body as JSON, or NULL after answering 1001 (empty, malformed or not UTF-8). */
+/* The body as JSON (core/json.h: strict, and no string may hold a NUL), or NULL after
+ * answering 1001 (empty, not UTF-8, not JSON, trailing bytes) or 1003 (a \u0000). */
 cJSON *parse_body(const rctx *x, const http_msg *m);
 /* The string member name of o, or NULL. */
 const char *jstr(cJSON *o, const char *name);

@@ -1,0 +1,62 @@
+/*
+ * elem.h — the table of message element types (Tencent's TIM*Elem), shared by ternd and
+ * libtern.
+ *
+ * A type is a row: its wire name, the SDK's tern_msg_type value, its payload fields with
+ * their limits, and the functions that validate+encode a client's payload into its
+ * canonical JSON (only known fields, in table order, strings re-escaped) and decode a
+ * received payload. Types made only of string fields use the generic functions; a type
+ * with numbers, arrays or media references brings its own. Adding a type is one row in
+ * elem.c, its tests (tests/unit/test_elem.c) and a fuzz seed (tests/fuzz/corpus/fuzz_json).
+ * A payload key that the type does not list is refused with 1012 (never dropped).
+ */
+#ifndef TERN_CORE_ELEM_H
+#define TERN_CORE_ELEM_H
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "core/buf.h"
+
+#define TERN_ELEM_MAX_FIELDS 8
+
+typedef struct tern_elem_field {
+    const char *name;
+    int required; /* absent (or null) is 1003 */
+    size_t max;   /* bytes; 0: bounded only by the 12 KB rule (message.h) */
+} tern_elem_field;
+
+typedef struct tern_elem_type tern_elem_type;
+struct tern_elem_type {
+    const char *name; /* "TIMTextElem" */
+    int sdk_type;     /* tern_msg_type (tern/tern.h); 0 (TERN_MSG_UNKNOWN) for a type libtern
+                         has no constant for yet: apps read its payload JSON */
+    const tern_elem_field *fields;
+    size_t nfields;
+    /* Validates a client's payload and appends its canonical JSON object. Returns
+     * TERN_OK, TERN_ERR_BAD_FIELD (not an object, a field missing or of the wrong type
+     * or over its limit), TERN_ERR_NOT_SUPPORTED (a key the type does not have) or
+     * TERN_ERR_INTERNAL (out of memory: out may hold a partial object). */
+    int (*encode)(const tern_elem_type *t, const cJSON *payload, tern_buf *out);
+    /* Reads a payload received from the server: vals[i] = the string of fields[i]
+     * (borrowed from the tree), or NULL if absent. Lenient: never fails. */
+    void (*decode)(const tern_elem_type *t, const cJSON *payload, const char **vals);
+};
+
+/* The row of wire name s[0..n), or NULL (the caller answers 1008). */
+const tern_elem_type *tern_elem_find(const char *s, size_t n);
+/* The row of a tern_msg_type value other than 0, or NULL. */
+const tern_elem_type *tern_elem_by_sdk_type(int sdk_type);
+/* Rows in table order; i past the end gives NULL. */
+const tern_elem_type *tern_elem_at(size_t i);
+
+/* Encoding from C strings (libtern's drafts, REST): vals[i] for fields[i], NULL for
+ * absent. With omit_absent 0 it is the canonical form: the same codes and the same bytes
+ * as t->encode on the equivalent object. With omit_absent 1 absent optional fields are
+ * left out (libtern's drafts show the payload as the app gave it). */
+int tern_elem_encode_values(const tern_elem_type *t, const char *const *vals, int omit_absent, tern_buf *out);
+
+/* The generic functions for types made of string fields (exposed for the table). */
+int tern_elem_encode_strings(const tern_elem_type *t, const cJSON *payload, tern_buf *out);
+void tern_elem_decode_strings(const tern_elem_type *t, const cJSON *payload, const char **vals);
+
+#endif

@@ -1,0 +1,198 @@
+/*
+ * message.c — validation, the 12 KB measure, and the encoders/decoder of the message
+ * model; see message.h. This runs once per message on the send path (no allocation but
+ * the payload's buffer).
+ */
+#include "core/message.h"
+
+#include <string.h>
+
+#include "core/json.h"
+#include "core/util.h"
+#include "tern/errors.h"
+
+/* The keys of a client's message object that the server implements. */
+static const char *const send_keys[] = {"conversationType", "to",       "type",           "payload", "clientMsgId",
+                                        "cloudCustomData",  "priority", "needReadReceipt"};
+
+static const char *const prio_names[] = {"", "High", "Normal", "Low", "Lowest"};
+
+void tern_msg_init(tern_msg *m)
+{
+    memset(m, 0, sizeof *m);
+    tern_buf_init(&m->payload, 0);
+    m->priority = TERN_MSG_PRIO_NORMAL;
+}
+
+void tern_msg_clear(tern_msg *m)
+{
+    tern_buf_free(&m->payload);
+}
+
+const char *tern_msg_priority_name(int priority)
+{
+    return priority >= TERN_MSG_PRIO_HIGH && priority <= TERN_MSG_PRIO_LOWEST ? prio_names[priority] : "Normal";
+}
+
+int tern_msg_priority_parse(const char *s, size_t n)
+{
+    for (int i = TERN_MSG_PRIO_HIGH; s && i <= TERN_MSG_PRIO_LOWEST; i++)
+        if (strlen(prio_names[i]) == n && !memcmp(prio_names[i], s, n))
+            return i;
+    return 0;
+}
+
+size_t tern_msg_body_size(size_t payload_n, const char *ccd, size_t ccd_n)
+{
+    return payload_n + tern_json_escaped_len(ccd, ccd_n);
+}
+
+static int is_system_id(tern_str s)
+{
+    return s.n == sizeof TERN_CONV_SYSTEM_ID - 1 && !memcmp(s.p, TERN_CONV_SYSTEM_ID, s.n);
+}
+
+int tern_msg_validate(const tern_msg *m)
+{
+    /* The system conversation is receive-only (Tencent 2106), however it is named. */
+    if (m->kind == TERN_CONV_KIND_SYSTEM || is_system_id(m->to))
+        return TERN_ERR_SYSTEM_CONV;
+    if (m->kind != TERN_CONV_KIND_C2C && m->kind != TERN_CONV_KIND_GROUP)
+        return TERN_ERR_BAD_FIELD;
+    if (!tern_ident_valid(m->to.p, m->to.n) || m->cmid.n > TERN_MSG_MAX_CLIENT_ID)
+        return TERN_ERR_BAD_FIELD;
+    if (!m->elem)
+        return TERN_ERR_UNSUPPORTED_TYPE;
+    if (tern_msg_body_size(m->payload.len, m->ccd.p, m->ccd.n) > TERN_MSG_MAX_BODY)
+        return TERN_ERR_MSG_TOO_LONG;
+    return TERN_OK;
+}
+
+static int known_key(const char *k)
+{
+    for (size_t i = 0; i < sizeof send_keys / sizeof send_keys[0]; i++)
+        if (!strcmp(k, send_keys[i]))
+            return 1;
+    return 0;
+}
+
+int tern_msg_parse_send(const cJSON *obj, tern_msg *m)
+{
+    tern_msg_init(m);
+    if (!cJSON_IsObject(obj))
+        return TERN_ERR_BAD_FIELD;
+    tern_str ctype, type, prio = {0};
+    if (tern_json_get_str(obj, "conversationType", &ctype) != TERN_JSON_OK ||
+        tern_json_get_str(obj, "to", &m->to) != TERN_JSON_OK)
+        return TERN_ERR_BAD_FIELD;
+    m->kind = tern_conv_kind_parse(ctype.p, ctype.n);
+    if (m->kind == TERN_CONV_KIND_SYSTEM || is_system_id(m->to))
+        return TERN_ERR_SYSTEM_CONV;
+    int nrr = 0;
+    if (tern_json_get_str(obj, "type", &type) != TERN_JSON_OK ||
+        tern_json_get_str(obj, "cloudCustomData", &m->ccd) == TERN_JSON_INVALID ||
+        tern_json_get_str(obj, "clientMsgId", &m->cmid) == TERN_JSON_INVALID ||
+        tern_json_get_str(obj, "priority", &prio) == TERN_JSON_INVALID ||
+        tern_json_get_bool(obj, "needReadReceipt", &nrr) == TERN_JSON_INVALID)
+        return TERN_ERR_BAD_FIELD;
+    m->need_read_receipt = nrr;
+    if (prio.p && !(m->priority = tern_msg_priority_parse(prio.p, prio.n)))
+        return TERN_ERR_BAD_FIELD;
+    if ((m->kind != TERN_CONV_KIND_C2C && m->kind != TERN_CONV_KIND_GROUP) || !tern_ident_valid(m->to.p, m->to.n) ||
+        m->cmid.n > TERN_MSG_MAX_CLIENT_ID)
+        return TERN_ERR_BAD_FIELD;
+    const cJSON *k;
+    cJSON_ArrayForEach(k, obj)
+    {
+        if (!known_key(k->string))
+            return TERN_ERR_NOT_SUPPORTED;
+    }
+    m->elem = tern_elem_find(type.p, type.n);
+    if (!m->elem)
+        return TERN_ERR_UNSUPPORTED_TYPE;
+    int rc = m->elem->encode(m->elem, cJSON_GetObjectItemCaseSensitive(obj, "payload"), &m->payload);
+    if (rc == TERN_OK)
+        rc = tern_msg_validate(m);
+    if (rc != TERN_OK)
+        tern_msg_clear(m);
+    return rc;
+}
+
+int tern_msg_encode_fields(tern_buf *out, const tern_msg *m, const char *from, size_t from_n)
+{
+    int rc = tern_buf_puts(out, m->kind == TERN_CONV_KIND_GROUP ? "\"conversationType\":\"GROUP\",\"from\":"
+                                                                : "\"conversationType\":\"C2C\",\"from\":");
+    rc |= tern_buf_json_str(out, from, from_n);
+    rc |= tern_buf_puts(out, ",\"to\":");
+    rc |= tern_buf_json_str(out, m->to.p, m->to.n);
+    if (m->cmid.n) {
+        rc |= tern_buf_puts(out, ",\"clientMsgId\":");
+        rc |= tern_buf_json_str(out, m->cmid.p, m->cmid.n);
+    }
+    rc |= tern_buf_puts(out, ",\"type\":");
+    rc |= tern_buf_json_str(out, m->elem->name, strlen(m->elem->name));
+    rc |= tern_buf_puts(out, ",\"payload\":");
+    rc |= tern_buf_append(out, m->payload.data, m->payload.len);
+    rc |= tern_buf_puts(out, ",\"cloudCustomData\":");
+    rc |= tern_buf_json_str(out, m->ccd.p ? m->ccd.p : "", m->ccd.n);
+    rc |= tern_buf_printf(out, ",\"priority\":\"%s\",\"needReadReceipt\":%s", tern_msg_priority_name(m->priority),
+                          m->need_read_receipt ? "true" : "false");
+    return rc ? -1 : 0;
+}
+
+int tern_msg_encode_send(tern_buf *out, const tern_msg *m, int online_only)
+{
+    int rc = tern_buf_puts(out, m->kind == TERN_CONV_KIND_GROUP ? ",\"msg\":{\"conversationType\":\"GROUP\",\"to\":"
+                                                                : ",\"msg\":{\"conversationType\":\"C2C\",\"to\":");
+    rc |= tern_buf_json_str(out, m->to.p, m->to.n);
+    rc |= tern_buf_puts(out, ",\"type\":");
+    rc |= tern_buf_json_str(out, m->elem->name, strlen(m->elem->name));
+    rc |= tern_buf_puts(out, ",\"payload\":");
+    rc |= tern_buf_append(out, m->payload.data, m->payload.len);
+    if (m->cmid.n) {
+        rc |= tern_buf_puts(out, ",\"clientMsgId\":");
+        rc |= tern_buf_json_str(out, m->cmid.p, m->cmid.n);
+    }
+    rc |= tern_buf_puts(out, ",\"cloudCustomData\":");
+    rc |= tern_buf_json_str(out, m->ccd.p ? m->ccd.p : "", m->ccd.n);
+    rc |= tern_buf_printf(out, ",\"priority\":\"%s\",\"needReadReceipt\":%s},\"options\":{\"onlineUserOnly\":%s}",
+                          tern_msg_priority_name(m->priority), m->need_read_receipt ? "true" : "false",
+                          online_only ? "true" : "false");
+    return rc ? -1 : 0;
+}
+
+int tern_msg_decode(const cJSON *obj, tern_msg_view *v)
+{
+    memset(v, 0, sizeof *v);
+    tern_str ctype;
+    if (!cJSON_IsObject(obj) || tern_json_get_u64(obj, "msgId", &v->msg_id) != TERN_JSON_OK ||
+        tern_json_get_str(obj, "conversationType", &ctype) != TERN_JSON_OK)
+        return -1;
+    v->kind = tern_conv_kind_parse(ctype.p, ctype.n);
+    v->from = tern_json_str(obj, "from");
+    v->to = tern_json_str(obj, "to");
+    v->type = tern_json_str(obj, "type");
+    if ((v->kind != TERN_CONV_KIND_C2C && v->kind != TERN_CONV_KIND_GROUP) || !v->from || !v->to || !v->type)
+        return -1;
+    v->elem = tern_elem_find(v->type, strlen(v->type));
+    v->payload = cJSON_GetObjectItemCaseSensitive(obj, "payload");
+    tern_json_get_u64(obj, "seq", &v->seq);
+    uint64_t t = 0;
+    tern_json_get_u64(obj, "time", &t);
+    v->time = (int64_t)t;
+    v->ccd = tern_json_str(obj, "cloudCustomData");
+    if (!v->ccd)
+        v->ccd = "";
+    v->cmid = tern_json_str(obj, "clientMsgId");
+    if (!v->cmid)
+        v->cmid = "";
+    const char *p = tern_json_str(obj, "priority");
+    v->priority = p ? tern_msg_priority_parse(p, strlen(p)) : 0;
+    if (!v->priority)
+        v->priority = TERN_MSG_PRIO_NORMAL;
+    int b = 0;
+    v->need_read_receipt = tern_json_get_bool(obj, "needReadReceipt", &b) == TERN_JSON_OK && b;
+    b = 0;
+    v->online_only = (tern_json_get_bool(obj, "onlineOnly", &b) == TERN_JSON_OK && b) || v->seq == 0;
+    return 0;
+}

@@ -16,7 +16,6 @@
  * sqlite3_test_control(SQLITE_TESTCTRL_FAULT_INSTALL)).
  */
 #include <limits.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -52,29 +51,46 @@ unsigned long store_test_alloc_failures(void)
     return atomic_load(&nfailures);
 }
 
+static int mem_roundup(int n)
+{
+    return n > INT_MAX - 7 ? n : (n + 7) & ~7;
+}
+
+/* Like SQLite's own default (mem1.c): each block carries its size in an 8-byte header,
+ * so xSize costs no call into libc. */
 static void *mem_malloc(int n)
 {
-    return n <= 0 || fail_now() ? NULL : malloc((size_t)n);
+    if (n <= 0 || n > INT_MAX - 7 || fail_now())
+        return NULL;
+    n = mem_roundup(n);
+    sqlite3_int64 *p = malloc((size_t)n + 8);
+    if (!p)
+        return NULL;
+    p[0] = n;
+    return p + 1;
 }
 
 static void mem_free(void *p)
 {
-    free(p);
+    if (p)
+        free((sqlite3_int64 *)p - 1);
 }
 
 static void *mem_realloc(void *p, int n)
 {
-    return n <= 0 || fail_now() ? NULL : realloc(p, (size_t)n);
+    if (n <= 0 || n > INT_MAX - 7 || fail_now())
+        return NULL;
+    n = mem_roundup(n);
+    sqlite3_int64 *q = realloc((sqlite3_int64 *)p - 1, (size_t)n + 8);
+    if (!q)
+        return NULL;
+    q[0] = n;
+    return q + 1;
 }
 
 static int mem_size(void *p)
 {
-    return p ? (int)malloc_usable_size(p) : 0;
-}
-
-static int mem_roundup(int n)
-{
-    return (n + 7) & ~7;
+    return p ? (int)((sqlite3_int64 *)p)[-1] : 0;
 }
 
 static int mem_init(void *ud)

@@ -153,24 +153,37 @@ int sq_op_add_members(sq_store *s, store_op *op)
     return add_members(s, op, NULL);
 }
 
+/* The start of the ops that take rows out of a live group: its conversation key into
+ * conv_key[80], the group checked live, and the batch's pending read positions written
+ * (user_convs rows are about to go). 1: go on; 0: op->result says why not; -1: failure. */
+static int leaving_group(sq_store *s, store_op *op, char *conv_key)
+{
+    const char *group_id = op->u.group.group_id;
+    if (!group_id || store_conv_key_group(group_id, conv_key, 80) < 0) {
+        op->result = TERN_ERR_BAD_FIELD;
+        return 0;
+    }
+    int dismissed;
+    int r = group_live(s, op->app, group_id, &dismissed);
+    if (r <= 0) {
+        op->result = TERN_ERR_GROUP_NOT_FOUND;
+        return r;
+    }
+    return sq_flush_reads(s) < 0 ? -1 : 1;
+}
+
 int sq_op_remove_members(sq_store *s, store_op *op)
 {
     __typeof__(op->u.group) *g = &op->u.group;
     g->changed = 0;
     char conv_key[80];
-    if (!g->group_id || (g->nmembers && !g->members) ||
-        store_conv_key_group(g->group_id, conv_key, sizeof conv_key) < 0) {
+    if (g->nmembers && !g->members) {
         op->result = TERN_ERR_BAD_FIELD;
         return 0;
     }
-    int dismissed;
-    int r = group_live(s, op->app, g->group_id, &dismissed);
-    if (r <= 0) {
-        op->result = TERN_ERR_GROUP_NOT_FOUND;
+    int r = leaving_group(s, op, conv_key);
+    if (r <= 0)
         return r;
-    }
-    if (sq_flush_reads(s) < 0)
-        return -1;
     for (size_t i = 0; i < g->nmembers; i++) {
         if (!g->members[i])
             continue;
@@ -198,18 +211,9 @@ int sq_op_dismiss_group(sq_store *s, store_op *op)
 {
     __typeof__(op->u.group) *g = &op->u.group;
     char conv_key[80];
-    if (!g->group_id || store_conv_key_group(g->group_id, conv_key, sizeof conv_key) < 0) {
-        op->result = TERN_ERR_BAD_FIELD;
-        return 0;
-    }
-    int dismissed;
-    int r = group_live(s, op->app, g->group_id, &dismissed);
-    if (r <= 0) {
-        op->result = TERN_ERR_GROUP_NOT_FOUND;
+    int r = leaving_group(s, op, conv_key);
+    if (r <= 0)
         return r;
-    }
-    if (sq_flush_reads(s) < 0)
-        return -1;
     /* user_convs rows first: the statement finds them through the member list. */
     sqlite3_stmt *st = s->st[W_UC_DEL_GROUP];
     sqlite3_bind_int64(st, 1, op->app);

@@ -174,37 +174,35 @@ full:
     return TERN_ERR_TOO_MANY;
 }
 
-int sq_history(store_reader *rr, int64_t app, const char *conv_key, uint64_t before_seq, int limit, tern_buf *out,
-               int *more)
+/* A page of messages of conv_key through statement `which` (bound: app, conv_key, seq
+ * bound, limit + 1), appended to out by message_array. */
+static int page(sq_reader *r, int which, int64_t app, const char *conv_key, uint64_t seq, int limit, int col,
+                tern_buf *out, int *more, uint64_t *last_seq)
 {
-    sq_reader *r = (sq_reader *)rr;
-    sqlite3_stmt *st = sq_rst(r, R_HISTORY);
+    sqlite3_stmt *st = sq_rst(r, which);
     if (!st)
         return TERN_ERR_STORE;
     if (limit < 0)
         limit = 0;
     sqlite3_bind_int64(st, 1, app);
     sq_bind_text(st, 2, conv_key);
-    sqlite3_bind_int64(st, 3, before_seq == 0 || before_seq > INT64_MAX ? INT64_MAX : (int64_t)before_seq);
+    sqlite3_bind_int64(st, 3, seq > INT64_MAX ? INT64_MAX : (int64_t)seq);
     sqlite3_bind_int64(st, 4, (int64_t)limit + 1);
-    return message_array(r, st, 0, limit, out, more, NULL);
+    return message_array(r, st, col, limit, out, more, last_seq);
+}
+
+int sq_history(store_reader *rr, int64_t app, const char *conv_key, uint64_t before_seq, int limit, tern_buf *out,
+               int *more)
+{
+    return page((sq_reader *)rr, R_HISTORY, app, conv_key, before_seq == 0 ? UINT64_MAX : before_seq, limit, 0, out,
+                more, NULL);
 }
 
 int sq_messages_after(store_reader *rr, int64_t app, const char *conv_key, uint64_t after_seq, int limit, tern_buf *out,
                       int *more, uint64_t *last_seq)
 {
-    sq_reader *r = (sq_reader *)rr;
-    sqlite3_stmt *st = sq_rst(r, R_AFTER);
     *last_seq = after_seq;
-    if (!st)
-        return TERN_ERR_STORE;
-    if (limit < 0)
-        limit = 0;
-    sqlite3_bind_int64(st, 1, app);
-    sq_bind_text(st, 2, conv_key);
-    sqlite3_bind_int64(st, 3, after_seq > INT64_MAX ? INT64_MAX : (int64_t)after_seq);
-    sqlite3_bind_int64(st, 4, (int64_t)limit + 1);
-    int rc = message_array(r, st, 1, limit, out, more, last_seq);
+    int rc = page((sq_reader *)rr, R_AFTER, app, conv_key, after_seq, limit, 1, out, more, last_seq);
     if (rc != TERN_OK)
         *last_seq = after_seq;
     return rc;

@@ -10,7 +10,9 @@
  *     finds a usable store either way (migrations are transactions);
  *   - write + read: a message is stored (TERN_OK) or not (TERN_ERR_STORE), never half:
  *     the next message takes the next gap-free seq, and history holds exactly the
- *     messages acknowledged.
+ *     messages acknowledged;
+ *   - groups and read positions: a group exists afterwards exactly if its creation was
+ *     acknowledged.
  * This is the store's half of the allocation-failure hook of issue 7; core's hook
  * (alloc.h) covers tern_malloc. */
 #include <setjmp.h>
@@ -259,11 +261,78 @@ static void test_write_read_oom(void **state)
     store_close(s);
 }
 
+static void on_name(void *ud, const char *name)
+{
+    (void)name;
+    (*(int *)ud)++;
+}
+
+/* Groups, members and read positions: every op is TERN_OK or TERN_ERR_STORE, and what it
+ * reported is what the store holds once memory is back. */
+static void test_groups_reads_oom(void **state)
+{
+    fx *f = *state;
+    char err[256] = "";
+    store *s = open_store(f, err, sizeof err);
+    if (!s)
+        fail_msg("store_open: %s", err);
+    int64_t app = make_app_and_users(s);
+    store_reader *r = store_reader_open(s);
+    assert_non_null(r);
+    uint64_t seq;
+    assert_int_equal(send_msg(s, app, &seq), TERN_OK); /* bob gets a conversation row */
+    int n;
+    for (n = 1; n < MAX_ROUNDS; n++) {
+        char gid[32];
+        snprintf(gid, sizeof gid, "g%d", n);
+        const char *members[] = {"bob"};
+        store_op g = {.kind = STORE_OP_CREATE_GROUP, .app = app};
+        g.u.group.group_id = gid;
+        g.u.group.name = "group";
+        g.u.group.owner = "alice";
+        g.u.group.members = members;
+        g.u.group.nmembers = 1;
+        store_op rd = {.kind = STORE_OP_MARK_READ, .app = app};
+        rd.u.read.user = "bob";
+        rd.u.read.conv_key = "c:alice:bob";
+        rd.u.read.seq = 1;
+        int nmembers = 0;
+        unsigned long before = store_test_alloc_failures();
+        store_test_fail_alloc_after((unsigned long)n);
+        int grc = run_op(s, &g);
+        int rrc = run_op(s, &rd);
+        int mrc = store_group_members(r, app, gid, on_name, &nmembers);
+        store_test_fail_alloc_after(0);
+        int hit = store_test_alloc_failures() != before;
+        assert_true(grc == TERN_OK || grc == TERN_ERR_STORE);
+        assert_true(rrc == TERN_OK || rrc == TERN_ERR_STORE);
+        assert_true(mrc == TERN_OK || mrc == TERN_ERR_STORE || mrc == TERN_ERR_GROUP_NOT_FOUND);
+        if (!hit) {
+            assert_int_equal(grc, TERN_OK);
+            assert_int_equal(rrc, TERN_OK);
+            assert_int_equal(mrc, TERN_OK);
+            assert_int_equal(nmembers, 2);
+        }
+        /* Memory is back: the group exists exactly if its creation was acknowledged. */
+        store_group info;
+        assert_int_equal(store_group_get(r, app, gid, &info), grc == TERN_OK ? TERN_OK : TERN_ERR_GROUP_NOT_FOUND);
+        if (grc == TERN_OK)
+            assert_int_equal(info.member_count, 2);
+        if (!hit)
+            break;
+    }
+    assert_true(n < MAX_ROUNDS);
+    print_message("groups + read positions: %d allocations, each failed in turn\n", n - 1);
+    store_reader_close(r);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_oom, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_read_oom, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_groups_reads_oom, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

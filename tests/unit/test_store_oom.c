@@ -256,6 +256,7 @@ static void test_write_read_oom(void **state)
             break;
     }
     assert_true(n < MAX_ROUNDS);
+    assert_true(n > 10); /* the hook reached SQLite's allocations */
     print_message("message + reads: %d allocations, each failed in turn\n", n - 1);
     store_reader_close(r);
     store_close(s);
@@ -322,6 +323,7 @@ static void test_groups_reads_oom(void **state)
             break;
     }
     assert_true(n < MAX_ROUNDS);
+    assert_true(n > 10); /* the hook reached SQLite's allocations */
     print_message("groups + read positions: %d allocations, each failed in turn\n", n - 1);
     store_reader_close(r);
     store_close(s);

@@ -40,6 +40,7 @@ static const setting settings[] = {
     I("max-http-body", max_http_body, T_SIZE, "1048576", "largest HTTP request body, bytes"),
     I("idle-timeout", idle_timeout, T_INT, "90", "close WebSocket connections silent this many seconds"),
     I("login-timeout", login_timeout, T_INT, "10", "close connections not logged in after this many seconds"),
+    S("store", store, "sqlite", "storage engine (sqlite)"),
     I("store-batch", store_batch, T_INT, "8192", "most store operations committed in one transaction"),
     I("store-linger-us", store_linger_us, T_INT, "1000",
       "microseconds the store writer waits for more operations before a commit"),

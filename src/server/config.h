@@ -21,6 +21,7 @@ typedef struct config {
     size_t max_http_body;
     int idle_timeout;  /* seconds */
     int login_timeout; /* seconds */
+    char store[32];    /* storage engine name (store_engines[]) */
     int store_batch;
     int store_linger_us;
     int io_uring;      /* 1: a drain's writes share one io_uring submission */

@@ -126,7 +126,8 @@ int server_start(server *s)
     tern_idgen_init(&s->online_ids, (unsigned)(s->cfg.node_id | 512));
 
     char err[256] = "";
-    store_options so = {.data_dir = s->cfg.data,
+    store_options so = {.engine = s->cfg.store,
+                        .data_dir = s->cfg.data,
                         .node_id = (unsigned)s->cfg.node_id,
                         .max_batch = (size_t)s->cfg.store_batch,
                         .queue_max = 200000,

@@ -1,4 +1,4 @@
-/* test_store.c — unit tests for the SQLite store (server/store/store_sqlite.c) through
+/* test_store.c — unit tests for the SQLite store (server/store/sqlite_*.c) through
  * the store.h interface: seq assignment across batches, idempotent resend, C2C and group
  * conversations and unread counts, mark-read, history paging, groups, users, apps,
  * persistence across a reopen, concurrent submitters, draining on close, the queue

@@ -1,18 +1,26 @@
 /*
- * store.h — ternd's persistence interface. One implementation per engine:
- * store_sqlite.c (one machine, the default) and, later, store_pg.c (cluster).
+ * store.h — ternd's persistence interface. The server calls these functions only; each
+ * dispatches through the table of a storage engine (store_engine.h), chosen by name when
+ * the store opens (store_options.engine, the `--store` setting). Engines: "sqlite"
+ * (sqlite_*.c, one machine, the default); later e.g. "pg" (a cluster), see below.
  *
- * Threads. All writes go through one writer thread owned by the store: callers submit
- * store_op requests from any thread (store_submit never blocks on I/O); the writer
- * takes everything queued, runs it in ONE transaction, commits (one fsync), and then
- * calls every op's `done` callback on the writer thread, in submission order. An op is
- * durable when its `done` runs with result TERN_OK — only then may the server
- * acknowledge it. Reads run on the caller's thread through a store_reader, one per
- * thread (SQLite WAL readers do not block the writer).
+ * The contract every engine keeps:
  *
- * Ordering. The writer assigns message ids (tern_idgen, strictly increasing in commit
- * order) and per-conversation seqs (1, 2, 3, ... with no gaps), so within a conversation
- * seq and id grow together, and `done` callbacks run in seq order.
+ * Threads. All writes go through the store's writer: callers submit store_op requests
+ * from any thread (store_submit never blocks on I/O); the writer runs what is queued in
+ * batches, one transaction each, commits, and then calls every op's `done` callback on
+ * the writer thread, in submission order. An op is durable when its `done` runs with
+ * result TERN_OK — only then may the server acknowledge it. Reads run on the caller's
+ * thread through a store_reader, one per thread.
+ *
+ * Ordering. The store, not the caller, assigns every stored message its message id and
+ * its seq, at commit, and returns them in the completion (op->u.msg.msg_id, .seq,
+ * .time_ms, and the stored object .json). Ids are strictly increasing in commit order
+ * across the store (and across restarts); seqs are per conversation, 1, 2, 3, ... with
+ * no gap among committed messages (a rolled-back batch hands its seqs out again). Within
+ * a conversation seq and id grow together, and `done` callbacks run in seq order.
+ * Clients order a conversation by seq, and find gaps by it (sync); never by time or by
+ * arrival order of pushes.
  *
  * Conversations. conv_key is the store's canonical conversation name:
  *   C2C  "c:" + min(a,b) + ":" + max(a,b)    (byte order; the same key for both users)
@@ -25,9 +33,28 @@
  *
  * Message JSON. The store keeps each message as the JSON object pushed to clients. The
  * server pre-encodes the fields it knows as `fields` (a JSON object body without braces,
- * e.g. "conversationType":"C2C","from":"a",...); the writer prepends the fields it
- * assigns, giving {"msgId":"<id>","seq":<seq>,"time":<ms>,<fields>}. Reads return these
- * objects verbatim.
+ * e.g. "conversationType":"C2C","from":"a",...); the writer adds the fields it assigns
+ * with core's tern_wire_stored_msg (core/wire.h), giving
+ * {"msgId":"<id>","seq":<seq>,"time":<ms>,<fields>}. Reads return these objects verbatim.
+ *
+ * Out of memory. An allocation the engine's database library cannot make is an error —
+ * store_open returns NULL, a read TERN_ERR_STORE, a batch fails with TERN_ERR_STORE for
+ * each of its ops — never a crash (store_test_fail_alloc_after tests it).
+ *
+ * A networked engine (PostgreSQL). SQLite reads are synchronous on the I/O loops: a
+ * local file answers in microseconds. A network round trip must not block a loop, so
+ * such an engine needs, beyond a second store_engine table:
+ *   - reads that complete later: every read call takes a completion (callback + user
+ *     data, run on the calling loop) instead of returning its answer; callers in
+ *     src/server keep their request state across the wait;
+ *   - the loop's store_reader becomes a small connection pool per loop, each
+ *     connection's socket (PQsocket, libpq's non-blocking API) watched by the loop;
+ *   - seqs assigned by the database inside the writer's transaction, e.g.
+ *     UPDATE convs SET last_seq = last_seq + 1 ... RETURNING last_seq, so several
+ *     ternd nodes never hand out the same seq; ids stay node-unique (node id in the id);
+ *   - the writer's batches pipelined (libpq pipeline mode), since a commit costs a
+ *     round trip rather than a WAL append.
+ * The write side (store_submit + `done`) is already asynchronous and needs no change.
  */
 #ifndef TERN_STORE_H
 #define TERN_STORE_H
@@ -40,6 +67,7 @@ typedef struct store store;
 typedef struct store_reader store_reader;
 
 typedef struct store_options {
+    const char *engine;   /* the storage engine's name (store_engines[]); NULL or "": "sqlite" */
     const char *data_dir; /* the database lives in <data_dir>/tern.db */
     unsigned node_id;     /* for message ids */
     size_t max_batch;     /* most ops in one transaction (default 2048) */
@@ -55,8 +83,9 @@ typedef struct store_options {
                        crash, not power loss of the last commit) */
 } store_options;
 
-/* Opens (creating and migrating if needed) the store and starts the writer thread.
- * Returns NULL and writes a message into err on failure. */
+/* Opens (creating and migrating if needed) the store of the engine opt->engine and
+ * starts its writer. Returns NULL and writes a message into err on failure, also when
+ * no engine has that name. */
 store *store_open(const store_options *opt, char *err, size_t errsz);
 /* Stops accepting ops, commits everything queued (running their callbacks), stops the
  * writer and closes. Readers must be closed first. NULL is a no-op. */
@@ -235,5 +264,14 @@ int store_conversation_get(store_reader *r, int64_t app, const char *user, const
 /* Builds the canonical conversation key into out; returns its length or -1 if too small. */
 int store_conv_key_c2c(const char *a, const char *b, char *out, size_t outsz);
 int store_conv_key_group(const char *group_id, char *out, size_t outsz);
+
+/* ---- tests ------------------------------------------------------------------------- */
+
+/* Out-of-memory injection into the SQLite engine (sqlite_mem.c): with n > 0, SQLite's
+ * nth allocation from now fails, and every one after it, until called with n = 0.
+ * Process-wide; for tests only. */
+void store_test_fail_alloc_after(unsigned long n);
+/* How many allocations the hook has failed since the process started. */
+unsigned long store_test_alloc_failures(void);
 
 #endif

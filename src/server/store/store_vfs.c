@@ -39,6 +39,7 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "server/store/sqlite_internal.h"
 
 #define VFS_NAME "tern"
 #define BUF_MAX (4u << 20) /* pending bytes at most; a bigger commit writes in pieces */
@@ -432,6 +433,7 @@ static void init(void)
 
 const char *store_vfs_name(void)
 {
+    sq_mem_install(); /* SQLite's allocator first: registering the VFS initialises SQLite */
     pthread_once(&once, init);
     return init_rc == SQLITE_OK ? VFS_NAME : NULL;
 }

@@ -24,7 +24,7 @@ long tern_alloc_failures(void)
 
 /* 1 if the hook says this allocation fails. Once it has fired it keeps failing until
  * disarmed, so a caller that retries does not succeed by accident. */
-static int injected(void)
+int tern_alloc_injected(void)
 {
     if (__builtin_expect(atomic_load_explicit(&fail_countdown, memory_order_relaxed) == 0, 1))
         return 0;
@@ -45,7 +45,7 @@ static void *oom(size_t n)
 
 void *tern_malloc(size_t n)
 {
-    if (injected())
+    if (tern_alloc_injected())
         return NULL;
     void *p = malloc(n ? n : 1);
     if (!p)
@@ -56,7 +56,7 @@ void *tern_malloc(size_t n)
 
 void *tern_calloc(size_t count, size_t size)
 {
-    if (injected())
+    if (tern_alloc_injected())
         return NULL;
     void *p = calloc(count ? count : 1, size ? size : 1);
     if (!p)
@@ -67,7 +67,7 @@ void *tern_calloc(size_t count, size_t size)
 
 void *tern_realloc(void *p, size_t n)
 {
-    if (injected())
+    if (tern_alloc_injected())
         return NULL;
     size_t old = p ? malloc_usable_size(p) : 0;
     void *q = realloc(p, n ? n : 1);

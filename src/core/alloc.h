@@ -36,6 +36,10 @@ void tern_alloc_fail_after(long n);
 /* Allocations refused by the hook since the process started (tests read it to know
  * whether a failure was injected). */
 long tern_alloc_failures(void);
+/* 1 if the armed hook refuses the allocation being made now (and counts it), else 0.
+ * For allocators that do not go through this wrapper but must fail with it: SQLite's
+ * (store/sqlite_mem.c), so one tern_alloc_fail_after reaches the store too. */
+int tern_alloc_injected(void);
 
 /* Bytes currently allocated through this wrapper (approximate: usable sizes). */
 size_t tern_mem_used(void);

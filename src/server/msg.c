@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/wire.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "delivery.h"
@@ -170,19 +171,24 @@ int msg_send_online(send_req *r)
 {
     /* Not stored: an id and a time, seq 0, delivered to whoever is online now. */
     uint64_t id = tern_idgen_next(&r->s->online_ids);
-    tern_buf b;
-    tern_buf_init(&b, 0);
-    tern_buf_puts(&b, "{\"msgId\":");
-    tern_buf_json_u64str(&b, id);
-    tern_buf_printf(&b, ",\"seq\":0,\"time\":%lld,", (long long)tern_id_time_ms(id));
-    tern_buf_append(&b, r->fields, r->fields_len);
-    tern_buf_puts(&b, ",\"onlineOnly\":true}");
+    /* The stored-message shape with "onlineOnly":true as its last member. */
+    static const char tail[] = ",\"onlineOnly\":true";
+    tern_buf fields;
+    tern_buf_init(&fields, 0);
+    tern_buf_append(&fields, r->fields, r->fields_len);
+    tern_buf_append(&fields, tail, sizeof tail - 1);
+    size_t jn = 0;
+    char *json = tern_wire_stored_msg(id, 0, tern_id_time_ms(id), fields.data, fields.len, &jn);
+    tern_buf_free(&fields);
+    if (!json)
+        return TERN_ERR_INTERNAL;
     r->op.result = TERN_OK;
     r->op.u.msg.msg_id = id;
     r->op.u.msg.seq = 0;
     r->op.u.msg.time_ms = tern_id_time_ms(id);
-    frame *f = event_frame(b.data, b.len);
-    r->op.u.msg.json = tern_buf_steal(&b, &r->op.u.msg.json_len);
+    frame *f = event_frame(json, jn);
+    r->op.u.msg.json = json;
+    r->op.u.msg.json_len = jn;
     fan_out(r, f);
     frame_unref(f);
     r->complete(r);

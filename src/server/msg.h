@@ -49,7 +49,9 @@ int msg_prepare(server *s, store_reader *rd, int64_t app, const char *from, cJSO
 /* Queues the request in the store. TERN_OK: complete will run. Otherwise (5003, 5004)
  * complete will not run and the caller still owns r. */
 int msg_submit(send_req *r);
-/* onlineUserOnly: delivers now without storing, then runs complete. */
+/* onlineUserOnly: delivers now without storing, then runs complete; TERN_OK. If the
+ * event cannot be built (allocation failure), TERN_ERR_INTERNAL: complete does not run
+ * and the caller still owns r, as after a failed msg_submit. */
 int msg_send_online(send_req *r);
 /* Appends the sender-side conversation id (C2C<to> / GROUP<to>). */
 void msg_conv_id(const send_req *r, tern_buf *out);

@@ -238,11 +238,7 @@ static void op_send(req *q, cJSON *root)
     r->origin_session = delivery_session_id(s, c->id);
     r->complete = send_done;
     r->reply = q->id.len ? tern_strndup(q->id.data, q->id.len) : NULL;
-    if (online) {
-        msg_send_online(r);
-        return;
-    }
-    rc = msg_submit(r);
+    rc = online ? msg_send_online(r) : msg_submit(r);
     if (rc != TERN_OK) {
         send_req_free(r);
         reply_error(q, rc);

@@ -13,7 +13,9 @@
  * anything). They add one relaxed atomic load per allocation to libc's malloc: the test
  * hook below, which makes the Nth allocation from the moment it is armed, and every
  * later one, fail until it is disarmed (like curl's torture mode and SQLite's own
- * sqlite3_test_control(SQLITE_TESTCTRL_FAULT_INSTALL)).
+ * sqlite3_test_control(SQLITE_TESTCTRL_FAULT_INSTALL)). When this hook is not armed, the
+ * process-wide one of core/alloc.h (tern_alloc_fail_after) is asked instead, so a test
+ * that fails the Nth allocation of the whole server reaches SQLite too.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -21,6 +23,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "core/alloc.h"
 #include "core/log.h"
 #include "server/store/sqlite_internal.h"
 
@@ -32,7 +35,7 @@ static atomic_ulong nfailures; /* allocations failed on purpose so far */
 static int fail_now(void)
 {
     if (!atomic_load_explicit(&armed, memory_order_relaxed))
-        return 0;
+        return tern_alloc_injected(); /* the process-wide hook of core/alloc.h */
     if (atomic_fetch_sub_explicit(&left, 1, memory_order_relaxed) > 1)
         return 0;
     atomic_fetch_add_explicit(&nfailures, 1, memory_order_relaxed);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "server/store/store_engine.h"
+#include "core/conv.h"
 
 const store_engine *const store_engines[] = {&store_engine_sqlite, NULL};
 
@@ -184,29 +185,10 @@ int store_conversation_get(store_reader *r, int64_t app, const char *user, const
 
 int store_conv_key_c2c(const char *a, const char *b, char *out, size_t outsz)
 {
-    if (strcmp(a, b) > 0) {
-        const char *t = a;
-        a = b;
-        b = t;
-    }
-    size_t la = strlen(a), lb = strlen(b), n = 2 + la + 1 + lb;
-    if (n + 1 > outsz)
-        return -1;
-    memcpy(out, "c:", 2);
-    memcpy(out + 2, a, la);
-    out[2 + la] = ':';
-    memcpy(out + 3 + la, b, lb);
-    out[n] = 0;
-    return (int)n;
+    return tern_conv_key_c2c(a, strlen(a), b, strlen(b), out, outsz);
 }
 
 int store_conv_key_group(const char *group_id, char *out, size_t outsz)
 {
-    size_t l = strlen(group_id), n = 2 + l;
-    if (n + 1 > outsz)
-        return -1;
-    memcpy(out, "g:", 2);
-    memcpy(out + 2, group_id, l);
-    out[n] = 0;
-    return (int)n;
+    return tern_conv_key_group(group_id, strlen(group_id), out, outsz);
 }

@@ -261,7 +261,8 @@ int store_conversations(store_reader *r, int64_t app, const char *user, int limi
 int store_conversation_get(store_reader *r, int64_t app, const char *user, const char *conv_key,
                            void (*cb)(void *ud, const store_conv *c), void *ud);
 
-/* Builds the canonical conversation key into out; returns its length or -1 if too small. */
+/* Builds the canonical conversation key into out (NUL-terminated strings; the mapping itself
+ * is core/conv.h, shared with the server and libtern); returns its length or -1 if too small. */
 int store_conv_key_c2c(const char *a, const char *b, char *out, size_t outsz);
 int store_conv_key_group(const char *group_id, char *out, size_t outsz);
 

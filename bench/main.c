@@ -167,7 +167,7 @@ static int parse_url(bench_cfg *cfg)
     cfg->host[hl] = 0;
     if (colon)
         snprintf(port, sizeof port, "%s", colon + 1);
-    cfg->port = atoi(port);
+    cfg->port = (int)strtol(port, NULL, 10);
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
     int r = getaddrinfo(cfg->host, port, &hints, &res);
     if (r != 0 || !res) {

@@ -4,6 +4,7 @@
  * figures compare), its own CPU from getrusage, and the open-files limit raised so a run
  * can hold ~19k sockets.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,8 +97,17 @@ int sys_machine_cpu_us(int64_t *busy_us, int64_t *total_us)
     if (!f)
         return -1;
     unsigned long long v[10] = {0};
-    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-                   &v[6], &v[7], &v[8], &v[9]);
+    char line[512];
+    int n = 0;
+    if (fgets(line, sizeof line, f) && !strncmp(line, "cpu ", 4)) {
+        char *p = line + 4, *end;
+        for (; n < 10; n++, p = end) {
+            errno = 0;
+            v[n] = strtoull(p, &end, 10);
+            if (end == p || errno)
+                break;
+        }
+    }
     fclose(f);
     if (n < 4)
         return -1;

@@ -52,7 +52,7 @@ static void print_msg(chat *ch, const tern_message *m)
     if (!body)
         body = tern_message_type(m) == TERN_MSG_CUSTOM && tern_message_custom_data(m) ? tern_message_custom_data(m)
                                                                                       : tern_message_payload_json(m);
-    if (strcmp(conv, ch->conv))
+    if (strcmp(conv, ch->conv) != 0)
         printf("[%s] (%s) %s: %s\n", ts, conv, tern_message_from(m), body);
     else
         printf("[%s] %s: %s\n", ts, tern_message_from(m), body);

@@ -500,7 +500,7 @@ static int cmd_groups(cli_opts *o)
 static int cmd_apps(cli_opts *o)
 {
     const char *sub = o->npos > 1 ? o->pos[1] : NULL;
-    if (!sub || (strcmp(sub, "create") && strcmp(sub, "list"))) {
+    if (!sub || (strcmp(sub, "create") != 0 && strcmp(sub, "list") != 0)) {
         cli_usage("apps", NULL);
         return 2;
     }

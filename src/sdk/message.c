@@ -93,9 +93,9 @@ tern_message *sdk_msg_new_draft(const char *me, tern_conv_type type, const char 
         return NULL;
     /* The payload through the core element table (elem.h), in the order of its row. */
     const tern_elem_type *et = tern_elem_by_sdk_type(mtype);
-    const char *text_vals[1] = {text}, *custom_vals[3] = {c_data, c_desc, c_ext};
+    const char *text_vals[3] = {text, NULL, NULL}, *custom_vals[3] = {c_data, c_desc, c_ext};
     const char *const *vals = mtype == TERN_MSG_TEXT ? text_vals : custom_vals;
-    if (!et)
+    if (!et || et->nfields > 3)
         return NULL;
     for (size_t i = 0; i < et->nfields; i++)
         if (vals[i] && !sdk_str_ok(vals[i], 0, 0))

@@ -75,7 +75,7 @@ static int set_value(config *c, const setting *s, const char *v, const char *src
             fprintf(errf(), "ternd: %s: value for %s too long\n", src, s->name);
             return -1;
         }
-        strcpy(p, v);
+        memcpy(p, v, strlen(v) + 1); /* fits: checked above */
         return 0;
     case T_INT: {
         errno = 0;

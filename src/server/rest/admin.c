@@ -70,7 +70,7 @@ int app_token(rctx *x, const http_msg *m)
     if (cJSON_IsNumber(jttl) && jttl->valuedouble >= 1 && jttl->valuedouble <= MAX_TTL)
         ttl = (long long)jttl->valuedouble;
     int rc = TERN_OK;
-    if (!gt || strcmp(gt, "client_credentials") || !cid || !sec || (jttl && !cJSON_IsNumber(jttl)))
+    if (!gt || strcmp(gt, "client_credentials") != 0 || !cid || !sec || (jttl && !cJSON_IsNumber(jttl)))
         rc = TERN_ERR_BAD_FIELD;
     else if (strlen(cid) != strlen(x->app.client_id) || strlen(sec) != strlen(x->app.secret) ||
              !tern_ct_equal(cid, x->app.client_id, strlen(cid)) || !tern_ct_equal(sec, x->app.secret, strlen(sec)))

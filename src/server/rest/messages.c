@@ -67,11 +67,11 @@ static int messages_send(rctx *x, const http_msg *m, int is_group)
     strlist to = {0};
     int rc = TERN_OK;
     if (!from || !*from || !jto || !cJSON_IsObject(body) || (ext && !cJSON_IsObject(ext)) ||
-        (cmid && strlen(cmid) > 64))
+        (cmid && strlen(cmid) > 64) || (!cJSON_IsString(jto) && !cJSON_IsArray(jto)))
         rc = TERN_ERR_BAD_FIELD;
     else if (cJSON_IsString(jto))
         strlist_add(&to, jto->valuestring);
-    else if (cJSON_IsArray(jto)) {
+    else {
         if (cJSON_GetArraySize(jto) > MAX_TO)
             rc = TERN_ERR_TOO_MANY;
         cJSON *it;
@@ -82,8 +82,7 @@ static int messages_send(rctx *x, const http_msg *m, int is_group)
             else
                 strlist_add(&to, it->valuestring);
         }
-    } else
-        rc = TERN_ERR_BAD_FIELD;
+    }
     /* Easemob fields this server does not implement (routetype, sync_device, ...) are
      * refused, never dropped (docs/rest-api.md). */
     static const char *const keys[] = {"from", "to", "type", "body", "ext", "clientMsgId"};
@@ -109,8 +108,8 @@ static int messages_send(rctx *x, const http_msg *m, int is_group)
                 rc = TERN_ERR_BAD_FIELD;
     }
     if (rc == TERN_OK &&
-        (!type || strcmp(type, "txt") || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(body, "msg"))))
-        rc = type && strcmp(type, "txt") ? TERN_ERR_UNSUPPORTED_TYPE : TERN_ERR_BAD_FIELD;
+        (!type || strcmp(type, "txt") != 0 || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(body, "msg"))))
+        rc = type && strcmp(type, "txt") != 0 ? TERN_ERR_UNSUPPORTED_TYPE : TERN_ERR_BAD_FIELD;
     if (rc == TERN_OK && cJSON_GetArraySize(body) != 1)
         rc = TERN_ERR_NOT_SUPPORTED; /* a txt body is {"msg"} */
     if (rc == TERN_OK) {

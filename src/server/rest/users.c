@@ -73,7 +73,7 @@ int users_create(rctx *x, const http_msg *m)
         const char *name = cJSON_IsObject(u) ? jstr(u, "username") : NULL;
         cJSON *nick = cJSON_IsObject(u) ? cJSON_GetObjectItemCaseSensitive(u, "nickname") : NULL;
         if (!ident(name) || (nick && !cJSON_IsString(nick)) ||
-            (cJSON_IsString(nick) && strlen(nick->valuestring) > 100))
+            (nick && cJSON_IsString(nick) && strlen(nick->valuestring) > 100))
             rc = TERN_ERR_BAD_FIELD;
     }
     if (rc != TERN_OK) {

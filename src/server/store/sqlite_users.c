@@ -167,7 +167,7 @@ int sq_user_exists(store_reader *rr, int64_t app, const char *user)
     if (ul > sizeof key - sizeof app)
         ul = sizeof key - sizeof app;
     memcpy(key, &app, sizeof app);
-    memcpy(key + sizeof app, user, ul);
+    memcpy(key + sizeof app, user, ul); // NOLINT(bugprone-not-null-terminated-result): a binary key of kl bytes
     size_t kl = sizeof app + ul;
     uint64_t gen = atomic_load(&r->s->users_gen);
     if (gen != r->users_gen || r->users_ok.used > USERS_CACHE_MAX) {

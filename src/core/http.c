@@ -31,6 +31,8 @@ struct http_parser {
     uint8_t head_done; /* on_headers_complete has run for the current message */
     uint8_t done;      /* a complete message is in msg */
     uint8_t closed;    /* the last message ended the connection (no keep-alive) */
+    uint8_t begun;     /* on_message_begin has run for the current message */
+    uint64_t body_got; /* body bytes of the current message so far */
     int8_t err;        /* sticky HTTP_ERR_*, 0 if none */
     http_msg msg;      /* while parsing, slices hold lengths only (p == NULL) */
 };
@@ -44,6 +46,12 @@ static int fail(http_parser *p, int err)
 {
     p->err = (int8_t)err;
     return -1; /* llhttp stops with HPE_USER / HPE_CB_* */
+}
+
+static int on_message_begin(llhttp_t *ll)
+{
+    P(ll)->begun = 1;
+    return 0;
 }
 
 static int on_url(llhttp_t *ll, const char *at, size_t len)
@@ -105,6 +113,10 @@ static int on_headers_complete(llhttp_t *ll)
 {
     http_parser *p = P(ll);
     p->head_done = 1;
+    /* An HTTP/0.9 request line ("GET /" without a version) has no headers and no way to
+     * say how its answer ends; llhttp takes it, we do not. */
+    if (ll->type == HTTP_REQUEST && ll->http_major == 0)
+        return fail(p, HTTP_ERR_PARSE);
     /* Refuse a declared body over the limit before any of it arrives. */
     if ((ll->flags & F_CONTENT_LENGTH) && ll->content_length > p->max_body)
         return fail(p, HTTP_ERR_BODY_TOO_LARGE);
@@ -114,6 +126,7 @@ static int on_headers_complete(llhttp_t *ll)
 static int on_body(llhttp_t *ll, const char *at, size_t len)
 {
     http_parser *p = P(ll);
+    p->body_got += len;
     /* Checked here rather than by body.max, where 0 would mean "no ceiling". */
     if (len > p->max_body - p->msg.body.len || tern_buf_append(&p->msg.body, at, len) < 0)
         return fail(p, HTTP_ERR_BODY_TOO_LARGE);
@@ -164,6 +177,7 @@ static int on_message_complete(llhttp_t *ll)
 }
 
 static const llhttp_settings_t settings = {
+    .on_message_begin = on_message_begin,
     .on_url = on_url,
     .on_header_field = on_header_field,
     .on_header_field_complete = on_header_field_complete,
@@ -190,6 +204,8 @@ static void msg_reset(http_parser *p)
     p->in_field = 0;
     p->head_done = 0;
     p->done = 0;
+    p->begun = 0;
+    p->body_got = 0;
 }
 
 http_parser *http_parser_new(int is_request, size_t max_body)
@@ -284,6 +300,17 @@ void http_parser_next(http_parser *p)
     }
     msg_reset(p);
     p->closed = (uint8_t)closed;
+}
+
+int http_parser_phase(const http_parser *p, uint64_t *body_bytes)
+{
+    if (body_bytes)
+        *body_bytes = p->body_got;
+    if (p->done)
+        return HTTP_PHASE_DONE;
+    if (p->head_done)
+        return HTTP_PHASE_BODY;
+    return p->begun || p->head_raw ? HTTP_PHASE_HEAD : HTTP_PHASE_IDLE;
 }
 
 /* ---- headers -------------------------------------------------------------------- */

@@ -11,6 +11,7 @@
 #ifndef TERN_CORE_HTTP_H
 #define TERN_CORE_HTTP_H
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/buf.h"
 
@@ -66,6 +67,12 @@ int http_parser_feed(http_parser *p, const char *data, size_t n, size_t *consume
 const http_msg *http_parser_msg(const http_parser *p);
 /* Readies the parser for the next message on the same connection. */
 void http_parser_next(http_parser *p);
+
+/* Where the parser is in the current message. */
+enum { HTTP_PHASE_IDLE = 0, HTTP_PHASE_HEAD, HTTP_PHASE_BODY, HTTP_PHASE_DONE };
+/* Returns the HTTP_PHASE_* of the current message: nothing of it yet, in the head, in
+ * the body (body bytes received so far in *body_bytes, may be NULL), or complete. */
+int http_parser_phase(const http_parser *p, uint64_t *body_bytes);
 
 /* Case-insensitive header lookup; {NULL, 0} if absent. */
 tern_str http_header_get(const http_msg *m, const char *name);

@@ -19,7 +19,9 @@ typedef struct config {
     size_t ws_max_message;
     size_t max_send_queue;
     size_t max_http_body;
-    int idle_timeout;  /* seconds */
+    int http_head_timeout_ms; /* a request head must arrive whole within this */
+    int http_body_min_rate;   /* bytes/s a request body must average (0: not enforced) */
+    int idle_timeout;         /* seconds */
     int login_timeout; /* seconds */
     int store_batch;
     int store_linger_us;

@@ -192,13 +192,13 @@ static rest_op *rest_op_new(conn *c, const rctx *x, rest_finish fin)
     return r;
 }
 
-static void rest_on_loop(ioloop *l, void *arg)
+static void rest_on_loop(net_loop *nl, void *arg)
 {
     rest_op *r = arg;
-    conn *c = ioloop_find(l, r->conn_id);
-    if (c && c->state == CONN_HTTP) {
+    conn *c = ioloop_find(ioloop_of(nl), r->conn_id);
+    if (c && conn_is_http(c)) {
         r->finish(c, r);
-        if (c->state == CONN_HTTP)
+        if (conn_is_http(c))
             http_resume(c);
     }
     rest_op_free(r);
@@ -1407,8 +1407,6 @@ int http_upgrade(conn *c, const http_msg *m)
                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Accept: %s\r\n%s\r\n",
                      accept, offer ? "Sec-WebSocket-Protocol: tern.v1\r\n" : "");
-    conn_write_raw(c, resp, (size_t)n);
-    c->state = CONN_WS;
-    tern_buf_free(&c->in);
+    net_conn_ws_accept(conn_net(c), resp, (size_t)n);
     return 0;
 }

@@ -1,0 +1,165 @@
+/*
+ * http_conn.c — the HTTP/1.1 phase of a connection: feeding the request parser, handing
+ * complete requests and upgrade requests to the server's handlers, holding pipelined
+ * bytes while an answer is pending (or while the peer does not read its answers), and
+ * the sweep's HTTP rules.
+ *
+ * Timing rules (checked by the loop's once-a-second sweep):
+ *   - between requests, a connection may stay idle http_idle_ms;
+ *   - a request head must arrive whole within http_head_timeout_ms of its first byte,
+ *     however it trickles (the idle rule alone restarts on every byte, so one byte a
+ *     second held a descriptor forever): 408 and close;
+ *   - a request body must average http_body_min_rate bytes/s, measured from the end of
+ *     the head once http_head_timeout_ms have passed, while the layer is reading it:
+ *     408 and close.
+ * While the server answers asynchronously no rule applies: the client is waiting for us.
+ */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "net/net_int.h"
+
+/* Refuses the request with status and closes (the server writes the body). */
+static void http_refuse(net_conn *c, int status)
+{
+    net *n = c->loop->net;
+    if (n->h.http_error) {
+        n->h.http_error(c, status);
+    } else {
+        tern_buf b;
+        tern_buf_init(&b, 0);
+        http_write_head(&b, status, NULL, 0, 0, NULL);
+        net_conn_write(c, b.data, b.len);
+        tern_buf_free(&b);
+    }
+    net_conn_close(c, 0, NULL);
+}
+
+static void pause_reading(net_conn *c)
+{
+    if (!c->reading_paused) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading_paused = 1;
+    }
+}
+
+void http_conn_process(net_conn *c, char *data, size_t n)
+{
+    net *nt = c->loop->net;
+    while (n > 0 && c->state == CONN_HTTP) {
+        if (c->http_busy || c->queued > NET_HTTP_QUEUE_MAX) {
+            /* A request is being answered asynchronously, or the peer is not reading its
+             * answers: hold pipelined bytes and stop reading (a pipelining client that
+             * never reads cannot make us queue responses without bound). */
+            if (tern_buf_append(&c->in, data, n) < 0) {
+                net_conn_close(c, 0, NULL);
+                return;
+            }
+            pause_reading(c);
+            return;
+        }
+        uint64_t now = (uint64_t)tern_now_ms();
+        int before = http_parser_phase(c->http, NULL);
+        if (before == HTTP_PHASE_IDLE)
+            c->deadline_ms = now; /* the head's clock starts with its first byte */
+        size_t used = 0;
+        int rc = http_parser_feed(c->http, data, n, &used);
+        if (rc == HTTP_NEED_MORE) {
+            uint64_t got;
+            if (before != HTTP_PHASE_BODY && http_parser_phase(c->http, &got) == HTTP_PHASE_BODY) {
+                c->deadline_ms = now; /* the body's clock starts at the end of the head */
+                c->dl.body_base = got;
+            }
+            return;
+        }
+        if (rc < 0) {
+            int status = rc == HTTP_ERR_HEAD_TOO_LARGE ? 431 : rc == HTTP_ERR_BODY_TOO_LARGE ? 413 : 400;
+            http_refuse(c, status);
+            return;
+        }
+        data += used;
+        n -= used;
+        const http_msg *m = http_parser_msg(c->http);
+        atomic_fetch_add(&nt->stats.http_requests, 1);
+        if (m->upgrade) {
+            if (nt->h.ws_upgrade(c, m) == 0) {
+                http_parser_free(c->http);
+                c->http = NULL;
+                if (n)
+                    conn_process_ws(c, (uint8_t *)data, n);
+            }
+            return;
+        }
+        if (nt->h.http_request(c, m) == NET_HTTP_ASYNC) {
+            c->http_busy = 1;
+            continue; /* stashes the rest above */
+        }
+        if (c->state != CONN_HTTP)
+            return;
+        http_parser_next(c->http);
+    }
+}
+
+void http_conn_continue(net_conn *c)
+{
+    if (c->in.len && !c->http_busy && c->queued <= NET_HTTP_QUEUE_MAX) {
+        tern_buf pending = c->in;
+        tern_buf_init(&c->in, NET_HTTP_PENDING_MAX);
+        http_conn_process(c, pending.data, pending.len);
+        tern_buf_free(&pending);
+    }
+    if (c->state == CONN_CLOSING || !c->reading_paused)
+        return;
+    if (c->state == CONN_HTTP && c->eof_seen && !c->http_busy && !c->in.len) {
+        net_conn_close(c, 0, NULL); /* the peer half-closed: its last answer is written */
+        return;
+    }
+    /* Also after an upgrade that arrived pipelined behind an async request. */
+    if (c->state == CONN_WS || (!c->http_busy && !c->in.len && c->queued <= NET_HTTP_QUEUE_MAX && !c->eof_seen)) {
+        c->reading_paused = 0;
+        /* Time spent paused by us does not count against the client. */
+        uint64_t got;
+        if (c->state == CONN_HTTP && http_parser_phase(c->http, &got) != HTTP_PHASE_IDLE) {
+            c->deadline_ms = (uint64_t)tern_now_ms();
+            c->dl.body_base = got;
+        }
+        uv_read_start((uv_stream_t *)&c->tcp, conn_on_alloc, conn_on_read);
+    }
+}
+
+void net_http_resume(net_conn *c)
+{
+    if (c->state != CONN_HTTP)
+        return;
+    c->http_busy = 0;
+    http_parser_next(c->http);
+    http_conn_continue(c);
+}
+
+void http_conn_sweep(net_conn *c, uint64_t now)
+{
+    const net_config *cfg = &c->loop->net->cfg;
+    if (c->http_busy)
+        return; /* the client waits for us */
+    uint64_t got = 0;
+    int phase = c->reading_paused ? HTTP_PHASE_IDLE : http_parser_phase(c->http, &got);
+    uint64_t since = now - c->deadline_ms;
+    const char *why = NULL;
+    if (phase == HTTP_PHASE_HEAD && since > (uint64_t)cfg->http_head_timeout_ms) {
+        why = "request head deadline";
+    } else if (phase == HTTP_PHASE_BODY && cfg->http_body_min_rate > 0 &&
+               since > (uint64_t)cfg->http_head_timeout_ms &&
+               (got - c->dl.body_base) * 1000 < (uint64_t)cfg->http_body_min_rate * since) {
+        why = "request body below the minimum rate";
+    } else if (now - c->last_active_ms > (uint64_t)cfg->http_idle_ms) {
+        net_conn_close(c, 0, NULL);
+        return;
+    }
+    if (why) {
+        atomic_fetch_add(&c->loop->net->stats.http_timeouts, 1);
+        LOG_DEBUG("conn %llu: %s: 408", (unsigned long long)c->id, why);
+        http_refuse(c, 408);
+    }
+}

@@ -1,0 +1,551 @@
+/* test_net.c — the network layer (src/net) alone, driven over real loopback sockets with
+ * a dummy handler table instead of ternd: HTTP request and response, pipelining behind
+ * an asynchronous answer, WebSocket upgrade and echo, the close handler, the send-queue
+ * overflow handler, the per-connection deadline, the shutdown handler, and the HTTP
+ * rules the layer enforces itself (HTTP/0.9, the request-head deadline, the minimum
+ * body rate). Links tern_net only: nothing of the server. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/alloc.h"
+#include "core/util.h"
+#include "core/ws.h"
+#include "net/net.h"
+
+/* ---- the dummy server ------------------------------------------------------------- */
+
+typedef struct dummy_ud {
+    int opened;
+    int upgraded;
+} dummy_ud;
+
+static struct {
+    atomic_int opens, closes, overflows, shutdowns, requests, refused_status, ws_msgs;
+} ev;
+
+static net *g_net;
+static int g_port;
+
+static void write_response(net_conn *c, int status, const char *body, size_t n)
+{
+    char head[256];
+    int h = snprintf(head, sizeof head, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n\r\n", status, n);
+    net_conn_write(c, head, (size_t)h);
+    if (n)
+        net_conn_write(c, body, n);
+}
+
+static void d_open(net_conn *c)
+{
+    dummy_ud *u = net_conn_ud(c);
+    assert_int_equal(u->opened, 0); /* zeroed */
+    u->opened = 1;
+    assert_ptr_equal(net_conn_of_ud(u), c);
+    atomic_fetch_add(&ev.opens, 1);
+}
+
+/* Answers an /async request later, from the loop's inbox. */
+static void answer_later(net_loop *l, void *arg)
+{
+    net_conn *c = net_loop_find(l, (uint64_t)(uintptr_t)arg);
+    if (!c)
+        return;
+    write_response(c, 200, "late", 4);
+    net_http_resume(c);
+}
+
+static int d_request(net_conn *c, const http_msg *m)
+{
+    atomic_fetch_add(&ev.requests, 1);
+    if (tern_str_eq(m->path, "/async")) {
+        net_inbox_item it = {.fn = answer_later, .arg = (void *)(uintptr_t)net_conn_id(c)};
+        net_inbox_push(net_conn_loop(c), &it);
+        return NET_HTTP_ASYNC;
+    }
+    /* Echo the path and the body's length. */
+    char body[512];
+    int n = snprintf(body, sizeof body, "%.*s %zu", (int)m->path.n, m->path.p, m->body.len);
+    write_response(c, 200, body, (size_t)n);
+    return NET_HTTP_DONE;
+}
+
+static int d_upgrade(net_conn *c, const http_msg *m)
+{
+    tern_str key = http_header_get(m, "Sec-WebSocket-Key");
+    char accept[29];
+    if (!key.n || ws_accept_key(key.p, key.n, accept) < 0) {
+        write_response(c, 400, NULL, 0);
+        net_conn_close(c, 0, NULL);
+        return -1;
+    }
+    char resp[256];
+    int n = snprintf(resp, sizeof resp,
+                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Accept: %s\r\n\r\n",
+                     accept);
+    net_conn_ws_accept(c, resp, (size_t)n);
+    ((dummy_ud *)net_conn_ud(c))->upgraded = 1;
+    if (tern_str_eq(m->path, "/deadline"))
+        net_conn_set_deadline(c, 200, 4002, "too slow");
+    return 0;
+}
+
+static void d_text(net_conn *c, char *data, size_t n)
+{
+    atomic_fetch_add(&ev.ws_msgs, 1);
+    if (n == 5 && memcmp(data, "flood", 5) == 0) {
+        /* Far more than the send queue and the socket buffers hold. */
+        static char big[64 * 1024];
+        memset(big, 'x', sizeof big);
+        frame *f = frame_text(big, sizeof big);
+        for (int i = 0; i < 400; i++)
+            if (net_conn_send(c, f) != 0)
+                break;
+        frame_unref(f);
+        return;
+    }
+    if (n == 5 && memcmp(data, "clear", 5) == 0) {
+        net_conn_set_deadline(c, 0, 0, NULL);
+        return;
+    }
+    net_conn_send_text(c, data, n); /* echo */
+}
+
+static void d_close(net_conn *c)
+{
+    dummy_ud *u = net_conn_ud(c);
+    assert_int_equal(u->opened, 1);
+    atomic_fetch_add(&ev.closes, 1);
+}
+
+static frame *d_overflow(net_conn *c)
+{
+    atomic_fetch_add(&ev.overflows, 1);
+    return frame_text("resync", 6);
+}
+
+static void d_shutdown(net_conn *c)
+{
+    atomic_fetch_add(&ev.shutdowns, 1);
+    net_conn_send_text(c, "bye", 3);
+}
+
+static void d_http_error(net_conn *c, int status)
+{
+    atomic_store(&ev.refused_status, status);
+    write_response(c, status, "refused", 7);
+}
+
+static int start_net(void **state)
+{
+    memset(&ev, 0, sizeof ev);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(fd, (struct sockaddr *)&a, &al) != 0)
+        return -1;
+    g_port = ntohs(a.sin_port);
+    net_config cfg = {.ws_max_message = 65536,
+                      .max_send_queue = 64 * 1024,
+                      .max_http_body = 1024,
+                      .ws_idle_ms = 60000,
+                      .http_head_timeout_ms = 1000,
+                      .http_body_min_rate = 1000,
+                      .io_uring = 1,
+                      .conn_ud_size = sizeof(dummy_ud)};
+    net_handlers h = {.open = d_open,
+                      .http_request = d_request,
+                      .ws_upgrade = d_upgrade,
+                      .ws_text = d_text,
+                      .close = d_close,
+                      .overflow = d_overflow,
+                      .shutdown = d_shutdown,
+                      .http_error = d_http_error};
+    g_net = net_new(&cfg, &h, 1, &fd, NULL);
+    if (!g_net || net_start(g_net) != 0)
+        return -1;
+    return 0;
+}
+
+static int stop_net(void **state)
+{
+    if (g_net) {
+        net_stop(g_net);
+        net_free(g_net);
+        g_net = NULL;
+    }
+    return 0;
+}
+
+/* ---- a small blocking client -------------------------------------------------------- */
+
+static int cli_connect_rcvbuf(int rcvbuf)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    if (rcvbuf)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+static int cli_connect(void)
+{
+    return cli_connect_rcvbuf(0);
+}
+
+static void cli_send(int fd, const void *p, size_t n)
+{
+    assert_int_equal(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+static void cli_puts(int fd, const char *s)
+{
+    cli_send(fd, s, strlen(s));
+}
+
+/* Reads until `want` bytes arrived, the peer closed, or timeout_ms passed. Returns the
+ * bytes read (NUL-terminated in buf). */
+static size_t cli_read(int fd, char *buf, size_t cap, size_t want, int timeout_ms)
+{
+    size_t got = 0;
+    int64_t end = tern_now_ms() + timeout_ms;
+    while (got < want && got + 1 < cap) {
+        int left = (int)(end - tern_now_ms());
+        if (left <= 0)
+            break;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, left) <= 0)
+            break;
+        size_t room = cap - 1 - got < want - got ? cap - 1 - got : want - got;
+        ssize_t r = recv(fd, buf + got, room, 0); /* never past what was asked for */
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    buf[got] = 0;
+    return got;
+}
+
+/* Reads one complete HTTP response (head + Content-Length body) into buf. */
+static size_t cli_read_response(int fd, char *buf, size_t cap, int timeout_ms)
+{
+    size_t got = 0;
+    int64_t end = tern_now_ms() + timeout_ms;
+    for (;;) {
+        buf[got] = 0;
+        char *eoh = strstr(buf, "\r\n\r\n");
+        if (eoh) {
+            const char *cl = strstr(buf, "Content-Length: ");
+            size_t len = cl ? strtoul(cl + 16, NULL, 10) : 0;
+            size_t total = (size_t)(eoh + 4 - buf) + len;
+            if (got >= total)
+                return total;
+        }
+        int left = (int)(end - tern_now_ms());
+        if (left <= 0 || got + 1 >= cap)
+            return 0;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, left) <= 0)
+            return 0;
+        ssize_t r = recv(fd, buf + got, 1, 0); /* byte-wise: never read past one response */
+        if (r <= 0)
+            return 0;
+        got += (size_t)r;
+    }
+}
+
+/* 1 if the peer closed (EOF or reset) within timeout_ms, discarding what arrives. */
+static int cli_wait_closed(int fd, int timeout_ms)
+{
+    char tmp[4096];
+    int64_t end = tern_now_ms() + timeout_ms;
+    for (;;) {
+        int left = (int)(end - tern_now_ms());
+        if (left <= 0)
+            return 0;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, left) <= 0)
+            return 0;
+        ssize_t r = recv(fd, tmp, sizeof tmp, 0);
+        if (r <= 0)
+            return 1;
+    }
+}
+
+static void ws_handshake(int fd, const char *path)
+{
+    char req[512];
+    snprintf(req, sizeof req,
+             "GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+             path);
+    cli_puts(fd, req);
+    char buf[1024];
+    size_t n = cli_read_response(fd, buf, sizeof buf, 3000);
+    assert_true(n > 0);
+    assert_non_null(strstr(buf, "101 Switching Protocols"));
+    assert_non_null(strstr(buf, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+}
+
+static void ws_send_text(int fd, const char *s)
+{
+    uint8_t f[256];
+    size_t n = strlen(s);
+    assert_true(n < 126);
+    static const uint8_t mask[4] = {1, 2, 3, 4};
+    f[0] = 0x81;
+    f[1] = (uint8_t)(0x80 | n);
+    memcpy(f + 2, mask, 4);
+    for (size_t i = 0; i < n; i++)
+        f[6 + i] = (uint8_t)s[i] ^ mask[i % 4];
+    cli_send(fd, f, 6 + n);
+}
+
+/* Reads one server frame; returns its opcode (-1 on failure) with the payload in buf. */
+static int ws_read_frame(int fd, char *buf, size_t cap, size_t *len, int timeout_ms)
+{
+    uint8_t h[10];
+    if (cli_read(fd, (char *)h, 3, 2, timeout_ms) < 2)
+        return -1;
+    size_t n = h[1] & 0x7f;
+    if (n == 126) {
+        if (cli_read(fd, (char *)h + 2, 3, 2, timeout_ms) < 2)
+            return -1;
+        n = (size_t)h[2] << 8 | h[3];
+    } else if (n == 127) {
+        return -1; /* not used here */
+    }
+    assert_true(n + 1 <= cap);
+    if (n && cli_read(fd, buf, cap, n, timeout_ms) < n)
+        return -1;
+    buf[n] = 0;
+    *len = n;
+    return h[0] & 0x0f;
+}
+
+static void wait_int(atomic_int *v, int want, int timeout_ms)
+{
+    int64_t end = tern_now_ms() + timeout_ms;
+    while (atomic_load(v) < want && tern_now_ms() < end)
+        usleep(5000);
+    assert_int_equal(atomic_load(v), want);
+}
+
+/* ---- tests -------------------------------------------------------------------------- */
+
+static void test_http_request_response(void **state)
+{
+    int fd = cli_connect();
+    cli_puts(fd, "POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
+    char buf[1024];
+    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
+    assert_non_null(strstr(buf, "HTTP/1.1 200"));
+    assert_non_null(strstr(buf, "\r\n\r\n/hello 3"));
+    close(fd);
+    wait_int(&ev.closes, 1, 3000);
+    assert_int_equal(atomic_load(&ev.opens), 1);
+}
+
+static void test_http_pipelining_behind_async(void **state)
+{
+    int fd = cli_connect();
+    /* Three requests in one write; the first is answered later, from the inbox: the
+     * others must wait for it and come back in order. */
+    cli_puts(fd, "GET /async HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n"
+                 "GET /three HTTP/1.1\r\nHost: x\r\n\r\n");
+    char buf[1024];
+    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
+    assert_non_null(strstr(buf, "\r\n\r\nlate"));
+    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
+    assert_non_null(strstr(buf, "\r\n\r\n/two 0"));
+    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
+    assert_non_null(strstr(buf, "\r\n\r\n/three 0"));
+    assert_int_equal(atomic_load(&ev.requests), 3);
+    close(fd);
+}
+
+static void test_ws_upgrade_echo_close(void **state)
+{
+    int fd = cli_connect();
+    ws_handshake(fd, "/ws");
+    ws_send_text(fd, "hello");
+    char buf[256];
+    size_t n;
+    assert_int_equal(ws_read_frame(fd, buf, sizeof buf, &n, 3000), WS_OP_TEXT);
+    assert_int_equal(n, 5);
+    assert_memory_equal(buf, "hello", 5);
+    /* A client close is echoed, then the close handler runs once. */
+    uint8_t cf[8] = {0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8};
+    cli_send(fd, cf, sizeof cf);
+    assert_int_equal(ws_read_frame(fd, buf, sizeof buf, &n, 3000), WS_OP_CLOSE);
+    assert_int_equal((uint8_t)buf[0] << 8 | (uint8_t)buf[1], 1000);
+    wait_int(&ev.closes, 1, 3000);
+    close(fd);
+}
+
+static void test_ws_send_queue_overflow(void **state)
+{
+    /* A client that never reads, with a small receive buffer. */
+    int fd = cli_connect_rcvbuf(4096);
+    ws_handshake(fd, "/ws");
+    ws_send_text(fd, "flood");
+    wait_int(&ev.overflows, 1, 5000);
+    wait_int(&ev.closes, 1, 5000);
+    net_stats *st = net_get_stats(g_net);
+    assert_int_equal(atomic_load(&st->slow_drops), 1);
+    assert_true(cli_wait_closed(fd, 8000)); /* the layer closed the socket */
+    close(fd);
+}
+
+static void test_ws_deadline(void **state)
+{
+    int fd = cli_connect();
+    ws_handshake(fd, "/deadline"); /* 200 ms, checked by the once-a-second sweep */
+    char buf[256];
+    size_t n;
+    int64_t t0 = tern_now_ms();
+    assert_int_equal(ws_read_frame(fd, buf, sizeof buf, &n, 3000), WS_OP_CLOSE);
+    assert_int_equal((uint8_t)buf[0] << 8 | (uint8_t)buf[1], 4002);
+    assert_memory_equal(buf + 2, "too slow", 8);
+    assert_true(tern_now_ms() - t0 < 2500);
+    close(fd);
+
+    /* A cleared deadline does not fire. */
+    fd = cli_connect();
+    ws_handshake(fd, "/deadline");
+    ws_send_text(fd, "clear");
+    assert_int_equal(ws_read_frame(fd, buf, sizeof buf, &n, 1800), -1);
+    ws_send_text(fd, "still");
+    assert_int_equal(ws_read_frame(fd, buf, sizeof buf, &n, 3000), WS_OP_TEXT);
+    close(fd);
+}
+
+static void test_shutdown_handler(void **state)
+{
+    int fd = cli_connect();
+    ws_handshake(fd, "/ws");
+    int hfd = cli_connect(); /* an idle HTTP connection is just closed */
+    wait_int(&ev.opens, 2, 3000);
+    net_stop(g_net);
+    net_free(g_net);
+    g_net = NULL;
+    assert_int_equal(atomic_load(&ev.shutdowns), 1);
+    char buf[256];
+    size_t n;
+    assert_int_equal(ws_read_frame(fd, buf, sizeof buf, &n, 3000), WS_OP_TEXT);
+    assert_memory_equal(buf, "bye", 3);
+    assert_int_equal(ws_read_frame(fd, buf, sizeof buf, &n, 3000), WS_OP_CLOSE);
+    assert_int_equal((uint8_t)buf[0] << 8 | (uint8_t)buf[1], 1001);
+    assert_true(cli_wait_closed(hfd, 3000));
+    assert_int_equal(atomic_load(&ev.closes), 2);
+    close(fd);
+    close(hfd);
+}
+
+static void test_http09_refused(void **state)
+{
+    int fd = cli_connect();
+    cli_puts(fd, "GET /hello\r\n\r\n"); /* llhttp waits for a byte after the line */
+    char buf[1024];
+    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
+    assert_non_null(strstr(buf, "HTTP/1.1 400"));
+    assert_int_equal(atomic_load(&ev.refused_status), 400);
+    assert_int_equal(atomic_load(&ev.requests), 0);
+    assert_true(cli_wait_closed(fd, 3000));
+    close(fd);
+}
+
+static void test_head_deadline(void **state)
+{
+    /* One byte every 200 ms: each byte restarts the idle timer, but the head's deadline
+     * (1 s here) runs from its first byte. */
+    int fd = cli_connect();
+    const char *req = "GET /slow HTTP/1.1\r\nHost: x\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    int64_t t0 = tern_now_ms();
+    int closed = 0;
+    for (size_t i = 0; req[i] && !closed; i++) {
+        if (send(fd, req + i, 1, MSG_NOSIGNAL) != 1)
+            closed = 1;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 200) > 0)
+            closed = 1;
+    }
+    assert_true(closed);
+    char buf[1024];
+    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
+    assert_non_null(strstr(buf, "HTTP/1.1 408"));
+    assert_true(tern_now_ms() - t0 < 3500);
+    assert_int_equal(atomic_load(&net_get_stats(g_net)->http_timeouts), 1);
+    close(fd);
+}
+
+static void test_body_min_rate(void **state)
+{
+    /* The head arrives at once; the body trickles at ~50 B/s, under the 1000 B/s floor. */
+    int fd = cli_connect();
+    cli_puts(fd, "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n");
+    int64_t t0 = tern_now_ms();
+    int closed = 0;
+    for (int i = 0; i < 200 && !closed; i++) {
+        if (send(fd, "0123456789", 10, MSG_NOSIGNAL) != 10)
+            closed = 1;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 200) > 0)
+            closed = 1;
+    }
+    assert_true(closed);
+    char buf[1024];
+    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
+    assert_non_null(strstr(buf, "HTTP/1.1 408"));
+    assert_true(tern_now_ms() - t0 < 4000);
+    close(fd);
+
+    /* A body that keeps the rate passes. */
+    fd = cli_connect();
+    cli_puts(fd, "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n");
+    char chunk[250];
+    memset(chunk, 'y', sizeof chunk);
+    for (int i = 0; i < 4; i++) {
+        cli_send(fd, chunk, sizeof chunk);
+        usleep(100 * 1000);
+    }
+    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
+    assert_non_null(strstr(buf, "\r\n\r\n/b 1000"));
+    close(fd);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_http_request_response, start_net, stop_net),
+        cmocka_unit_test_setup_teardown(test_http_pipelining_behind_async, start_net, stop_net),
+        cmocka_unit_test_setup_teardown(test_ws_upgrade_echo_close, start_net, stop_net),
+        cmocka_unit_test_setup_teardown(test_ws_send_queue_overflow, start_net, stop_net),
+        cmocka_unit_test_setup_teardown(test_ws_deadline, start_net, stop_net),
+        cmocka_unit_test_setup_teardown(test_shutdown_handler, start_net, stop_net),
+        cmocka_unit_test_setup_teardown(test_http09_refused, start_net, stop_net),
+        cmocka_unit_test_setup_teardown(test_head_deadline, start_net, stop_net),
+        cmocka_unit_test_setup_teardown(test_body_min_rate, start_net, stop_net),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -201,15 +201,18 @@ static void accept_resume(uv_timer_t *t)
     uv_poll_start(&l->listener, UV_READABLE, on_listen_ready);
 }
 
-/* Out of descriptors: shed one pending connection with the spare descriptor, count and
- * (rate-limited) log it, and stop accepting for a moment. */
+/* Out of descriptors: with the spare descriptor given up, accept and close what is
+ * pending (up to a burst; another loop may take the freed slot first), take the spare
+ * back, count and (rate-limited) log it, and stop accepting for a moment. */
 static void accept_shed(net_loop *l, int err)
 {
     if (l->reserve_fd >= 0) {
         close(l->reserve_fd);
         l->reserve_fd = -1;
-        int fd = accept4(l->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (fd >= 0) {
+        for (int i = 0; i < ACCEPT_BURST; i++) {
+            int fd = accept4(l->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (fd < 0)
+                break;
             close(fd);
             atomic_fetch_add(&l->net->stats.accept_shed, 1);
             l->shed_unlogged++;

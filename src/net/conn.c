@@ -49,6 +49,7 @@ net_conn *conn_new(net_loop *l)
     c->id = atomic_fetch_add(&n->next_conn_id, 1);
     c->last_active_ms = (uint64_t)tern_now_ms();
     c->http = http_parser_new(1, n->cfg.max_http_body);
+    http_parser_pause_at_head(c->http, 1); /* the server sees a head before its body */
     ws_reader_init(&c->ws, 1, n->cfg.ws_max_message);
     tern_buf_init(&c->in, NET_HTTP_PENDING_MAX);
     return c;
@@ -76,6 +77,8 @@ static void on_close(uv_handle_t *h)
     }
     int counted = hmap_del_u64(&l->conns, c->id) != NULL;
     tell_close(c);
+    http_stream_on_close(c);
+    tern_free(c->x);
     http_parser_free(c->http);
     ws_reader_free(&c->ws);
     tern_buf_free(&c->in);
@@ -119,6 +122,7 @@ void net_conn_close(net_conn *c, int ws_code, const char *reason)
         frame_unref(f);
     }
     tell_close(c);
+    http_stream_on_close(c);
     c->state = CONN_CLOSING;
     c->last_active_ms = (uint64_t)tern_now_ms();
     uv_read_stop((uv_stream_t *)&c->tcp);
@@ -179,6 +183,8 @@ static void on_write(uv_write_t *req, int status)
         net_conn_close(c, 0, NULL);
         return;
     }
+    if (c->x)
+        http_stream_on_write(c);
     if (c->state == CONN_HTTP && c->reading_paused && c->queued <= NET_HTTP_QUEUE_MAX / 2)
         http_conn_continue(c);
 }

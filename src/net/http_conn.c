@@ -45,6 +45,45 @@ static void pause_reading(net_conn *c)
     }
 }
 
+static int body_sink(void *ud, const char *data, size_t n)
+{
+    net_conn *c = ud;
+    int r = c->loop->net->h.http_body(c, data, n);
+    return r == NET_BODY_PAUSE || c->state != CONN_HTTP;
+}
+
+/* The head of a request with a body is complete: the server chooses the body's limit
+ * and mode. Returns 0 to read the body, -1 if the request was refused (closing). */
+static int http_conn_head(net_conn *c)
+{
+    net *nt = c->loop->net;
+    const http_msg *m = http_parser_msg(c->http);
+    size_t limit = nt->cfg.max_http_body;
+    int mode = nt->h.http_head ? nt->h.http_head(c, m, &limit) : NET_BODY_WHOLE;
+    if (c->state != CONN_HTTP)
+        return -1;
+    if (mode == NET_BODY_REFUSED) {
+        net_conn_close(c, 0, NULL); /* the body is not read: the connection cannot go on */
+        return -1;
+    }
+    uint64_t len;
+    if (http_parser_declared_length(c->http, &len) && len > limit) {
+        http_refuse(c, 413); /* before any body byte is read */
+        return -1;
+    }
+    if (mode == NET_BODY_STREAM && !nt->h.http_body)
+        mode = NET_BODY_WHOLE;
+    if (http_header_has_token(http_header_get(m, "Expect"), "100-continue")) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        net_conn_write(c, cont, sizeof cont - 1);
+    }
+    http_parser_set_body(c->http, limit, mode == NET_BODY_STREAM ? body_sink : NULL, c);
+    /* The body's clock starts at the end of the head. */
+    c->deadline_ms = (uint64_t)tern_now_ms();
+    c->dl.body_base = 0;
+    return 0;
+}
+
 void http_conn_process(net_conn *c, char *data, size_t n)
 {
     net *nt = c->loop->net;
@@ -74,6 +113,25 @@ void http_conn_process(net_conn *c, char *data, size_t n)
             }
             return;
         }
+        if (rc == HTTP_HEAD_DONE || rc == HTTP_BODY_PAUSED) {
+            data += used;
+            n -= used;
+            if (rc == HTTP_HEAD_DONE && http_conn_head(c) != 0)
+                return;
+            if (rc == HTTP_BODY_PAUSED) {
+                if (c->state != CONN_HTTP)
+                    return;
+                /* Hold the rest of this read and stop reading until the handler asks. */
+                http_x_get(c)->body_paused = 1;
+                if (n && tern_buf_append(&c->in, data, n) < 0) {
+                    net_conn_close(c, 0, NULL);
+                    return;
+                }
+                pause_reading(c);
+                return;
+            }
+            continue;
+        }
         if (rc < 0) {
             int status = rc == HTTP_ERR_HEAD_TOO_LARGE ? 431 : rc == HTTP_ERR_BODY_TOO_LARGE ? 413 : 400;
             http_refuse(c, status);
@@ -92,10 +150,15 @@ void http_conn_process(net_conn *c, char *data, size_t n)
             }
             return;
         }
-        if (nt->h.http_request(c, m) == NET_HTTP_ASYNC) {
+        c->in_request = 1;
+        c->resume_pending = 0;
+        int r = nt->h.http_request(c, m);
+        c->in_request = 0;
+        if (r == NET_HTTP_ASYNC && !c->resume_pending) {
             c->http_busy = 1;
             continue; /* stashes the rest above */
         }
+        c->resume_pending = 0;
         if (c->state != CONN_HTTP)
             return;
         http_parser_next(c->http);
@@ -104,13 +167,15 @@ void http_conn_process(net_conn *c, char *data, size_t n)
 
 void http_conn_continue(net_conn *c)
 {
+    if (c->x && c->x->body_paused)
+        return; /* the body handler holds the reading */
     if (c->in.len && !c->http_busy && c->queued <= NET_HTTP_QUEUE_MAX) {
         tern_buf pending = c->in;
         tern_buf_init(&c->in, NET_HTTP_PENDING_MAX);
         http_conn_process(c, pending.data, pending.len);
         tern_buf_free(&pending);
     }
-    if (c->state == CONN_CLOSING || !c->reading_paused)
+    if (c->state == CONN_CLOSING || !c->reading_paused || (c->x && c->x->body_paused))
         return;
     if (c->state == CONN_HTTP && c->eof_seen && !c->http_busy && !c->in.len) {
         net_conn_close(c, 0, NULL); /* the peer half-closed: its last answer is written */
@@ -133,14 +198,34 @@ void net_http_resume(net_conn *c)
 {
     if (c->state != CONN_HTTP)
         return;
+    if (c->in_request) { /* answered inside the handler: http_conn_process goes on */
+        c->resume_pending = 1;
+        return;
+    }
     c->http_busy = 0;
     http_parser_next(c->http);
+    http_conn_continue(c);
+}
+
+void net_http_body_resume(net_conn *c)
+{
+    if (c->state != CONN_HTTP || !c->x || !c->x->body_paused)
+        return;
+    c->x->body_paused = 0;
     http_conn_continue(c);
 }
 
 void http_conn_sweep(net_conn *c, uint64_t now)
 {
     const net_config *cfg = &c->loop->net->cfg;
+    if (c->x && c->x->resp_active) {
+        /* A streamed response: the client must keep taking bytes. */
+        if (now - c->last_active_ms > (uint64_t)cfg->http_idle_ms) {
+            LOG_DEBUG("conn %llu: response stalled: closing", (unsigned long long)c->id);
+            net_conn_close(c, 0, NULL);
+        }
+        return;
+    }
     if (c->http_busy)
         return; /* the client waits for us */
     uint64_t got = 0;

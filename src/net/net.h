@@ -13,6 +13,9 @@
  * on the connection's loop thread (inside a handler or an inbox callback). Other threads
  * address a connection by (loop, connection id) through net_inbox_push; a connection
  * that closed meanwhile is simply not found.
+ *
+ * The process must ignore SIGPIPE: a write to a connection the peer closed is then an
+ * error the layer handles, not a signal that ends the process.
  */
 #ifndef TERN_NET_H
 #define TERN_NET_H
@@ -47,6 +50,15 @@ typedef struct net_config {
 
 /* Return codes of the request handler. */
 enum { NET_HTTP_DONE = 0, NET_HTTP_ASYNC = 1 };
+/* Body modes the head handler chooses; return codes of the body handler. */
+enum { NET_BODY_REFUSED = -1, NET_BODY_WHOLE = 0, NET_BODY_STREAM = 1 };
+enum { NET_BODY_MORE = 0, NET_BODY_PAUSE = 1 };
+/* Events of a streamed response (net_http_stream_begin). */
+enum { NET_STREAM_DRAIN = 0, NET_STREAM_CLOSED = 1 };
+/* Unwritten bytes of a streamed response over which net_http_stream_write says "wait",
+ * and under which the drain event comes. */
+#define NET_STREAM_HIGH_WATER (256 * 1024)
+#define NET_STREAM_LOW_WATER (64 * 1024)
 
 typedef struct net_handlers {
     /* A connection was accepted; its user data is zeroed. Optional. */
@@ -55,6 +67,19 @@ typedef struct net_handlers {
      * is written, NET_HTTP_ASYNC when it will be written later: the layer then holds any
      * pipelined bytes until net_http_resume. */
     int (*http_request)(net_conn *c, const http_msg *m);
+    /* Optional. The head of a request with a body (Content-Length > 0 or chunked) is
+     * complete and no body byte has been read. Returns NET_BODY_WHOLE (the body is
+     * collected up to *limit, preset to max_http_body, then http_request gets it),
+     * NET_BODY_STREAM (its pieces go to http_body, up to *limit; then http_request runs
+     * with an empty body), or NET_BODY_REFUSED after writing a response (the layer
+     * closes without reading the body). A declared Content-Length over *limit gets 413
+     * before any body byte is read; `Expect: 100-continue` is answered only after this
+     * handler wanted the body. Without this handler every body is read whole. */
+    int (*http_head)(net_conn *c, const http_msg *m, size_t *limit);
+    /* A piece of a streamed body (chunked encoding decoded), valid during the call.
+     * Returns NET_BODY_MORE, or NET_BODY_PAUSE: the layer stops reading (the client is
+     * held back by TCP) until net_http_body_resume. */
+    int (*http_body)(net_conn *c, const char *data, size_t n);
     /* An upgrade request. Returns 0 after net_conn_ws_accept (the connection now speaks
      * WebSocket), or -1 after answering with an error (the handler closes). */
     int (*ws_upgrade)(net_conn *c, const http_msg *m);
@@ -162,7 +187,44 @@ void net_conn_ws_accept(net_conn *c, const char *resp, size_t n);
  * replaces the idle rule. The session layer uses it for the login deadline. */
 void net_conn_set_deadline(net_conn *c, int ms, int ws_code, const char *reason);
 /* After an asynchronous response was written (NET_HTTP_ASYNC): parses held pipelined
- * bytes and reads again. */
+ * bytes and reads again. May be called from inside http_request (then the request
+ * counts as answered whatever the handler returns). */
 void net_http_resume(net_conn *c);
+/* Reads a streamed request body again after http_body returned NET_BODY_PAUSE. */
+void net_http_body_resume(net_conn *c);
+
+/* ---- streamed responses (loop thread only) ------------------------------------------ */
+
+/* fn(c, arg, NET_STREAM_DRAIN): the unwritten bytes fell under NET_STREAM_LOW_WATER after
+ * a write said "wait"; fn(c, arg, NET_STREAM_CLOSED): the connection is closing before
+ * net_http_stream_end (free your state; nothing more may be written). */
+typedef void (*net_stream_fn)(net_conn *c, void *arg, int event);
+
+/* Starts a streamed response to the current request: writes head[0..n) (status line and
+ * headers up to the empty line, as the caller built them). With chunked = 1 (the head
+ * says Transfer-Encoding: chunked) every write is framed as a chunk. The request handler
+ * returns NET_HTTP_ASYNC (or calls it later); net_http_stream_end finishes the request.
+ * While a response streams, the connection is closed if the client takes no byte for
+ * http_idle_ms. */
+void net_http_stream_begin(net_conn *c, const char *head, size_t n, int chunked, net_stream_fn fn, void *arg);
+/* Writes p[0..n) of the body (copied). Returns 0 (go on), 1 (over NET_STREAM_HIGH_WATER:
+ * wait for the drain event), or -1 (the connection is closing: stop). */
+int net_http_stream_write(net_conn *c, const char *p, size_t n);
+/* Ends the response (chunked: the last chunk) and goes on with the next request, or
+ * closes the connection if the request did not keep it alive. */
+void net_http_stream_end(net_conn *c);
+
+/* Parses a Range header value for a resource of size bytes. Returns 1 with a single
+ * satisfiable range [*start, *start + *len), 0 if there is no range to honour (absent,
+ * malformed, several ranges: serve it whole, 200), or -1 if unsatisfiable (416). */
+int net_http_parse_range(tern_str value, uint64_t size, uint64_t *start, uint64_t *len);
+/* Answers the current request with a file: 200, or 206 with Content-Range for a single
+ * satisfiable Range, or 416 with `Content-Range: bytes * /size`; HEAD gets the head only.
+ * The body goes out with sendfile(2) while the socket takes it and in 64 KiB chunks
+ * with backpressure otherwise. Takes ownership of fd (closed when done). extra_headers,
+ * if not NULL, end with CRLF. The request handler returns NET_HTTP_ASYNC. Returns the
+ * status answered. */
+int net_http_serve_file(net_conn *c, const http_msg *m, int fd, uint64_t size, const char *content_type,
+                        const char *extra_headers);
 
 #endif

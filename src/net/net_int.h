@@ -37,6 +37,8 @@ struct net_conn {
     uint8_t ncork;
     uint8_t cork_listed;
     uint8_t cork_urgent; /* a corked frame answers the client: write at the drain's end */
+    uint8_t in_request;     /* inside the http_request handler */
+    uint8_t resume_pending; /* net_http_resume was called inside it */
     uint16_t deadline_code;
     uint64_t last_active_ms;
     /* WebSocket: the deadline (0: none). HTTP: when the current head or body began. */
@@ -52,6 +54,7 @@ struct net_conn {
     http_parser *http;   /* HTTP phase only */
     ws_reader ws;        /* WS phase */
     tern_buf in;         /* HTTP bytes pending while a request is processed */
+    struct http_x *x;    /* streamed request body / response state, or NULL */
     max_align_t ud[];    /* the server's user data, conn_ud_size bytes */
 };
 
@@ -115,6 +118,27 @@ void uring_setup(net_loop *l);
 void uring_teardown(net_loop *l);
 /* Writes the corked connections of list (linked by cork_next) through l's ring. */
 void uring_flush(net_loop *l, net_conn *list);
+
+/* State of a streamed request body or response (http_conn.c, http_stream.c); allocated
+ * with the first one on a connection. */
+typedef struct http_x {
+    uint8_t body_paused; /* the body handler paused reading */
+    uint8_t resp_active; /* a streamed response is in progress */
+    uint8_t chunked;
+    uint8_t want_drain; /* a write said "wait": tell fn when under the low-water mark */
+    net_stream_fn fn;
+    void *arg;
+    /* net_http_serve_file */
+    int fd;
+    uint64_t off, left;
+} http_x;
+
+/* http_stream.c */
+http_x *http_x_get(net_conn *c);
+/* After a write completed: the drain event, if one is due. */
+void http_stream_on_write(net_conn *c);
+/* The connection closes: a streamed response's owner hears of it. */
+void http_stream_on_close(net_conn *c);
 
 /* http_conn.c */
 void http_conn_process(net_conn *c, char *data, size_t n);

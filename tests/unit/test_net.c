@@ -6,9 +6,11 @@
  * body rate). Links tern_net only: nothing of the server. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,11 +34,25 @@
 typedef struct dummy_ud {
     int opened;
     int upgraded;
+    int slow;           /* pause after every body piece, resume from the inbox */
+    uint64_t body_got;  /* streamed body bytes */
+    size_t body_max_piece;
 } dummy_ud;
 
 static struct {
     atomic_int opens, closes, overflows, shutdowns, requests, refused_status, ws_msgs;
+    atomic_int drains, stream_closed, pauses;
+    atomic_uint_fast64_t produced; /* bytes a streamed download handed to the layer */
+    atomic_uint_fast64_t max_piece;
 } ev;
+
+/* A file served by /file (written at start). */
+#define FILE_SIZE (1024 * 1024 + 17)
+static char g_file_path[64];
+static uint8_t file_byte(uint64_t i)
+{
+    return (uint8_t)(i * 131 + (i >> 9));
+}
 
 static net *g_net;
 static int g_port;
@@ -69,9 +85,104 @@ static void answer_later(net_loop *l, void *arg)
     net_http_resume(c);
 }
 
+/* /gen: an endless streamed download (until 100 MiB), written while the layer takes it. */
+typedef struct gen {
+    uint64_t left;
+} gen;
+
+static void gen_pump(net_conn *c, void *arg, int event)
+{
+    gen *g = arg;
+    if (event == NET_STREAM_CLOSED) {
+        atomic_fetch_add(&ev.stream_closed, 1);
+        tern_free(g);
+        return;
+    }
+    atomic_fetch_add(&ev.drains, 1);
+    static char chunk[16384];
+    for (;;) {
+        if (!g->left) {
+            net_http_stream_end(c);
+            tern_free(g);
+            return;
+        }
+        size_t n = g->left < sizeof chunk ? (size_t)g->left : sizeof chunk;
+        memset(chunk, 'g', n);
+        g->left -= n;
+        atomic_fetch_add(&ev.produced, n);
+        int r = net_http_stream_write(c, chunk, n);
+        if (r != 0)
+            return; /* 1: the drain brings us back; -1: CLOSED follows */
+    }
+}
+
+static void resume_body(net_loop *l, void *arg)
+{
+    net_conn *c = net_loop_find(l, (uint64_t)(uintptr_t)arg);
+    if (c)
+        net_http_body_resume(c);
+}
+
+static int d_head(net_conn *c, const http_msg *m, size_t *limit)
+{
+    dummy_ud *u = net_conn_ud(c);
+    u->body_got = 0;
+    u->slow = tern_str_eq(m->path, "/upload-slow");
+    if (tern_str_eq(m->path, "/upload") || u->slow) {
+        *limit = (size_t)200 * 1024 * 1024;
+        return NET_BODY_STREAM;
+    }
+    if (tern_str_eq(m->path, "/small")) {
+        *limit = 16;
+        return NET_BODY_WHOLE;
+    }
+    if (tern_str_eq(m->path, "/refuse")) {
+        write_response(c, 403, "no", 2);
+        return NET_BODY_REFUSED;
+    }
+    return NET_BODY_WHOLE;
+}
+
+static int d_body(net_conn *c, const char *data, size_t n)
+{
+    dummy_ud *u = net_conn_ud(c);
+    u->body_got += n;
+    if (n > atomic_load(&ev.max_piece))
+        atomic_store(&ev.max_piece, n);
+    if (u->slow) {
+        /* A consumer that is behind: stop reading, go on at the next loop turn. */
+        atomic_fetch_add(&ev.pauses, 1);
+        net_inbox_item it = {.fn = resume_body, .arg = (void *)(uintptr_t)net_conn_id(c)};
+        net_inbox_push(net_conn_loop(c), &it);
+        return NET_BODY_PAUSE;
+    }
+    return NET_BODY_MORE;
+}
+
 static int d_request(net_conn *c, const http_msg *m)
 {
     atomic_fetch_add(&ev.requests, 1);
+    dummy_ud *u = net_conn_ud(c);
+    if (tern_str_eq(m->path, "/upload") || tern_str_eq(m->path, "/upload-slow")) {
+        char body[64];
+        int n = snprintf(body, sizeof body, "got %llu", (unsigned long long)u->body_got);
+        write_response(c, 200, body, (size_t)n);
+        return NET_HTTP_DONE;
+    }
+    if (tern_str_eq(m->path, "/file")) {
+        int fd = open(g_file_path, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        net_http_serve_file(c, m, fd, FILE_SIZE, "application/octet-stream", NULL);
+        return NET_HTTP_ASYNC;
+    }
+    if (tern_str_eq(m->path, "/gen") || tern_str_eq(m->path, "/gen-small")) {
+        static const char head[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        gen *g = tern_calloc(1, sizeof *g);
+        g->left = tern_str_eq(m->path, "/gen") ? (uint64_t)100 * 1024 * 1024 : 40000;
+        net_http_stream_begin(c, head, sizeof head - 1, 1, gen_pump, g);
+        gen_pump(c, g, NET_STREAM_DRAIN);
+        return NET_HTTP_ASYNC;
+    }
     if (tern_str_eq(m->path, "/async")) {
         net_inbox_item it = {.fn = answer_later, .arg = (void *)(uintptr_t)net_conn_id(c)};
         net_inbox_push(net_conn_loop(c), &it);
@@ -160,7 +271,18 @@ static int start_net(void **state)
     if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(fd, (struct sockaddr *)&a, &al) != 0)
         return -1;
     g_port = ntohs(a.sin_port);
+    snprintf(g_file_path, sizeof g_file_path, "/tmp/test_net_file.XXXXXX");
+    int ffd = mkstemp(g_file_path);
+    if (ffd < 0)
+        return -1;
+    static uint8_t fb[FILE_SIZE];
+    for (uint64_t i = 0; i < FILE_SIZE; i++)
+        fb[i] = file_byte(i);
+    if (write(ffd, fb, FILE_SIZE) != FILE_SIZE)
+        return -1;
+    close(ffd);
     net_config cfg = {.ws_max_message = 65536,
+                      .http_idle_ms = 2000,
                       .max_send_queue = 64 * 1024,
                       .max_http_body = 1024,
                       .ws_idle_ms = 60000,
@@ -170,6 +292,8 @@ static int start_net(void **state)
                       .conn_ud_size = sizeof(dummy_ud)};
     net_handlers h = {.open = d_open,
                       .http_request = d_request,
+                      .http_head = d_head,
+                      .http_body = d_body,
                       .ws_upgrade = d_upgrade,
                       .ws_text = d_text,
                       .close = d_close,
@@ -189,6 +313,7 @@ static int stop_net(void **state)
         net_free(g_net);
         g_net = NULL;
     }
+    unlink(g_file_path);
     return 0;
 }
 
@@ -213,9 +338,24 @@ static int cli_connect(void)
     return cli_connect_rcvbuf(0);
 }
 
+/* Sends all of p[0..n) (a blocking send may still return early, e.g. on a signal). */
+static ssize_t cli_send_all(int fd, const void *p, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = send(fd, (const char *)p + done, n - done, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return w;
+        done += (size_t)w;
+    }
+    return (ssize_t)done;
+}
+
 static void cli_send(int fd, const void *p, size_t n)
 {
-    assert_int_equal(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+    assert_int_equal(cli_send_all(fd, p, n), (ssize_t)n);
 }
 
 static void cli_puts(int fd, const char *s)
@@ -246,28 +386,32 @@ static size_t cli_read(int fd, char *buf, size_t cap, size_t want, int timeout_m
     return got;
 }
 
-/* Reads one complete HTTP response (head + Content-Length body) into buf. */
+/* Reads one complete HTTP response (head + Content-Length body) into buf: the head byte
+ * by byte (never past this response), the body in bulk. Returns its length, 0 on a
+ * timeout or close. */
 static size_t cli_read_response(int fd, char *buf, size_t cap, int timeout_ms)
 {
-    size_t got = 0;
+    size_t got = 0, total = 0;
     int64_t end = tern_now_ms() + timeout_ms;
     for (;;) {
         buf[got] = 0;
-        char *eoh = strstr(buf, "\r\n\r\n");
-        if (eoh) {
-            const char *cl = strstr(buf, "Content-Length: ");
-            size_t len = cl ? strtoul(cl + 16, NULL, 10) : 0;
-            size_t total = (size_t)(eoh + 4 - buf) + len;
-            if (got >= total)
-                return total;
+        if (!total) {
+            char *eoh = strstr(buf, "\r\n\r\n");
+            if (eoh) {
+                const char *cl = strstr(buf, "Content-Length: ");
+                size_t len = cl ? strtoul(cl + 16, NULL, 10) : 0;
+                total = (size_t)(eoh + 4 - buf) + len;
+            }
         }
+        if (total && got >= total)
+            return total;
         int left = (int)(end - tern_now_ms());
-        if (left <= 0 || got + 1 >= cap)
+        if (left <= 0 || got + 1 >= cap || (total && total + 1 > cap))
             return 0;
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, left) <= 0)
             return 0;
-        ssize_t r = recv(fd, buf + got, 1, 0); /* byte-wise: never read past one response */
+        ssize_t r = recv(fd, buf + got, total ? total - got : 1, 0);
         if (r <= 0)
             return 0;
         got += (size_t)r;
@@ -534,8 +678,267 @@ static void test_body_min_rate(void **state)
     close(fd);
 }
 
+/* ---- streaming ---------------------------------------------------------------------- */
+
+static void test_body_one_byte_at_a_time(void **state)
+{
+    /* Streamed (to the body handler) and whole (collected), each byte its own segment. */
+    const char *paths[] = {"/upload", "/echo"};
+    for (int k = 0; k < 2; k++) {
+        int fd = cli_connect();
+        char head[128];
+        snprintf(head, sizeof head, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 300\r\n\r\n", paths[k]);
+        for (const char *p = head; *p; p++)
+            cli_send(fd, p, 1);
+        for (int i = 0; i < 300; i++) {
+            cli_send(fd, "b", 1);
+            if (i % 50 == 0)
+                usleep(2000);
+        }
+        char buf[1024];
+        assert_true(cli_read_response(fd, buf, sizeof buf, 5000) > 0);
+        assert_non_null(strstr(buf, k == 0 ? "\r\n\r\ngot 300" : "\r\n\r\n/echo 300"));
+        close(fd);
+    }
+}
+
+static void test_body_over_limit_before_read(void **state)
+{
+    /* The head alone: 413 comes without a body byte sent. */
+    int fd = cli_connect();
+    cli_puts(fd, "POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n");
+    char buf[1024];
+    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
+    assert_non_null(strstr(buf, "HTTP/1.1 413"));
+    assert_int_equal(atomic_load(&ev.refused_status), 413);
+    assert_true(cli_wait_closed(fd, 3000));
+    close(fd);
+
+    /* A chunked body has no declared length: cut when it passes the limit. */
+    fd = cli_connect();
+    cli_puts(fd, "POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n"
+                 "1\r\nX\r\n");
+    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
+    assert_non_null(strstr(buf, "HTTP/1.1 413"));
+    close(fd);
+
+    /* A refused head: the handler's answer, and the body is never read. */
+    fd = cli_connect();
+    cli_puts(fd, "POST /refuse HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n");
+    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
+    assert_non_null(strstr(buf, "HTTP/1.1 403"));
+    assert_true(cli_wait_closed(fd, 3000));
+    close(fd);
+}
+
+static void test_expect_100_continue(void **state)
+{
+    int fd = cli_connect();
+    cli_puts(fd, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    char buf[1024];
+    assert_int_equal(cli_read(fd, buf, sizeof buf, 25, 3000), 25);
+    assert_string_equal(buf, "HTTP/1.1 100 Continue\r\n\r\n");
+    cli_puts(fd, "hello");
+    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
+    assert_non_null(strstr(buf, "HTTP/1.1 200"));
+    assert_non_null(strstr(buf, "got 5"));
+    close(fd);
+
+    /* Over the limit: 413, and no 100 first. */
+    fd = cli_connect();
+    cli_puts(fd, "POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n");
+    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
+    assert_true(strncmp(buf, "HTTP/1.1 413", 12) == 0);
+    close(fd);
+}
+
+static void test_chunked_request_body(void **state)
+{
+    int fd = cli_connect();
+    cli_puts(fd, "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "5\r\nhello\r\n1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n"
+                 "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+    char buf[1024];
+    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
+    assert_non_null(strstr(buf, "\r\n\r\ngot 31"));
+    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
+    assert_non_null(strstr(buf, "\r\n\r\n/echo 3"));
+    close(fd);
+}
+
+static void test_body_backpressure(void **state)
+{
+    /* 8 MiB to a handler that pauses after every piece: it sees the whole body in pieces
+     * of at most one read, never more at once. */
+    const size_t total = 8u * 1024 * 1024;
+    int fd = cli_connect();
+    char head[128];
+    snprintf(head, sizeof head, "POST /upload-slow HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n", total);
+    cli_puts(fd, head);
+    static char chunk[256 * 1024];
+    memset(chunk, 'u', sizeof chunk);
+    char buf[1024];
+    for (size_t sent = 0; sent < total; sent += sizeof chunk) {
+        ssize_t w = cli_send_all(fd, chunk, sizeof chunk);
+        if (w != (ssize_t)sizeof chunk) {
+            cli_read(fd, buf, sizeof buf, sizeof buf - 1, 1000);
+            fail_msg("send at %zu: %zd (%s): %s", sent, w, strerror(errno), buf);
+        }
+    }
+    assert_true(cli_read_response(fd, buf, sizeof buf, 20000) > 0);
+    char want[64];
+    snprintf(want, sizeof want, "got %zu", total);
+    if (!strstr(buf, want))
+        fail_msg("%s", buf);
+    assert_true(atomic_load(&ev.pauses) > 8);
+    assert_true(atomic_load(&ev.max_piece) <= 64 * 1024);
+    close(fd);
+}
+
+static void test_download_client_stops_reading(void **state)
+{
+    /* A small receive window, and the client stops after 64 KiB of a 100 MiB download. */
+    int fd = cli_connect_rcvbuf(4096);
+    cli_puts(fd, "GET /gen HTTP/1.1\r\nHost: x\r\n\r\n");
+    static char buf[65536];
+    assert_int_equal(cli_read(fd, buf, sizeof buf, sizeof buf - 1, 3000), sizeof buf - 1);
+    usleep(500 * 1000);
+    uint64_t produced = atomic_load(&ev.produced);
+    int drains = atomic_load(&ev.drains);
+    usleep(600 * 1000);
+    /* The producer is held back: no more drains, and what it produced stays within the
+     * socket buffers plus the high-water mark. */
+    assert_int_equal(atomic_load(&ev.drains), drains);
+    assert_int_equal(atomic_load(&ev.produced), produced);
+    print_message("produced %llu bytes before the client stalled\n", (unsigned long long)produced);
+    assert_true(produced < 16u * 1024 * 1024);
+    /* No progress for http_idle_ms (2 s here): closed, and the producer hears of it. */
+    wait_int(&ev.stream_closed, 1, 5000);
+    close(fd);
+}
+
+static void test_chunked_response(void **state)
+{
+    int fd = cli_connect();
+    cli_puts(fd, "GET /gen-small HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n");
+    /* Decode the chunked body: 40000 bytes of 'g' in 16 KiB chunks, then the next
+     * pipelined answer. */
+    static char buf[65536];
+    size_t got = 0;
+    int64_t end = tern_now_ms() + 5000;
+    while (!strstr(buf, "/two 0") && tern_now_ms() < end && got + 1 < sizeof buf)
+        got += cli_read(fd, buf + got, sizeof buf - got, 1, 1000);
+    char *body = strstr(buf, "\r\n\r\n");
+    assert_non_null(body);
+    assert_non_null(strstr(buf, "Transfer-Encoding: chunked"));
+    body += 4;
+    size_t total = 0;
+    for (;;) {
+        char *e;
+        unsigned long n = strtoul(body, &e, 16);
+        assert_true(e[0] == '\r' && e[1] == '\n');
+        body = e + 2;
+        if (!n)
+            break;
+        for (unsigned long i = 0; i < n; i++)
+            assert_int_equal(body[i], 'g');
+        total += n;
+        body += n;
+        assert_true(body[0] == '\r' && body[1] == '\n');
+        body += 2;
+    }
+    assert_int_equal(total, 40000);
+    assert_true(strncmp(body, "\r\nHTTP/1.1 200", 14) == 0);
+    close(fd);
+}
+
+static void check_file_bytes(const char *p, uint64_t from, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++)
+        if ((uint8_t)p[i] != file_byte(from + i))
+            fail_msg("byte %llu differs", (unsigned long long)(from + i));
+}
+
+static void test_file_range_head(void **state)
+{
+    static char buf[FILE_SIZE + 4096];
+    char req[256];
+    int fd = cli_connect();
+
+    /* Whole file (sendfile). */
+    cli_puts(fd, "GET /file HTTP/1.1\r\nHost: x\r\n\r\n");
+    size_t n = cli_read_response(fd, buf, sizeof buf, 5000);
+    assert_true(n > FILE_SIZE);
+    assert_non_null(strstr(buf, "HTTP/1.1 200"));
+    assert_non_null(strstr(buf, "Accept-Ranges: bytes"));
+    check_file_bytes(buf + n - FILE_SIZE, 0, FILE_SIZE);
+
+    /* One range: 206 with Content-Range. */
+    cli_puts(fd, "GET /file HTTP/1.1\r\nHost: x\r\nRange: bytes=1000-1999\r\n\r\n");
+    n = cli_read_response(fd, buf, sizeof buf, 3000);
+    if (!strstr(buf, "HTTP/1.1 206"))
+        fail_msg("%zu: %.300s", n, buf);
+    snprintf(req, sizeof req, "Content-Range: bytes 1000-1999/%d\r\n", FILE_SIZE);
+    assert_non_null(strstr(buf, req));
+    assert_non_null(strstr(buf, "Content-Length: 1000\r\n"));
+    check_file_bytes(buf + n - 1000, 1000, 1000);
+
+    /* A suffix range. */
+    cli_puts(fd, "GET /file HTTP/1.1\r\nHost: x\r\nRange: bytes=-17\r\n\r\n");
+    n = cli_read_response(fd, buf, sizeof buf, 3000);
+    assert_non_null(strstr(buf, "HTTP/1.1 206"));
+    check_file_bytes(buf + n - 17, FILE_SIZE - 17, 17);
+
+    /* Past the end: 416 with bytes * /size, no body. */
+    snprintf(req, sizeof req, "GET /file HTTP/1.1\r\nHost: x\r\nRange: bytes=%d-\r\n\r\n", FILE_SIZE);
+    cli_puts(fd, req);
+    n = cli_read_response(fd, buf, sizeof buf, 3000);
+    assert_non_null(strstr(buf, "HTTP/1.1 416"));
+    snprintf(req, sizeof req, "Content-Range: bytes */%d\r\n", FILE_SIZE);
+    assert_non_null(strstr(buf, req));
+    assert_non_null(strstr(buf, "Content-Length: 0\r\n"));
+
+    /* HEAD: the head of the 200, no body; then the connection goes on. */
+    cli_puts(fd, "HEAD /file HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n");
+    n = cli_read(fd, buf, sizeof buf, 4096, 1500);
+    snprintf(req, sizeof req, "Content-Length: %d\r\n", FILE_SIZE);
+    assert_true(strncmp(buf, "HTTP/1.1 200", 12) == 0);
+    assert_non_null(strstr(buf, req));
+    char *second = strstr(buf, "\r\n\r\n");
+    assert_non_null(second);
+    assert_true(strncmp(second + 4, "HTTP/1.1 200", 12) == 0);
+    assert_non_null(strstr(second, "/after 0"));
+    close(fd);
+}
+
+static void test_parse_range(void **state)
+{
+    uint64_t a, n;
+#define R(s) ((tern_str){(s), sizeof(s) - 1})
+    assert_int_equal(net_http_parse_range(R("bytes=0-0"), 10, &a, &n), 1);
+    assert_true(a == 0 && n == 1);
+    assert_int_equal(net_http_parse_range(R("bytes=5-"), 10, &a, &n), 1);
+    assert_true(a == 5 && n == 5);
+    assert_int_equal(net_http_parse_range(R("bytes=5-100"), 10, &a, &n), 1);
+    assert_true(a == 5 && n == 5);
+    assert_int_equal(net_http_parse_range(R("bytes=-3"), 10, &a, &n), 1);
+    assert_true(a == 7 && n == 3);
+    assert_int_equal(net_http_parse_range(R("bytes=-30"), 10, &a, &n), 1);
+    assert_true(a == 0 && n == 10);
+    assert_int_equal(net_http_parse_range(R("bytes=10-"), 10, &a, &n), -1);
+    assert_int_equal(net_http_parse_range(R("bytes=-0"), 10, &a, &n), -1);
+    assert_int_equal(net_http_parse_range(R("bytes=0-1,3-4"), 10, &a, &n), 0);
+    assert_int_equal(net_http_parse_range(R("bytes=4-3"), 10, &a, &n), 0);
+    assert_int_equal(net_http_parse_range(R("items=0-1"), 10, &a, &n), 0);
+    assert_int_equal(net_http_parse_range(R("bytes=x-1"), 10, &a, &n), 0);
+    assert_int_equal(net_http_parse_range(R("bytes=99999999999999999999-"), 10, &a, &n), 0);
+    assert_int_equal(net_http_parse_range((tern_str){NULL, 0}, 10, &a, &n), 0);
+#undef R
+}
+
 int main(void)
 {
+    signal(SIGPIPE, SIG_IGN); /* as in ternd: a peer's close is an error return, not a signal */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_http_request_response, start_net, stop_net),
         cmocka_unit_test_setup_teardown(test_http_pipelining_behind_async, start_net, stop_net),
@@ -546,6 +949,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_http09_refused, start_net, stop_net),
         cmocka_unit_test_setup_teardown(test_head_deadline, start_net, stop_net),
         cmocka_unit_test_setup_teardown(test_body_min_rate, start_net, stop_net),
+        cmocka_unit_test_setup_teardown(test_body_one_byte_at_a_time, start_net, stop_net),
+        cmocka_unit_test_setup_teardown(test_body_over_limit_before_read, start_net, stop_net),
+        cmocka_unit_test_setup_teardown(test_expect_100_continue, start_net, stop_net),
+        cmocka_unit_test_setup_teardown(test_chunked_request_body, start_net, stop_net),
+        cmocka_unit_test_setup_teardown(test_body_backpressure, start_net, stop_net),
+        cmocka_unit_test_setup_teardown(test_download_client_stops_reading, start_net, stop_net),
+        cmocka_unit_test_setup_teardown(test_chunked_response, start_net, stop_net),
+        cmocka_unit_test_setup_teardown(test_file_range_head, start_net, stop_net),
+        cmocka_unit_test(test_parse_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -82,13 +82,12 @@ static void on_http_error(net_conn *nc, int status)
 
 void handlers_fill(net_handlers *h)
 {
-    memset(h, 0, sizeof *h);
-    h->open = on_open;
-    h->http_request = on_http_request;
-    h->ws_upgrade = on_ws_upgrade;
-    h->ws_text = on_ws_text;
-    h->close = on_close;
-    h->overflow = on_overflow;
-    h->shutdown = on_shutdown;
-    h->http_error = on_http_error;
+    *h = (net_handlers){.open = on_open,
+                        .http_request = on_http_request,
+                        .ws_upgrade = on_ws_upgrade,
+                        .ws_text = on_ws_text,
+                        .close = on_close,
+                        .overflow = on_overflow,
+                        .shutdown = on_shutdown,
+                        .http_error = on_http_error};
 }

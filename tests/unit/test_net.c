@@ -495,16 +495,31 @@ static void wait_int(atomic_int *v, int want, int timeout_ms)
     assert_int_equal(atomic_load(v), want);
 }
 
+/* Reads the next response on fd and asserts that it contains part. */
+static void expect_next(int fd, const char *part)
+{
+    char buf[1024];
+    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
+    if (!strstr(buf, part))
+        fail_msg("want %s, got: %s", part, buf);
+}
+
+/* Sends req on fd and asserts that the next response contains `status` and `part`. */
+static void roundtrip(int fd, const char *req, const char *status, const char *part)
+{
+    cli_puts(fd, req);
+    char buf[1024];
+    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
+    if (!strstr(buf, status) || (part && !strstr(buf, part)))
+        fail_msg("want %s / %s, got: %s", status, part ? part : "", buf);
+}
+
 /* ---- tests -------------------------------------------------------------------------- */
 
 static void test_http_request_response(void **state)
 {
     int fd = cli_connect();
-    cli_puts(fd, "POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
-    char buf[1024];
-    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
-    assert_non_null(strstr(buf, "HTTP/1.1 200"));
-    assert_non_null(strstr(buf, "\r\n\r\n/hello 3"));
+    roundtrip(fd, "POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", "HTTP/1.1 200", "\r\n\r\n/hello 3");
     close(fd);
     wait_int(&ev.closes, 1, 3000);
     assert_int_equal(atomic_load(&ev.opens), 1);
@@ -517,13 +532,9 @@ static void test_http_pipelining_behind_async(void **state)
      * others must wait for it and come back in order. */
     cli_puts(fd, "GET /async HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n"
                  "GET /three HTTP/1.1\r\nHost: x\r\n\r\n");
-    char buf[1024];
-    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
-    assert_non_null(strstr(buf, "\r\n\r\nlate"));
-    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
-    assert_non_null(strstr(buf, "\r\n\r\n/two 0"));
-    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
-    assert_non_null(strstr(buf, "\r\n\r\n/three 0"));
+    expect_next(fd, "\r\n\r\nlate");
+    expect_next(fd, "\r\n\r\n/two 0");
+    expect_next(fd, "\r\n\r\n/three 0");
     assert_int_equal(atomic_load(&ev.requests), 3);
     close(fd);
 }
@@ -610,13 +621,30 @@ static void test_http09_refused(void **state)
 {
     int fd = cli_connect();
     cli_puts(fd, "GET /hello\r\n\r\n"); /* llhttp waits for a byte after the line */
-    char buf[1024];
-    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
-    assert_non_null(strstr(buf, "HTTP/1.1 400"));
+    expect_next(fd, "HTTP/1.1 400");
     assert_int_equal(atomic_load(&ev.refused_status), 400);
     assert_int_equal(atomic_load(&ev.requests), 0);
     assert_true(cli_wait_closed(fd, 3000));
     close(fd);
+}
+
+/* Sends p[0..n) `step` bytes every 200 ms until the server answers or closes, then
+ * asserts that the answer is a 408 that came within max_ms. */
+static void trickle_until_408(int fd, const char *p, size_t n, size_t step, int max_ms)
+{
+    int64_t t0 = tern_now_ms();
+    int answered = 0;
+    for (size_t i = 0; i < n && !answered; i += step) {
+        size_t k = n - i < step ? n - i : step;
+        if (send(fd, p + i, k, MSG_NOSIGNAL) != (ssize_t)k)
+            answered = 1;
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        if (poll(&pf, 1, 200) > 0)
+            answered = 1;
+    }
+    assert_true(answered);
+    expect_next(fd, "HTTP/1.1 408");
+    assert_true(tern_now_ms() - t0 < max_ms);
 }
 
 static void test_head_deadline(void **state)
@@ -625,20 +653,7 @@ static void test_head_deadline(void **state)
      * (1 s here) runs from its first byte. */
     int fd = cli_connect();
     const char *req = "GET /slow HTTP/1.1\r\nHost: x\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
-    int64_t t0 = tern_now_ms();
-    int closed = 0;
-    for (size_t i = 0; req[i] && !closed; i++) {
-        if (send(fd, req + i, 1, MSG_NOSIGNAL) != 1)
-            closed = 1;
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 200) > 0)
-            closed = 1;
-    }
-    assert_true(closed);
-    char buf[1024];
-    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
-    assert_non_null(strstr(buf, "HTTP/1.1 408"));
-    assert_true(tern_now_ms() - t0 < 3500);
+    trickle_until_408(fd, req, strlen(req), 1, 3500);
     assert_int_equal(atomic_load(&net_get_stats(g_net)->http_timeouts), 1);
     close(fd);
 }
@@ -648,20 +663,9 @@ static void test_body_min_rate(void **state)
     /* The head arrives at once; the body trickles at ~50 B/s, under the 1000 B/s floor. */
     int fd = cli_connect();
     cli_puts(fd, "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n");
-    int64_t t0 = tern_now_ms();
-    int closed = 0;
-    for (int i = 0; i < 200 && !closed; i++) {
-        if (send(fd, "0123456789", 10, MSG_NOSIGNAL) != 10)
-            closed = 1;
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 200) > 0)
-            closed = 1;
-    }
-    assert_true(closed);
-    char buf[1024];
-    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
-    assert_non_null(strstr(buf, "HTTP/1.1 408"));
-    assert_true(tern_now_ms() - t0 < 4000);
+    static char body[1000];
+    memset(body, '0', sizeof body);
+    trickle_until_408(fd, body, sizeof body, 10, 4000);
     close(fd);
 
     /* A body that keeps the rate passes. */
@@ -673,8 +677,7 @@ static void test_body_min_rate(void **state)
         cli_send(fd, chunk, sizeof chunk);
         usleep(100 * 1000);
     }
-    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
-    assert_non_null(strstr(buf, "\r\n\r\n/b 1000"));
+    expect_next(fd, "\r\n\r\n/b 1000");
     close(fd);
 }
 
@@ -706,10 +709,7 @@ static void test_body_over_limit_before_read(void **state)
 {
     /* The head alone: 413 comes without a body byte sent. */
     int fd = cli_connect();
-    cli_puts(fd, "POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n");
-    char buf[1024];
-    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
-    assert_non_null(strstr(buf, "HTTP/1.1 413"));
+    roundtrip(fd, "POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n", "HTTP/1.1 413", NULL);
     assert_int_equal(atomic_load(&ev.refused_status), 413);
     assert_true(cli_wait_closed(fd, 3000));
     close(fd);
@@ -718,15 +718,13 @@ static void test_body_over_limit_before_read(void **state)
     fd = cli_connect();
     cli_puts(fd, "POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n"
                  "1\r\nX\r\n");
-    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
-    assert_non_null(strstr(buf, "HTTP/1.1 413"));
+    expect_next(fd, "HTTP/1.1 413");
     close(fd);
 
     /* A refused head: the handler's answer, and the body is never read. */
     fd = cli_connect();
     cli_puts(fd, "POST /refuse HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n");
-    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
-    assert_non_null(strstr(buf, "HTTP/1.1 403"));
+    expect_next(fd, "HTTP/1.1 403");
     assert_true(cli_wait_closed(fd, 3000));
     close(fd);
 }
@@ -739,9 +737,7 @@ static void test_expect_100_continue(void **state)
     assert_int_equal(cli_read(fd, buf, sizeof buf, 25, 3000), 25);
     assert_string_equal(buf, "HTTP/1.1 100 Continue\r\n\r\n");
     cli_puts(fd, "hello");
-    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
-    assert_non_null(strstr(buf, "HTTP/1.1 200"));
-    assert_non_null(strstr(buf, "got 5"));
+    expect_next(fd, "\r\n\r\ngot 5");
     close(fd);
 
     /* Over the limit: 413, and no 100 first. */
@@ -758,11 +754,8 @@ static void test_chunked_request_body(void **state)
     cli_puts(fd, "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                  "5\r\nhello\r\n1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n"
                  "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
-    char buf[1024];
-    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
-    assert_non_null(strstr(buf, "\r\n\r\ngot 31"));
-    assert_true(cli_read_response(fd, buf, sizeof buf, 3000) > 0);
-    assert_non_null(strstr(buf, "\r\n\r\n/echo 3"));
+    expect_next(fd, "\r\n\r\ngot 31");
+    expect_next(fd, "\r\n\r\n/echo 3");
     close(fd);
 }
 

@@ -146,7 +146,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t split_cuts[2] = {cut, n};
     run_result a = run(is_request, max_body, mode, s, n, whole_cuts, 1);
     run_result b = run(is_request, max_body, mode, s, n, split_cuts, 2);
-    if (a.h != b.h || a.rc != b.rc || a.msgs != b.msgs || a.body_h != b.body_h)
+    if (a.h != b.h || a.rc != b.rc || a.msgs != b.msgs)
         abort(); /* chunking changed what was parsed */
+    /* A streamed body is handed over as it comes, so when it ends over its limit the
+     * runs may have seen different amounts of it; otherwise the same bytes. */
+    if (a.rc >= 0 && a.body_h != b.body_h)
+        abort();
     return 0;
 }

@@ -50,7 +50,6 @@ net_conn *conn_new(net_loop *l)
     c->last_active_ms = (uint64_t)tern_now_ms();
     c->http = http_parser_new(1, n->cfg.max_http_body);
     http_parser_pause_at_head(c->http, 1); /* the server sees a head before its body */
-    ws_reader_init(&c->ws, 1, n->cfg.ws_max_message);
     tern_buf_init(&c->in, NET_HTTP_PENDING_MAX);
     return c;
 }
@@ -77,11 +76,12 @@ static void on_close(uv_handle_t *h)
     }
     int counted = hmap_del_u64(&l->conns, c->id) != NULL;
     tell_close(c);
-    http_stream_on_close(c);
-    tern_free(c->x);
-    http_parser_free(c->http);
-    ws_reader_free(&c->ws);
-    tern_buf_free(&c->in);
+    if (c->ws_phase) {
+        ws_reader_free(&c->ws);
+    } else {
+        http_stream_on_close(c);
+        http_conn_free(c);
+    }
     for (unsigned i = 0; i < c->ncork; i++)
         frame_unref(c->cork[i]);
     tern_free(c->cork);
@@ -122,7 +122,8 @@ void net_conn_close(net_conn *c, int ws_code, const char *reason)
         frame_unref(f);
     }
     tell_close(c);
-    http_stream_on_close(c);
+    if (!c->ws_phase)
+        http_stream_on_close(c);
     c->state = CONN_CLOSING;
     c->last_active_ms = (uint64_t)tern_now_ms();
     uv_read_stop((uv_stream_t *)&c->tcp);
@@ -183,7 +184,7 @@ static void on_write(uv_write_t *req, int status)
         net_conn_close(c, 0, NULL);
         return;
     }
-    if (c->x)
+    if (!c->ws_phase && c->x)
         http_stream_on_write(c);
     if (c->state == CONN_HTTP && c->reading_paused && c->queued <= NET_HTTP_QUEUE_MAX / 2)
         http_conn_continue(c);
@@ -435,11 +436,11 @@ void conn_process_ws(net_conn *c, uint8_t *data, size_t n)
 
 void net_conn_ws_accept(net_conn *c, const char *resp, size_t n)
 {
+    /* The HTTP state goes when the handler returns (http_conn_process). */
     net_conn_write(c, resp, n);
     c->state = CONN_WS;
     c->deadline_ms = 0;
     c->dl.reason = NULL;
-    tern_buf_free(&c->in);
 }
 
 void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
@@ -462,6 +463,6 @@ void conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     c->last_active_ms = (uint64_t)tern_now_ms();
     if (c->state == CONN_HTTP)
         http_conn_process(c, buf->base, (size_t)nread);
-    else if (c->state == CONN_WS)
+    else if (c->state == CONN_WS && c->ws_phase)
         conn_process_ws(c, (uint8_t *)buf->base, (size_t)nread);
 }

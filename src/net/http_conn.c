@@ -15,11 +15,31 @@
  * While the server answers asynchronously no rule applies: the client is waiting for us.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "net/net_int.h"
+
+void http_conn_free(net_conn *c)
+{
+    http_parser_free(c->http);
+    c->http = NULL;
+    tern_buf_free(&c->in);
+    if (c->x && c->x->fd >= 0)
+        close(c->x->fd);
+    tern_free(c->x);
+    c->x = NULL;
+}
+
+/* After the 101: the connection's memory now holds the WebSocket reader. */
+static void http_conn_to_ws(net_conn *c)
+{
+    http_conn_free(c);
+    ws_reader_init(&c->ws, 1, c->loop->net->cfg.ws_max_message);
+    c->ws_phase = 1;
+}
 
 /* Refuses the request with status and closes (the server writes the body). */
 static void http_refuse(net_conn *c, int status)
@@ -142,9 +162,10 @@ void http_conn_process(net_conn *c, char *data, size_t n)
         const http_msg *m = http_parser_msg(c->http);
         atomic_fetch_add(&nt->stats.http_requests, 1);
         if (m->upgrade) {
-            if (nt->h.ws_upgrade(c, m) == 0) {
-                http_parser_free(c->http);
-                c->http = NULL;
+            if (nt->h.ws_upgrade(c, m) == 0 && c->state == CONN_WS) {
+                /* data is in the loop's read buffer or in the caller's copy of the held
+                 * bytes (http_conn_continue), never in c->in: the HTTP state can go. */
+                http_conn_to_ws(c);
                 if (n)
                     conn_process_ws(c, (uint8_t *)data, n);
             }
@@ -167,7 +188,7 @@ void http_conn_process(net_conn *c, char *data, size_t n)
 
 void http_conn_continue(net_conn *c)
 {
-    if (c->x && c->x->body_paused)
+    if (!c->ws_phase && c->x && c->x->body_paused)
         return; /* the body handler holds the reading */
     if (c->in.len && !c->http_busy && c->queued <= NET_HTTP_QUEUE_MAX) {
         tern_buf pending = c->in;
@@ -175,7 +196,7 @@ void http_conn_continue(net_conn *c)
         http_conn_process(c, pending.data, pending.len);
         tern_buf_free(&pending);
     }
-    if (c->state == CONN_CLOSING || !c->reading_paused || (c->x && c->x->body_paused))
+    if (c->state == CONN_CLOSING || !c->reading_paused || (!c->ws_phase && c->x && c->x->body_paused))
         return;
     if (c->state == CONN_HTTP && c->eof_seen && !c->http_busy && !c->in.len) {
         net_conn_close(c, 0, NULL); /* the peer half-closed: its last answer is written */

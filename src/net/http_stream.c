@@ -73,8 +73,10 @@ void net_http_stream_begin(net_conn *c, const char *head, size_t n, int chunked,
 
 int net_http_stream_write(net_conn *c, const char *p, size_t n)
 {
+    if (c->ws_phase || c->state != CONN_HTTP)
+        return -1;
     http_x *x = c->x;
-    if (!x || !x->resp_active || c->state != CONN_HTTP)
+    if (!x || !x->resp_active)
         return -1;
     if (n) {
         if (x->chunked) {
@@ -101,6 +103,8 @@ int net_http_stream_write(net_conn *c, const char *p, size_t n)
 
 void net_http_stream_end(net_conn *c)
 {
+    if (c->ws_phase)
+        return;
     http_x *x = c->x;
     if (!x || !x->resp_active)
         return;

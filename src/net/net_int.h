@@ -39,6 +39,7 @@ struct net_conn {
     uint8_t cork_urgent; /* a corked frame answers the client: write at the drain's end */
     uint8_t in_request;     /* inside the http_request handler */
     uint8_t resume_pending; /* net_http_resume was called inside it */
+    uint8_t ws_phase;       /* the union below holds the WebSocket reader */
     uint16_t deadline_code;
     uint64_t last_active_ms;
     /* WebSocket: the deadline (0: none). HTTP: when the current head or body began. */
@@ -51,11 +52,17 @@ struct net_conn {
     size_t queued;       /* bytes corked or handed to uv_write and not yet written */
     frame **cork;        /* frames held during an inbox drain, else NULL */
     net_conn *cork_next; /* the loop's list of corked connections */
-    http_parser *http;   /* HTTP phase only */
-    ws_reader ws;        /* WS phase */
-    tern_buf in;         /* HTTP bytes pending while a request is processed */
-    struct http_x *x;    /* streamed request body / response state, or NULL */
-    max_align_t ud[];    /* the server's user data, conn_ud_size bytes */
+    /* A connection speaks HTTP, then perhaps WebSocket, never both: the phases share
+     * memory (ws_phase says which holds; http_conn_to_ws switches). */
+    union {
+        struct {
+            http_parser *http; /* HTTP phase */
+            tern_buf in;       /* bytes held while a request is processed */
+            struct http_x *x;  /* streamed request body / response state, or NULL */
+        };
+        ws_reader ws; /* WebSocket phase */
+    };
+    uint64_t ud[]; /* the server's user data, conn_ud_size bytes */
 };
 
 typedef struct inbox {
@@ -141,6 +148,8 @@ void http_stream_on_write(net_conn *c);
 void http_stream_on_close(net_conn *c);
 
 /* http_conn.c */
+/* Frees the HTTP phase's state (parser, held bytes, stream state) of c. */
+void http_conn_free(net_conn *c);
 void http_conn_process(net_conn *c, char *data, size_t n);
 /* Processes held pipelined bytes and reads again when nothing holds us back. */
 void http_conn_continue(net_conn *c);

@@ -26,12 +26,12 @@ struct http_parser {
     llhttp_t ll;   /* first member: callbacks cast llhttp_t * back to http_parser * */
     tern_buf head; /* url, then every header name and value, back to back */
     size_t max_body;
-    uint32_t head_raw; /* raw bytes of the current head fed so far */
-    uint8_t in_field;  /* a header name is being received */
-    uint8_t head_done; /* on_headers_complete has run for the current message */
-    uint8_t done;      /* a complete message is in msg */
-    uint8_t closed;    /* the last message ended the connection (no keep-alive) */
-    uint8_t begun;     /* on_message_begin has run for the current message */
+    uint32_t head_raw;  /* raw bytes of the current head fed so far */
+    uint8_t in_field;   /* a header name is being received */
+    uint8_t head_done;  /* on_headers_complete has run for the current message */
+    uint8_t done;       /* a complete message is in msg */
+    uint8_t closed;     /* the last message ended the connection (no keep-alive) */
+    uint8_t begun;      /* on_message_begin has run for the current message */
     uint8_t pause_head; /* stop after a head with a body (http_parser_pause_at_head) */
     uint8_t paused;     /* 1: paused after the head, 2: paused by the body sink */
     size_t max_body_default;
@@ -269,7 +269,7 @@ int http_parser_feed(http_parser *p, const char *data, size_t n, size_t *consume
         return p->err;
     if (p->done)
         return HTTP_COMPLETE; /* the caller has not called http_parser_next yet */
-    if (p->paused) { /* after HTTP_HEAD_DONE or HTTP_BODY_PAUSED: go on */
+    if (p->paused) {          /* after HTTP_HEAD_DONE or HTTP_BODY_PAUSED: go on */
         p->paused = 0;
         llhttp_resume(&p->ll);
     }

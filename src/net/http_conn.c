@@ -255,8 +255,7 @@ void http_conn_sweep(net_conn *c, uint64_t now)
     const char *why = NULL;
     if (phase == HTTP_PHASE_HEAD && since > (uint64_t)cfg->http_head_timeout_ms) {
         why = "request head deadline";
-    } else if (phase == HTTP_PHASE_BODY && cfg->http_body_min_rate > 0 &&
-               since > (uint64_t)cfg->http_head_timeout_ms &&
+    } else if (phase == HTTP_PHASE_BODY && cfg->http_body_min_rate > 0 && since > (uint64_t)cfg->http_head_timeout_ms &&
                (got - c->dl.body_base) * 1000 < (uint64_t)cfg->http_body_min_rate * since) {
         why = "request body below the minimum rate";
     } else if (now - c->last_active_ms > (uint64_t)cfg->http_idle_ms) {

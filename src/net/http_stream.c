@@ -268,7 +268,8 @@ int net_http_serve_file(net_conn *c, const http_msg *m, int fd, uint64_t size, c
                  size);
     } else if (r > 0) {
         status = 206;
-        snprintf(extra, sizeof extra, "%sAccept-Ranges: bytes\r\nContent-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n",
+        snprintf(extra, sizeof extra,
+                 "%sAccept-Ranges: bytes\r\nContent-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n",
                  extra_headers ? extra_headers : "", start, start + len - 1, size);
     } else {
         snprintf(extra, sizeof extra, "%sAccept-Ranges: bytes\r\n", extra_headers ? extra_headers : "");

@@ -221,8 +221,8 @@ static void accept_shed(net_loop *l, int err)
     }
     uint64_t now = (uint64_t)tern_now_ms();
     if (now - l->shed_logged_ms >= SHED_LOG_MS) {
-        LOG_WARN("loop %d: out of file descriptors (%s): shed %llu new connections, accepting again in %d ms",
-                 l->index, strerror(err), (unsigned long long)l->shed_unlogged, ACCEPT_PAUSE_MS);
+        LOG_WARN("loop %d: out of file descriptors (%s): shed %llu new connections, accepting again in %d ms", l->index,
+                 strerror(err), (unsigned long long)l->shed_unlogged, ACCEPT_PAUSE_MS);
         l->shed_logged_ms = now;
         l->shed_unlogged = 0;
     }

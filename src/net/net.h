@@ -36,16 +36,16 @@ typedef struct net_conn net_conn;
 /* ---- settings, handlers, counters -------------------------------------------------- */
 
 typedef struct net_config {
-    size_t ws_max_message;       /* largest WebSocket message, bytes */
-    size_t max_send_queue;       /* unwritten bytes per connection before `overflow` */
-    size_t max_http_body;        /* default (JSON) request body ceiling, bytes */
-    int ws_idle_ms;              /* close WebSocket connections silent this long (1001) */
-    int http_idle_ms;            /* close HTTP connections idle between requests (0: 30000) */
-    int http_head_timeout_ms;    /* a request head must arrive whole within this (0: 10000) */
-    int http_body_min_rate;      /* bytes/s a request body must average (0: not enforced) */
-    int io_uring;                /* 1: a drain's writes share one io_uring submission */
-    int push_delay_ms;           /* pushed frames may wait this long to share a write */
-    size_t conn_ud_size;         /* bytes of per-connection user data */
+    size_t ws_max_message;    /* largest WebSocket message, bytes */
+    size_t max_send_queue;    /* unwritten bytes per connection before `overflow` */
+    size_t max_http_body;     /* default (JSON) request body ceiling, bytes */
+    int ws_idle_ms;           /* close WebSocket connections silent this long (1001) */
+    int http_idle_ms;         /* close HTTP connections idle between requests (0: 30000) */
+    int http_head_timeout_ms; /* a request head must arrive whole within this (0: 10000) */
+    int http_body_min_rate;   /* bytes/s a request body must average (0: not enforced) */
+    int io_uring;             /* 1: a drain's writes share one io_uring submission */
+    int push_delay_ms;        /* pushed frames may wait this long to share a write */
+    size_t conn_ud_size;      /* bytes of per-connection user data */
 } net_config;
 
 /* Return codes of the request handler. */
@@ -102,7 +102,7 @@ typedef struct net_handlers {
 
 /* Counters, updated by the loops (read with atomic_load). */
 typedef struct net_stats {
-    atomic_uint_fast64_t conns;        /* open TCP connections (gauge) */
+    atomic_uint_fast64_t conns;         /* open TCP connections (gauge) */
     atomic_uint_fast64_t http_requests; /* requests parsed */
     atomic_uint_fast64_t slow_drops;    /* closed because the send queue overflowed */
     atomic_uint_fast64_t uring_loops;   /* loops writing through io_uring (gauge) */

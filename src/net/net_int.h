@@ -32,11 +32,11 @@ struct net_conn {
     uint8_t close_sent;
     uint8_t reading_paused; /* HTTP request in progress (async) or peer not reading */
     uint8_t http_busy;
-    uint8_t eof_seen;    /* HTTP peer half-closed while an answer was pending */
-    uint8_t close_told;  /* the close handler ran */
+    uint8_t eof_seen;   /* HTTP peer half-closed while an answer was pending */
+    uint8_t close_told; /* the close handler ran */
     uint8_t ncork;
     uint8_t cork_listed;
-    uint8_t cork_urgent; /* a corked frame answers the client: write at the drain's end */
+    uint8_t cork_urgent;    /* a corked frame answers the client: write at the drain's end */
     uint8_t in_request;     /* inside the http_request handler */
     uint8_t resume_pending; /* net_http_resume was called inside it */
     uint8_t ws_phase;       /* the union below holds the WebSocket reader */

@@ -147,4 +147,3 @@ void uring_flush(net_loop *l, net_conn *list)
     if (n)
         uring_run(l, n);
 }
-

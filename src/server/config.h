@@ -22,7 +22,7 @@ typedef struct config {
     int http_head_timeout_ms; /* a request head must arrive whole within this */
     int http_body_min_rate;   /* bytes/s a request body must average (0: not enforced) */
     int idle_timeout;         /* seconds */
-    int login_timeout; /* seconds */
+    int login_timeout;        /* seconds */
     int store_batch;
     int store_linger_us;
     int io_uring;      /* 1: a drain's writes share one io_uring submission */

@@ -64,8 +64,8 @@ static void on_shutdown(net_conn *nc)
 static void on_http_error(net_conn *nc, int status)
 {
     const char *body =
-        status == 431 ? "{\"error\":\"header_too_large\",\"code\":1003,\"error_description\":\"request head over 16 "
-                        "KiB\"}"
+        status == 431   ? "{\"error\":\"header_too_large\",\"code\":1003,\"error_description\":\"request head over 16 "
+                          "KiB\"}"
         : status == 413 ? "{\"error\":\"body_too_large\",\"code\":1003,\"error_description\":\"request body over the "
                           "limit\"}"
         : status == 408 ? "{\"error\":\"request_timeout\",\"code\":1003,\"error_description\":\"request not received "

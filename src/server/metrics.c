@@ -29,11 +29,10 @@ void metrics_write(server *s, tern_buf *b)
     counter(b, "tern_io_uring_sends_total", "Connection writes submitted through io_uring.", "counter",
             (unsigned long long)atomic_load(&ns->uring_sends));
     counter(b, "tern_accept_shed_total",
-            "New connections accepted and closed at once because the process was out of file descriptors.",
-            "counter", (unsigned long long)atomic_load(&ns->accept_shed));
-    counter(b, "tern_http_timeouts_total",
-            "HTTP requests cut (408) by the head deadline or the minimum body rate.", "counter",
-            (unsigned long long)atomic_load(&ns->http_timeouts));
+            "New connections accepted and closed at once because the process was out of file descriptors.", "counter",
+            (unsigned long long)atomic_load(&ns->accept_shed));
+    counter(b, "tern_http_timeouts_total", "HTTP requests cut (408) by the head deadline or the minimum body rate.",
+            "counter", (unsigned long long)atomic_load(&ns->http_timeouts));
     counter(b, "tern_store_batches_total", "Store transactions committed.", "counter", (unsigned long long)st.batches);
     counter(b, "tern_store_ops_total", "Store operations committed.", "counter", (unsigned long long)st.ops);
     tern_buf_printf(b,

@@ -10,8 +10,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <signal.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,8 +34,8 @@
 typedef struct dummy_ud {
     int opened;
     int upgraded;
-    int slow;           /* pause after every body piece, resume from the inbox */
-    uint64_t body_got;  /* streamed body bytes */
+    int slow;          /* pause after every body piece, resume from the inbox */
+    uint64_t body_got; /* streamed body bytes */
     size_t body_max_piece;
 } dummy_ud;
 
@@ -325,8 +325,8 @@ static int cli_connect_rcvbuf(int rcvbuf)
     assert_true(fd >= 0);
     if (rcvbuf)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)g_port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -519,7 +519,8 @@ static void roundtrip(int fd, const char *req, const char *status, const char *p
 static void test_http_request_response(void **state)
 {
     int fd = cli_connect();
-    roundtrip(fd, "POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", "HTTP/1.1 200", "\r\n\r\n/hello 3");
+    roundtrip(fd, "POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", "HTTP/1.1 200",
+              "\r\n\r\n/hello 3");
     close(fd);
     wait_int(&ev.closes, 1, 3000);
     assert_int_equal(atomic_load(&ev.opens), 1);

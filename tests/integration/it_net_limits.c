@@ -1,9 +1,9 @@
 /* it_net_limits.c — the network layer's limits, tried from outside on the real ternd:
  * the descriptor limit (1300 idle connections against 1024 descriptors: existing
  * connections stay served, new ones are shed and counted, SIGTERM still works), the
- * request-head deadline against a slowloris client, HTTP/0.9 refused with 400, and 49
- * headers refused with 431. Each of these failed on the server before the network
- * layer was rewritten (docs/operations.md, "Limits"). */
+ * request-head deadline against a slowloris client, HTTP/0.9 refused with 400, 49
+ * headers refused with 431, and `Expect: 100-continue` answered on a REST route. Each of these failed on the server
+ * before the network layer was rewritten (docs/operations.md, "Limits"). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -217,6 +217,40 @@ static void test_too_many_headers_431(void **state)
     it_http_resp_free(&r);
 }
 
+static void test_expect_100_continue_rest(void **state)
+{
+    /* A deliberate change: the head is accepted first (100 Continue), then the body. */
+    it_server *s = *state;
+    char body[512], head[512];
+    int bn = snprintf(body, sizeof body,
+                      "{\"grant_type\":\"client_credentials\",\"client_id\":\"%s\",\"client_secret\":\"%s\"}",
+                      s->client_id, s->client_secret);
+    int hn = snprintf(head, sizeof head,
+                      "POST /%s/%s/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %d\r\nExpect: 100-continue\r\n\r\n",
+                      s->org, s->app, bn);
+    int fd = tcp_connect(s->port, 0);
+    assert_int_equal(send(fd, head, (size_t)hn, MSG_NOSIGNAL), hn);
+    char buf[4096];
+    size_t got = 0;
+    while (got < 25) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        assert_true(poll(&p, 1, IT_WAIT_MS) > 0);
+        ssize_t r = recv(fd, buf + got, 25 - got, 0);
+        assert_true(r > 0);
+        got += (size_t)r;
+    }
+    assert_memory_equal(buf, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    assert_int_equal(send(fd, body, (size_t)bn, MSG_NOSIGNAL), bn);
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    assert_true(poll(&p, 1, IT_WAIT_MS) > 0);
+    ssize_t r = recv(fd, buf, sizeof buf - 1, 0);
+    assert_true(r > 0);
+    buf[r] = 0;
+    assert_true(strncmp(buf, "HTTP/1.1 200", 12) == 0);
+    close(fd);
+}
+
 int main(void)
 {
     it_watchdog(240);
@@ -225,6 +259,7 @@ int main(void)
         cmocka_unit_test(test_slowloris_head_deadline),
         cmocka_unit_test_setup_teardown(test_http09_refused, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_too_many_headers_431, it_setup_default, it_teardown_default),
+        cmocka_unit_test_setup_teardown(test_expect_100_continue_rest, it_setup_default, it_teardown_default),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

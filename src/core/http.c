@@ -26,11 +26,18 @@ struct http_parser {
     llhttp_t ll;   /* first member: callbacks cast llhttp_t * back to http_parser * */
     tern_buf head; /* url, then every header name and value, back to back */
     size_t max_body;
-    uint32_t head_raw; /* raw bytes of the current head fed so far */
-    uint8_t in_field;  /* a header name is being received */
-    uint8_t head_done; /* on_headers_complete has run for the current message */
-    uint8_t done;      /* a complete message is in msg */
-    uint8_t closed;    /* the last message ended the connection (no keep-alive) */
+    uint32_t head_raw;  /* raw bytes of the current head fed so far */
+    uint8_t in_field;   /* a header name is being received */
+    uint8_t head_done;  /* on_headers_complete has run for the current message */
+    uint8_t done;       /* a complete message is in msg */
+    uint8_t closed;     /* the last message ended the connection (no keep-alive) */
+    uint8_t begun;      /* on_message_begin has run for the current message */
+    uint8_t pause_head; /* stop after a head with a body (http_parser_pause_at_head) */
+    uint8_t paused;     /* 1: paused after the head, 2: paused by the body sink */
+    size_t max_body_default;
+    http_body_sink sink;
+    void *sink_ud;
+    uint64_t body_got; /* body bytes of the current message so far */
     int8_t err;        /* sticky HTTP_ERR_*, 0 if none */
     http_msg msg;      /* while parsing, slices hold lengths only (p == NULL) */
 };
@@ -44,6 +51,14 @@ static int fail(http_parser *p, int err)
 {
     p->err = (int8_t)err;
     return -1; /* llhttp stops with HPE_USER / HPE_CB_* */
+}
+
+static void fill_slices(http_parser *p);
+
+static int on_message_begin(llhttp_t *ll)
+{
+    P(ll)->begun = 1;
+    return 0;
 }
 
 static int on_url(llhttp_t *ll, const char *at, size_t len)
@@ -105,7 +120,21 @@ static int on_headers_complete(llhttp_t *ll)
 {
     http_parser *p = P(ll);
     p->head_done = 1;
+    /* An HTTP/0.9 request line ("GET /" without a version) has no headers and no way to
+     * say how its answer ends; llhttp takes it, we do not. */
+    if (ll->type == HTTP_REQUEST && ll->http_major == 0)
+        return fail(p, HTTP_ERR_PARSE);
     /* Refuse a declared body over the limit before any of it arrives. */
+    int has_body = ((ll->flags & F_CONTENT_LENGTH) && ll->content_length > 0) || (ll->flags & F_CHUNKED);
+    if (p->pause_head && has_body && ll->type == HTTP_REQUEST) {
+        /* The caller looks at the head and chooses the body's limit and sink first. */
+        http_msg *m = &p->msg;
+        m->method = llhttp_get_method(ll);
+        m->keep_alive = llhttp_should_keep_alive(ll) ? 1 : 0;
+        fill_slices(p);
+        p->paused = 1;
+        return HPE_PAUSED;
+    }
     if ((ll->flags & F_CONTENT_LENGTH) && ll->content_length > p->max_body)
         return fail(p, HTTP_ERR_BODY_TOO_LARGE);
     return 0;
@@ -115,7 +144,20 @@ static int on_body(llhttp_t *ll, const char *at, size_t len)
 {
     http_parser *p = P(ll);
     /* Checked here rather than by body.max, where 0 would mean "no ceiling". */
-    if (len > p->max_body - p->msg.body.len || tern_buf_append(&p->msg.body, at, len) < 0)
+    if (len > p->max_body - p->body_got)
+        return fail(p, HTTP_ERR_BODY_TOO_LARGE);
+    p->body_got += len;
+    if (p->sink) {
+        /* The last piece of a Content-Length body never pauses: nothing would come to
+         * resume the parser for the end of the message. */
+        int last = (ll->flags & F_CONTENT_LENGTH) && ll->content_length == 0;
+        if (p->sink(p->sink_ud, at, len) && !last) {
+            p->paused = 2;
+            return HPE_PAUSED;
+        }
+        return 0;
+    }
+    if (tern_buf_append(&p->msg.body, at, len) < 0)
         return fail(p, HTTP_ERR_BODY_TOO_LARGE);
     return 0;
 }
@@ -164,6 +206,7 @@ static int on_message_complete(llhttp_t *ll)
 }
 
 static const llhttp_settings_t settings = {
+    .on_message_begin = on_message_begin,
     .on_url = on_url,
     .on_header_field = on_header_field,
     .on_header_field_complete = on_header_field_complete,
@@ -190,6 +233,13 @@ static void msg_reset(http_parser *p)
     p->in_field = 0;
     p->head_done = 0;
     p->done = 0;
+    p->begun = 0;
+    p->body_got = 0;
+    p->paused = 0;
+    p->max_body = p->max_body_default;
+    p->sink = NULL;
+    p->sink_ud = NULL;
+    tern_buf_init(&p->msg.body, p->max_body);
 }
 
 http_parser *http_parser_new(int is_request, size_t max_body)
@@ -197,7 +247,7 @@ http_parser *http_parser_new(int is_request, size_t max_body)
     http_parser *p = tern_calloc(1, sizeof *p);
     llhttp_init(&p->ll, is_request ? HTTP_REQUEST : HTTP_RESPONSE, &settings);
     tern_buf_init(&p->head, HTTP_MAX_HEAD);
-    p->max_body = max_body;
+    p->max_body = p->max_body_default = max_body;
     tern_buf_init(&p->msg.body, max_body);
     return p;
 }
@@ -219,6 +269,10 @@ int http_parser_feed(http_parser *p, const char *data, size_t n, size_t *consume
         return p->err;
     if (p->done)
         return HTTP_COMPLETE; /* the caller has not called http_parser_next yet */
+    if (p->paused) {          /* after HTTP_HEAD_DONE or HTTP_BODY_PAUSED: go on */
+        p->paused = 0;
+        llhttp_resume(&p->ll);
+    }
     if (p->closed && n) {
         /* llhttp, resumed after a pause, would silently swallow these bytes. */
         p->err = HTTP_ERR_PARSE;
@@ -258,6 +312,17 @@ int http_parser_feed(http_parser *p, const char *data, size_t n, size_t *consume
             *consumed = (size_t)(pos - data);
             return HTTP_COMPLETE;
         }
+        if (e == HPE_PAUSED && p->paused) {
+            /* Stopped after the head or by the body sink; the bytes up to the pause
+             * are consumed. */
+            const char *pos = llhttp_get_error_pos(&p->ll);
+            if (!pos || pos < data + off || pos > data + off + chunk)
+                pos = data + off + chunk;
+            if (!p->head_done)
+                p->head_raw += (uint32_t)(pos - (data + off));
+            *consumed = (size_t)(pos - data);
+            return p->paused == 1 ? HTTP_HEAD_DONE : HTTP_BODY_PAUSED;
+        }
         p->err = p->err ? p->err : HTTP_ERR_PARSE;
         return p->err;
     }
@@ -284,6 +349,39 @@ void http_parser_next(http_parser *p)
     }
     msg_reset(p);
     p->closed = (uint8_t)closed;
+}
+
+void http_parser_pause_at_head(http_parser *p, int on)
+{
+    p->pause_head = on ? 1 : 0;
+}
+
+void http_parser_set_body(http_parser *p, size_t max_body, http_body_sink sink, void *ud)
+{
+    p->max_body = max_body;
+    p->sink = sink;
+    p->sink_ud = ud;
+    tern_buf_free(&p->msg.body);
+    tern_buf_init(&p->msg.body, max_body);
+}
+
+int http_parser_declared_length(const http_parser *p, uint64_t *len)
+{
+    if (!(p->ll.flags & F_CONTENT_LENGTH))
+        return 0;
+    *len = p->ll.content_length;
+    return 1;
+}
+
+int http_parser_phase(const http_parser *p, uint64_t *body_bytes)
+{
+    if (body_bytes)
+        *body_bytes = p->body_got;
+    if (p->done)
+        return HTTP_PHASE_DONE;
+    if (p->head_done)
+        return HTTP_PHASE_BODY;
+    return p->begun || p->head_raw ? HTTP_PHASE_HEAD : HTTP_PHASE_IDLE;
 }
 
 /* ---- headers -------------------------------------------------------------------- */

@@ -11,6 +11,7 @@
 #ifndef TERN_CORE_HTTP_H
 #define TERN_CORE_HTTP_H
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/buf.h"
 
@@ -22,7 +23,9 @@ enum {
     HTTP_COMPLETE = 1,
     HTTP_ERR_PARSE = -1,          /* malformed: answer 400 and close */
     HTTP_ERR_HEAD_TOO_LARGE = -2, /* answer 431 and close */
-    HTTP_ERR_BODY_TOO_LARGE = -3  /* answer 413 and close */
+    HTTP_ERR_BODY_TOO_LARGE = -3, /* answer 413 and close */
+    HTTP_HEAD_DONE = 2,           /* (pause_at_head) a head with a body is complete */
+    HTTP_BODY_PAUSED = 3          /* the body sink asked to pause */
 };
 
 /* Method numbers are llhttp's (HTTP_GET = 1, HTTP_POST = 3, ...), re-exported here. */
@@ -66,6 +69,30 @@ int http_parser_feed(http_parser *p, const char *data, size_t n, size_t *consume
 const http_msg *http_parser_msg(const http_parser *p);
 /* Readies the parser for the next message on the same connection. */
 void http_parser_next(http_parser *p);
+
+/* Makes the parser stop after the head of every request that has a body (declared
+ * Content-Length > 0 or chunked): http_parser_feed then returns HTTP_HEAD_DONE with the
+ * head's slices, method and flags valid in http_parser_msg, and the caller chooses how
+ * the body is taken (http_parser_set_body) before feeding on. Off by default. */
+void http_parser_pause_at_head(http_parser *p, int on);
+/* Receives a piece of a streamed body (chunked encoding already decoded). Returns 0 to
+ * go on, 1 to pause: http_parser_feed then returns HTTP_BODY_PAUSED right after this
+ * piece, and the next feed resumes. */
+typedef int (*http_body_sink)(void *ud, const char *data, size_t n);
+/* How the current message's body is taken: with sink NULL it is collected in msg.body,
+ * with a sink each piece goes to it; either way at most max_body bytes (more is
+ * HTTP_ERR_BODY_TOO_LARGE). Call it after HTTP_HEAD_DONE; the next message goes back to
+ * the max_body given to http_parser_new and no sink. */
+void http_parser_set_body(http_parser *p, size_t max_body, http_body_sink sink, void *ud);
+/* 1 and the declared length in *len if the message has a Content-Length, else 0. Valid
+ * at HTTP_HEAD_DONE (llhttp counts it down as the body arrives). */
+int http_parser_declared_length(const http_parser *p, uint64_t *len);
+
+/* Where the parser is in the current message. */
+enum { HTTP_PHASE_IDLE = 0, HTTP_PHASE_HEAD, HTTP_PHASE_BODY, HTTP_PHASE_DONE };
+/* Returns the HTTP_PHASE_* of the current message: nothing of it yet, in the head, in
+ * the body (body bytes received so far in *body_bytes, may be NULL), or complete. */
+int http_parser_phase(const http_parser *p, uint64_t *body_bytes);
 
 /* Case-insensitive header lookup; {NULL, 0} if absent. */
 tern_str http_header_get(const http_msg *m, const char *name);

@@ -19,9 +19,11 @@ typedef struct config {
     size_t ws_max_message;
     size_t max_send_queue;
     size_t max_http_body;
-    int idle_timeout;  /* seconds */
-    int login_timeout; /* seconds */
-    char store[32];    /* storage engine name (store_engines[]) */
+    int http_head_timeout_ms; /* a request head must arrive whole within this */
+    int http_body_min_rate;   /* bytes/s a request body must average (0: not enforced) */
+    int idle_timeout;         /* seconds */
+    int login_timeout;        /* seconds */
+    char store[32];           /* storage engine name (store_engines[]) */
     int store_batch;
     int store_linger_us;
     int io_uring;      /* 1: a drain's writes share one io_uring submission */

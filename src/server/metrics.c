@@ -11,8 +11,9 @@ void metrics_write(server *s, tern_buf *b)
 {
     store_stats st = {0};
     store_get_stats(s->st, &st);
+    net_stats *ns = net_get_stats(s->net);
     counter(b, "tern_connections", "Open TCP connections (HTTP and WebSocket).", "gauge",
-            (unsigned long long)atomic_load(&s->m_conns));
+            (unsigned long long)atomic_load(&ns->conns));
     counter(b, "tern_sessions", "Logged-in WebSocket sessions.", "gauge",
             (unsigned long long)atomic_load(&s->m_ws_sessions));
     counter(b, "tern_messages_in_total", "Messages accepted and committed.", "counter",
@@ -20,13 +21,18 @@ void metrics_write(server *s, tern_buf *b)
     counter(b, "tern_messages_out_total", "Frames pushed to sessions (deliveries and events).", "counter",
             (unsigned long long)atomic_load(&s->m_msgs_out));
     counter(b, "tern_http_requests_total", "HTTP requests parsed (REST, health, metrics, upgrades).", "counter",
-            (unsigned long long)atomic_load(&s->m_http_requests));
+            (unsigned long long)atomic_load(&ns->http_requests));
     counter(b, "tern_send_queue_drops_total", "Connections closed because their send queue overflowed (4001).",
-            "counter", (unsigned long long)atomic_load(&s->m_slow_drops));
+            "counter", (unsigned long long)atomic_load(&ns->slow_drops));
     counter(b, "tern_io_uring_loops", "I/O loops writing through io_uring (0: every loop uses writev).", "gauge",
-            (unsigned long long)atomic_load(&s->m_uring_loops));
+            (unsigned long long)atomic_load(&ns->uring_loops));
     counter(b, "tern_io_uring_sends_total", "Connection writes submitted through io_uring.", "counter",
-            (unsigned long long)atomic_load(&s->m_uring_sends));
+            (unsigned long long)atomic_load(&ns->uring_sends));
+    counter(b, "tern_accept_shed_total",
+            "New connections accepted and closed at once because the process was out of file descriptors.", "counter",
+            (unsigned long long)atomic_load(&ns->accept_shed));
+    counter(b, "tern_http_timeouts_total", "HTTP requests cut (408) by the head deadline or the minimum body rate.",
+            "counter", (unsigned long long)atomic_load(&ns->http_timeouts));
     counter(b, "tern_store_batches_total", "Store transactions committed.", "counter", (unsigned long long)st.batches);
     counter(b, "tern_store_ops_total", "Store operations committed.", "counter", (unsigned long long)st.ops);
     tern_buf_printf(b,

@@ -98,12 +98,71 @@ static void on_signal(uv_signal_t *h, int signum)
  * bulk at the batch's end (see inbox_gather_begin). */
 static void writer_started(void *ud)
 {
-    inbox_gather_begin(ud);
+    server *s = ud;
+    net_gather_begin(s->net);
 }
 
 static void writer_batch_end(void *ud)
 {
-    inbox_gather_flush(ud);
+    server *s = ud;
+    net_gather_flush(s->net);
+}
+
+/* Binds one SO_REUSEPORT socket per loop and creates the network layer around them
+ * (its threads start later, once the store is open); 0 or -1 (logged). */
+static int net_setup(server *s)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    if (parse_listen(s->cfg.listen, &ss, &sl) != 0) {
+        LOG_ERROR("bad listen address '%s' (want ADDR:PORT)", s->cfg.listen);
+        return -1;
+    }
+    s->nloops = s->cfg.threads > 0 ? s->cfg.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (s->nloops < 1)
+        s->nloops = 1;
+    if (s->nloops > 64)
+        s->nloops = 64;
+    s->loops = tern_calloc((size_t)s->nloops, sizeof *s->loops);
+    int *fds = tern_calloc((size_t)s->nloops, sizeof *fds);
+    void **uds = tern_calloc((size_t)s->nloops, sizeof *uds);
+    for (int i = 0; i < s->nloops; i++) {
+        fds[i] = bind_socket(&ss, sl);
+        if (fds[i] < 0) {
+            LOG_ERROR("cannot bind %s: %s", s->cfg.listen, strerror(errno));
+            tern_free(fds);
+            tern_free(uds);
+            return -1;
+        }
+        if (i == 0) { /* port 0: the others bind the port the first one got */
+            getsockname(fds[0], (struct sockaddr *)&ss, &sl);
+            s->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                                    : ((struct sockaddr_in6 *)&ss)->sin6_port);
+        }
+        s->loops[i].srv = s;
+        s->loops[i].index = i;
+        tern_buf_init(&s->loops[i].scratch, 0);
+        uds[i] = &s->loops[i];
+    }
+    net_config nc = {.ws_max_message = s->cfg.ws_max_message,
+                     .max_send_queue = s->cfg.max_send_queue,
+                     .max_http_body = s->cfg.max_http_body,
+                     .ws_idle_ms = s->cfg.idle_timeout * 1000,
+                     .http_head_timeout_ms = s->cfg.http_head_timeout_ms,
+                     .http_body_min_rate = s->cfg.http_body_min_rate,
+                     .io_uring = s->cfg.io_uring,
+                     .push_delay_ms = s->cfg.push_delay_ms,
+                     .conn_ud_size = sizeof(conn)};
+    net_handlers h;
+    handlers_fill(&h);
+    s->net = net_new(&nc, &h, s->nloops, fds, uds);
+    tern_free(fds);
+    tern_free(uds);
+    if (!s->net)
+        return -1;
+    for (int i = 0; i < s->nloops; i++)
+        s->loops[i].net = net_loop_at(s->net, i);
+    return 0;
 }
 
 int server_start(server *s)
@@ -120,10 +179,12 @@ int server_start(server *s)
     pthread_mutex_init(&s->reg_mu, NULL);
     hmap_init(&s->groups);
     hmap_init(&s->reg);
-    atomic_init(&s->next_conn_id, 1);
     /* Ids of unstored messages and generated group ids come from node id + 512, so they
      * never collide with the store's message ids (nodes are 0..511 in a cluster). */
     tern_idgen_init(&s->online_ids, (unsigned)(s->cfg.node_id | 512));
+
+    if (net_setup(s) != 0)
+        return -1;
 
     char err[256] = "";
     store_options so = {.engine = s->cfg.store,
@@ -145,42 +206,17 @@ int server_start(server *s)
     if (apps_load(s) != 0 || apps_bootstrap(s) != 0)
         return -1;
 
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    if (parse_listen(s->cfg.listen, &ss, &sl) != 0) {
-        LOG_ERROR("bad listen address '%s' (want ADDR:PORT)", s->cfg.listen);
+    for (int i = 0; i < s->nloops; i++) {
+        s->loops[i].reader = store_reader_open(s->st);
+        if (!s->loops[i].reader) {
+            LOG_ERROR("cannot open a store reader for I/O loop %d", i);
+            return -1;
+        }
+    }
+    if (net_start(s->net) != 0) {
+        LOG_ERROR("cannot start the I/O loops");
         return -1;
     }
-    s->nloops = s->cfg.threads > 0 ? s->cfg.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (s->nloops < 1)
-        s->nloops = 1;
-    if (s->nloops > 64)
-        s->nloops = 64;
-    s->loops = tern_calloc((size_t)s->nloops, sizeof *s->loops);
-    int *fds = tern_calloc((size_t)s->nloops, sizeof *fds);
-    for (int i = 0; i < s->nloops; i++) {
-        fds[i] = bind_socket(&ss, sl);
-        if (fds[i] < 0) {
-            LOG_ERROR("cannot bind %s: %s", s->cfg.listen, strerror(errno));
-            tern_free(fds);
-            return -1;
-        }
-        if (i == 0) { /* port 0: the others bind the port the first one got */
-            getsockname(fds[0], (struct sockaddr *)&ss, &sl);
-            s->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-                                                    : ((struct sockaddr_in6 *)&ss)->sin6_port);
-        }
-    }
-    for (int i = 0; i < s->nloops; i++) {
-        if (ioloop_init(s, &s->loops[i], i, fds[i]) != 0) {
-            LOG_ERROR("cannot start I/O loop %d", i);
-            tern_free(fds);
-            return -1;
-        }
-    }
-    tern_free(fds);
-    for (int i = 0; i < s->nloops; i++)
-        ioloop_start(s, &s->loops[i], i);
 
     uv_loop_init(&s->ctl);
     uv_signal_init(&s->ctl, &s->sigterm);
@@ -205,9 +241,10 @@ int server_start(server *s)
 
 /* Runs on the writer when the shutdown barrier completes: hand over what the batch
  * gathered (acks included) before the shutdown goes on. */
-static void flush_gathered(void *s)
+static void flush_gathered(void *ud)
 {
-    inbox_gather_flush(s);
+    server *s = ud;
+    net_gather_flush(s->net);
 }
 
 void server_begin_shutdown(server *s)
@@ -220,10 +257,11 @@ void server_begin_shutdown(server *s)
     op.u.read.user = "";
     op.u.read.conv_key = "";
     store_run_sync_then(s->st, &op, flush_gathered, s);
-    for (int i = 0; i < s->nloops; i++)
-        ioloop_request_shutdown(&s->loops[i]);
-    for (int i = 0; i < s->nloops; i++)
-        ioloop_join(&s->loops[i]);
+    net_stop(s->net);
+    for (int i = 0; i < s->nloops; i++) { /* before store_close */
+        store_reader_close(s->loops[i].reader);
+        s->loops[i].reader = NULL;
+    }
     uv_signal_stop(&s->sigterm);
     uv_signal_stop(&s->sigint);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
@@ -239,9 +277,10 @@ void server_free(server *s)
 {
     store_close(s->st);
     s->st = NULL;
-    inbox_gather_free(s);
-    for (int i = 0; i < s->nloops; i++)
-        ioloop_free(&s->loops[i]);
+    net_free(s->net); /* runs what was queued for the loops meanwhile */
+    s->net = NULL;
+    for (int i = 0; s->loops && i < s->nloops; i++)
+        tern_buf_free(&s->loops[i].scratch);
     bus_close(s->bus);
     uv_loop_close(&s->ctl);
     registry_free(s);

@@ -155,6 +155,7 @@ static void op_login(req *q, cJSON *root)
     c->user = tern_strdup(user);
     c->device = jdev.p ? tern_strndup(jdev.p, jdev.n) : NULL;
     c->logged_in = 1;
+    net_conn_set_deadline(conn_net(c), 0, 0, NULL); /* the login deadline is met */
 
     tern_buf d;
     tern_buf_init(&d, 0);
@@ -622,6 +623,28 @@ void session_on_message(conn *c, char *data, size_t n)
 out:
     tern_buf_free(&q.id);
     cJSON_Delete(root);
+}
+
+void session_on_open(conn *c)
+{
+    /* A connection that does not log in in time is closed 4002 (docs/protocol.md). */
+    int ms = c->loop->srv->cfg.login_timeout * 1000;
+    net_conn_set_deadline(conn_net(c), ms > 0 ? ms : 1, WS_CLOSE_AUTH, "login timeout");
+}
+
+frame *session_on_overflow(conn *c)
+{
+    /* Slow consumer: tell it to resync and let it go; its messages are stored. */
+    static const char ev[] = "{\"ev\":\"resync\",\"data\":{\"code\":1201}}";
+    LOG_WARN("conn %llu (%s): send queue over %zu bytes, closing 4001", (unsigned long long)c->id,
+             c->user ? c->user : "-", c->loop->srv->cfg.max_send_queue);
+    return frame_text(ev, sizeof ev - 1);
+}
+
+void session_on_shutdown(conn *c)
+{
+    static const char ev[] = "{\"ev\":\"shutdown\",\"data\":{}}";
+    conn_send_text(c, ev, sizeof ev - 1);
 }
 
 void session_on_close(conn *c)

@@ -53,8 +53,6 @@ int http_upgrade(conn *c, const http_msg *m)
                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Accept: %s\r\n%s\r\n",
                      accept, offer ? "Sec-WebSocket-Protocol: tern.v1\r\n" : "");
-    conn_write_raw(c, resp, (size_t)n);
-    c->state = CONN_WS;
-    tern_buf_free(&c->in);
+    net_conn_ws_accept(conn_net(c), resp, (size_t)n);
     return 0;
 }

@@ -1,8 +1,9 @@
 /*
  * test_bus.c — unit tests of the delivery path below the domain: delivery.c → bus_local.c
- * → registry.c → the loops' inboxes. The loops are real `ioloop` structs without a
- * libuv loop: each has only its inbox (mutex + vector), marked stopping so a push
- * queues without waking anything, and the test reads what was queued. Checked: one
+ * → registry.c → the loops' inboxes. The loops are real `ioloop` structs, each over a
+ * network-layer loop (net/net_int.h) without a libuv loop: only its inbox (mutex +
+ * vector), marked stopping so a push queues without waking anything, and the test
+ * reads what was queued. Checked: one
  * user with many devices on several loops, exclusion by session id (not by connection
  * id), a many-users call reaching each session once (also past the registry's lock
  * chunk), the kick's close code and frame bytes, the group and read events' bytes, the
@@ -20,6 +21,7 @@
 
 #include "core/alloc.h"
 #include "delivery.h"
+#include "net/net_int.h"
 #include "registry.h"
 #include "server.h"
 
@@ -27,6 +29,13 @@
 #define NODE 5 /* session id = NODE << 53 | conn id, so the two ids differ */
 
 static server srv;
+static net_loop nloops[NLOOPS];
+
+/* The inbox of loop i. */
+static inbox *inbox_of(int i)
+{
+    return &nloops[i].in;
+}
 
 static int setup(void **state)
 {
@@ -39,8 +48,11 @@ static int setup(void **state)
     for (int i = 0; i < NLOOPS; i++) {
         srv.loops[i].srv = &srv;
         srv.loops[i].index = i;
-        srv.loops[i].stopping = 2; /* no async handle: pushes only queue */
-        pthread_mutex_init(&srv.loops[i].in.mu, NULL);
+        memset(&nloops[i], 0, sizeof nloops[i]);
+        nloops[i].index = i;
+        nloops[i].stopping = 2; /* no async handle: pushes only queue */
+        pthread_mutex_init(&nloops[i].in.mu, NULL);
+        srv.loops[i].net = &nloops[i];
     }
     srv.bus = bus_open(&srv);
     assert_non_null(srv.bus);
@@ -52,7 +64,7 @@ static int setup(void **state)
 static void clear_inboxes(void)
 {
     for (int i = 0; i < NLOOPS; i++) {
-        inbox *in = &srv.loops[i].in;
+        inbox *in = inbox_of(i);
         for (size_t j = 0; j < in->len; j++)
             frame_unref(in->items[j].f);
         in->len = 0;
@@ -63,8 +75,8 @@ static int teardown(void **state)
 {
     clear_inboxes();
     for (int i = 0; i < NLOOPS; i++) {
-        tern_free(srv.loops[i].in.items); /* grown by inbox_push (tern_realloc) */
-        srv.loops[i].in.items = NULL;
+        tern_free(nloops[i].in.items); /* grown by inbox_push (tern_realloc) */
+        nloops[i].in.items = NULL;
     }
     registry_free(&srv);
     bus_close(srv.bus);
@@ -87,7 +99,7 @@ static int queued_for(uint64_t conn_id, inbox_item *last)
 {
     int n = 0;
     for (int i = 0; i < NLOOPS; i++) {
-        inbox *in = &srv.loops[i].in;
+        inbox *in = inbox_of(i);
         for (size_t j = 0; j < in->len; j++) {
             if (in->items[j].conn_id == conn_id) {
                 n++;
@@ -103,7 +115,7 @@ static size_t queued_total(void)
 {
     size_t n = 0;
     for (int i = 0; i < NLOOPS; i++)
-        n += srv.loops[i].in.len;
+        n += inbox_of(i)->len;
     return n;
 }
 
@@ -148,7 +160,7 @@ static void test_one_user_many_devices(void **state)
     assert_int_equal(queued_for(4, NULL), 0);
     /* Each session went to its own loop's inbox. */
     for (int i = 0; i < NLOOPS; i++)
-        assert_int_equal(srv.loops[i].in.len, 1);
+        assert_int_equal(inbox_of(i)->len, 1);
     assert_int_equal(atomic_load(&f->refs), 4); /* ours + one per queued item */
     assert_int_equal(atomic_load(&srv.m_msgs_out), 3);
     clear_inboxes();

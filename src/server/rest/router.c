@@ -96,14 +96,14 @@ rest_op *rest_op_new(const rctx *x, rest_finish fin)
     return r;
 }
 
-static void rest_on_loop(ioloop *l, void *arg)
+static void rest_on_loop(net_loop *nl, void *arg)
 {
     rest_op *r = arg;
-    conn *c = ioloop_find(l, r->conn_id);
-    if (c && c->state == CONN_HTTP) {
+    conn *c = ioloop_find(ioloop_of(nl), r->conn_id);
+    if (c && conn_is_http(c)) {
         r->x.net = c;
         r->finish(r);
-        if (c->state == CONN_HTTP)
+        if (conn_is_http(c))
             http_resume(c);
     }
     rest_op_free(r);

@@ -3,7 +3,8 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "server.h"
+#include "core/ws.h"
+#include "net/frame.h"
 
 frame *frame_build(unsigned opcode, const void *payload, size_t n)
 {

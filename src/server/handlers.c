@@ -1,0 +1,93 @@
+/*
+ * handlers.c — the server's side of the network layer (src/net): the handler table it
+ * registers, which turns the layer's events into calls to the HTTP API (http_api.c)
+ * and the WebSocket session layer (session.c), and the HTTP error bodies of requests
+ * the layer refuses itself (docs/errors.md, "HTTP errors").
+ *
+ * The server's per-connection state (struct conn in server.h) is the layer's user data:
+ * allocated and zeroed with the connection, filled here at accept, its strings freed
+ * here when the connection closes.
+ */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "server.h"
+
+static void on_open(net_conn *nc)
+{
+    conn *c = conn_of(nc);
+    c->loop = ioloop_of(net_conn_loop(nc));
+    c->id = net_conn_id(nc);
+}
+
+static int on_http_request(net_conn *nc, const http_msg *m)
+{
+    return http_handle(conn_of(nc), m) ? NET_HTTP_ASYNC : NET_HTTP_DONE;
+}
+
+static int on_ws_upgrade(net_conn *nc, const http_msg *m)
+{
+    conn *c = conn_of(nc);
+    if (http_upgrade(c, m) != 0)
+        return -1;
+    session_on_open(c);
+    return 0;
+}
+
+static void on_ws_text(net_conn *nc, char *data, size_t n)
+{
+    session_on_message(conn_of(nc), data, n);
+}
+
+static void on_close(net_conn *nc)
+{
+    conn *c = conn_of(nc);
+    if (c->logged_in) {
+        session_on_close(c);
+        c->logged_in = 0;
+    }
+    tern_free(c->user);
+    tern_free(c->device);
+    c->user = c->device = NULL;
+}
+
+static frame *on_overflow(net_conn *nc)
+{
+    return session_on_overflow(conn_of(nc));
+}
+
+static void on_shutdown(net_conn *nc)
+{
+    session_on_shutdown(conn_of(nc));
+}
+
+static void on_http_error(net_conn *nc, int status)
+{
+    const char *body =
+        status == 431   ? "{\"error\":\"header_too_large\",\"code\":1003,\"error_description\":\"request head over 16 "
+                          "KiB\"}"
+        : status == 413 ? "{\"error\":\"body_too_large\",\"code\":1003,\"error_description\":\"request body over the "
+                          "limit\"}"
+        : status == 408 ? "{\"error\":\"request_timeout\",\"code\":1003,\"error_description\":\"request not received "
+                          "in time\"}"
+                        : "{\"error\":\"bad_request\",\"code\":1001,\"error_description\":\"malformed HTTP request\"}";
+    tern_buf b;
+    tern_buf_init(&b, 0);
+    size_t bl = strlen(body);
+    http_write_head(&b, status, "application/json", bl, 0, NULL);
+    tern_buf_append(&b, body, bl);
+    net_conn_write(nc, b.data, b.len);
+    tern_buf_free(&b);
+}
+
+void handlers_fill(net_handlers *h)
+{
+    *h = (net_handlers){.open = on_open,
+                        .http_request = on_http_request,
+                        .ws_upgrade = on_ws_upgrade,
+                        .ws_text = on_ws_text,
+                        .close = on_close,
+                        .overflow = on_overflow,
+                        .shutdown = on_shutdown,
+                        .http_error = on_http_error};
+}

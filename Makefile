@@ -6,7 +6,7 @@ LISTEN ?= 127.0.0.1:8080
 DATA ?= ./data
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-asan tsan fuzz fuzz-quick bench install clean format
+.PHONY: all deps build run test test-asan tsan fuzz fuzz-quick lint tidy bench install clean format
 
 all: build
 
@@ -20,9 +20,19 @@ build: deps
 run: build
 	./build/ternd --listen $(LISTEN) --data $(DATA)
 
-# The test build: -Werror, AddressSanitizer + UndefinedBehaviorSanitizer, every ctest test,
-# then the libFuzzer harnesses briefly, then the threaded tests under ThreadSanitizer.
-test: deps test-asan fuzz-quick tsan
+# The test build: the layering and clang-tidy checks, -Werror, AddressSanitizer +
+# UndefinedBehaviorSanitizer, every ctest test, then the libFuzzer harnesses briefly, then
+# the threaded tests under ThreadSanitizer.
+test: deps lint test-asan fuzz-quick tsan
+
+# The one direction of includes (scripts/check-layers.sh) and the clang-tidy checks we
+# hold to (.clang-tidy, scripts/tidy.sh).
+lint: deps
+	scripts/check-layers.sh
+	scripts/tidy.sh build-tidy
+
+tidy: deps
+	scripts/tidy.sh build-tidy
 
 test-asan:
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTERN_SANITIZE=address $(CMAKE_FLAGS) >/dev/null
@@ -55,4 +65,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz build-tidy

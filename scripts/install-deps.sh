@@ -2,7 +2,7 @@
 # Installs the Debian packages Tern builds and tests with, only those missing.
 # Runs apt-get through sudo when not root. Safe to run repeatedly.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
+pkgs=(build-essential cmake pkg-config clang clang-tidy libclang-rt-14-dev
       libuv1-dev node-llhttp libcjson-dev liburing-dev libsqlite3-dev libssl-dev
       libcurl4-openssl-dev libcmocka-dev sqlite3)
 missing=()

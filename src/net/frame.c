@@ -33,7 +33,7 @@ frame *frame_close(int code, const char *reason)
     p[0] = (uint8_t)(code >> 8);
     p[1] = (uint8_t)code;
     if (rn)
-        memcpy(p + 2, reason, rn);
+        memcpy(p + 2, reason, rn); // NOLINT(bugprone-not-null-terminated-result): a frame payload, not a string
     return frame_build(WS_OP_CLOSE, p, 2 + rn);
 }
 

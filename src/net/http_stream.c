@@ -84,9 +84,10 @@ int net_http_stream_write(net_conn *c, const char *p, size_t n)
             char sz[24];
             int h = snprintf(sz, sizeof sz, "%zx\r\n", n);
             char *buf = tern_malloc((size_t)h + n + 2);
-            memcpy(buf, sz, (size_t)h);
+            /* Chunk framing: wire bytes, not strings (hence the NOLINTs). */
+            memcpy(buf, sz, (size_t)h); // NOLINT(bugprone-not-null-terminated-result)
             memcpy(buf + h, p, n);
-            memcpy(buf + h + n, "\r\n", 2);
+            memcpy(buf + h + n, "\r\n", 2); // NOLINT(bugprone-not-null-terminated-result)
             conn_queue_write(c, NULL, buf, (size_t)h + n + 2, buf);
         } else {
             net_conn_write(c, p, n);

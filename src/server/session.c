@@ -226,8 +226,8 @@ static void op_send(req *q, cJSON *root)
     }
     cJSON_ArrayForEach(k, root)
     {
-        if (strcmp(k->string, "op") && strcmp(k->string, "id") && strcmp(k->string, "msg") &&
-            strcmp(k->string, "options"))
+        if (strcmp(k->string, "op") != 0 && strcmp(k->string, "id") != 0 && strcmp(k->string, "msg") != 0 &&
+            strcmp(k->string, "options") != 0)
             return reply_error(q, TERN_ERR_NOT_SUPPORTED);
     }
     send_req *r;

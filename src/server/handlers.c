@@ -1,6 +1,6 @@
 /*
  * handlers.c — the server's side of the network layer (src/net): the handler table it
- * registers, which turns the layer's events into calls to the HTTP API (http_api.c)
+ * registers, which turns the layer's events into calls to the REST router (rest/)
  * and the WebSocket session layer (session.c), and the HTTP error bodies of requests
  * the layer refuses itself (docs/errors.md, "HTTP errors").
  *
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "rest/router.h"
 #include "server.h"
 
 static void on_open(net_conn *nc)
@@ -23,6 +24,15 @@ static void on_open(net_conn *nc)
 static int on_http_request(net_conn *nc, const http_msg *m)
 {
     return http_handle(conn_of(nc), m) ? NET_HTTP_ASYNC : NET_HTTP_DONE;
+}
+
+/* A request head with a body: the route's body limit (rest/routes.c) decides, so a body
+ * over it gets 413 before a byte of it is read. Every route takes its body whole today
+ * (JSON, --max-http-body); a streamed route (media) will answer NET_BODY_STREAM here. */
+static int on_http_head(net_conn *nc, const http_msg *m, size_t *limit)
+{
+    *limit = rest_body_limit(m->method, m->path, *limit);
+    return NET_BODY_WHOLE;
 }
 
 static int on_ws_upgrade(net_conn *nc, const http_msg *m)
@@ -84,6 +94,7 @@ void handlers_fill(net_handlers *h)
 {
     *h = (net_handlers){.open = on_open,
                         .http_request = on_http_request,
+                        .http_head = on_http_head,
                         .ws_upgrade = on_ws_upgrade,
                         .ws_text = on_ws_text,
                         .close = on_close,

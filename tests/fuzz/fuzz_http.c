@@ -15,6 +15,7 @@
 
 #include "core/alloc.h"
 #include "core/http.h"
+#include "net/net.h"
 
 static uint64_t mix(uint64_t h, const void *p, size_t n)
 {
@@ -151,6 +152,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* A streamed body is handed over as it comes, so when it ends over its limit the
      * runs may have seen different amounts of it; otherwise the same bytes. */
     if (a.rc >= 0 && a.body_h != b.body_h)
+        abort();
+
+    /* The same bytes as a Range header value against a file size taken from data[1]
+     * (0..255, 0 included): a satisfiable answer must lie inside the file. */
+    uint64_t fsize = data[1], start = 0, len = 0;
+    int rr = net_http_parse_range((tern_str){(const char *)s, n}, fsize, &start, &len);
+    if (rr < -1 || rr > 1 || (rr == 1 && (len == 0 || start >= fsize || len > fsize - start)))
         abort();
     return 0;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "rest/rest.h"
 #include "rest/router.h"
 #include "server.h"
 
@@ -73,19 +74,16 @@ static void on_shutdown(net_conn *nc)
 
 static void on_http_error(net_conn *nc, int status)
 {
-    const char *body =
-        status == 431   ? "{\"error\":\"header_too_large\",\"code\":1003,\"error_description\":\"request head over 16 "
-                          "KiB\"}"
-        : status == 413 ? "{\"error\":\"body_too_large\",\"code\":1003,\"error_description\":\"request body over the "
-                          "limit\"}"
-        : status == 408 ? "{\"error\":\"request_timeout\",\"code\":1003,\"error_description\":\"request not received "
-                          "in time\"}"
-                        : "{\"error\":\"bad_request\",\"code\":1001,\"error_description\":\"malformed HTTP request\"}";
     tern_buf b;
     tern_buf_init(&b, 0);
-    size_t bl = strlen(body);
-    http_write_head(&b, status, "application/json", bl, 0, NULL);
-    tern_buf_append(&b, body, bl);
+    if (status == 431)
+        rest_http_error(&b, status, "header_too_large", TERN_ERR_BAD_FIELD, "request head over 16 KiB");
+    else if (status == 413)
+        rest_http_error(&b, status, "body_too_large", TERN_ERR_BAD_FIELD, "request body over the limit");
+    else if (status == 408)
+        rest_http_error(&b, status, "request_timeout", TERN_ERR_BAD_FIELD, "request not received in time");
+    else
+        rest_http_error(&b, status, "bad_request", TERN_ERR_BAD_JSON, "malformed HTTP request");
     net_conn_write(nc, b.data, b.len);
     tern_buf_free(&b);
 }

@@ -5,16 +5,14 @@
  */
 #include <stdio.h>
 
+#include "rest/rest.h"
 #include "server.h"
 
 static void upgrade_fail(conn *c, int status, const char *why)
 {
     tern_buf b;
     tern_buf_init(&b, 0);
-    char body[256];
-    int n = snprintf(body, sizeof body, "{\"error\":\"bad_upgrade\",\"code\":1003,\"error_description\":\"%s\"}", why);
-    http_write_head(&b, status, "application/json", (size_t)n, 0, NULL);
-    tern_buf_append(&b, body, (size_t)n);
+    rest_http_error(&b, status, "bad_upgrade", TERN_ERR_BAD_FIELD, why);
     conn_write_raw(c, b.data, b.len);
     tern_buf_free(&b);
     conn_close(c, 0, NULL);

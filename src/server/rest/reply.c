@@ -62,11 +62,26 @@ const char *rest_error_name(int code)
     }
 }
 
+void rest_error_head(tern_buf *b, const char *name, int code, const char *description)
+{
+    tern_buf_printf(b, "{\"error\":\"%s\",\"code\":%d,\"error_description\":", name, code);
+    tern_buf_json_str(b, description, strlen(description));
+}
+
+void rest_http_error(tern_buf *out, int status, const char *name, int code, const char *description)
+{
+    tern_buf body;
+    tern_buf_init(&body, 0);
+    rest_error_head(&body, name, code, description);
+    tern_buf_putc(&body, '}');
+    http_write_head(out, status, "application/json", body.len, 0, NULL);
+    tern_buf_append(out, body.data, body.len);
+    tern_buf_free(&body);
+}
+
 void rest_error_body(tern_buf *b, const rctx *x, int code)
 {
-    tern_buf_printf(b, "{\"error\":\"%s\",\"code\":%d,\"error_description\":", rest_error_name(code), code);
-    const char *m = tern_strerror(code);
-    tern_buf_json_str(b, m, strlen(m));
+    rest_error_head(b, rest_error_name(code), code, tern_strerror(code));
     tern_buf_printf(b, ",\"exception\":\"TernException\",\"timestamp\":%lld,\"duration\":%lld,\"path\":",
                     (long long)tern_now_ms(), (long long)(tern_now_ms() - x->start_ms));
     tern_buf_json_str(b, x->rel, strlen(x->rel));

@@ -54,6 +54,12 @@ void rest_reply_buf(const rctx *x, int rc, tern_buf *d);
 int rest_status_of(int code);
 const char *rest_error_name(int code);
 void rest_error_body(tern_buf *b, const rctx *x, int code);
+/* Appends the members every error body starts with, without the closing brace:
+ * {"error":"<name>","code":<code>,"error_description":"<description>" (escaped). */
+void rest_error_head(tern_buf *b, const char *name, int code, const char *description);
+/* Appends a whole response that closes the connection, for errors found before a route
+ * is known (malformed HTTP, a refused upgrade): the head and the three-member body. */
+void rest_http_error(tern_buf *out, int status, const char *name, int code, const char *description);
 void rest_envelope(tern_buf *b, const rctx *x, const char *data, size_t n, const char *extra);
 
 /* ---- the server behind the request ---------------------------------------------------- */

@@ -8,10 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apps.h"
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "server.h"
 
 static void fill_info(app_info *a, const store_app *sa)
 {

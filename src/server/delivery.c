@@ -8,8 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "context.h"
+#include "core/ws.h"
 #include "registry.h"
-#include "server.h"
 
 #define SESSION_NODE_SHIFT 53
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "server.h"
+#include "groups.h"
 
 static atomic_uint_fast64_t groups_gen;
 

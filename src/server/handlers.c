@@ -4,16 +4,20 @@
  * and the WebSocket session layer (session.c), and the HTTP error bodies of requests
  * the layer refuses itself (docs/errors.md, "HTTP errors").
  *
- * The server's per-connection state (struct conn in server.h) is the layer's user data:
+ * The server's per-connection state (struct conn in conn.h) is the layer's user data:
  * allocated and zeroed with the connection, filled here at accept, its strings freed
  * here when the connection closes.
  */
+#include "handlers.h"
+
 #include <string.h>
 
+#include "conn.h"
 #include "core/alloc.h"
 #include "rest/rest.h"
 #include "rest/router.h"
-#include "server.h"
+#include "session.h"
+#include "ws_upgrade.h"
 
 static void on_open(net_conn *nc)
 {

@@ -1,6 +1,7 @@
 /* metrics.c — /metrics in the Prometheus text format (docs/operations.md lists them). */
+#include "metrics.h"
+
 #include "core/alloc.h"
-#include "server.h"
 
 static void counter(tern_buf *b, const char *name, const char *help, const char *type, unsigned long long v)
 {

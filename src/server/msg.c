@@ -12,9 +12,10 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "core/wire.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "core/wire.h"
+#include "core/ws.h"
 #include "delivery.h"
 
 void send_req_free(send_req *r)

@@ -6,8 +6,9 @@
 #define TERN_MSG_H
 #include <cjson/cJSON.h>
 
+#include "context.h"
 #include "core/message.h"
-#include "server.h"
+#include "groups.h"
 
 typedef struct send_req send_req;
 /* Called once per request after commit (op.result says how it went), or right away for

@@ -7,8 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conn.h"
+#include "context.h"
 #include "core/alloc.h"
-#include "server.h"
 
 typedef struct session_ref {
     int loop;

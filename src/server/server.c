@@ -20,9 +20,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "apps.h"
+#include "conn.h"
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "groups.h"
+#include "handlers.h"
 #include "registry.h"
 #include "server.h"
 

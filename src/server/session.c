@@ -4,16 +4,21 @@
  * ping and logout. Reads run here on the loop through its store reader; writes go to
  * the store writer and their responses come back through the loop's inbox.
  */
+#include "session.h"
+
 #include <stdio.h>
 #include <string.h>
 
+#include "apps.h"
 #include "core/alloc.h"
 #include "core/conv.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/token.h"
 #include "core/util.h"
+#include "core/ws.h"
 #include "delivery.h"
+#include "groups.h"
 #include "msg.h"
 
 #define SYNC_MAX_BYTES (1024 * 1024)

@@ -3,10 +3,12 @@
  * the entry of the session layer for an HTTP request that asks to upgrade. A refused
  * handshake is answered with an error body and the connection closes.
  */
+#include "ws_upgrade.h"
+
 #include <stdio.h>
 
+#include "core/ws.h"
 #include "rest/rest.h"
-#include "server.h"
 
 static void upgrade_fail(conn *c, int status, const char *why)
 {

@@ -11,9 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apps.h"
 #include "core/json.h"
 #include "core/util.h"
 #include "msg.h"
+#include "session.h"
 
 static server srv;
 static store_reader *rd;

@@ -19,11 +19,13 @@
 
 #include <cmocka.h>
 
+#include "conn.h"
+#include "context.h"
 #include "core/alloc.h"
+#include "core/ws.h"
 #include "delivery.h"
 #include "net/net_int.h"
 #include "registry.h"
-#include "server.h"
 
 #define NLOOPS 3
 #define NODE 5 /* session id = NODE << 53 | conn id, so the two ids differ */

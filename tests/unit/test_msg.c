@@ -17,8 +17,11 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
+#include "apps.h"
 #include "core/util.h"
+#include "groups.h"
 #include "msg.h"
+#include "session.h"
 
 static server srv;
 static store_reader *rd;

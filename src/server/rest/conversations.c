@@ -5,7 +5,9 @@
  */
 #include <string.h>
 
+#include "groups.h"
 #include "rest/rest.h"
+#include "session.h"
 
 int session_conversations_json(store_reader *r, int64_t app, const char *user, int limit, tern_buf *out);
 

@@ -10,6 +10,7 @@
 
 #include "core/alloc.h"
 #include "delivery.h"
+#include "groups.h"
 #include "rest/rest.h"
 
 #define MAX_BATCH 60

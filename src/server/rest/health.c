@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "metrics.h"
 #include "rest/rest.h"
 
 int health_get(rctx *x, const http_msg *m)

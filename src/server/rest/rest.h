@@ -16,7 +16,9 @@
 #include <cjson/cJSON.h>
 #include <pthread.h>
 
-#include "server.h"
+#include "apps.h"
+#include "context.h"
+#include "core/http.h"
 
 /* One request: filled by the router before the handler runs, copied into async ops. */
 typedef struct rctx {

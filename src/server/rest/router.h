@@ -24,6 +24,7 @@
  */
 #ifndef TERN_REST_ROUTER_H
 #define TERN_REST_ROUTER_H
+#include "conn.h"
 #include "rest/rest.h"
 
 typedef enum rest_auth {
@@ -72,5 +73,15 @@ extern const size_t rest_nroutes;
  * JSON routes and when no route fits. For the network layer, to refuse a body with 413
  * before reading it. */
 size_t rest_body_limit(int method, tern_str path, size_t json_limit);
+
+/* ---- the entry from the network layer (router.c) -------------------------------------- */
+
+/* Handles one complete HTTP request m on c (not an upgrade), on c's loop thread, in the
+ * order above. Returns 0 when the response is written, 1 when it will be written later
+ * (an asynchronous store operation; the connection reads no further request until then). */
+int http_handle(conn *c, const http_msg *m);
+/* Answers c's request with the error body of code (docs/errors.md) for path (may be
+ * NULL), keeping the connection open if keep_alive. */
+void http_send_error(conn *c, int keep_alive, int code, const char *path);
 
 #endif

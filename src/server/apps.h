@@ -1,0 +1,43 @@
+/*
+ * apps.h — the apps of this server (org/app, client id and secret), cached in memory
+ * from the store at start and on creation, and read by every login and REST request;
+ * plus the blocking round-trip through the store writer that startup and the admin
+ * calls use (store_run_sync). All functions are thread-safe (apps_mu).
+ */
+#ifndef TERN_APPS_H
+#define TERN_APPS_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "context.h"
+
+typedef struct app_info {
+    int64_t id;
+    char org[65], name[65], client_id[65], secret[65];
+    char key[131]; /* "org/app" */
+} app_info;
+
+/* Loads every app of the store into the cache (startup); 0 or -1 (logged). */
+int apps_load(server *s);
+/* Copies the app org[0..orgn)/name[0..namen) into out; 0 if found, -1 if not. */
+int apps_find(server *s, const char *org, size_t orgn, const char *name, size_t namen, app_info *out);
+/* The same by the key "org/app" (NUL-terminated); -1 also when it has no '/'. */
+int apps_find_key(server *s, const char *appkey, app_info *out);
+/* Adds a copy of a to the cache. */
+void apps_add(server *s, const app_info *a);
+/* Creates the demo app on first start, writes demo-app.json; 0 or -1. */
+int apps_bootstrap(server *s);
+
+/* Creates an app with fresh credentials (blocking on the store); TERN_OK or a code. */
+int apps_create(server *s, const char *org, const char *name, app_info *out);
+/* Writes 2*nbytes random hex digits + NUL into out (nbytes at most 64; out holds
+ * 2*nbytes + 1). Aborts if the system has no randomness. */
+void random_hex(char *out, size_t nbytes);
+/* Submits op and blocks until the writer completed it; returns op->result, or the
+ * store's refusal of the submit. Only for threads that are not I/O loops nor the
+ * writer (startup, admin, shutdown). */
+int store_run_sync(store *st, store_op *op);
+/* The same, calling first(arg) on the writer thread when op completes, before waking. */
+int store_run_sync_then(store *st, store_op *op, void (*first)(void *arg), void *arg);
+
+#endif

@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include "bus/bus.h"
+#include "bus/registry.h"
 #include "config.h"
 #include "core/buf.h"
 #include "core/hmap.h"
@@ -46,6 +47,7 @@ struct server {
     config cfg;
     store *st;
     bus *bus;
+    registry *reg; /* this node's sessions (bus/registry.h) */
     net *net;      /* the network layer: loops, connections */
     ioloop *loops; /* the server's state per loop */
     int nloops;
@@ -64,11 +66,9 @@ struct server {
     pthread_mutex_t groups_mu;
     hmap groups; /* "appid/gid" -> group_snap* (absent = not loaded) */
 
-    pthread_mutex_t reg_mu;
-    hmap reg; /* "appid/user" -> session_list* (registry.c) */
-
-    /* metrics (the network layer counts its own: net_get_stats) */
-    atomic_uint_fast64_t m_ws_sessions, m_msgs_in, m_msgs_out, m_batches, m_batch_ops, m_commit_ns, m_errors;
+    /* metrics (the network layer and the registry count their own: net_get_stats,
+     * registry_sessions, registry_pushes) */
+    atomic_uint_fast64_t m_msgs_in, m_batches, m_batch_ops, m_commit_ns, m_errors;
 };
 
 #endif

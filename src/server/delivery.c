@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bus/registry.h"
 #include "context.h"
 #include "core/ws.h"
-#include "registry.h"
 
 #define SESSION_NODE_SHIFT 53
 
@@ -23,7 +23,7 @@ int delivery_session_open(server *s, int64_t app, const char *user, int loop, ui
                           uint64_t *session_id)
 {
     uint64_t sid = delivery_session_id(s, conn_id);
-    if (registry_add(s, app, user, loop, conn_id, sid, max) != 0)
+    if (registry_add(s->reg, app, user, loop, conn_id, sid, max) != 0)
         return -1;
     bus_session_up(s->bus, app, user, sid);
     *session_id = sid;
@@ -32,7 +32,7 @@ int delivery_session_open(server *s, int64_t app, const char *user, int loop, ui
 
 void delivery_session_close(server *s, int64_t app, const char *user, uint64_t session_id)
 {
-    registry_remove(s, app, user, session_id);
+    registry_remove(s->reg, app, user, session_id);
     bus_session_down(s->bus, app, user, session_id);
 }
 

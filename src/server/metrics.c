@@ -16,11 +16,11 @@ void metrics_write(server *s, tern_buf *b)
     counter(b, "tern_connections", "Open TCP connections (HTTP and WebSocket).", "gauge",
             (unsigned long long)atomic_load(&ns->conns));
     counter(b, "tern_sessions", "Logged-in WebSocket sessions.", "gauge",
-            (unsigned long long)atomic_load(&s->m_ws_sessions));
+            (unsigned long long)registry_sessions(s->reg));
     counter(b, "tern_messages_in_total", "Messages accepted and committed.", "counter",
             (unsigned long long)atomic_load(&s->m_msgs_in));
     counter(b, "tern_messages_out_total", "Frames pushed to sessions (deliveries and events).", "counter",
-            (unsigned long long)atomic_load(&s->m_msgs_out));
+            (unsigned long long)registry_pushes(s->reg));
     counter(b, "tern_http_requests_total", "HTTP requests parsed (REST, health, metrics, upgrades).", "counter",
             (unsigned long long)atomic_load(&ns->http_requests));
     counter(b, "tern_send_queue_drops_total", "Connections closed because their send queue overflowed (4001).",

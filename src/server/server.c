@@ -21,13 +21,13 @@
 #include <unistd.h>
 
 #include "apps.h"
+#include "bus/registry.h"
 #include "conn.h"
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "groups.h"
 #include "handlers.h"
-#include "registry.h"
 #include "server.h"
 
 static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
@@ -180,15 +180,20 @@ int server_start(server *s)
     }
     pthread_rwlock_init(&s->apps_mu, NULL);
     pthread_mutex_init(&s->groups_mu, NULL);
-    pthread_mutex_init(&s->reg_mu, NULL);
     hmap_init(&s->groups);
-    hmap_init(&s->reg);
     /* Ids of unstored messages and generated group ids come from node id + 512, so they
      * never collide with the store's message ids (nodes are 0..511 in a cluster). */
     tern_idgen_init(&s->online_ids, (unsigned)(s->cfg.node_id | 512));
 
     if (net_setup(s) != 0)
         return -1;
+    s->reg = registry_new(s->net);
+    bus_options bo = {.registry = s->reg, .node_id = (unsigned)s->cfg.node_id};
+    s->bus = s->reg ? bus_open(&bo) : NULL;
+    if (!s->bus) {
+        LOG_ERROR("cannot create the session registry and bus");
+        return -1;
+    }
 
     char err[256] = "";
     store_options so = {.engine = s->cfg.store,
@@ -206,7 +211,6 @@ int server_start(server *s)
         LOG_ERROR("cannot open the store in %s: %s", s->cfg.data, err);
         return -1;
     }
-    s->bus = bus_open(s);
     if (apps_load(s) != 0 || apps_bootstrap(s) != 0)
         return -1;
 
@@ -287,7 +291,8 @@ void server_free(server *s)
         tern_buf_free(&s->loops[i].scratch);
     bus_close(s->bus);
     uv_loop_close(&s->ctl);
-    registry_free(s);
+    registry_free(s->reg); /* after the bus and the loops, which push through it */
+    s->reg = NULL;
     groups_free_all(s);
     tern_free(s->apps);
     tern_free(s->loops);

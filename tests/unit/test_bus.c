@@ -1,9 +1,9 @@
 /*
  * test_bus.c — unit tests of the delivery path below the domain: delivery.c → bus_local.c
- * → registry.c → the loops' inboxes. The loops are real `ioloop` structs, each over a
- * network-layer loop (net/net_int.h) without a libuv loop: only its inbox (mutex +
- * vector), marked stopping so a push queues without waking anything, and the test
- * reads what was queued. Checked: one
+ * → bus/registry.c → the loops' inboxes. The registry is built over a network layer
+ * (net/net_int.h) whose loops have no libuv loop: only their inbox (mutex + vector),
+ * marked stopping so a push queues without waking anything, and the test reads what
+ * was queued. Checked: one
  * user with many devices on several loops, exclusion by session id (not by connection
  * id), a many-users call reaching each session once (also past the registry's lock
  * chunk), the kick's close code and frame bytes, the group and read events' bytes, the
@@ -19,18 +19,18 @@
 
 #include <cmocka.h>
 
-#include "conn.h"
+#include "bus/registry.h"
 #include "context.h"
 #include "core/alloc.h"
 #include "core/ws.h"
 #include "delivery.h"
 #include "net/net_int.h"
-#include "registry.h"
 
 #define NLOOPS 3
 #define NODE 5 /* session id = NODE << 53 | conn id, so the two ids differ */
 
 static server srv;
+static net fake_net; /* only its loops: what registry_new reads */
 static net_loop nloops[NLOOPS];
 
 /* The inbox of loop i. */
@@ -43,20 +43,19 @@ static int setup(void **state)
 {
     memset(&srv, 0, sizeof srv);
     srv.cfg.node_id = NODE;
-    pthread_mutex_init(&srv.reg_mu, NULL);
-    hmap_init(&srv.reg);
-    srv.nloops = NLOOPS;
-    srv.loops = calloc(NLOOPS, sizeof *srv.loops);
+    memset(&fake_net, 0, sizeof fake_net);
     for (int i = 0; i < NLOOPS; i++) {
-        srv.loops[i].srv = &srv;
-        srv.loops[i].index = i;
         memset(&nloops[i], 0, sizeof nloops[i]);
+        nloops[i].net = &fake_net;
         nloops[i].index = i;
         nloops[i].stopping = 2; /* no async handle: pushes only queue */
         pthread_mutex_init(&nloops[i].in.mu, NULL);
-        srv.loops[i].net = &nloops[i];
     }
-    srv.bus = bus_open(&srv);
+    fake_net.loops = nloops;
+    fake_net.nloops = NLOOPS;
+    srv.reg = registry_new(&fake_net);
+    assert_non_null(srv.reg);
+    srv.bus = bus_open(&(bus_options){.registry = srv.reg, .node_id = NODE});
     assert_non_null(srv.bus);
     (void)state;
     return 0;
@@ -77,12 +76,11 @@ static int teardown(void **state)
 {
     clear_inboxes();
     for (int i = 0; i < NLOOPS; i++) {
-        tern_free(nloops[i].in.items); /* grown by inbox_push (tern_realloc) */
+        tern_free(nloops[i].in.items); /* grown by net_inbox_push (tern_realloc) */
         nloops[i].in.items = NULL;
     }
-    registry_free(&srv);
     bus_close(srv.bus);
-    free(srv.loops);
+    registry_free(srv.reg);
     (void)state;
     return 0;
 }
@@ -97,7 +95,7 @@ static uint64_t open_session(const char *user, int loop, uint64_t conn_id)
 }
 
 /* Number of items queued for conn_id (on any loop); *last gets the last one. */
-static int queued_for(uint64_t conn_id, inbox_item *last)
+static int queued_for(uint64_t conn_id, net_inbox_item *last)
 {
     int n = 0;
     for (int i = 0; i < NLOOPS; i++) {
@@ -152,7 +150,7 @@ static void test_one_user_many_devices(void **state)
     frame *f = frame_text("{\"ev\":\"x\"}", 10);
     const char *alice = "alice";
     assert_int_equal(delivery_push_users(&srv, 7, &alice, 1, 0, f), 3);
-    inbox_item it;
+    net_inbox_item it;
     for (uint64_t c = 1; c <= 3; c++) {
         assert_int_equal(queued_for(c, &it), 1);
         assert_ptr_equal(it.f, f);
@@ -164,7 +162,7 @@ static void test_one_user_many_devices(void **state)
     for (int i = 0; i < NLOOPS; i++)
         assert_int_equal(inbox_of(i)->len, 1);
     assert_int_equal(atomic_load(&f->refs), 4); /* ours + one per queued item */
-    assert_int_equal(atomic_load(&srv.m_msgs_out), 3);
+    assert_int_equal(registry_pushes(srv.reg), 3);
     clear_inboxes();
     /* Another app's alice is someone else. */
     assert_int_equal(bus_deliver_user(srv.bus, 8, "alice", 0, f, 0), 0);
@@ -249,7 +247,7 @@ static void test_kick_carries_close_code(void **state)
     open_session("alice", 1, 2);
     open_session("bob", 1, 3);
     delivery_kick_user(&srv, 7, "alice", TERN_ERR_KICKED);
-    inbox_item it;
+    net_inbox_item it;
     char want[160];
     snprintf(want, sizeof want, "{\"ev\":\"kicked\",\"data\":{\"code\":1106,\"message\":\"%s\"}}",
              tern_strerror(TERN_ERR_KICKED));
@@ -271,7 +269,7 @@ static void test_group_and_read_events(void **state)
     open_session("bob", 2, 3);
     const char *users[] = {"alice", "bob"};
     delivery_group_event(&srv, 7, users, 2, "g1", "joined");
-    inbox_item it;
+    net_inbox_item it;
     for (uint64_t c = 1; c <= 3; c++) {
         assert_int_equal(queued_for(c, &it), 1);
         assert_int_equal(it.close_code, 0);
@@ -294,7 +292,7 @@ static void test_presence_and_limit(void **state)
     assert_int_equal(bus_sessions_up(srv.bus), 0);
     uint64_t a = open_session("alice", 0, 1), b = open_session("alice", 1, 2);
     assert_int_equal(bus_sessions_up(srv.bus), 2);
-    assert_int_equal(atomic_load(&srv.m_ws_sessions), 2);
+    assert_int_equal(registry_sessions(srv.reg), 2);
     /* At the per-user limit: refused, neither registered nor announced. */
     uint64_t sid = 0;
     assert_int_equal(delivery_session_open(&srv, 7, "alice", 2, 3, 2, &sid), -1);
@@ -308,7 +306,7 @@ static void test_presence_and_limit(void **state)
     assert_int_equal(bus_sessions_up(srv.bus), 1);
     delivery_session_close(&srv, 7, "alice", b);
     assert_int_equal(bus_sessions_up(srv.bus), 0);
-    assert_int_equal(atomic_load(&srv.m_ws_sessions), 0);
+    assert_int_equal(registry_sessions(srv.reg), 0);
     assert_int_equal(delivery_push_users(&srv, 7, &alice, 1, 0, f), 0);
     frame_unref(f);
     (void)state;

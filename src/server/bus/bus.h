@@ -7,7 +7,7 @@
  * the cluster (delivery.h), so "not the session that sent it" means the same on every
  * node; a loop-local connection id never leaves this node.
  *
- * One node (bus_local.c): the session registry of this process (registry.c); a call
+ * One node (bus_local.c): the session registry of this process (bus/registry.h); a call
  * takes the registry lock once, however many users it names.
  *
  * A cluster (later, bus_nats.c) keeps that local delivery and adds:
@@ -31,13 +31,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct server;
 struct frame;
+struct registry;
 
 typedef struct bus bus;
 
-/* Creates the bus for server s; NULL on failure. bus_close(NULL) is a no-op. */
-bus *bus_open(struct server *s);
+/* What a bus is opened with. The bus knows no server: everything it needs is here, and
+ * a cluster bus adds its own settings (bus_nats.c: the NATS URL) the same way. */
+typedef struct bus_options {
+    struct registry *registry; /* this node's sessions, where local deliveries go; must
+                                  outlive the bus */
+    unsigned node_id;          /* this node (0..1023, the --node-id setting) */
+} bus_options;
+
+/* Opens the bus described by o (copied); NULL on failure. bus_close(NULL) is a no-op. */
+bus *bus_open(const bus_options *o);
 void bus_close(bus *b);
 
 /* Delivers frame f to every session of (app, user) except the session except_session

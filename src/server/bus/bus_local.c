@@ -5,18 +5,20 @@
 
 #include <stdatomic.h>
 
+#include "bus/registry.h"
 #include "core/alloc.h"
-#include "registry.h"
 
 struct bus {
-    struct server *s;
+    bus_options o;
     atomic_uint_fast64_t up, down; /* presence announcements seen */
 };
 
-bus *bus_open(struct server *s)
+bus *bus_open(const bus_options *o)
 {
     bus *b = tern_calloc(1, sizeof *b);
-    b->s = s;
+    if (!b)
+        return NULL;
+    b->o = *o;
     atomic_init(&b->up, 0);
     atomic_init(&b->down, 0);
     return b;
@@ -29,13 +31,13 @@ void bus_close(bus *b)
 
 int bus_deliver_user(bus *b, int64_t app, const char *user, uint64_t except_session, struct frame *f, int close_code)
 {
-    return registry_push_users(b->s, app, &user, 1, except_session, f, close_code);
+    return registry_push_users(b->o.registry, app, &user, 1, except_session, f, close_code);
 }
 
 int bus_deliver_users(bus *b, int64_t app, const char *const *users, size_t n, uint64_t except_session, struct frame *f,
                       int close_code)
 {
-    return registry_push_users(b->s, app, users, n, except_session, f, close_code);
+    return registry_push_users(b->o.registry, app, users, n, except_session, f, close_code);
 }
 
 void bus_session_up(bus *b, int64_t app, const char *user, uint64_t session_id)

@@ -1,4 +1,4 @@
-/* test_store_engine.c — unit tests of the store's engine seam (server/store/store.c,
+/* test_store_engine.c — unit tests of the store's engine seam (server/store/store_engine.c,
  * store_engine.h): the registry finds engines by name and refuses unknown ones cleanly,
  * every registered table is complete (no NULL entry, checked on the table's bytes so a
  * member added later is covered too), store_engine_missing notices any missing member,

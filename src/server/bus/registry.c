@@ -86,7 +86,8 @@ registry *registry_new(net *n)
     return r;
 }
 
-int registry_add(registry *r, int64_t app, const char *user, int loop, uint64_t conn_id, uint64_t session_id, size_t max)
+int registry_add(registry *r, int64_t app, const char *user, int loop, uint64_t conn_id, uint64_t session_id,
+                 size_t max)
 {
     char k[REG_KEY_MAX];
     size_t kn = reg_key_user(k, reg_prefix(k, app), user);

@@ -40,8 +40,8 @@ void registry_remove(registry *r, int64_t app, const char *user, uint64_t sessio
  * close_code != 0: each of those sessions is closed with that WebSocket code after f,
  * and f is not held by push-delay-ms. Allocates nothing per session. Returns the number
  * of sessions reached (also added to registry_pushes). */
-int registry_push_users(registry *r, int64_t app, const char *const *users, size_t n, uint64_t except_session,
-                        frame *f, int close_code);
+int registry_push_users(registry *r, int64_t app, const char *const *users, size_t n, uint64_t except_session, frame *f,
+                        int close_code);
 
 /* Sessions registered now (a gauge). */
 uint64_t registry_sessions(registry *r);

@@ -2,12 +2,12 @@
  * store_engine.h — what a storage engine implements to sit behind store.h.
  *
  * store.h's functions are the only ones the server calls; each one is a thin dispatch
- * (store.c) through the store_engine table of the store or reader it is given: one
+ * (store_engine.c) through the store_engine table of the store or reader it is given: one
  * indirect call per store call, nothing per row. An engine's store and reader objects
  * begin with `struct store` / `struct store_reader` (below) as their first member, so a
  * pointer to one is a pointer to the other; the engine casts back to its own type.
  *
- * Engines are listed in store_engines[] (store.c) and chosen by name at start
+ * Engines are listed in store_engines[] (store_engine.c) and chosen by name at start
  * (store_options.engine, the `--store` setting). A second backend is a second table:
  * write its functions with the contracts of store.h, add the table to store_engines[].
  * store_open refuses an engine whose table has a NULL entry (store_engine_missing).

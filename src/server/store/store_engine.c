@@ -1,15 +1,17 @@
 /*
- * store.c — the engine-independent half of store.h: the registry of storage engines,
- * the dispatch of every store.h call through the engine table of its store or reader
- * (store_engine.h), and the canonical conversation keys, which every engine shares.
+ * store_engine.c — the engine-independent half of store.h: the registry of storage
+ * engines, the dispatch of every store.h call through the engine table of its store or
+ * reader (store_engine.h), and the canonical conversation keys, which every engine
+ * shares. (Named after store_engine.h, which it implements together with store.h's
+ * dispatch: as store.c it would form an include cycle with store_engine.h.)
  */
-#include "server/store/store.h"
+#include "server/store/store_engine.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "server/store/store_engine.h"
 #include "core/conv.h"
+#include "server/store/store.h"
 
 const store_engine *const store_engines[] = {&store_engine_sqlite, NULL};
 

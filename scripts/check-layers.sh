@@ -9,7 +9,7 @@
 #   2 src/server/store, src/server/bus      persistence and cross-node delivery
 #   3 src/server (domain)        messages, delivery, groups, apps, registry, metrics
 #   4 src/server/rest, handlers  REST resources, WebSocket session, glue
-#   5 src/server/server.c, main.c  wiring (server.h, the shared context, is domain)
+#   5 src/server/server.c, main.c  wiring (server.h is its lifecycle; context.h, the shared context, is domain)
 #   sdk, cli sit above core only.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -6,8 +6,8 @@
 # Layers, lowest first (a file's layer is the first pattern its path matches):
 #   0 include/tern, src/core     shared by ternd, libtern and tern-bench
 #   1 src/net                    sockets, HTTP, WebSocket framing: knows no users, no JSON
-#   2 src/server/store, src/server/bus      persistence and cross-node delivery
-#   3 src/server (domain)        messages, delivery, groups, apps, registry, metrics
+#   2 src/server/store, src/server/bus      persistence, cross-node delivery, the session registry
+#   3 src/server (domain)        messages, delivery, groups, apps, metrics
 #   4 src/server/rest, handlers  REST resources, WebSocket session, glue
 #   5 src/server/server.c, main.c  wiring (server.h is its lifecycle; context.h, the shared context, is domain)
 #   sdk, cli sit above core only.

@@ -3,13 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/json.h"
 #include "server.h"
 
 int main(int argc, char **argv)
 {
     static server s;
-    tern_json_use_tern_alloc(); /* cJSON's memory is counted and fails like ours (alloc.h) */
     int rc = config_load(&s.cfg, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;

@@ -216,9 +216,9 @@ for wl in $WORKLOADS; do
     }' | tee -a "$MEDIANS"
 done
 # The server's CPU per fan-out delivery against the floor measured in the same run.
-fan=$(grep '"workload":"fanout"' "$MEDIANS" | sed -n 's/.*"server_cpu_us_per_delivery":\([0-9.e+-]*\).*/\1/p')
+fan=$(grep '"workload":"fanout"' "$MEDIANS" | sed -n 's/.*"server_cpu_us_per_delivery":\([0-9.e+-]*\).*/\1/p' || true)
 for fl in floor floor_uring; do
-  flo=$(grep "\"workload\":\"$fl\"" "$MEDIANS" | sed -n 's/.*"writer_cpu_us_per_delivery":\([0-9.e+-]*\).*/\1/p')
+  flo=$(grep "\"workload\":\"$fl\"" "$MEDIANS" | sed -n 's/.*"writer_cpu_us_per_delivery":\([0-9.e+-]*\).*/\1/p' || true)
   if [ -n "$fan" ] && [ -n "$flo" ]; then
     awk -v a="$fan" -v b="$flo" -v fl="$fl" 'BEGIN { if (b > 0) printf "{\"workload\":\"fanout_vs_%s\",\"server_cpu_us_per_delivery\":%s,\"floor_us_per_delivery\":%s,\"ratio\":%.3g}\n", fl, a, b, a / b }'
   fi

@@ -206,16 +206,25 @@ static void test_open_oom(void **state)
                   OPEN_STRIDE);
 }
 
-static void test_write_read_oom(void **state)
+/* Opens the fixture's store with the app and its users, and a reader. */
+static store *open_with_users(void **state, int64_t *app, store_reader **r)
 {
     fx *f = *state;
     char err[256] = "";
     store *s = open_store(f, err, sizeof err);
     if (!s)
         fail_msg("store_open: %s", err);
-    int64_t app = make_app_and_users(s);
-    store_reader *r = store_reader_open(s);
-    assert_non_null(r);
+    *app = make_app_and_users(s);
+    *r = store_reader_open(s);
+    assert_non_null(*r);
+    return s;
+}
+
+static void test_write_read_oom(void **state)
+{
+    int64_t app;
+    store_reader *r;
+    store *s = open_with_users(state, &app, &r);
     uint64_t stored = 0, seq;
     int n;
     for (n = 1; n < MAX_ROUNDS; n++) {
@@ -272,14 +281,9 @@ static void on_name(void *ud, const char *name)
  * reported is what the store holds once memory is back. */
 static void test_groups_reads_oom(void **state)
 {
-    fx *f = *state;
-    char err[256] = "";
-    store *s = open_store(f, err, sizeof err);
-    if (!s)
-        fail_msg("store_open: %s", err);
-    int64_t app = make_app_and_users(s);
-    store_reader *r = store_reader_open(s);
-    assert_non_null(r);
+    int64_t app;
+    store_reader *r;
+    store *s = open_with_users(state, &app, &r);
     uint64_t seq;
     assert_int_equal(send_msg(s, app, &seq), TERN_OK); /* bob gets a conversation row */
     int n;

@@ -82,6 +82,28 @@ static int bind_socket(struct sockaddr_storage *ss, socklen_t len)
     return fd;
 }
 
+/* The listening sockets use SO_REUSEPORT so every loop has its own; that would also let a
+ * second ternd of the same user bind a port this one holds and silently take half its
+ * connections. So a fixed port is first probed with a plain socket, which any holder
+ * (ours or another program's) refuses with EADDRINUSE. Returns 0, or -1 with errno. */
+static int probe_port_free(struct sockaddr_storage *ss, socklen_t len)
+{
+    in_port_t port =
+        ss->ss_family == AF_INET6 ? ((struct sockaddr_in6 *)ss)->sin6_port : ((struct sockaddr_in *)ss)->sin_port;
+    if (port == 0)
+        return 0;
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* TIME_WAIT is not "busy" */
+    int r = bind(fd, (struct sockaddr *)ss, len);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return r;
+}
+
 static void raise_nofile(void)
 {
     struct rlimit rl;
@@ -131,9 +153,15 @@ static int net_setup(server *s)
     int *fds = tern_calloc((size_t)s->nloops, sizeof *fds);
     void **uds = tern_calloc((size_t)s->nloops, sizeof *uds);
     for (int i = 0; i < s->nloops; i++) {
-        fds[i] = bind_socket(&ss, sl);
+        fds[i] = i == 0 && probe_port_free(&ss, sl) != 0 ? -1 : bind_socket(&ss, sl);
         if (fds[i] < 0) {
-            LOG_ERROR("cannot bind %s: %s", s->cfg.listen, strerror(errno));
+            int e = errno;
+            if (e == EADDRINUSE)
+                LOG_ERROR("cannot bind %s: %s; another process holds the port: choose another with "
+                          "--listen ADDR:PORT (env TERN_LISTEN; `make run LISTEN=127.0.0.1:8081`)",
+                          s->cfg.listen, strerror(e));
+            else
+                LOG_ERROR("cannot bind %s: %s (setting --listen)", s->cfg.listen, strerror(e));
             tern_free(fds);
             tern_free(uds);
             return -1;

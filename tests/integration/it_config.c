@@ -140,6 +140,27 @@ static void test_file_env_flag_precedence(void **state)
     (void)state;
 }
 
+/* A port another ternd holds is refused (SO_REUSEPORT would otherwise let the second one
+ * share it), and the message names the setting to change. */
+static void test_busy_port_names_the_setting(void **state)
+{
+    static char out[4096];
+    it_server *a = it_server_new(NULL);
+    assert_non_null(a);
+    char listen[64], dir[] = "/tmp/tern-it-busy-XXXXXX";
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", a->port);
+    assert_non_null(mkdtemp(dir));
+    const char *args[] = {"--listen", listen, "--data", dir, NULL};
+    assert_int_equal(run_ternd(args, NULL, out, sizeof out), 1);
+    assert_non_null(strstr(out, "--listen"));
+    assert_non_null(strstr(out, "TERN_LISTEN"));
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(it_server_free(a), 0);
+    (void)state;
+}
+
 int main(void)
 {
     it_watchdog(90);
@@ -147,6 +168,7 @@ int main(void)
         cmocka_unit_test(test_help_lists_every_setting),
         cmocka_unit_test(test_bad_settings_exit_2),
         cmocka_unit_test(test_file_env_flag_precedence),
+        cmocka_unit_test(test_busy_port_names_the_setting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -104,14 +104,16 @@ static const struct {
      "C2C<user> or GROUP<group>.\n"},
     {"conversations", NULL,
      "usage: tern conversations [--limit N]\n"
-     "Prints {\"conversations\":[{\"conversationID\",\"type\",\"peer\",\"unreadCount\",\n"
-     "\"readSeq\",\"lastSeq\",\"lastMessage\"}, ...]}, most recent first.\n"},
+     "At most N conversations (1-500, default 100). Prints {\"conversations\":[\n"
+     "{\"conversationID\",\"type\",\"peer\",\"unreadCount\",\"readSeq\",\"lastSeq\",\n"
+     "\"lastMessage\"}, ...]}, most recent first.\n"},
     {"users", NULL,
      "usage: tern users create NAME [--nickname N]\n"
      "       tern users list [--limit N] [--cursor NAME]\n"
      "       tern users get NAME\n"
      "       tern users delete NAME\n"
-     "REST user administration of --app; prints the response's JSON data.\n"},
+     "REST user administration of --app; prints the response's JSON data. list: at most N\n"
+     "users (1-1000, default 100).\n"},
     {"token", NULL,
      "usage: tern token NAME [--ttl SECONDS] [--secret CLIENT_SECRET]\n"
      "Prints a user token for NAME. With --secret, mints it locally (HMAC-SHA256 with\n"
@@ -239,6 +241,10 @@ static int parse_args(int argc, char **argv, cli_opts *o)
             o->verbose = 1;
             continue;
         }
+        if (!strcmp(a, "--version") && o->npos < (int)(sizeof o->pos / sizeof o->pos[0])) {
+            o->pos[o->npos++] = "version"; /* `tern --version` is `tern version` */
+            continue;
+        }
         if (a[1] != '-') {
             cli_error(0, "unknown option %s (see tern --help)", a);
             return -1;
@@ -339,6 +345,17 @@ static int dispatch(cli_opts *op)
             return 2;
         }
         return 0;
+    }
+    /* --limit against each command's documented range, before anything is sent. */
+    static const struct {
+        const char *cmd;
+        long max;
+    } limits[] = {{"history", 100}, {"conversations", 500}, {"convs", 500}, {"users", 1000}};
+    for (size_t i = 0; o.limit != -1 && i < sizeof limits / sizeof limits[0]; i++) {
+        if (!strcmp(cmd, limits[i].cmd) && (o.limit < 1 || o.limit > limits[i].max)) {
+            cli_error(0, "--limit %ld is out of range for %s: 1-%ld", o.limit, cmd, limits[i].max);
+            return 2;
+        }
     }
     if (!strcmp(cmd, "chat"))
         return cmd_chat(&o);

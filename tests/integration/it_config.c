@@ -16,8 +16,9 @@
 
 #include "harness.h"
 
-/* Runs ternd with args (and optional environment assignments), captures stdout+stderr,
- * returns the exit status (or -1). */
+/* Runs ternd with args, after an optional prefix of the command line (environment
+ * assignments, or a wrapper such as timeout), captures stdout+stderr, returns the exit
+ * status (or -1). */
 static int run_ternd(const char *const *args, const char *env, char *out, size_t outsz)
 {
     char cmd[2048];
@@ -151,7 +152,8 @@ static void test_busy_port_names_the_setting(void **state)
     snprintf(listen, sizeof listen, "127.0.0.1:%d", a->port);
     assert_non_null(mkdtemp(dir));
     const char *args[] = {"--listen", listen, "--data", dir, NULL};
-    assert_int_equal(run_ternd(args, NULL, out, sizeof out), 1);
+    /* Under timeout(1): a ternd that wrongly shares the port would run forever (124). */
+    assert_int_equal(run_ternd(args, "timeout -k 2 20", out, sizeof out), 1);
     assert_non_null(strstr(out, "--listen"));
     assert_non_null(strstr(out, "TERN_LISTEN"));
     char cmd[128];

@@ -149,6 +149,19 @@ static void on_alarm(int sig)
     _exit(3);
 }
 
+int it_run_capture(const char *cmd, char *out, size_t outsz)
+{
+    char full[4096];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p)
+        return -1;
+    size_t got = fread(out, 1, outsz - 1, p);
+    out[got] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 void it_watchdog(unsigned seconds)
 {
     signal(SIGALRM, on_alarm);

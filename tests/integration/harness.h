@@ -67,6 +67,10 @@ typedef struct it_server {
 /* Arms (seconds > 0) or disarms (0) a watchdog: when it fires, every ternd started by
  * this process is killed and the process exits with status 3 and a message. */
 void it_watchdog(unsigned seconds);
+/* Runs the shell command cmd with stderr joined to stdout, captures up to outsz - 1 bytes
+ * of that output into out (NUL-terminated); returns the exit status, or -1 if it could not
+ * run or did not exit normally. */
+int it_run_capture(const char *cmd, char *out, size_t outsz);
 
 /* Creates a data directory and starts ternd with the standard arguments plus the
  * NULL-terminated extra arguments (may be NULL). Waits (bounded) until the port file

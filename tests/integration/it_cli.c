@@ -11,9 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include <cmocka.h>
+
+#include "harness.h"
 
 /* Runs tern with args (shell words), captures stdout+stderr into out; exit status or -1. */
 static int run_cli(const char *args, char *out, size_t outsz)
@@ -21,15 +22,9 @@ static int run_cli(const char *args, char *out, size_t outsz)
     char cmd[1024];
     /* A server nobody listens on: a check that let the command through would fail on
      * the connection, with another message, instead of hanging. */
-    snprintf(cmd, sizeof cmd, "TERN_SERVER=http://127.0.0.1:9 TERN_USER=alice TERN_TOKEN=x '%s' %s 2>&1",
-             getenv("TERN_CLI"), args);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    size_t got = fread(out, 1, outsz - 1, p);
-    out[got] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    snprintf(cmd, sizeof cmd, "TERN_SERVER=http://127.0.0.1:9 TERN_USER=alice TERN_TOKEN=x '%s' %s", getenv("TERN_CLI"),
+             args);
+    return it_run_capture(cmd, out, outsz);
 }
 
 static void test_limit_ranges(void **state)

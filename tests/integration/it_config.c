@@ -25,14 +25,7 @@ static int run_ternd(const char *const *args, const char *env, char *out, size_t
     int n = snprintf(cmd, sizeof cmd, "%s %s", env ? env : "", getenv("TERND"));
     for (size_t i = 0; args[i]; i++)
         n += snprintf(cmd + n, sizeof cmd - (size_t)n, " '%s'", args[i]);
-    snprintf(cmd + n, sizeof cmd - (size_t)n, " 2>&1");
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    size_t got = fread(out, 1, outsz - 1, p);
-    out[got] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return it_run_capture(cmd, out, outsz);
 }
 
 static void test_help_lists_every_setting(void **state)

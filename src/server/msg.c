@@ -33,12 +33,9 @@ void send_req_free(send_req *r)
     tern_free(r);
 }
 
-int msg_prepare_msg(server *s, store_reader *rd, int64_t app, const char *from, const tern_msg *m, send_req **out)
+/* Authorizes and prepares m, which the caller has validated. */
+static int prepare(server *s, store_reader *rd, int64_t app, const char *from, const tern_msg *m, send_req **out)
 {
-    *out = NULL;
-    int rc = tern_msg_validate(m);
-    if (rc != TERN_OK)
-        return rc;
     int is_group = m->kind == TERN_CONV_KIND_GROUP;
     char to[TERN_IDENT_MAX + 1]; /* validated: an identifier */
     memcpy(to, m->to.p, m->to.n);
@@ -84,13 +81,20 @@ int msg_prepare_msg(server *s, store_reader *rd, int64_t app, const char *from, 
     return TERN_OK;
 }
 
+int msg_prepare_msg(server *s, store_reader *rd, int64_t app, const char *from, const tern_msg *m, send_req **out)
+{
+    *out = NULL;
+    int rc = tern_msg_validate(m);
+    return rc != TERN_OK ? rc : prepare(s, rd, app, from, m, out);
+}
+
 int msg_prepare(server *s, store_reader *rd, int64_t app, const char *from, cJSON *msg, send_req **out)
 {
     tern_msg m;
     *out = NULL;
-    int rc = tern_msg_parse_send(msg, &m);
+    int rc = tern_msg_parse_send(msg, &m); /* validates too */
     if (rc == TERN_OK)
-        rc = msg_prepare_msg(s, rd, app, from, &m, out);
+        rc = prepare(s, rd, app, from, &m, out);
     tern_msg_clear(&m);
     return rc;
 }

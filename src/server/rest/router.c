@@ -65,13 +65,6 @@ void rest_reply_ok(const rctx *x, const char *data, size_t n, const char *extra)
     tern_buf_free(&b);
 }
 
-void http_send_error(conn *c, int keep_alive, int code, const char *path)
-{
-    rctx x = {.net = c, .keep_alive = keep_alive, .start_ms = tern_now_ms()};
-    snprintf(x.rel, sizeof x.rel, "%s", path ? path : "");
-    rest_reply_err(&x, code);
-}
-
 store_reader *rest_reader(const rctx *x)
 {
     return ((conn *)x->net)->loop->reader;

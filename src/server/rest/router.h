@@ -80,8 +80,5 @@ size_t rest_body_limit(int method, tern_str path, size_t json_limit);
  * order above. Returns 0 when the response is written, 1 when it will be written later
  * (an asynchronous store operation; the connection reads no further request until then). */
 int http_handle(conn *c, const http_msg *m);
-/* Answers c's request with the error body of code (docs/errors.md) for path (may be
- * NULL), keeping the connection open if keep_alive. */
-void http_send_error(conn *c, int keep_alive, int code, const char *path);
 
 #endif

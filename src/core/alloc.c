@@ -28,12 +28,9 @@ static inline atomic_long *shard(void)
 
 static inline void mem_count(long delta)
 {
-    atomic_long *c = shard();
-    /* Only this thread writes this shard in the common case: a relaxed load and store
-     * is enough for a statistic, and cheaper than a locked add. Two threads that share
-     * a shard (more than SHARDS threads) may lose an update: the figure is approximate,
-     * as alloc.h says. */
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + delta, memory_order_relaxed);
+    /* A locked add, but on this thread's own cache line (shared only when more than
+     * SHARDS threads allocate), so it never contends with the other loops. */
+    atomic_fetch_add_explicit(shard(), delta, memory_order_relaxed);
 }
 /* Fault hook: 0 = disarmed; otherwise allocations left before the failing one. */
 static atomic_long fail_countdown;

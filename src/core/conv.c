@@ -39,6 +39,7 @@ const char *tern_conv_kind_name(tern_conv_kind k)
 int tern_conv_id_parse(const char *cid, size_t n, tern_conv_kind *kind, tern_str *peer)
 {
     size_t pre;
+    *kind = TERN_CONV_KIND_NONE;
     if (n > 3 && !memcmp(cid, "C2C", 3)) {
         *kind = TERN_CONV_KIND_C2C;
         pre = 3;

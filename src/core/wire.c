@@ -17,8 +17,14 @@ static char *put_u64(char *o, uint64_t v)
 char *tern_wire_stored_msg(uint64_t id, uint64_t seq, int64_t time_ms, const char *fields, size_t fields_len,
                            size_t *len)
 {
+    return tern_wire_stored_msg_tail(id, seq, time_ms, fields, fields_len, NULL, 0, len);
+}
+
+char *tern_wire_stored_msg_tail(uint64_t id, uint64_t seq, int64_t time_ms, const char *fields, size_t fields_len,
+                                const char *tail, size_t tail_len, size_t *len)
+{
     /* 42 bytes of punctuation and names, three numbers of at most 20 digits, the NUL. */
-    char *j = tern_malloc(fields_len + TERN_WIRE_STORED_MSG_OVERHEAD);
+    char *j = tern_malloc(fields_len + tail_len + TERN_WIRE_STORED_MSG_OVERHEAD);
     *len = 0;
     if (!j)
         return NULL;
@@ -33,6 +39,10 @@ char *tern_wire_stored_msg(uint64_t id, uint64_t seq, int64_t time_ms, const cha
         *o++ = ',';
         memcpy(o, fields, fields_len);
         o += fields_len;
+    }
+    if (tail_len) {
+        memcpy(o, tail, tail_len);
+        o += tail_len;
     }
     *o++ = '}';
     *o = 0;

@@ -21,5 +21,10 @@
  * the allocation failed. */
 char *tern_wire_stored_msg(uint64_t id, uint64_t seq, int64_t time_ms, const char *fields, size_t fields_len,
                            size_t *len);
+/* The same with tail[0..tail_len) copied right after the fields (before the closing
+ * brace): members the server adds to an object that is not stored, such as
+ * `,"onlineOnly":true` (the tail brings its own leading comma). */
+char *tern_wire_stored_msg_tail(uint64_t id, uint64_t seq, int64_t time_ms, const char *fields, size_t fields_len,
+                                const char *tail, size_t tail_len, size_t *len);
 
 #endif

@@ -295,16 +295,24 @@ static void cork_add(net_conn *c, frame *f)
     c->queued += f->len;
 }
 
-/* Takes c off the loop's list (the caller unlinked it): writes what is corked and drops
- * the cork array (idle connections keep none). */
-void cork_release(net_conn *c)
+void cork_unlist(net_conn *c)
 {
     c->cork_listed = 0;
     c->cork_next = NULL;
     c->cork_urgent = 0;
-    cork_flush(c);
+}
+
+void cork_settle_drop(net_conn *c, const int *sent)
+{
+    cork_settle(c, sent);
     tern_free(c->cork);
     c->cork = NULL;
+}
+
+void cork_release(net_conn *c)
+{
+    cork_unlist(c);
+    cork_settle_drop(c, NULL);
 }
 
 /* End of a drain (or of a push delay): one write per connection that got frames, all

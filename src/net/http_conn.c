@@ -125,14 +125,10 @@ void http_conn_process(net_conn *c, char *data, size_t n)
             c->deadline_ms = now; /* the head's clock starts with its first byte */
         size_t used = 0;
         int rc = http_parser_feed(c->http, data, n, &used);
-        if (rc == HTTP_NEED_MORE) {
-            uint64_t got;
-            if (before != HTTP_PHASE_BODY && http_parser_phase(c->http, &got) == HTTP_PHASE_BODY) {
-                c->deadline_ms = now; /* the body's clock starts at the end of the head */
-                c->dl.body_base = got;
-            }
+        /* A head never turns into a body inside one feed: the parser pauses at every
+         * head (conn_new), and http_conn_head starts the body's clock. */
+        if (rc == HTTP_NEED_MORE)
             return;
-        }
         if (rc == HTTP_HEAD_DONE || rc == HTTP_BODY_PAUSED) {
             data += used;
             n -= used;

@@ -118,6 +118,11 @@ void conn_process_ws(net_conn *c, uint8_t *data, size_t n);
 void cork_flush_all(net_loop *l);
 void cork_flush_urgent(net_loop *l);
 void cork_settle(net_conn *c, const int *sent);
+/* Marks c off the loop's corked list (the caller unlinked it). */
+void cork_unlist(net_conn *c);
+/* cork_settle, then drops the cork array (idle connections keep none). */
+void cork_settle_drop(net_conn *c, const int *sent);
+/* cork_unlist + cork_settle_drop(c, NULL): writes what is corked now, with writev. */
 void cork_release(net_conn *c);
 
 /* uring.c */

@@ -97,9 +97,7 @@ static void uring_run(net_loop *l, unsigned n)
                  r < 0 ? strerror(-r) : "short submit", l->index);
     for (unsigned i = 0; i < n; i++) {
         net_conn *c = ub->slot[i].c;
-        cork_settle(c, &res[i]);
-        tern_free(c->cork); /* as cork_release: idle connections keep no cork array */
-        c->cork = NULL;
+        cork_settle_drop(c, &res[i]);
     }
     if (submitted < n)
         uring_teardown(l); /* the refused entries go with the ring */
@@ -125,9 +123,7 @@ void uring_flush(net_loop *l, net_conn *list)
             cork_release(c);
             continue;
         }
-        c->cork_listed = 0;
-        c->cork_next = NULL;
-        c->cork_urgent = 0;
+        cork_unlist(c);
         uring_slot *sl = &ub->slot[n];
         sl->c = c;
         for (unsigned k = 0; k < c->ncork; k++) {

@@ -102,8 +102,7 @@ int msg_prepare(server *s, store_reader *rd, int64_t app, const char *from, cJSO
 /* The client-facing conversation id of a message from the sender's side. */
 void msg_conv_id(const send_req *r, tern_buf *out)
 {
-    tern_buf_puts(out, r->is_group ? "GROUP" : "C2C");
-    tern_buf_puts(out, r->to);
+    tern_conv_id_append(out, r->is_group ? TERN_CONV_KIND_GROUP : TERN_CONV_KIND_C2C, r->to, strlen(r->to));
 }
 
 /* Pushes the message frame to every session that should see it: one delivery call for
@@ -178,13 +177,9 @@ int msg_send_online(send_req *r)
     uint64_t id = tern_idgen_next(&r->s->online_ids);
     /* The stored-message shape with "onlineOnly":true as its last member. */
     static const char tail[] = ",\"onlineOnly\":true";
-    tern_buf fields;
-    tern_buf_init(&fields, 0);
-    tern_buf_append(&fields, r->fields, r->fields_len);
-    tern_buf_append(&fields, tail, sizeof tail - 1);
     size_t jn = 0;
-    char *json = tern_wire_stored_msg(id, 0, tern_id_time_ms(id), fields.data, fields.len, &jn);
-    tern_buf_free(&fields);
+    char *json =
+        tern_wire_stored_msg_tail(id, 0, tern_id_time_ms(id), r->fields, r->fields_len, tail, sizeof tail - 1, &jn);
     if (!json)
         return TERN_ERR_INTERNAL;
     r->op.result = TERN_OK;

@@ -118,9 +118,7 @@ static int messages_send(rctx *x, const http_msg *m, int is_group)
             rc = ex < 0 ? TERN_ERR_STORE : TERN_ERR_USER_NOT_FOUND;
     }
     if (rc != TERN_OK) {
-        for (size_t i = 0; i < to.n; i++)
-            tern_free(to.v[i]);
-        tern_free(to.v);
+        strlist_free(&to);
         cJSON_Delete(j);
         rest_reply_err(x, rc);
         return 0;

@@ -492,6 +492,13 @@ static void test_rate_limit(void **state)
     }
     assert_true(limited >= 5);
     assert_true(ok <= 6);
+    it_http_resp mr;
+    assert_int_equal(it_http(s, "GET", "/metrics", NULL, NULL, &mr), 200);
+    char want[64];
+    snprintf(want, sizeof want, "\ntern_stream_rate_limited_total %d\n", limited);
+    if (!strstr(mr.body, want) || !strstr(mr.body, "\ntern_streams_open 1\n"))
+        fail_msg("/metrics lacks %s or one open stream: %s", want, mr.body);
+    it_http_resp_free(&mr);
     /* A refused request changed nothing: the next seq is still ok + 1. */
     it_sleep_ms(1100);
     chunk_ok(s, GROUP_PATH,

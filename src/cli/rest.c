@@ -84,30 +84,86 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return tern_buf_append(b, p, size * n) < 0 ? 0 : size * n;
 }
 
-static void print_rest_error(long status, const cJSON *root, const char *raw)
+/* Keys whose values -v never shows: the app's secret, a user's password, tokens. */
+static int secret_key(const char *k)
+{
+    return !strcmp(k, "client_secret") || !strcmp(k, "password") || !strcmp(k, "access_token") ||
+           !strcmp(k, "secret");
+}
+
+static void redact(cJSON *j)
+{
+    cJSON *it;
+    cJSON_ArrayForEach(it, j)
+    {
+        if (it->string && secret_key(it->string) && !cJSON_IsObject(it) && !cJSON_IsArray(it))
+            cJSON_ReplaceItemInObjectCaseSensitive(j, it->string, cJSON_CreateString("***"));
+        else if (cJSON_IsObject(it) || cJSON_IsArray(it))
+            redact(it);
+    }
+}
+
+/* -v: prints a request or response body on stderr with its secrets as "***". */
+static void log_body(const char *dir, const char *head, const char *body, size_t n)
+{
+    cJSON *j = NULL;
+    char *shown = NULL;
+    if (body && n && tern_json_parse(body, n, &j) == 0 && j) {
+        redact(j);
+        shown = cJSON_PrintUnformatted(j);
+    }
+    fprintf(stderr, "%s %s%s%.*s\n", dir, head, body && n ? " " : "", shown ? (int)strlen(shown) : (int)n,
+            shown ? shown : body && n ? "(not JSON)" : "");
+    cJSON_free(shown);
+    cJSON_Delete(j);
+}
+
+static void print_rest_error(long status, const cJSON *root, const char *raw, const char *user, const char *group)
 {
     const cJSON *code = cJSON_GetObjectItemCaseSensitive(root, "code");
+    const cJSON *ecode = cJSON_GetObjectItemCaseSensitive(root, "error_code"); /* Easemob's */
     const cJSON *desc = cJSON_GetObjectItemCaseSensitive(root, "error_description");
     const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
-    if (cJSON_IsNumber(code))
-        cli_error((int)code->valuedouble, "%s (HTTP %ld)",
-                  cJSON_IsString(desc)  ? desc->valuestring
+    int c = cJSON_IsNumber(code) ? (int)code->valuedouble : cJSON_IsNumber(ecode) ? (int)ecode->valuedouble : 0;
+    int not_found = status == 404 && cJSON_IsString(err) && !strcmp(err->valuestring, "service_resource_not_found");
+    if ((c == TERN_ERR_USER_NOT_FOUND || (not_found && !group)) && user)
+        cli_error(c, "user '%s' not found (HTTP %ld)", user, status);
+    else if ((c == TERN_ERR_GROUP_NOT_FOUND || (not_found && !user)) && group)
+        cli_error(c, "group '%s' not found (HTTP %ld)", group, status);
+    else if (c || cJSON_IsString(desc) || cJSON_IsString(err))
+        cli_error(c, "%s (HTTP %ld)",
+                  cJSON_IsString(desc) ? desc->valuestring
                   : cJSON_IsString(err) ? err->valuestring
-                                        : tern_strerror((int)code->valuedouble),
+                                        : tern_strerror(c),
                   status);
     else
         cli_error(TERN_ERR_SDK_IO, "HTTP %ld: %.200s", status, raw && *raw ? raw : "(no body)");
 }
 
-int rest_call(const cli_opts *o, const char *method, const char *path, const char *body, const char *bearer,
-              cJSON **out)
+static CURL *g_curl; /* one handle for the process: its connection is kept alive */
+
+void cli_http_cleanup(void)
+{
+    if (g_curl)
+        curl_easy_cleanup(g_curl);
+    g_curl = NULL;
+}
+
+/* The call behind rest_call*: an answer with HTTP status quiet_status (0: none) returns
+ * -2 without printing. */
+static int rest_do(const cli_opts *o, const char *method, const char *path, const char *body, const char *bearer,
+                   cJSON **out, const char *user, const char *group, long quiet_status)
 {
     char base[400], url[2048], auth[1200];
     *out = NULL;
     if (cli_rest_base(o, base, sizeof base) < 0)
         return -1;
     snprintf(url, sizeof url, "%s%s", base, path);
-    CURL *h = curl_easy_init();
+    if (g_curl)
+        curl_easy_reset(g_curl); /* options cleared, the connection cache kept */
+    else
+        g_curl = curl_easy_init();
+    CURL *h = g_curl;
     if (!h) {
         cli_error(TERN_ERR_SDK_IO, "curl_easy_init failed");
         return -1;
@@ -136,23 +192,33 @@ int rest_call(const cli_opts *o, const char *method, const char *path, const cha
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     }
-    if (o->verbose)
-        fprintf(stderr, "> %s %s%s%s\n", method, url, body ? " " : "", body ? body : "");
+    if (o->verbose) {
+        char head[2200];
+        snprintf(head, sizeof head, "%s %s%s", method, url, bearer ? " (Authorization: Bearer ***)" : "");
+        log_body(">", head, body, body ? strlen(body) : 0);
+    }
     CURLcode cc = curl_easy_perform(h);
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(hdrs);
-    curl_easy_cleanup(h);
     int rc = -1;
     if (cc != CURLE_OK) {
         cli_error(TERN_ERR_SDK_IO, "%s %s: %s", method, url, curl_easy_strerror(cc));
         goto out;
     }
+    if (o->verbose) {
+        char head[32];
+        snprintf(head, sizeof head, "HTTP %ld", status);
+        log_body("<", head, resp.data, resp.len);
+    }
     cJSON *root = NULL;
     if (resp.len)
         tern_json_parse(resp.data, resp.len, &root);
     if (status < 200 || status > 299) {
-        print_rest_error(status, root, resp.data);
+        if (quiet_status && status == quiet_status)
+            rc = -2;
+        else
+            print_rest_error(status, root, resp.data, user, group);
         cJSON_Delete(root);
         goto out;
     }
@@ -167,14 +233,164 @@ out:
     return rc;
 }
 
-/* Prints root.data compactly (or root if it has no data) on stdout. */
-static int print_data(cJSON *root)
+int rest_call_about(const cli_opts *o, const char *method, const char *path, const char *body, const char *bearer,
+                    cJSON **out, const char *user, const char *group)
 {
+    return rest_do(o, method, path, body, bearer, out, user, group, 0);
+}
+
+int rest_call_quiet(const cli_opts *o, const char *method, const char *path, const char *body, const char *bearer,
+                    cJSON **out, long quiet_status)
+{
+    return rest_do(o, method, path, body, bearer, out, NULL, NULL, quiet_status);
+}
+
+int rest_call(const cli_opts *o, const char *method, const char *path, const char *body, const char *bearer,
+              cJSON **out)
+{
+    return rest_call_about(o, method, path, body, bearer, out, NULL, NULL);
+}
+
+/* ---- printing answers --------------------------------------------------------------- */
+
+/* What an answer carries: Easemob's `entities` array, else `data`, else the root. */
+static const cJSON *answer_items(const cJSON *root)
+{
+    const cJSON *ent = cJSON_GetObjectItemCaseSensitive(root, "entities");
+    if (cJSON_IsArray(ent))
+        return ent;
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
-    char *s = cJSON_PrintUnformatted(data ? data : root);
-    if (s) {
-        puts(s);
+    return data ? data : root;
+}
+
+static int time_key(const char *k)
+{
+    return !strcmp(k, "created") || !strcmp(k, "modified") || !strcmp(k, "timestamp") || !strcmp(k, "time");
+}
+
+static void cell_text(const cJSON *v, const char *key, char *out, size_t outsz)
+{
+    if (!v)
+        out[0] = 0;
+    else if (cJSON_IsString(v))
+        snprintf(out, outsz, "%s", v->valuestring);
+    else if (cJSON_IsNumber(v) && time_key(key) && v->valuedouble > 1e11)
+        cli_fmt_time((int64_t)v->valuedouble, out, outsz);
+    else if (cJSON_IsNumber(v))
+        snprintf(out, outsz, "%.0f", v->valuedouble);
+    else if (cJSON_IsBool(v))
+        snprintf(out, outsz, "%s", cJSON_IsTrue(v) ? "yes" : "no");
+    else {
+        char *s = cJSON_PrintUnformatted(v);
+        snprintf(out, outsz, "%s", s ? s : "");
         cJSON_free(s);
+    }
+}
+
+static int has_col(const char *const *cols, int n, const char *k)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(cols[i], k))
+            return 1;
+    return 0;
+}
+
+/* Prints the items of an answer as a table: one row per object (an object alone is one
+ * row); columns `prefer` first (those present), then every other key in order of first
+ * appearance, except `skip`. A list of scalars prints one per line. */
+static void print_table(const cli_opts *o, const cJSON *items, const char *const *prefer, const char *const *skip)
+{
+    const char *cols[CLI_TABLE_MAX_COLS];
+    char heads[CLI_TABLE_MAX_COLS][40];
+    int n = 0;
+    const cJSON *it, *kv;
+    int is_arr = cJSON_IsArray(items);
+    if (!cJSON_IsObject(items) && !is_arr) {
+        char v[512];
+        cell_text(items, "", v, sizeof v);
+        puts(v);
+        return;
+    }
+    for (int p = 0; prefer && prefer[p]; p++) {
+        int present = 0;
+        if (is_arr) {
+            cJSON_ArrayForEach(it, items) present |= cJSON_GetObjectItemCaseSensitive(it, prefer[p]) != NULL;
+        } else
+            present = cJSON_GetObjectItemCaseSensitive(items, prefer[p]) != NULL;
+        if (present && n < CLI_TABLE_MAX_COLS)
+            cols[n++] = prefer[p];
+    }
+    const cJSON *single[1] = {items};
+    int nrows = is_arr ? cJSON_GetArraySize(items) : 1;
+    for (int r = 0; r < nrows; r++) {
+        const cJSON *obj = is_arr ? cJSON_GetArrayItem(items, r) : single[0];
+        if (!cJSON_IsObject(obj)) {
+            char v[512];
+            cell_text(obj, "", v, sizeof v);
+            puts(v);
+            continue;
+        }
+        cJSON_ArrayForEach(kv, obj)
+        {
+            int skipped = 0;
+            for (int k = 0; skip && skip[k]; k++)
+                skipped |= !strcmp(skip[k], kv->string);
+            if (!skipped && n < CLI_TABLE_MAX_COLS && !has_col(cols, n, kv->string))
+                cols[n++] = kv->string;
+        }
+    }
+    if (n == 0) {
+        fflush(stdout);
+        return;
+    }
+    const char *hp[CLI_TABLE_MAX_COLS];
+    for (int c = 0; c < n; c++) {
+        size_t i = 0;
+        for (; cols[c][i] && i < sizeof heads[c] - 1; i++)
+            heads[c][i] = (char)(cols[c][i] >= 'a' && cols[c][i] <= 'z' ? cols[c][i] - 32 : cols[c][i]);
+        heads[c][i] = 0;
+        hp[c] = heads[c];
+    }
+    cli_table t;
+    cli_table_init(&t, n, hp, 0);
+    for (int r = 0; r < nrows; r++) {
+        const cJSON *obj = is_arr ? cJSON_GetArrayItem(items, r) : single[0];
+        if (!cJSON_IsObject(obj))
+            continue;
+        char cells[CLI_TABLE_MAX_COLS][512];
+        const char *cp[CLI_TABLE_MAX_COLS];
+        for (int c = 0; c < n; c++) {
+            cell_text(cJSON_GetObjectItemCaseSensitive(obj, cols[c]), cols[c], cells[c], sizeof cells[c]);
+            cp[c] = cells[c];
+        }
+        cli_table_add(&t, cp, 0);
+    }
+    cli_table_print(&t, o, stdout);
+    cli_table_free(&t);
+}
+
+/* Prints an answer — a table, or with --json one object per line — and frees it. */
+static int print_answer(const cli_opts *o, cJSON *root, const char *const *prefer, const char *const *skip)
+{
+    const cJSON *items = answer_items(root);
+    if (o->json) {
+        const cJSON *it;
+        if (cJSON_IsArray(items)) {
+            cJSON_ArrayForEach(it, items)
+            {
+                char *s = cJSON_PrintUnformatted(it);
+                cli_json_line(s);
+                cJSON_free(s);
+            }
+        } else {
+            char *s = cJSON_PrintUnformatted(items);
+            cli_json_line(s);
+            cJSON_free(s);
+        }
+    } else if (cJSON_IsArray(items) && cJSON_GetArraySize(items) == 0) {
+        fprintf(stderr, "(none)\n");
+    } else {
+        print_table(o, items, prefer, skip);
     }
     const cJSON *cursor = cJSON_GetObjectItemCaseSensitive(root, "cursor");
     if (cJSON_IsString(cursor) && *cursor->valuestring)
@@ -182,6 +398,11 @@ static int print_data(cJSON *root)
     cJSON_Delete(root);
     fflush(stdout);
     return 0;
+}
+
+static int print_data(const cli_opts *o, cJSON *root)
+{
+    return print_answer(o, root, NULL, NULL);
 }
 
 /* ---- tokens ----------------------------------------------------------------------- */
@@ -213,6 +434,10 @@ static int app_ok(const cli_opts *o)
 static char *mint(char kind, const cli_opts *o, const char *user, const char *secret, long ttl)
 {
     char tok[TERN_TOKEN_MAX];
+    if (o->verbose)
+        fprintf(stderr, "* minting %s token%s%s locally for %s (HMAC-SHA256, secret ***, ttl %ld s)\n",
+                kind == 'a' ? "an app" : "a user", user ? " of " : "", user ? user : "", o->app,
+                ttl > 0 ? ttl : 86400);
     int64_t exp = (int64_t)time(NULL) + (ttl > 0 ? ttl : 86400);
     if (tern_token_mint(kind, o->app, user ? user : "", exp, secret, tok, sizeof tok) < 0) {
         cli_error(TERN_ERR_SDK_INVALID_ARG, "cannot mint a token (check --app and the user name)");
@@ -267,7 +492,7 @@ static char *rest_user_token(const cli_opts *o, const char *user, long ttl)
     if (ttl > 0)
         snprintf(body, sizeof body, "{\"ttl\":%ld}", ttl);
     cJSON *root = NULL;
-    int rc = rest_call(o, "POST", path, body, app_tok, &root);
+    int rc = rest_call_about(o, "POST", path, body, app_tok, &root, user, NULL);
     tern_free(app_tok);
     if (rc < 0)
         return NULL;
@@ -305,8 +530,10 @@ static int need_args(const cli_opts *o, int n, const char *usage_cmd)
     return 0;
 }
 
-/* Runs one /{org}/{app} call with the app token and prints data. */
-static int app_call(const cli_opts *o, const char *method, const char *path_fmt_tail, const char *body)
+/* Runs one /{org}/{app} call with the app token and prints the answer (columns
+ * `prefer` first, `skip` left out). user/group name the subject in a not-found error. */
+static int app_call_ex(const cli_opts *o, const char *method, const char *path_fmt_tail, const char *body,
+                       const char *user, const char *group, const char *const *prefer, const char *const *skip)
 {
     char *tok = cli_app_token(o);
     if (!tok)
@@ -314,12 +541,28 @@ static int app_call(const cli_opts *o, const char *method, const char *path_fmt_
     char path[1024];
     snprintf(path, sizeof path, "/%s%s", o->app, path_fmt_tail);
     cJSON *root = NULL;
-    int rc = rest_call(o, method, path, body, tok, &root);
+    int rc = rest_call_about(o, method, path, body, tok, &root, user, group);
     tern_free(tok);
     if (rc < 0)
         return 1;
-    print_data(root);
+    print_answer(o, root, prefer, skip);
     return 0;
+}
+
+static int app_call(const cli_opts *o, const char *method, const char *path_fmt_tail, const char *body,
+                    const char *user, const char *group)
+{
+    return app_call_ex(o, method, path_fmt_tail, body, user, group, NULL, NULL);
+}
+
+/* Users in both shapes: Tern's data:[{username,nickname,created}] and Easemob's
+ * entities:[{uuid,type,created,modified,username,activated,nickname}]. */
+static const char *const USER_COLS[] = {"username", "nickname", "created", "activated", NULL};
+static const char *const USER_SKIP[] = {"uuid", "type", "modified", NULL};
+
+static int users_call(const cli_opts *o, const char *method, const char *tail, const char *body, const char *user)
+{
+    return app_call_ex(o, method, tail, body, user, NULL, USER_COLS, USER_SKIP);
 }
 
 static int cmd_users(cli_opts *o)
@@ -336,7 +579,7 @@ static int cmd_users(cli_opts *o)
             return 1;
         snprintf(tail, sizeof tail, "/users?limit=%ld%s%s", limit, o->cursor ? "&cursor=" : "",
                  o->cursor ? o->cursor : "");
-        return app_call(o, "GET", tail, NULL);
+        return users_call(o, "GET", tail, NULL, NULL);
     }
     if (!need_args(o, 3, "users"))
         return 2;
@@ -358,15 +601,30 @@ static int cmd_users(cli_opts *o)
             tern_buf_json_str(&b, o->nickname, strlen(o->nickname));
         }
         tern_buf_putc(&b, '}');
-        int rc = app_call(o, "POST", "/users", b.data);
+        int rc = users_call(o, "POST", "/users", b.data, NULL);
         tern_buf_free(&b);
         return rc;
     }
     snprintf(tail, sizeof tail, "/users/%s", name);
     if (!strcmp(sub, "get"))
-        return app_call(o, "GET", tail, NULL);
-    if (!strcmp(sub, "delete"))
-        return app_call(o, "DELETE", tail, NULL);
+        return users_call(o, "GET", tail, NULL, name);
+    if (!strcmp(sub, "delete")) {
+        if (o->json)
+            return users_call(o, "DELETE", tail, NULL, name);
+        char *tok = cli_app_token(o);
+        if (!tok)
+            return 1;
+        char path[1024];
+        snprintf(path, sizeof path, "/%s%s", o->app, tail);
+        cJSON *root = NULL;
+        int rc = rest_call_about(o, "DELETE", path, NULL, tok, &root, name, NULL);
+        tern_free(tok);
+        if (rc < 0)
+            return 1;
+        cJSON_Delete(root);
+        printf("deleted user %s\n", name);
+        return 0;
+    }
     cli_usage("users", NULL);
     return 2;
 }
@@ -441,7 +699,7 @@ static int cmd_groups(cli_opts *o)
             }
         }
         tern_buf_puts(&b, "]}");
-        int rc = app_call(o, "POST", "/chatgroups", b.data);
+        int rc = app_call(o, "POST", "/chatgroups", b.data, NULL, NULL);
         tern_buf_free(&b);
         return rc;
     }
@@ -452,17 +710,17 @@ static int cmd_groups(cli_opts *o)
         if (!ident_ok("user", g))
             return 1;
         snprintf(tail, sizeof tail, "/users/%s/joined_chatgroups", g);
-        return app_call(o, "GET", tail, NULL);
+        return app_call(o, "GET", tail, NULL, g, NULL);
     }
     if (!ident_ok("group", g))
         return 1;
     if (!strcmp(sub, "get") || !strcmp(sub, "dismiss")) {
         snprintf(tail, sizeof tail, "/chatgroups/%s", g);
-        return app_call(o, !strcmp(sub, "get") ? "GET" : "DELETE", tail, NULL);
+        return app_call(o, !strcmp(sub, "get") ? "GET" : "DELETE", tail, NULL, NULL, g);
     }
     if (!strcmp(sub, "members")) {
         snprintf(tail, sizeof tail, "/chatgroups/%s/users", g);
-        return app_call(o, "GET", tail, NULL);
+        return app_call(o, "GET", tail, NULL, NULL, g);
     }
     if (!strcmp(sub, "add")) {
         if (!need_args(o, 4, "groups"))
@@ -481,7 +739,7 @@ static int cmd_groups(cli_opts *o)
         }
         tern_buf_puts(&b, "]}");
         snprintf(tail, sizeof tail, "/chatgroups/%s/users", g);
-        int rc = app_call(o, "POST", tail, b.data);
+        int rc = app_call(o, "POST", tail, b.data, o->npos == 4 ? o->pos[3] : NULL, g);
         tern_buf_free(&b);
         return rc;
     }
@@ -491,7 +749,7 @@ static int cmd_groups(cli_opts *o)
         if (!ident_ok("user", o->pos[3]))
             return 1;
         snprintf(tail, sizeof tail, "/chatgroups/%s/users/%s", g, o->pos[3]);
-        return app_call(o, "DELETE", tail, NULL);
+        return app_call(o, "DELETE", tail, NULL, o->pos[3], g);
     }
     cli_usage("groups", NULL);
     return 2;
@@ -513,7 +771,7 @@ static int cmd_apps(cli_opts *o)
     if (!strcmp(sub, "list")) {
         if (rest_call(o, "GET", "/admin/apps", NULL, o->admin_token, &root) < 0)
             return 1;
-        return print_data(root);
+        return print_data(o, root);
     }
     if (!need_args(o, 3, "apps"))
         return 2;
@@ -533,7 +791,7 @@ static int cmd_apps(cli_opts *o)
     tern_buf_free(&b);
     if (rc < 0)
         return 1;
-    return print_data(root);
+    return print_data(o, root);
 }
 
 int cmd_rest(cli_opts *o)

@@ -93,9 +93,8 @@ static int secret_key(const char *k)
 
 static void redact(cJSON *j)
 {
-    cJSON *it;
-    cJSON_ArrayForEach(it, j)
-    {
+    for (cJSON *it = j ? j->child : NULL, *next; it; it = next) {
+        next = it->next; /* the replace below frees it */
         if (it->string && secret_key(it->string) && !cJSON_IsObject(it) && !cJSON_IsArray(it))
             cJSON_ReplaceItemInObjectCaseSensitive(j, it->string, cJSON_CreateString("***"));
         else if (cJSON_IsObject(it) || cJSON_IsArray(it))

@@ -113,6 +113,9 @@ static void listen_event(tern_client *c, const tern_event *ev, void *ud)
             r->ready_said = 1;
             fprintf(stderr, "listening as %s\n", tern_client_user(c));
         }
+        if (r->o->count > 0 && r->received >= r->o->count)
+            listen_stop(r, 0); /* --count was reached inside the catch-up */
+        return;
     } else if (ev->type == TERN_EVENT_MESSAGE_RECEIVED) {
         if (tern_client_get_state(c) == TERN_STATE_READY)
             r->live_since_sync = 1;
@@ -127,7 +130,9 @@ static void listen_event(tern_client *c, const tern_event *ev, void *ud)
     }
     if (whole) {
         r->received++;
-        if (r->o->count > 0 && r->received >= r->o->count)
+        /* Inside a sync the cursor moves only at its end: the catch-up is printed whole
+         * (even past --count) and the run stops at SDK_READY, so the cursor is exact. */
+        if (r->o->count > 0 && r->received >= r->o->count && tern_client_get_state(c) == TERN_STATE_READY)
             listen_stop(r, 0);
         return;
     }

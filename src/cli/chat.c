@@ -91,6 +91,7 @@ static void on_event(tern_client *c, const tern_event *ev, void *ud)
         pthread_cond_broadcast(&ch->cv);
         pthread_mutex_unlock(&ch->mu);
         break;
+    default: break; /* stream events: the CLI's own part of issue 8 renders them */
     }
 }
 

@@ -54,6 +54,16 @@ static const setting settings[] = {
       "1: the writes of an inbox drain go out in one io_uring submission (writev if the kernel refuses)"),
     I("fsync-full", fsync_full, T_BOOL, "0", "1: fsync every commit (power-loss safe); 0: WAL NORMAL (crash safe)"),
     I("max-sessions-per-user", max_sessions_per_user, T_INT, "32", "concurrent sessions (devices) per user"),
+    I("stream-max-bytes", stream_max_bytes, T_INT, "131072",
+      "streamed messages: most bytes of text in one stream (seed 002: 128 KB; over: 14032, stream ended)"),
+    I("stream-interval-ms", stream_interval_ms, T_INT, "30000",
+      "streamed messages: longest wait between two chunks (seed 002: 30 s; over: 14033, stream ended)"),
+    I("stream-total-ms", stream_total_ms, T_INT, "1800000",
+      "streamed messages: longest time from the first chunk to the last (seed 002: 30 min; over: 14034)"),
+    I("stream-rate", stream_rate, T_INT, "100",
+      "streamed messages: chunk requests per second per app (seed 002: 100; over: 429)"),
+    I("stream-max-members", stream_max_members, T_INT, "200",
+      "streamed messages: most members of a group a stream goes to (seed 002: 200; over: 14100)"),
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 

@@ -30,6 +30,12 @@ typedef struct config {
     int push_delay_ms; /* pushed events may wait this long to share a write (0: never) */
     int fsync_full;
     int max_sessions_per_user;
+    /* streamed messages (seed 002's limits as defaults) */
+    int stream_max_bytes;
+    int stream_interval_ms;
+    int stream_total_ms;
+    int stream_rate;
+    int stream_max_members;
 } config;
 
 /* Fills defaults, then the file named by --config / TERN_CONFIG, then the environment,

@@ -63,6 +63,7 @@ struct server {
     struct app_info *apps; /* apps.c */
     size_t napps;
 
+    struct stream_table *streams; /* stream.c: open streamed messages */
     pthread_mutex_t groups_mu;
     hmap groups; /* "appid/gid" -> group_snap* (absent = not loaded) */
 

@@ -29,6 +29,7 @@
 #include "groups.h"
 #include "handlers.h"
 #include "server.h"
+#include "stream.h"
 
 static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -241,6 +242,11 @@ int server_start(server *s)
     }
     if (apps_load(s) != 0 || apps_bootstrap(s) != 0)
         return -1;
+    store_reader *rd = store_reader_open(s->st);
+    int sr = rd ? stream_init(s, rd) : -1;
+    store_reader_close(rd);
+    if (sr != 0)
+        return -1;
 
     for (int i = 0; i < s->nloops; i++) {
         s->loops[i].reader = store_reader_open(s->st);
@@ -260,6 +266,7 @@ int server_start(server *s)
     s->sigterm.data = s->sigint.data = s;
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     uv_signal_start(&s->sigint, on_signal, SIGINT);
+    stream_start_sweeper(s);
 
     char host[128];
     snprintf(host, sizeof host, "%.*s", (int)(strrchr(s->cfg.listen, ':') - s->cfg.listen), s->cfg.listen);
@@ -298,6 +305,7 @@ void server_begin_shutdown(server *s)
         store_reader_close(s->loops[i].reader);
         s->loops[i].reader = NULL;
     }
+    stream_stop_sweeper(s);
     uv_signal_stop(&s->sigterm);
     uv_signal_stop(&s->sigint);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
@@ -313,6 +321,7 @@ void server_free(server *s)
 {
     store_close(s->st);
     s->st = NULL;
+    stream_free(s);
     net_free(s->net); /* runs what was queued for the loops meanwhile */
     s->net = NULL;
     for (int i = 0; s->loops && i < s->nloops; i++)

@@ -19,7 +19,19 @@ int rest_status_of(int code)
     case TERN_ERR_MSG_TOO_LONG:
     case TERN_ERR_SYSTEM_CONV:
     case TERN_ERR_NOT_SUPPORTED:
-    case TERN_ERR_TOO_MANY: return 400;
+    case TERN_ERR_TOO_MANY:
+    case TERN_ERR_STREAM_FROM:
+    case TERN_ERR_STREAM_TO:
+    case TERN_ERR_STREAM_BODY:
+    case TERN_ERR_STREAM_SEQ:
+    case TERN_ERR_STREAM_TOO_LONG:
+    case TERN_ERR_STREAM_INTERVAL:
+    case TERN_ERR_STREAM_TOTAL_TIME:
+    case TERN_ERR_STREAM_FINISHED:
+    case TERN_ERR_STREAM_FROM_MISMATCH:
+    case TERN_ERR_STREAM_TO_MISMATCH:
+    case TERN_ERR_STREAM_SEQ_TOO_SMALL:
+    case TERN_ERR_STREAM_GROUP_TOO_LARGE: return 400;
     case TERN_ERR_TOKEN_INVALID:
     case TERN_ERR_TOKEN_EXPIRED:
     case TERN_ERR_BAD_CREDENTIALS: return 401;
@@ -28,7 +40,8 @@ int rest_status_of(int code)
     case TERN_ERR_NOT_FOUND:
     case TERN_ERR_APP_NOT_FOUND:
     case TERN_ERR_GROUP_NOT_FOUND:
-    case TERN_ERR_USER_NOT_FOUND: return 404;
+    case TERN_ERR_USER_NOT_FOUND:
+    case TERN_ERR_STREAM_NOT_FOUND: return 404;
     case TERN_ERR_METHOD: return 405;
     case TERN_ERR_CONFLICT: return 409;
     case TERN_ERR_RATE_LIMITED: return 429;
@@ -58,7 +71,11 @@ const char *rest_error_name(int code)
     case TERN_ERR_SYSTEM_CONV: return "system_conversation";
     case TERN_ERR_TOO_MANY: return "too_many_items";
     case TERN_ERR_NOT_SUPPORTED: return "not_supported";
-    default: return "internal_error";
+    case TERN_ERR_RATE_LIMITED: return "resource_limited";
+    default:
+        if (rest_is_stream_code(code))
+            return "message_send_error";
+        return "internal_error";
     }
 }
 
@@ -79,11 +96,23 @@ void rest_http_error(tern_buf *out, int status, const char *name, int code, cons
     tern_buf_free(&body);
 }
 
+int rest_is_stream_code(int code)
+{
+    return (code >= TERN_ERR_STREAM_FROM && code <= TERN_ERR_STREAM_SEQ_TOO_SMALL) ||
+           code == TERN_ERR_STREAM_GROUP_TOO_LARGE;
+}
+
 void rest_error_body(tern_buf *b, const rctx *x, int code)
 {
-    rest_error_head(b, rest_error_name(code), code, tern_strerror(code));
-    tern_buf_printf(b, ",\"exception\":\"TernException\",\"timestamp\":%lld,\"duration\":%lld,\"path\":",
-                    (long long)tern_now_ms(), (long long)(tern_now_ms() - x->start_ms));
+    /* Easemob's members (error, exception, timestamp, duration, error_code,
+     * error_description) and Tern's (code, path). */
+    const char *exc = rest_is_stream_code(code)           ? "MessageSendException"
+                      : code == TERN_ERR_RATE_LIMITED ? "ResourceLimitedException"
+                                                      : "TernException";
+    const char *desc = code == TERN_ERR_RATE_LIMITED ? "This request has reached api limit" : tern_strerror(code);
+    rest_error_head(b, rest_error_name(code), code, desc);
+    tern_buf_printf(b, ",\"error_code\":%d,\"exception\":\"%s\",\"timestamp\":%lld,\"duration\":%lld,\"path\":",
+                    code, exc, (long long)tern_now_ms(), (long long)(tern_now_ms() - x->start_ms));
     tern_buf_json_str(b, x->rel, strlen(x->rel));
     tern_buf_putc(b, '}');
 }

@@ -54,6 +54,9 @@ void rest_reply_buf(const rctx *x, int rc, tern_buf *d);
 
 /* reply.c: the bytes, built in one place. */
 int rest_status_of(int code);
+/* 1 for the codes of streamed messages (14001-14038, 14100): Easemob's
+ * "message_send_error" / "MessageSendException" body. */
+int rest_is_stream_code(int code);
 const char *rest_error_name(int code);
 void rest_error_body(tern_buf *b, const rctx *x, int code);
 /* Appends the members every error body starts with, without the closing brace:
@@ -179,5 +182,7 @@ int group_member_add(rctx *x, const http_msg *m);     /* groups.c */
 int group_member_remove(rctx *x, const http_msg *m);  /* groups.c */
 int messages_send_users(rctx *x, const http_msg *m);  /* messages.c */
 int messages_send_groups(rctx *x, const http_msg *m); /* messages.c */
+int stream_send_group(rctx *x, const http_msg *m);    /* streams.c */
+int stream_send_user(rctx *x, const http_msg *m);     /* streams.c */
 
 #endif

@@ -40,6 +40,10 @@ const rest_route rest_routes[] = {
     /* messages.c */
     {HTTP_M_POST, "/{org}/{app}/messages/users", APP, messages_send_users, J},
     {HTTP_M_POST, "/{org}/{app}/messages/chatgroups", APP, messages_send_groups, J},
+
+    {HTTP_M_POST, "/{org}/{app}/stream_message/chatgroup", APP, stream_send_group, J},
+    {HTTP_M_POST, "/{org}/{app}/stream_message/users", APP, stream_send_user, J},
+    {HTTP_M_POST, "/{org}/{app}/stream_message/user", APP, stream_send_user, J},
 };
 
 const size_t rest_nroutes = sizeof rest_routes / sizeof rest_routes[0];

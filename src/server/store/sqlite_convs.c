@@ -232,7 +232,20 @@ static int conv_rows(sq_reader *r, sqlite3_stmt *st, void (*cb)(void *ud, const 
         c.last_time_ms = sqlite3_column_int64(st, 5);
         c.last_msg_json = (const char *)sqlite3_column_text(st, 6);
         c.last_msg_len = c.last_msg_json ? (size_t)sqlite3_column_bytes(st, 6) : 0;
+        tern_buf sb = {0};
+        if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
+            /* The last message is an open stream: its text so far. */
+            if (sq_stream_body(r, (const char *)sqlite3_column_text(st, 7), (size_t)sqlite3_column_bytes(st, 7),
+                               c.last_msg_id, c.last_seq, c.last_time_ms, sqlite3_column_int(st, 8), &sb) != TERN_OK) {
+                tern_buf_free(&sb);
+                rc = SQLITE_ERROR;
+                break;
+            }
+            c.last_msg_json = sb.data;
+            c.last_msg_len = sb.len;
+        }
         cb(ud, &c);
+        tern_buf_free(&sb);
         n++;
     }
     if (rc != SQLITE_DONE) {

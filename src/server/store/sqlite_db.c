@@ -94,6 +94,17 @@ static const char *const migrations[] = {
      * no longer upserts a row per conversation per batch. meta('last_id') was always the
      * highest stored msg_id (messages are never deleted): now the table's last rowid. */
     "DROP TABLE IF EXISTS convs; DROP TABLE IF EXISTS meta;",
+    /* 5: streamed messages (issue 8). A stream's message row is stored at its first
+     * chunk; while the stream is open, `streams` keeps its HEAD (the message fields
+     * before the text, core/stream.h) and `stream_chunks` its chunks, appended one row
+     * each; when it closes the message row is rewritten once with the whole text and
+     * both are deleted, so `streams` holds the open streams only. */
+    "CREATE TABLE streams("
+    "  msg_id INTEGER PRIMARY KEY, app INTEGER NOT NULL, conv_key TEXT NOT NULL, is_group INTEGER NOT NULL,"
+    "  sender TEXT NOT NULL, peer TEXT NOT NULL, format INTEGER NOT NULL, head TEXT NOT NULL);"
+    "CREATE TABLE stream_chunks("
+    "  msg_id INTEGER NOT NULL, seq INTEGER NOT NULL, time_ms INTEGER NOT NULL, text TEXT NOT NULL,"
+    "  PRIMARY KEY(msg_id, seq)) WITHOUT ROWID;",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -129,6 +140,15 @@ static const char *const wsql[W_COUNT] = {
     [W_GM_DEL] = "DELETE FROM group_members WHERE app=? AND group_id=? AND user=?",
     [W_GM_DEL_USER] = "DELETE FROM group_members WHERE app=? AND user=?",
     [W_GM_DEL_GROUP] = "DELETE FROM group_members WHERE app=? AND group_id=?",
+    [W_STREAM_INSERT] = "INSERT INTO streams(msg_id,app,conv_key,is_group,sender,peer,format,head)"
+                        " VALUES(?,?,?,?,?,?,?,?)",
+    [W_CHUNK_INSERT] = "INSERT INTO stream_chunks(msg_id,seq,time_ms,text) VALUES(?,?,?,?)",
+    [W_STREAM_GET] = "SELECT s.head,s.format,m.seq,m.time_ms FROM streams s JOIN messages m ON m.msg_id=s.msg_id"
+                     " WHERE s.msg_id=?",
+    [W_CHUNKS_GET] = "SELECT seq,text FROM stream_chunks WHERE msg_id=? ORDER BY seq",
+    [W_MSG_SET_BODY] = "UPDATE messages SET body=? WHERE msg_id=?",
+    [W_CHUNKS_DEL] = "DELETE FROM stream_chunks WHERE msg_id=?",
+    [W_STREAM_DEL] = "DELETE FROM streams WHERE msg_id=?",
 };
 
 static void set_err(char *err, size_t errsz, const char *fmt, const char *a, const char *b)
@@ -352,9 +372,11 @@ int sq_fail_stmt(sq_store *s, sqlite3_stmt *st, int rc)
 /* A conversation's last message is its last row in messages_conv (a covering lookup
  * that yields the msg_id), then that row by its rowid. */
 #define CONV_SELECT                                                                                                    \
-    "SELECT uc.conv_key,uc.peer,uc.read_seq,IFNULL(m.seq,0),IFNULL(m.msg_id,0),IFNULL(m.time_ms,0),m.body"             \
+    "SELECT uc.conv_key,uc.peer,uc.read_seq,IFNULL(m.seq,0),IFNULL(m.msg_id,0),IFNULL(m.time_ms,0),m.body,"            \
+    "st.head,st.format"                                                                                                \
     " FROM user_convs uc LEFT JOIN messages m ON m.msg_id=(SELECT l.msg_id FROM messages l"                            \
-    " WHERE l.app=uc.app AND l.conv_key=uc.conv_key ORDER BY l.seq DESC LIMIT 1)"
+    " WHERE l.app=uc.app AND l.conv_key=uc.conv_key ORDER BY l.seq DESC LIMIT 1)"                                      \
+    " LEFT JOIN streams st ON st.msg_id=m.msg_id"
 
 static const char *const rsql[R_COUNT] = {
     [R_APP_GET] = "SELECT id,org,name,client_id,client_secret,created_ms FROM apps WHERE org=? AND name=?",
@@ -368,13 +390,26 @@ static const char *const rsql[R_COUNT] = {
     [R_GROUP_EXISTS] = "SELECT 1 FROM groups WHERE app=? AND group_id=? AND dismissed=0",
     [R_GROUP_MEMBERS] = "SELECT user FROM group_members WHERE app=? AND group_id=? ORDER BY user",
     [R_USER_GROUPS] = "SELECT group_id FROM group_members WHERE app=? AND user=? ORDER BY group_id",
-    [R_HISTORY] = "SELECT body FROM messages WHERE app=? AND conv_key=? AND seq<? ORDER BY seq DESC LIMIT ?",
-    [R_AFTER] = "SELECT seq,body FROM messages WHERE app=? AND conv_key=? AND seq>? ORDER BY seq LIMIT ?",
+    /* History and sync pages: an open stream's row (st.head not NULL) is rebuilt with
+     * its text so far (sqlite_streams.c); the join probes the small streams table. */
+    [R_HISTORY] = "SELECT m.seq,m.body,st.head,m.msg_id,m.time_ms,st.format FROM messages m"
+                  " LEFT JOIN streams st ON st.msg_id=m.msg_id"
+                  " WHERE m.app=? AND m.conv_key=? AND m.seq<? ORDER BY m.seq DESC LIMIT ?",
+    [R_AFTER] = "SELECT m.seq,m.body,st.head,m.msg_id,m.time_ms,st.format FROM messages m"
+                " LEFT JOIN streams st ON st.msg_id=m.msg_id"
+                " WHERE m.app=? AND m.conv_key=? AND m.seq>? ORDER BY m.seq LIMIT ?",
     /* "+msg_id" keeps the planner on the primary key: walk back from the newest seq. */
     [R_SEQ_AT_ID] = "SELECT seq FROM messages WHERE app=? AND conv_key=? AND +msg_id<=?"
                     " ORDER BY seq DESC LIMIT 1",
     [R_CONVS] = CONV_SELECT " WHERE uc.app=? AND uc.user=? ORDER BY 5 DESC, uc.conv_key LIMIT ?",
     [R_CONV_GET] = CONV_SELECT " WHERE uc.app=? AND uc.user=? AND uc.conv_key=?",
+    [R_STREAM_CHUNKS] = "SELECT seq,text FROM stream_chunks WHERE msg_id=? ORDER BY seq",
+    [R_STREAMS_OPEN] = "SELECT s.msg_id,s.app,s.conv_key,s.is_group,s.sender,s.peer,s.format,m.seq,m.time_ms,"
+                       "MAX(c.seq),MAX(c.time_ms),SUM(LENGTH(CAST(c.text AS BLOB)))"
+                       " FROM streams s JOIN messages m ON m.msg_id=s.msg_id"
+                       " JOIN stream_chunks c ON c.msg_id=s.msg_id GROUP BY s.msg_id",
+    [R_MSG_GET] = "SELECT m.seq,m.body,st.head,m.msg_id,m.time_ms,st.format FROM messages m"
+                  " LEFT JOIN streams st ON st.msg_id=m.msg_id WHERE m.msg_id=? AND m.app=?",
 };
 
 static store_reader *sq_reader_open(store *st)
@@ -447,4 +482,6 @@ const store_engine store_engine_sqlite = {
     .seq_at_id = sq_seq_at_id,
     .conversations = sq_conversations,
     .conversation_get = sq_conversation_get,
+    .streams_open = sq_streams_open,
+    .message_get = sq_message_get,
 };

@@ -73,6 +73,13 @@ enum {
     W_GM_DEL,
     W_GM_DEL_USER,
     W_GM_DEL_GROUP,
+    W_STREAM_INSERT,
+    W_CHUNK_INSERT,
+    W_STREAM_GET,
+    W_CHUNKS_GET,
+    W_MSG_SET_BODY,
+    W_CHUNKS_DEL,
+    W_STREAM_DEL,
     W_COUNT
 };
 
@@ -176,6 +183,9 @@ enum {
     R_SEQ_AT_ID,
     R_CONVS,
     R_CONV_GET,
+    R_STREAM_CHUNKS,
+    R_STREAMS_OPEN,
+    R_MSG_GET,
     R_COUNT
 };
 
@@ -266,6 +276,10 @@ int sq_op_create_group(sq_store *s, store_op *op);
 int sq_op_dismiss_group(sq_store *s, store_op *op);
 int sq_op_add_members(sq_store *s, store_op *op);
 int sq_op_remove_members(sq_store *s, store_op *op);
+/* sqlite_streams.c: a first chunk's stream rows (called by sq_op_message after its row
+ * is in: 0 or -1), and the chunk / end ops. */
+int sq_stream_open(sq_store *s, store_op *op, uint64_t id, int64_t t);
+int sq_op_stream_chunk(sq_store *s, store_op *op);
 /* Writer side: 1 if the user exists, 0 if not, -1 on failure. */
 int sq_w_user_exists(sq_store *s, int64_t app, const char *user);
 
@@ -286,6 +300,17 @@ int sq_seq_at_id(store_reader *rr, int64_t app, const char *conv_key, uint64_t i
 int sq_conversations(store_reader *rr, int64_t app, const char *user, int limit, store_conv_cb cb, void *ud);
 int sq_conversation_get(store_reader *rr, int64_t app, const char *user, const char *conv_key, store_conv_cb cb,
                         void *ud);
+int sq_streams_open(store_reader *rr, store_stream_cb cb, void *ud);
+int sq_message_get(store_reader *rr, int64_t app, uint64_t msg_id, tern_buf *out);
+/* Appends the message object of an open stream — its HEAD (head[0..hn)), the text of
+ * its chunks committed so far, state open — given its id, seq, time and format; the
+ * reader's chunks query. TERN_OK / TERN_ERR_STORE / TERN_ERR_TOO_MANY (out's ceiling). */
+int sq_stream_body(sq_reader *r, const char *head, size_t hn, uint64_t id, uint64_t seq, int64_t t, int format,
+                   tern_buf *out);
+/* Appends row's message object to out: the body column as stored, or for an open stream
+ * (its head column not NULL) the object rebuilt by sq_stream_body. Columns: seq, body,
+ * head, msg_id, time_ms, format from column `c0` on. */
+int sq_row_message(sq_reader *r, sqlite3_stmt *st, int c0, tern_buf *out);
 
 /* sqlite_mem.c: SQLite's allocator. Installs it once, before SQLite's first use
  * (idempotent, thread-safe); 0, or -1 if SQLite was already initialised by someone else

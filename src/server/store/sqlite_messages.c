@@ -109,13 +109,19 @@ int sq_op_message(sq_store *s, store_op *op)
     c->last_msg_id = id;
     c->last_time_ms = t;
     c->is_group = m->is_group != 0;
+    if (m->stream_open && sq_stream_open(s, op, id, t) < 0) {
+        tern_free(json);
+        return -1;
+    }
     /* Sending reads everything up to one's own message. */
-    int created;
-    hent *r = sq_read_entry(s, op->app, m->sender, m->conv_key, 1, &created);
-    if (created || seq > r->read_seq)
-        r->read_seq = seq;
-    if (!m->is_group)
-        r->verified = 1; /* the row exists and its read_seq was <= last_seq < seq */
+    if (!m->no_sender_read) {
+        int created;
+        hent *r = sq_read_entry(s, op->app, m->sender, m->conv_key, 1, &created);
+        if (created || seq > r->read_seq)
+            r->read_seq = seq;
+        if (!m->is_group)
+            r->verified = 1; /* the row exists and its read_seq was <= last_seq < seq */
+    }
     if (id > s->batch_max_id)
         s->batch_max_id = id;
     m->msg_id = id;
@@ -129,7 +135,7 @@ int sq_op_message(sq_store *s, store_op *op)
 
 /* ---- readers ----------------------------------------------------------------------- */
 
-static int message_array(sq_reader *r, sqlite3_stmt *st, int col, int limit, tern_buf *out, int *more,
+static int message_array(sq_reader *r, sqlite3_stmt *st, int limit, tern_buf *out, int *more,
                          uint64_t *last_seq)
 {
     size_t start = out->len;
@@ -142,16 +148,22 @@ static int message_array(sq_reader *r, sqlite3_stmt *st, int col, int limit, ter
             *more = 1;
             break;
         }
-        const char *body = (const char *)sqlite3_column_text(st, col);
-        size_t bl = (size_t)sqlite3_column_bytes(st, col);
-        /* Room for the separator and the closing bracket too. */
-        if (out->max && out->len + bl + 2 > out->max) {
+        size_t at = out->len;
+        if (n)
+            tern_buf_putc(out, ',');
+        int mr = sq_row_message(r, st, 0, out);
+        /* Room for the closing bracket too. */
+        if (mr == TERN_ERR_TOO_MANY || (out->max && out->len + 1 > out->max)) {
+            out->len = at;
+            if (out->data)
+                out->data[at] = 0;
             *more = 1;
             break;
         }
-        if (n)
-            tern_buf_putc(out, ',');
-        tern_buf_append(out, body ? body : "null", body ? bl : 4);
+        if (mr != TERN_OK) {
+            rc = SQLITE_ERROR;
+            break;
+        }
         if (last_seq)
             *last_seq = (uint64_t)sqlite3_column_int64(st, 0);
         n++;
@@ -176,8 +188,8 @@ full:
 
 /* A page of messages of conv_key through statement `which` (bound: app, conv_key, seq
  * bound, limit + 1), appended to out by message_array. */
-static int page(sq_reader *r, int which, int64_t app, const char *conv_key, uint64_t seq, int limit, int col,
-                tern_buf *out, int *more, uint64_t *last_seq)
+static int page(sq_reader *r, int which, int64_t app, const char *conv_key, uint64_t seq, int limit, tern_buf *out,
+                int *more, uint64_t *last_seq)
 {
     sqlite3_stmt *st = sq_rst(r, which);
     if (!st)
@@ -188,21 +200,21 @@ static int page(sq_reader *r, int which, int64_t app, const char *conv_key, uint
     sq_bind_text(st, 2, conv_key);
     sqlite3_bind_int64(st, 3, seq > INT64_MAX ? INT64_MAX : (int64_t)seq);
     sqlite3_bind_int64(st, 4, (int64_t)limit + 1);
-    return message_array(r, st, col, limit, out, more, last_seq);
+    return message_array(r, st, limit, out, more, last_seq);
 }
 
 int sq_history(store_reader *rr, int64_t app, const char *conv_key, uint64_t before_seq, int limit, tern_buf *out,
                int *more)
 {
-    return page((sq_reader *)rr, R_HISTORY, app, conv_key, before_seq == 0 ? UINT64_MAX : before_seq, limit, 0, out,
-                more, NULL);
+    return page((sq_reader *)rr, R_HISTORY, app, conv_key, before_seq == 0 ? UINT64_MAX : before_seq, limit, out, more,
+                NULL);
 }
 
 int sq_messages_after(store_reader *rr, int64_t app, const char *conv_key, uint64_t after_seq, int limit, tern_buf *out,
                       int *more, uint64_t *last_seq)
 {
     *last_seq = after_seq;
-    int rc = page((sq_reader *)rr, R_AFTER, app, conv_key, after_seq, limit, 1, out, more, last_seq);
+    int rc = page((sq_reader *)rr, R_AFTER, app, conv_key, after_seq, limit, out, more, last_seq);
     if (rc != TERN_OK)
         *last_seq = after_seq;
     return rc;

@@ -188,6 +188,8 @@ static int apply(sq_store *s, store_op *op)
     case STORE_OP_DISMISS_GROUP: return sq_op_dismiss_group(s, op);
     case STORE_OP_ADD_MEMBERS: return sq_op_add_members(s, op);
     case STORE_OP_REMOVE_MEMBERS: return sq_op_remove_members(s, op);
+    case STORE_OP_STREAM_CHUNK:
+    case STORE_OP_STREAM_END: return sq_op_stream_chunk(s, op);
     }
     op->result = TERN_ERR_INTERNAL;
     return 0;
@@ -225,6 +227,10 @@ static void run_batch(sq_store *s, store_op **ops, size_t n)
                 tern_free(op->u.msg.json);
                 op->u.msg.json = NULL;
                 op->u.msg.json_len = 0;
+            } else if (op->kind == STORE_OP_STREAM_CHUNK || op->kind == STORE_OP_STREAM_END) {
+                tern_free(op->u.chunk.json);
+                op->u.chunk.json = NULL;
+                op->u.chunk.json_len = 0;
             }
         }
         LOG_ERROR("store: batch of %zu ops failed and was rolled back", n);

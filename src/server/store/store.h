@@ -31,6 +31,13 @@
  * message moves the sender's read_seq to that message, so everything after read_seq is
  * from others.
  *
+ * Streamed messages. A stream's message is stored at its first chunk (taking its seq, so
+ * it counts as unread and is the conversation's last message from then on); while it is
+ * open the store keeps its chunks apart and every read (history, messages_after, the
+ * conversations' last message, store_message_get) returns it with the text so far and
+ * "lastSeq" of the chunks committed; when it finishes or ends the message's stored
+ * object is rewritten once with the whole text and the chunks are dropped.
+ *
  * Message JSON. The store keeps each message as the JSON object pushed to clients. The
  * server pre-encodes the fields it knows as `fields` (a JSON object body without braces,
  * e.g. "conversationType":"C2C","from":"a",...); the writer adds the fields it assigns
@@ -114,7 +121,9 @@ typedef enum store_op_kind {
     STORE_OP_CREATE_GROUP, /* creates the group; owner and initial members join */
     STORE_OP_DISMISS_GROUP,
     STORE_OP_ADD_MEMBERS,
-    STORE_OP_REMOVE_MEMBERS
+    STORE_OP_REMOVE_MEMBERS,
+    STORE_OP_STREAM_CHUNK, /* appends a chunk to an open stream; finish closes it */
+    STORE_OP_STREAM_END    /* closes an open stream as ended (end_code), no chunk */
 } store_op_kind;
 
 typedef struct store_op store_op;
@@ -138,6 +147,20 @@ struct store_op {
             const char *client_msg_id; /* may be NULL or "" (no idempotency) */
             const char *fields;        /* pre-encoded JSON members, see above */
             size_t fields_len;
+            int no_sender_read; /* 1: the sender's read position stays (a stream's `from`,
+                                   who need not be a user or a member) */
+            /* A streamed message's first chunk (stream_open = 1): the message is stored
+             * from `fields` as usual and the stream stays open — its HEAD (the fields
+             * before the text, core/stream.h) and this first chunk are kept, and later
+             * chunks (STORE_OP_STREAM_CHUNK) append to it. A stream whose first chunk
+             * also finishes is an ordinary message (stream_open = 0). */
+            int stream_open;
+            int stream_format; /* TERN_STREAM_FMT_* */
+            const char *stream_head;
+            size_t stream_head_len;
+            int64_t chunk_seq;
+            const char *chunk_text;
+            size_t chunk_len;
             /* out */
             uint64_t msg_id;
             uint64_t seq;
@@ -173,6 +196,20 @@ struct store_op {
             size_t changed;
         } group; /* CREATE_GROUP (TERN_ERR_CONFLICT), DISMISS/ADD/REMOVE (TERN_ERR_GROUP_NOT_FOUND;
                     ADD also TERN_ERR_USER_NOT_FOUND if a member is not a user) */
+        struct {
+            uint64_t msg_id; /* the stream's message */
+            int64_t seq;     /* STREAM_CHUNK: the chunk's seq (the caller keeps them increasing) */
+            const char *text;
+            size_t len;
+            int finish; /* STREAM_CHUNK: the last chunk: the stream closes as finished */
+            int has_reason;
+            int64_t finish_reason;
+            int end_code; /* STREAM_END: why it ended (14032, 14033, 14034, 5002) */
+            /* out: when the stream closed, its message object as now stored (the whole
+             * text, the stream member's final state); tern_malloc'd, the caller frees */
+            char *json;
+            size_t json_len;
+        } chunk; /* TERN_ERR_STREAM_NOT_FOUND if the stream is not open */
     } u;
 };
 
@@ -260,6 +297,27 @@ int store_conversations(store_reader *r, int64_t app, const char *user, int limi
 /* One conversation of the user: TERN_OK, TERN_ERR_NOT_FOUND, TERN_ERR_STORE. */
 int store_conversation_get(store_reader *r, int64_t app, const char *user, const char *conv_key,
                            void (*cb)(void *ud, const store_conv *c), void *ud);
+
+/* Streams open in the store (their first chunk stored, not yet finished or ended), for
+ * the server to take them up again after a restart. Pointers are valid during the
+ * callback only. Returns TERN_OK / TERN_ERR_STORE. */
+typedef struct store_stream {
+    uint64_t msg_id;
+    int64_t app;
+    const char *conv_key;
+    int is_group;
+    const char *sender, *peer;
+    int format;
+    uint64_t msg_seq;   /* the message's seq in its conversation */
+    int64_t started_ms; /* the first chunk's time */
+    int64_t last_seq;   /* the last chunk's seq */
+    int64_t last_ms;    /* when the last chunk was stored */
+    uint64_t total_len; /* bytes of text so far */
+} store_stream;
+int store_streams_open(store_reader *r, void (*cb)(void *ud, const store_stream *st), void *ud);
+/* The message object with id msg_id of app, appended to out (an open stream's with its
+ * text so far): TERN_OK, TERN_ERR_NOT_FOUND, TERN_ERR_STORE. */
+int store_message_get(store_reader *r, int64_t app, uint64_t msg_id, tern_buf *out);
 
 /* Builds the canonical conversation key into out (NUL-terminated strings; the mapping itself
  * is core/conv.h, shared with the server and libtern); returns its length or -1 if too small. */

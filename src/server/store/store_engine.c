@@ -51,6 +51,8 @@ const char *store_engine_missing(const store_engine *e)
     NEED(seq_at_id)
     NEED(conversations)
     NEED(conversation_get)
+    NEED(streams_open)
+    NEED(message_get)
 #undef NEED
     return NULL;
 }
@@ -193,4 +195,14 @@ int store_conv_key_c2c(const char *a, const char *b, char *out, size_t outsz)
 int store_conv_key_group(const char *group_id, char *out, size_t outsz)
 {
     return tern_conv_key_group(group_id, strlen(group_id), out, outsz);
+}
+
+int store_streams_open(store_reader *r, void (*cb)(void *ud, const store_stream *st), void *ud)
+{
+    return r->engine->streams_open(r, cb, ud);
+}
+
+int store_message_get(store_reader *r, int64_t app, uint64_t msg_id, tern_buf *out)
+{
+    return r->engine->message_get(r, app, msg_id, out);
 }

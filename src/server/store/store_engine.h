@@ -32,6 +32,7 @@ typedef void (*store_app_cb)(void *ud, const store_app *a);
 typedef void (*store_user_cb)(void *ud, const char *user, const char *nickname, int64_t created_ms);
 typedef void (*store_name_cb)(void *ud, const char *name);
 typedef void (*store_conv_cb)(void *ud, const store_conv *c);
+typedef void (*store_stream_cb)(void *ud, const store_stream *st);
 
 /* One function per call of store.h, with the same contract (see there). open fills in
  * the returned object's `engine`; reader_open likewise for the reader. */
@@ -60,6 +61,8 @@ struct store_engine {
     int (*conversations)(store_reader *r, int64_t app, const char *user, int limit, store_conv_cb cb, void *ud);
     int (*conversation_get)(store_reader *r, int64_t app, const char *user, const char *conv_key, store_conv_cb cb,
                             void *ud);
+    int (*streams_open)(store_reader *r, store_stream_cb cb, void *ud);
+    int (*message_get)(store_reader *r, int64_t app, uint64_t msg_id, tern_buf *out);
 };
 
 /* The engines this build has, NULL-terminated; the first one is the default. */

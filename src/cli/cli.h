@@ -90,7 +90,7 @@ size_t cli_utf8_cut(const char *s, size_t n, size_t max);
  * a newline is followed by indent spaces. */
 void cli_put_text(FILE *f, const char *s, size_t n, int indent);
 
-/* A streamed message's state, read from its "stream" object (stream-spec.md). */
+/* A streamed message's state (libtern's tern_message_stream_*), in words. */
 typedef struct cli_stream_info {
     int is_stream;
     char format[16]; /* "text" / "markdown" */
@@ -196,12 +196,6 @@ void cli_live_break(cli_live *l);
 /* The conversation list as a table (CONVERSATION TYPE UNREAD TIME LAST MESSAGE), unread
  * counts standing out (wscmd.c; also chat's /convs). */
 void cli_print_convs(const cli_opts *o, const tern_conversation *const *convs, size_t n);
-
-/* libtern's stream events (stream-spec.md: TERN_EVENT_STREAM_STARTED/CHUNK/FINISHED,
- * ev->chunk, ev->chunk_seq) are rendered when the SDK has them. */
-#ifndef TERN_CLI_STREAM_EVENTS
-#define TERN_CLI_STREAM_EVENTS 0
-#endif
 
 /* Commands; each returns the process exit code. */
 int cmd_rest(cli_opts *o); /* users, token, groups, apps */

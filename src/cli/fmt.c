@@ -105,22 +105,16 @@ void cli_put_text(FILE *f, const char *s, size_t n, int indent)
 int cli_msg_stream(const tern_message *m, cli_stream_info *si)
 {
     memset(si, 0, sizeof *si);
-    const char *js = tern_message_json(m);
-    if (!js || !strstr(js, "\"stream\""))
-        return 0; /* most messages: no parse */
-    cJSON *root = cJSON_Parse(js);
-    const cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "stream");
-    if (cJSON_IsObject(st)) {
-        const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(st, "format");
-        const cJSON *state = cJSON_GetObjectItemCaseSensitive(st, "state");
-        const cJSON *end = cJSON_GetObjectItemCaseSensitive(st, "endCode");
-        si->is_stream = 1;
-        snprintf(si->format, sizeof si->format, "%s", cJSON_IsString(fmt) ? fmt->valuestring : "text");
-        snprintf(si->state, sizeof si->state, "%s", cJSON_IsString(state) ? state->valuestring : "");
-        si->end_code = cJSON_IsNumber(end) ? (int)end->valuedouble : 0;
-    }
-    cJSON_Delete(root);
-    return si->is_stream;
+    tern_stream_state st = tern_message_stream_state(m);
+    if (st == TERN_STREAM_NONE)
+        return 0;
+    const char *fmt = tern_message_stream_format(m);
+    si->is_stream = 1;
+    snprintf(si->format, sizeof si->format, "%s", fmt ? fmt : "text");
+    snprintf(si->state, sizeof si->state, "%s",
+             st == TERN_STREAM_OPEN ? "open" : st == TERN_STREAM_FINISHED ? "finished" : "ended");
+    si->end_code = tern_message_stream_end_code(m);
+    return 1;
 }
 
 const char *cli_msg_kind(const tern_message *m, char *buf, size_t bufsz)

@@ -121,7 +121,6 @@ int cli_live_message(cli_live *l, const tern_message *m)
     return 1;
 }
 
-#if TERN_CLI_STREAM_EVENTS
 static void forget(cli_live *l, const char *id)
 {
     for (int i = 0; i < LIVE_MAX; i++)
@@ -191,11 +190,3 @@ int cli_live_event(cli_live *l, const tern_event *ev)
     }
     return done;
 }
-#else
-int cli_live_event(cli_live *l, const tern_event *ev)
-{
-    (void)l;
-    (void)ev;
-    return 0;
-}
-#endif

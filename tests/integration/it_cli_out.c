@@ -7,7 +7,6 @@
  * secrets redacted, the error texts that name what failed, and chat --to/--group
  * someone who does not exist exiting non-zero.
  */
-#include <regex.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,64 +19,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
-
-#define OUT_MAX 65536
-
-/* Runs `tern ARGS` (shell words, may hold redirections and further commands, which find
- * the binary in $TERN_CLI_BIN) with the server, app and app credentials exported;
- * stdout and stderr into out. Returns the exit status of the last command. */
-static int cli(it_server *s, char *out, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int cli(it_server *s, char *out, const char *fmt, ...)
-{
-    char args[2048], cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd,
-             "{ export TERN_SERVER=http://127.0.0.1:%d TERN_APP=%s/%s TERN_CLIENT_ID=%s TERN_CLIENT_SECRET=%s "
-             "TERN_CLI_BIN='%s'; \"$TERN_CLI_BIN\" %s\n}",
-             s->port, s->org, s->app, s->client_id, s->client_secret, getenv("TERN_CLI"), args);
-    return it_run_capture(cmd, out, OUT_MAX);
-}
-
-static int matches(const char *text, const char *pattern)
-{
-    regex_t re;
-    if (regcomp(&re, pattern, REG_EXTENDED | REG_NEWLINE) != 0)
-        fail_msg("bad regex %s", pattern);
-    int ok = regexec(&re, text, 0, NULL, 0) == 0;
-    regfree(&re);
-    return ok;
-}
-
-#define assert_match(text, pattern)                                                                                    \
-    do {                                                                                                               \
-        if (!matches((text), (pattern)))                                                                               \
-            fail_msg("%s:%d: output does not match /%s/:\n%s", __FILE__, __LINE__, (pattern), (text));                 \
-    } while (0)
-
-/* Every non-empty line of out is a JSON object; returns how many there were. */
-static int json_lines(const char *out)
-{
-    int n = 0;
-    const char *p = out;
-    while (*p) {
-        const char *e = strchr(p, '\n');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len) {
-            char *line = strndup(p, len);
-            cJSON *j = cJSON_Parse(line);
-            if (!cJSON_IsObject(j))
-                fail_msg("not one JSON object per line: %s\n(whole output:\n%s)", line, out);
-            cJSON_Delete(j);
-            free(line);
-            n++;
-        }
-        p += len + (e ? 1 : 0);
-    }
-    return n;
-}
+#include "it_cli.h"
 
 static void seed(it_server *s)
 {
@@ -153,9 +95,9 @@ static void test_colour_on_terminal(void **state)
     assert_int_equal(cli(s, out, "send --user alice --to bob --text hi"), 0);
     char inner[1024];
     snprintf(inner, sizeof inner, "script -qec \"$TERN_CLI_BIN conversations --user bob\" /dev/null");
-    assert_int_equal(cli(s, out, "--version >/dev/null; %s", inner), 0);
+    assert_int_equal(clish(s, out, "%s", inner), 0);
     assert_non_null(strstr(out, "\033[1;33m1\033[0m"));
-    assert_int_equal(cli(s, out, "--version >/dev/null; NO_COLOR=1 %s", inner), 0);
+    assert_int_equal(clish(s, out, "NO_COLOR=1 %s", inner), 0);
     assert_non_null(strstr(out, "C2Calice"));
     assert_null(strchr(out, '\033'));
 }
@@ -254,10 +196,10 @@ static void test_chat_nobody_fails(void **state)
     /* With a user token only, the first line's answer ends the chat. */
     char tok[512];
     it_user_token(s, "alice", tok, sizeof tok);
-    assert_int_equal(cli(s, out,
-                         "--version >/dev/null; env -u TERN_CLIENT_ID -u TERN_CLIENT_SECRET \"$TERN_CLI_BIN\" chat "
-                         "--user alice --token %s --to bobby <<'EOF'\nhi\nstill there?\nEOF",
-                         tok),
+    assert_int_equal(clish(s, out,
+                           "env -u TERN_CLIENT_ID -u TERN_CLIENT_SECRET \"$TERN_CLI_BIN\" chat "
+                           "--user alice --token %s --to bobby <<'EOF'\nhi\nstill there?\nEOF",
+                           tok),
                      1);
     assert_non_null(strstr(out, "user 'bobby' not found"));
     assert_int_equal(cli(s, out, "chat --user alice --group nogroup </dev/null"), 1);

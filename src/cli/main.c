@@ -157,7 +157,7 @@ static const struct {
      "       tern users get NAME\n"
      "       tern users delete NAME\n"
      "REST user administration of --app. Prints a table (USERNAME NICKNAME CREATED ...);\n"
-     "--json: one user object per line. list: at most N users (1-1000, default 100); when\n"
+     "--json: one user object per line. list: at most N users (1-100, default 100); when\n"
      "there are more, stderr says `cursor: NAME` for the next --cursor.\n"},
     {"token", NULL,
      "usage: tern token NAME [--ttl SECONDS] [--secret CLIENT_SECRET]\n"
@@ -405,7 +405,7 @@ static int dispatch(cli_opts *op)
     static const struct {
         const char *cmd;
         long max;
-    } limits[] = {{"history", 100}, {"conversations", 500}, {"convs", 500}, {"users", 1000}};
+    } limits[] = {{"history", 100}, {"conversations", 500}, {"convs", 500}, {"users", 100}};
     for (size_t i = 0; o.limit != -1 && i < sizeof limits / sizeof limits[0]; i++) {
         if (!strcmp(cmd, limits[i].cmd) && (o.limit < 1 || o.limit > limits[i].max)) {
             cli_error(0, "--limit %ld is out of range for %s: 1-%ld", o.limit, cmd, limits[i].max);

@@ -252,14 +252,16 @@ int rest_call(const cli_opts *o, const char *method, const char *path, const cha
 
 /* ---- printing answers --------------------------------------------------------------- */
 
-/* What an answer carries: Easemob's `entities` array, else `data`, else the root. */
+/* What an answer carries: Easemob's `entities` array when it has items (users), else
+ * `data` (Tern's answers; Easemob's group creation has an empty entities beside
+ * data.groupid), else entities, else the root. */
 static const cJSON *answer_items(const cJSON *root)
 {
     const cJSON *ent = cJSON_GetObjectItemCaseSensitive(root, "entities");
-    if (cJSON_IsArray(ent))
+    if (cJSON_IsArray(ent) && cJSON_GetArraySize(ent) > 0)
         return ent;
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
-    return data ? data : root;
+    return data ? data : ent ? ent : root;
 }
 
 static int time_key(const char *k)
@@ -368,6 +370,31 @@ static void print_table(const cli_opts *o, const cJSON *items, const char *const
     cli_table_free(&t);
 }
 
+/* Group members come as [{"owner":"alice"},{"member":"bob"}]: for people, a USER ROLE
+ * table. Returns that list (caller frees), or NULL if items is not such a list. */
+static cJSON *members_as_rows(const cJSON *items)
+{
+    if (!cJSON_IsArray(items) || cJSON_GetArraySize(items) == 0)
+        return NULL;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, items)
+    {
+        const cJSON *kv = cJSON_IsObject(it) ? it->child : NULL;
+        if (!kv || kv->next || !cJSON_IsString(kv) ||
+            (strcmp(kv->string, "owner") && strcmp(kv->string, "member") && strcmp(kv->string, "admin")))
+            return NULL;
+    }
+    cJSON *rows = cJSON_CreateArray();
+    cJSON_ArrayForEach(it, items)
+    {
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "user", it->child->valuestring);
+        cJSON_AddStringToObject(r, "role", it->child->string);
+        cJSON_AddItemToArray(rows, r);
+    }
+    return rows;
+}
+
 /* Prints an answer — a table, or with --json one object per line — and frees it. */
 static int print_answer(const cli_opts *o, cJSON *root, const char *const *prefer, const char *const *skip)
 {
@@ -389,7 +416,9 @@ static int print_answer(const cli_opts *o, cJSON *root, const char *const *prefe
     } else if (cJSON_IsArray(items) && cJSON_GetArraySize(items) == 0) {
         fprintf(stderr, "(none)\n");
     } else {
-        print_table(o, items, prefer, skip);
+        cJSON *rows = members_as_rows(items);
+        print_table(o, rows ? rows : items, prefer, skip);
+        cJSON_Delete(rows);
     }
     const cJSON *cursor = cJSON_GetObjectItemCaseSensitive(root, "cursor");
     if (cJSON_IsString(cursor) && *cursor->valuestring)
@@ -574,10 +603,15 @@ static int cmd_users(cli_opts *o)
     }
     if (!strcmp(sub, "list")) {
         long limit = o->limit > 0 ? o->limit : 100;
-        if (o->cursor && !ident_ok("cursor", o->cursor))
-            return 1;
-        snprintf(tail, sizeof tail, "/users?limit=%ld%s%s", limit, o->cursor ? "&cursor=" : "",
-                 o->cursor ? o->cursor : "");
+        /* The cursor is the server's (a user name, or Easemob's opaque string): escaped. */
+        char *cur = o->cursor ? curl_easy_escape(NULL, o->cursor, (int)strlen(o->cursor)) : NULL;
+        if (o->cursor && (!cur || strlen(cur) > 400)) {
+            curl_free(cur);
+            cli_error(TERN_ERR_SDK_INVALID_ARG, "--cursor: too long");
+            return 2;
+        }
+        snprintf(tail, sizeof tail, "/users?limit=%ld%s%s", limit, cur ? "&cursor=" : "", cur ? cur : "");
+        curl_free(cur);
         return users_call(o, "GET", tail, NULL, NULL);
     }
     if (!need_args(o, 3, "users"))

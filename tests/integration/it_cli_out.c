@@ -208,6 +208,39 @@ static void test_chat_nobody_fails(void **state)
     assert_int_equal(cli(s, out, "chat --user alice --to bob <<'EOF'\nhello\nEOF"), 0);
 }
 
+/* chat says when it has reconnected: the server is killed and started again on the same
+ * port under a running chat. */
+static void test_chat_says_reconnected(void **state)
+{
+    it_server *s = *state;
+    static char out[OUT_MAX];
+    char dir[] = "/tmp/it_cli_chatXXXXXX";
+    seed(s);
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(clish(s, out, "( { sleep 12; echo /quit; } | \"$TERN_CLI_BIN\" chat --user bob --to alice ) "
+                                   ">%s/chat.txt 2>&1 &",
+                           dir),
+                     0);
+    it_sleep_ms(2000);
+    it_server_kill9(s);
+    assert_int_equal(it_server_restart_same_port(s), 0);
+    char path[300], cmd[400];
+    snprintf(path, sizeof path, "%s/chat.txt", dir);
+    int64_t until = it_now_ms() + 20000;
+    int done = 0;
+    while (!done && it_now_ms() < until) {
+        it_sleep_ms(500);
+        snprintf(cmd, sizeof cmd, "cat %s", path);
+        it_run_capture(cmd, out, OUT_MAX);
+        done = strstr(out, "* reconnected") != NULL;
+    }
+    if (!done)
+        fail_msg("no reconnect notice: %s", out);
+    assert_non_null(strstr(out, "* reconnecting (attempt 1)"));
+    snprintf(cmd, sizeof cmd, "sleep 12; rm -rf %s", dir); /* the chat quits by itself */
+    it_run_capture(cmd, out, OUT_MAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -217,6 +250,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verbose_redacts, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_errors_name_the_thing, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_chat_nobody_fails, it_setup_default, it_teardown_default),
+        cmocka_unit_test_setup_teardown(test_chat_says_reconnected, it_setup_default, it_teardown_default),
     };
     it_watchdog(280);
     return it_run_tests("it_cli_out", tests);

@@ -212,6 +212,38 @@ static void test_chat_renders_stream(void **state)
     assert_match(out, "^\\[[0-9]{2}:[0-9]{2}\\] bot: \\[markdown\\] alpha\n    beta$");
 }
 
+/* On a terminal (script(1) gives listen a pty) the stream's line grows in place: mid-way
+ * the screen holds its first chunk with no newline after it. A message that arrives
+ * meanwhile ends that line; the stream goes on in a continuation line ("bot: [stream] …"). */
+static void test_listen_terminal_grows(void **state)
+{
+    it_server *s = *state;
+    static char out[OUT_MAX];
+    if (system("command -v script >/dev/null 2>&1") != 0)
+        skip();
+    seed(s);
+    assert_int_equal(
+        clish(s, out,
+              "T=$(mktemp -d); script -qfec \"$TERN_CLI_BIN listen --user bob --timeout 7\" /dev/null > $T/t.txt 2>&1 & "
+              "sleep 1.5; { echo 'one'; sleep 1.5; cp $T/t.txt $T/mid.txt; "
+              "\"$TERN_CLI_BIN\" send --user alice --group team --text meanwhile >/dev/null; sleep 0.5; echo 'two'; } | "
+              "\"$TERN_CLI_BIN\" stream --group team --from bot >/dev/null; wait; tr -d '\\r' < $T/mid.txt; echo '<END>'; "
+              "tr -d '\\r' < $T/t.txt; rm -rf $T"),
+        0);
+    char *end = strstr(out, "<END>\n");
+    assert_non_null(end);
+    *end = 0;
+    const char *whole = end + 6;
+    /* Mid-way: the prefix and the first chunk, the line still open. */
+    assert_non_null(strstr(out, "(GROUPteam) \033[36mbot\033[0m: [stream] one"));
+    assert_true(strlen(out) >= 3 && !strcmp(out + strlen(out) - 3, "one"));
+    /* At the end: the line was ended for the other message, then continued. */
+    assert_match(whole, "\\[stream\\] one$");
+    assert_match(whole, "alice.*: meanwhile$");
+    assert_match(whole, "bot.*: \\[stream\\] … $");
+    assert_match(whole, "^    two$");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,6 +254,7 @@ int main(void)
         cmocka_unit_test_teardown(test_stream_idle_ends, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_listen_renders_stream, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_chat_renders_stream, it_setup_default, it_teardown_default),
+        cmocka_unit_test_setup_teardown(test_listen_terminal_grows, it_setup_default, it_teardown_default),
     };
     it_watchdog(280);
     return it_run_tests("it_cli_stream", tests);

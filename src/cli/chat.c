@@ -152,8 +152,8 @@ static void on_sent(tern_client *c, tern_message *m, int code, const char *messa
 
 /* The start-up check of --group: its history answers 10010 if it does not exist and
  * 10007/1104 if the user is not a member. */
-static void on_check(tern_client *c, int code, const char *message, const tern_message *const *msgs, size_t n,
-                     int more, void *ud)
+static void on_check(tern_client *c, int code, const char *message, const tern_message *const *msgs, size_t n, int more,
+                     void *ud)
 {
     chat *ch = ud;
     if (code != TERN_OK && code != TERN_ERR_SDK_CANCELED) {

@@ -64,6 +64,11 @@ int rest_call_about(const cli_opts *o, const char *method, const char *path, con
  * printing anything (e.g. 429, to retry). */
 int rest_call_quiet(const cli_opts *o, const char *method, const char *path, const char *body, const char *bearer,
                     cJSON **out, long quiet_status);
+/* Prints a REST answer's items (answer.c): a table (columns `prefer` first when present,
+ * then the others in order of appearance, `skip` left out; either may be NULL), or with
+ * --json one JSON object per line; a `cursor` beside them goes to stderr. Frees root.
+ * Returns 0. */
+int cli_print_answer(const cli_opts *o, cJSON *root, const char *const *prefer, const char *const *skip);
 /* rest_call keeps one libcurl handle, so successive calls reuse the connection
  * (keep-alive); this frees it (main, before exit). */
 void cli_http_cleanup(void);

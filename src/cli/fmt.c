@@ -112,7 +112,9 @@ int cli_msg_stream(const tern_message *m, cli_stream_info *si)
     si->is_stream = 1;
     snprintf(si->format, sizeof si->format, "%s", fmt ? fmt : "text");
     snprintf(si->state, sizeof si->state, "%s",
-             st == TERN_STREAM_OPEN ? "open" : st == TERN_STREAM_FINISHED ? "finished" : "ended");
+             st == TERN_STREAM_OPEN       ? "open"
+             : st == TERN_STREAM_FINISHED ? "finished"
+                                          : "ended");
     si->end_code = tern_message_stream_end_code(m);
     return 1;
 }

@@ -125,8 +125,7 @@ static void listen_event(tern_client *c, const tern_event *ev, void *ud)
         r->live_since_sync = 1;
     } else if (ev->type == TERN_EVENT_RECONNECTING) {
         cli_live_break(r->live);
-        fprintf(stderr, "* connection lost: reconnecting (attempt %u) in %.1f s\n", ev->attempt,
-                ev->delay_ms / 1000.0);
+        fprintf(stderr, "* connection lost: reconnecting (attempt %u) in %.1f s\n", ev->attempt, ev->delay_ms / 1000.0);
     }
     if (whole) {
         r->received++;

@@ -133,9 +133,9 @@ static void event_json(const tern_event *ev)
     const tern_message *m = ev->message;
     cli_stream_info si;
     cli_msg_stream(m, &si);
-    const char *name = ev->type == TERN_EVENT_STREAM_STARTED  ? "stream_started"
+    const char *name = ev->type == TERN_EVENT_STREAM_STARTED ? "stream_started"
                        : ev->type == TERN_EVENT_STREAM_CHUNK ? "stream_chunk"
-                                                              : "stream_finished";
+                                                             : "stream_finished";
     tern_buf b;
     tern_buf_init(&b, 0);
     tern_buf_printf(&b, "{\"ev\":\"%s\",\"msgId\":", name);

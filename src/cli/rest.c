@@ -1,7 +1,9 @@
 /*
- * rest.c — the `tern` CLI's REST side: libcurl calls to docs/rest-api.md with the
- * response envelope unwrapped, app/user token acquisition (REST or local HMAC minting
- * via core/token.h), and the administrative verbs users, token, groups and apps.
+ * rest.c — the `tern` CLI's REST side: libcurl calls to docs/rest-api.md (one kept-alive
+ * handle; -v logs each request and answer with its secrets as ***; errors name the user
+ * or group), app/user token acquisition (REST or local HMAC minting via core/token.h),
+ * and the administrative verbs users, token, groups and apps (answers printed by
+ * answer.c).
  */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -87,8 +89,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 /* Keys whose values -v never shows: the app's secret, a user's password, tokens. */
 static int secret_key(const char *k)
 {
-    return !strcmp(k, "client_secret") || !strcmp(k, "password") || !strcmp(k, "access_token") ||
-           !strcmp(k, "secret");
+    return !strcmp(k, "client_secret") || !strcmp(k, "password") || !strcmp(k, "access_token") || !strcmp(k, "secret");
 }
 
 static void redact(cJSON *j)
@@ -112,7 +113,9 @@ static void log_body(const char *dir, const char *head, const char *body, size_t
         shown = cJSON_PrintUnformatted(j);
     }
     fprintf(stderr, "%s %s%s%.*s\n", dir, head, body && n ? " " : "", shown ? (int)strlen(shown) : (int)n,
-            shown ? shown : body && n ? "(not JSON)" : "");
+            shown       ? shown
+            : body && n ? "(not JSON)"
+                        : "");
     cJSON_free(shown);
     cJSON_Delete(j);
 }
@@ -131,7 +134,7 @@ static void print_rest_error(long status, const cJSON *root, const char *raw, co
         cli_error(c, "group '%s' not found (HTTP %ld)", group, status);
     else if (c || cJSON_IsString(desc) || cJSON_IsString(err))
         cli_error(c, "%s (HTTP %ld)",
-                  cJSON_IsString(desc) ? desc->valuestring
+                  cJSON_IsString(desc)  ? desc->valuestring
                   : cJSON_IsString(err) ? err->valuestring
                                         : tern_strerror(c),
                   status);
@@ -250,189 +253,6 @@ int rest_call(const cli_opts *o, const char *method, const char *path, const cha
     return rest_call_about(o, method, path, body, bearer, out, NULL, NULL);
 }
 
-/* ---- printing answers --------------------------------------------------------------- */
-
-/* What an answer carries: Easemob's `entities` array when it has items (users), else
- * `data` (Tern's answers; Easemob's group creation has an empty entities beside
- * data.groupid), else entities, else the root. */
-static const cJSON *answer_items(const cJSON *root)
-{
-    const cJSON *ent = cJSON_GetObjectItemCaseSensitive(root, "entities");
-    if (cJSON_IsArray(ent) && cJSON_GetArraySize(ent) > 0)
-        return ent;
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
-    return data ? data : ent ? ent : root;
-}
-
-static int time_key(const char *k)
-{
-    return !strcmp(k, "created") || !strcmp(k, "modified") || !strcmp(k, "timestamp") || !strcmp(k, "time");
-}
-
-static void cell_text(const cJSON *v, const char *key, char *out, size_t outsz)
-{
-    if (!v)
-        out[0] = 0;
-    else if (cJSON_IsString(v))
-        snprintf(out, outsz, "%s", v->valuestring);
-    else if (cJSON_IsNumber(v) && time_key(key) && v->valuedouble > 1e11)
-        cli_fmt_time((int64_t)v->valuedouble, out, outsz);
-    else if (cJSON_IsNumber(v))
-        snprintf(out, outsz, "%.0f", v->valuedouble);
-    else if (cJSON_IsBool(v))
-        snprintf(out, outsz, "%s", cJSON_IsTrue(v) ? "yes" : "no");
-    else {
-        char *s = cJSON_PrintUnformatted(v);
-        snprintf(out, outsz, "%s", s ? s : "");
-        cJSON_free(s);
-    }
-}
-
-static int has_col(const char *const *cols, int n, const char *k)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcmp(cols[i], k))
-            return 1;
-    return 0;
-}
-
-/* Prints the items of an answer as a table: one row per object (an object alone is one
- * row); columns `prefer` first (those present), then every other key in order of first
- * appearance, except `skip`. A list of scalars prints one per line. */
-static void print_table(const cli_opts *o, const cJSON *items, const char *const *prefer, const char *const *skip)
-{
-    const char *cols[CLI_TABLE_MAX_COLS];
-    char heads[CLI_TABLE_MAX_COLS][40];
-    int n = 0;
-    const cJSON *it, *kv;
-    int is_arr = cJSON_IsArray(items);
-    if (!cJSON_IsObject(items) && !is_arr) {
-        char v[512];
-        cell_text(items, "", v, sizeof v);
-        puts(v);
-        return;
-    }
-    for (int p = 0; prefer && prefer[p]; p++) {
-        int present = 0;
-        if (is_arr) {
-            cJSON_ArrayForEach(it, items) present |= cJSON_GetObjectItemCaseSensitive(it, prefer[p]) != NULL;
-        } else
-            present = cJSON_GetObjectItemCaseSensitive(items, prefer[p]) != NULL;
-        if (present && n < CLI_TABLE_MAX_COLS)
-            cols[n++] = prefer[p];
-    }
-    const cJSON *single[1] = {items};
-    int nrows = is_arr ? cJSON_GetArraySize(items) : 1;
-    for (int r = 0; r < nrows; r++) {
-        const cJSON *obj = is_arr ? cJSON_GetArrayItem(items, r) : single[0];
-        if (!cJSON_IsObject(obj)) {
-            char v[512];
-            cell_text(obj, "", v, sizeof v);
-            puts(v);
-            continue;
-        }
-        cJSON_ArrayForEach(kv, obj)
-        {
-            int skipped = 0;
-            for (int k = 0; skip && skip[k]; k++)
-                skipped |= !strcmp(skip[k], kv->string);
-            if (!skipped && n < CLI_TABLE_MAX_COLS && !has_col(cols, n, kv->string))
-                cols[n++] = kv->string;
-        }
-    }
-    if (n == 0) {
-        fflush(stdout);
-        return;
-    }
-    const char *hp[CLI_TABLE_MAX_COLS];
-    for (int c = 0; c < n; c++) {
-        size_t i = 0;
-        for (; cols[c][i] && i < sizeof heads[c] - 1; i++)
-            heads[c][i] = (char)(cols[c][i] >= 'a' && cols[c][i] <= 'z' ? cols[c][i] - 32 : cols[c][i]);
-        heads[c][i] = 0;
-        hp[c] = heads[c];
-    }
-    cli_table t;
-    cli_table_init(&t, n, hp, 0);
-    for (int r = 0; r < nrows; r++) {
-        const cJSON *obj = is_arr ? cJSON_GetArrayItem(items, r) : single[0];
-        if (!cJSON_IsObject(obj))
-            continue;
-        char cells[CLI_TABLE_MAX_COLS][512];
-        const char *cp[CLI_TABLE_MAX_COLS];
-        for (int c = 0; c < n; c++) {
-            cell_text(cJSON_GetObjectItemCaseSensitive(obj, cols[c]), cols[c], cells[c], sizeof cells[c]);
-            cp[c] = cells[c];
-        }
-        cli_table_add(&t, cp, 0);
-    }
-    cli_table_print(&t, o, stdout);
-    cli_table_free(&t);
-}
-
-/* Group members come as [{"owner":"alice"},{"member":"bob"}]: for people, a USER ROLE
- * table. Returns that list (caller frees), or NULL if items is not such a list. */
-static cJSON *members_as_rows(const cJSON *items)
-{
-    if (!cJSON_IsArray(items) || cJSON_GetArraySize(items) == 0)
-        return NULL;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, items)
-    {
-        const cJSON *kv = cJSON_IsObject(it) ? it->child : NULL;
-        if (!kv || kv->next || !cJSON_IsString(kv) ||
-            (strcmp(kv->string, "owner") && strcmp(kv->string, "member") && strcmp(kv->string, "admin")))
-            return NULL;
-    }
-    cJSON *rows = cJSON_CreateArray();
-    cJSON_ArrayForEach(it, items)
-    {
-        cJSON *r = cJSON_CreateObject();
-        cJSON_AddStringToObject(r, "user", it->child->valuestring);
-        cJSON_AddStringToObject(r, "role", it->child->string);
-        cJSON_AddItemToArray(rows, r);
-    }
-    return rows;
-}
-
-/* Prints an answer — a table, or with --json one object per line — and frees it. */
-static int print_answer(const cli_opts *o, cJSON *root, const char *const *prefer, const char *const *skip)
-{
-    const cJSON *items = answer_items(root);
-    if (o->json) {
-        const cJSON *it;
-        if (cJSON_IsArray(items)) {
-            cJSON_ArrayForEach(it, items)
-            {
-                char *s = cJSON_PrintUnformatted(it);
-                cli_json_line(s);
-                cJSON_free(s);
-            }
-        } else {
-            char *s = cJSON_PrintUnformatted(items);
-            cli_json_line(s);
-            cJSON_free(s);
-        }
-    } else if (cJSON_IsArray(items) && cJSON_GetArraySize(items) == 0) {
-        fprintf(stderr, "(none)\n");
-    } else {
-        cJSON *rows = members_as_rows(items);
-        print_table(o, rows ? rows : items, prefer, skip);
-        cJSON_Delete(rows);
-    }
-    const cJSON *cursor = cJSON_GetObjectItemCaseSensitive(root, "cursor");
-    if (cJSON_IsString(cursor) && *cursor->valuestring)
-        fprintf(stderr, "cursor: %s\n", cursor->valuestring);
-    cJSON_Delete(root);
-    fflush(stdout);
-    return 0;
-}
-
-static int print_data(const cli_opts *o, cJSON *root)
-{
-    return print_answer(o, root, NULL, NULL);
-}
-
 /* ---- tokens ----------------------------------------------------------------------- */
 
 static int ident_ok(const char *what, const char *s)
@@ -464,8 +284,7 @@ static char *mint(char kind, const cli_opts *o, const char *user, const char *se
     char tok[TERN_TOKEN_MAX];
     if (o->verbose)
         fprintf(stderr, "* minting %s token%s%s locally for %s (HMAC-SHA256, secret ***, ttl %ld s)\n",
-                kind == 'a' ? "an app" : "a user", user ? " of " : "", user ? user : "", o->app,
-                ttl > 0 ? ttl : 86400);
+                kind == 'a' ? "an app" : "a user", user ? " of " : "", user ? user : "", o->app, ttl > 0 ? ttl : 86400);
     int64_t exp = (int64_t)time(NULL) + (ttl > 0 ? ttl : 86400);
     if (tern_token_mint(kind, o->app, user ? user : "", exp, secret, tok, sizeof tok) < 0) {
         cli_error(TERN_ERR_SDK_INVALID_ARG, "cannot mint a token (check --app and the user name)");
@@ -558,22 +377,29 @@ static int need_args(const cli_opts *o, int n, const char *usage_cmd)
     return 0;
 }
 
-/* Runs one /{org}/{app} call with the app token and prints the answer (columns
- * `prefer` first, `skip` left out). user/group name the subject in a not-found error. */
-static int app_call_ex(const cli_opts *o, const char *method, const char *path_fmt_tail, const char *body,
-                       const char *user, const char *group, const char *const *prefer, const char *const *skip)
+/* Runs one /{org}/{app} call with the app token; *root gets the answer (caller frees).
+ * user/group name the subject in a not-found error. Returns 0, or 1 (printed). */
+static int app_fetch(const cli_opts *o, const char *method, const char *tail, const char *body, const char *user,
+                     const char *group, cJSON **root)
 {
     char *tok = cli_app_token(o);
     if (!tok)
         return 1;
     char path[1024];
-    snprintf(path, sizeof path, "/%s%s", o->app, path_fmt_tail);
-    cJSON *root = NULL;
-    int rc = rest_call_about(o, method, path, body, tok, &root, user, group);
+    snprintf(path, sizeof path, "/%s%s", o->app, tail);
+    int rc = rest_call_about(o, method, path, body, tok, root, user, group);
     tern_free(tok);
-    if (rc < 0)
+    return rc < 0 ? 1 : 0;
+}
+
+/* app_fetch, then prints the answer (columns `prefer` first, `skip` left out). */
+static int app_call_ex(const cli_opts *o, const char *method, const char *tail, const char *body, const char *user,
+                       const char *group, const char *const *prefer, const char *const *skip)
+{
+    cJSON *root = NULL;
+    if (app_fetch(o, method, tail, body, user, group, &root))
         return 1;
-    print_answer(o, root, prefer, skip);
+    cli_print_answer(o, root, prefer, skip);
     return 0;
 }
 
@@ -644,15 +470,8 @@ static int cmd_users(cli_opts *o)
     if (!strcmp(sub, "delete")) {
         if (o->json)
             return users_call(o, "DELETE", tail, NULL, name);
-        char *tok = cli_app_token(o);
-        if (!tok)
-            return 1;
-        char path[1024];
-        snprintf(path, sizeof path, "/%s%s", o->app, tail);
         cJSON *root = NULL;
-        int rc = rest_call_about(o, "DELETE", path, NULL, tok, &root, name, NULL);
-        tern_free(tok);
-        if (rc < 0)
+        if (app_fetch(o, "DELETE", tail, NULL, name, NULL, &root))
             return 1;
         cJSON_Delete(root);
         printf("deleted user %s\n", name);
@@ -804,7 +623,7 @@ static int cmd_apps(cli_opts *o)
     if (!strcmp(sub, "list")) {
         if (rest_call(o, "GET", "/admin/apps", NULL, o->admin_token, &root) < 0)
             return 1;
-        return print_data(o, root);
+        return cli_print_answer(o, root, NULL, NULL);
     }
     if (!need_args(o, 3, "apps"))
         return 2;
@@ -824,7 +643,7 @@ static int cmd_apps(cli_opts *o)
     tern_buf_free(&b);
     if (rc < 0)
         return 1;
-    return print_data(o, root);
+    return cli_print_answer(o, root, NULL, NULL);
 }
 
 int cmd_rest(cli_opts *o)

@@ -29,9 +29,9 @@
 #include "core/util.h"
 
 #define FLUSH_MS 10000
-#define MAX_CHUNK 65536                  /* one chunk's text at most (the whole message: 128 KiB) */
-#define MAX_PENDING (4 * MAX_CHUNK)      /* stdin read ahead of the chunks */
-#define RETRY_429 50                     /* attempts, 200 ms apart */
+#define MAX_CHUNK 65536             /* one chunk's text at most (the whole message: 128 KiB) */
+#define MAX_PENDING (4 * MAX_CHUNK) /* stdin read ahead of the chunks */
+#define RETRY_429 50                /* attempts, 200 ms apart */
 
 typedef struct streamer {
     cli_opts *o;
@@ -181,6 +181,17 @@ static int send_chunk(streamer *st, const char *pre, const char *text, size_t n,
     return 0;
 }
 
+/* Sends pend's first k bytes as a chunk (after the newline a previous line left, when
+ * *nl) and drops them from pend. Returns 0 or -1 (printed). */
+static int send_pending(streamer *st, tern_buf *pend, size_t k, int *nl)
+{
+    if (send_chunk(st, *nl ? "\n" : NULL, pend->data, k, 0) < 0)
+        return -1;
+    tern_buf_consume(pend, k);
+    *nl = 0;
+    return 0;
+}
+
 /* Reads stdin into pend (at most MAX_PENDING). Returns 1 read, 0 end of input, -1 error. */
 static int read_more(tern_buf *pend)
 {
@@ -255,11 +266,8 @@ int cmd_stream(cli_opts *o)
             }
         }
         if (pend.len >= per) {
-            size_t k = whole_prefix(pend.data, pend.len, per);
-            if (send_chunk(&st, nl ? "\n" : NULL, pend.data, k, 0) < 0)
+            if (send_pending(&st, &pend, whole_prefix(pend.data, pend.len, per), &nl) < 0)
                 goto out;
-            tern_buf_consume(&pend, k);
-            nl = 0;
             since = tern_now_ms();
             continue;
         }
@@ -279,12 +287,8 @@ int cmd_stream(cli_opts *o)
             continue;
         if (pr == 0) { /* input waited FLUSH_MS mid-line: send what is whole */
             size_t k = whole_prefix(pend.data, pend.len, pend.len);
-            if (k) {
-                if (send_chunk(&st, nl ? "\n" : NULL, pend.data, k, 0) < 0)
-                    goto out;
-                tern_buf_consume(&pend, k);
-                nl = 0;
-            }
+            if (k && send_pending(&st, &pend, k, &nl) < 0)
+                goto out;
             since = tern_now_ms();
             continue;
         }

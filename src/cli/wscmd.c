@@ -38,14 +38,8 @@ void cli_run_finish(cli_run *r, int rc)
 
 static void on_timeout(uv_timer_t *t)
 {
-    cli_run *r = t->data;
-    if (r->o->count > 0 && r->received < r->o->count) {
-        cli_error(TERN_ERR_SDK_TIMEOUT, "timed out after %ld of %ld messages", r->received, r->o->count);
-        cli_run_finish(r, 1);
-    } else {
-        cli_error(TERN_ERR_SDK_TIMEOUT, "timed out");
-        cli_run_finish(r, 1);
-    }
+    cli_error(TERN_ERR_SDK_TIMEOUT, "timed out");
+    cli_run_finish(t->data, 1);
 }
 
 void cli_error_about(int code, const char *what, const char *message, const char *user, const char *group)
@@ -193,8 +187,7 @@ static void on_sent(tern_client *c, tern_message *m, int code, const char *messa
         if (tern_message_online_only(m))
             printf("sent to %s at %s (online only, not stored), msgId %s\n", conv, ts, tern_message_id(m));
         else
-            printf("sent to %s at %s: seq %" PRIu64 ", msgId %s\n", conv, ts, tern_message_seq(m),
-                   tern_message_id(m));
+            printf("sent to %s at %s: seq %" PRIu64 ", msgId %s\n", conv, ts, tern_message_seq(m), tern_message_id(m));
         fflush(stdout);
     }
     cli_run_finish(r, 0);
@@ -315,8 +308,9 @@ int cmd_history(cli_opts *o)
         return 2;
     }
     if (!conv_id_ok(o->conv)) {
-        cli_error(TERN_ERR_SDK_INVALID_ARG, "bad --conv '%s': conversation ids look like C2Cbob or GROUPg1 "
-                                            "(C2C or GROUP, then a user or group id)",
+        cli_error(TERN_ERR_SDK_INVALID_ARG,
+                  "bad --conv '%s': conversation ids look like C2Cbob or GROUPg1 "
+                  "(C2C or GROUP, then a user or group id)",
                   o->conv);
         return 2;
     }
@@ -365,8 +359,8 @@ void cli_print_convs(const cli_opts *o, const tern_conversation *const *convs, s
             cli_fmt_time(tern_message_time(last), ts, sizeof ts);
             cli_msg_summary(last, summary, sizeof summary, 60);
         }
-        const char *cells[] = {tern_conversation_id(cv),
-                               tern_conversation_type(cv) == TERN_CONV_C2C ? "c2c" : "group", unread, ts, summary};
+        const char *cells[] = {tern_conversation_id(cv), tern_conversation_type(cv) == TERN_CONV_C2C ? "c2c" : "group",
+                               unread, ts, summary};
         cli_table_add(&t, cells, u ? 1u << 2 : 0);
     }
     cli_table_print(&t, o, stdout);

@@ -217,8 +217,9 @@ static void test_chat_says_reconnected(void **state)
     char dir[] = "/tmp/it_cli_chatXXXXXX";
     seed(s);
     assert_non_null(mkdtemp(dir));
-    assert_int_equal(clish(s, out, "( { sleep 12; echo /quit; } | \"$TERN_CLI_BIN\" chat --user bob --to alice ) "
-                                   ">%s/chat.txt 2>&1 &",
+    assert_int_equal(clish(s, out,
+                           "( { sleep 12; echo /quit; } | \"$TERN_CLI_BIN\" chat --user bob --to alice ) "
+                           ">%s/chat.txt 2>&1 &",
                            dir),
                      0);
     it_sleep_ms(2000);

@@ -173,13 +173,14 @@ static void test_listen_renders_stream(void **state)
     it_server *s = *state;
     static char out[OUT_MAX];
     seed(s);
-    assert_int_equal(clish(s, out,
-                           "T=$(mktemp -d); \"$TERN_CLI_BIN\" listen --user bob --count 1 --timeout 20 > $T/l.txt 2>&1 & "
-                           "\"$TERN_CLI_BIN\" listen --json --user bob --count 1 --timeout 20 > $T/l.json 2>/dev/null & "
-                           "sleep 1.5; { echo 'one'; sleep 0.3; echo 'two'; sleep 0.3; echo 'three'; } | "
-                           "\"$TERN_CLI_BIN\" stream --group team --from bot >/dev/null; wait; cat $T/l.txt; "
-                           "echo ===; cat $T/l.json; rm -rf $T"),
-                     0);
+    assert_int_equal(
+        clish(s, out,
+              "T=$(mktemp -d); \"$TERN_CLI_BIN\" listen --user bob --count 1 --timeout 20 > $T/l.txt 2>&1 & "
+              "\"$TERN_CLI_BIN\" listen --json --user bob --count 1 --timeout 20 > $T/l.json 2>/dev/null & "
+              "sleep 1.5; { echo 'one'; sleep 0.3; echo 'two'; sleep 0.3; echo 'three'; } | "
+              "\"$TERN_CLI_BIN\" stream --group team --from bot >/dev/null; wait; cat $T/l.txt; "
+              "echo ===; cat $T/l.json; rm -rf $T"),
+        0);
     char *json = strstr(out, "===\n");
     assert_non_null(json);
     *json = 0;
@@ -203,12 +204,13 @@ static void test_chat_renders_stream(void **state)
     it_server *s = *state;
     static char out[OUT_MAX];
     seed(s);
-    assert_int_equal(clish(s, out,
-                           "T=$(mktemp -d); { sleep 4; echo /quit; } | \"$TERN_CLI_BIN\" chat --user bob --group team "
-                           "> $T/c.txt 2>&1 & sleep 1.5; { echo 'alpha'; sleep 0.3; echo 'beta'; } | "
-                           "\"$TERN_CLI_BIN\" stream --group team --from bot --markdown >/dev/null; wait; cat $T/c.txt; "
-                           "rm -rf $T"),
-                     0);
+    assert_int_equal(
+        clish(s, out,
+              "T=$(mktemp -d); { sleep 4; echo /quit; } | \"$TERN_CLI_BIN\" chat --user bob --group team "
+              "> $T/c.txt 2>&1 & sleep 1.5; { echo 'alpha'; sleep 0.3; echo 'beta'; } | "
+              "\"$TERN_CLI_BIN\" stream --group team --from bot --markdown >/dev/null; wait; cat $T/c.txt; "
+              "rm -rf $T"),
+        0);
     assert_match(out, "^\\[[0-9]{2}:[0-9]{2}\\] bot: \\[markdown\\] alpha\n    beta$");
 }
 
@@ -223,12 +225,14 @@ static void test_listen_terminal_grows(void **state)
         skip();
     seed(s);
     assert_int_equal(
-        clish(s, out,
-              "T=$(mktemp -d); script -qfec \"$TERN_CLI_BIN listen --user bob --timeout 7\" /dev/null > $T/t.txt 2>&1 & "
-              "sleep 1.5; { echo 'one'; sleep 1.5; cp $T/t.txt $T/mid.txt; "
-              "\"$TERN_CLI_BIN\" send --user alice --group team --text meanwhile >/dev/null; sleep 0.5; echo 'two'; } | "
-              "\"$TERN_CLI_BIN\" stream --group team --from bot >/dev/null; wait; tr -d '\\r' < $T/mid.txt; echo '<END>'; "
-              "tr -d '\\r' < $T/t.txt; rm -rf $T"),
+        clish(
+            s, out,
+            "T=$(mktemp -d); script -qfec \"$TERN_CLI_BIN listen --user bob --timeout 7\" /dev/null > $T/t.txt 2>&1 & "
+            "sleep 1.5; { echo 'one'; sleep 1.5; cp $T/t.txt $T/mid.txt; "
+            "\"$TERN_CLI_BIN\" send --user alice --group team --text meanwhile >/dev/null; sleep 0.5; echo 'two'; } | "
+            "\"$TERN_CLI_BIN\" stream --group team --from bot >/dev/null; wait; tr -d '\\r' < $T/mid.txt; echo "
+            "'<END>'; "
+            "tr -d '\\r' < $T/t.txt; rm -rf $T"),
         0);
     char *end = strstr(out, "<END>\n");
     assert_non_null(end);

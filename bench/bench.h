@@ -48,7 +48,7 @@ uint64_t hist_quantile(const hist *h, double q);
 
 /* ---- configuration ------------------------------------------------------------------- */
 
-enum workload { W_FANOUT = 0, W_C2C, W_IDLE, W_FLOOR };
+enum workload { W_FANOUT = 0, W_C2C, W_IDLE, W_FLOOR, W_STREAM };
 
 typedef struct bench_cfg {
     int workload;
@@ -76,6 +76,13 @@ typedef struct bench_cfg {
     int threads;
     int concurrency; /* connects in flight (all threads) */
     int server_pid;  /* 0: not sampled */
+    /* stream workload (stream.c) */
+    int streams;           /* concurrent streams = groups */
+    int chunks;            /* chunks per stream, the last with finish:true */
+    int chunk_size;        /* bytes of text per chunk */
+    int http_conns;        /* keep-alive HTTP connections per app */
+    double app_rate;       /* requests per second per app at most (the limit is 100) */
+    char admin_token[256]; /* to create the apps through /admin/apps */
     int json;
     int verbose;
 } bench_cfg;
@@ -116,6 +123,7 @@ typedef struct bconn {
     int sender;    /* sender index if this connection sends, else -1 */
     int group;     /* fan-out: the group it belongs to, else -1 */
     uint32_t slot; /* its recipient slot in its group (c2c: 0) */
+    int app;       /* stream: index into bench.apps (its user lives in that app) */
     uint8_t state;
     uint8_t writing;
     uint8_t handle_open;
@@ -173,6 +181,16 @@ typedef struct bthread {
 
 enum phase { PH_CONNECT = 0, PH_RUN, PH_STOP };
 
+/* stream: one of the run's apps (created through /admin/apps). */
+typedef struct bapp {
+    char app[65];
+    char appkey[131]; /* org/app */
+    char client_id[128], secret[128];
+    char token[1024]; /* app token */
+} bapp;
+
+struct srun;
+
 typedef struct bench {
     bench_cfg cfg;
     bconn *conns;
@@ -182,12 +200,19 @@ typedef struct bench {
     bthread *threads;
     int phase; /* atomic */
     uint64_t t_start, win_start, win_end;
+    bapp *apps; /* stream: the apps (users and groups spread over them), else NULL */
+    int napps;
+    struct srun *sr; /* stream: the run's chunk bookkeeping (stream.c) */
 } bench;
 
 /* ---- main.c: the plan's naming ----------------------------------------------------- */
 
 /* Group g's id: "<prefix>g<g>". */
 void plan_group_id(const bench_cfg *cfg, int g, char *out, size_t n);
+/* Waits until every WebSocket is ready (or the setup timeout): 0, or -1 (printed). */
+int bench_wait_connected(bench *b);
+/* Stops and joins the client threads. */
+void bench_stop(bench *b);
 /* Prints ,"key":v with `decimals` decimals to f, or ,"key":null unless have and v is finite. */
 void json_num(FILE *f, const char *key, double v, int have, int decimals);
 
@@ -214,6 +239,20 @@ int floor_run(const bench_cfg *cfg, int quiet);
 int rest_setup(bench *b);
 /* Reads {"org","app","client_id","client_secret"} from a file into cfg; 0 or -1. */
 int rest_load_app_file(bench_cfg *cfg, const char *path);
+
+/* stream: creates the apps (admin token), their tokens, users (members + a `bot` user per
+ * app, the streams' sender) and groups (owner bot, M members). 0 or -1 (printed). */
+int rest_setup_stream(bench *b);
+
+/* ---- stream.c: the streamed-message workload ----------------------------------------- */
+
+/* Plans and runs the stream workload and prints its result; returns the exit status. */
+int stream_run(bench *b, int quiet);
+/* A client thread saw the stream marker in a text frame (m points at it, avail bytes
+ * left in the frame). */
+void stream_on_delivery(bconn *c, const char *m, size_t avail);
+#define STREAM_MARKER "~ts~"
+#define STREAM_MARKER_LEN 4
 
 /* ---- client.c: the WebSocket client threads ------------------------------------------ */
 

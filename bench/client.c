@@ -212,7 +212,9 @@ static void send_login(bconn *c)
     const bench_cfg *cfg = &t->b->cfg;
     char tok[TERN_TOKEN_MAX];
     int64_t exp = (int64_t)time(NULL) + 86400;
-    if (tern_token_mint('u', cfg->appkey, c->user, exp, cfg->secret, tok, sizeof tok) < 0) {
+    const char *appkey = t->b->napps ? t->b->apps[c->app].appkey : cfg->appkey;
+    const char *secret = t->b->napps ? t->b->apps[c->app].secret : cfg->secret;
+    if (tern_token_mint('u', appkey, c->user, exp, secret, tok, sizeof tok) < 0) {
         conn_end(c, "cannot mint a token");
         return;
     }
@@ -220,7 +222,7 @@ static void send_login(bconn *c)
     int n = snprintf(frame, sizeof frame,
                      "{\"op\":\"login\",\"id\":\"login\",\"app\":\"%s\",\"user\":\"%s\",\"token\":\"%s\","
                      "\"device\":\"bench\",\"platform\":\"tern-bench\"}",
-                     cfg->appkey, c->user, tok);
+                     appkey, c->user, tok);
     if (n < 0 || (size_t)n >= sizeof frame) {
         conn_end(c, "login frame too long");
         return;
@@ -336,6 +338,10 @@ static int on_text(bconn *c, const char *d, size_t n)
         const char *m = memmem(d, n, MARKER, MARKER_LEN);
         if (m) {
             on_delivery(c, m, (size_t)(d + n - m));
+            return 0;
+        }
+        if (t->b->sr && (m = memmem(d, n, STREAM_MARKER, STREAM_MARKER_LEN))) {
+            stream_on_delivery(c, m, (size_t)(d + n - m));
             return 0;
         }
     }

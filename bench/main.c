@@ -23,7 +23,7 @@
 
 #define NS 1000000000ull
 
-static const char *const WORKLOAD_NAMES[] = {"fanout", "c2c", "idle", "floor"};
+static const char *const WORKLOAD_NAMES[] = {"fanout", "c2c", "idle", "floor", "stream"};
 #define NWORKLOADS (int)(sizeof WORKLOAD_NAMES / sizeof WORKLOAD_NAMES[0])
 
 static void usage(FILE *f)
@@ -47,6 +47,15 @@ static void usage(FILE *f)
           "  floor   the kernel's cost of one write per delivery on loopback, no server: a forked\n"
           "          writer paces R writes/s of B bytes over C TCP_NODELAY sockets that this\n"
           "          process reads; a baseline for server_cpu_us_per_delivery (needs no ternd).\n"
+          "  stream  streamed messages (issue 8): a backend relays --streams S concurrent streams over\n"
+          "          keep-alive HTTP (POST .../stream_message/chatgroup, app tokens), each to a group\n"
+          "          of --members M online WebSocket members, --chunk-size B chunks at a total --rate R\n"
+          "          spread over ceil(R / --app-rate) apps created through /admin/apps; a stream\n"
+          "          finishes after --chunks K and a new one starts. Then, in the same run, plain\n"
+          "          POST .../messages/chatgroups of the same size to the same groups at the same rate.\n"
+          "          Reports latency (request written -> member has it), server CPU per chunk and per\n"
+          "          plain message and their ratio, server RSS per open stream. Defaults: 1000\n"
+          "          streams, 10 members, 2000 chunks/s, 40 bytes, 20 chunks per stream.\n"
           "\n"
           "Server and app (all but floor):\n"
           "  --url ws://HOST:PORT[/PATH]  server (REST on the same port; PATH defaults to /ws)\n"
@@ -54,6 +63,8 @@ static void usage(FILE *f)
           "  --client-id ID --secret SECRET  the app's client credentials (app token + user tokens)\n"
           "  --app-file FILE               read org, app, client_id, client_secret from a JSON file\n"
           "                                such as ternd's DATA/demo-app.json\n"
+          "  --admin-token-file FILE       stream: the server's admin token (default: admin.token\n"
+          "                                beside --app-file, as in ternd's data directory)\n"
           "  --server-pid PID              sample the server's CPU (/proc/PID/stat) and RSS\n"
           "                                (/proc/PID/status VmRSS) for the per-delivery figures\n"
           "  --prefix STR                  user/group name prefix (default: b<random hex>_)\n"
@@ -61,6 +72,9 @@ static void usage(FILE *f)
           "Workload shape (defaults in brackets):\n"
           "  --groups G [100]  --members M [10]  --senders S [100]      fanout\n"
           "  --pairs P [100]                                             c2c\n"
+          "  --streams S [1000]  --chunks K [20]  --chunk-size B [40]      stream (and --members)\n"
+          "  --http-conns N [4]  keep-alive HTTP connections per app     stream\n"
+          "  --app-rate N [90]   requests/s per app at most (ternd's limit is 100)  stream\n"
           "  --connections C [idle 10000, floor 1000]                    idle, floor\n"
           "  --rate R           aggregate messages sent per second [fanout 5000, c2c 20000];\n"
           "                     floor: writes (deliveries) per second [50000]\n"
@@ -538,11 +552,26 @@ static void wait_connected(bench *b)
     }
 }
 
-static void stop(bench *b)
+void bench_stop(bench *b)
 {
     __atomic_store_n(&b->phase, PH_STOP, __ATOMIC_RELEASE);
     client_wake(b);
     client_join(b);
+}
+
+int bench_wait_connected(bench *b)
+{
+    wait_connected(b);
+    bcounters c;
+    sum_counters(b, &c);
+    if (c.conn_ready < (uint64_t)b->nconns) {
+        const char *e = first_error(b);
+        fprintf(stderr, "tern-bench: setup failed: %" PRIu64 " of %d connections ready%s%s\n", c.conn_ready, b->nconns,
+                e ? ": " : "", e ? e : "");
+        return -1;
+    }
+    PROGRESS("%" PRIu64 "/%d ready", c.conn_ready, b->nconns);
+    return 0;
 }
 
 static int run(bench *b)
@@ -594,7 +623,7 @@ static int run(bench *b)
         const char *e = first_error(b);
         fprintf(stderr, "tern-bench: setup failed: %" PRIu64 " of %d connections ready%s%s\n", r.c.conn_ready,
                 b->nconns, e ? ": " : "", e ? e : "");
-        stop(b);
+        bench_stop(b);
         return 2;
     }
 
@@ -616,7 +645,7 @@ static int run(bench *b)
         }
         r.self_cpu_us = sys_self_cpu_us() - self0;
         r.machine_busy_us = mok && sys_machine_cpu_us(&mb1, &mt1) == 0 ? mb1 - mb0 : -1;
-        stop(b);
+        bench_stop(b);
         sum_counters(b, &r.c);
         merge_hists(b, &r);
         report(b, &r);
@@ -659,7 +688,7 @@ static int run(bench *b)
         }
         sleep_ms(5);
     }
-    stop(b);
+    bench_stop(b);
     sum_counters(b, &r.c);
     merge_hists(b, &r);
     count_loss(b, &r);
@@ -694,8 +723,37 @@ enum {
     O_CONCURRENCY,
     O_SETUP_TIMEOUT,
     O_JSON,
-    O_WORKLOAD
+    O_WORKLOAD,
+    O_STREAMS,
+    O_CHUNKS,
+    O_CHUNK_SIZE,
+    O_HTTP_CONNS,
+    O_APP_RATE,
+    O_ADMIN_TOKEN_FILE
 };
+
+/* stream: the admin token from file (or admin.token beside app_file). 0 or -1. */
+static int read_admin_token(bench_cfg *cfg, const char *file, const char *app_file)
+{
+    char path[1024];
+    if (!file && app_file) {
+        const char *sl = strrchr(app_file, '/');
+        snprintf(path, sizeof path, "%.*sadmin.token", sl ? (int)(sl - app_file + 1) : 0, app_file);
+        file = path;
+    }
+    FILE *f = file ? fopen(file, "r") : NULL;
+    size_t n = f ? fread(cfg->admin_token, 1, sizeof cfg->admin_token - 1, f) : 0;
+    if (f)
+        fclose(f);
+    while (n && (cfg->admin_token[n - 1] == '\n' || cfg->admin_token[n - 1] == '\r' || cfg->admin_token[n - 1] == ' '))
+        n--;
+    cfg->admin_token[n] = 0;
+    if (!n) {
+        fprintf(stderr, "tern-bench: stream: no admin token in %s (--admin-token-file)\n", file ? file : "(none given)");
+        return -1;
+    }
+    return 0;
+}
 
 static int num_arg(const char *name, const char *v, double lo, double hi, double *out)
 {
@@ -731,7 +789,12 @@ int main(int argc, char **argv)
     cfg->frame_size = 330;
     cfg->threads = 1;
     cfg->concurrency = 200;
-    const char *app_file = NULL;
+    const char *app_file = NULL, *admin_file = NULL;
+    cfg->streams = 1000;
+    cfg->chunks = 20;
+    cfg->chunk_size = 40;
+    cfg->http_conns = 4;
+    cfg->app_rate = 90;
     const char *appkey = NULL;
 
     static const struct option opts[] = {
@@ -759,6 +822,12 @@ int main(int argc, char **argv)
         {"concurrency", required_argument, NULL, O_CONCURRENCY},
         {"setup-timeout", required_argument, NULL, O_SETUP_TIMEOUT},
         {"workload", required_argument, NULL, O_WORKLOAD},
+        {"streams", required_argument, NULL, O_STREAMS},
+        {"chunks", required_argument, NULL, O_CHUNKS},
+        {"chunk-size", required_argument, NULL, O_CHUNK_SIZE},
+        {"http-conns", required_argument, NULL, O_HTTP_CONNS},
+        {"app-rate", required_argument, NULL, O_APP_RATE},
+        {"admin-token-file", required_argument, NULL, O_ADMIN_TOKEN_FILE},
         {"json", no_argument, NULL, O_JSON},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -781,6 +850,7 @@ int main(int argc, char **argv)
         case O_CLIENT_ID: snprintf(cfg->client_id, sizeof cfg->client_id, "%s", optarg); break;
         case O_SECRET: snprintf(cfg->secret, sizeof cfg->secret, "%s", optarg); break;
         case O_APP_FILE: app_file = optarg; break;
+        case O_ADMIN_TOKEN_FILE: admin_file = optarg; break;
         case O_PREFIX: snprintf(cfg->prefix, sizeof cfg->prefix, "%s", optarg); break;
         case O_JSON: cfg->json = 1; break;
         case O_WORKLOAD:
@@ -809,6 +879,11 @@ int main(int argc, char **argv)
         case O_THREADS: NUM(threads, 1, 64, (int))
         case O_CONCURRENCY: NUM(concurrency, 1, 100000, (int))
         case O_SETUP_TIMEOUT: NUM(setup_timeout, 1, 86400, )
+        case O_STREAMS: NUM(streams, 1, 100000, (int))
+        case O_CHUNKS: NUM(chunks, 1, 100000, (int))
+        case O_CHUNK_SIZE: NUM(chunk_size, 16, 12000, (int))
+        case O_HTTP_CONNS: NUM(http_conns, 1, 64, (int))
+        case O_APP_RATE: NUM(app_rate, 1, 1e6, )
 #undef NUM
         default: usage(stderr); return 1;
         }
@@ -816,7 +891,8 @@ int main(int argc, char **argv)
     if (!wl && optind < argc)
         wl = argv[optind++];
     if (optind < argc || !wl) {
-        fprintf(stderr, "tern-bench: %s\n", wl ? "unexpected arguments" : "which workload? fanout, c2c, idle or floor");
+        fprintf(stderr, "tern-bench: %s\n",
+                wl ? "unexpected arguments" : "which workload? fanout, c2c, idle, floor or stream");
         usage(stderr);
         return 1;
     }
@@ -824,11 +900,14 @@ int main(int argc, char **argv)
         if (strcmp(wl, WORKLOAD_NAMES[i]) == 0)
             cfg->workload = i;
     if (cfg->workload < 0) {
-        fprintf(stderr, "tern-bench: unknown workload '%s' (fanout, c2c, idle, floor)\n", wl);
+        fprintf(stderr, "tern-bench: unknown workload '%s' (fanout, c2c, idle, floor, stream)\n", wl);
         return 1;
     }
     if (cfg->rate < 0)
-        cfg->rate = cfg->workload == W_C2C ? 20000 : cfg->workload == W_FLOOR ? 50000 : 5000;
+        cfg->rate = cfg->workload == W_C2C     ? 20000
+                    : cfg->workload == W_FLOOR  ? 50000
+                    : cfg->workload == W_STREAM ? 2000
+                                                : 5000;
     if (cfg->connections < 0)
         cfg->connections = cfg->workload == W_FLOOR ? 1000 : 10000;
     if (cfg->workload == W_FLOOR) { /* no server: none of the server and app options apply */
@@ -839,6 +918,8 @@ int main(int argc, char **argv)
         return floor_run(cfg, quiet);
     }
     if (app_file && rest_load_app_file(cfg, app_file) < 0)
+        return 1;
+    if (cfg->workload == W_STREAM && read_admin_token(cfg, admin_file, app_file) < 0)
         return 1;
     if (appkey) {
         const char *sl = strchr(appkey, '/');
@@ -864,9 +945,10 @@ int main(int argc, char **argv)
         return 1;
     }
     long nofile = sys_raise_nofile();
-    int need = cfg->workload == W_FANOUT ? cfg->groups * cfg->members + cfg->senders
-               : cfg->workload == W_C2C  ? 2 * cfg->pairs
-                                         : cfg->connections;
+    int need = cfg->workload == W_FANOUT   ? cfg->groups * cfg->members + cfg->senders
+               : cfg->workload == W_C2C    ? 2 * cfg->pairs
+               : cfg->workload == W_STREAM ? cfg->streams * cfg->members
+                                           : cfg->connections;
     if (nofile > 0 && need + 64 > nofile)
         fprintf(stderr, "tern-bench: warning: %d connections but the open-files limit is %ld\n", need, nofile);
     if (cfg->threads > need)
@@ -875,7 +957,7 @@ int main(int argc, char **argv)
         PROGRESS("note: %d senders > %d groups: the other senders of a group receive its messages too", cfg->senders,
                  cfg->groups);
 
-    int rc = run(b);
+    int rc = cfg->workload == W_STREAM ? stream_run(b, quiet) : run(b);
     client_free(b);
     tern_free(b->conns);
     tern_free(b->senders);

@@ -197,13 +197,18 @@ out:
     return rc;
 }
 
-/* POST with an acceptable-status check; 409 (already exists) is fine for creations. */
+/* POST with an acceptable-status check; 409 (already exists) is fine for creations. A
+ * 429 (an app's request rate limit) is waited out and retried, for a while. */
 static int post_ok(rest *r, const char *path, const tern_buf *body, const char *what)
 {
     tern_buf resp;
     tern_buf_init(&resp, 0);
     int status = 0;
     int rc = rest_call(r, "POST", path, body->data, body->len, 1, &status, &resp);
+    for (int tries = 0; rc == 0 && status == 429 && tries < 50; tries++) {
+        usleep(200000);
+        rc = rest_call(r, "POST", path, body->data, body->len, 1, &status, &resp);
+    }
     if (rc == 0 && status != 200 && status != 201 && status != 409) {
         fprintf(stderr, "tern-bench: %s: HTTP %d %.*s\n", what, status, (int)(resp.len > 400 ? 400 : resp.len),
                 resp.data ? resp.data : "");
@@ -355,5 +360,141 @@ int rest_load_app_file(bench_cfg *cfg, const char *path)
     cJSON_Delete(j);
     if (rc < 0)
         fprintf(stderr, "tern-bench: %s: expected {\"org\",\"app\",\"client_id\",\"client_secret\"}\n", path);
+    return rc;
+}
+
+/* ---- the stream workload's apps --------------------------------------------------------- */
+
+/* POST /admin/apps for a->app; fills client_id and secret. */
+static int create_app(rest *r, const char *admin_token, bapp *a)
+{
+    const bench_cfg *cfg = r->cfg;
+    tern_buf body, resp;
+    tern_buf_init(&body, 0);
+    tern_buf_init(&resp, 0);
+    tern_buf_puts(&body, "{\"org\":");
+    tern_buf_json_str(&body, cfg->org, strlen(cfg->org));
+    tern_buf_puts(&body, ",\"app\":");
+    tern_buf_json_str(&body, a->app, strlen(a->app));
+    tern_buf_putc(&body, '}');
+    snprintf(r->token, sizeof r->token, "%s", admin_token);
+    int status = 0, rc = rest_call(r, "POST", "/admin/apps", body.data, body.len, 1, &status, &resp);
+    cJSON *j = NULL;
+    if (rc == 0 && status == 200)
+        tern_json_parse(resp.data, resp.len, &j);
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "data");
+    tern_str id, sec;
+    if (tern_json_get_str(d, "client_id", &id) == TERN_JSON_OK && id.n < sizeof a->client_id &&
+        tern_json_get_str(d, "client_secret", &sec) == TERN_JSON_OK && sec.n < sizeof a->secret) {
+        snprintf(a->client_id, sizeof a->client_id, "%s", id.p);
+        snprintf(a->secret, sizeof a->secret, "%s", sec.p);
+        snprintf(a->appkey, sizeof a->appkey, "%s/%s", cfg->org, a->app);
+    } else {
+        fprintf(stderr, "tern-bench: create app %s: HTTP %d %.*s\n", a->app, status, (int)(resp.len > 300 ? 300 : resp.len),
+                resp.data ? resp.data : "");
+        rc = -1;
+    }
+    cJSON_Delete(j);
+    tern_buf_free(&body);
+    tern_buf_free(&resp);
+    return rc;
+}
+
+/* Users of app ai (its members and its bot) and its groups (owner: the bot). */
+static int setup_app(rest *r, bench *b, int ai)
+{
+    const bench_cfg *cfg = &b->cfg;
+    char bot[80], gid[80];
+    snprintf(bot, sizeof bot, "%sbot", cfg->prefix);
+    tern_buf body, path;
+    tern_buf_init(&body, 0);
+    tern_buf_init(&path, 0);
+    tern_buf_printf(&path, "/%s/%s/users", cfg->org, b->apps[ai].app);
+    int rc = 0, n = 0;
+    for (int k = 0; k <= b->nconns && rc == 0; k++) {
+        if (k < b->nconns && b->conns[k].app != ai)
+            continue;
+        if (n == 0)
+            tern_buf_puts(&body, "[");
+        else
+            tern_buf_putc(&body, ',');
+        const char *u = k < b->nconns ? b->conns[k].user : bot;
+        tern_buf_puts(&body, "{\"username\":");
+        tern_buf_json_str(&body, u, strlen(u));
+        tern_buf_putc(&body, '}');
+        if (++n == USERS_PER_BATCH || k == b->nconns) {
+            tern_buf_putc(&body, ']');
+            rc = post_ok(r, path.data, &body, "create users");
+            tern_buf_reset(&body);
+            n = 0;
+        }
+    }
+    int M = cfg->members;
+    for (int g = ai; g < cfg->streams && rc == 0; g += b->napps) {
+        plan_group_id(cfg, g, gid, sizeof gid);
+        tern_buf_reset(&body);
+        tern_buf_puts(&body, "{\"groupid\":");
+        tern_buf_json_str(&body, gid, strlen(gid));
+        tern_buf_puts(&body, ",\"groupname\":");
+        tern_buf_json_str(&body, gid, strlen(gid));
+        tern_buf_puts(&body, ",\"owner\":");
+        tern_buf_json_str(&body, bot, strlen(bot));
+        tern_buf_puts(&body, ",\"members\":[");
+        int m = 0;
+        for (; m < M && m < MEMBERS_PER_CALL - 1; m++) {
+            if (m)
+                tern_buf_putc(&body, ',');
+            const char *u = b->conns[g * M + m].user;
+            tern_buf_json_str(&body, u, strlen(u));
+        }
+        tern_buf_puts(&body, "]}");
+        tern_buf_reset(&path);
+        tern_buf_printf(&path, "/%s/%s/chatgroups", cfg->org, b->apps[ai].app);
+        rc = post_ok(r, path.data, &body, "create group");
+        while (rc == 0 && m < M) {
+            tern_buf_reset(&body);
+            tern_buf_puts(&body, "{\"usernames\":[");
+            for (int first = m; m < M && m < first + MEMBERS_PER_CALL; m++) {
+                if (m > first)
+                    tern_buf_putc(&body, ',');
+                const char *u = b->conns[g * M + m].user;
+                tern_buf_json_str(&body, u, strlen(u));
+            }
+            tern_buf_puts(&body, "]}");
+            tern_buf_reset(&path);
+            tern_buf_printf(&path, "/%s/%s/chatgroups/%s/users", cfg->org, b->apps[ai].app, gid);
+            rc = post_ok(r, path.data, &body, "add group members");
+        }
+    }
+    tern_buf_free(&body);
+    tern_buf_free(&path);
+    return rc;
+}
+
+int rest_setup_stream(bench *b)
+{
+    rest r;
+    if (rest_open(&r, &b->cfg) < 0)
+        return -1;
+    int rc = 0;
+    for (int a = 0; a < b->napps && rc == 0; a++) {
+        bapp *ap = &b->apps[a];
+        rc = create_app(&r, b->cfg.admin_token, ap);
+        if (rc < 0)
+            break;
+        /* The app token, through the same code as the configured app's. */
+        bench_cfg one = b->cfg;
+        snprintf(one.app, sizeof one.app, "%s", ap->app);
+        snprintf(one.client_id, sizeof one.client_id, "%s", ap->client_id);
+        snprintf(one.secret, sizeof one.secret, "%s", ap->secret);
+        r.cfg = &one;
+        rc = get_app_token(&r);
+        r.cfg = &b->cfg;
+        if (rc == 0) {
+            snprintf(ap->token, sizeof ap->token, "%s", r.token);
+            rc = setup_app(&r, b, a);
+        }
+    }
+    rest_free(&r);
     return rc;
 }

@@ -149,8 +149,38 @@ typedef enum tern_event_type {
      * login that can never succeed on reconnect (token invalid/expired, app or user
      * gone). Pending sends completed with TERN_ERR_SDK_DISCONNECTED. Call tern_login
      * again (after tern_client_set_token, if the token expired) to come back. */
-    TERN_EVENT_DISCONNECTED = 8
+    TERN_EVENT_DISCONNECTED = 8,
+    /* Streamed messages (an app backend relays e.g. an LLM's reply chunk by chunk through
+     * REST /stream_message/...; docs/protocol.md §9). Per stream, in this order:
+     * STARTED once, CHUNK 0..n times, FINISHED once; never a duplicate, never a gap.
+     * ev->message is the stream's message with the text so far (tern_message_text)
+     * and its stream fields (tern_message_stream_*); ev->chunk is the text this event
+     * adds to what the previous event of the stream showed (so concatenating the
+     * chunks of a stream's events gives tern_message_text) and ev->chunk_seq the
+     * backend's seq of the last chunk included. */
+    /* A new stream: ev->message (text = its first chunk, or the text so far when this
+     * client first saw the stream mid-way), ev->chunk, ev->chunk_seq. */
+    TERN_EVENT_STREAM_STARTED = 9,
+    /* More text: ev->message with the text so far (this chunk included), ev->chunk,
+     * ev->chunk_seq. After a gap (chunks this client missed) libtern fetches the
+     * message again and this event carries everything missed as one chunk. */
+    TERN_EVENT_STREAM_CHUNK = 10,
+    /* The stream finished (the backend's finish, tern_message_stream_state FINISHED,
+     * tern_message_stream_finish_reason) or the server ended it (ENDED,
+     * tern_message_stream_end_code: 14032 too long, 14033 idle, 14034 total time,
+     * 5002 store). ev->chunk/chunk_seq: the last chunk when it carried text, else
+     * NULL/-1. The message is now the conversation's stored message; libtern forgets
+     * it after this event. */
+    TERN_EVENT_STREAM_FINISHED = 11
 } tern_event_type;
+
+/* The state of a streamed message (tern_message_stream_state). */
+typedef enum tern_stream_state {
+    TERN_STREAM_NONE = 0,     /* not a streamed message */
+    TERN_STREAM_OPEN = 1,     /* chunks are still coming */
+    TERN_STREAM_FINISHED = 2, /* the backend sent its last chunk (finish: true) */
+    TERN_STREAM_ENDED = 3     /* the server ended it (see tern_message_stream_end_code) */
+} tern_stream_state;
 
 /* An event. Every pointer in it is borrowed for the duration of the callback only
  * (use tern_message_ref to keep the message). Fields not listed for a type are 0/NULL. */
@@ -165,6 +195,8 @@ typedef struct tern_event {
     const char *text;            /* the same, in words (never NULL when code is set) */
     unsigned attempt;            /* RECONNECTING */
     unsigned delay_ms;           /* RECONNECTING */
+    const char *chunk;           /* STREAM_*: the text this event adds (NULL: none) */
+    int64_t chunk_seq;           /* STREAM_*: the backend's seq of that text (-1: none) */
 } tern_event;
 
 /* Called on the client's loop thread for every event. Must not block for long (it
@@ -372,7 +404,8 @@ TERN_API const char *tern_message_conversation_id(const tern_message *msg);
 TERN_API tern_msg_type tern_message_type(const tern_message *msg);
 /* The wire type name ("TIMTextElem", "TIMCustomElem", or what the server sent). */
 TERN_API const char *tern_message_type_name(const tern_message *msg);
-/* Text of a text message; NULL for other types. */
+/* Text of a text message; NULL for other types. For a streamed message, the text so
+ * far (all of it once the stream finished or ended). */
 TERN_API const char *tern_message_text(const tern_message *msg);
 /* Custom message fields; NULL if absent or another type. */
 TERN_API const char *tern_message_custom_data(const tern_message *msg);
@@ -387,9 +420,24 @@ TERN_API int tern_message_need_read_receipt(const tern_message *msg);
 /* 1 for an onlineUserOnly message (never stored, seq 0). */
 TERN_API int tern_message_online_only(const tern_message *msg);
 /* The whole message object as compact JSON (docs/protocol.md §6): for a received
- * message, exactly the object the server sent; for a sent one, built at the ack.
- * NULL for a draft or a message still sending. */
+ * message, exactly the object the server sent (a streamed message the SDK extended
+ * with chunks: the same fields with the text so far and its current `stream` object);
+ * for a sent one, built at the ack. NULL for a draft or a message still sending. */
 TERN_API const char *tern_message_json(const tern_message *msg);
+
+/* Streamed messages (docs/protocol.md §9). A message the app holds (tern_message_ref)
+ * never changes: the SDK gives each later event a message of its own when the app
+ * still holds the previous one. Any thread. */
+/* TERN_STREAM_NONE for a message that is not streamed (and for NULL). */
+TERN_API tern_stream_state tern_message_stream_state(const tern_message *msg);
+/* "text" or "markdown"; NULL if not a streamed message. */
+TERN_API const char *tern_message_stream_format(const tern_message *msg);
+/* The backend's seq of the last chunk the text includes; -1 if not a streamed message. */
+TERN_API int64_t tern_message_stream_last_seq(const tern_message *msg);
+/* The backend's finishReason (FINISHED with a reason); 0 otherwise. */
+TERN_API int tern_message_stream_finish_reason(const tern_message *msg);
+/* Why the server ended the stream (ENDED): 14032, 14033, 14034 or 5002; 0 otherwise. */
+TERN_API int tern_message_stream_end_code(const tern_message *msg);
 
 /* ---- sending ------------------------------------------------------------------- */
 

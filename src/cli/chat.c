@@ -5,6 +5,11 @@
  * request functions; the SDK thread runs every callback and prints incoming messages.
  * A mutex + condition variable lets the main thread wait for the login, for the
  * acknowledgement of every sent line before leaving, and for the logout.
+ * Messages and streams print through live.c (a stream's line grows in place on a
+ * terminal); notices go to stderr: reconnecting, reconnected, errors. A recipient that
+ * does not exist ends the chat with the error and exit status 1: a group is checked
+ * with its history at start, a user through REST when app credentials are at hand,
+ * else by the first send's answer.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -13,6 +18,7 @@
 
 #include "cli/cli.h"
 #include "core/alloc.h"
+#include "core/util.h"
 #include "tern/tern.h"
 
 typedef struct chat {
@@ -25,6 +31,11 @@ typedef struct chat {
     int pending;                /* mu: sends and requests not yet answered */
     int logout_done;            /* mu */
     int dead;                   /* mu: kicked / disconnected for good */
+    int failed;                 /* mu: exit status 1 (recipient missing, kicked...) */
+    int check_done;             /* mu: the start-up check of the group answered */
+    /* SDK thread only: */
+    cli_live *live;
+    int was_ready, reconnecting;
 } chat;
 
 static void signal_locked(chat *ch, int *field, int value)
@@ -35,44 +46,42 @@ static void signal_locked(chat *ch, int *field, int value)
     pthread_mutex_unlock(&ch->mu);
 }
 
-static void fmt_time(int64_t ms, char out[16])
+/* Marks the chat over with exit status 1 and wakes the main thread. */
+static void fail_chat(chat *ch)
 {
-    time_t t = (time_t)(ms > 0 ? ms / 1000 : time(NULL));
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(out, 16, "%H:%M:%S", &tm);
-}
-
-static void print_msg(chat *ch, const tern_message *m)
-{
-    char ts[16];
-    fmt_time(tern_message_time(m), ts);
-    const char *conv = tern_message_conversation_id(m);
-    const char *body = tern_message_text(m);
-    if (!body)
-        body = tern_message_type(m) == TERN_MSG_CUSTOM && tern_message_custom_data(m) ? tern_message_custom_data(m)
-                                                                                      : tern_message_payload_json(m);
-    if (strcmp(conv, ch->conv) != 0)
-        printf("[%s] (%s) %s: %s\n", ts, conv, tern_message_from(m), body);
-    else
-        printf("[%s] %s: %s\n", ts, tern_message_from(m), body);
-    fflush(stdout);
+    pthread_mutex_lock(&ch->mu);
+    ch->dead = 1;
+    ch->failed = 1;
+    ch->pending = 0;
+    pthread_cond_broadcast(&ch->cv);
+    pthread_mutex_unlock(&ch->mu);
 }
 
 static void on_event(tern_client *c, const tern_event *ev, void *ud)
 {
     chat *ch = ud;
+    if (ev->type == TERN_EVENT_MESSAGE_RECEIVED) {
+        cli_live_message(ch->live, ev->message);
+        return;
+    }
+    if (cli_live_event(ch->live, ev))
+        return;
+    cli_live_break(ch->live); /* a notice must not land inside a growing stream line */
     switch (ev->type) {
-    case TERN_EVENT_MESSAGE_RECEIVED: print_msg(ch, ev->message); break;
     case TERN_EVENT_SDK_READY:
-        if (ch->o->verbose)
+        if (ch->reconnecting)
+            fprintf(stderr, "* reconnected: back in %s (missed messages shown above)\n", ch->conv);
+        else if (ch->o->verbose)
             fprintf(stderr, "* ready\n");
+        ch->reconnecting = 0;
+        ch->was_ready = 1;
         break;
     case TERN_EVENT_SDK_NOT_READY:
         if (ev->code) /* 0: our own logout */
             fprintf(stderr, "* connection lost: %s\n", ev->text);
         break;
     case TERN_EVENT_RECONNECTING:
+        ch->reconnecting = 1;
         fprintf(stderr, "* reconnecting (attempt %u) in %.1f s\n", ev->attempt, ev->delay_ms / 1000.0);
         break;
     case TERN_EVENT_MESSAGE_READ:
@@ -83,14 +92,18 @@ static void on_event(tern_client *c, const tern_event *ev, void *ud)
     case TERN_EVENT_CONVERSATION_CHANGED: fprintf(stderr, "* %s: %s\n", ev->conversation_id, ev->reason); break;
     case TERN_EVENT_KICKED_OUT: cli_error(ev->code, "kicked: %s", ev->text); break;
     case TERN_EVENT_DISCONNECTED:
-        if (ev->code)
-            cli_error(ev->code, "disconnected: %s", ev->text);
-        pthread_mutex_lock(&ch->mu);
-        ch->dead = 1;
-        ch->pending = 0;
-        pthread_cond_broadcast(&ch->cv);
-        pthread_mutex_unlock(&ch->mu);
+        if (ev->code) {
+            cli_error_about(ev->code, "disconnected", ev->text, ch->o->user, NULL);
+            fail_chat(ch);
+        } else {
+            pthread_mutex_lock(&ch->mu);
+            ch->dead = 1;
+            ch->pending = 0;
+            pthread_cond_broadcast(&ch->cv);
+            pthread_mutex_unlock(&ch->mu);
+        }
         break;
+    default: break;
     }
 }
 
@@ -98,7 +111,7 @@ static void on_login(tern_client *c, int code, const char *message, void *ud)
 {
     chat *ch = ud;
     if (code != TERN_OK)
-        cli_error(code, "login failed: %s", message);
+        cli_error_about(code, "login failed", message, ch->o->user, NULL);
     pthread_mutex_lock(&ch->mu);
     ch->login_code = code;
     ch->login_done = 1;
@@ -115,21 +128,51 @@ static void done_one(chat *ch)
     pthread_mutex_unlock(&ch->mu);
 }
 
+/* Errors after which no line can ever be sent in this chat. */
+static int recipient_gone(int code)
+{
+    return code == TERN_ERR_USER_NOT_FOUND || code == TERN_ERR_GROUP_NOT_FOUND || code == TERN_ERR_GROUP_PERMISSION;
+}
+
 static void on_sent(tern_client *c, tern_message *m, int code, const char *message, void *ud)
 {
     chat *ch = ud;
-    if (code != TERN_OK)
+    if (recipient_gone(code)) {
+        cli_live_break(ch->live);
+        cli_error_about(code, "not sent", message, ch->o->to, ch->o->group);
+        fail_chat(ch);
+        return;
+    }
+    if (code != TERN_OK) {
+        cli_live_break(ch->live);
         fprintf(stderr, "! not sent (error %d: %s): %s\n", code, message, tern_message_text(m));
+    }
     done_one(ch);
+}
+
+/* The start-up check of --group: its history answers 10010 if it does not exist and
+ * 10007/1104 if the user is not a member. */
+static void on_check(tern_client *c, int code, const char *message, const tern_message *const *msgs, size_t n, int more,
+                     void *ud)
+{
+    chat *ch = ud;
+    if (code != TERN_OK && code != TERN_ERR_SDK_CANCELED) {
+        cli_error_about(code == TERN_ERR_FORBIDDEN ? TERN_ERR_GROUP_PERMISSION : code, "cannot chat", message,
+                        ch->o->user, ch->o->group);
+        fail_chat(ch);
+    }
+    signal_locked(ch, &ch->check_done, 1);
 }
 
 static void on_history(tern_client *c, int code, const char *message, const tern_message *const *msgs, size_t n,
                        int more, void *ud)
 {
+    chat *ch = ud;
+    cli_live_break(ch->live);
     if (code != TERN_OK)
         fprintf(stderr, "! history: error %d: %s\n", code, message);
     for (size_t i = n; i-- > 0;) /* oldest first on screen */
-        print_msg(ud, msgs[i]);
+        cli_print_msg(stdout, ch->o, msgs[i], ch->conv);
     if (code == TERN_OK && n == 0)
         fprintf(stderr, "* no messages yet\n");
     done_one(ud);
@@ -138,15 +181,12 @@ static void on_history(tern_client *c, int code, const char *message, const tern
 static void on_convs(tern_client *c, int code, const char *message, const tern_conversation *const *convs, size_t n,
                      void *ud)
 {
+    chat *ch = ud;
+    cli_live_break(ch->live);
     if (code != TERN_OK)
         fprintf(stderr, "! conversations: error %d: %s\n", code, message);
-    for (size_t i = 0; i < n; i++) {
-        const tern_message *last = tern_conversation_last_message(convs[i]);
-        const char *t = last ? tern_message_text(last) : NULL;
-        printf("%-24s unread %-4llu %s%s%s\n", tern_conversation_id(convs[i]),
-               (unsigned long long)tern_conversation_unread_count(convs[i]), last ? tern_message_from(last) : "",
-               last ? ": " : "", t ? t : (last ? "[non-text]" : ""));
-    }
+    if (n)
+        cli_print_convs(ch->o, convs, n);
     if (code == TERN_OK && n == 0)
         fprintf(stderr, "* no conversations\n");
     fflush(stdout);
@@ -156,6 +196,7 @@ static void on_convs(tern_client *c, int code, const char *message, const tern_c
 static void on_read(tern_client *c, int code, const char *message, const char *conv, uint64_t read_seq, uint64_t unread,
                     void *ud)
 {
+    cli_live_break(((chat *)ud)->live);
     if (code != TERN_OK)
         fprintf(stderr, "! read: error %d: %s\n", code, message);
     else
@@ -214,10 +255,28 @@ int cmd_chat(cli_opts *o)
     opts.device = o->device;
     opts.tls_ca_file = o->ca_file;
     opts.platform = "tern-cli";
+    /* A user that does not exist: said before anything else when REST can tell. */
+    if (type == TERN_CONV_C2C && (o->app_token || o->client_secret)) {
+        char *app_tok = cli_app_token(o), path[400];
+        cJSON *root = NULL;
+        snprintf(path, sizeof path, "/%s/users/%s", o->app, to);
+        int ok = app_tok && tern_ident_valid(to, strlen(to)) &&
+                 rest_call_about(o, "GET", path, NULL, app_tok, &root, to, NULL) == 0;
+        cJSON_Delete(root);
+        tern_free(app_tok);
+        if (!ok) {
+            if (!tern_ident_valid(to, strlen(to)))
+                cli_error(TERN_ERR_SDK_INVALID_ARG, "--to %s is not a user id", to);
+            tern_free(token);
+            return 1;
+        }
+    }
+    ch.live = cli_live_new(o, ch.conv);
     int rc = tern_client_create(url, o->app, o->user, token, &opts, &ch.c);
     tern_free(token);
-    if (rc != TERN_OK) {
+    if (rc != TERN_OK || !ch.live) {
         cli_error(rc, "cannot create the client: check --server, --app, --user, --token");
+        cli_live_free(ch.live);
         return 1;
     }
     tern_client_start_thread(ch.c);
@@ -232,6 +291,17 @@ int cmd_chat(cli_opts *o)
     if (!ok) {
         exit_code = 1;
         goto out;
+    }
+    if (type == TERN_CONV_GROUP) {
+        if (tern_get_message_list(ch.c, ch.conv, 0, 1, on_check, &ch) == TERN_OK)
+            wait_for(&ch, &ch.check_done, 0, 30);
+        pthread_mutex_lock(&ch.mu);
+        int failed = ch.failed;
+        pthread_mutex_unlock(&ch.mu);
+        if (failed) {
+            exit_code = 1;
+            goto logout;
+        }
     }
     fprintf(stderr, "* logged in as %s, chatting in %s — /history /convs /read /quit\n", o->user, ch.conv);
 
@@ -278,10 +348,16 @@ int cmd_chat(cli_opts *o)
     }
     /* Leave only once every line was acknowledged (or failed) and every request answered. */
     wait_for(&ch, &ch.pending, 1, 30);
+    pthread_mutex_lock(&ch.mu);
+    if (ch.failed)
+        exit_code = 1;
+    pthread_mutex_unlock(&ch.mu);
+logout:
     if (tern_logout(ch.c, on_logout, &ch) == TERN_OK)
         wait_for(&ch, &ch.logout_done, 0, 10);
 out:
     tern_client_destroy(ch.c);
+    cli_live_free(ch.live);
     pthread_cond_destroy(&ch.cv);
     pthread_mutex_destroy(&ch.mu);
     return exit_code;

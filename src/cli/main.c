@@ -29,42 +29,52 @@ void cli_error(int code, const char *fmt, ...)
 
 /* ---- help ------------------------------------------------------------------------ */
 
-static const char OVERVIEW[] = "usage: tern [global options] <command> [options] [args]\n"
-                               "\n"
-                               "Messaging (WebSocket, through libtern; needs --app, --user and a user token):\n"
-                               "  chat           interactive chat with a user or group (reads lines from stdin)\n"
-                               "  send           send one message and print its ack as JSON\n"
-                               "  listen         print received messages, one JSON object per line\n"
-                               "  history        print a conversation's messages (JSON)\n"
-                               "  conversations  print the conversation list (JSON)\n"
-                               "\n"
-                               "Administration (REST API; needs an app token, or the admin token for apps):\n"
-                               "  users          create | list | get | delete users\n"
-                               "  token          issue a user token (REST, or minted locally with --secret)\n"
-                               "  groups         create | get | dismiss | members | add | remove | of\n"
-                               "  apps           create | list apps (admin)\n"
-                               "\n"
-                               "Global options (also accepted after the command):\n"
-                               "  --server URL          server, default http://127.0.0.1:8080 (env TERN_SERVER);\n"
-                               "                        the WebSocket endpoint is ws://HOST:PORT/ws; https:// or\n"
-                               "                        wss:// for a server behind a TLS proxy (then wss://.../ws)\n"
-                               "  --ca FILE             PEM certificate authorities to trust for https/wss instead\n"
-                               "                        of the system's (env TERN_CA)\n"
-                               "  --app ORG/APP         the app (env TERN_APP)\n"
-                               "  --user NAME           the user to log in as (env TERN_USER)\n"
-                               "  --token TOKEN         the user's token (env TERN_TOKEN); without it the CLI mints\n"
-                               "                        one with --secret, or asks REST with the app credentials\n"
-                               "  --client-id ID, --client-secret S\n"
-                               "                        app credentials (env TERN_CLIENT_ID, TERN_CLIENT_SECRET):\n"
-                               "                        the CLI gets an app token via POST /{org}/{app}/token\n"
-                               "  --app-token TOKEN     an app token instead (env TERN_APP_TOKEN)\n"
-                               "  --admin-token TOKEN   the server's admin token, for `apps` (env TERN_ADMIN_TOKEN)\n"
-                               "  --device NAME         login device name (WebSocket commands)\n"
-                               "  -v, --verbose         log connection events to stderr\n"
-                               "  -h, --help            help; `tern <command> --help` for a command\n"
-                               "\n"
-                               "Exit status: 0 on success; 1 on an error, printed to stderr as \"error CODE: text\";\n"
-                               "2 on a usage error.\n";
+static const char OVERVIEW[] =
+    "usage: tern [global options] <command> [options] [args]\n"
+    "\n"
+    "Messaging (WebSocket, through libtern; needs --app, --user and a user token):\n"
+    "  chat           interactive chat with a user or group (reads lines from stdin)\n"
+    "  send           send one message\n"
+    "  listen         print received messages as they come (--since CURSOR: catch up first)\n"
+    "  history        print a conversation's messages\n"
+    "  conversations  the conversation list with unread counts\n"
+    "\n"
+    "Administration and app backends (REST API; need an app token, or the admin token for apps):\n"
+    "  stream         send stdin as a streamed message, chunk by chunk (`some-llm | tern stream ...`)\n"
+    "  users          create | list | get | delete users\n"
+    "  token          issue a user token (REST, or minted locally with --secret)\n"
+    "  groups         create | get | dismiss | members | add | remove | of\n"
+    "  apps           create | list apps (admin)\n"
+    "\n"
+    "Output is for people: aligned tables, local times (HH:MM today, else the date too),\n"
+    "message lines like `[12:05] (GROUPteam) alice: hi`, message types as words, unread\n"
+    "counts in colour on a terminal (never with NO_COLOR set or into a pipe).\n"
+    "--json prints one JSON object per line instead, for scripts.\n"
+    "\n"
+    "Global options (also accepted after the command):\n"
+    "  --server URL          server, default http://127.0.0.1:8080 (env TERN_SERVER);\n"
+    "                        the WebSocket endpoint is ws://HOST:PORT/ws; https:// or\n"
+    "                        wss:// for a server behind a TLS proxy (then wss://.../ws)\n"
+    "  --ca FILE             PEM certificate authorities to trust for https/wss instead\n"
+    "                        of the system's (env TERN_CA)\n"
+    "  --app ORG/APP         the app (env TERN_APP)\n"
+    "  --user NAME           the user to log in as (env TERN_USER)\n"
+    "  --token TOKEN         the user's token (env TERN_TOKEN); without it the CLI mints\n"
+    "                        one with --secret, or asks REST with the app credentials\n"
+    "  --client-id ID, --client-secret S\n"
+    "                        app credentials (env TERN_CLIENT_ID, TERN_CLIENT_SECRET):\n"
+    "                        the CLI gets an app token via POST /{org}/{app}/token\n"
+    "  --app-token TOKEN     an app token instead (env TERN_APP_TOKEN)\n"
+    "  --admin-token TOKEN   the server's admin token, for `apps` (env TERN_ADMIN_TOKEN)\n"
+    "  --device NAME         login device name (WebSocket commands)\n"
+    "  --json                one JSON object per line (see each command's help)\n"
+    "  -v, --verbose         show REST requests (secrets as ***) and connection events\n"
+    "                        on stderr\n"
+    "  -h, --help            help; `tern <command> --help` for a command\n"
+    "  --version             print the version\n"
+    "\n"
+    "Exit status: 0 on success; 1 on an error, printed to stderr as \"error CODE: text\";\n"
+    "2 on a usage error.\n";
 
 static const struct {
     const char *cmd, *sub, *text;
@@ -72,48 +82,83 @@ static const struct {
     {"chat", NULL,
      "usage: tern chat (--to USER | --group GROUP)\n"
      "Logs in and chats: every line read from stdin is sent as a text message (works in a\n"
-     "terminal and with a pipe); incoming messages print as `[HH:MM:SS] sender: text`\n"
-     "(messages of other conversations are prefixed with their conversation id).\n"
+     "terminal and with a pipe); incoming messages print as `[HH:MM] sender: text`\n"
+     "(messages of other conversations are prefixed with their conversation id; types\n"
+     "other than text are named, `[custom]`). A streamed message grows in place on a\n"
+     "terminal as its chunks arrive (markdown shown as text); into a pipe it prints once,\n"
+     "whole. Notices (reconnecting, reconnected) go to stderr.\n"
      "Commands typed as lines:\n"
      "  /history   the last 20 messages of this conversation\n"
      "  /convs     the conversation list with unread counts\n"
      "  /read      mark this conversation read\n"
      "  /quit      leave (so does end of input, after every sent line is acknowledged)\n"
-     "A line starting with // sends the text after the first /.\n"},
+     "A line starting with // sends the text after the first /.\n"
+     "A user or group that does not exist ends the chat at once with the error (exit 1).\n"},
     {"send", NULL,
      "usage: tern send (--to USER | --group GROUP) --text TEXT [--custom-data S]\n"
      "                 [--client-msg-id ID] [--priority High|Normal|Low|Lowest]\n"
-     "                 [--online-only] [--timeout SECONDS]\n"
-     "Logs in over WebSocket, sends one text message and prints the ack as one JSON line:\n"
-     "  {\"msgId\":\"...\",\"seq\":N,\"time\":MS,\"conversationID\":\"C2Cbob\"}\n"
+     "                 [--online-only] [--timeout SECONDS] [--json]\n"
+     "Logs in over WebSocket, sends one text message and prints the acknowledgement:\n"
+     "  sent to C2Cbob at 12:05: seq 3, msgId 7264...\n"
+     "With --json, one line: {\"msgId\":\"...\",\"seq\":N,\"time\":MS,\"conversationID\":\"C2Cbob\"}\n"
      "--custom-data sets cloudCustomData; --client-msg-id makes a retry idempotent (the\n"
      "server stores one message per sender and id); --online-only is not stored (seq 0).\n"
      "Exits 0, or 1 with the error on stderr. --timeout (default 30) bounds the whole run.\n"},
     {"listen", NULL,
-     "usage: tern listen [--count N] [--timeout SECONDS]\n"
-     "Logs in and prints every received message as one JSON line (the message object as\n"
-     "the server sent it, docs/protocol.md §6), flushing after each. Messages that arrive\n"
-     "while connected are printed, plus those the login-time sync finds. `listening as\n"
-     "USER` goes to stderr once the client is ready.\n"
-     "Stops after N messages (exit 0) or after the timeout (exit 0 without --count,\n"
-     "1 if fewer than N arrived); runs until interrupted otherwise.\n"},
+     "usage: tern listen [--since CURSOR] [--count N] [--timeout SECONDS] [--json]\n"
+     "Logs in and prints every message the user receives, one per line in the look of\n"
+     "`chat`: `[12:05] (C2Calice) alice: hi`. A streamed message grows in place on a\n"
+     "terminal; into a pipe or file it is printed once, whole, when it finishes.\n"
+     "--since CURSOR first catches up: every message that arrived after CURSOR is printed\n"
+     "(oldest first in each conversation), then the live ones. Without it, the catch-up\n"
+     "starts at login.\n"
+     "When it stops (--count N messages, --timeout, Ctrl-C or SIGTERM), it prints the\n"
+     "cursor on stderr as `cursor: <id>`: give it to the next `tern listen --since` to go\n"
+     "on without missing or repeating a message:\n"
+     "  cur=$(tern listen --timeout 60 2>&1 >msgs.txt | sed -n 's/^cursor: //p')\n"
+     "  tern listen --since \"$cur\"\n"
+     "--json: each message object (docs/protocol.md §6) on its own line; a stream adds one\n"
+     "object per event: {\"ev\":\"stream_started\"|\"stream_chunk\"|\"stream_finished\",\"msgId\",\n"
+     "\"conversationID\",\"from\",\"seq\",\"chunk\",\"format\",\"state\"[,\"message\"]}.\n"
+     "`listening as USER` goes to stderr once the catch-up is done.\n"
+     "Exit: 0 after N messages or the timeout without --count; 1 if fewer than N arrived.\n"},
     {"history", NULL,
-     "usage: tern history --conv CONVERSATION_ID [--limit N] [--before SEQ]\n"
-     "Prints {\"messages\":[...],\"more\":bool}: messages with seq < SEQ (default: the\n"
-     "newest), newest first, at most N (1-100, default 20). Conversation ids are\n"
-     "C2C<user> or GROUP<group>.\n"},
+     "usage: tern history --conv CONVERSATION_ID [--limit N] [--before SEQ] [--json]\n"
+     "Prints a conversation's messages with seq < SEQ (default: the newest), at most N\n"
+     "(1-100, default 20), oldest first, in the look of `chat`. Conversation ids look like\n"
+     "C2Cbob (with user bob) or GROUPg1 (group g1). When older messages remain, stderr\n"
+     "says which --before gets them. --json: one message object per line, oldest first.\n"},
     {"conversations", NULL,
-     "usage: tern conversations [--limit N]\n"
-     "At most N conversations (1-500, default 100). Prints {\"conversations\":[\n"
-     "{\"conversationID\",\"type\",\"peer\",\"unreadCount\",\"readSeq\",\"lastSeq\",\n"
-     "\"lastMessage\"}, ...]}, most recent first.\n"},
+     "usage: tern conversations [--limit N] [--json]\n"
+     "The conversation list, most recent first, at most N (1-500, default 100):\n"
+     "  CONVERSATION  TYPE   UNREAD  TIME   LAST MESSAGE\n"
+     "  GROUPteam     group       2  12:05  alice: hi team\n"
+     "--json: one object per line, {\"conversationID\",\"type\",\"peer\",\"unreadCount\",\n"
+     "\"readSeq\",\"lastSeq\",\"lastMessage\"}.\n"},
+    {"stream", NULL,
+     "usage: tern stream (--group GROUP | --to USER) --from USER [--bytes N] [--markdown]\n"
+     "                   [--finish-reason N] [--json]\n"
+     "Sends standard input as one streamed message through the REST API\n"
+     "(POST /{org}/{app}/stream_message/chatgroup or /users, app token): a chunk per line,\n"
+     "or per N bytes with --bytes N (a UTF-8 character is never split), so\n"
+     "`some-llm | tern stream --group g1 --from bot` shows the reply growing in every\n"
+     "member's `tern listen` and `tern chat`. The first chunk is seq 0; at end of input a\n"
+     "last chunk carries finish:true (and --finish-reason N), with msg \"\" if nothing is\n"
+     "left. Input that waits 10 s in the middle of a line is sent as it is, so a slow writer\n"
+     "keeps the stream open; if stdin is silent for more than 30 s the server ends the\n"
+     "stream (14033) and tern prints that error and exits 1. Line breaks are kept: each\n"
+     "line after the first is sent with the newline before it. --markdown marks the\n"
+     "message as markdown. --from is not checked against the users (as Easemob).\n"
+     "Prints the message id once the first chunk is accepted (-v: every chunk's answer);\n"
+     "--json prints {\"msgId\",\"chunks\",\"bytes\"} at the end instead.\n"},
     {"users", NULL,
      "usage: tern users create NAME [--nickname N]\n"
      "       tern users list [--limit N] [--cursor NAME]\n"
      "       tern users get NAME\n"
      "       tern users delete NAME\n"
-     "REST user administration of --app; prints the response's JSON data. list: at most N\n"
-     "users (1-1000, default 100).\n"},
+     "REST user administration of --app. Prints a table (USERNAME NICKNAME CREATED ...);\n"
+     "--json: one user object per line. list: at most N users (1-100, default 100); when\n"
+     "there are more, stderr says `cursor: NAME` for the next --cursor.\n"},
     {"token", NULL,
      "usage: tern token NAME [--ttl SECONDS] [--secret CLIENT_SECRET]\n"
      "Prints a user token for NAME. With --secret, mints it locally (HMAC-SHA256 with\n"
@@ -127,12 +172,13 @@ static const struct {
      "       tern groups add G USER...\n"
      "       tern groups remove G USER\n"
      "       tern groups of USER        (the groups USER belongs to)\n"
-     "REST group administration of --app; prints the response's JSON data.\n"},
+     "REST group administration of --app; prints the answer as a table (--json: one JSON\n"
+     "object per line).\n"},
     {"apps", NULL,
      "usage: tern apps create ORG/APP\n"
      "       tern apps list\n"
      "Server administration with --admin-token; `create` prints the new app's\n"
-     "client_id and client_secret.\n"},
+     "client_id and client_secret (a table; --json: one object per line).\n"},
 };
 
 int cli_usage(const char *cmd, const char *sub)
@@ -209,6 +255,12 @@ static int parse_args(int argc, char **argv, cli_opts *o)
         {"name", T_STR, &o->name},
         {"owner", T_STR, &o->owner},
         {"members", T_STR, &o->members},
+        {"since", T_STR, &o->since},
+        {"from", T_STR, &o->from},
+        {"bytes", T_LONG, &o->bytes},
+        {"finish-reason", T_LONG, &o->finish_reason},
+        {"markdown", T_FLAG, &o->markdown},
+        {"json", T_FLAG, &o->json},
         {"count", T_LONG, &o->count},
         {"limit", T_LONG, &o->limit},
         {"ttl", T_LONG, &o->ttl},
@@ -303,6 +355,7 @@ int main(int argc, char **argv)
     o.ttl = -1;
     o.timeout = -1;
     o.before = 0;
+    o.finish_reason = -1;
     if (parse_args(argc, argv, &o) < 0)
         return 2;
     o.server = env_or(o.server, "TERN_SERVER");
@@ -317,8 +370,10 @@ int main(int argc, char **argv)
     o.app_token = env_or(o.app_token, "TERN_APP_TOKEN");
     o.admin_token = env_or(o.admin_token, "TERN_ADMIN_TOKEN");
 
+    cli_out_init(&o);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = dispatch(&o);
+    cli_http_cleanup();
     curl_global_cleanup();
     return rc;
 }
@@ -350,7 +405,7 @@ static int dispatch(cli_opts *op)
     static const struct {
         const char *cmd;
         long max;
-    } limits[] = {{"history", 100}, {"conversations", 500}, {"convs", 500}, {"users", 1000}};
+    } limits[] = {{"history", 100}, {"conversations", 500}, {"convs", 500}, {"users", 100}};
     for (size_t i = 0; o.limit != -1 && i < sizeof limits / sizeof limits[0]; i++) {
         if (!strcmp(cmd, limits[i].cmd) && (o.limit < 1 || o.limit > limits[i].max)) {
             cli_error(0, "--limit %ld is out of range for %s: 1-%ld", o.limit, cmd, limits[i].max);
@@ -367,6 +422,8 @@ static int dispatch(cli_opts *op)
         return cmd_history(&o);
     if (!strcmp(cmd, "conversations") || !strcmp(cmd, "convs"))
         return cmd_conversations(&o);
+    if (!strcmp(cmd, "stream"))
+        return cmd_stream(&o);
     if (!strcmp(cmd, "users") || !strcmp(cmd, "token") || !strcmp(cmd, "groups") || !strcmp(cmd, "apps"))
         return cmd_rest(&o);
     cli_error(0, "unknown command %s (see tern --help)", cmd);

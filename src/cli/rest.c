@@ -1,7 +1,9 @@
 /*
- * rest.c — the `tern` CLI's REST side: libcurl calls to docs/rest-api.md with the
- * response envelope unwrapped, app/user token acquisition (REST or local HMAC minting
- * via core/token.h), and the administrative verbs users, token, groups and apps.
+ * rest.c — the `tern` CLI's REST side: libcurl calls to docs/rest-api.md (one kept-alive
+ * handle; -v logs each request and answer with its secrets as ***; errors name the user
+ * or group), app/user token acquisition (REST or local HMAC minting via core/token.h),
+ * and the administrative verbs users, token, groups and apps (answers printed by
+ * answer.c).
  */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -84,30 +86,86 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return tern_buf_append(b, p, size * n) < 0 ? 0 : size * n;
 }
 
-static void print_rest_error(long status, const cJSON *root, const char *raw)
+/* Keys whose values -v never shows: the app's secret, a user's password, tokens. */
+static int secret_key(const char *k)
+{
+    return !strcmp(k, "client_secret") || !strcmp(k, "password") || !strcmp(k, "access_token") || !strcmp(k, "secret");
+}
+
+static void redact(cJSON *j)
+{
+    for (cJSON *it = j ? j->child : NULL, *next; it; it = next) {
+        next = it->next; /* the replace below frees it */
+        if (it->string && secret_key(it->string) && !cJSON_IsObject(it) && !cJSON_IsArray(it))
+            cJSON_ReplaceItemInObjectCaseSensitive(j, it->string, cJSON_CreateString("***"));
+        else if (cJSON_IsObject(it) || cJSON_IsArray(it))
+            redact(it);
+    }
+}
+
+/* -v: prints a request or response body on stderr with its secrets as "***". */
+static void log_body(const char *dir, const char *head, const char *body, size_t n)
+{
+    cJSON *j = NULL;
+    char *shown = NULL;
+    if (body && n && tern_json_parse(body, n, &j) == 0 && j) {
+        redact(j);
+        shown = cJSON_PrintUnformatted(j);
+    }
+    fprintf(stderr, "%s %s%s%.*s\n", dir, head, body && n ? " " : "", shown ? (int)strlen(shown) : (int)n,
+            shown       ? shown
+            : body && n ? "(not JSON)"
+                        : "");
+    cJSON_free(shown);
+    cJSON_Delete(j);
+}
+
+static void print_rest_error(long status, const cJSON *root, const char *raw, const char *user, const char *group)
 {
     const cJSON *code = cJSON_GetObjectItemCaseSensitive(root, "code");
+    const cJSON *ecode = cJSON_GetObjectItemCaseSensitive(root, "error_code"); /* Easemob's */
     const cJSON *desc = cJSON_GetObjectItemCaseSensitive(root, "error_description");
     const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
-    if (cJSON_IsNumber(code))
-        cli_error((int)code->valuedouble, "%s (HTTP %ld)",
+    int c = cJSON_IsNumber(code) ? (int)code->valuedouble : cJSON_IsNumber(ecode) ? (int)ecode->valuedouble : 0;
+    int not_found = status == 404 && cJSON_IsString(err) && !strcmp(err->valuestring, "service_resource_not_found");
+    if ((c == TERN_ERR_USER_NOT_FOUND || (not_found && !group)) && user)
+        cli_error(c, "user '%s' not found (HTTP %ld)", user, status);
+    else if ((c == TERN_ERR_GROUP_NOT_FOUND || (not_found && !user)) && group)
+        cli_error(c, "group '%s' not found (HTTP %ld)", group, status);
+    else if (c || cJSON_IsString(desc) || cJSON_IsString(err))
+        cli_error(c, "%s (HTTP %ld)",
                   cJSON_IsString(desc)  ? desc->valuestring
                   : cJSON_IsString(err) ? err->valuestring
-                                        : tern_strerror((int)code->valuedouble),
+                                        : tern_strerror(c),
                   status);
     else
         cli_error(TERN_ERR_SDK_IO, "HTTP %ld: %.200s", status, raw && *raw ? raw : "(no body)");
 }
 
-int rest_call(const cli_opts *o, const char *method, const char *path, const char *body, const char *bearer,
-              cJSON **out)
+static CURL *g_curl; /* one handle for the process: its connection is kept alive */
+
+void cli_http_cleanup(void)
+{
+    if (g_curl)
+        curl_easy_cleanup(g_curl);
+    g_curl = NULL;
+}
+
+/* The call behind rest_call*: an answer with HTTP status quiet_status (0: none) returns
+ * -2 without printing. */
+static int rest_do(const cli_opts *o, const char *method, const char *path, const char *body, const char *bearer,
+                   cJSON **out, const char *user, const char *group, long quiet_status)
 {
     char base[400], url[2048], auth[1200];
     *out = NULL;
     if (cli_rest_base(o, base, sizeof base) < 0)
         return -1;
     snprintf(url, sizeof url, "%s%s", base, path);
-    CURL *h = curl_easy_init();
+    if (g_curl)
+        curl_easy_reset(g_curl); /* options cleared, the connection cache kept */
+    else
+        g_curl = curl_easy_init();
+    CURL *h = g_curl;
     if (!h) {
         cli_error(TERN_ERR_SDK_IO, "curl_easy_init failed");
         return -1;
@@ -136,23 +194,33 @@ int rest_call(const cli_opts *o, const char *method, const char *path, const cha
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     }
-    if (o->verbose)
-        fprintf(stderr, "> %s %s%s%s\n", method, url, body ? " " : "", body ? body : "");
+    if (o->verbose) {
+        char head[2200];
+        snprintf(head, sizeof head, "%s %s%s", method, url, bearer ? " (Authorization: Bearer ***)" : "");
+        log_body(">", head, body, body ? strlen(body) : 0);
+    }
     CURLcode cc = curl_easy_perform(h);
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(hdrs);
-    curl_easy_cleanup(h);
     int rc = -1;
     if (cc != CURLE_OK) {
         cli_error(TERN_ERR_SDK_IO, "%s %s: %s", method, url, curl_easy_strerror(cc));
         goto out;
     }
+    if (o->verbose) {
+        char head[32];
+        snprintf(head, sizeof head, "HTTP %ld", status);
+        log_body("<", head, resp.data, resp.len);
+    }
     cJSON *root = NULL;
     if (resp.len)
         tern_json_parse(resp.data, resp.len, &root);
     if (status < 200 || status > 299) {
-        print_rest_error(status, root, resp.data);
+        if (quiet_status && status == quiet_status)
+            rc = -2;
+        else
+            print_rest_error(status, root, resp.data, user, group);
         cJSON_Delete(root);
         goto out;
     }
@@ -167,21 +235,22 @@ out:
     return rc;
 }
 
-/* Prints root.data compactly (or root if it has no data) on stdout. */
-static int print_data(cJSON *root)
+int rest_call_about(const cli_opts *o, const char *method, const char *path, const char *body, const char *bearer,
+                    cJSON **out, const char *user, const char *group)
 {
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
-    char *s = cJSON_PrintUnformatted(data ? data : root);
-    if (s) {
-        puts(s);
-        cJSON_free(s);
-    }
-    const cJSON *cursor = cJSON_GetObjectItemCaseSensitive(root, "cursor");
-    if (cJSON_IsString(cursor) && *cursor->valuestring)
-        fprintf(stderr, "cursor: %s\n", cursor->valuestring);
-    cJSON_Delete(root);
-    fflush(stdout);
-    return 0;
+    return rest_do(o, method, path, body, bearer, out, user, group, 0);
+}
+
+int rest_call_quiet(const cli_opts *o, const char *method, const char *path, const char *body, const char *bearer,
+                    cJSON **out, long quiet_status)
+{
+    return rest_do(o, method, path, body, bearer, out, NULL, NULL, quiet_status);
+}
+
+int rest_call(const cli_opts *o, const char *method, const char *path, const char *body, const char *bearer,
+              cJSON **out)
+{
+    return rest_call_about(o, method, path, body, bearer, out, NULL, NULL);
 }
 
 /* ---- tokens ----------------------------------------------------------------------- */
@@ -213,6 +282,9 @@ static int app_ok(const cli_opts *o)
 static char *mint(char kind, const cli_opts *o, const char *user, const char *secret, long ttl)
 {
     char tok[TERN_TOKEN_MAX];
+    if (o->verbose)
+        fprintf(stderr, "* minting %s token%s%s locally for %s (HMAC-SHA256, secret ***, ttl %ld s)\n",
+                kind == 'a' ? "an app" : "a user", user ? " of " : "", user ? user : "", o->app, ttl > 0 ? ttl : 86400);
     int64_t exp = (int64_t)time(NULL) + (ttl > 0 ? ttl : 86400);
     if (tern_token_mint(kind, o->app, user ? user : "", exp, secret, tok, sizeof tok) < 0) {
         cli_error(TERN_ERR_SDK_INVALID_ARG, "cannot mint a token (check --app and the user name)");
@@ -267,7 +339,7 @@ static char *rest_user_token(const cli_opts *o, const char *user, long ttl)
     if (ttl > 0)
         snprintf(body, sizeof body, "{\"ttl\":%ld}", ttl);
     cJSON *root = NULL;
-    int rc = rest_call(o, "POST", path, body, app_tok, &root);
+    int rc = rest_call_about(o, "POST", path, body, app_tok, &root, user, NULL);
     tern_free(app_tok);
     if (rc < 0)
         return NULL;
@@ -305,21 +377,46 @@ static int need_args(const cli_opts *o, int n, const char *usage_cmd)
     return 0;
 }
 
-/* Runs one /{org}/{app} call with the app token and prints data. */
-static int app_call(const cli_opts *o, const char *method, const char *path_fmt_tail, const char *body)
+/* Runs one /{org}/{app} call with the app token; *root gets the answer (caller frees).
+ * user/group name the subject in a not-found error. Returns 0, or 1 (printed). */
+static int app_fetch(const cli_opts *o, const char *method, const char *tail, const char *body, const char *user,
+                     const char *group, cJSON **root)
 {
     char *tok = cli_app_token(o);
     if (!tok)
         return 1;
     char path[1024];
-    snprintf(path, sizeof path, "/%s%s", o->app, path_fmt_tail);
-    cJSON *root = NULL;
-    int rc = rest_call(o, method, path, body, tok, &root);
+    snprintf(path, sizeof path, "/%s%s", o->app, tail);
+    int rc = rest_call_about(o, method, path, body, tok, root, user, group);
     tern_free(tok);
-    if (rc < 0)
+    return rc < 0 ? 1 : 0;
+}
+
+/* app_fetch, then prints the answer (columns `prefer` first, `skip` left out). */
+static int app_call_ex(const cli_opts *o, const char *method, const char *tail, const char *body, const char *user,
+                       const char *group, const char *const *prefer, const char *const *skip)
+{
+    cJSON *root = NULL;
+    if (app_fetch(o, method, tail, body, user, group, &root))
         return 1;
-    print_data(root);
+    cli_print_answer(o, root, prefer, skip);
     return 0;
+}
+
+static int app_call(const cli_opts *o, const char *method, const char *path_fmt_tail, const char *body,
+                    const char *user, const char *group)
+{
+    return app_call_ex(o, method, path_fmt_tail, body, user, group, NULL, NULL);
+}
+
+/* Users in both shapes: Tern's data:[{username,nickname,created}] and Easemob's
+ * entities:[{uuid,type,created,modified,username,activated,nickname}]. */
+static const char *const USER_COLS[] = {"username", "nickname", "created", "activated", NULL};
+static const char *const USER_SKIP[] = {"uuid", "type", "modified", NULL};
+
+static int users_call(const cli_opts *o, const char *method, const char *tail, const char *body, const char *user)
+{
+    return app_call_ex(o, method, tail, body, user, NULL, USER_COLS, USER_SKIP);
 }
 
 static int cmd_users(cli_opts *o)
@@ -332,11 +429,16 @@ static int cmd_users(cli_opts *o)
     }
     if (!strcmp(sub, "list")) {
         long limit = o->limit > 0 ? o->limit : 100;
-        if (o->cursor && !ident_ok("cursor", o->cursor))
-            return 1;
-        snprintf(tail, sizeof tail, "/users?limit=%ld%s%s", limit, o->cursor ? "&cursor=" : "",
-                 o->cursor ? o->cursor : "");
-        return app_call(o, "GET", tail, NULL);
+        /* The cursor is the server's (a user name, or Easemob's opaque string): escaped. */
+        char *cur = o->cursor ? curl_easy_escape(NULL, o->cursor, (int)strlen(o->cursor)) : NULL;
+        if (o->cursor && (!cur || strlen(cur) > 400)) {
+            curl_free(cur);
+            cli_error(TERN_ERR_SDK_INVALID_ARG, "--cursor: too long");
+            return 2;
+        }
+        snprintf(tail, sizeof tail, "/users?limit=%ld%s%s", limit, cur ? "&cursor=" : "", cur ? cur : "");
+        curl_free(cur);
+        return users_call(o, "GET", tail, NULL, NULL);
     }
     if (!need_args(o, 3, "users"))
         return 2;
@@ -358,15 +460,23 @@ static int cmd_users(cli_opts *o)
             tern_buf_json_str(&b, o->nickname, strlen(o->nickname));
         }
         tern_buf_putc(&b, '}');
-        int rc = app_call(o, "POST", "/users", b.data);
+        int rc = users_call(o, "POST", "/users", b.data, NULL);
         tern_buf_free(&b);
         return rc;
     }
     snprintf(tail, sizeof tail, "/users/%s", name);
     if (!strcmp(sub, "get"))
-        return app_call(o, "GET", tail, NULL);
-    if (!strcmp(sub, "delete"))
-        return app_call(o, "DELETE", tail, NULL);
+        return users_call(o, "GET", tail, NULL, name);
+    if (!strcmp(sub, "delete")) {
+        if (o->json)
+            return users_call(o, "DELETE", tail, NULL, name);
+        cJSON *root = NULL;
+        if (app_fetch(o, "DELETE", tail, NULL, name, NULL, &root))
+            return 1;
+        cJSON_Delete(root);
+        printf("deleted user %s\n", name);
+        return 0;
+    }
     cli_usage("users", NULL);
     return 2;
 }
@@ -441,7 +551,7 @@ static int cmd_groups(cli_opts *o)
             }
         }
         tern_buf_puts(&b, "]}");
-        int rc = app_call(o, "POST", "/chatgroups", b.data);
+        int rc = app_call(o, "POST", "/chatgroups", b.data, NULL, NULL);
         tern_buf_free(&b);
         return rc;
     }
@@ -452,17 +562,17 @@ static int cmd_groups(cli_opts *o)
         if (!ident_ok("user", g))
             return 1;
         snprintf(tail, sizeof tail, "/users/%s/joined_chatgroups", g);
-        return app_call(o, "GET", tail, NULL);
+        return app_call(o, "GET", tail, NULL, g, NULL);
     }
     if (!ident_ok("group", g))
         return 1;
     if (!strcmp(sub, "get") || !strcmp(sub, "dismiss")) {
         snprintf(tail, sizeof tail, "/chatgroups/%s", g);
-        return app_call(o, !strcmp(sub, "get") ? "GET" : "DELETE", tail, NULL);
+        return app_call(o, !strcmp(sub, "get") ? "GET" : "DELETE", tail, NULL, NULL, g);
     }
     if (!strcmp(sub, "members")) {
         snprintf(tail, sizeof tail, "/chatgroups/%s/users", g);
-        return app_call(o, "GET", tail, NULL);
+        return app_call(o, "GET", tail, NULL, NULL, g);
     }
     if (!strcmp(sub, "add")) {
         if (!need_args(o, 4, "groups"))
@@ -481,7 +591,7 @@ static int cmd_groups(cli_opts *o)
         }
         tern_buf_puts(&b, "]}");
         snprintf(tail, sizeof tail, "/chatgroups/%s/users", g);
-        int rc = app_call(o, "POST", tail, b.data);
+        int rc = app_call(o, "POST", tail, b.data, o->npos == 4 ? o->pos[3] : NULL, g);
         tern_buf_free(&b);
         return rc;
     }
@@ -491,7 +601,7 @@ static int cmd_groups(cli_opts *o)
         if (!ident_ok("user", o->pos[3]))
             return 1;
         snprintf(tail, sizeof tail, "/chatgroups/%s/users/%s", g, o->pos[3]);
-        return app_call(o, "DELETE", tail, NULL);
+        return app_call(o, "DELETE", tail, NULL, o->pos[3], g);
     }
     cli_usage("groups", NULL);
     return 2;
@@ -513,7 +623,7 @@ static int cmd_apps(cli_opts *o)
     if (!strcmp(sub, "list")) {
         if (rest_call(o, "GET", "/admin/apps", NULL, o->admin_token, &root) < 0)
             return 1;
-        return print_data(root);
+        return cli_print_answer(o, root, NULL, NULL);
     }
     if (!need_args(o, 3, "apps"))
         return 2;
@@ -533,7 +643,7 @@ static int cmd_apps(cli_opts *o)
     tern_buf_free(&b);
     if (rc < 0)
         return 1;
-    return print_data(root);
+    return cli_print_answer(o, root, NULL, NULL);
 }
 
 int cmd_rest(cli_opts *o)

@@ -95,9 +95,8 @@ static void client_free(tern_client *c)
     if (c->own_loop)
         uv_loop_close(c->loop);
     sdk_seqset_free(&c->seen);
-    for (size_t i = 0; i < c->nlive; i++)
-        tern_message_release(c->live[i]);
-    tern_free(c->live);
+    sdk_live_clear(c);
+    sdk_streams_free(&c->streams);
     uv_mutex_destroy(&c->mu);
     tern_free(c->app);
     tern_free(c->user);
@@ -307,6 +306,7 @@ TERN_API int tern_client_create(const char *server_url, const char *app, const c
         memcpy(c->cursor_copy, c->cursor, sizeof c->cursor);
     }
     sdk_seqset_init(&c->seen);
+    sdk_streams_init(&c->streams);
     atomic_init(&c->state, TERN_STATE_IDLE);
 
     if (opts->loop) {
@@ -516,6 +516,9 @@ TERN_API const char *tern_event_name(tern_event_type t)
     case TERN_EVENT_KICKED_OUT: return "KICKED_OUT";
     case TERN_EVENT_RECONNECTING: return "RECONNECTING";
     case TERN_EVENT_DISCONNECTED: return "DISCONNECTED";
+    case TERN_EVENT_STREAM_STARTED: return "STREAM_STARTED";
+    case TERN_EVENT_STREAM_CHUNK: return "STREAM_CHUNK";
+    case TERN_EVENT_STREAM_FINISHED: return "STREAM_FINISHED";
     }
     return "UNKNOWN";
 }

@@ -6,7 +6,11 @@
  * Thread rules: a draft is touched by one app thread at a time; tern_send_message moves
  * it to SENDING (atomically, so it cannot be sent twice) and from then on only the loop
  * thread writes it (the ack fields). Received messages are immutable, so any thread may
- * read them while it holds a reference.
+ * read them while it holds a reference. The one exception is a streamed message that
+ * the SDK holds alone (reference count 1: nobody else can see it): stream.c appends
+ * chunks to it in place, and its payload and whole-object JSON are then rebuilt on
+ * their next read, published with a compare-and-swap so that two threads reading a
+ * shared copy for the first time agree on one string.
  */
 #include "sdk/message.h"
 
@@ -43,6 +47,7 @@ static tern_message *msg_alloc(void)
     atomic_init(&m->refs, 1);
     atomic_init(&m->status, TERN_MSG_STATUS_DRAFT);
     m->priority = TERN_PRIORITY_NORMAL;
+    m->stream_last_seq = -1;
     return m;
 }
 
@@ -120,7 +125,7 @@ tern_message *sdk_msg_new_draft(const char *me, tern_conv_type type, const char 
     m->c_data = dup_or_null(c_data);
     m->c_desc = dup_or_null(c_desc);
     m->c_ext = dup_or_null(c_ext);
-    m->payload_json = tern_buf_steal(&pl, NULL);
+    atomic_store(&m->payload_json, tern_buf_steal(&pl, NULL));
     m->cloud_custom_data = tern_strdup("");
     char id[33];
     sdk_random_hex_id(id);
@@ -186,6 +191,8 @@ TERN_API int tern_message_set_client_msg_id(tern_message *msg, const char *id)
 
 /* ---- wire encoding ------------------------------------------------------------------ */
 
+static const char *payload_of(const tern_message *m);
+
 /* The core model's view of a draft (strings and payload borrowed from m). */
 static void as_core(const tern_message *m, tern_msg *cm)
 {
@@ -193,8 +200,8 @@ static void as_core(const tern_message *m, tern_msg *cm)
     cm->kind = (tern_conv_kind)m->conv_type;
     cm->to = (tern_str){m->to, strlen(m->to)};
     cm->elem = tern_elem_find(m->type_name, strlen(m->type_name));
-    cm->payload.data = m->payload_json;
-    cm->payload.len = strlen(m->payload_json);
+    cm->payload.data = (char *)payload_of(m);
+    cm->payload.len = strlen(cm->payload.data);
     cm->ccd = (tern_str){m->cloud_custom_data, strlen(m->cloud_custom_data)};
     cm->cmid = (tern_str){m->client_msg_id, strlen(m->client_msg_id)};
     cm->priority = (int)m->priority;
@@ -246,8 +253,53 @@ static char *build_json(const tern_message *m)
     tern_buf_printf(&b, ",\"seq\":%" PRIu64 ",\"time\":%" PRId64 ",", m->seq, m->time);
     if (cm.elem)
         tern_msg_encode_fields(&b, &cm, m->from, strlen(m->from));
+    if (m->stream_state != TERN_STREAM_NONE) {
+        static const char *const states[] = {"", "open", "finished", "ended"};
+        tern_buf_puts(&b, ",\"stream\":{\"format\":");
+        tern_buf_json_str(&b, m->stream_format, strlen(m->stream_format));
+        tern_buf_printf(&b, ",\"state\":\"%s\",\"lastSeq\":%" PRId64, states[m->stream_state], m->stream_last_seq);
+        if (m->stream_state == TERN_STREAM_FINISHED)
+            tern_buf_printf(&b, ",\"finishReason\":%d", m->finish_reason);
+        else if (m->stream_state == TERN_STREAM_ENDED)
+            tern_buf_printf(&b, ",\"endCode\":%d", m->end_code);
+        tern_buf_putc(&b, '}');
+    }
     tern_buf_puts(&b, m->online_only ? ",\"onlineOnly\":true}" : "}");
     return tern_buf_steal(&b, NULL);
+}
+
+/* The payload of a text message rebuilt from its text (a streamed message after an
+ * append). */
+static char *build_payload(const tern_message *m)
+{
+    const tern_elem_type *et = tern_elem_by_sdk_type(TERN_MSG_TEXT);
+    const char *vals[TERN_ELEM_MAX_FIELDS] = {m->text};
+    tern_buf b;
+    tern_buf_init(&b, 0);
+    if (!et || m->type != TERN_MSG_TEXT || tern_elem_encode_values(et, vals, 1, &b) != TERN_OK) {
+        tern_buf_free(&b);
+        return tern_strdup("{}");
+    }
+    return tern_buf_steal(&b, NULL);
+}
+
+/* *slot, built by build() and published with a compare-and-swap if it is NULL: two
+ * threads reading a shared message for the first time both get the winner's string. */
+static const char *lazy(_Atomic(char *) *slot, char *(*build)(const tern_message *), const tern_message *m)
+{
+    char *p = atomic_load(slot);
+    if (p)
+        return p;
+    char *fresh = build(m), *expected = NULL;
+    if (atomic_compare_exchange_strong(slot, &expected, fresh))
+        return fresh;
+    tern_free(fresh);
+    return expected;
+}
+
+static const char *payload_of(const tern_message *m)
+{
+    return lazy(&((tern_message *)m)->payload_json, build_payload, m);
 }
 
 void sdk_msg_apply_ack(tern_message *m, const char *msg_id, uint64_t seq, int64_t time, const char *conv_id,
@@ -260,8 +312,7 @@ void sdk_msg_apply_ack(tern_message *m, const char *msg_id, uint64_t seq, int64_
     /* conv_id stays the one computed at creation (protocol §6 gives the same): other
      * threads may read it while the message is in flight. */
     (void)conv_id;
-    tern_free(m->json);
-    m->json = build_json(m);
+    tern_free(atomic_exchange(&m->json, build_json(m)));
     atomic_store(&m->status, TERN_MSG_STATUS_SENT);
 }
 
@@ -298,17 +349,16 @@ tern_message *sdk_msg_from_json(const cJSON *obj, const char *me)
         m->c_desc = dup_or_null(vals[1]);
         m->c_ext = dup_or_null(vals[2]);
     }
-    m->payload_json = v.payload ? print_json(v.payload) : NULL;
-    if (!m->payload_json)
-        m->payload_json = tern_strdup("{}");
+    char *pl = v.payload ? print_json(v.payload) : NULL;
+    atomic_store(&m->payload_json, pl ? pl : tern_strdup("{}"));
     m->cloud_custom_data = tern_strdup(v.ccd);
     m->client_msg_id = tern_strdup(v.cmid);
     m->priority = (tern_priority)v.priority;
     m->need_read_receipt = v.need_read_receipt;
     m->online_only = v.online_only;
-    m->json = print_json(obj);
-    if (!m->json)
-        m->json = build_json(m);
+    sdk_msg_parse_stream(m, cJSON_GetObjectItemCaseSensitive(obj, "stream"));
+    char *js = print_json(obj);
+    atomic_store(&m->json, js ? js : build_json(m));
     atomic_store(&m->status, TERN_MSG_STATUS_RECEIVED);
     return m;
 }
@@ -373,7 +423,7 @@ TERN_API const char *tern_message_custom_extension(const tern_message *msg)
 }
 TERN_API const char *tern_message_payload_json(const tern_message *msg)
 {
-    return msg ? msg->payload_json : "{}";
+    return msg ? payload_of(msg) : "{}";
 }
 TERN_API const char *tern_message_cloud_custom_data(const tern_message *msg)
 {
@@ -401,7 +451,124 @@ TERN_API const char *tern_message_json(const tern_message *msg)
     if (!msg)
         return NULL;
     int st = atomic_load(&((tern_message *)msg)->status);
-    return (st == TERN_MSG_STATUS_SENT || st == TERN_MSG_STATUS_RECEIVED) ? msg->json : NULL;
+    if (st != TERN_MSG_STATUS_SENT && st != TERN_MSG_STATUS_RECEIVED)
+        return NULL;
+    return lazy(&((tern_message *)msg)->json, build_json, msg);
+}
+
+/* ---- streamed messages -------------------------------------------------------------- */
+
+int sdk_stream_state_parse(const char *s)
+{
+    if (!s)
+        return TERN_STREAM_NONE;
+    if (!strcmp(s, "open"))
+        return TERN_STREAM_OPEN;
+    if (!strcmp(s, "finished"))
+        return TERN_STREAM_FINISHED;
+    if (!strcmp(s, "ended"))
+        return TERN_STREAM_ENDED;
+    return TERN_STREAM_NONE;
+}
+
+int sdk_msg_parse_stream(tern_message *m, const cJSON *st)
+{
+    long long last = -1, v = 0;
+    int state = sdk_stream_state_parse(tern_json_str(st, "state"));
+    if (!cJSON_IsObject(st) || state == TERN_STREAM_NONE ||
+        tern_json_get_int(st, "lastSeq", 0, 9007199254740991LL, &last) != TERN_JSON_OK)
+        return -1;
+    const char *fmt = tern_json_str(st, "format");
+    snprintf(m->stream_format, sizeof m->stream_format, "%s",
+             fmt && !strcmp(fmt, "markdown") ? "markdown" : "text");
+    m->stream_state = state;
+    m->stream_last_seq = last;
+    m->finish_reason = m->end_code = 0;
+    if (state == TERN_STREAM_FINISHED && tern_json_get_int(st, "finishReason", INT32_MIN, INT32_MAX, &v) == 0)
+        m->finish_reason = (int)v;
+    if (state == TERN_STREAM_ENDED && tern_json_get_int(st, "endCode", 0, INT32_MAX, &v) == 0)
+        m->end_code = (int)v;
+    return 0;
+}
+
+tern_message *sdk_msg_clone(const tern_message *m)
+{
+    tern_message *c = msg_alloc();
+    atomic_store(&c->status, atomic_load(&((tern_message *)m)->status));
+    c->conv_type = m->conv_type;
+    c->type = m->type;
+    c->priority = m->priority;
+    c->need_read_receipt = m->need_read_receipt;
+    c->online_only = m->online_only;
+    memcpy(c->msg_id, m->msg_id, sizeof c->msg_id);
+    c->seq = m->seq;
+    c->time = m->time;
+    c->from = dup_or_null(m->from);
+    c->to = dup_or_null(m->to);
+    c->conv_id = dup_or_null(m->conv_id);
+    c->type_name = dup_or_null(m->type_name);
+    c->text = dup_or_null(m->text);
+    c->c_data = dup_or_null(m->c_data);
+    c->c_desc = dup_or_null(m->c_desc);
+    c->c_ext = dup_or_null(m->c_ext);
+    c->cloud_custom_data = dup_or_null(m->cloud_custom_data);
+    c->client_msg_id = dup_or_null(m->client_msg_id);
+    atomic_store(&c->payload_json, dup_or_null(atomic_load(&((tern_message *)m)->payload_json)));
+    atomic_store(&c->json, dup_or_null(atomic_load(&((tern_message *)m)->json)));
+    c->stream_state = m->stream_state;
+    memcpy(c->stream_format, m->stream_format, sizeof c->stream_format);
+    c->stream_last_seq = m->stream_last_seq;
+    c->finish_reason = m->finish_reason;
+    c->end_code = m->end_code;
+    c->text_len = c->text_cap = 0; /* set on the first append */
+    return c;
+}
+
+int sdk_msg_stream_append(tern_message *m, const char *p, size_t n, size_t max)
+{
+    if (!m->text)
+        m->text = tern_strdup("");
+    if (!m->text_cap) {
+        m->text_len = strlen(m->text);
+        m->text_cap = m->text_len + 1;
+    }
+    if (n > max || m->text_len > max - n)
+        return -1;
+    if (m->text_len + n + 1 > m->text_cap) {
+        size_t cap = m->text_cap * 2;
+        if (cap < m->text_len + n + 1)
+            cap = m->text_len + n + 1;
+        m->text = tern_realloc(m->text, cap);
+        m->text_cap = cap;
+    }
+    memcpy(m->text + m->text_len, p, n);
+    m->text_len += n;
+    m->text[m->text_len] = 0;
+    /* Sole owner: nobody reads these while they are replaced. */
+    tern_free(atomic_exchange(&m->payload_json, NULL));
+    tern_free(atomic_exchange(&m->json, NULL));
+    return 0;
+}
+
+TERN_API tern_stream_state tern_message_stream_state(const tern_message *msg)
+{
+    return msg ? (tern_stream_state)msg->stream_state : TERN_STREAM_NONE;
+}
+TERN_API const char *tern_message_stream_format(const tern_message *msg)
+{
+    return msg && msg->stream_state ? msg->stream_format : NULL;
+}
+TERN_API int64_t tern_message_stream_last_seq(const tern_message *msg)
+{
+    return msg && msg->stream_state ? msg->stream_last_seq : -1;
+}
+TERN_API int tern_message_stream_finish_reason(const tern_message *msg)
+{
+    return msg && msg->stream_state == TERN_STREAM_FINISHED ? msg->finish_reason : 0;
+}
+TERN_API int tern_message_stream_end_code(const tern_message *msg)
+{
+    return msg && msg->stream_state == TERN_STREAM_ENDED ? msg->end_code : 0;
 }
 
 /* ---- conversations ------------------------------------------------------------------ */

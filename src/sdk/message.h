@@ -28,10 +28,16 @@ struct tern_message {
     char *type_name;
     char *text;                    /* TIMTextElem */
     char *c_data, *c_desc, *c_ext; /* TIMCustomElem */
-    char *payload_json;            /* compact payload object */
+    _Atomic(char *) payload_json;  /* compact payload object (streamed: built lazily) */
     char *cloud_custom_data;
     char *client_msg_id;
-    char *json; /* whole object; NULL for drafts/sending */
+    _Atomic(char *) json; /* whole object; NULL for drafts/sending (streamed: lazily) */
+    /* Streamed messages (docs/protocol.md §9, stream.c); stream_state NONE otherwise. */
+    int stream_state;        /* tern_stream_state */
+    char stream_format[12];  /* "text" or "markdown" */
+    int64_t stream_last_seq; /* -1 if not streamed */
+    int finish_reason, end_code;
+    size_t text_len, text_cap; /* streamed, once appended to: text's length, allocation */
 };
 
 struct tern_conversation {
@@ -68,6 +74,22 @@ void sdk_msg_apply_ack(tern_message *m, const char *msg_id, uint64_t seq, int64_
 
 /* Copies id/seq/time of a received copy of the same message (sync echo) into m. */
 void sdk_msg_apply_echo(tern_message *m, const tern_message *echo);
+
+/* A deep copy of a received message with reference count 1 (the SDK's own copy of a
+ * streamed message, when the app still holds the one it was lent). Loop thread. */
+tern_message *sdk_msg_clone(const tern_message *m);
+
+/* Appends n bytes of text to a streamed message the SDK holds alone (reference count
+ * 1): the payload and whole-object JSON are rebuilt lazily on their next read.
+ * Returns 0, or -1 if the text would exceed max bytes (nothing appended). */
+int sdk_msg_stream_append(tern_message *m, const char *p, size_t n, size_t max);
+
+/* Reads a `stream` object (protocol.md §9: format, state, lastSeq, finishReason,
+ * endCode) into m's stream fields. Returns 0, or -1 if it is not an object with a
+ * known state and a lastSeq (m unchanged). */
+int sdk_msg_parse_stream(tern_message *m, const cJSON *st);
+/* tern_stream_state for "open", "finished", "ended"; TERN_STREAM_NONE otherwise. */
+int sdk_stream_state_parse(const char *s);
 
 /* Parses a conversation list entry. NULL if malformed. */
 tern_conversation *sdk_conv_from_json(const cJSON *obj, const char *me);

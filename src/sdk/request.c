@@ -90,7 +90,8 @@ const char *sdk_req_op_name(int kind)
     case REQ_LOGIN: return "login";
     case REQ_LOGOUT: return "logout";
     case REQ_SEND: return "send";
-    case REQ_HISTORY: return "history";
+    case REQ_HISTORY:
+    case REQ_STREAM_FETCH: return "history";
     case REQ_CONVS: return "conversations";
     case REQ_READ: return "read";
     case REQ_SYNC: return "sync";
@@ -118,6 +119,7 @@ void sdk_req_encode(tern_client *c, sdk_req *r, tern_buf *b)
         break;
     case REQ_SEND: sdk_msg_encode_send(b, r->msg, r->online_only); break;
     case REQ_HISTORY:
+    case REQ_STREAM_FETCH:
         tern_buf_puts(b, ",\"conversationID\":");
         tern_buf_json_str(b, r->str, strlen(r->str));
         tern_buf_printf(b, ",\"beforeSeq\":%" PRIu64 ",\"limit\":%u", r->num, r->limit);

@@ -6,6 +6,7 @@
  *   session.c  the protocol: login, requests and their timeouts and completions, sync
  *              and dedupe, heartbeat, reconnect with backoff, server events
  *   conn.c     the transport: DNS, TCP, WebSocket handshake and framing
+ *   stream.c   streamed messages: held copies, the client rule, refetch (stream.h)
  *
  * Everything below marked "loop" is touched only on the client's loop thread; fields
  * marked "mu" only under c->mu; the rest is immutable after tern_client_create.
@@ -19,6 +20,7 @@
 #include "sdk/message.h"
 #include "sdk/sdk_util.h"
 #include "sdk/seqset.h"
+#include "sdk/stream.h"
 #include "tern/tern.h"
 
 /* A request of the app (queued from any thread, then handled on the loop) and, for the
@@ -33,8 +35,9 @@ enum {
     REQ_SYNC,      /* internal */
     REQ_PING,      /* internal */
     REQ_SET_TOKEN, /* queue only */
-    REQ_STOP,      /* queue only */
-    REQ_DESTROY    /* queue only */
+    REQ_STOP,        /* queue only */
+    REQ_DESTROY,     /* queue only */
+    REQ_STREAM_FETCH /* internal: `history` of one streamed message (stream.c) */
 };
 
 /* Callbacks of every signature are stored as this type and cast back by kind. */
@@ -50,6 +53,7 @@ typedef struct sdk_req {
     char *str;    /* conversation id (HISTORY, READ), token (SET_TOKEN) */
     uint64_t num; /* before_seq / read seq */
     unsigned limit;
+    uint64_t msg_id; /* REQ_STREAM_FETCH: the stream fetched */
     sdk_fn cb;
     void *ud;
 } sdk_req;
@@ -104,8 +108,9 @@ struct tern_client {
     uint64_t last_immediate; /* uv_now() of the last immediate (4001) reconnect */
     char cursor[32];         /* last completed sync cursor ("" = none yet) */
     seqset seen;
-    tern_message **live; /* msg events buffered while a sync runs */
+    sdk_live *live; /* msg and stream events buffered while a sync runs */
     size_t nlive, caplive;
+    sdk_streams streams; /* held streamed messages (stream.c) */
     int syncing;
     unsigned hb_ms;
     int hb_missed, hb_rx;
@@ -141,6 +146,11 @@ void sdk_complete(tern_client *c, sdk_req *req, int code, const char *message, c
 void sdk_sess_handle(tern_client *c, sdk_req *req); /* a dequeued app request */
 void sdk_sess_on_open(tern_client *c);              /* WebSocket open: log in */
 void sdk_sess_on_text(tern_client *c, const char *p, size_t n);
+/* Delivers a received message (live or sync) through the dedupe as MESSAGE_RECEIVED,
+ * or to stream.c if it is a streamed message. m is borrowed. */
+void sdk_sess_deliver(tern_client *c, tern_message *m);
+/* Puts r on the wire with a fresh id and deadline (in flight until answered). */
+void sdk_sess_send_req(tern_client *c, sdk_req *r);
 /* The connection ended (c->conn already NULL). code: TERN_ERR_SDK_* describing the
  * transport failure; close_code: the WebSocket close code received (0 if none). */
 void sdk_sess_on_lost(tern_client *c, int code, int close_code, const char *why);

@@ -166,9 +166,7 @@ void sdk_sess_fail_all(tern_client *c, int code, int keep_sends)
             sdk_complete(c, r, code, NULL, NULL);
     complete_login(c, code, NULL);
     complete_logout(c, code);
-    for (size_t i = 0; i < c->nlive; i++)
-        tern_message_release(c->live[i]);
-    c->nlive = 0;
+    sdk_live_clear(c);
     uv_timer_stop(&c->req_timer);
 }
 
@@ -189,7 +187,7 @@ static void arm_req_timer(tern_client *c)
 
 /* Puts r on the wire with a fresh id and deadline and appends it to inflight. If the
  * write fails the request stays in flight: the loss of the connection handles it. */
-static void send_req(tern_client *c, sdk_req *r)
+void sdk_sess_send_req(tern_client *c, sdk_req *r)
 {
     tern_buf b;
     tern_buf_init(&b, 0);
@@ -207,7 +205,7 @@ static void send_req(tern_client *c, sdk_req *r)
 
 static void send_internal(tern_client *c, int kind)
 {
-    send_req(c, sdk_req_new(kind));
+    sdk_sess_send_req(c, sdk_req_new(kind));
 }
 
 static sdk_req *find_inflight(tern_client *c, uint64_t id)
@@ -258,9 +256,10 @@ static int match_own_send(tern_client *c, const tern_message *m)
     return 0;
 }
 
-/* Delivers one message through the dedupe. */
-static void deliver(tern_client *c, tern_message *m)
+void sdk_sess_deliver(tern_client *c, tern_message *m)
 {
+    if (m->stream_state != TERN_STREAM_NONE && sdk_stream_on_message(c, m))
+        return;
     if (m->seq != 0) {
         if (!sdk_seqset_receive(&c->seen, m->conv_id, m->seq))
             return;
@@ -292,17 +291,22 @@ static void finish_sync(tern_client *c)
     c->syncing = 0;
     /* Live events that arrived during the sync, through the same dedupe. */
     while (c->nlive && !c->destroyed) {
-        tern_message **live = c->live;
+        sdk_live *live = c->live;
         size_t n = c->nlive;
         c->live = NULL;
         c->nlive = c->caplive = 0;
         for (size_t i = 0; i < n; i++) {
-            if (!c->destroyed && c->logged_in)
-                deliver(c, live[i]);
-            tern_message_release(live[i]);
+            if (!c->destroyed && c->logged_in && live[i].m)
+                sdk_sess_deliver(c, live[i].m);
+            else if (!c->destroyed && c->logged_in)
+                sdk_stream_on_event(c, live[i].ev);
+            tern_message_release(live[i].m);
+            cJSON_Delete(live[i].ev);
         }
         tern_free(live);
     }
+    if (!c->destroyed && c->logged_in)
+        sdk_stream_after_sync(c);
     if (c->destroyed || !c->logged_in)
         return;
     sdk_set_state(c, TERN_STATE_READY);
@@ -327,7 +331,7 @@ static void on_sync_resp(tern_client *c, int code, const char *message, const cJ
         if (!m)
             continue;
         n++;
-        deliver(c, m);
+        sdk_sess_deliver(c, m);
         tern_message_release(m);
         if (c->destroyed || !c->logged_in)
             return;
@@ -393,8 +397,9 @@ static void on_login_resp(tern_client *c, int code, const char *message, const c
     /* Sends that waited for the connection (or were in flight when it dropped). */
     sdk_req *r;
     while (c->logged_in && (r = sdk_req_list_pop(&c->outbox)))
-        send_req(c, r);
+        sdk_sess_send_req(c, r);
     c->syncing = 1;
+    c->streams.gen++; /* held streams are current again once this sync or an event says so */
     send_sync(c);
 }
 
@@ -447,6 +452,10 @@ static void on_response(tern_client *c, const cJSON *root)
         break;
     case REQ_SEND: on_send_resp(c, r, (int)code, message, data); break;
     case REQ_PING: sdk_req_free(r); break;
+    case REQ_STREAM_FETCH:
+        sdk_stream_on_fetch(c, r, (int)code, data);
+        sdk_req_free(r);
+        break;
     default: sdk_complete(c, r, (int)code, message, data); break;
     }
 }
@@ -460,15 +469,13 @@ static void on_server_event(tern_client *c, const char *ev, const cJSON *data)
             return;
         }
         if (c->syncing) {
-            if (c->nlive == c->caplive) {
-                c->caplive = c->caplive ? c->caplive * 2 : 16;
-                c->live = tern_realloc(c->live, c->caplive * sizeof *c->live);
-            }
-            c->live[c->nlive++] = m;
+            sdk_live_push(c, m, NULL);
             return;
         }
-        deliver(c, m);
+        sdk_sess_deliver(c, m);
         tern_message_release(m);
+    } else if (!strcmp(ev, "stream")) {
+        sdk_stream_on_event(c, data);
     } else if (!strcmp(ev, "read")) {
         tern_event e;
         memset(&e, 0, sizeof e);
@@ -760,7 +767,7 @@ void sdk_sess_handle(tern_client *c, sdk_req *r)
             return;
         }
         if (c->logged_in)
-            send_req(c, r);
+            sdk_sess_send_req(c, r);
         else
             sdk_req_list_push(&c->outbox, r);
         return;
@@ -774,7 +781,7 @@ void sdk_sess_handle(tern_client *c, sdk_req *r)
         }
         if (r->kind == REQ_READ && r->num == 0)
             r->num = MAX_JS_SEQ;
-        send_req(c, r);
+        sdk_sess_send_req(c, r);
         return;
 
     case REQ_SET_TOKEN:

@@ -167,10 +167,13 @@ out:
     return rc;
 }
 
-/* Prints root.data compactly (or root if it has no data) on stdout. */
+/* Prints root.data compactly (else root.entities, the Easemob users' answers; else
+ * root) on stdout. */
 static int print_data(cJSON *root)
 {
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
+    if (!data)
+        data = cJSON_GetObjectItemCaseSensitive(root, "entities");
     char *s = cJSON_PrintUnformatted(data ? data : root);
     if (s) {
         puts(s);

@@ -343,11 +343,12 @@ static void collect_str(void *ud, const char *s)
         snprintf(l->items[l->n++], sizeof l->items[0], "%s", s);
 }
 
-static void collect_user(void *ud, const char *user, const char *nick, int64_t created_ms)
+static void collect_user(void *ud, const store_user *u)
 {
-    (void)nick;
-    assert_true(created_ms > 0);
-    collect_str(ud, user);
+    assert_true(u->created_ms > 0 && u->modified_ms == u->created_ms);
+    assert_int_equal(strlen(u->uuid), 36); /* the store gives every user a uuid */
+    assert_null(u->password);
+    collect_str(ud, u->user);
 }
 
 typedef struct convrow {
@@ -1526,11 +1527,12 @@ static void test_schema_versions(void **state)
     fx_close(f);
     char path[128];
     snprintf(path, sizeof path, "%s/tern.db", f->dir);
-    assert_int_equal(user_version(path), 4);
+    assert_int_equal(user_version(path), 5);
 
     /* Put the database back to version 1's layout, as a version-1 ternd left it: a
      * WITHOUT ROWID messages table clustered by conversation, its (app, sender,
-     * client_msg_id) index and the (app, msg_id) index, with the stored message. */
+     * client_msg_id) index and the (app, msg_id) index, with the stored message; users
+     * and groups without the Easemob columns of version 5. */
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
@@ -1550,12 +1552,25 @@ static void test_schema_versions(void **state)
                                   "  last_time_ms INTEGER NOT NULL, PRIMARY KEY(app, conv_key)) WITHOUT ROWID;"
                                   "INSERT INTO messages(app,conv_key,seq,msg_id,sender,client_msg_id,time_ms,body)"
                                   " SELECT app,conv_key,seq,msg_id,sender,client_msg_id,time_ms,body FROM keep;"
+                                  "CREATE TEMP TABLE ukeep AS SELECT app,user,nickname,created_ms FROM users;"
+                                  "DROP TABLE users;"
+                                  "CREATE TABLE users(app INTEGER NOT NULL, user TEXT NOT NULL, nickname TEXT,"
+                                  "  created_ms INTEGER NOT NULL, PRIMARY KEY(app, user)) WITHOUT ROWID;"
+                                  "INSERT INTO users SELECT * FROM ukeep;"
+                                  "DROP TABLE groups;"
+                                  "CREATE TABLE groups(app INTEGER NOT NULL, group_id TEXT NOT NULL, name TEXT,"
+                                  "  owner TEXT, created_ms INTEGER NOT NULL, dismissed INTEGER NOT NULL DEFAULT 0,"
+                                  "  PRIMARY KEY(app, group_id)) WITHOUT ROWID;"
                                   "PRAGMA user_version=1;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
     fx_open(f, 64, 0);
-    assert_int_equal(user_version(path), 4);
+    assert_int_equal(user_version(path), 5);
+    /* Users of before version 5 got a uuid and a modification time (collect_user checks). */
+    static strlist l; /* 19 KiB: off the stack */
+    assert_int_equal(store_user_list(f->r, f->app, NULL, 10, collect_user, &l), TERN_OK);
+    assert_int_equal(l.n, 2);
     msgreq m;
     msg_init(&m, f->app, "alice", "bob", 0, "v1", "resend"); /* still recognised */
     assert_int_equal(run_op(f->s, &m.op), TERN_OK);
@@ -1604,7 +1619,7 @@ static void test_schema_versions(void **state)
     assert_non_null(strstr(err, "newer"));
     assert_int_equal(user_version(path), 99);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=4", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=5", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     fx_open(f, 64, 0); /* for teardown */
 }

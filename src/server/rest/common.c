@@ -54,6 +54,64 @@ int ident(const char *s)
     return s && tern_ident_valid(s, strlen(s));
 }
 
+int easemob_username(const char *in, char out[65])
+{
+    size_t n = in ? strlen(in) : 0;
+    out[0] = 0;
+    if (n < 1 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = in[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-')) {
+            out[0] = 0;
+            return 0;
+        }
+        out[i] = c;
+    }
+    out[n] = 0;
+    return 1;
+}
+
+int rest_find_user(const rctx *x, const char *name, char out[65])
+{
+    char folded[65];
+    size_t n = strlen(name);
+    if (n > 64)
+        return 0;
+    int ex = store_user_exists(rest_reader(x), x->app.id, name);
+    if (ex == 1) {
+        memcpy(out, name, n + 1);
+        return 1;
+    }
+    if (ex < 0)
+        return -1;
+    for (size_t i = 0; i <= n; i++)
+        folded[i] = name[i] >= 'A' && name[i] <= 'Z' ? (char)(name[i] - 'A' + 'a') : name[i];
+    if (!strcmp(folded, name))
+        return 0;
+    ex = store_user_exists(rest_reader(x), x->app.id, folded);
+    if (ex == 1)
+        memcpy(out, folded, n + 1);
+    return ex;
+}
+
+void rest_user_entity(tern_buf *b, const store_user *u)
+{
+    tern_buf_puts(b, "{\"uuid\":");
+    tern_buf_json_str(b, u->uuid ? u->uuid : "", u->uuid ? strlen(u->uuid) : 0);
+    tern_buf_printf(b, ",\"type\":\"user\",\"created\":%lld,\"modified\":%lld,\"username\":", (long long)u->created_ms,
+                    (long long)u->modified_ms);
+    tern_buf_json_str(b, u->user, strlen(u->user));
+    tern_buf_puts(b, ",\"activated\":true");
+    if (u->nickname) {
+        tern_buf_puts(b, ",\"nickname\":");
+        tern_buf_json_str(b, u->nickname, strlen(u->nickname));
+    }
+    tern_buf_putc(b, '}');
+}
+
 int require_user(const rctx *x, const char *user)
 {
     int ex = store_user_exists(rest_reader(x), x->app.id, user);
@@ -108,6 +166,8 @@ void rest_reply_buf(const rctx *x, int rc, tern_buf *d)
 
 void rest_op_free(rest_op *r)
 {
+    if (r->free_ud)
+        r->free_ud(r->ud);
     tern_free(r->a);
     tern_free(r->b);
     for (size_t i = 0; i < r->nlist; i++)

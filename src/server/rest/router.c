@@ -56,6 +56,24 @@ void rest_reply_err(const rctx *x, int code)
     reply_err_status(x, rest_status_of(code), code);
 }
 
+void rest_reply_err_desc(const rctx *x, int code, const char *description)
+{
+    tern_buf b;
+    tern_buf_init(&b, 0);
+    rest_error_body_desc(&b, x, code, description);
+    write_response(x, rest_status_of(code), "application/json", b.data, b.len);
+    tern_buf_free(&b);
+}
+
+void rest_reply_members(const rctx *x, const char *members, size_t n)
+{
+    tern_buf b;
+    tern_buf_init(&b, 0);
+    rest_envelope_members(&b, x, members, n);
+    write_response(x, 200, "application/json", b.data, b.len);
+    tern_buf_free(&b);
+}
+
 void rest_reply_ok(const rctx *x, const char *data, size_t n, const char *extra)
 {
     tern_buf b;
@@ -108,6 +126,40 @@ void rest_op_done(rest_op *r)
     inbox_push(&r->s->loops[r->loop], &it);
 }
 
+/* The work item lives apart from r: r may be answered and freed (through rest_op_done)
+ * before libuv runs the after-work callback on the loop. */
+typedef struct off_loop_work {
+    uv_work_t req;
+    rest_op *r;
+} off_loop_work;
+
+static void off_loop_run(uv_work_t *req)
+{
+    rest_op *r = ((off_loop_work *)req->data)->r;
+    r->off_loop(r);
+}
+
+static void off_loop_after(uv_work_t *req, int status)
+{
+    tern_free(req->data);
+}
+
+int rest_run_off_loop(rest_op *r, void (*fn)(rest_op *r))
+{
+    conn *c = r->x.net;
+    off_loop_work *w = tern_calloc(1, sizeof *w);
+    w->r = r;
+    w->req.data = w;
+    r->off_loop = fn;
+    if (uv_queue_work(net_loop_uv(c->loop->net), &w->req, off_loop_run, off_loop_after) != 0) {
+        tern_free(w);
+        rest_reply_err(&r->x, TERN_ERR_INTERNAL);
+        rest_op_free(r);
+        return 0;
+    }
+    return 1;
+}
+
 /* ---- dispatch --------------------------------------------------------------------------- */
 
 static int bearer(const http_msg *m, char *out, size_t outsz)
@@ -138,6 +190,11 @@ static int check_auth(rest_auth auth, const http_msg *m, const rctx *x, server *
     if (strcmp(t.appkey, x->app.key) != 0)
         return TERN_ERR_FORBIDDEN;
     return tern_token_verify(tok, strlen(tok), x->app.secret, tern_now_ms() / 1000);
+}
+
+int rest_check_app_token(const rctx *x, const http_msg *m)
+{
+    return check_auth(REST_AUTH_APP, m, x, x->net ? ((conn *)x->net)->loop->srv : NULL);
 }
 
 /* The envelope's path below /{org}/{app}: the raw path after its third '/'. */

@@ -275,7 +275,8 @@ static int create_groups(rest *r, bench *b)
         tern_buf_json_str(&body, gid, strlen(gid));
         tern_buf_puts(&body, ",\"owner\":");
         tern_buf_json_str(&body, owner, strlen(owner));
-        tern_buf_puts(&body, ",\"members\":[");
+        /* Easemob's default maxusers is 200; a bench group may be larger. */
+        tern_buf_printf(&body, ",\"maxusers\":%d,\"members\":[", count[g] > 200 ? count[g] : 200);
         int k = 1;
         for (; k < count[g] && k < MEMBERS_PER_CALL; k++) {
             if (k > 1)

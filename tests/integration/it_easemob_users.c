@@ -6,6 +6,7 @@
  * error names, and the three token grants (client_credentials, password, inherit with
  * autoCreateUser), each user token logging in over WebSocket.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,6 +235,78 @@ static void test_tokens(void **state)
     cJSON_Delete(it_rest(s, "GET", NULL, 200, "/demo/demo/users/newbie"));
 }
 
+typedef struct bulk {
+    it_server *s;
+    char body[8192];
+    int status;
+    int64_t ms;
+    volatile int done;
+} bulk;
+
+static void *bulk_create(void *arg)
+{
+    bulk *b = arg;
+    it_http_resp r;
+    char path[160];
+    snprintf(path, sizeof path, "/%s/%s/users", b->s->org, b->s->app);
+    int64_t t0 = it_now_ms();
+    b->status = it_http(b->s, "POST", path, b->s->app_token, b->body, &r);
+    b->ms = it_now_ms() - t0;
+    it_http_resp_free(&r);
+    b->done = 1;
+    return NULL;
+}
+
+/* Password hashing never runs on the I/O loop: with one loop, /healthz answers at once
+ * while 60 users with passwords are hashed (seconds of CPU). */
+static void test_hashing_off_loop(void **state)
+{
+    static const char *const args[] = {"--threads", "1", NULL};
+    it_server *s = it_server_new(args);
+    assert_non_null(s);
+    *state = s;
+    it_app_token(s);
+    bulk b = {.s = s};
+    int n = snprintf(b.body, sizeof b.body, "[");
+    for (int i = 0; i < 60; i++)
+        n += snprintf(b.body + n, sizeof b.body - (size_t)n, "%s{\"username\":\"h%02d\",\"password\":\"pw-%d\"}",
+                      i ? "," : "", i, i);
+    snprintf(b.body + n, sizeof b.body - (size_t)n, "]");
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, bulk_create, &b), 0);
+    int64_t worst = 0;
+    int probes = 0;
+    it_sleep_ms(50); /* the create is in */
+    while (!b.done) {
+        it_http_resp r;
+        int64_t t0 = it_now_ms();
+        int st = it_http(s, "GET", "/healthz", NULL, NULL, &r);
+        int64_t dt = it_now_ms() - t0;
+        it_http_resp_free(&r);
+        assert_int_equal(st, 200);
+        if (!b.done) {
+            probes++;
+            worst = dt > worst ? dt : worst;
+        }
+        it_sleep_ms(20);
+    }
+    pthread_join(th, NULL);
+    assert_int_equal(b.status, 200);
+    if (probes < 3 || worst > 250)
+        fail_msg("the create took %lld ms; %d /healthz probes meanwhile, the slowest %lld ms", (long long)b.ms, probes,
+                 (long long)worst);
+    cJSON *j = it_rest(s, "GET", NULL, 200, "/demo/demo/users?limit=100");
+    assert_int_equal((int)it_jnum(j, "count", -1), 60);
+    cJSON_Delete(j);
+    /* Each password was hashed and kept. */
+    it_http_resp r;
+    assert_int_equal(it_http(s, "POST", "/demo/demo/token", NULL,
+                             "{\"grant_type\":\"password\",\"username\":\"h59\",\"password\":\"pw-59\"}", &r),
+                     200);
+    ws_login_with(s, "h59", it_jstr(r.json, "access_token"));
+    it_http_resp_free(&r);
+}
+
 int main(void)
 {
     it_watchdog(240);
@@ -241,6 +314,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_shapes, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_list_delete, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_tokens, it_setup_default, it_teardown_default),
+        cmocka_unit_test_teardown(test_hashing_off_loop, it_teardown_default),
     };
     return it_run_tests("it_easemob_users", tests);
 }

@@ -126,7 +126,7 @@ static void grant_free(void *ud)
 
 /* On libuv's pool. A user without a password costs one hash too, so the answer's
  * timing does not say which users have one. */
-static void grant_verify(rest_op *r)
+static void grant_verify(rest_op *r, size_t i)
 {
     grant *g = r->ud;
     char dummy[PASSWORD_HASH_MAX];
@@ -175,7 +175,7 @@ static int token_password(rctx *x, cJSON *j, long long ttl)
     r->a = tern_strdup(id);
     r->ud = g;
     r->free_ud = grant_free;
-    return rest_run_off_loop(r, grant_verify);
+    return rest_run_off_loop(r, grant_verify, 1);
 }
 
 /* grant_type=inherit: the app token vouches for the user; autoCreateUser makes a

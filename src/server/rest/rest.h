@@ -98,7 +98,7 @@ struct rest_op {
     char *a, *b;               /* owned strings */
     void *ud;                  /* the resource's own state, freed by free_ud (if set) with r */
     void (*free_ud)(void *ud);
-    void (*off_loop)(rest_op *r); /* rest_run_off_loop's work */
+    void (*off_loop)(rest_op *r, size_t i); /* rest_run_off_loop's work */
     char **list;               /* owned list */
     size_t nlist;
     tern_buf out; /* response data built on the writer, or aggregated */
@@ -120,11 +120,13 @@ int rest_submit(rest_op *r);
 /* From any thread, once: hands r back to its loop, where r->finish answers (if the
  * connection is still open) and r is freed. */
 void rest_op_done(rest_op *r);
-/* Runs fn(r) on libuv's thread pool, off the I/O loop, for slow CPU work (password
- * hashing). fn must hand r on when done: rest_op_done(r), or store submissions whose
- * completions end in rest_op_done(r). Returns 1 (the answer comes later), or 0 after
- * answering 5001 and freeing r if the pool refused the work. Loop thread only. */
-int rest_run_off_loop(rest_op *r, void (*fn)(rest_op *r));
+/* Runs fn(r, 0) ... fn(r, n - 1) on libuv's thread pool, off the I/O loop and in
+ * parallel, for slow CPU work (password hashing; n >= 1). The calls must hand r on
+ * once all of them are done (the last one to finish, counting with r->pending or its
+ * own counter): rest_op_done(r), or store submissions whose completions end in
+ * rest_op_done(r). Returns 1 (the answer comes later), or 0 after answering 5001 and
+ * freeing r if the pool refused the work (then no call runs). Loop thread only. */
+int rest_run_off_loop(rest_op *r, void (*fn)(rest_op *r, size_t i), size_t n);
 /* The app token check of an app route (Authorization: Bearer), for a route that takes
  * another authentication but accepts this one too (grant_type=inherit). TERN_OK or
  * 1101/1102/1104. */

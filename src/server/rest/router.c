@@ -126,17 +126,18 @@ void rest_op_done(rest_op *r)
     inbox_push(&r->s->loops[r->loop], &it);
 }
 
-/* The work item lives apart from r: r may be answered and freed (through rest_op_done)
- * before libuv runs the after-work callback on the loop. */
+/* The work items live apart from r: r may be answered and freed (through rest_op_done)
+ * before libuv runs the after-work callbacks on the loop. */
 typedef struct off_loop_work {
     uv_work_t req;
     rest_op *r;
+    size_t i;
 } off_loop_work;
 
 static void off_loop_run(uv_work_t *req)
 {
-    rest_op *r = ((off_loop_work *)req->data)->r;
-    r->off_loop(r);
+    off_loop_work *w = req->data;
+    w->r->off_loop(w->r, w->i);
 }
 
 static void off_loop_after(uv_work_t *req, int status)
@@ -144,18 +145,23 @@ static void off_loop_after(uv_work_t *req, int status)
     tern_free(req->data);
 }
 
-int rest_run_off_loop(rest_op *r, void (*fn)(rest_op *r))
+int rest_run_off_loop(rest_op *r, void (*fn)(rest_op *r, size_t i), size_t n)
 {
     conn *c = r->x.net;
-    off_loop_work *w = tern_calloc(1, sizeof *w);
-    w->r = r;
-    w->req.data = w;
+    uv_loop_t *loop = net_loop_uv(c->loop->net);
     r->off_loop = fn;
-    if (uv_queue_work(net_loop_uv(c->loop->net), &w->req, off_loop_run, off_loop_after) != 0) {
-        tern_free(w);
-        rest_reply_err(&r->x, TERN_ERR_INTERNAL);
-        rest_op_free(r);
-        return 0;
+    for (size_t i = 0; i < n; i++) {
+        off_loop_work *w = tern_calloc(1, sizeof *w);
+        w->r = r;
+        w->i = i;
+        w->req.data = w;
+        /* uv_queue_work fails only without a work callback: never past the first item. */
+        if (uv_queue_work(loop, &w->req, off_loop_run, off_loop_after) != 0) {
+            tern_free(w);
+            rest_reply_err(&r->x, TERN_ERR_INTERNAL);
+            rest_op_free(r);
+            return 0;
+        }
     }
     return 1;
 }

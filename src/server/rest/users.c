@@ -11,6 +11,7 @@
  */
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,6 +39,7 @@ typedef struct new_user {
 typedef struct create_req {
     new_user *u;
     int n;
+    atomic_int hashing; /* hashes still running (rest_run_off_loop's calls) */
 } create_req;
 
 static void create_req_free(void *ud)
@@ -107,14 +109,16 @@ static void submit_users(rest_op *r)
     }
 }
 
-/* On libuv's pool: the slow hashes, then the store. */
-static void hash_then_submit(rest_op *r)
+/* On libuv's pool, one call per user (in parallel): that user's hash; the last hash
+ * to finish queues the whole batch in the store. */
+static void hash_then_submit(rest_op *r, size_t i)
 {
     create_req *c = r->ud;
-    for (int i = 0; i < c->n; i++)
-        if (c->u[i].pw && password_hash(c->u[i].pw, strlen(c->u[i].pw), c->u[i].hash) < 0)
-            c->u[i].hash[0] = 0;
-    submit_users(r);
+    new_user *nu = &c->u[i];
+    if (nu->pw && password_hash(nu->pw, strlen(nu->pw), nu->hash) < 0)
+        nu->hash[0] = 0;
+    if (atomic_fetch_sub(&c->hashing, 1) == 1)
+        submit_users(r);
 }
 
 /* Answers "entities":[...] with the users as stored (uuid and times included). */
@@ -207,8 +211,10 @@ int users_create(rctx *x, const http_msg *m)
         nu->op.u.user.password = nu->pw ? nu->hash : NULL;
     }
     /* Hashing takes tens of milliseconds per password: never on the I/O loop. */
-    if (any_pw)
-        return rest_run_off_loop(r, hash_then_submit);
+    if (any_pw) {
+        atomic_init(&c->hashing, n);
+        return rest_run_off_loop(r, hash_then_submit, (size_t)n);
+    }
     submit_users(r);
     return 1;
 }

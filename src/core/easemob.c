@@ -145,20 +145,23 @@ static int custom_body(const cJSON *payload, tern_buf *out)
         return TERN_OK;
     }
     tern_buf_puts(out, "\"type\":\"custom\",\"body\":{");
-    put_str(out, "customEvent", data);
+    /* No customEvent was sent when data is empty (Easemob's pattern needs 1-32). */
+    int first = !(data && *data);
+    if (!first)
+        put_str(out, "customEvent", data);
     if (desc && !strcmp(desc, "custom")) {
         cJSON *e = ext && *ext ? cJSON_Parse(ext) : NULL;
         char *txt = cJSON_IsObject(e) ? cJSON_PrintUnformatted(e) : NULL;
         if (txt) {
-            tern_buf_puts(out, ",\"customExts\":");
+            tern_buf_puts(out, first ? "\"customExts\":" : ",\"customExts\":");
             tern_buf_puts(out, txt);
             cJSON_free(txt);
         }
         cJSON_Delete(e);
     } else if ((desc && *desc) || (ext && *ext)) {
         /* A WebSocket client's custom element: its other two fields as customExts. */
-        tern_buf_puts(out, ",\"customExts\":{");
-        int first = 1;
+        tern_buf_puts(out, first ? "\"customExts\":{" : ",\"customExts\":{");
+        first = 1;
         if (desc && *desc) {
             put_str(out, "description", desc);
             first = 0;

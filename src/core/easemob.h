@@ -42,7 +42,8 @@ int tern_em_body_to_msg(const char *type, const cJSON *body, tern_msg *m);
  * cloudCustomData object; {} when it is empty; {"cloudCustomData":"<text>"} when it is
  * text that is not a JSON object (a WebSocket client's). A TIMCustomElem that no REST
  * send made (description neither "custom" nor "cmd") becomes custom with customEvent =
- * data and customExts {"description","extension"} (the non-empty ones). Returns
+ * data and customExts {"description","extension"} (the non-empty ones); an empty data
+ * gives no customEvent, so the body maps back as it came. Returns
  * TERN_OK, 1003 (not a message object) or 1008 (a type with no Easemob form); out is
  * unchanged on error. */
 int tern_em_from_msg(const cJSON *msg, tern_buf *out);

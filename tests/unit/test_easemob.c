@@ -61,6 +61,9 @@ static void test_round_trips(void **state)
          "\"bob\"}},\"ext\":{}}"},
         {"custom", "{\"customEvent\":\"ping\"}", NULL,
          "{\"type\":\"custom\",\"body\":{\"customEvent\":\"ping\"},\"ext\":{}}"},
+        {"custom", "{\"customExts\":{\"a\":\"b\"}}", NULL,
+         "{\"type\":\"custom\",\"body\":{\"customExts\":{\"a\":\"b\"}},\"ext\":{}}"},
+        {"custom", "{}", NULL, "{\"type\":\"custom\",\"body\":{},\"ext\":{}}"},
         {"cmd", "{\"action\":\"typing\"}", "{\"a\":[1,2]}",
          "{\"type\":\"cmd\",\"body\":{\"action\":\"typing\"},\"ext\":{\"a\":[1,2]}}"},
     };

@@ -232,13 +232,12 @@ int app_token(rctx *x, const http_msg *m)
     if (cJSON_IsNumber(jttl) && jttl->valuedouble >= 1 && jttl->valuedouble <= MAX_TTL)
         ttl = (long long)jttl->valuedouble;
     int rc = TERN_OK, async = 0;
-    if (!cJSON_IsObject(j) || !gt || (jttl && !cJSON_IsNumber(jttl)))
-        rc = TERN_ERR_BAD_FIELD;
-    else if (!strcmp(gt, "password"))
-        async = token_password(x, j, ttl);
-    else if (!strcmp(gt, "inherit"))
+    int good = cJSON_IsObject(j) && gt && (!jttl || cJSON_IsNumber(jttl));
+    if (good && !strcmp(gt, "password"))
+        async = token_password(x, j, ttl); /* answers, now or later */
+    else if (good && !strcmp(gt, "inherit"))
         async = token_inherit(x, m, j, ttl);
-    else if (strcmp(gt, "client_credentials") != 0 || !cid || !sec)
+    else if (!good || strcmp(gt, "client_credentials") != 0 || !cid || !sec)
         rc = TERN_ERR_BAD_FIELD;
     else if (strlen(cid) != strlen(x->app.client_id) || strlen(sec) != strlen(x->app.secret) ||
              !tern_ct_equal(cid, x->app.client_id, strlen(cid)) || !tern_ct_equal(sec, x->app.secret, strlen(sec)))

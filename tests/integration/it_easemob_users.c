@@ -7,6 +7,7 @@
  * autoCreateUser), each user token logging in over WebSocket.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,7 +241,7 @@ typedef struct bulk {
     char body[8192];
     int status;
     int64_t ms;
-    volatile int done;
+    atomic_int done; /* status and ms are read after the join */
 } bulk;
 
 static void *bulk_create(void *arg)
@@ -253,7 +254,7 @@ static void *bulk_create(void *arg)
     b->status = it_http(b->s, "POST", path, b->s->app_token, b->body, &r);
     b->ms = it_now_ms() - t0;
     it_http_resp_free(&r);
-    b->done = 1;
+    atomic_store(&b->done, 1);
     return NULL;
 }
 
@@ -277,14 +278,14 @@ static void test_hashing_off_loop(void **state)
     int64_t worst = 0;
     int probes = 0;
     it_sleep_ms(50); /* the create is in */
-    while (!b.done) {
+    while (!atomic_load(&b.done)) {
         it_http_resp r;
         int64_t t0 = it_now_ms();
         int st = it_http(s, "GET", "/healthz", NULL, NULL, &r);
         int64_t dt = it_now_ms() - t0;
         it_http_resp_free(&r);
         assert_int_equal(st, 200);
-        if (!b.done) {
+        if (!atomic_load(&b.done)) {
             probes++;
             worst = dt > worst ? dt : worst;
         }

@@ -89,12 +89,16 @@ static void new_user_done(store_op *op)
         rest_op_done(r);
 }
 
-/* Queues every user's op (from the loop, or from the pool after hashing). */
+/* Queues every user's op (from the loop, or from the pool after hashing). Once the
+ * last op is queued, r (and c) may be answered and freed at any moment: the loop reads
+ * only its own copies of n and u. */
 static void submit_users(rest_op *r)
 {
     create_req *c = r->ud;
-    for (int i = 0; i < c->n; i++) {
-        new_user *nu = &c->u[i];
+    int n = c->n;
+    new_user *u = c->u;
+    for (int i = 0; i < n; i++) {
+        new_user *nu = &u[i];
         if (nu->pw) {
             OPENSSL_cleanse(nu->pw, strlen(nu->pw));
             tern_free(nu->pw);

@@ -197,14 +197,18 @@ out:
     return rc;
 }
 
-/* POST with an acceptable-status check; 409 (already exists) is fine for creations. */
+/* POST with an acceptable-status check; "already exists" is fine for creations: 1011,
+ * HTTP 400 since issue 8 (Easemob's duplicate_unique_property_exists), 409 before. */
 static int post_ok(rest *r, const char *path, const tern_buf *body, const char *what)
 {
+    static const char exists[] = "\"code\":1011";
     tern_buf resp;
     tern_buf_init(&resp, 0);
     int status = 0;
     int rc = rest_call(r, "POST", path, body->data, body->len, 1, &status, &resp);
-    if (rc == 0 && status != 200 && status != 201 && status != 409) {
+    int dup = status == 409 ||
+              (status == 400 && resp.data && memmem(resp.data, resp.len, exists, sizeof exists - 1) != NULL);
+    if (rc == 0 && status != 200 && status != 201 && !dup) {
         fprintf(stderr, "tern-bench: %s: HTTP %d %.*s\n", what, status, (int)(resp.len > 400 ? 400 : resp.len),
                 resp.data ? resp.data : "");
         rc = -1;

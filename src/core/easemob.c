@@ -11,21 +11,6 @@
 #include "core/json.h"
 #include "tern/errors.h"
 
-/* 1 if every key of o is one of keys[0..n). */
-static int only_keys(const cJSON *o, const char *const *keys, size_t n)
-{
-    const cJSON *k;
-    cJSON_ArrayForEach(k, o)
-    {
-        size_t i = 0;
-        while (i < n && strcmp(k->string, keys[i]) != 0)
-            i++;
-        if (i == n)
-            return 0;
-    }
-    return 1;
-}
-
 /* A coordinate as Easemob sends it (a decimal string) or exports it (a number), as
  * text for tern_elem_encode_values; NULL if absent or neither. */
 static const char *coord_text(const cJSON *body, const char *name, char *buf, size_t bufsz)
@@ -82,10 +67,10 @@ int tern_em_body_to_msg(const char *type, const cJSON *body, tern_msg *m)
         return TERN_ERR_UNSUPPORTED_TYPE;
     if (!cJSON_IsObject(body))
         return TERN_ERR_BAD_FIELD;
-    if (!(is_txt   ? only_keys(body, txt_keys, 1)
-          : is_loc ? only_keys(body, loc_keys, 3)
-          : is_cmd ? only_keys(body, cmd_keys, 1)
-                   : only_keys(body, custom_keys, 2)))
+    if (!(is_txt   ? tern_json_only_keys(body, txt_keys, 1)
+          : is_loc ? tern_json_only_keys(body, loc_keys, 3)
+          : is_cmd ? tern_json_only_keys(body, cmd_keys, 1)
+                   : tern_json_only_keys(body, custom_keys, 2)))
         return TERN_ERR_NOT_SUPPORTED;
     const cJSON *addr = cJSON_GetObjectItemCaseSensitive(body, "addr");
     const cJSON *event = cJSON_GetObjectItemCaseSensitive(body, "customEvent");

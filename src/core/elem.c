@@ -73,6 +73,15 @@ static int write_strings(const tern_elem_type *t, const char *const *s, const si
     return rc ? TERN_ERR_INTERNAL : TERN_OK;
 }
 
+/* Every key must be one of the row's: what the server would drop is refused. */
+static int row_keys_only(const tern_elem_type *t, const cJSON *payload)
+{
+    const char *names[TERN_ELEM_MAX_FIELDS];
+    for (size_t i = 0; i < t->nfields; i++)
+        names[i] = t->fields[i].name;
+    return tern_json_only_keys(payload, names, t->nfields);
+}
+
 static int field_ok(const tern_elem_field *f, const char *s, size_t n)
 {
     if (!s)
@@ -98,16 +107,8 @@ int tern_elem_encode_strings(const tern_elem_type *t, const cJSON *payload, tern
         if (!field_ok(&t->fields[i], s[i], len[i]))
             return TERN_ERR_BAD_FIELD;
     }
-    /* Every key must be one of the row's: what the server would drop is refused. */
-    const cJSON *k;
-    cJSON_ArrayForEach(k, payload)
-    {
-        size_t i = 0;
-        while (i < t->nfields && strcmp(k->string, t->fields[i].name) != 0)
-            i++;
-        if (i == t->nfields)
-            return TERN_ERR_NOT_SUPPORTED;
-    }
+    if (!row_keys_only(t, payload))
+        return TERN_ERR_NOT_SUPPORTED;
     return write_strings(t, s, len, 0, out);
 }
 
@@ -140,15 +141,8 @@ static int location_encode(const tern_elem_type *t, const cJSON *payload, tern_b
     if (!cJSON_IsNumber(lng) || !cJSON_IsNumber(lat) || !isfinite(lng->valuedouble) || !isfinite(lat->valuedouble) ||
         fabs(lng->valuedouble) > 180 || fabs(lat->valuedouble) > 90)
         return TERN_ERR_BAD_FIELD;
-    const cJSON *k;
-    cJSON_ArrayForEach(k, payload)
-    {
-        size_t i = 0;
-        while (i < t->nfields && strcmp(k->string, t->fields[i].name) != 0)
-            i++;
-        if (i == t->nfields)
-            return TERN_ERR_NOT_SUPPORTED;
-    }
+    if (!row_keys_only(t, payload))
+        return TERN_ERR_NOT_SUPPORTED;
     int rc = tern_buf_puts(out, "{\"description\":");
     rc |= tern_buf_json_str(out, desc.p, desc.n);
     rc |= tern_buf_puts(out, ",\"longitude\":");

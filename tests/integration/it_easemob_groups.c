@@ -11,14 +11,10 @@
 
 #include "harness.h"
 
+/* A refused request with the app token. */
 static void expect_code(it_server *s, const char *method, const char *path, const char *body, int status, int code)
 {
-    it_http_resp r;
-    int st = it_http(s, method, path, it_app_token(s), body, &r);
-    if (st != status || (int)it_jnum(r.json, "code", -1) != code)
-        fail_msg("%s %s %s: wanted %d/%d, got %d %s", method, path, body ? body : "", status, code, st,
-                 r.body ? r.body : "");
-    it_http_resp_free(&r);
+    it_expect_error(s, method, path, it_app_token(s), body, status, code, NULL, NULL);
 }
 
 static void test_create_fields(void **state)

@@ -89,10 +89,11 @@ static void test_types(void **state)
     /* A group gets the same types. */
     static const char *const m[] = {"bob", NULL};
     it_create_group(s, "g1", "alice", m);
-    cJSON *j = it_rest(s, "POST",
-                       "{\"from\":\"alice\",\"to\":[\"g1\"],\"type\":\"loc\",\"body\":{\"lat\":\"-33.8\",\"lng\":\"151.2\","
-                       "\"addr\":\"Sydney\"},\"ext\":{\"k\":1}}",
-                       200, "/demo/demo/messages/chatgroups");
+    cJSON *j =
+        it_rest(s, "POST",
+                "{\"from\":\"alice\",\"to\":[\"g1\"],\"type\":\"loc\",\"body\":{\"lat\":\"-33.8\",\"lng\":\"151.2\","
+                "\"addr\":\"Sydney\"},\"ext\":{\"k\":1}}",
+                200, "/demo/demo/messages/chatgroups");
     assert_non_null(it_jstr(j, "data.g1"));
     cJSON_Delete(j);
     ev = it_ws_wait_event(bob, "msg", IT_WAIT_MS);
@@ -184,15 +185,10 @@ static void test_sync_device_and_route_online(void **state)
     cJSON_Delete(h);
 }
 
+/* A refused POST with the app token. */
 static void expect(it_server *s, const char *path, const char *body, int status, int code, const char *desc)
 {
-    it_http_resp r;
-    int st = it_http(s, "POST", path, it_app_token(s), body, &r);
-    const char *d = it_jstr(r.json, "error_description");
-    if (st != status || (int)it_jnum(r.json, "code", -1) != code || (desc && (!d || strcmp(d, desc))))
-        fail_msg("POST %s %.120s: wanted %d/%d %s, got %d %s", path, body, status, code, desc ? desc : "", st,
-                 r.body ? r.body : "");
-    it_http_resp_free(&r);
+    it_expect_error(s, "POST", path, it_app_token(s), body, status, code, NULL, desc);
 }
 
 static void test_limits_and_refusals(void **state)
@@ -210,7 +206,8 @@ static void test_limits_and_refusals(void **state)
          400, 1012},
         {"{\"from\":\"alice\",\"to\":[\"bob\"],\"type\":\"txt\",\"body\":{\"msg\":\"x\"},\"routetype\":\"ROUTE_ALL\"}",
          400, 1003},
-        {"{\"from\":\"alice\",\"to\":[\"bob\"],\"type\":\"txt\",\"body\":{\"msg\":\"x\"},\"sync_device\":1}", 400, 1003},
+        {"{\"from\":\"alice\",\"to\":[\"bob\"],\"type\":\"txt\",\"body\":{\"msg\":\"x\"},\"sync_device\":1}", 400,
+         1003},
         {"{\"from\":\"alice\",\"to\":[\"bob\"],\"type\":\"loc\",\"body\":{\"lat\":\"95\",\"lng\":\"0\"}}", 400, 1003},
         {"{\"from\":\"alice\",\"to\":[\"bob\"],\"type\":\"custom\",\"body\":{\"customEvent\":\"a b\"}}", 400, 1003},
         {"{\"from\":\"alice\",\"to\":[\"bob\"],\"type\":\"cmd\",\"body\":{\"action\":\"x\",\"y\":1}}", 400, 1012},

@@ -38,25 +38,13 @@ static int post_noauth(it_server *s, const char *path, const char *body, cJSON *
     return st;
 }
 
-static void expect_error(it_server *s, const char *method, const char *path, const char *tok, const char *body,
-                         int status, const char *name, int code)
-{
-    it_http_resp r;
-    int st = it_http(s, method, path, tok, body, &r);
-    const char *e = it_jstr(r.json, "error");
-    if (st != status || !e || strcmp(e, name) || (int)it_jnum(r.json, "code", -1) != code ||
-        !it_jstr(r.json, "error_description"))
-        fail_msg("%s %s %s: wanted %d %s %d, got %d %s", method, path, body ? body : "", status, name, code, st,
-                 r.body ? r.body : "");
-    it_http_resp_free(&r);
-}
-
 /* Logs in over WebSocket with tok as user; asserts it worked. */
 static void ws_login_with(it_server *s, const char *user, const char *tok)
 {
     it_ws *w = it_ws_connect(s);
-    cJSON *r = it_ws_request(w, "{\"op\":\"login\",\"app\":\"%s/%s\",\"user\":\"%s\",\"token\":\"%s\",\"device\":\"d\"}",
-                             s->org, s->app, user, tok);
+    cJSON *r =
+        it_ws_request(w, "{\"op\":\"login\",\"app\":\"%s/%s\",\"user\":\"%s\",\"token\":\"%s\",\"device\":\"d\"}",
+                      s->org, s->app, user, tok);
     it_assert_code(r, 0);
     assert_string_equal(it_jstr(r, "data.user"), user);
     cJSON_Delete(r);
@@ -104,23 +92,23 @@ static void test_create_shapes(void **state)
 
     /* Errors, with Easemob's names. */
     const char *tok = it_app_token(s);
-    expect_error(s, "POST", "/demo/demo/users", tok, "{\"username\":\"ALICE.w\"}", 400,
-                 "duplicate_unique_property_exists", 1011);
-    expect_error(s, "POST", "/demo/demo/users", tok, "{\"username\":\"a@b\"}", 400, "illegal_argument", 1003);
-    expect_error(s, "POST", "/demo/demo/users", tok, "{\"username\":\"a+b\"}", 400, "illegal_argument", 1003);
-    expect_error(s, "POST", "/demo/demo/users", tok, "{\"username\":\"\"}", 400, "illegal_argument", 1003);
+    it_expect_error(s, "POST", "/demo/demo/users", tok, "{\"username\":\"ALICE.w\"}", 400, 1011,
+                    "duplicate_unique_property_exists", NULL);
+    it_expect_error(s, "POST", "/demo/demo/users", tok, "{\"username\":\"a@b\"}", 400, 1003, "illegal_argument", NULL);
+    it_expect_error(s, "POST", "/demo/demo/users", tok, "{\"username\":\"a+b\"}", 400, 1003, "illegal_argument", NULL);
+    it_expect_error(s, "POST", "/demo/demo/users", tok, "{\"username\":\"\"}", 400, 1003, "illegal_argument", NULL);
     char body[300];
     snprintf(body, sizeof body, "{\"username\":\"%065d\"}", 0); /* 65 bytes */
-    expect_error(s, "POST", "/demo/demo/users", tok, body, 400, "illegal_argument", 1003);
+    it_expect_error(s, "POST", "/demo/demo/users", tok, body, 400, 1003, "illegal_argument", NULL);
     snprintf(body, sizeof body, "{\"username\":\"dan\",\"password\":\"%065d\"}", 0);
-    expect_error(s, "POST", "/demo/demo/users", tok, body, 400, "illegal_argument", 1003);
-    expect_error(s, "POST", "/demo/demo/users", tok, "{\"username\":\"dan\",\"password\":7}", 400, "illegal_argument",
-                 1003);
-    expect_error(s, "POST", "/demo/demo/users", tok, "{\"username\":\"dan\",\"avatar\":\"x\"}", 400, "not_supported",
-                 1012);
-    expect_error(s, "POST", "/demo/demo/users", NULL, "{\"username\":\"dan\"}", 401, "unauthorized", 1101);
-    expect_error(s, "GET", "/demo/demo/users/nobody", tok, NULL, 404, "service_resource_not_found", 20003);
-    expect_error(s, "DELETE", "/demo/demo/users/nobody", tok, NULL, 404, "service_resource_not_found", 20003);
+    it_expect_error(s, "POST", "/demo/demo/users", tok, body, 400, 1003, "illegal_argument", NULL);
+    it_expect_error(s, "POST", "/demo/demo/users", tok, "{\"username\":\"dan\",\"password\":7}", 400, 1003,
+                    "illegal_argument", NULL);
+    it_expect_error(s, "POST", "/demo/demo/users", tok, "{\"username\":\"dan\",\"avatar\":\"x\"}", 400, 1012,
+                    "not_supported", NULL);
+    it_expect_error(s, "POST", "/demo/demo/users", NULL, "{\"username\":\"dan\"}", 401, 1101, "unauthorized", NULL);
+    it_expect_error(s, "GET", "/demo/demo/users/nobody", tok, NULL, 404, 20003, "service_resource_not_found", NULL);
+    it_expect_error(s, "DELETE", "/demo/demo/users/nobody", tok, NULL, 404, 20003, "service_resource_not_found", NULL);
     /* A 64-byte name is fine; the refused ones created nothing. */
     snprintf(body, sizeof body, "{\"username\":\"%064d\"}", 0);
     cJSON_Delete(it_rest(s, "POST", body, 200, "/demo/demo/users"));
@@ -157,9 +145,9 @@ static void test_list_delete(void **state)
     assert_null(it_jget(j, "cursor"));
     cJSON_Delete(j);
     const char *tok = it_app_token(s);
-    expect_error(s, "GET", "/demo/demo/users?limit=0", tok, NULL, 400, "illegal_argument", 1003);
-    expect_error(s, "GET", "/demo/demo/users?limit=101", tok, NULL, 400, "illegal_argument", 1003);
-    expect_error(s, "GET", "/demo/demo/users?cursor=!!", tok, NULL, 400, "illegal_argument", 1003);
+    it_expect_error(s, "GET", "/demo/demo/users?limit=0", tok, NULL, 400, 1003, "illegal_argument", NULL);
+    it_expect_error(s, "GET", "/demo/demo/users?limit=101", tok, NULL, 400, 1003, "illegal_argument", NULL);
+    it_expect_error(s, "GET", "/demo/demo/users?cursor=!!", tok, NULL, 400, 1003, "illegal_argument", NULL);
 
     /* DELETE answers the deleted user as an entity, with action "delete". */
     j = it_rest(s, "DELETE", NULL, 200, "/demo/demo/users/u05");
@@ -167,7 +155,7 @@ static void test_list_delete(void **state)
     assert_int_equal(cJSON_GetArraySize(it_jget(j, "entities")), 1);
     check_entity(cJSON_GetArrayItem(it_jget(j, "entities"), 0), "u05", NULL);
     cJSON_Delete(j);
-    expect_error(s, "GET", "/demo/demo/users/u05", tok, NULL, 404, "service_resource_not_found", 20003);
+    it_expect_error(s, "GET", "/demo/demo/users/u05", tok, NULL, 404, 20003, "service_resource_not_found", NULL);
     j = it_rest(s, "DELETE", NULL, 200, "/demo/demo/users/U06"); /* folded */
     assert_string_equal(it_jstr(cJSON_GetArrayItem(it_jget(j, "entities"), 0), "username"), "u06");
     cJSON_Delete(j);
@@ -180,8 +168,9 @@ static void test_tokens(void **state)
                          "/demo/demo/users"));
     cJSON *j = NULL;
     /* password: the right one gives a user token that logs in. */
-    int st = post_noauth(s, "/demo/demo/token",
-                         "{\"grant_type\":\"password\",\"username\":\"pat\",\"password\":\"Secret-64\",\"ttl\":600}", &j);
+    int st =
+        post_noauth(s, "/demo/demo/token",
+                    "{\"grant_type\":\"password\",\"username\":\"pat\",\"password\":\"Secret-64\",\"ttl\":600}", &j);
     if (st != 200)
         fail_msg("password grant: %d %s", st, it_jshow(j));
     assert_int_equal((int)it_jnum(j, "expires_in", -1), 600);
@@ -192,7 +181,7 @@ static void test_tokens(void **state)
     cJSON_Delete(j);
     ws_login_with(s, "pat", tok);
     /* The token is a user token: it is no app token. */
-    expect_error(s, "GET", "/demo/demo/users", tok, NULL, 401, "unauthorized", 1101);
+    it_expect_error(s, "GET", "/demo/demo/users", tok, NULL, 401, 1101, "unauthorized", NULL);
 
     /* Wrong password, a user without one, an unknown user: one answer, 400 invalid_grant. */
     static const char *const bad[] = {
@@ -201,31 +190,32 @@ static void test_tokens(void **state)
         "{\"grant_type\":\"password\",\"username\":\"ghost\",\"password\":\"x\"}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        expect_error(s, "POST", "/demo/demo/token", NULL, bad[i], 400, "invalid_grant", 1107);
-    expect_error(s, "POST", "/demo/demo/token", NULL, "{\"grant_type\":\"password\",\"username\":\"pat\"}", 400,
-                 "illegal_argument", 1003);
-    expect_error(s, "POST", "/demo/demo/token", NULL, "{\"grant_type\":\"magic\"}", 400, "illegal_argument", 1003);
+        it_expect_error(s, "POST", "/demo/demo/token", NULL, bad[i], 400, 1107, "invalid_grant", NULL);
+    it_expect_error(s, "POST", "/demo/demo/token", NULL, "{\"grant_type\":\"password\",\"username\":\"pat\"}", 400,
+                    1003, "illegal_argument", NULL);
+    it_expect_error(s, "POST", "/demo/demo/token", NULL, "{\"grant_type\":\"magic\"}", 400, 1003, "illegal_argument",
+                    NULL);
 
     /* inherit: only with the app token. */
     static const char inherit_pat[] = "{\"grant_type\":\"inherit\",\"username\":\"pat\",\"autoCreateUser\":false}";
-    expect_error(s, "POST", "/demo/demo/token", NULL, inherit_pat, 401, "unauthorized", 1101);
+    it_expect_error(s, "POST", "/demo/demo/token", NULL, inherit_pat, 401, 1101, "unauthorized", NULL);
     char utok[1024];
     it_user_token(s, "pat", utok, sizeof utok);
-    expect_error(s, "POST", "/demo/demo/token", utok, inherit_pat, 401, "unauthorized", 1101);
+    it_expect_error(s, "POST", "/demo/demo/token", utok, inherit_pat, 401, 1101, "unauthorized", NULL);
     j = it_rest(s, "POST", inherit_pat, 200, "/demo/demo/token");
     check_entity(it_jget(j, "user"), "pat", NULL);
     assert_int_equal((int)it_jnum(j, "expires_in", -1), 7 * 86400);
     ws_login_with(s, "pat", it_jstr(j, "access_token"));
     cJSON_Delete(j);
     const char *app = it_app_token(s);
-    expect_error(s, "POST", "/demo/demo/token", app,
-                 "{\"grant_type\":\"inherit\",\"username\":\"newbie\",\"autoCreateUser\":false}", 404,
-                 "service_resource_not_found", 20003);
-    expect_error(s, "POST", "/demo/demo/token", app, "{\"grant_type\":\"inherit\",\"username\":\"newbie\"}", 404,
-                 "service_resource_not_found", 20003);
-    expect_error(s, "POST", "/demo/demo/token", app,
-                 "{\"grant_type\":\"inherit\",\"username\":\"new bie\",\"autoCreateUser\":true}", 400,
-                 "illegal_argument", 1003);
+    it_expect_error(s, "POST", "/demo/demo/token", app,
+                    "{\"grant_type\":\"inherit\",\"username\":\"newbie\",\"autoCreateUser\":false}", 404, 20003,
+                    "service_resource_not_found", NULL);
+    it_expect_error(s, "POST", "/demo/demo/token", app, "{\"grant_type\":\"inherit\",\"username\":\"newbie\"}", 404,
+                    20003, "service_resource_not_found", NULL);
+    it_expect_error(s, "POST", "/demo/demo/token", app,
+                    "{\"grant_type\":\"inherit\",\"username\":\"new bie\",\"autoCreateUser\":true}", 400, 1003,
+                    "illegal_argument", NULL);
     /* autoCreateUser: the user is made (folded), then the token. */
     j = it_rest(s, "POST", "{\"grant_type\":\"inherit\",\"username\":\"NewBie\",\"autoCreateUser\":true,\"ttl\":60}",
                 200, "/demo/demo/token");

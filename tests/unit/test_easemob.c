@@ -137,8 +137,9 @@ static void test_foreign_messages(void **state)
     tern_buf out;
     tern_buf_init(&out, 0);
     assert_int_equal(tern_em_from_msg(m, &out), TERN_OK);
-    assert_string_equal(out.data, "{\"type\":\"custom\",\"body\":{\"customEvent\":\"d\",\"customExts\":{\"description\":"
-                                  "\"dice\",\"extension\":\"6\"}},\"ext\":{\"cloudCustomData\":\"not json\"}}");
+    assert_string_equal(out.data,
+                        "{\"type\":\"custom\",\"body\":{\"customEvent\":\"d\",\"customExts\":{\"description\":"
+                        "\"dice\",\"extension\":\"6\"}},\"ext\":{\"cloudCustomData\":\"not json\"}}");
     cJSON_Delete(m);
     tern_buf_reset(&out);
     m = cJSON_Parse("{\"type\":\"TIMFaceElem\",\"payload\":{}}");

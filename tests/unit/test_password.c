@@ -43,12 +43,12 @@ static void test_malformed(void **state)
         "",
         "bcrypt$10$abc",
         "scrypt$",
-        "scrypt$1000$8$1$TmFDbA$AAAAAAAAAAAAAAAAAAAAAA",         /* N not a power of two */
-        "scrypt$4194304$8$1$TmFDbA$AAAAAAAAAAAAAAAAAAAAAA",      /* N over the bound */
-        "scrypt$1024$64$1$TmFDbA$AAAAAAAAAAAAAAAAAAAAAA",        /* r over the bound */
-        "scrypt$1024$8$1$TmFDbA",                                /* no hash */
-        "scrypt$1024$8$1$TmFDbA$AA",                             /* hash too short */
-        "scrypt$1024$8$1$Tm!!bA$AAAAAAAAAAAAAAAAAAAAAA",         /* not base64url */
+        "scrypt$1000$8$1$TmFDbA$AAAAAAAAAAAAAAAAAAAAAA",    /* N not a power of two */
+        "scrypt$4194304$8$1$TmFDbA$AAAAAAAAAAAAAAAAAAAAAA", /* N over the bound */
+        "scrypt$1024$64$1$TmFDbA$AAAAAAAAAAAAAAAAAAAAAA",   /* r over the bound */
+        "scrypt$1024$8$1$TmFDbA",                           /* no hash */
+        "scrypt$1024$8$1$TmFDbA$AA",                        /* hash too short */
+        "scrypt$1024$8$1$Tm!!bA$AAAAAAAAAAAAAAAAAAAAAA",    /* not base64url */
         "scrypt$-1$8$1$TmFDbA$AAAAAAAAAAAAAAAAAAAAAA",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)

@@ -121,7 +121,7 @@ int require_user(const rctx *x, const char *user)
     return 0;
 }
 
-int read_user_list(cJSON *arr, strlist *l, size_t max)
+int read_string_list(cJSON *arr, strlist *l, size_t max, int idents)
 {
     if (!cJSON_IsArray(arr))
         return TERN_ERR_BAD_FIELD;
@@ -130,11 +130,16 @@ int read_user_list(cJSON *arr, strlist *l, size_t max)
     cJSON *it;
     cJSON_ArrayForEach(it, arr)
     {
-        if (!cJSON_IsString(it) || !ident(it->valuestring))
+        if (!cJSON_IsString(it) || (idents && !ident(it->valuestring)))
             return TERN_ERR_BAD_FIELD;
         strlist_add(l, it->valuestring);
     }
     return TERN_OK;
+}
+
+int read_user_list(cJSON *arr, strlist *l, size_t max)
+{
+    return read_string_list(arr, l, max, 1);
 }
 
 int rest_query_uint(const rctx *x, const http_msg *m, const rest_query_spec *q, uint64_t *out)
@@ -224,6 +229,21 @@ rest_op *rest_op_listing(const rctx *x, rest_finish fin, const char *id, rest_li
     r->list = l.v;
     r->nlist = l.n;
     return r;
+}
+
+void rest_finish_members(rest_op *r, const char *prefix, const char *suffix)
+{
+    if (r->op.result != TERN_OK) {
+        rest_reply_err(&r->x, r->op.result);
+        return;
+    }
+    tern_buf d;
+    tern_buf_init(&d, 0);
+    tern_buf_puts(&d, prefix);
+    tern_buf_append(&d, r->out.data ? r->out.data : "", r->out.len);
+    tern_buf_puts(&d, suffix);
+    rest_reply_members(&r->x, d.data, d.len);
+    tern_buf_free(&d);
 }
 
 void rest_finish_out(rest_op *r)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/json.h"
 #include "delivery.h"
 #include "groups.h"
 #include "rest/rest.h"
@@ -66,17 +67,8 @@ static void group_created_after(rest_op *r)
 /* Easemob's answer to a create: no entities, data {"groupid"}. */
 static void finish_group_created(rest_op *r)
 {
-    if (r->op.result != TERN_OK) {
-        rest_reply_err(&r->x, r->op.result);
-        return;
-    }
-    tern_buf d;
-    tern_buf_init(&d, 0);
-    tern_buf_puts(&d, "\"entities\":[],\"data\":{\"groupid\":");
-    tern_buf_json_str(&d, r->a, strlen(r->a));
-    tern_buf_putc(&d, '}');
-    rest_reply_members(&r->x, d.data, d.len);
-    tern_buf_free(&d);
+    tern_buf_json_str(&r->out, r->a, strlen(r->a));
+    rest_finish_members(r, "\"entities\":[],\"data\":{\"groupid\":", "}");
 }
 
 /* What a create request says beyond ids and members (docs/rest-api.md, "Groups"). */
@@ -94,15 +86,8 @@ static int read_group_fields(cJSON *j, group_fields *gf)
     static const char *const known[] = {"groupid", "groupname", "description", "public", "maxusers", "allowinvites",
                                         "membersonly", "invite_need_confirm", "owner", "members", "custom"};
     static const char *const flags[] = {"allowinvites", "membersonly", "invite_need_confirm"};
-    cJSON *it;
-    cJSON_ArrayForEach(it, j)
-    {
-        size_t i = 0;
-        while (it->string && i < sizeof known / sizeof known[0] && strcmp(it->string, known[i]) != 0)
-            i++;
-        if (!it->string || i == sizeof known / sizeof known[0])
-            return TERN_ERR_NOT_SUPPORTED;
-    }
+    if (!tern_json_only_keys(j, known, sizeof known / sizeof known[0]))
+        return TERN_ERR_NOT_SUPPORTED;
     cJSON *desc = cJSON_GetObjectItemCaseSensitive(j, "description");
     cJSON *pub = cJSON_GetObjectItemCaseSensitive(j, "public");
     cJSON *max = cJSON_GetObjectItemCaseSensitive(j, "maxusers");

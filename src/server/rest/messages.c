@@ -14,6 +14,7 @@
 
 #include "core/alloc.h"
 #include "core/easemob.h"
+#include "core/json.h"
 #include "msg.h"
 #include "rest/rest.h"
 
@@ -67,24 +68,13 @@ typedef struct send_opts {
     int sync_device;
 } send_opts;
 
-/* Reads `to` (a string or an array) into l. TERN_OK, 1003, or 1203 over max. */
+/* Reads `to` (a string or an array) into l. TERN_OK, 1003, or 1203 over max. A
+ * recipient that is no identifier fails alone, later (its entry in the answer). */
 static int read_to(cJSON *jto, strlist *l, size_t max)
 {
-    if (cJSON_IsString(jto)) {
-        strlist_add(l, jto->valuestring);
-        return TERN_OK;
-    }
-    if (!cJSON_IsArray(jto))
-        return TERN_ERR_BAD_FIELD;
-    if ((size_t)cJSON_GetArraySize(jto) > max)
-        return TERN_ERR_TOO_MANY;
-    cJSON *it;
-    cJSON_ArrayForEach(it, jto)
-    {
-        if (!cJSON_IsString(it))
-            return TERN_ERR_BAD_FIELD;
-        strlist_add(l, it->valuestring);
-    }
+    if (!cJSON_IsString(jto))
+        return read_string_list(jto, l, max, 0);
+    strlist_add(l, jto->valuestring);
     return TERN_OK;
 }
 
@@ -95,15 +85,8 @@ static int read_opts(cJSON *j, send_opts *o)
      * env, ...) are refused, never dropped (docs/rest-api.md). */
     static const char *const keys[] = {"from", "to",        "type",     "body",
                                        "ext",  "clientMsgId", "routetype", "sync_device"};
-    cJSON *jk;
-    cJSON_ArrayForEach(jk, j)
-    {
-        size_t i = 0;
-        while (jk->string && i < sizeof keys / sizeof keys[0] && strcmp(jk->string, keys[i]) != 0)
-            i++;
-        if (!jk->string || i == sizeof keys / sizeof keys[0])
-            return TERN_ERR_NOT_SUPPORTED;
-    }
+    if (!tern_json_only_keys(j, keys, sizeof keys / sizeof keys[0]))
+        return TERN_ERR_NOT_SUPPORTED;
     cJSON *rt = cJSON_GetObjectItemCaseSensitive(j, "routetype");
     cJSON *sd = cJSON_GetObjectItemCaseSensitive(j, "sync_device");
     cJSON *ext = cJSON_GetObjectItemCaseSensitive(j, "ext");

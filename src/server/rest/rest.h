@@ -131,6 +131,9 @@ int rest_run_off_loop(rest_op *r, void (*fn)(rest_op *r, size_t i), size_t n);
  * another authentication but accepts this one too (grant_type=inherit). TERN_OK or
  * 1101/1102/1104. */
 int rest_check_app_token(const rctx *x, const http_msg *m);
+/* Finish with Easemob's members: the error, or the envelope around prefix + r->out +
+ * suffix (e.g. "\"entities\":[" ... "]"). */
+void rest_finish_members(rest_op *r, const char *prefix, const char *suffix);
 /* Generic finish: the error, or the data built in r->out ("{}" if none). */
 void rest_finish_out(rest_op *r);
 /* The envelope around open, r->out and close (a list "[...]" or a map "{...}"). */
@@ -174,6 +177,9 @@ int rest_find_user(const rctx *x, const char *name, char out[65]);
 void rest_user_entity(tern_buf *b, const store_user *u);
 /* 1 if the app has the user; otherwise answers 20003 (or 5002) and returns 0. */
 int require_user(const rctx *x, const char *user);
+/* Reads an array of strings (at most max: 1203; with idents, each an identifier) into
+ * l; TERN_OK or 1003/1203. */
+int read_string_list(cJSON *arr, strlist *l, size_t max, int idents);
 /* Reads an array of identifiers (at most max: 1203) into l; TERN_OK or 1003/1203. */
 int read_user_list(cJSON *arr, strlist *l, size_t max);
 /* An integer query parameter: its name, the longest value read (longer: 1003), whether

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/json.h"
 #include "core/util.h"
 #include "delivery.h"
 #include "groups.h"
@@ -155,14 +156,9 @@ static int read_new_user(cJSON *u, new_user *nu)
 {
     if (!cJSON_IsObject(u))
         return TERN_ERR_BAD_FIELD;
-    cJSON *it;
-    cJSON_ArrayForEach(it, u)
-    {
-        int known = it->string && (!strcmp(it->string, "username") || !strcmp(it->string, "password") ||
-                                   !strcmp(it->string, "nickname"));
-        if (!known)
-            return TERN_ERR_NOT_SUPPORTED; /* refused, never dropped */
-    }
+    static const char *const keys[] = {"username", "password", "nickname"};
+    if (!tern_json_only_keys(u, keys, 3))
+        return TERN_ERR_NOT_SUPPORTED; /* refused, never dropped */
     const char *name = jstr(u, "username");
     cJSON *nick = cJSON_GetObjectItemCaseSensitive(u, "nickname");
     cJSON *pw = cJSON_GetObjectItemCaseSensitive(u, "password");
@@ -310,17 +306,7 @@ static void user_deleted_after(rest_op *r)
 /* "entities":[<the user as it was>] (built in r->out before the deletion). */
 static void finish_user_deleted(rest_op *r)
 {
-    if (r->op.result != TERN_OK) {
-        rest_reply_err(&r->x, r->op.result);
-        return;
-    }
-    tern_buf d;
-    tern_buf_init(&d, 0);
-    tern_buf_puts(&d, "\"entities\":[");
-    tern_buf_append(&d, r->out.data ? r->out.data : "", r->out.len);
-    tern_buf_putc(&d, ']');
-    rest_reply_members(&r->x, d.data, d.len);
-    tern_buf_free(&d);
+    rest_finish_members(r, "\"entities\":[", "]");
 }
 
 int user_delete(rctx *x, const http_msg *m)

@@ -1624,6 +1624,67 @@ static void test_schema_versions(void **state)
     fx_open(f, 64, 0); /* for teardown */
 }
 
+/* Easemob's fields (schema 5): a user's password hash and uuid come back from
+ * store_user_get; a group keeps description, public, maxusers and attrs, and no add
+ * passes maxusers (nobody of the op is added). */
+static void get_user(void *ud, const store_user *u)
+{
+    store_user *out = ud;
+    static char uuid[40], pw[200];
+    snprintf(uuid, sizeof uuid, "%s", u->uuid);
+    snprintf(pw, sizeof pw, "%s", u->password ? u->password : "(none)");
+    *out = *u;
+    out->uuid = uuid;
+    out->password = pw;
+    out->user = out->nickname = NULL; /* not kept past the call */
+}
+
+static void test_easemob_fields(void **state)
+{
+    fx *f = *state;
+    store_op op = {.kind = STORE_OP_CREATE_USER, .app = f->app};
+    op.u.user.user = "pat";
+    op.u.user.password = "scrypt$32768$8$1$c2FsdA$aGFzaA";
+    assert_int_equal(run_op(f->s, &op), TERN_OK);
+    store_user u = {0};
+    assert_int_equal(store_user_get(f->r, f->app, "pat", get_user, &u), TERN_OK);
+    assert_string_equal(u.password, "scrypt$32768$8$1$c2FsdA$aGFzaA");
+    assert_int_equal(strlen(u.uuid), 36);
+    char uuid[40];
+    snprintf(uuid, sizeof uuid, "%s", u.uuid);
+    assert_int_equal(store_user_get(f->r, f->app, "pat", get_user, &u), TERN_OK);
+    assert_string_equal(u.uuid, uuid); /* stable */
+    assert_int_equal(store_user_get(f->r, f->app, "nobody", get_user, &u), TERN_ERR_USER_NOT_FOUND);
+
+    mk_users(f, (const char *[]){"o", "a", "b", "c", NULL});
+    store_op g = {.kind = STORE_OP_CREATE_GROUP, .app = f->app};
+    const char *members[] = {"a"};
+    g.u.group.group_id = "g1";
+    g.u.group.owner = "o";
+    g.u.group.members = members;
+    g.u.group.nmembers = 1;
+    g.u.group.description = "desc";
+    g.u.group.is_public = 1;
+    g.u.group.maxusers = 3;
+    g.u.group.attrs = "{\"custom\":\"x\"}";
+    assert_int_equal(run_op(f->s, &g), TERN_OK);
+    store_group sg;
+    assert_int_equal(store_group_get(f->r, f->app, "g1", &sg), TERN_OK);
+    assert_string_equal(sg.description, "desc");
+    assert_int_equal(sg.is_public, 1);
+    assert_int_equal(sg.maxusers, 3);
+    assert_string_equal(sg.attrs, "{\"custom\":\"x\"}");
+    const char *two[] = {"b", "c"}, *again[] = {"a", "a", "b"};
+    size_t changed = 0;
+    assert_int_equal(group_op(f, STORE_OP_ADD_MEMBERS, "g1", NULL, two, 2, &changed), TERN_ERR_GROUP_FULL);
+    assert_int_equal(store_group_get(f->r, f->app, "g1", &sg), TERN_OK);
+    assert_int_equal(sg.member_count, 2);
+    /* A member already in (listed twice, even) takes no room: o, a + b = 3. */
+    assert_int_equal(group_op(f, STORE_OP_ADD_MEMBERS, "g1", NULL, again, 3, &changed), TERN_OK);
+    assert_int_equal(changed, 1);
+    assert_int_equal(group_op(f, STORE_OP_ADD_MEMBERS, "g1", NULL, two + 1, 1, &changed), TERN_ERR_GROUP_FULL);
+}
+
 static void test_open_errors(void **state)
 {
     (void)state;
@@ -1644,6 +1705,7 @@ int main(void)
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test_setup_teardown(test_apps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_users, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_easemob_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seq_assignment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_resend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_c2c_unread, setup, teardown),

@@ -387,7 +387,6 @@ static const char *const rsql[R_COUNT] = {
     [R_APP_LIST] = "SELECT id,org,name,client_id,client_secret,created_ms FROM apps ORDER BY id",
     [R_USER_EXISTS] = "SELECT 1 FROM users WHERE app=? AND user=?",
     [R_USER_LIST] = "SELECT " USER_COLS " FROM users WHERE app=? AND user>? ORDER BY user LIMIT ?",
-    [R_USER_LIST_FROM] = "SELECT " USER_COLS " FROM users WHERE app=? AND user>=? ORDER BY user LIMIT ?",
     [R_USER_GET] = "SELECT " USER_COLS " FROM users WHERE app=? AND user=?",
     [R_GROUP_GET] = "SELECT group_id,IFNULL(name,''),IFNULL(owner,''),created_ms,"
                     "(SELECT COUNT(*) FROM group_members m WHERE m.app=g.app AND m.group_id=g.group_id),"
@@ -466,7 +465,6 @@ const store_engine store_engine_sqlite = {
     .app_list = sq_app_list,
     .user_exists = sq_user_exists,
     .user_list = sq_user_list,
-    .user_list_from = sq_user_list_from,
     .user_get = sq_user_get,
     .group_get = sq_group_get,
     .group_members = sq_group_members,

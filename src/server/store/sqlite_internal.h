@@ -168,7 +168,6 @@ enum {
     R_APP_LIST,
     R_USER_EXISTS,
     R_USER_LIST,
-    R_USER_LIST_FROM,
     R_USER_GET,
     R_GROUP_GET,
     R_GROUP_EXISTS,
@@ -277,7 +276,6 @@ int sq_app_get(store_reader *rr, const char *org, const char *name, store_app *o
 int sq_app_list(store_reader *rr, store_app_cb cb, void *ud);
 int sq_user_exists(store_reader *rr, int64_t app, const char *user);
 int sq_user_list(store_reader *rr, int64_t app, const char *after, int limit, store_user_cb cb, void *ud);
-int sq_user_list_from(store_reader *rr, int64_t app, const char *from, int limit, store_user_cb cb, void *ud);
 int sq_user_get(store_reader *rr, int64_t app, const char *user, store_user_cb cb, void *ud);
 int sq_group_get(store_reader *rr, int64_t app, const char *group_id, store_group *out);
 int sq_group_members(store_reader *rr, int64_t app, const char *group_id, store_name_cb cb, void *ud);

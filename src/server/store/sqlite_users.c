@@ -217,25 +217,16 @@ static int user_rows(sq_reader *r, sqlite3_stmt *st, store_user_cb cb, void *ud,
     return TERN_OK;
 }
 
-static int user_list(sq_reader *r, int which, int64_t app, const char *after, int limit, store_user_cb cb, void *ud)
+int sq_user_list(store_reader *rr, int64_t app, const char *after, int limit, store_user_cb cb, void *ud)
 {
-    sqlite3_stmt *st = sq_rst(r, which);
+    sq_reader *r = (sq_reader *)rr;
+    sqlite3_stmt *st = sq_rst(r, R_USER_LIST);
     if (!st)
         return TERN_ERR_STORE;
     sqlite3_bind_int64(st, 1, app);
     sq_bind_text(st, 2, after ? after : "");
     sqlite3_bind_int(st, 3, limit < 0 ? 0 : limit);
     return user_rows(r, st, cb, ud, NULL);
-}
-
-int sq_user_list(store_reader *rr, int64_t app, const char *after, int limit, store_user_cb cb, void *ud)
-{
-    return user_list((sq_reader *)rr, R_USER_LIST, app, after, limit, cb, ud);
-}
-
-int sq_user_list_from(store_reader *rr, int64_t app, const char *from, int limit, store_user_cb cb, void *ud)
-{
-    return user_list((sq_reader *)rr, R_USER_LIST_FROM, app, from, limit, cb, ud);
 }
 
 int sq_user_get(store_reader *rr, int64_t app, const char *user, store_user_cb cb, void *ud)

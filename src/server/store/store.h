@@ -222,8 +222,6 @@ typedef void (*store_user_cb)(void *ud, const store_user *u);
  * to cb. Returns TERN_OK / TERN_ERR_STORE. */
 int store_user_list(store_reader *r, int64_t app, const char *after, int limit, store_user_cb cb, void *ud);
 
-/* Like store_user_list but starting AT `from` (inclusive). */
-int store_user_list_from(store_reader *r, int64_t app, const char *from, int limit, store_user_cb cb, void *ud);
 /* The user `user` exactly, passed to cb: TERN_OK, TERN_ERR_USER_NOT_FOUND or TERN_ERR_STORE. */
 int store_user_get(store_reader *r, int64_t app, const char *user, store_user_cb cb, void *ud);
 

@@ -42,7 +42,6 @@ const char *store_engine_missing(const store_engine *e)
     NEED(app_list)
     NEED(user_exists)
     NEED(user_list)
-    NEED(user_list_from)
     NEED(user_get)
     NEED(group_get)
     NEED(group_members)
@@ -129,11 +128,6 @@ int store_user_exists(store_reader *r, int64_t app, const char *user)
 int store_user_list(store_reader *r, int64_t app, const char *after, int limit, store_user_cb cb, void *ud)
 {
     return r->engine->user_list(r, app, after, limit, cb, ud);
-}
-
-int store_user_list_from(store_reader *r, int64_t app, const char *from, int limit, store_user_cb cb, void *ud)
-{
-    return r->engine->user_list_from(r, app, from, limit, cb, ud);
 }
 
 int store_user_get(store_reader *r, int64_t app, const char *user, store_user_cb cb, void *ud)

@@ -47,7 +47,6 @@ struct store_engine {
     int (*app_list)(store_reader *r, store_app_cb cb, void *ud);
     int (*user_exists)(store_reader *r, int64_t app, const char *user);
     int (*user_list)(store_reader *r, int64_t app, const char *after, int limit, store_user_cb cb, void *ud);
-    int (*user_list_from)(store_reader *r, int64_t app, const char *from, int limit, store_user_cb cb, void *ud);
     int (*user_get)(store_reader *r, int64_t app, const char *user, store_user_cb cb, void *ud);
     int (*group_get)(store_reader *r, int64_t app, const char *group_id, store_group *out);
     int (*group_members)(store_reader *r, int64_t app, const char *group_id, store_name_cb cb, void *ud);

@@ -94,12 +94,13 @@ static void test_create_shapes(void **state)
     const char *tok = it_app_token(s);
     it_expect_error(s, "POST", "/demo/demo/users", tok, "{\"username\":\"ALICE.w\"}", 400, 1011,
                     "duplicate_unique_property_exists", NULL);
-    it_expect_error(s, "POST", "/demo/demo/users", tok, "{\"username\":\"a@b\"}", 400, 1003, "illegal_argument", NULL);
+    it_expect_error(s, "POST", "/demo/demo/users", tok, "{\"username\":\"a@b\"}", 400, 1003, "illegal_argument",
+                    "username [a@b] is not legal");
     it_expect_error(s, "POST", "/demo/demo/users", tok, "{\"username\":\"a+b\"}", 400, 1003, "illegal_argument", NULL);
     it_expect_error(s, "POST", "/demo/demo/users", tok, "{\"username\":\"\"}", 400, 1003, "illegal_argument", NULL);
     char body[300];
     snprintf(body, sizeof body, "{\"username\":\"%065d\"}", 0); /* 65 bytes */
-    it_expect_error(s, "POST", "/demo/demo/users", tok, body, 400, 1003, "illegal_argument", NULL);
+    it_expect_error(s, "POST", "/demo/demo/users", tok, body, 400, 1003, "illegal_argument", "USERNAME_TOO_LONG");
     snprintf(body, sizeof body, "{\"username\":\"dan\",\"password\":\"%065d\"}", 0);
     it_expect_error(s, "POST", "/demo/demo/users", tok, body, 400, 1003, "illegal_argument", NULL);
     it_expect_error(s, "POST", "/demo/demo/users", tok, "{\"username\":\"dan\",\"password\":7}", 400, 1003,
@@ -107,7 +108,8 @@ static void test_create_shapes(void **state)
     it_expect_error(s, "POST", "/demo/demo/users", tok, "{\"username\":\"dan\",\"avatar\":\"x\"}", 400, 1012,
                     "not_supported", NULL);
     it_expect_error(s, "POST", "/demo/demo/users", NULL, "{\"username\":\"dan\"}", 401, 1101, "unauthorized", NULL);
-    it_expect_error(s, "GET", "/demo/demo/users/nobody", tok, NULL, 404, 20003, "service_resource_not_found", NULL);
+    it_expect_error(s, "GET", "/demo/demo/users/nobody", tok, NULL, 404, 20003, "service_resource_not_found",
+                    "Service resource not found");
     it_expect_error(s, "DELETE", "/demo/demo/users/nobody", tok, NULL, 404, 20003, "service_resource_not_found", NULL);
     /* A 64-byte name is fine; the refused ones created nothing. */
     snprintf(body, sizeof body, "{\"username\":\"%064d\"}", 0);
@@ -210,12 +212,12 @@ static void test_tokens(void **state)
     const char *app = it_app_token(s);
     it_expect_error(s, "POST", "/demo/demo/token", app,
                     "{\"grant_type\":\"inherit\",\"username\":\"newbie\",\"autoCreateUser\":false}", 404, 20003,
-                    "service_resource_not_found", NULL);
+                    "invalid_grant", "user not found"); /* Easemob's name and text here */
     it_expect_error(s, "POST", "/demo/demo/token", app, "{\"grant_type\":\"inherit\",\"username\":\"newbie\"}", 404,
-                    20003, "service_resource_not_found", NULL);
+                    20003, "invalid_grant", "user not found");
     it_expect_error(s, "POST", "/demo/demo/token", app,
                     "{\"grant_type\":\"inherit\",\"username\":\"new bie\",\"autoCreateUser\":true}", 400, 1003,
-                    "illegal_argument", NULL);
+                    "illegal_argument", "username [new bie] is not legal");
     /* autoCreateUser: the user is made (folded), then the token. */
     j = it_rest(s, "POST", "{\"grant_type\":\"inherit\",\"username\":\"NewBie\",\"autoCreateUser\":true,\"ttl\":60}",
                 200, "/demo/demo/token");
@@ -224,6 +226,11 @@ static void test_tokens(void **state)
     ws_login_with(s, "newbie", it_jstr(j, "access_token"));
     cJSON_Delete(j);
     cJSON_Delete(it_rest(s, "GET", NULL, 200, "/demo/demo/users/newbie"));
+    /* ttl 0 (Easemob: never expires) is the longest Tern gives, 365 days. */
+    j = it_rest(s, "POST", "{\"grant_type\":\"inherit\",\"username\":\"newbie\",\"autoCreateUser\":true,\"ttl\":0}",
+                200, "/demo/demo/token");
+    assert_int_equal((int)it_jnum(j, "expires_in", -1), 365 * 86400);
+    cJSON_Delete(j);
 }
 
 typedef struct bulk {

@@ -203,11 +203,11 @@ static int token_inherit(rctx *x, const http_msg *m, cJSON *j, long long ttl)
         return 0;
     }
     if (!cJSON_IsTrue(ac)) {
-        rest_reply_err(x, TERN_ERR_USER_NOT_FOUND);
+        rest_reply_err_desc(x, TERN_ERR_USER_NOT_FOUND, "invalid_grant", "user not found"); /* Easemob's */
         return 0;
     }
     if (!easemob_username(name, id)) {
-        rest_reply_err(x, TERN_ERR_BAD_FIELD);
+        rest_reply_bad_username(x, name);
         return 0;
     }
     grant *g = tern_calloc(1, sizeof *g);
@@ -231,6 +231,9 @@ int app_token(rctx *x, const http_msg *m)
     long long ttl = DEFAULT_TTL;
     if (cJSON_IsNumber(jttl) && jttl->valuedouble >= 1 && jttl->valuedouble <= MAX_TTL)
         ttl = (long long)jttl->valuedouble;
+    /* A user token's ttl 0 is Easemob's "never expires": the longest Tern gives. */
+    if (cJSON_IsNumber(jttl) && jttl->valuedouble == 0 && gt && strcmp(gt, "client_credentials") != 0)
+        ttl = MAX_TTL;
     int rc = TERN_OK, async = 0;
     int good = cJSON_IsObject(j) && gt && (!jttl || cJSON_IsNumber(jttl));
     if (good && !strcmp(gt, "password"))

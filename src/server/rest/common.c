@@ -5,6 +5,7 @@
  * loop round-trip itself is in router.c).
  */
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -72,6 +73,16 @@ int easemob_username(const char *in, char out[65])
     }
     out[n] = 0;
     return 1;
+}
+
+void rest_reply_bad_username(const rctx *x, const char *name)
+{
+    char d[100];
+    if (!name || strlen(name) <= 64)
+        snprintf(d, sizeof d, "username [%s] is not legal", name ? name : "");
+    else
+        snprintf(d, sizeof d, "USERNAME_TOO_LONG");
+    rest_reply_err_desc(x, TERN_ERR_BAD_FIELD, NULL, d);
 }
 
 int rest_find_user(const rctx *x, const char *name, char out[65])

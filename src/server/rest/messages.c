@@ -146,7 +146,7 @@ static int messages_send(rctx *x, const http_msg *m, int is_group)
             /* Easemob's text for this refusal. */
             char d[64];
             snprintf(d, sizeof d, "params to's size can't exceed limit %zu", max_to);
-            rest_reply_err_desc(x, rc, d);
+            rest_reply_err_desc(x, rc, NULL, d);
         } else {
             rest_reply_err(x, rc);
         }

@@ -85,12 +85,12 @@ void rest_http_error(tern_buf *out, int status, const char *name, int code, cons
 
 void rest_error_body(tern_buf *b, const rctx *x, int code)
 {
-    rest_error_body_desc(b, x, code, tern_strerror(code));
+    rest_error_body_desc(b, x, code, NULL, tern_strerror(code));
 }
 
-void rest_error_body_desc(tern_buf *b, const rctx *x, int code, const char *description)
+void rest_error_body_desc(tern_buf *b, const rctx *x, int code, const char *name, const char *description)
 {
-    rest_error_head(b, rest_error_name(code), code, description);
+    rest_error_head(b, name ? name : rest_error_name(code), code, description);
     tern_buf_printf(b, ",\"exception\":\"TernException\",\"timestamp\":%lld,\"duration\":%lld,\"path\":",
                     (long long)tern_now_ms(), (long long)(tern_now_ms() - x->start_ms));
     tern_buf_json_str(b, x->rel, strlen(x->rel));

@@ -52,9 +52,13 @@ void rest_reply_raw(const rctx *x, int status, const char *content_type, const c
 /* The Easemob envelope with members[0..n) where rest_reply_ok puts "data":... — e.g.
  * "entities":[...],"count":1 (users) or "entities":[],"data":{...} (groups). HTTP 200. */
 void rest_reply_members(const rctx *x, const char *members, size_t n);
-/* The error body of code with description instead of tern_strerror(code) (Easemob's
- * texts, e.g. "params to's size can't exceed limit 600"). */
-void rest_reply_err_desc(const rctx *x, int code, const char *description);
+/* The error body of code with Easemob's error name and text where they differ from
+ * rest_error_name(code) and tern_strerror(code) (name NULL: the usual one), e.g.
+ * "params to's size can't exceed limit 600". The HTTP status is rest_status_of(code). */
+void rest_reply_err_desc(const rctx *x, int code, const char *name, const char *description);
+/* 400 illegal_argument (1003) with Easemob's texts for a refused username:
+ * "USERNAME_TOO_LONG" over 64 bytes, else "username [<name>] is not legal". */
+void rest_reply_bad_username(const rctx *x, const char *name);
 /* rest_reply_err(x, rc) if rc is not TERN_OK, else rest_reply_ok around d; frees d. */
 void rest_reply_buf(const rctx *x, int rc, tern_buf *d);
 
@@ -62,7 +66,7 @@ void rest_reply_buf(const rctx *x, int rc, tern_buf *d);
 int rest_status_of(int code);
 const char *rest_error_name(int code);
 void rest_error_body(tern_buf *b, const rctx *x, int code);
-void rest_error_body_desc(tern_buf *b, const rctx *x, int code, const char *description);
+void rest_error_body_desc(tern_buf *b, const rctx *x, int code, const char *name, const char *description);
 /* Appends the members every error body starts with, without the closing brace:
  * {"error":"<name>","code":<code>,"error_description":"<description>" (escaped). */
 void rest_error_head(tern_buf *b, const char *name, int code, const char *description);

@@ -56,11 +56,11 @@ void rest_reply_err(const rctx *x, int code)
     reply_err_status(x, rest_status_of(code), code);
 }
 
-void rest_reply_err_desc(const rctx *x, int code, const char *description)
+void rest_reply_err_desc(const rctx *x, int code, const char *name, const char *description)
 {
     tern_buf b;
     tern_buf_init(&b, 0);
-    rest_error_body_desc(&b, x, code, description);
+    rest_error_body_desc(&b, x, code, name, description);
     write_response(x, rest_status_of(code), "application/json", b.data, b.len);
     tern_buf_free(&b);
 }

@@ -151,8 +151,9 @@ static void finish_users_created(rest_op *r)
     tern_buf_free(&d);
 }
 
-/* Reads one element of the body into nu: TERN_OK or 1003. */
-static int read_new_user(cJSON *u, new_user *nu)
+/* Reads one element of the body into nu: TERN_OK, 1003 or 1012; *bad_name is the
+ * username when it is what was refused. */
+static int read_new_user(cJSON *u, new_user *nu, const char **bad_name)
 {
     if (!cJSON_IsObject(u))
         return TERN_ERR_BAD_FIELD;
@@ -162,7 +163,11 @@ static int read_new_user(cJSON *u, new_user *nu)
     const char *name = jstr(u, "username");
     cJSON *nick = cJSON_GetObjectItemCaseSensitive(u, "nickname");
     cJSON *pw = cJSON_GetObjectItemCaseSensitive(u, "password");
-    if (!easemob_username(name, nu->user) || (nick && (!cJSON_IsString(nick) || strlen(nick->valuestring) > MAX_NICK)) ||
+    if (!easemob_username(name, nu->user)) {
+        *bad_name = name ? name : "";
+        return TERN_ERR_BAD_FIELD;
+    }
+    if ((nick && (!cJSON_IsString(nick) || strlen(nick->valuestring) > MAX_NICK)) ||
         (pw && (!cJSON_IsString(pw) || !password_valid(pw->valuestring, strlen(pw->valuestring)))))
         return TERN_ERR_BAD_FIELD;
     nu->nick = nick ? tern_strdup(nick->valuestring) : NULL;
@@ -184,16 +189,21 @@ int users_create(rctx *x, const http_msg *m)
         c->u = tern_calloc((size_t)n, sizeof *c->u);
         c->n = n;
     }
+    const char *bad_name = NULL;
     for (int i = 0; rc == TERN_OK && i < n; i++) {
-        rc = read_new_user(arr ? cJSON_GetArrayItem(arr, i) : j, &c->u[i]);
+        rc = read_new_user(arr ? cJSON_GetArrayItem(arr, i) : j, &c->u[i], &bad_name);
         any_pw |= c->u[i].pw != NULL;
     }
-    cJSON_Delete(j);
     if (rc != TERN_OK) {
+        if (bad_name)
+            rest_reply_bad_username(x, bad_name);
+        else
+            rest_reply_err(x, rc);
+        cJSON_Delete(j);
         create_req_free(c);
-        rest_reply_err(x, rc);
         return 0;
     }
+    cJSON_Delete(j);
     rest_op *r = rest_op_new(x, finish_users_created);
     r->pending = n;
     r->op.result = TERN_OK;
@@ -272,8 +282,10 @@ int users_list(rctx *x, const http_msg *m)
 static int path_user(rctx *x, char id[65])
 {
     int f = rest_find_user(x, x->user, id);
-    if (f != 1)
-        rest_reply_err(x, f < 0 ? TERN_ERR_STORE : TERN_ERR_USER_NOT_FOUND);
+    if (f < 0)
+        rest_reply_err(x, TERN_ERR_STORE);
+    else if (f == 0) /* Easemob's text for a path user that does not exist */
+        rest_reply_err_desc(x, TERN_ERR_USER_NOT_FOUND, NULL, "Service resource not found");
     return f == 1;
 }
 

@@ -61,13 +61,18 @@ static void create_req_free(void *ud)
 
 typedef struct list_ctx {
     tern_buf *b;
-    int n;
-    char last[65];
+    int n;        /* rows seen */
+    int max;      /* rows written at most (0: all); a row past it only counts */
+    char last[65]; /* the last row written */
 } list_ctx;
 
 static void user_row(void *ud, const store_user *u)
 {
     list_ctx *l = ud;
+    if (l->max && l->n >= l->max) {
+        l->n++;
+        return;
+    }
     if (l->n++)
         tern_buf_putc(l->b, ',');
     rest_user_entity(l->b, u);
@@ -138,7 +143,7 @@ static void finish_users_created(rest_op *r)
     tern_buf d;
     tern_buf_init(&d, 0);
     tern_buf_puts(&d, "\"entities\":[");
-    list_ctx l = {&d, 0, ""};
+    list_ctx l = {&d, 0, 0, ""};
     int rc = TERN_OK;
     for (int i = 0; i < c->n && rc == TERN_OK; i++)
         if (c->u[i].result == TERN_OK)
@@ -251,19 +256,11 @@ int users_list(rctx *x, const http_msg *m)
     tern_buf d;
     tern_buf_init(&d, 0);
     tern_buf_puts(&d, "\"entities\":[");
-    list_ctx l = {&d, 0, ""};
-    /* One row more than asked says whether another page follows. */
-    int rc = store_user_list(rest_reader(x), x->app.id, has_cur ? after : NULL, (int)limit, user_row, &l);
-    int more = 0;
-    if (rc == TERN_OK && l.n == (int)limit) {
-        tern_buf probe;
-        tern_buf_init(&probe, 0);
-        list_ctx pl = {&probe, 0, ""};
-        rc = store_user_list(rest_reader(x), x->app.id, l.last, 1, user_row, &pl);
-        more = pl.n > 0;
-        tern_buf_free(&probe);
-    }
-    tern_buf_printf(&d, "],\"count\":%d", l.n);
+    /* One row more than a page says whether another page follows. */
+    list_ctx l = {&d, 0, (int)limit, ""};
+    int rc = store_user_list(rest_reader(x), x->app.id, has_cur ? after : NULL, (int)limit + 1, user_row, &l);
+    int more = l.n > (int)limit;
+    tern_buf_printf(&d, "],\"count\":%d", more ? (int)limit : l.n);
     if (more) {
         char enc[100];
         tern_base64url_encode((const uint8_t *)l.last, strlen(l.last), enc, sizeof enc);
@@ -297,7 +294,7 @@ int user_get(rctx *x, const http_msg *m)
     tern_buf d;
     tern_buf_init(&d, 0);
     tern_buf_puts(&d, "\"entities\":[");
-    list_ctx l = {&d, 0, ""};
+    list_ctx l = {&d, 0, 0, ""};
     int rc = store_user_get(rest_reader(x), x->app.id, id, user_row, &l);
     tern_buf_printf(&d, "],\"count\":%d", l.n);
     if (rc != TERN_OK)
@@ -328,7 +325,7 @@ int user_delete(rctx *x, const http_msg *m)
         return 0;
     /* The user's groups, whose member caches the deletion makes stale. */
     rest_op *r = rest_op_listing(x, finish_user_deleted, id, store_user_groups);
-    list_ctx l = {&r->out, 0, ""};
+    list_ctx l = {&r->out, 0, 0, ""};
     int rc = store_user_get(rest_reader(x), x->app.id, id, user_row, &l);
     if (rc != TERN_OK) {
         rest_reply_err(x, rc);
@@ -358,7 +355,7 @@ int user_groups(rctx *x, const http_msg *m)
     tern_buf d;
     tern_buf_init(&d, 0);
     tern_buf_putc(&d, '[');
-    list_ctx l = {&d, 0, ""};
+    list_ctx l = {&d, 0, 0, ""};
     int rc = store_user_groups(rest_reader(x), x->app.id, x->user, group_id_row, &l);
     tern_buf_putc(&d, ']');
     rest_reply_buf(x, rc, &d);

@@ -94,6 +94,8 @@ static void test_create_errors(void **state)
         {"{\"groupname\":\"x\",\"owner\":\"o\",\"maxusers\":0}", 400, 1003},
         {"{\"groupname\":\"x\",\"owner\":\"o\",\"maxusers\":2.5}", 400, 1003},
         {"{\"groupname\":\"x\",\"owner\":\"o\",\"maxusers\":100001}", 400, 1003},
+        {"{\"groupname\":\"x\",\"owner\":\"o\",\"maxusers\":1e300}", 400, 1003},
+        {"{\"groupname\":\"x\",\"owner\":\"o\",\"maxusers\":-1e300}", 400, 1003},
         {"{\"groupname\":\"x\",\"owner\":\"o\",\"membersonly\":1}", 400, 1003},
         {"{\"groupname\":\"x\",\"owner\":\"o\",\"custom\":7}", 400, 1003},
         {"{\"groupname\":\"x\",\"owner\":\"o\",\"description\":false}", 400, 1003},

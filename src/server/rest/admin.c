@@ -152,7 +152,7 @@ static void hash_row(void *ud, const store_user *u)
 static int token_password(rctx *x, cJSON *j, long long ttl)
 {
     const char *name = jstr(j, "username"), *pw = jstr(j, "password");
-    char id[65];
+    char id[65] = ""; /* stays "" for a user that does not exist */
     if (!name || !pw || !*name) {
         rest_reply_err(x, TERN_ERR_BAD_FIELD);
         return 0;

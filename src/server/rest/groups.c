@@ -94,8 +94,8 @@ static int read_group_fields(cJSON *j, group_fields *gf)
     cJSON *custom = cJSON_GetObjectItemCaseSensitive(j, "custom");
     if ((desc && (!cJSON_IsString(desc) || strlen(desc->valuestring) > MAX_DESCRIPTION)) ||
         (pub && !cJSON_IsBool(pub)) ||
-        (max && (!cJSON_IsNumber(max) || max->valuedouble != (double)(int64_t)max->valuedouble ||
-                 max->valuedouble < 1 || max->valuedouble > MAX_MAXUSERS)) ||
+        (max && (!cJSON_IsNumber(max) || !(max->valuedouble >= 1 && max->valuedouble <= MAX_MAXUSERS) ||
+                 max->valuedouble != (double)(int64_t)max->valuedouble)) || /* the cast after the range */
         (custom && (!cJSON_IsString(custom) || strlen(custom->valuestring) > MAX_CUSTOM)))
         return TERN_ERR_BAD_FIELD;
     gf->description = desc ? desc->valuestring : "";

@@ -129,7 +129,8 @@ void rest_op_done(rest_op *r);
  * once all of them are done (the last one to finish, counting with r->pending or its
  * own counter): rest_op_done(r), or store submissions whose completions end in
  * rest_op_done(r). Returns 1 (the answer comes later), or 0 after answering 5001 and
- * freeing r if the pool refused the work (then no call runs). Loop thread only. */
+ * freeing r if the pool refused the work (then no call runs): 5004 when more than 1024
+ * items wait or run across the server, 5001 if libuv refused. Loop thread only. */
 int rest_run_off_loop(rest_op *r, void (*fn)(rest_op *r, size_t i), size_t n);
 /* The app token check of an app route (Authorization: Bearer), for a route that takes
  * another authentication but accepts this one too (grant_type=inherit). TERN_OK or

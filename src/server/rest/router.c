@@ -9,6 +9,7 @@
  * (rest_op_new / rest_submit / rest_op_done) are implemented here on top of the
  * connection, so the resource files depend on rest.h alone.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -126,6 +127,11 @@ void rest_op_done(rest_op *r)
     inbox_push(&r->s->loops[r->loop], &it);
 }
 
+/* Work items queued and not yet finished, across loops: the pool's queue has a ceiling
+ * (a flood of password grants must not queue without bound). */
+#define OFF_LOOP_MAX 1024
+static atomic_size_t off_loop_pending;
+
 /* The work items live apart from r: r may be answered and freed (through rest_op_done)
  * before libuv runs the after-work callbacks on the loop. */
 typedef struct off_loop_work {
@@ -142,6 +148,7 @@ static void off_loop_run(uv_work_t *req)
 
 static void off_loop_after(uv_work_t *req, int status)
 {
+    atomic_fetch_sub(&off_loop_pending, 1);
     tern_free(req->data);
 }
 
@@ -150,6 +157,12 @@ int rest_run_off_loop(rest_op *r, void (*fn)(rest_op *r, size_t i), size_t n)
     conn *c = r->x.net;
     uv_loop_t *loop = net_loop_uv(c->loop->net);
     r->off_loop = fn;
+    if (atomic_fetch_add(&off_loop_pending, n) + n > OFF_LOOP_MAX) {
+        atomic_fetch_sub(&off_loop_pending, n);
+        rest_reply_err(&r->x, TERN_ERR_OVERLOADED);
+        rest_op_free(r);
+        return 0;
+    }
     for (size_t i = 0; i < n; i++) {
         off_loop_work *w = tern_calloc(1, sizeof *w);
         w->r = r;
@@ -157,6 +170,7 @@ int rest_run_off_loop(rest_op *r, void (*fn)(rest_op *r, size_t i), size_t n)
         w->req.data = w;
         /* uv_queue_work fails only without a work callback: never past the first item. */
         if (uv_queue_work(loop, &w->req, off_loop_run, off_loop_after) != 0) {
+            atomic_fetch_sub(&off_loop_pending, n - i);
             tern_free(w);
             rest_reply_err(&r->x, TERN_ERR_INTERNAL);
             rest_op_free(r);

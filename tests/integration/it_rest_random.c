@@ -80,6 +80,8 @@ static void easemob_request(int k, const char *u, const char *g, char *method, c
                             size_t bodysz)
 {
     strcpy(method, "POST");
+    /* Sends (k >= 5) go to either send path. */
+    snprintf(path, pathsz, rnd() % 2 ? "/messages/users" : "/messages/chatgroups");
     switch (k) {
     case 0:
         snprintf(path, pathsz, "/users");
@@ -105,21 +107,18 @@ static void easemob_request(int k, const char *u, const char *g, char *method, c
                  rnd() % 4, u, g);
         break;
     case 5:
-        snprintf(path, pathsz, rnd() % 2 ? "/messages/users" : "/messages/chatgroups");
         snprintf(body, bodysz,
                  "{\"from\":\"%s\",\"to\":[\"%s\"],\"type\":\"loc\",\"body\":{\"lat\":\"%d.5\",\"lng\":\"%d\","
                  "\"addr\":\"A\"},\"sync_device\":true}",
                  u, g, (int)(rnd() % 200) - 100, (int)(rnd() % 400) - 200);
         break;
     case 6:
-        snprintf(path, pathsz, rnd() % 2 ? "/messages/users" : "/messages/chatgroups");
         snprintf(body, bodysz,
                  "{\"from\":\"%s\",\"to\":\"%s\",\"type\":\"custom\",\"body\":{\"customEvent\":\"e%u\","
                  "\"customExts\":{\"k\":\"v\"}},\"routetype\":\"ROUTE_ONLINE\"}",
                  u, g, rnd() % 9);
         break;
     default:
-        snprintf(path, pathsz, rnd() % 2 ? "/messages/users" : "/messages/chatgroups");
         snprintf(body, bodysz, "{\"from\":\"%s\",\"to\":[\"%s\"],\"type\":\"cmd\",\"body\":{\"action\":\"a\"}}", u, g);
         break;
     }

@@ -233,6 +233,48 @@ static void test_tokens(void **state)
     cJSON_Delete(j);
 }
 
+/* Ids made before issue 8 may hold [A-Z@=+]: GET, DELETE and login still find them by
+ * their exact id, and an exact id wins over a lower-case fold. Such rows are written
+ * into the stopped server's database (REST no longer makes them). */
+static void test_legacy_ids(void **state)
+{
+    it_server *s = *state;
+    it_create_user(s, "bob");
+    assert_int_equal(it_server_stop(s, 10000, NULL), 0);
+    char cmd[1024], out[512];
+    snprintf(cmd, sizeof cmd,
+             "sqlite3 %s/tern.db \"INSERT INTO users(app,user,nickname,created_ms,modified_ms,uuid)"
+             " SELECT id,'Old@Id',NULL,1700000000000,1700000000000,'11111111-2222-4333-8444-555555555555'"
+             " FROM apps WHERE org='demo' AND name='demo';"
+             " INSERT INTO users(app,user,nickname,created_ms,modified_ms,uuid)"
+             " SELECT id,'Bob','Big Bob',1700000000000,1700000000000,'11111111-2222-4333-8444-666666666666'"
+             " FROM apps WHERE org='demo' AND name='demo';\"",
+             s->dir);
+    if (it_run_capture(cmd, out, sizeof out) != 0)
+        fail_msg("sqlite3: %s", out);
+    assert_int_equal(it_server_restart(s), 0);
+    s->app_token[0] = 0;
+    cJSON *j = it_rest(s, "GET", NULL, 200, "/demo/demo/users/Old@Id");
+    check_entity(cJSON_GetArrayItem(it_jget(j, "entities"), 0), "Old@Id", NULL);
+    cJSON_Delete(j);
+    j = it_rest(s, "GET", NULL, 200, "/demo/demo/users/Bob"); /* the exact id wins */
+    check_entity(cJSON_GetArrayItem(it_jget(j, "entities"), 0), "Bob", "Big Bob");
+    cJSON_Delete(j);
+    j = it_rest(s, "GET", NULL, 200, "/demo/demo/users/BOB"); /* no exact id: the fold */
+    check_entity(cJSON_GetArrayItem(it_jget(j, "entities"), 0), "bob", "bob");
+    cJSON_Delete(j);
+    it_ws *w = it_login(s, "Old@Id", "d");
+    it_ws_free(w);
+    j = it_rest(s, "DELETE", NULL, 200, "/demo/demo/users/Old@Id");
+    check_entity(cJSON_GetArrayItem(it_jget(j, "entities"), 0), "Old@Id", NULL);
+    cJSON_Delete(j);
+    it_expect_error(s, "GET", "/demo/demo/users/Old@Id", it_app_token(s), NULL, 404, 20003,
+                    "service_resource_not_found", NULL);
+    /* REST does not make such ids any more. */
+    it_expect_error(s, "POST", "/demo/demo/users", it_app_token(s), "{\"username\":\"New@Id\"}", 400, 1003,
+                    "illegal_argument", "username [New@Id] is not legal");
+}
+
 typedef struct bulk {
     it_server *s;
     char body[8192];
@@ -312,6 +354,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_shapes, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_list_delete, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_tokens, it_setup_default, it_teardown_default),
+        cmocka_unit_test_setup_teardown(test_legacy_ids, it_setup_default, it_teardown_default),
         cmocka_unit_test_teardown(test_hashing_off_loop, it_teardown_default),
     };
     return it_run_tests("it_easemob_users", tests);

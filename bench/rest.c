@@ -197,10 +197,12 @@ out:
     return rc;
 }
 
-/* POST with an acceptable-status check; 409 (already exists) is fine for creations. A
- * 429 (an app's request rate limit) is waited out and retried, for a while. */
+/* POST with an acceptable-status check; "already exists" is fine for creations: 1011,
+ * HTTP 400 since issue 8 (Easemob's duplicate_unique_property_exists), 409 before. A 429
+ * (an app's request rate limit) is waited out and retried, for a while. */
 static int post_ok(rest *r, const char *path, const tern_buf *body, const char *what)
 {
+    static const char exists[] = "\"code\":1011";
     tern_buf resp;
     tern_buf_init(&resp, 0);
     int status = 0;
@@ -209,7 +211,9 @@ static int post_ok(rest *r, const char *path, const tern_buf *body, const char *
         usleep(200000);
         rc = rest_call(r, "POST", path, body->data, body->len, 1, &status, &resp);
     }
-    if (rc == 0 && status != 200 && status != 201 && status != 409) {
+    int dup = status == 409 ||
+              (status == 400 && resp.data && memmem(resp.data, resp.len, exists, sizeof exists - 1) != NULL);
+    if (rc == 0 && status != 200 && status != 201 && !dup) {
         fprintf(stderr, "tern-bench: %s: HTTP %d %.*s\n", what, status, (int)(resp.len > 400 ? 400 : resp.len),
                 resp.data ? resp.data : "");
         rc = -1;
@@ -280,7 +284,8 @@ static int create_groups(rest *r, bench *b)
         tern_buf_json_str(&body, gid, strlen(gid));
         tern_buf_puts(&body, ",\"owner\":");
         tern_buf_json_str(&body, owner, strlen(owner));
-        tern_buf_puts(&body, ",\"members\":[");
+        /* Easemob's default maxusers is 200; a bench group may be larger. */
+        tern_buf_printf(&body, ",\"maxusers\":%d,\"members\":[", count[g] > 200 ? count[g] : 200);
         int k = 1;
         for (; k < count[g] && k < MEMBERS_PER_CALL; k++) {
             if (k > 1)

@@ -40,7 +40,8 @@ def req(port, method, path, token=None, body=None):
     return st, lines[1:], body.decode(errors="replace")
 
 def norm(s):
-    s = re.sub(r'"(timestamp|duration|created|time|expires_in)":\d+', r'"\1":N', s)
+    s = re.sub(r'"(timestamp|duration|created|modified|time|expires_in)":\d+', r'"\1":N', s)
+    s = re.sub(r'"uuid":"[0-9a-f-]{36}"', '"uuid":U', s)
     s = re.sub(r'"access_token":"[^"]*"', '"access_token":T', s)
     s = re.sub(r'"(client_id|client_secret)":"[^"]*"', r'"\1":S', s)
     s = re.sub(r'"\d{15,}"', '"ID"', s)

@@ -75,7 +75,7 @@ export default {
   onMessage(c, fn) { c.fn = fn; },
   async join(c, g) {
     const gid = `${tag}g${g}`;
-    if (!groups.has(g)) groups.set(g, rest('POST', '/chatgroups', { groupid: gid, groupname: gid, owner: c.user, members: [] }));
+    if (!groups.has(g)) groups.set(g, rest('POST', '/chatgroups', { groupid: gid, groupname: gid, owner: c.user, maxusers: 100000, members: [] }));
     await groups.get(g);
     await rest('POST', `/chatgroups/${gid}/users/${c.user}`);
     c.to = gid;

@@ -42,11 +42,13 @@ typedef enum tern_code {
     TERN_ERR_FORBIDDEN = 1104,       /* another app's or another user's data */
     TERN_ERR_BAD_CREDENTIALS = 1105, /* wrong client id or secret */
     TERN_ERR_KICKED = 1106,          /* session ended by the server (user deleted, admin) */
+    TERN_ERR_BAD_PASSWORD = 1107,    /* grant_type=password: unknown user, no or wrong password */
 
     /* limits */
     TERN_ERR_SLOW_CONSUMER = 1201, /* send queue over its ceiling: resync (connection closed, 4001) */
     TERN_ERR_RATE_LIMITED = 1202,
     TERN_ERR_TOO_MANY = 1203, /* a list over its limit (members, receivers, page size) */
+    TERN_ERR_GROUP_FULL = 1204, /* adding members would pass the group's maxusers */
 
     /* seed-defined */
     TERN_ERR_SYSTEM_CONV = 2106,       /* sending to the system conversation (Tencent) */

@@ -9,6 +9,8 @@
  * with numbers, arrays or media references brings its own. Adding a type is one row in
  * elem.c, its tests (tests/unit/test_elem.c) and a fuzz seed (tests/fuzz/corpus/fuzz_json).
  * A payload key that the type does not list is refused with 1012 (never dropped).
+ * TIMLocationElem {description, longitude, latitude} (Tencent's Geo, seed 001) has two
+ * number fields: longitude in [-180, 180], latitude in [-90, 90] (1003 outside).
  */
 #ifndef TERN_CORE_ELEM_H
 #define TERN_CORE_ELEM_H
@@ -23,6 +25,9 @@ typedef struct tern_elem_field {
     const char *name;
     int required; /* absent (or null) is 1003 */
     size_t max;   /* bytes; 0: bounded only by the 12 KB rule (message.h) */
+    int number;   /* a JSON number (TIMLocationElem's coordinates), not a string: decode
+                     leaves its value NULL, tern_elem_encode_values reads it as a
+                     decimal string */
 } tern_elem_field;
 
 typedef struct tern_elem_type tern_elem_type;
@@ -50,10 +55,14 @@ const tern_elem_type *tern_elem_by_sdk_type(int sdk_type);
 const tern_elem_type *tern_elem_at(size_t i);
 
 /* Encoding from C strings (libtern's drafts, REST): vals[i] for fields[i], NULL for
- * absent. With omit_absent 0 it is the canonical form: the same codes and the same bytes
+ * absent; a number field's value is its decimal text (1003 if it is not a number). With omit_absent 0 it is the canonical form: the same codes and the same bytes
  * as t->encode on the equivalent object. With omit_absent 1 absent optional fields are
  * left out (libtern's drafts show the payload as the app gave it). */
 int tern_elem_encode_values(const tern_elem_type *t, const char *const *vals, int omit_absent, tern_buf *out);
+
+/* Appends a number field's value as the canonical form writes it: the shortest %g
+ * text that reads back as the same double. Returns 0 or -1 (out of memory). */
+int tern_elem_put_number(tern_buf *out, double v);
 
 /* The generic functions for types made of string fields (exposed for the table). */
 int tern_elem_encode_strings(const tern_elem_type *t, const cJSON *payload, tern_buf *out);

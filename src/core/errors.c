@@ -30,9 +30,11 @@ TERN_API const char *tern_strerror(int code)
     case TERN_ERR_FORBIDDEN: return "forbidden";
     case TERN_ERR_BAD_CREDENTIALS: return "invalid client credentials";
     case TERN_ERR_KICKED: return "kicked by the server";
+    case TERN_ERR_BAD_PASSWORD: return "invalid username or password";
     case TERN_ERR_SLOW_CONSUMER: return "send queue full: resync";
     case TERN_ERR_RATE_LIMITED: return "rate limited";
     case TERN_ERR_TOO_MANY: return "too many items";
+    case TERN_ERR_GROUP_FULL: return "group is full (maxusers)";
     case TERN_ERR_SYSTEM_CONV: return "cannot send to the system conversation";
     case TERN_ERR_GROUP_PERMISSION: return "not a member of the group";
     case TERN_ERR_GROUP_NOT_FOUND: return "group not found";

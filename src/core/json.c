@@ -353,6 +353,20 @@ const char *tern_json_str(const cJSON *o, const char *name)
     return tern_json_get_str(o, name, &s) == TERN_JSON_OK ? s.p : NULL;
 }
 
+int tern_json_only_keys(const cJSON *o, const char *const *names, size_t n)
+{
+    const cJSON *k;
+    cJSON_ArrayForEach(k, o)
+    {
+        size_t i = 0;
+        while (k->string && i < n && strcmp(k->string, names[i]) != 0)
+            i++;
+        if (!k->string || i == n)
+            return 0;
+    }
+    return 1;
+}
+
 int tern_json_true(const cJSON *o, const char *name)
 {
     int b = 0;

@@ -89,6 +89,10 @@ int tern_json_int_value(const cJSON *v, long long lo, long long hi, long long *o
 const char *tern_json_str(const cJSON *o, const char *name);
 int tern_json_true(const cJSON *o, const char *name);
 
+/* 1 if every member of the object o is named one of names[0..n), else 0: the check
+ * behind "a field this server does not implement is refused (1012), never dropped". */
+int tern_json_only_keys(const cJSON *o, const char *const *names, size_t n);
+
 /* Bytes tern_buf_json_str(s, n) writes between the quotes: the measure of a string's
  * JSON encoding, without building it. */
 size_t tern_json_escaped_len(const char *s, size_t n);

@@ -176,6 +176,11 @@ void *net_loop_ud(const net_loop *l)
     return l->ud;
 }
 
+struct uv_loop_s *net_loop_uv(net_loop *l)
+{
+    return &l->loop;
+}
+
 int net_loop_index(const net_loop *l)
 {
     return l->index;

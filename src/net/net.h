@@ -155,6 +155,9 @@ void net_gather_flush(net *n);
 
 void *net_loop_ud(const net_loop *l);
 int net_loop_index(const net_loop *l);
+/* The loop's libuv loop, for work the loop's own thread queues on libuv's thread pool
+ * (uv_queue_work). Loop thread only. */
+struct uv_loop_s *net_loop_uv(net_loop *l);
 /* The loop's connection with this id, or NULL (closed). Loop thread only. */
 net_conn *net_loop_find(net_loop *l, uint64_t id);
 

@@ -33,6 +33,8 @@ struct send_req {
     int loop;
     uint64_t origin_conn;    /* sending connection on that loop: gets the answer; 0 = none (REST) */
     uint64_t origin_session; /* sending session (delivery.h): excluded from the fan-out; 0 = none */
+    int skip_sender;         /* C2C: the sender's sessions do not get the message (REST
+                                sync_device false); group messages always reach them */
     send_complete_fn complete;
     void *ud;
     char *reply; /* scratch for the completion (e.g. the request id JSON) */

@@ -10,7 +10,10 @@
  * re-encodes to exactly its escaped length). An accepted object is then read as a
  * `send` message (tern_msg_parse_send: validate + canonical encode, whose output must
  * parse back strictly and decode), as a stored message (tern_msg_decode), and through
- * the getters and conversation-id parsing. Seeds: tests/fuzz/corpus/fuzz_json.
+ * the getters and conversation-id parsing. It is also read as an Easemob REST send
+ * ({type, body}, core/easemob.c): a body that maps onto an element must map back to
+ * Easemob's shape and from there to the very same payload (the round trip of the
+ * export). Seeds: tests/fuzz/corpus/fuzz_json.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,6 +23,7 @@
 
 #include "core/alloc.h"
 #include "core/conv.h"
+#include "core/easemob.h"
 #include "core/json.h"
 #include "core/message.h"
 #include "core/util.h"
@@ -85,6 +89,51 @@ static void as_message(const cJSON *obj)
     }
 }
 
+/* {type, body} as an Easemob send: mapped, shown back in Easemob's shape, mapped again. */
+static void as_easemob(const cJSON *obj)
+{
+    tern_msg m;
+    tern_msg_init(&m);
+    const char *type = cJSON_IsObject(obj) ? tern_json_str(obj, "type") : NULL;
+    int rc = tern_em_body_to_msg(type, cJSON_GetObjectItemCaseSensitive(obj, "body"), &m);
+    if (rc == TERN_OK) {
+        tern_buf f, e;
+        tern_buf_init(&f, 0);
+        tern_buf_init(&e, 0);
+        tern_buf_puts(&f, "{\"type\":\"");
+        tern_buf_puts(&f, m.elem->name);
+        tern_buf_puts(&f, "\",\"payload\":");
+        tern_buf_append(&f, m.payload.data, m.payload.len);
+        tern_buf_puts(&f, ",\"cloudCustomData\":\"\"}");
+        cJSON *stored = NULL, *em = NULL;
+        if (tern_json_parse(f.data, f.len, &stored) != TERN_OK || tern_em_from_msg(stored, &e) != TERN_OK ||
+            tern_json_parse(e.data, e.len, &em) != TERN_OK)
+            abort();
+        tern_msg again;
+        tern_msg_init(&again);
+        if (tern_em_body_to_msg(tern_json_str(em, "type"), cJSON_GetObjectItemCaseSensitive(em, "body"), &again) !=
+                TERN_OK ||
+            again.elem != m.elem || again.payload.len != m.payload.len ||
+            memcmp(again.payload.data, m.payload.data, m.payload.len) != 0)
+            abort();
+        tern_msg_clear(&again);
+        cJSON_Delete(stored);
+        cJSON_Delete(em);
+        tern_buf_free(&f);
+        tern_buf_free(&e);
+    }
+    tern_msg_clear(&m);
+    tern_buf x;
+    tern_buf_init(&x, 0);
+    if (obj && tern_em_from_msg(obj, &x) == TERN_OK) { /* as a stored message */
+        cJSON *back = NULL;
+        if (tern_json_parse(x.data, x.len, &back) != TERN_OK)
+            abort();
+        cJSON_Delete(back);
+    }
+    tern_buf_free(&x);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int init;
@@ -104,6 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         walk(root, 0);
         as_message(root);
         as_message(cJSON_GetObjectItemCaseSensitive(root, "msg"));
+        as_easemob(root);
         tern_str s;
         long long i;
         uint64_t u;

@@ -785,6 +785,23 @@ cJSON *it_rest(it_server *s, const char *method, const char *body, int expect_st
     return j;
 }
 
+void it_expect_error(it_server *s, const char *method, const char *path, const char *token, const char *body,
+                     int status, int code, const char *name, const char *description)
+{
+    it_http_resp r;
+    int st = it_http(s, method, path, token, body, &r);
+    const char *e = it_jstr(r.json, "error"), *d = it_jstr(r.json, "error_description");
+    int ok = st == status && e && d && (!code || (int)it_jnum(r.json, "code", -1) == code) &&
+             (!name || !strcmp(e, name)) && (!description || !strcmp(d, description));
+    char msg[1400];
+    snprintf(msg, sizeof msg, "%s %s %.200s: wanted HTTP %d code %d %s %s, got %d %.800s", method, path,
+             body ? body : "", status, code, name ? name : "", description ? description : "", st,
+             r.body ? r.body : "");
+    it_http_resp_free(&r);
+    if (!ok)
+        fail_msg("%s", msg);
+}
+
 void it_create_user(it_server *s, const char *user)
 {
     char body[256];

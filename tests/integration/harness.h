@@ -137,6 +137,11 @@ const char *it_app_token(it_server *s);
  * printf format. */
 cJSON *it_rest(it_server *s, const char *method, const char *body, int expect_status, const char *pathfmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* One request (token and body may be NULL) that must fail: asserts the HTTP status and
+ * the error body — its "code" (0: any), "error" name and "error_description" (NULL:
+ * any, but present). */
+void it_expect_error(it_server *s, const char *method, const char *path, const char *token, const char *body,
+                     int status, int code, const char *name, const char *description);
 /* Creates users (asserts 200). */
 void it_create_user(it_server *s, const char *user);
 void it_create_users(it_server *s, const char *const *users); /* NULL-terminated */

@@ -628,13 +628,14 @@ static void test_custom_and_rest_delivery(void **state)
 
     cJSON *j = it_rest(s, "POST",
                        "{\"from\":\"alice\",\"to\":\"bob\",\"type\":\"txt\",\"body\":{\"msg\":\"via REST\"},"
-                       "\"ext\":{\"k\":\"v\"},\"clientMsgId\":\"rest-1\"}",
+                       "\"ext\":{\"k\":\"v\"},\"clientMsgId\":\"rest-1\",\"sync_device\":true}",
                        200, "/demo/demo/messages/users");
     char mid[32];
     snprintf(mid, sizeof mid, "%s", it_jstr(j, "data.bob") ? it_jstr(j, "data.bob") : "");
     cJSON_Delete(j);
     assert_true(mid[0] != 0);
-    /* bob gets it; alice (the sender, every session is "other" for a REST send) too. */
+    /* bob gets it; alice (the sender) too, as sync_device asks (every session is "other"
+     * for a REST send; it_easemob_messages tests sync_device false). */
     it_ws *rx[2] = {bob, alice};
     for (int i = 0; i < 2; i++) {
         ev = it_ws_wait_event(rx[i], "msg", IT_WAIT_MS);

@@ -209,9 +209,9 @@ static void test_rest_strict(void **state)
     rest_expect(s, "POST", "/demo/demo/users", "{\"username\":\"\\u12G4\"}", 400, 1001);
     /* Easemob fields the server does not implement: 1012. */
     rest_expect(s, "POST", "/demo/demo/messages/users",
-                "{\"from\":\"alice\",\"to\":\"bob\",\"type\":\"txt\",\"body\":{\"msg\":\"hi\"},\"routetype\":"
-                "\"ROUTE_ONLINE\"}",
-                400, 1012);
+                "{\"from\":\"alice\",\"to\":\"bob\",\"type\":\"txt\",\"body\":{\"msg\":\"hi\"},"
+                "\"roam_ignore_users\":[\"bob\"]}",
+                400, 1012); /* (routetype and sync_device are implemented since issue 8) */
     rest_expect(s, "POST", "/demo/demo/messages/users",
                 "{\"from\":\"alice\",\"to\":\"bob\",\"type\":\"txt\",\"body\":{\"msg\":\"hi\",\"x\":1}}", 400, 1012);
     /* A recipient that is no identifier: 1003 (was 20003). */

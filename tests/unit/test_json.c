@@ -210,8 +210,11 @@ static void test_elem_table(void **state)
         cJSON *p = cJSON_CreateObject();
         const char *vals[TERN_ELEM_MAX_FIELDS];
         for (size_t f = 0; f < t->nfields; f++) {
-            cJSON_AddStringToObject(p, t->fields[f].name, "v\"1");
-            vals[f] = "v\"1";
+            if (t->fields[f].number)
+                cJSON_AddNumberToObject(p, t->fields[f].name, 1.5);
+            else
+                cJSON_AddStringToObject(p, t->fields[f].name, "v\"1");
+            vals[f] = t->fields[f].number ? "1.5" : "v\"1";
         }
         tern_buf a, b;
         tern_buf_init(&a, 0);
@@ -223,15 +226,20 @@ static void test_elem_table(void **state)
         cJSON *back = cJSON_Parse(a.data);
         const char *dv[TERN_ELEM_MAX_FIELDS];
         t->decode(t, back, dv);
-        for (size_t f = 0; f < t->nfields; f++)
-            assert_string_equal(dv[f], "v\"1");
+        for (size_t f = 0; f < t->nfields; f++) {
+            if (t->fields[f].number)
+                assert_null(dv[f]); /* numbers: read from the payload JSON */
+            else
+                assert_string_equal(dv[f], "v\"1");
+        }
         cJSON_Delete(back);
         tern_buf_reset(&a);
         cJSON_AddNumberToObject(p, "unknownKey", 1);
         assert_int_equal(t->encode(t, p, &a), TERN_ERR_NOT_SUPPORTED);
         cJSON_DeleteItemFromObject(p, "unknownKey");
         if (t->nfields) {
-            cJSON_ReplaceItemInObject(p, t->fields[0].name, cJSON_CreateNumber(5));
+            cJSON_ReplaceItemInObject(p, t->fields[0].name,
+                                      t->fields[0].number ? cJSON_CreateString("5") : cJSON_CreateNumber(5));
             tern_buf_reset(&a);
             assert_int_equal(t->encode(t, p, &a), TERN_ERR_BAD_FIELD);
         }
@@ -242,8 +250,31 @@ static void test_elem_table(void **state)
         tern_buf_free(&a);
         tern_buf_free(&b);
     }
-    assert_true(i > 2); /* TIMTextElem, TIMCustomElem at least */
+    assert_true(i > 3); /* TIMTextElem, TIMCustomElem, TIMLocationElem at least */
     assert_null(tern_elem_find("TIMImageElem", 12));
+    /* TIMLocationElem: numbers in their shortest exact form, coordinates in range. */
+    const tern_elem_type *loc = tern_elem_find("TIMLocationElem", 15);
+    assert_non_null(loc);
+    tern_buf lb;
+    tern_buf_init(&lb, 0);
+    const char *lv[3] = {"Tian'anmen", "116.397128", "39.916527"};
+    assert_int_equal(tern_elem_encode_values(loc, lv, 0, &lb), TERN_OK);
+    assert_string_equal(lb.data, "{\"description\":\"Tian'anmen\",\"longitude\":116.397128,\"latitude\":39.916527}");
+    static const char *const bad_coords[][2] = {{"180.0001", "0"}, {"-180.5", "0"}, {"0", "90.01"}, {"0", "-91"},
+                                                {"1e400", "0"},     {"abc", "0"},    {"0", ""},      {"0x10", "0"}};
+    for (size_t k = 0; k < sizeof bad_coords / sizeof bad_coords[0]; k++) {
+        const char *bv[3] = {NULL, bad_coords[k][0], bad_coords[k][1]};
+        tern_buf_reset(&lb);
+        assert_int_equal(tern_elem_encode_values(loc, bv, 0, &lb), TERN_ERR_BAD_FIELD);
+    }
+    const char *edge[3] = {NULL, "-180", "90"};
+    tern_buf_reset(&lb);
+    assert_int_equal(tern_elem_encode_values(loc, edge, 0, &lb), TERN_OK);
+    assert_string_equal(lb.data, "{\"description\":\"\",\"longitude\":-180,\"latitude\":90}");
+    const char *missing[3] = {"x", "1", NULL};
+    tern_buf_reset(&lb);
+    assert_int_equal(tern_elem_encode_values(loc, missing, 0, &lb), TERN_ERR_BAD_FIELD);
+    tern_buf_free(&lb);
     /* Today's canonical bytes (stored messages must not change). */
     const tern_elem_type *custom = tern_elem_find("TIMCustomElem", 13);
     const char *cv[3] = {"d", NULL, NULL};

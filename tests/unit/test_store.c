@@ -343,11 +343,12 @@ static void collect_str(void *ud, const char *s)
         snprintf(l->items[l->n++], sizeof l->items[0], "%s", s);
 }
 
-static void collect_user(void *ud, const char *user, const char *nick, int64_t created_ms)
+static void collect_user(void *ud, const store_user *u)
 {
-    (void)nick;
-    assert_true(created_ms > 0);
-    collect_str(ud, user);
+    assert_true(u->created_ms > 0 && u->modified_ms == u->created_ms);
+    assert_int_equal(strlen(u->uuid), 36); /* the store gives every user a uuid */
+    assert_null(u->password);
+    collect_str(ud, u->user);
 }
 
 typedef struct convrow {
@@ -1629,8 +1630,8 @@ static void test_streams(void **state)
  * by msg_id, 3 -> 4 drops convs and meta, which messages answers for); a newer one is
  * refused rather than misread. */
 /* The newest schema version (sqlite_db.c's migrations[]). */
-#define SCHEMA_NEWEST 5
-#define SCHEMA_NEWEST_S "5"
+#define SCHEMA_NEWEST 6
+#define SCHEMA_NEWEST_S "6"
 
 static int user_version(const char *path)
 {
@@ -1659,7 +1660,8 @@ static void test_schema_versions(void **state)
 
     /* Put the database back to version 1's layout, as a version-1 ternd left it: a
      * WITHOUT ROWID messages table clustered by conversation, its (app, sender,
-     * client_msg_id) index and the (app, msg_id) index, with the stored message. */
+     * client_msg_id) index and the (app, msg_id) index, with the stored message; users
+     * and groups without the Easemob columns of version 5. */
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
@@ -1679,12 +1681,25 @@ static void test_schema_versions(void **state)
                                   "  last_time_ms INTEGER NOT NULL, PRIMARY KEY(app, conv_key)) WITHOUT ROWID;"
                                   "INSERT INTO messages(app,conv_key,seq,msg_id,sender,client_msg_id,time_ms,body)"
                                   " SELECT app,conv_key,seq,msg_id,sender,client_msg_id,time_ms,body FROM keep;"
+                                  "CREATE TEMP TABLE ukeep AS SELECT app,user,nickname,created_ms FROM users;"
+                                  "DROP TABLE users;"
+                                  "CREATE TABLE users(app INTEGER NOT NULL, user TEXT NOT NULL, nickname TEXT,"
+                                  "  created_ms INTEGER NOT NULL, PRIMARY KEY(app, user)) WITHOUT ROWID;"
+                                  "INSERT INTO users SELECT * FROM ukeep;"
+                                  "DROP TABLE groups;"
+                                  "CREATE TABLE groups(app INTEGER NOT NULL, group_id TEXT NOT NULL, name TEXT,"
+                                  "  owner TEXT, created_ms INTEGER NOT NULL, dismissed INTEGER NOT NULL DEFAULT 0,"
+                                  "  PRIMARY KEY(app, group_id)) WITHOUT ROWID;"
                                   "PRAGMA user_version=1;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
     fx_open(f, 64, 0);
     assert_int_equal(user_version(path), SCHEMA_NEWEST);
+    /* Users of before version 5 got a uuid and a modification time (collect_user checks). */
+    static strlist l; /* 19 KiB: off the stack */
+    assert_int_equal(store_user_list(f->r, f->app, NULL, 10, collect_user, &l), TERN_OK);
+    assert_int_equal(l.n, 2);
     msgreq m;
     msg_init(&m, f->app, "alice", "bob", 0, "v1", "resend"); /* still recognised */
     assert_int_equal(run_op(f->s, &m.op), TERN_OK);
@@ -1738,6 +1753,67 @@ static void test_schema_versions(void **state)
     fx_open(f, 64, 0); /* for teardown */
 }
 
+/* Easemob's fields (schema 5): a user's password hash and uuid come back from
+ * store_user_get; a group keeps description, public, maxusers and attrs, and no add
+ * passes maxusers (nobody of the op is added). */
+static void get_user(void *ud, const store_user *u)
+{
+    store_user *out = ud;
+    static char uuid[40], pw[200];
+    snprintf(uuid, sizeof uuid, "%s", u->uuid);
+    snprintf(pw, sizeof pw, "%s", u->password ? u->password : "(none)");
+    *out = *u;
+    out->uuid = uuid;
+    out->password = pw;
+    out->user = out->nickname = NULL; /* not kept past the call */
+}
+
+static void test_easemob_fields(void **state)
+{
+    fx *f = *state;
+    store_op op = {.kind = STORE_OP_CREATE_USER, .app = f->app};
+    op.u.user.user = "pat";
+    op.u.user.password = "scrypt$32768$8$1$c2FsdA$aGFzaA";
+    assert_int_equal(run_op(f->s, &op), TERN_OK);
+    store_user u = {0};
+    assert_int_equal(store_user_get(f->r, f->app, "pat", get_user, &u), TERN_OK);
+    assert_string_equal(u.password, "scrypt$32768$8$1$c2FsdA$aGFzaA");
+    assert_int_equal(strlen(u.uuid), 36);
+    char uuid[40];
+    snprintf(uuid, sizeof uuid, "%s", u.uuid);
+    assert_int_equal(store_user_get(f->r, f->app, "pat", get_user, &u), TERN_OK);
+    assert_string_equal(u.uuid, uuid); /* stable */
+    assert_int_equal(store_user_get(f->r, f->app, "nobody", get_user, &u), TERN_ERR_USER_NOT_FOUND);
+
+    mk_users(f, (const char *[]){"o", "a", "b", "c", NULL});
+    store_op g = {.kind = STORE_OP_CREATE_GROUP, .app = f->app};
+    const char *members[] = {"a"};
+    g.u.group.group_id = "g1";
+    g.u.group.owner = "o";
+    g.u.group.members = members;
+    g.u.group.nmembers = 1;
+    g.u.group.description = "desc";
+    g.u.group.is_public = 1;
+    g.u.group.maxusers = 3;
+    g.u.group.attrs = "{\"custom\":\"x\"}";
+    assert_int_equal(run_op(f->s, &g), TERN_OK);
+    store_group sg;
+    assert_int_equal(store_group_get(f->r, f->app, "g1", &sg), TERN_OK);
+    assert_string_equal(sg.description, "desc");
+    assert_int_equal(sg.is_public, 1);
+    assert_int_equal(sg.maxusers, 3);
+    assert_string_equal(sg.attrs, "{\"custom\":\"x\"}");
+    const char *two[] = {"b", "c"}, *again[] = {"a", "a", "b"};
+    size_t changed = 0;
+    assert_int_equal(group_op(f, STORE_OP_ADD_MEMBERS, "g1", NULL, two, 2, &changed), TERN_ERR_GROUP_FULL);
+    assert_int_equal(store_group_get(f->r, f->app, "g1", &sg), TERN_OK);
+    assert_int_equal(sg.member_count, 2);
+    /* A member already in (listed twice, even) takes no room: o, a + b = 3. */
+    assert_int_equal(group_op(f, STORE_OP_ADD_MEMBERS, "g1", NULL, again, 3, &changed), TERN_OK);
+    assert_int_equal(changed, 1);
+    assert_int_equal(group_op(f, STORE_OP_ADD_MEMBERS, "g1", NULL, two + 1, 1, &changed), TERN_ERR_GROUP_FULL);
+}
+
 static void test_open_errors(void **state)
 {
     (void)state;
@@ -1758,6 +1834,7 @@ int main(void)
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test_setup_teardown(test_apps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_users, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_easemob_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seq_assignment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_resend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_c2c_unread, setup, teardown),

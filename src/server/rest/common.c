@@ -5,6 +5,7 @@
  * loop round-trip itself is in router.c).
  */
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -54,6 +55,74 @@ int ident(const char *s)
     return s && tern_ident_valid(s, strlen(s));
 }
 
+int easemob_username(const char *in, char out[65])
+{
+    size_t n = in ? strlen(in) : 0;
+    out[0] = 0;
+    if (n < 1 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = in[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-')) {
+            out[0] = 0;
+            return 0;
+        }
+        out[i] = c;
+    }
+    out[n] = 0;
+    return 1;
+}
+
+void rest_reply_bad_username(const rctx *x, const char *name)
+{
+    char d[100];
+    if (!name || strlen(name) <= 64)
+        snprintf(d, sizeof d, "username [%s] is not legal", name ? name : "");
+    else
+        snprintf(d, sizeof d, "USERNAME_TOO_LONG");
+    rest_reply_err_desc(x, TERN_ERR_BAD_FIELD, NULL, d);
+}
+
+int rest_find_user(const rctx *x, const char *name, char out[65])
+{
+    char folded[65];
+    size_t n = strlen(name);
+    if (n > 64)
+        return 0;
+    int ex = store_user_exists(rest_reader(x), x->app.id, name);
+    if (ex == 1) {
+        memcpy(out, name, n + 1);
+        return 1;
+    }
+    if (ex < 0)
+        return -1;
+    for (size_t i = 0; i <= n; i++)
+        folded[i] = name[i] >= 'A' && name[i] <= 'Z' ? (char)(name[i] - 'A' + 'a') : name[i];
+    if (!strcmp(folded, name))
+        return 0;
+    ex = store_user_exists(rest_reader(x), x->app.id, folded);
+    if (ex == 1)
+        memcpy(out, folded, n + 1);
+    return ex;
+}
+
+void rest_user_entity(tern_buf *b, const store_user *u)
+{
+    tern_buf_puts(b, "{\"uuid\":");
+    tern_buf_json_str(b, u->uuid ? u->uuid : "", u->uuid ? strlen(u->uuid) : 0);
+    tern_buf_printf(b, ",\"type\":\"user\",\"created\":%lld,\"modified\":%lld,\"username\":", (long long)u->created_ms,
+                    (long long)u->modified_ms);
+    tern_buf_json_str(b, u->user, strlen(u->user));
+    tern_buf_puts(b, ",\"activated\":true");
+    if (u->nickname) {
+        tern_buf_puts(b, ",\"nickname\":");
+        tern_buf_json_str(b, u->nickname, strlen(u->nickname));
+    }
+    tern_buf_putc(b, '}');
+}
+
 int require_user(const rctx *x, const char *user)
 {
     int ex = store_user_exists(rest_reader(x), x->app.id, user);
@@ -63,7 +132,7 @@ int require_user(const rctx *x, const char *user)
     return 0;
 }
 
-int read_user_list(cJSON *arr, strlist *l, size_t max)
+int read_string_list(cJSON *arr, strlist *l, size_t max, int idents)
 {
     if (!cJSON_IsArray(arr))
         return TERN_ERR_BAD_FIELD;
@@ -72,11 +141,16 @@ int read_user_list(cJSON *arr, strlist *l, size_t max)
     cJSON *it;
     cJSON_ArrayForEach(it, arr)
     {
-        if (!cJSON_IsString(it) || !ident(it->valuestring))
+        if (!cJSON_IsString(it) || (idents && !ident(it->valuestring)))
             return TERN_ERR_BAD_FIELD;
         strlist_add(l, it->valuestring);
     }
     return TERN_OK;
+}
+
+int read_user_list(cJSON *arr, strlist *l, size_t max)
+{
+    return read_string_list(arr, l, max, 1);
 }
 
 int rest_query_uint(const rctx *x, const http_msg *m, const rest_query_spec *q, uint64_t *out)
@@ -108,6 +182,8 @@ void rest_reply_buf(const rctx *x, int rc, tern_buf *d)
 
 void rest_op_free(rest_op *r)
 {
+    if (r->free_ud)
+        r->free_ud(r->ud);
     tern_free(r->a);
     tern_free(r->b);
     for (size_t i = 0; i < r->nlist; i++)
@@ -164,6 +240,21 @@ rest_op *rest_op_listing(const rctx *x, rest_finish fin, const char *id, rest_li
     r->list = l.v;
     r->nlist = l.n;
     return r;
+}
+
+void rest_finish_members(rest_op *r, const char *prefix, const char *suffix)
+{
+    if (r->op.result != TERN_OK) {
+        rest_reply_err(&r->x, r->op.result);
+        return;
+    }
+    tern_buf d;
+    tern_buf_init(&d, 0);
+    tern_buf_puts(&d, prefix);
+    tern_buf_append(&d, r->out.data ? r->out.data : "", r->out.len);
+    tern_buf_puts(&d, suffix);
+    rest_reply_members(&r->x, d.data, d.len);
+    tern_buf_free(&d);
 }
 
 void rest_finish_out(rest_op *r)

@@ -1,8 +1,11 @@
 /*
  * messages.c — sending as a user over REST (POST /{org}/{app}/messages/users and
- * /messages/chatgroups, Easemob's shape): each recipient gets its own message through
- * msg_prepare / msg_submit, the same path as a WebSocket send, and the answer maps each
- * recipient to its message id or its error once every message committed.
+ * /messages/chatgroups, Easemob's shape): the types txt, loc, custom and cmd become
+ * elements of the core model (core/easemob.h); each recipient (up to 600 users or 3
+ * groups) gets its own message through msg_prepare / msg_submit, the same path as a
+ * WebSocket send, or msg_send_online for routetype ROUTE_ONLINE; sync_device says
+ * whether the sender's own sessions get a C2C message. The answer maps each recipient
+ * to its message id or its error once every message committed.
  * docs/rest-api.md, "Messages".
  */
 #include <cjson/cJSON.h>
@@ -10,10 +13,14 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/easemob.h"
+#include "core/json.h"
 #include "msg.h"
 #include "rest/rest.h"
 
-#define MAX_TO 100
+/* Easemob's limits on `to` (docs/rest-api.md). */
+#define MAX_TO_USERS 600
+#define MAX_TO_GROUPS 3
 
 typedef struct rest_send {
     rest_op *r;
@@ -54,83 +61,100 @@ static void finish_send(rest_op *r)
         rest_reply_out_wrapped(r, '{', '}');
 }
 
+/* What a send request asks for beyond its recipients. */
+typedef struct send_opts {
+    const char *from, *cmid;
+    int online_only; /* routetype "ROUTE_ONLINE" */
+    int sync_device;
+} send_opts;
+
+/* Reads `to` (a string or an array) into l. TERN_OK, 1003, or 1203 over max. A
+ * recipient that is no identifier fails alone, later (its entry in the answer). */
+static int read_to(cJSON *jto, strlist *l, size_t max)
+{
+    if (!cJSON_IsString(jto))
+        return read_string_list(jto, l, max, 0);
+    strlist_add(l, jto->valuestring);
+    return TERN_OK;
+}
+
+/* Checks the request's keys and options: TERN_OK, 1003 or 1012. */
+static int read_opts(cJSON *j, send_opts *o)
+{
+    /* Easemob fields this server does not implement (roam_ignore_users, need_group_ack,
+     * env, ...) are refused, never dropped (docs/rest-api.md). */
+    static const char *const keys[] = {"from", "to",        "type",     "body",
+                                       "ext",  "clientMsgId", "routetype", "sync_device"};
+    if (!tern_json_only_keys(j, keys, sizeof keys / sizeof keys[0]))
+        return TERN_ERR_NOT_SUPPORTED;
+    cJSON *rt = cJSON_GetObjectItemCaseSensitive(j, "routetype");
+    cJSON *sd = cJSON_GetObjectItemCaseSensitive(j, "sync_device");
+    cJSON *ext = cJSON_GetObjectItemCaseSensitive(j, "ext");
+    o->from = jstr(j, "from");
+    o->cmid = jstr(j, "clientMsgId");
+    if (!o->from || !*o->from || (ext && !cJSON_IsObject(ext)) || (o->cmid && strlen(o->cmid) > 64) ||
+        (rt && (!cJSON_IsString(rt) || strcmp(rt->valuestring, "ROUTE_ONLINE") != 0)) || (sd && !cJSON_IsBool(sd)))
+        return TERN_ERR_BAD_FIELD;
+    o->online_only = rt != NULL;
+    o->sync_device = cJSON_IsTrue(sd);
+    return TERN_OK;
+}
+
 static int messages_send(rctx *x, const http_msg *m, int is_group)
 {
     cJSON *j = parse_body(x, m);
     if (!j)
         return 0;
     server *s = rest_server(x);
-    const char *from = jstr(j, "from"), *type = jstr(j, "type"), *cmid = jstr(j, "clientMsgId");
+    send_opts o = {0};
+    const char *type = jstr(j, "type");
     cJSON *jto = cJSON_GetObjectItemCaseSensitive(j, "to");
     cJSON *body = cJSON_GetObjectItemCaseSensitive(j, "body");
     cJSON *ext = cJSON_GetObjectItemCaseSensitive(j, "ext");
     strlist to = {0};
-    int rc = TERN_OK;
-    if (!from || !*from || !jto || !cJSON_IsObject(body) || (ext && !cJSON_IsObject(ext)) ||
-        (cmid && strlen(cmid) > 64) || (!cJSON_IsString(jto) && !cJSON_IsArray(jto)))
-        rc = TERN_ERR_BAD_FIELD;
-    else if (cJSON_IsString(jto))
-        strlist_add(&to, jto->valuestring);
-    else {
-        if (cJSON_GetArraySize(jto) > MAX_TO)
-            rc = TERN_ERR_TOO_MANY;
-        cJSON *it;
-        cJSON_ArrayForEach(it, jto)
-        {
-            if (!cJSON_IsString(it))
-                rc = TERN_ERR_BAD_FIELD;
-            else
-                strlist_add(&to, it->valuestring);
-        }
-    }
-    /* Easemob fields this server does not implement (routetype, sync_device, ...) are
-     * refused, never dropped (docs/rest-api.md). */
-    static const char *const keys[] = {"from", "to", "type", "body", "ext", "clientMsgId"};
-    cJSON *jk;
-    cJSON_ArrayForEach(jk, j)
-    {
-        size_t i = 0;
-        while (jk->string && i < sizeof keys / sizeof keys[0] && strcmp(jk->string, keys[i]) != 0)
-            i++;
-        if (rc == TERN_OK && (!jk->string || i == sizeof keys / sizeof keys[0]))
-            rc = TERN_ERR_NOT_SUPPORTED;
-    }
-    if (rc == TERN_OK && (!to.n || !ident(from)))
+    size_t max_to = is_group ? MAX_TO_GROUPS : MAX_TO_USERS;
+    int rc = cJSON_IsObject(j) ? read_opts(j, &o) : TERN_ERR_BAD_FIELD;
+    if (rc == TERN_OK)
+        rc = jto ? read_to(jto, &to, max_to) : TERN_ERR_BAD_FIELD;
+    if (rc == TERN_OK && (!to.n || !ident(o.from)))
         rc = to.n ? TERN_ERR_USER_NOT_FOUND : TERN_ERR_BAD_FIELD;
     /* Each recipient gets its own message; with a clientMsgId, its idempotency key is
      * "<clientMsgId>:<recipient>", which must fit 64 bytes whole (a cut key would make
      * two recipients one message). A recipient listed twice is a mistake. */
     for (size_t i = 0; rc == TERN_OK && i < to.n; i++) {
-        if (cmid && to.n > 1 && strlen(cmid) + 1 + strlen(to.v[i]) > 64)
+        if (o.cmid && to.n > 1 && strlen(o.cmid) + 1 + strlen(to.v[i]) > 64)
             rc = TERN_ERR_BAD_FIELD;
         for (size_t k = 0; rc == TERN_OK && k < i; k++)
             if (!strcmp(to.v[i], to.v[k]))
                 rc = TERN_ERR_BAD_FIELD;
     }
-    if (rc == TERN_OK &&
-        (!type || strcmp(type, "txt") != 0 || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(body, "msg"))))
-        rc = type && strcmp(type, "txt") != 0 ? TERN_ERR_UNSUPPORTED_TYPE : TERN_ERR_BAD_FIELD;
-    if (rc == TERN_OK && cJSON_GetArraySize(body) != 1)
-        rc = TERN_ERR_NOT_SUPPORTED; /* a txt body is {"msg"} */
+    /* The Easemob type and body become an element of the core model (core/easemob.h). */
+    tern_msg tm;
+    tern_msg_init(&tm);
+    if (rc == TERN_OK)
+        rc = tern_em_body_to_msg(type, body, &tm);
     if (rc == TERN_OK) {
-        int ex = store_user_exists(rest_reader(x), x->app.id, from);
+        int ex = store_user_exists(rest_reader(x), x->app.id, o.from);
         if (ex != 1)
             rc = ex < 0 ? TERN_ERR_STORE : TERN_ERR_USER_NOT_FOUND;
     }
     if (rc != TERN_OK) {
         strlist_free(&to);
+        tern_msg_clear(&tm);
         cJSON_Delete(j);
-        rest_reply_err(x, rc);
+        if (rc == TERN_ERR_TOO_MANY) {
+            /* Easemob's text for this refusal. */
+            char d[64];
+            snprintf(d, sizeof d, "params to's size can't exceed limit %zu", max_to);
+            rest_reply_err_desc(x, rc, NULL, d);
+        } else {
+            rest_reply_err(x, rc);
+        }
         return 0;
     }
+    const char *from = o.from, *cmid = o.cmid;
     char *ccd = ext ? cJSON_PrintUnformatted(ext) : NULL;
-    /* The Easemob txt message becomes a TIMTextElem of the core model. */
-    tern_msg tm;
-    tern_msg_init(&tm);
     tm.kind = is_group ? TERN_CONV_KIND_GROUP : TERN_CONV_KIND_C2C;
-    tm.elem = tern_elem_find("TIMTextElem", 11);
-    const char *text = cJSON_GetObjectItemCaseSensitive(body, "msg")->valuestring;
-    int enc = tern_elem_encode_values(tm.elem, &text, 0, &tm.payload);
     tm.ccd.p = ccd;
     tm.ccd.n = ccd ? strlen(ccd) : 0;
     rest_op *r = rest_op_new(x, finish_send);
@@ -150,7 +174,7 @@ static int messages_send(rctx *x, const http_msg *m, int is_group)
         tm.to.n = strlen(to.v[i]);
         tm.cmid.p = key;
         tm.cmid.n = (size_t)kn;
-        codes[i] = enc != TERN_OK ? enc : msg_prepare_msg(s, rest_reader(x), x->app.id, from, &tm, &reqs[i]);
+        codes[i] = msg_prepare_msg(s, rest_reader(x), x->app.id, from, &tm, &reqs[i]);
     }
     tern_msg_clear(&tm);
     if (ccd)
@@ -163,7 +187,9 @@ static int messages_send(rctx *x, const http_msg *m, int is_group)
             rs->target = tern_strdup(to.v[i]);
             reqs[i]->complete = rest_send_done;
             reqs[i]->ud = rs;
-            codes[i] = msg_submit(reqs[i]);
+            /* sync_device (C2C): the sender's sessions get it only when asked. */
+            reqs[i]->skip_sender = !o.sync_device;
+            codes[i] = o.online_only ? msg_send_online(reqs[i]) : msg_submit(reqs[i]);
             if (codes[i] == TERN_OK)
                 continue;
             tern_free(rs->target);

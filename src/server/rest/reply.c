@@ -19,6 +19,8 @@ int rest_status_of(int code)
     case TERN_ERR_MSG_TOO_LONG:
     case TERN_ERR_SYSTEM_CONV:
     case TERN_ERR_NOT_SUPPORTED:
+    case TERN_ERR_CONFLICT:     /* Easemob: 400 duplicate_unique_property_exists */
+    case TERN_ERR_BAD_PASSWORD: /* Easemob: 400 invalid_grant */
     case TERN_ERR_TOO_MANY:
     case TERN_ERR_STREAM_FROM:
     case TERN_ERR_STREAM_TO:
@@ -36,6 +38,7 @@ int rest_status_of(int code)
     case TERN_ERR_TOKEN_EXPIRED:
     case TERN_ERR_BAD_CREDENTIALS: return 401;
     case TERN_ERR_FORBIDDEN:
+    case TERN_ERR_GROUP_FULL:
     case TERN_ERR_GROUP_PERMISSION: return 403;
     case TERN_ERR_NOT_FOUND:
     case TERN_ERR_APP_NOT_FOUND:
@@ -43,7 +46,6 @@ int rest_status_of(int code)
     case TERN_ERR_USER_NOT_FOUND:
     case TERN_ERR_STREAM_NOT_FOUND: return 404;
     case TERN_ERR_METHOD: return 405;
-    case TERN_ERR_CONFLICT: return 409;
     case TERN_ERR_RATE_LIMITED: return 429;
     case TERN_ERR_SHUTTING_DOWN:
     case TERN_ERR_OVERLOADED: return 503;
@@ -58,13 +60,15 @@ const char *rest_error_name(int code)
     case TERN_ERR_BAD_FIELD: return "illegal_argument";
     case TERN_ERR_TOKEN_INVALID:
     case TERN_ERR_TOKEN_EXPIRED: return "unauthorized";
-    case TERN_ERR_BAD_CREDENTIALS: return "invalid_grant";
+    case TERN_ERR_BAD_CREDENTIALS:
+    case TERN_ERR_BAD_PASSWORD: return "invalid_grant";
     case TERN_ERR_FORBIDDEN: return "forbidden_op";
     case TERN_ERR_NOT_FOUND: return "service_resource_not_found";
     case TERN_ERR_APP_NOT_FOUND: return "application_not_found";
-    case TERN_ERR_USER_NOT_FOUND: return "user_not_found";
+    case TERN_ERR_USER_NOT_FOUND: return "service_resource_not_found"; /* Easemob's name */
     case TERN_ERR_GROUP_NOT_FOUND: return "group_not_found";
-    case TERN_ERR_GROUP_PERMISSION: return "forbidden_op";
+    case TERN_ERR_GROUP_PERMISSION:
+    case TERN_ERR_GROUP_FULL: return "forbidden_op";
     case TERN_ERR_CONFLICT: return "duplicate_unique_property_exists";
     case TERN_ERR_METHOD: return "method_not_allowed";
     case TERN_ERR_MSG_TOO_LONG: return "message_too_long";
@@ -104,31 +108,54 @@ int rest_is_stream_code(int code)
 
 void rest_error_body(tern_buf *b, const rctx *x, int code)
 {
+    rest_error_body_desc(b, x, code, NULL,
+                         code == TERN_ERR_RATE_LIMITED ? "This request has reached api limit" : tern_strerror(code));
+}
+
+void rest_error_body_desc(tern_buf *b, const rctx *x, int code, const char *name, const char *description)
+{
     /* Easemob's members (error, exception, timestamp, duration, error_code,
      * error_description) and Tern's (code, path). */
     const char *exc = rest_is_stream_code(code)           ? "MessageSendException"
                       : code == TERN_ERR_RATE_LIMITED ? "ResourceLimitedException"
                                                       : "TernException";
-    const char *desc = code == TERN_ERR_RATE_LIMITED ? "This request has reached api limit" : tern_strerror(code);
-    rest_error_head(b, rest_error_name(code), code, desc);
+    rest_error_head(b, name ? name : rest_error_name(code), code, description);
     tern_buf_printf(b, ",\"error_code\":%d,\"exception\":\"%s\",\"timestamp\":%lld,\"duration\":%lld,\"path\":",
                     code, exc, (long long)tern_now_ms(), (long long)(tern_now_ms() - x->start_ms));
     tern_buf_json_str(b, x->rel, strlen(x->rel));
     tern_buf_putc(b, '}');
 }
 
-void rest_envelope(tern_buf *b, const rctx *x, const char *data, size_t n, const char *extra)
+/* The envelope up to its body members: {"path":..,"uri":..,..,"action":"..", */
+static void envelope_head(tern_buf *b, const rctx *x)
 {
     tern_buf_puts(b, "{\"path\":");
     tern_buf_json_str(b, x->rel, strlen(x->rel));
     tern_buf_puts(b, ",\"uri\":");
     tern_buf_json_str(b, x->uri, strlen(x->uri));
-    tern_buf_printf(b,
-                    ",\"timestamp\":%lld,\"organization\":\"%s\",\"application\":\"%lld\",\"action\":\"%s\",\"data\":",
+    tern_buf_printf(b, ",\"timestamp\":%lld,\"organization\":\"%s\",\"application\":\"%lld\",\"action\":\"%s\",",
                     (long long)tern_now_ms(), x->app.org, (long long)x->app.id, x->action);
+}
+
+static void envelope_tail(tern_buf *b, const rctx *x)
+{
+    tern_buf_printf(b, ",\"duration\":%lld,\"applicationName\":\"%s\"}", (long long)(tern_now_ms() - x->start_ms),
+                    x->app.name);
+}
+
+void rest_envelope(tern_buf *b, const rctx *x, const char *data, size_t n, const char *extra)
+{
+    envelope_head(b, x);
+    tern_buf_puts(b, "\"data\":");
     tern_buf_append(b, data, n);
     if (extra)
         tern_buf_puts(b, extra);
-    tern_buf_printf(b, ",\"duration\":%lld,\"applicationName\":\"%s\"}", (long long)(tern_now_ms() - x->start_ms),
-                    x->app.name);
+    envelope_tail(b, x);
+}
+
+void rest_envelope_members(tern_buf *b, const rctx *x, const char *members, size_t n)
+{
+    envelope_head(b, x);
+    tern_buf_append(b, members, n);
+    envelope_tail(b, x);
 }

@@ -49,6 +49,16 @@ void rest_reply_ok(const rctx *x, const char *data, size_t n, const char *extra)
 void rest_reply_err(const rctx *x, int code);
 /* An answer without envelope (healthz, metrics, the app token). */
 void rest_reply_raw(const rctx *x, int status, const char *content_type, const char *body, size_t n);
+/* The Easemob envelope with members[0..n) where rest_reply_ok puts "data":... — e.g.
+ * "entities":[...],"count":1 (users) or "entities":[],"data":{...} (groups). HTTP 200. */
+void rest_reply_members(const rctx *x, const char *members, size_t n);
+/* The error body of code with Easemob's error name and text where they differ from
+ * rest_error_name(code) and tern_strerror(code) (name NULL: the usual one), e.g.
+ * "params to's size can't exceed limit 600". The HTTP status is rest_status_of(code). */
+void rest_reply_err_desc(const rctx *x, int code, const char *name, const char *description);
+/* 400 illegal_argument (1003) with Easemob's texts for a refused username:
+ * "USERNAME_TOO_LONG" over 64 bytes, else "username [<name>] is not legal". */
+void rest_reply_bad_username(const rctx *x, const char *name);
 /* rest_reply_err(x, rc) if rc is not TERN_OK, else rest_reply_ok around d; frees d. */
 void rest_reply_buf(const rctx *x, int rc, tern_buf *d);
 
@@ -59,6 +69,7 @@ int rest_status_of(int code);
 int rest_is_stream_code(int code);
 const char *rest_error_name(int code);
 void rest_error_body(tern_buf *b, const rctx *x, int code);
+void rest_error_body_desc(tern_buf *b, const rctx *x, int code, const char *name, const char *description);
 /* Appends the members every error body starts with, without the closing brace:
  * {"error":"<name>","code":<code>,"error_description":"<description>" (escaped). */
 void rest_error_head(tern_buf *b, const char *name, int code, const char *description);
@@ -66,6 +77,7 @@ void rest_error_head(tern_buf *b, const char *name, int code, const char *descri
  * is known (malformed HTTP, a refused upgrade): the head and the three-member body. */
 void rest_http_error(tern_buf *out, int status, const char *name, int code, const char *description);
 void rest_envelope(tern_buf *b, const rctx *x, const char *data, size_t n, const char *extra);
+void rest_envelope_members(tern_buf *b, const rctx *x, const char *members, size_t n);
 
 /* ---- the server behind the request ---------------------------------------------------- */
 
@@ -91,6 +103,9 @@ struct rest_op {
     rest_finish finish;        /* on the loop, with the connection (if still open) */
     void (*after)(rest_op *r); /* on the writer, after commit (cache invalidation, events) */
     char *a, *b;               /* owned strings */
+    void *ud;                  /* the resource's own state, freed by free_ud (if set) with r */
+    void (*free_ud)(void *ud);
+    void (*off_loop)(rest_op *r, size_t i); /* rest_run_off_loop's work */
     char **list;               /* owned list */
     size_t nlist;
     tern_buf out; /* response data built on the writer, or aggregated */
@@ -112,6 +127,21 @@ int rest_submit(rest_op *r);
 /* From any thread, once: hands r back to its loop, where r->finish answers (if the
  * connection is still open) and r is freed. */
 void rest_op_done(rest_op *r);
+/* Runs fn(r, 0) ... fn(r, n - 1) on libuv's thread pool, off the I/O loop and in
+ * parallel, for slow CPU work (password hashing; n >= 1). The calls must hand r on
+ * once all of them are done (the last one to finish, counting with r->pending or its
+ * own counter): rest_op_done(r), or store submissions whose completions end in
+ * rest_op_done(r). Returns 1 (the answer comes later), or 0 after answering 5001 and
+ * freeing r if the pool refused the work (then no call runs): 5004 when more than 1024
+ * items wait or run across the server, 5001 if libuv refused. Loop thread only. */
+int rest_run_off_loop(rest_op *r, void (*fn)(rest_op *r, size_t i), size_t n);
+/* The app token check of an app route (Authorization: Bearer), for a route that takes
+ * another authentication but accepts this one too (grant_type=inherit). TERN_OK or
+ * 1101/1102/1104. */
+int rest_check_app_token(const rctx *x, const http_msg *m);
+/* Finish with Easemob's members: the error, or the envelope around prefix + r->out +
+ * suffix (e.g. "\"entities\":[" ... "]"). */
+void rest_finish_members(rest_op *r, const char *prefix, const char *suffix);
 /* Generic finish: the error, or the data built in r->out ("{}" if none). */
 void rest_finish_out(rest_op *r);
 /* The envelope around open, r->out and close (a list "[...]" or a map "{...}"). */
@@ -141,8 +171,23 @@ cJSON *parse_body(const rctx *x, const http_msg *m);
 const char *jstr(cJSON *o, const char *name);
 /* 1 if s is an identifier (docs/protocol.md). */
 int ident(const char *s);
+/* Easemob's username rule for users created through REST: 1..64 bytes of
+ * [a-z0-9_.-], upper case folded to lower. Writes the folded name into out[65] and
+ * returns 1, or 0 if in is not such a name (out is then ""). */
+int easemob_username(const char *in, char out[65]);
+/* The stored id a path or body names: name itself if the app has that user (ids made
+ * before the Easemob rule may hold [A-Z@=+] and keep working), else its lower-case
+ * fold if the app has that. Copies it into out[65] and returns 1; 0 if neither exists,
+ * -1 on a store failure. */
+int rest_find_user(const rctx *x, const char *name, char out[65]);
+/* Appends a user as an Easemob entity: {"uuid","type":"user","created","modified",
+ * "username","activated":true[,"nickname"]} (nickname only when the user has one). */
+void rest_user_entity(tern_buf *b, const store_user *u);
 /* 1 if the app has the user; otherwise answers 20003 (or 5002) and returns 0. */
 int require_user(const rctx *x, const char *user);
+/* Reads an array of strings (at most max: 1203; with idents, each an identifier) into
+ * l; TERN_OK or 1003/1203. */
+int read_string_list(cJSON *arr, strlist *l, size_t max, int idents);
 /* Reads an array of identifiers (at most max: 1203) into l; TERN_OK or 1003/1203. */
 int read_user_list(cJSON *arr, strlist *l, size_t max);
 /* An integer query parameter: its name, the longest value read (longer: 1003), whether

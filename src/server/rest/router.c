@@ -9,6 +9,7 @@
  * (rest_op_new / rest_submit / rest_op_done) are implemented here on top of the
  * connection, so the resource files depend on rest.h alone.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -54,6 +55,24 @@ static void reply_err_status(const rctx *x, int status, int code)
 void rest_reply_err(const rctx *x, int code)
 {
     reply_err_status(x, rest_status_of(code), code);
+}
+
+void rest_reply_err_desc(const rctx *x, int code, const char *name, const char *description)
+{
+    tern_buf b;
+    tern_buf_init(&b, 0);
+    rest_error_body_desc(&b, x, code, name, description);
+    write_response(x, rest_status_of(code), "application/json", b.data, b.len);
+    tern_buf_free(&b);
+}
+
+void rest_reply_members(const rctx *x, const char *members, size_t n)
+{
+    tern_buf b;
+    tern_buf_init(&b, 0);
+    rest_envelope_members(&b, x, members, n);
+    write_response(x, 200, "application/json", b.data, b.len);
+    tern_buf_free(&b);
 }
 
 void rest_reply_ok(const rctx *x, const char *data, size_t n, const char *extra)
@@ -108,6 +127,59 @@ void rest_op_done(rest_op *r)
     inbox_push(&r->s->loops[r->loop], &it);
 }
 
+/* Work items queued and not yet finished, across loops: the pool's queue has a ceiling
+ * (a flood of password grants must not queue without bound). */
+#define OFF_LOOP_MAX 1024
+static atomic_size_t off_loop_pending;
+
+/* The work items live apart from r: r may be answered and freed (through rest_op_done)
+ * before libuv runs the after-work callbacks on the loop. */
+typedef struct off_loop_work {
+    uv_work_t req;
+    rest_op *r;
+    size_t i;
+} off_loop_work;
+
+static void off_loop_run(uv_work_t *req)
+{
+    off_loop_work *w = req->data;
+    w->r->off_loop(w->r, w->i);
+}
+
+static void off_loop_after(uv_work_t *req, int status)
+{
+    atomic_fetch_sub(&off_loop_pending, 1);
+    tern_free(req->data);
+}
+
+int rest_run_off_loop(rest_op *r, void (*fn)(rest_op *r, size_t i), size_t n)
+{
+    conn *c = r->x.net;
+    uv_loop_t *loop = net_loop_uv(c->loop->net);
+    r->off_loop = fn;
+    if (atomic_fetch_add(&off_loop_pending, n) + n > OFF_LOOP_MAX) {
+        atomic_fetch_sub(&off_loop_pending, n);
+        rest_reply_err(&r->x, TERN_ERR_OVERLOADED);
+        rest_op_free(r);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        off_loop_work *w = tern_calloc(1, sizeof *w);
+        w->r = r;
+        w->i = i;
+        w->req.data = w;
+        /* uv_queue_work fails only without a work callback: never past the first item. */
+        if (uv_queue_work(loop, &w->req, off_loop_run, off_loop_after) != 0) {
+            atomic_fetch_sub(&off_loop_pending, n - i);
+            tern_free(w);
+            rest_reply_err(&r->x, TERN_ERR_INTERNAL);
+            rest_op_free(r);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* ---- dispatch --------------------------------------------------------------------------- */
 
 static int bearer(const http_msg *m, char *out, size_t outsz)
@@ -138,6 +210,11 @@ static int check_auth(rest_auth auth, const http_msg *m, const rctx *x, server *
     if (strcmp(t.appkey, x->app.key) != 0)
         return TERN_ERR_FORBIDDEN;
     return tern_token_verify(tok, strlen(tok), x->app.secret, tern_now_ms() / 1000);
+}
+
+int rest_check_app_token(const rctx *x, const http_msg *m)
+{
+    return check_auth(REST_AUTH_APP, m, x, x->net ? ((conn *)x->net)->loop->srv : NULL);
 }
 
 /* The envelope's path below /{org}/{app}: the raw path after its third '/'. */

@@ -29,6 +29,11 @@
 
 /* ---- schema ------------------------------------------------------------------------ */
 
+/* A random (version 4 layout) uuid, computed by SQLite per row. */
+#define SQ_UUID_EXPR                                                                                                   \
+    "lower(hex(randomblob(4)))||'-'||lower(hex(randomblob(2)))||'-4'||substr(lower(hex(randomblob(2))),2)"             \
+    "||'-'||substr('89ab',1+(abs(random())%4),1)||substr(lower(hex(randomblob(2))),2)||'-'||lower(hex(randomblob(6)))"
+
 static const char *const migrations[] = {
     /* 1: the initial schema. */
     "CREATE TABLE apps("
@@ -105,6 +110,19 @@ static const char *const migrations[] = {
     "CREATE TABLE stream_chunks("
     "  msg_id INTEGER NOT NULL, seq INTEGER NOT NULL, time_ms INTEGER NOT NULL, text TEXT NOT NULL,"
     "  PRIMARY KEY(msg_id, seq)) WITHOUT ROWID;",
+    /* 6: Easemob-compatible users and groups (issue 8). A user gets a stable random
+     * uuid (existing users get theirs here), a modification time and an optional
+     * password hash (server/password.h; never the password). A group keeps Easemob's
+     * description, public and maxusers (enforced when members join), and the other
+     * fields it was created with as one JSON object text (attrs). */
+    "ALTER TABLE users ADD COLUMN uuid TEXT;"
+    "ALTER TABLE users ADD COLUMN password TEXT;"
+    "ALTER TABLE users ADD COLUMN modified_ms INTEGER;"
+    "UPDATE users SET uuid=" SQ_UUID_EXPR ", modified_ms=created_ms;"
+    "ALTER TABLE groups ADD COLUMN description TEXT;"
+    "ALTER TABLE groups ADD COLUMN public INTEGER;"
+    "ALTER TABLE groups ADD COLUMN maxusers INTEGER;"
+    "ALTER TABLE groups ADD COLUMN attrs TEXT;",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -127,16 +145,21 @@ static const char *const wsql[W_COUNT] = {
                        " (SELECT user FROM group_members WHERE app=?1 AND group_id=?3)",
     [W_APP_INSERT] = "INSERT OR IGNORE INTO apps(org,name,client_id,client_secret,created_ms)"
                      " VALUES(?,?,?,?,?)",
-    [W_USER_INSERT] = "INSERT OR IGNORE INTO users(app,user,nickname,created_ms) VALUES(?,?,?,?)",
+    [W_USER_INSERT] = "INSERT OR IGNORE INTO users(app,user,nickname,created_ms,modified_ms,password,uuid)"
+                      " VALUES(?1,?2,?3,?4,?4,?5," SQ_UUID_EXPR ")",
     [W_USER_EXISTS] = "SELECT 1 FROM users WHERE app=? AND user=?",
     [W_USER_DEL] = "DELETE FROM users WHERE app=? AND user=?",
     [W_GROUP_GET] = "SELECT dismissed FROM groups WHERE app=? AND group_id=?",
-    [W_GROUP_UPSERT] = "INSERT INTO groups(app,group_id,name,owner,created_ms,dismissed)"
-                       " VALUES(?,?,?,?,?,0) ON CONFLICT(app,group_id) DO UPDATE SET"
+    [W_GROUP_UPSERT] = "INSERT INTO groups(app,group_id,name,owner,created_ms,dismissed,description,public,maxusers,attrs)"
+                       " VALUES(?,?,?,?,?,0,?,?,?,?) ON CONFLICT(app,group_id) DO UPDATE SET"
                        " name=excluded.name,owner=excluded.owner,created_ms=excluded.created_ms,"
-                       "dismissed=0",
+                       "dismissed=0,description=excluded.description,public=excluded.public,"
+                       "maxusers=excluded.maxusers,attrs=excluded.attrs",
+    [W_GROUP_ROOM] = "SELECT IFNULL(g.maxusers,0),(SELECT COUNT(*) FROM group_members m WHERE m.app=g.app"
+                     " AND m.group_id=g.group_id) FROM groups g WHERE app=? AND group_id=?",
     [W_GROUP_DISMISS] = "UPDATE groups SET dismissed=1 WHERE app=? AND group_id=?",
     [W_GM_INSERT] = "INSERT OR IGNORE INTO group_members(app,group_id,user,joined_ms) VALUES(?,?,?,?)",
+    [W_GM_EXISTS] = "SELECT 1 FROM group_members WHERE app=? AND group_id=? AND user=?",
     [W_GM_DEL] = "DELETE FROM group_members WHERE app=? AND group_id=? AND user=?",
     [W_GM_DEL_USER] = "DELETE FROM group_members WHERE app=? AND user=?",
     [W_GM_DEL_GROUP] = "DELETE FROM group_members WHERE app=? AND group_id=?",
@@ -379,14 +402,18 @@ int sq_fail_stmt(sq_store *s, sqlite3_stmt *st, int rc)
     " WHERE l.app=uc.app AND l.conv_key=uc.conv_key ORDER BY l.seq DESC LIMIT 1)"                                      \
     " LEFT JOIN streams st ON st.msg_id=m.msg_id"
 
+/* A user's columns as store_user wants them (sqlite_users.c reads them in this order). */
+#define USER_COLS "user,nickname,created_ms,IFNULL(modified_ms,created_ms),IFNULL(uuid,''),password"
+
 static const char *const rsql[R_COUNT] = {
     [R_APP_GET] = "SELECT id,org,name,client_id,client_secret,created_ms FROM apps WHERE org=? AND name=?",
     [R_APP_LIST] = "SELECT id,org,name,client_id,client_secret,created_ms FROM apps ORDER BY id",
     [R_USER_EXISTS] = "SELECT 1 FROM users WHERE app=? AND user=?",
-    [R_USER_LIST] = "SELECT user,nickname,created_ms FROM users WHERE app=? AND user>? ORDER BY user LIMIT ?",
-    [R_USER_LIST_FROM] = "SELECT user,nickname,created_ms FROM users WHERE app=? AND user>=? ORDER BY user LIMIT ?",
+    [R_USER_LIST] = "SELECT " USER_COLS " FROM users WHERE app=? AND user>? ORDER BY user LIMIT ?",
+    [R_USER_GET] = "SELECT " USER_COLS " FROM users WHERE app=? AND user=?",
     [R_GROUP_GET] = "SELECT group_id,IFNULL(name,''),IFNULL(owner,''),created_ms,"
-                    "(SELECT COUNT(*) FROM group_members m WHERE m.app=g.app AND m.group_id=g.group_id)"
+                    "(SELECT COUNT(*) FROM group_members m WHERE m.app=g.app AND m.group_id=g.group_id),"
+                    "IFNULL(description,''),IFNULL(public,0),IFNULL(maxusers,0),IFNULL(attrs,'')"
                     " FROM groups g WHERE app=? AND group_id=? AND dismissed=0",
     [R_GROUP_EXISTS] = "SELECT 1 FROM groups WHERE app=? AND group_id=? AND dismissed=0",
     [R_GROUP_MEMBERS] = "SELECT user FROM group_members WHERE app=? AND group_id=? ORDER BY user",
@@ -474,7 +501,7 @@ const store_engine store_engine_sqlite = {
     .app_list = sq_app_list,
     .user_exists = sq_user_exists,
     .user_list = sq_user_list,
-    .user_list_from = sq_user_list_from,
+    .user_get = sq_user_get,
     .group_get = sq_group_get,
     .group_members = sq_group_members,
     .user_groups = sq_user_groups,

@@ -126,9 +126,52 @@ int sq_op_create_group(sq_store *s, store_op *op)
     sq_bind_text(st, 3, g->name);
     sq_bind_text(st, 4, g->owner && *g->owner ? g->owner : NULL);
     sqlite3_bind_int64(st, 5, tern_now_ms());
+    sq_bind_text(st, 6, g->description);
+    sqlite3_bind_int(st, 7, g->is_public ? 1 : 0);
+    if (g->maxusers > 0)
+        sqlite3_bind_int64(st, 8, g->maxusers);
+    else
+        sqlite3_bind_null(st, 8);
+    sq_bind_text(st, 9, g->attrs);
     if (sq_run(s, st) < 0)
         return -1;
     return add_members(s, op, g->owner);
+}
+
+/* 1 if the op's members who are not members yet fit under the group's maxusers (or it
+ * has none), 0 if not, -1 on failure. A name listed twice counts once. */
+static int group_has_room(sq_store *s, store_op *op)
+{
+    __typeof__(op->u.group) *g = &op->u.group;
+    sqlite3_stmt *st = s->st[W_GROUP_ROOM];
+    sqlite3_bind_int64(st, 1, op->app);
+    sq_bind_text(st, 2, g->group_id);
+    int r = sq_row(s, st);
+    if (r <= 0)
+        return r;
+    int64_t max = sqlite3_column_int64(st, 0), count = sqlite3_column_int64(st, 1);
+    sqlite3_reset(st);
+    if (max <= 0)
+        return 1;
+    for (size_t i = 0; i < g->nmembers && count <= max; i++) {
+        int seen = 0;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = !strcmp(g->members[k], g->members[i]);
+        if (seen)
+            continue;
+        st = s->st[W_GM_EXISTS];
+        sqlite3_bind_int64(st, 1, op->app);
+        sq_bind_text(st, 2, g->group_id);
+        sq_bind_text(st, 3, g->members[i]);
+        r = sq_row(s, st);
+        if (r < 0)
+            return -1;
+        if (r > 0)
+            sqlite3_reset(st);
+        else
+            count++;
+    }
+    return count <= max;
 }
 
 int sq_op_add_members(sq_store *s, store_op *op)
@@ -148,6 +191,11 @@ int sq_op_add_members(sq_store *s, store_op *op)
     r = users_exist(s, op->app, NULL, g->members, g->nmembers);
     if (r <= 0) {
         op->result = TERN_ERR_USER_NOT_FOUND;
+        return r;
+    }
+    r = group_has_room(s, op);
+    if (r <= 0) {
+        op->result = TERN_ERR_GROUP_FULL;
         return r;
     }
     return add_members(s, op, NULL);
@@ -255,6 +303,10 @@ int sq_group_get(store_reader *rr, int64_t app, const char *group_id, store_grou
     sq_copy_col(out->owner, sizeof out->owner, st, 2);
     out->created_ms = sqlite3_column_int64(st, 3);
     out->member_count = (uint64_t)sqlite3_column_int64(st, 4);
+    sq_copy_col(out->description, sizeof out->description, st, 5);
+    out->is_public = sqlite3_column_int(st, 6) != 0;
+    out->maxusers = sqlite3_column_int64(st, 7);
+    sq_copy_col(out->attrs, sizeof out->attrs, st, 8);
     sqlite3_reset(st);
     return TERN_OK;
 }

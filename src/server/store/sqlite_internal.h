@@ -68,6 +68,8 @@ enum {
     W_USER_DEL,
     W_GROUP_GET,
     W_GROUP_UPSERT,
+    W_GROUP_ROOM,
+    W_GM_EXISTS,
     W_GROUP_DISMISS,
     W_GM_INSERT,
     W_GM_DEL,
@@ -174,7 +176,7 @@ enum {
     R_APP_LIST,
     R_USER_EXISTS,
     R_USER_LIST,
-    R_USER_LIST_FROM,
+    R_USER_GET,
     R_GROUP_GET,
     R_GROUP_EXISTS,
     R_GROUP_MEMBERS,
@@ -289,7 +291,7 @@ int sq_app_get(store_reader *rr, const char *org, const char *name, store_app *o
 int sq_app_list(store_reader *rr, store_app_cb cb, void *ud);
 int sq_user_exists(store_reader *rr, int64_t app, const char *user);
 int sq_user_list(store_reader *rr, int64_t app, const char *after, int limit, store_user_cb cb, void *ud);
-int sq_user_list_from(store_reader *rr, int64_t app, const char *from, int limit, store_user_cb cb, void *ud);
+int sq_user_get(store_reader *rr, int64_t app, const char *user, store_user_cb cb, void *ud);
 int sq_group_get(store_reader *rr, int64_t app, const char *group_id, store_group *out);
 int sq_group_members(store_reader *rr, int64_t app, const char *group_id, store_name_cb cb, void *ud);
 int sq_user_groups(store_reader *rr, int64_t app, const char *user, store_name_cb cb, void *ud);

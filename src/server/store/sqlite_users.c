@@ -62,6 +62,7 @@ int sq_op_create_user(sq_store *s, store_op *op)
     sq_bind_text(st, 2, op->u.user.user);
     sq_bind_text(st, 3, op->u.user.nickname);
     sqlite3_bind_int64(st, 4, tern_now_ms());
+    sq_bind_text(st, 5, op->u.user.password);
     if (sq_run(s, st) < 0)
         return -1;
     op->result = sqlite3_changes(s->db) ? TERN_OK : TERN_ERR_CONFLICT;
@@ -193,18 +194,23 @@ int sq_user_exists(store_reader *rr, int64_t app, const char *user)
     return rc == SQLITE_ROW;
 }
 
-static int user_list(sq_reader *r, int which, int64_t app, const char *after, int limit, store_user_cb cb, void *ud)
+/* Steps st (bound), passing each row (USER_COLS of sqlite_db.c) to cb; *n counts them. */
+static int user_rows(sq_reader *r, sqlite3_stmt *st, store_user_cb cb, void *ud, int *n)
 {
-    sqlite3_stmt *st = sq_rst(r, which);
-    if (!st)
-        return TERN_ERR_STORE;
-    sqlite3_bind_int64(st, 1, app);
-    sq_bind_text(st, 2, after ? after : "");
-    sqlite3_bind_int(st, 3, limit < 0 ? 0 : limit);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        cb(ud, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
-           sqlite3_column_int64(st, 2));
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_user u = {
+            .user = (const char *)sqlite3_column_text(st, 0),
+            .nickname = (const char *)sqlite3_column_text(st, 1),
+            .created_ms = sqlite3_column_int64(st, 2),
+            .modified_ms = sqlite3_column_int64(st, 3),
+            .uuid = (const char *)sqlite3_column_text(st, 4),
+            .password = (const char *)sqlite3_column_text(st, 5),
+        };
+        cb(ud, &u);
+        if (n)
+            (*n)++;
+    }
     if (rc != SQLITE_DONE)
         return sq_rfail(r, st, rc);
     sqlite3_reset(st);
@@ -213,10 +219,25 @@ static int user_list(sq_reader *r, int which, int64_t app, const char *after, in
 
 int sq_user_list(store_reader *rr, int64_t app, const char *after, int limit, store_user_cb cb, void *ud)
 {
-    return user_list((sq_reader *)rr, R_USER_LIST, app, after, limit, cb, ud);
+    sq_reader *r = (sq_reader *)rr;
+    sqlite3_stmt *st = sq_rst(r, R_USER_LIST);
+    if (!st)
+        return TERN_ERR_STORE;
+    sqlite3_bind_int64(st, 1, app);
+    sq_bind_text(st, 2, after ? after : "");
+    sqlite3_bind_int(st, 3, limit < 0 ? 0 : limit);
+    return user_rows(r, st, cb, ud, NULL);
 }
 
-int sq_user_list_from(store_reader *rr, int64_t app, const char *from, int limit, store_user_cb cb, void *ud)
+int sq_user_get(store_reader *rr, int64_t app, const char *user, store_user_cb cb, void *ud)
 {
-    return user_list((sq_reader *)rr, R_USER_LIST_FROM, app, from, limit, cb, ud);
+    sq_reader *r = (sq_reader *)rr;
+    sqlite3_stmt *st = sq_rst(r, R_USER_GET);
+    if (!st)
+        return TERN_ERR_STORE;
+    sqlite3_bind_int64(st, 1, app);
+    sq_bind_text(st, 2, user);
+    int n = 0;
+    int rc = user_rows(r, st, cb, ud, &n);
+    return rc != TERN_OK ? rc : n ? TERN_OK : TERN_ERR_USER_NOT_FOUND;
 }

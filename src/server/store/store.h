@@ -184,14 +184,22 @@ struct store_op {
         struct {
             const char *user;
             const char *nickname; /* may be NULL */
-        } user;                   /* CREATE_USER (TERN_ERR_CONFLICT if it exists), DELETE_USER
-                                     (TERN_ERR_USER_NOT_FOUND) */
+            const char *password; /* CREATE_USER: the encoded hash (password.h), or NULL */
+        } user;                   /* CREATE_USER (TERN_ERR_CONFLICT if it exists; the store gives
+                                     the user a random uuid), DELETE_USER (TERN_ERR_USER_NOT_FOUND) */
         struct {
             const char *group_id;
             const char *name;     /* may be NULL */
             const char *owner;    /* may be NULL */
             const char **members; /* ADD/REMOVE_MEMBERS, CREATE_GROUP initial members */
             size_t nmembers;
+            /* CREATE_GROUP, Easemob's fields: description (may be NULL), public (0/1),
+             * maxusers (0: no limit; ADD_MEMBERS past it fails with TERN_ERR_GROUP_FULL and
+             * adds no one), attrs (a JSON object text of the other fields kept, or NULL). */
+            const char *description;
+            int is_public;
+            int64_t maxusers;
+            const char *attrs;
             /* out for ADD/REMOVE: how many changed */
             size_t changed;
         } group; /* CREATE_GROUP (TERN_ERR_CONFLICT), DISMISS/ADD/REMOVE (TERN_ERR_GROUP_NOT_FOUND;
@@ -238,14 +246,21 @@ int store_app_list(store_reader *r, void (*cb)(void *ud, const store_app *a), vo
 
 /* 1 if the user exists, 0 if not, -1 on error. */
 int store_user_exists(store_reader *r, int64_t app, const char *user);
-/* Users in id order after `after` (NULL = from the start), at most limit. cb gets the
- * user id, nickname (may be NULL) and creation time. Returns TERN_OK / TERN_ERR_STORE. */
-int store_user_list(store_reader *r, int64_t app, const char *after, int limit,
-                    void (*cb)(void *ud, const char *user, const char *nickname, int64_t created_ms), void *ud);
+/* A user's row, as the listing callbacks get it (pointers valid during the call only). */
+typedef struct store_user {
+    const char *user;
+    const char *nickname; /* may be NULL */
+    const char *uuid;     /* stable, random, assigned at creation */
+    const char *password; /* the encoded hash (password.h), or NULL: no password */
+    int64_t created_ms, modified_ms;
+} store_user;
+typedef void (*store_user_cb)(void *ud, const store_user *u);
+/* Users in id order after `after` (NULL = from the start), at most limit, each passed
+ * to cb. Returns TERN_OK / TERN_ERR_STORE. */
+int store_user_list(store_reader *r, int64_t app, const char *after, int limit, store_user_cb cb, void *ud);
 
-/* Like store_user_list but starting AT `from` (inclusive). */
-int store_user_list_from(store_reader *r, int64_t app, const char *from, int limit,
-                         void (*cb)(void *ud, const char *user, const char *nickname, int64_t created_ms), void *ud);
+/* The user `user` exactly, passed to cb: TERN_OK, TERN_ERR_USER_NOT_FOUND or TERN_ERR_STORE. */
+int store_user_get(store_reader *r, int64_t app, const char *user, store_user_cb cb, void *ud);
 
 /* Group info: TERN_OK, TERN_ERR_GROUP_NOT_FOUND (missing or dismissed), TERN_ERR_STORE. */
 typedef struct store_group {
@@ -254,6 +269,10 @@ typedef struct store_group {
     char owner[65];
     int64_t created_ms;
     uint64_t member_count;
+    char description[520];
+    int is_public;       /* 0/1 */
+    int64_t maxusers;    /* 0: no limit */
+    char attrs[1600];    /* JSON object text of the other Easemob fields ("" if none) */
 } store_group;
 int store_group_get(store_reader *r, int64_t app, const char *group_id, store_group *out);
 /* Members of a group in user id order. TERN_OK / TERN_ERR_GROUP_NOT_FOUND / TERN_ERR_STORE. */

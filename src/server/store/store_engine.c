@@ -42,7 +42,7 @@ const char *store_engine_missing(const store_engine *e)
     NEED(app_list)
     NEED(user_exists)
     NEED(user_list)
-    NEED(user_list_from)
+    NEED(user_get)
     NEED(group_get)
     NEED(group_members)
     NEED(user_groups)
@@ -127,16 +127,14 @@ int store_user_exists(store_reader *r, int64_t app, const char *user)
     return r->engine->user_exists(r, app, user);
 }
 
-int store_user_list(store_reader *r, int64_t app, const char *after, int limit,
-                    void (*cb)(void *ud, const char *user, const char *nickname, int64_t created_ms), void *ud)
+int store_user_list(store_reader *r, int64_t app, const char *after, int limit, store_user_cb cb, void *ud)
 {
     return r->engine->user_list(r, app, after, limit, cb, ud);
 }
 
-int store_user_list_from(store_reader *r, int64_t app, const char *from, int limit,
-                         void (*cb)(void *ud, const char *user, const char *nickname, int64_t created_ms), void *ud)
+int store_user_get(store_reader *r, int64_t app, const char *user, store_user_cb cb, void *ud)
 {
-    return r->engine->user_list_from(r, app, from, limit, cb, ud);
+    return r->engine->user_get(r, app, user, cb, ud);
 }
 
 int store_group_get(store_reader *r, int64_t app, const char *group_id, store_group *out)

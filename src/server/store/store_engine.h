@@ -29,7 +29,6 @@ struct store_reader {
 };
 
 typedef void (*store_app_cb)(void *ud, const store_app *a);
-typedef void (*store_user_cb)(void *ud, const char *user, const char *nickname, int64_t created_ms);
 typedef void (*store_name_cb)(void *ud, const char *name);
 typedef void (*store_conv_cb)(void *ud, const store_conv *c);
 typedef void (*store_stream_cb)(void *ud, const store_stream *st);
@@ -49,7 +48,7 @@ struct store_engine {
     int (*app_list)(store_reader *r, store_app_cb cb, void *ud);
     int (*user_exists)(store_reader *r, int64_t app, const char *user);
     int (*user_list)(store_reader *r, int64_t app, const char *after, int limit, store_user_cb cb, void *ud);
-    int (*user_list_from)(store_reader *r, int64_t app, const char *from, int limit, store_user_cb cb, void *ud);
+    int (*user_get)(store_reader *r, int64_t app, const char *user, store_user_cb cb, void *ud);
     int (*group_get)(store_reader *r, int64_t app, const char *group_id, store_group *out);
     int (*group_members)(store_reader *r, int64_t app, const char *group_id, store_name_cb cb, void *ud);
     int (*user_groups)(store_reader *r, int64_t app, const char *user, store_name_cb cb, void *ud);

@@ -1503,6 +1503,10 @@ static void test_injected_failures(void **state)
  * migrated on open (version 1 -> 2 rebuilds the idempotency index, 2 -> 3 keys messages
  * by msg_id, 3 -> 4 drops convs and meta, which messages answers for); a newer one is
  * refused rather than misread. */
+/* The newest schema version (sqlite_db.c's migrations[]). */
+#define SCHEMA_NEWEST 5
+#define SCHEMA_NEWEST_S "5"
+
 static int user_version(const char *path)
 {
     sqlite3 *db;
@@ -1526,7 +1530,7 @@ static void test_schema_versions(void **state)
     fx_close(f);
     char path[128];
     snprintf(path, sizeof path, "%s/tern.db", f->dir);
-    assert_int_equal(user_version(path), 4);
+    assert_int_equal(user_version(path), SCHEMA_NEWEST);
 
     /* Put the database back to version 1's layout, as a version-1 ternd left it: a
      * WITHOUT ROWID messages table clustered by conversation, its (app, sender,
@@ -1535,7 +1539,7 @@ static void test_schema_versions(void **state)
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
                                   "CREATE TEMP TABLE keep AS SELECT * FROM messages;"
-                                  "DROP TABLE messages;"
+                                  "DROP TABLE messages; DROP TABLE streams; DROP TABLE stream_chunks;"
                                   "CREATE TABLE messages("
                                   "  app INTEGER NOT NULL, conv_key TEXT NOT NULL, seq INTEGER NOT NULL,"
                                   "  msg_id INTEGER NOT NULL, sender TEXT NOT NULL, client_msg_id TEXT,"
@@ -1555,7 +1559,7 @@ static void test_schema_versions(void **state)
                      SQLITE_OK);
     sqlite3_close(db);
     fx_open(f, 64, 0);
-    assert_int_equal(user_version(path), 4);
+    assert_int_equal(user_version(path), SCHEMA_NEWEST);
     msgreq m;
     msg_init(&m, f->app, "alice", "bob", 0, "v1", "resend"); /* still recognised */
     assert_int_equal(run_op(f->s, &m.op), TERN_OK);
@@ -1604,7 +1608,7 @@ static void test_schema_versions(void **state)
     assert_non_null(strstr(err, "newer"));
     assert_int_equal(user_version(path), 99);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=4", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=" SCHEMA_NEWEST_S, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     fx_open(f, 64, 0); /* for teardown */
 }

@@ -195,6 +195,18 @@ static int parse_url(bench_cfg *cfg)
 
 /* ---- the plan ------------------------------------------------------------------------ */
 
+void plan_receivers(bench *b, int G, int M)
+{
+    for (int g = 0; g < G; g++)
+        for (int m = 0; m < M; m++) {
+            bconn *c = &b->conns[g * M + m];
+            snprintf(c->user, sizeof c->user, "%.40sr%d_%d", b->cfg.prefix, g, m);
+            c->group = g;
+            c->slot = (uint32_t)m;
+            c->sender = -1;
+        }
+}
+
 static void plan(bench *b)
 {
     bench_cfg *cfg = &b->cfg;
@@ -204,14 +216,7 @@ static void plan(bench *b)
         b->nsenders = S;
         b->conns = tern_calloc((size_t)b->nconns, sizeof *b->conns);
         b->senders = tern_calloc((size_t)S, sizeof *b->senders);
-        for (int g = 0; g < G; g++)
-            for (int m = 0; m < M; m++) {
-                bconn *c = &b->conns[g * M + m];
-                snprintf(c->user, sizeof c->user, "%.40sr%d_%d", cfg->prefix, g, m);
-                c->group = g;
-                c->slot = (uint32_t)m;
-                c->sender = -1;
-            }
+        plan_receivers(b, G, M);
         for (int i = 0; i < S; i++) {
             int g = i % G;
             int sg = S / G + (g < S % G); /* senders in group g */

@@ -50,7 +50,8 @@ typedef struct hconn {
     uv_write_t wreq;
     struct srun *sr;
     int app;
-    int open, connected, writing;
+    int open, connected;
+    uint8_t writing;
     http_parser *hp;
     tern_buf out, inflight;
     int64_t cur; /* the request awaiting its response, -1 if idle */
@@ -303,30 +304,11 @@ static void hc_on_write(uv_write_t *req, int status)
 
 static void hc_flush(hconn *h)
 {
-    if (h->writing || !h->out.len || !h->open)
+    if (!h->open)
         return;
-    uv_buf_t ub = uv_buf_init(h->out.data, (unsigned)h->out.len);
-    int w = uv_try_write((uv_stream_t *)&h->tcp, &ub, 1);
-    if (w == (int)h->out.len) {
-        tern_buf_reset(&h->out);
-        return;
-    }
-    if (w < 0 && w != UV_EAGAIN) {
-        hc_end(h, uv_strerror(w));
-        return;
-    }
-    if (w > 0)
-        tern_buf_consume(&h->out, (size_t)w);
-    tern_buf tmp = h->inflight;
-    h->inflight = h->out;
-    h->out = tmp;
-    tern_buf_reset(&h->out);
-    ub = uv_buf_init(h->inflight.data, (unsigned)h->inflight.len);
-    h->writing = 1;
-    if (uv_write(&h->wreq, (uv_stream_t *)&h->tcp, &ub, 1, hc_on_write) < 0) {
-        h->writing = 0;
-        hc_end(h, "write failed");
-    }
+    int r = bench_flush((uv_stream_t *)&h->tcp, &h->wreq, &h->out, &h->inflight, &h->writing, hc_on_write);
+    if (r < 0)
+        hc_end(h, uv_strerror(r));
 }
 
 static void hc_alloc(uv_handle_t *hd, size_t sz, uv_buf_t *buf)
@@ -683,16 +665,11 @@ static void plan_stream(bench *b)
         snprintf(b->apps[a].app, sizeof b->apps[a].app, "%sa%d", cfg->prefix, a);
     b->nconns = S * M;
     b->conns = tern_calloc((size_t)b->nconns, sizeof *b->conns);
-    for (int g = 0; g < S; g++)
-        for (int m = 0; m < M; m++) {
-            bconn *c = &b->conns[g * M + m];
-            snprintf(c->user, sizeof c->user, "%.40sr%d_%d", cfg->prefix, g, m);
-            c->group = g;
-            c->slot = (uint32_t)m;
-            c->sender = -1;
-            c->app = g % b->napps;
-            c->idx = g * M + m;
-        }
+    plan_receivers(b, S, M);
+    for (int i = 0; i < b->nconns; i++) {
+        b->conns[i].app = b->conns[i].group % b->napps;
+        b->conns[i].idx = i;
+    }
 }
 
 static srun *srun_new(bench *b)

@@ -9,6 +9,8 @@
  *   - A member whose connection drops mid-stream (ternd restarted on the same port)
  *     misses chunks, reconnects, and ends with exactly the whole text once; and one
  *     that is away when the stream finishes gets STREAM_FINISHED after its reconnect.
+ *   - C2C: the recipient's and the sender's sessions each see the stream in their own
+ *     conversation, and a session that logs in mid-stream fetches it from C2C<from>.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -32,6 +34,7 @@ typedef struct sev {
     char format[12];
     int finish_reason;
     char msg_id[32];
+    char conv[80];
 } sev;
 
 /* One client's record, under a mutex (callbacks on the SDK thread, asserts on ours). */
@@ -67,6 +70,7 @@ static void on_event(tern_client *c, const tern_event *ev, void *ud)
             snprintf(e->format, sizeof e->format, "%s", f ? f : "");
             e->finish_reason = tern_message_stream_finish_reason(ev->message);
             snprintf(e->msg_id, sizeof e->msg_id, "%s", tern_message_id(ev->message));
+            snprintf(e->conv, sizeof e->conv, "%s", tern_message_conversation_id(ev->message));
         }
         if (ev->type == TERN_EVENT_STREAM_FINISHED)
             r->finished++;
@@ -115,26 +119,32 @@ static void sdk_done(tern_client *c, rec *r)
     pthread_cond_destroy(&r->cv);
 }
 
-/* Posts chunk seq of stream *mid (NULL/"" opens one and fills mid). */
-static void post_chunk(it_server *s, char *mid, int seq, const char *text, int finish)
+/* Posts chunk seq of a stream from `from` to `to` through path (*mid "" opens one and
+ * fills mid). */
+static void post_chunk_to(it_server *s, const char *path, const char *from, const char *to, char *mid, int seq,
+                          const char *text, int finish)
 {
-    char body[1024];
+    char body[1024], head[160];
     if (!mid[0])
-        snprintf(body, sizeof body,
-                 "{\"from\":\"222\",\"to\":\"g1\",\"body\":{\"msg\":\"%s\",\"seq\":%d,\"type\":\"markdown\"%s},"
-                 "\"ext\":{\"k\":1}}",
-                 text, seq, finish ? ",\"finish\":true,\"finishReason\":3" : "");
+        snprintf(head, sizeof head, "\"type\":\"markdown\"");
     else
-        snprintf(body, sizeof body,
-                 "{\"from\":\"222\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"%s\",\"seq\":%d%s},\"ext\":{}}",
-                 mid, text, seq, finish ? ",\"finish\":true,\"finishReason\":3" : "");
+        snprintf(head, sizeof head, "\"msgId\":\"%s\"", mid);
+    snprintf(body, sizeof body,
+             "{\"from\":\"%s\",\"to\":\"%s\",\"body\":{%s,\"msg\":\"%s\",\"seq\":%d%s},\"ext\":{%s}}", from, to,
+             head, text, seq, finish ? ",\"finish\":true,\"finishReason\":3" : "", mid[0] ? "" : "\"k\":1");
     it_http_resp r;
-    int st = it_http(s, "POST", GROUP_PATH, it_app_token(s), body, &r);
+    int st = it_http(s, "POST", path, it_app_token(s), body, &r);
     if (st != 200 || !it_jstr(r.json, "data.msgId"))
         fail_msg("POST %s: %d %s", body, st, r.body ? r.body : "");
     if (!mid[0])
         snprintf(mid, 32, "%s", it_jstr(r.json, "data.msgId"));
     it_http_resp_free(&r);
+}
+
+/* A chunk of a stream from "222" to group g1. */
+static void post_chunk(it_server *s, char *mid, int seq, const char *text, int finish)
+{
+    post_chunk_to(s, GROUP_PATH, "222", "g1", mid, seq, text, finish);
 }
 
 /* Checks a client's stream events for stream mid: STARTED once first, FINISHED once last
@@ -232,7 +242,7 @@ static void test_reconnect_mid_stream(void **state)
     it_create_group(s, "g1", "alice", members);
     static rec rb, rc;
     tern_client *bob = sdk_login(s, "bob", &rb, 300);     /* back soon after the restart */
-    tern_client *carol = sdk_login(s, "carol", &rc, 4000); /* back after the stream finished */
+    tern_client *carol = sdk_login(s, "carol", &rc, 8000); /* back (>= 6.4 s) after the finish */
 
     char mid[32] = "";
     post_chunk(s, mid, 0, "one ", 0);
@@ -273,6 +283,40 @@ static void test_reconnect_mid_stream(void **state)
     sdk_done(carol, &rc);
 }
 
+/* C2C: the recipient and the sender's own sessions, each in its conversation; a second
+ * session of the recipient that logs in mid-stream fetches it from C2C<from>. */
+static void test_c2c(void **state)
+{
+    it_server *s = *state;
+    static const char *const u[] = {"alice", "bob", NULL};
+    it_create_users(s, u);
+    static rec ra, rb, rb2;
+    tern_client *alice = sdk_login(s, "alice", &ra, 500);
+    tern_client *bob = sdk_login(s, "bob", &rb, 500);
+    char mid[32] = "";
+    post_chunk_to(s, "/demo/demo/stream_message/users", "alice", "bob", mid, 0, "Dear ", 0);
+    if (!wait_int(&rb, &rb.nev, 1, IT_WAIT_MS))
+        fail_msg("bob: no STREAM_STARTED");
+    tern_client *bob2 = sdk_login(s, "bob", &rb2, 500);
+    post_chunk_to(s, "/demo/demo/stream_message/user", "alice", "bob", mid, 1, "Bob", 0);
+    post_chunk_to(s, "/demo/demo/stream_message/users", "alice", "bob", mid, 2, ".", 1);
+    rec *all[3] = {&ra, &rb, &rb2};
+    const char *names[3] = {"alice", "bob", "bob's second session"};
+    const char *convs[3] = {"C2Cbob", "C2Calice", "C2Calice"};
+    for (int i = 0; i < 3; i++) {
+        if (!wait_int(all[i], &all[i]->finished, 1, IT_WAIT_MS))
+            fail_msg("%s: no STREAM_FINISHED", names[i]);
+        check_stream(all[i], names[i], mid, "Dear Bob.");
+        assert_string_equal(all[i]->ev[0].conv, convs[i]);
+    }
+    /* The text so far, fetched (chunk 1 may already be in it). */
+    assert_int_equal(rb2.ev[0].type, TERN_EVENT_STREAM_STARTED);
+    assert_true(!strncmp(rb2.ev[0].chunk, "Dear ", 5));
+    sdk_done(alice, &ra);
+    sdk_done(bob, &rb);
+    sdk_done(bob2, &rb2);
+}
+
 static int setup(void **state)
 {
     it_watchdog(180);
@@ -285,6 +329,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_two_members_and_late_joiner, setup, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_reconnect_mid_stream, setup, it_teardown_default),
+        cmocka_unit_test_setup_teardown(test_c2c, setup, it_teardown_default),
     };
     return it_run_tests("it_sdk_stream", tests);
 }

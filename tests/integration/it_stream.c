@@ -599,6 +599,52 @@ static void test_c2c_stream(void **state)
     it_ws_free(b);
 }
 
+
+/* The seed's values are the defaults, and hold as such: 128 KB of text exactly is
+ * accepted and one byte more is 14032; 100 requests a second pass and the rest get 429. */
+static void test_default_limits(void **state)
+{
+    it_server *s = *state;
+    setup_group(s);
+    it_app_token(s);
+    static char text[65536 + 1];
+    memset(text, 'x', 65536);
+    static char body[70000];
+    char mid[32];
+    snprintf(body, sizeof body, "{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msg\":\"%s\",\"seq\":0}}", text);
+    chunk_ok(s, GROUP_PATH, body, mid);
+    snprintf(body, sizeof body, "{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"%s\",\"seq\":1}}",
+             mid, text);
+    chunk_ok(s, GROUP_PATH, body, NULL); /* 131072 bytes: at the limit */
+    chunk_err(s, GROUP_PATH,
+              fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"y\",\"seq\":2}}", mid),
+              400, 14032, "stream message total length exceeds limit");
+    /* A chunk 2 s after the previous one is well inside 30 s. */
+    chunk_ok(s, GROUP_PATH, "{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msg\":\"a\",\"seq\":0}}", mid);
+    it_sleep_ms(2000);
+    chunk_ok(s, GROUP_PATH,
+             fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"b\",\"seq\":1}}", mid), NULL);
+    /* 100 a second: a burst of 130. The bucket holds 100 and refills at 100/s, so the
+     * burst passes 100 plus what refilled meanwhile. */
+    it_sleep_ms(1100);
+    int ok = 0, limited = 0;
+    int64_t t0 = it_now_ms();
+    for (int i = 0; i < 130; i++) {
+        it_http_resp r;
+        int st = post(s, GROUP_PATH, "{\"from\":\"bot\",\"to\":\"nogroup\",\"body\":{\"msg\":\"\",\"seq\":0,\"finish\":true}}",
+                      &r);
+        ok += st == 200;
+        limited += st == 429;
+        it_http_resp_free(&r);
+    }
+    int64_t ms = it_now_ms() - t0;
+    assert_int_equal(ok + limited, 130);
+    /* Never more than the bucket allows; at least the burst; and refusals whenever the
+     * 130 requests took less than the 300 ms the bucket needs to refill 30. */
+    if (ok < 100 || ok > 100 + (int)(ms / 10) + 1 || (ms < 250 && limited == 0))
+        fail_msg("default rate: %d accepted, %d limited in %lld ms", ok, limited, (long long)ms);
+}
+
 /* ---- races -------------------------------------------------------------------------------- */
 
 typedef struct racer {
@@ -665,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_group_limit_and_missing_targets),
         cmocka_unit_test_setup_teardown(test_c2c_stream, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_racing_chunks, it_setup_default, it_teardown_default),
+        cmocka_unit_test_setup_teardown(test_default_limits, it_setup_default, it_teardown_default),
     };
     return it_run_tests("it_stream", tests);
 }

@@ -385,6 +385,11 @@ void sdk_stream_on_fetch(tern_client *c, const sdk_req *r, int code, const cJSON
     sdk_held *h = hmap_get_u64(&c->streams.held, r->msg_id);
     if (!h)
         return; /* finished meanwhile */
+    if (code == TERN_ERR_FORBIDDEN || code == TERN_ERR_GROUP_NOT_FOUND || code == TERN_ERR_NOT_FOUND) {
+        LOG_WARN("libtern: stream %" PRIu64 ": its conversation is gone (%d): no longer followed", r->msg_id, code);
+        drop(c, h); /* e.g. the user left the group mid-stream */
+        return;
+    }
     if (code != 0) {
         LOG_WARN("libtern: refetch of stream %" PRIu64 " failed: %d", r->msg_id, code);
         return; /* the next event or the next login tries again */

@@ -12,7 +12,9 @@
  * same rule. A finished or ended stream is forgotten after its STREAM_FINISHED event;
  * at most SDK_STREAM_MAX_HELD open streams are held (the least recently updated one
  * is forgotten first, and reappears as STREAM_STARTED with its whole text if it goes
- * on). Loop thread only.
+ * on). So the held texts take at most 256 x 256 KiB, whatever a server sends. A fetch
+ * the server refuses for good (not a member any more, no such conversation) forgets
+ * the stream without an event. Loop thread only.
  */
 #ifndef TERN_SDK_STREAM_H
 #define TERN_SDK_STREAM_H
@@ -23,8 +25,8 @@
 #include "core/hmap.h"
 #include "tern/tern.h"
 
-#define SDK_STREAM_MAX_HELD 1024        /* open streams held per client */
-#define SDK_STREAM_MAX_TEXT (1u << 20)  /* a held text's ceiling (the server's is 128 KiB) */
+#define SDK_STREAM_MAX_HELD 256         /* open streams held per client */
+#define SDK_STREAM_MAX_TEXT (256u << 10) /* a held text's ceiling (twice the server's 128 KiB) */
 #define SDK_STREAM_MAX_PENDING 64       /* events held back per stream during a refetch */
 
 /* One held stream. msg is NULL while the stream is known only from an event without

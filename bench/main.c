@@ -754,7 +754,8 @@ static int read_admin_token(bench_cfg *cfg, const char *file, const char *app_fi
         n--;
     cfg->admin_token[n] = 0;
     if (!n) {
-        fprintf(stderr, "tern-bench: stream: no admin token in %s (--admin-token-file)\n", file ? file : "(none given)");
+        fprintf(stderr, "tern-bench: stream: no admin token in %s (--admin-token-file)\n",
+                file ? file : "(none given)");
         return -1;
     }
     return 0;
@@ -909,7 +910,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (cfg->rate < 0)
-        cfg->rate = cfg->workload == W_C2C     ? 20000
+        cfg->rate = cfg->workload == W_C2C      ? 20000
                     : cfg->workload == W_FLOOR  ? 50000
                     : cfg->workload == W_STREAM ? 2000
                                                 : 5000;

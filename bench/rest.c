@@ -395,8 +395,8 @@ static int create_app(rest *r, const char *admin_token, bapp *a)
         snprintf(a->secret, sizeof a->secret, "%s", sec.p);
         snprintf(a->appkey, sizeof a->appkey, "%s/%s", cfg->org, a->app);
     } else {
-        fprintf(stderr, "tern-bench: create app %s: HTTP %d %.*s\n", a->app, status, (int)(resp.len > 300 ? 300 : resp.len),
-                resp.data ? resp.data : "");
+        fprintf(stderr, "tern-bench: create app %s: HTTP %d %.*s\n", a->app, status,
+                (int)(resp.len > 300 ? 300 : resp.len), resp.data ? resp.data : "");
         rc = -1;
     }
     cJSON_Delete(j);

@@ -83,27 +83,27 @@ typedef struct srun {
     bench *b;
     int S, M, K, A, H;
     uint64_t cap;
-    uint64_t next_g;      /* requests numbered so far (backend thread; read after join) */
-    uint64_t *send_ns;    /* [cap] write time, atomic */
-    int32_t *grp;         /* [cap] */
-    uint8_t *phase;       /* [cap] P_* */
-    int32_t *kseq;        /* [cap] stream chunks: body.seq */
-    uint8_t *acked;       /* [cap] 0 none, 1 ok, 2 error */
-    uint64_t *recv_bits;  /* [cap * M / 64] */
-    sslot *slots;         /* [S] */
-    rstat *rs;            /* [threads] */
-    hconn *hc;            /* [A * H] */
-    gq *q;                /* [A] */
+    uint64_t next_g;     /* requests numbered so far (backend thread; read after join) */
+    uint64_t *send_ns;   /* [cap] write time, atomic */
+    int32_t *grp;        /* [cap] */
+    uint8_t *phase;      /* [cap] P_* */
+    int32_t *kseq;       /* [cap] stream chunks: body.seq */
+    uint8_t *acked;      /* [cap] 0 none, 1 ok, 2 error */
+    uint64_t *recv_bits; /* [cap * M / 64] */
+    sslot *slots;        /* [S] */
+    rstat *rs;           /* [threads] */
+    hconn *hc;           /* [A * H] */
+    gq *q;               /* [A] */
     uv_loop_t loop;
     uv_timer_t tick;
     uv_async_t wake;
     uv_thread_t tid;
-    int mode;             /* atomic, M_* */
-    int connected;        /* atomic: HTTP connections up */
-    uint64_t mode_t0;     /* backend: when the current paced mode started */
+    int mode;         /* atomic, M_* */
+    int connected;    /* atomic: HTTP connections up */
+    uint64_t mode_t0; /* backend: when the current paced mode started */
     uint64_t paced;
     int rr;
-    uint64_t win[2][2];   /* [phase][start, end] of the measured windows (ns), atomic */
+    uint64_t win[2][2]; /* [phase][start, end] of the measured windows (ns), atomic */
     /* backend counters (read by main with relaxed loads) */
     uint64_t sent[3], ok[3], err[3], dropped, lag_max_ns;
     hist ack[2];
@@ -143,8 +143,8 @@ static void hc_send(hconn *h, int64_t g)
     tern_buf body;
     tern_buf_init(&body, 0);
     if (sr->phase[g] == P_PLAIN) {
-        tern_buf_printf(&body, "{\"from\":\"%sbot\",\"to\":[\"%s\"],\"type\":\"txt\",\"body\":{\"msg\":\"%s", cfg->prefix,
-                        gid, txt);
+        tern_buf_printf(&body, "{\"from\":\"%sbot\",\"to\":[\"%s\"],\"type\":\"txt\",\"body\":{\"msg\":\"%s",
+                        cfg->prefix, gid, txt);
         for (int i = TXT_HEAD; i < cfg->chunk_size; i++)
             tern_buf_putc(&body, (char)('a' + i % 26));
         tern_buf_puts(&body, "\"}}");
@@ -700,7 +700,7 @@ static srun *srun_new(bench *b)
     hist_init(&sr->ack[1]);
     for (int p = 0; p < 2; p++)
         sr->win[p][0] = sr->win[p][1] = UINT64_MAX;
-    sr->hc = tern_calloc((size_t)(sr->A * sr->H), sizeof *sr->hc);
+    sr->hc = tern_calloc((size_t)sr->A * (size_t)sr->H, sizeof *sr->hc);
     for (int i = 0; i < sr->A * sr->H; i++) {
         hconn *h = &sr->hc[i];
         h->sr = sr;
@@ -753,8 +753,7 @@ int stream_run(bench *b, int quiet)
         return 1;
     }
     plan_stream(b);
-    BENCH_SAY(quiet, "setup: %d apps, %d users, %d groups (prefix %s)", b->napps, b->nconns, cfg->streams,
-              cfg->prefix);
+    BENCH_SAY(quiet, "setup: %d apps, %d users, %d groups (prefix %s)", b->napps, b->nconns, cfg->streams, cfg->prefix);
     if (rest_setup_stream(b) < 0)
         return 2;
     srun *sr = srun_new(b);
@@ -796,8 +795,7 @@ int stream_run(bench *b, int quiet)
     set_mode(sr, M_IDLE);
     drain(sr, cfg);
     int64_t rss0 = cfg->server_pid > 0 ? sys_proc_rss_kib(cfg->server_pid) : -1, rss1 = -1;
-    BENCH_SAY(quiet, "streams: %.0f chunks/s, %.1f s warm-up, %.1f s measured", cfg->rate, cfg->warmup,
-              cfg->duration);
+    BENCH_SAY(quiet, "streams: %.0f chunks/s, %.1f s warm-up, %.1f s measured", cfg->rate, cfg->warmup, cfg->duration);
     run_phase(sr, M_STREAM, P_STREAM, &st, &rss1);
     /* The text the open streams held at the RSS sample: each stream is k chunks in, k
      * uniform over 0..K-1 in the steady state. */

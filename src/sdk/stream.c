@@ -1,5 +1,5 @@
 /*
- * stream.c — streamed messages in libtern (see stream.h and docs/protocol.md §9): the
+ * stream.c — streamed messages in libtern (see sdk.h and docs/protocol.md §9): the
  * held copy per open stream, the client rule applied to `stream` events, refetches
  * after a gap or a reconnect, and the live buffer that holds `msg` and `stream`
  * events back while a sync runs (so they are applied in arrival order after it).
@@ -111,8 +111,11 @@ static sdk_held *hold(tern_client *c, uint64_t msg_id, uint64_t msg_seq, const c
         while (hmap_next(&c->streams.held, &i, &e))
             if (!old || ((sdk_held *)e->val)->touched < old->touched)
                 old = e->val;
-        LOG_WARN("libtern: more than %d open streams: forgetting stream %" PRIu64, SDK_STREAM_MAX_HELD, old->msg_id);
-        drop(c, old);
+        if (old) {
+            LOG_WARN("libtern: more than %d open streams: forgetting stream %" PRIu64, SDK_STREAM_MAX_HELD,
+                     old->msg_id);
+            drop(c, old);
+        }
     }
     sdk_held *h = tern_calloc(1, sizeof *h);
     h->msg = m;
@@ -375,7 +378,7 @@ int sdk_stream_on_message(tern_client *c, tern_message *m)
         return 0; /* a whole message now: MESSAGE_RECEIVED */
     if (!m->seq || !sdk_seqset_receive(&c->seen, m->conv_id, m->seq))
         return 1; /* already seen (and finished since) */
-    h = hold(c, id, m->seq, m->conv_id, tern_message_ref(m));
+    hold(c, id, m->seq, m->conv_id, tern_message_ref(m));
     emit(c, TERN_EVENT_STREAM_STARTED, m, m->text ? m->text : "", m->stream_last_seq);
     return 1;
 }

@@ -130,8 +130,8 @@ static void post_chunk_to(it_server *s, const char *path, const char *from, cons
     else
         snprintf(head, sizeof head, "\"msgId\":\"%s\"", mid);
     snprintf(body, sizeof body,
-             "{\"from\":\"%s\",\"to\":\"%s\",\"body\":{%s,\"msg\":\"%s\",\"seq\":%d%s},\"ext\":{%s}}", from, to,
-             head, text, seq, finish ? ",\"finish\":true,\"finishReason\":3" : "", mid[0] ? "" : "\"k\":1");
+             "{\"from\":\"%s\",\"to\":\"%s\",\"body\":{%s,\"msg\":\"%s\",\"seq\":%d%s},\"ext\":{%s}}", from, to, head,
+             text, seq, finish ? ",\"finish\":true,\"finishReason\":3" : "", mid[0] ? "" : "\"k\":1");
     it_http_resp r;
     int st = it_http(s, "POST", path, it_app_token(s), body, &r);
     if (st != 200 || !it_jstr(r.json, "data.msgId"))
@@ -241,7 +241,7 @@ static void test_reconnect_mid_stream(void **state)
     static const char *const members[] = {"bob", "carol", NULL};
     it_create_group(s, "g1", "alice", members);
     static rec rb, rc;
-    tern_client *bob = sdk_login(s, "bob", &rb, 300);     /* back soon after the restart */
+    tern_client *bob = sdk_login(s, "bob", &rb, 300);      /* back soon after the restart */
     tern_client *carol = sdk_login(s, "carol", &rc, 8000); /* back (>= 6.4 s) after the finish */
 
     char mid[32] = "";

@@ -104,8 +104,7 @@ static void feed(tern_client *c, const char *fmt, ...)
 }
 
 /* A message object of stream `id` in GROUPg1 at seq msg_seq (text so far, stream state). */
-static void msg_obj(char *out, size_t n, const char *id, int msg_seq, const char *text, const char *state,
-                    int last_seq)
+static void msg_obj(char *out, size_t n, const char *id, int msg_seq, const char *text, const char *state, int last_seq)
 {
     snprintf(out, n,
              "{\"msgId\":\"%s\",\"seq\":%d,\"time\":1763779200123,\"conversationType\":\"GROUP\",\"from\":\"222\","
@@ -113,7 +112,9 @@ static void msg_obj(char *out, size_t n, const char *id, int msg_seq, const char
              "\"priority\":\"Normal\",\"needReadReceipt\":false,"
              "\"stream\":{\"format\":\"markdown\",\"state\":\"%s\",\"lastSeq\":%d%s}}",
              id, msg_seq, text, state, last_seq,
-             !strcmp(state, "finished") ? ",\"finishReason\":0" : !strcmp(state, "ended") ? ",\"endCode\":14033" : "");
+             !strcmp(state, "finished") ? ",\"finishReason\":0"
+             : !strcmp(state, "ended")  ? ",\"endCode\":14033"
+                                        : "");
 }
 
 /* A `stream` event. extra: more fields (",\"finishReason\":7"), or "" */

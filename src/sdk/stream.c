@@ -60,6 +60,9 @@ static int parse_ev(const cJSON *d, stream_ev *e)
     tern_json_get_int(d, "endCode", 0, INT32_MAX, &e->end_code);
     if (e->state == TERN_STREAM_NONE || !e->conv || e->msg_seq == 0)
         return -1;
+    /* seq moves forward, except in the server's end event (no text, seq == prevSeq). */
+    if (e->seq < e->prev_seq || (e->seq == e->prev_seq && (e->state == TERN_STREAM_OPEN || e->text.n)))
+        return -1;
     return 0;
 }
 

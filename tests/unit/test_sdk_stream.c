@@ -392,6 +392,10 @@ static void test_malformed(void **state)
     feed(c, "{\"ev\":\"stream\",\"data\":{\"msgId\":\"1\",\"conversationID\":\"GROUPg1\",\"msgSeq\":1,\"seq\":0,"
             "\"prevSeq\":-1,\"text\":\"x\",\"state\":\"weird\"}}");
     feed(c, "{\"ev\":\"stream\",\"data\":null}");
+    /* seq not after prevSeq (only the end event may repeat it, without text). */
+    chunk(c, "1", 1, 2, 2, "x", "open", "");
+    chunk(c, "1", 1, 1, 2, "x", "open", "");
+    chunk(c, "1", 1, 2, 2, "x", "ended", ",\"endCode\":14033");
     assert_int_equal(nev, 0);
     assert_null(c->inflight.head);
     tern_client_destroy(c);

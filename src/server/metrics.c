@@ -2,6 +2,7 @@
 #include "metrics.h"
 
 #include "core/alloc.h"
+#include "stream.h"
 
 static void counter(tern_buf *b, const char *name, const char *help, const char *type, unsigned long long v)
 {
@@ -43,6 +44,15 @@ void metrics_write(server *s, tern_buf *b)
     counter(b, "tern_store_queue_depth", "Operations waiting for the store writer.", "gauge",
             (unsigned long long)st.queued);
     counter(b, "tern_store_batch_max", "Largest batch committed.", "gauge", (unsigned long long)st.max_batch);
+    stream_stats ss;
+    stream_get_stats(s, &ss);
+    counter(b, "tern_streams_open", "Streamed messages open now.", "gauge", (unsigned long long)ss.open);
+    counter(b, "tern_stream_chunks_total", "Stream chunks committed (first chunks included).", "counter",
+            (unsigned long long)ss.chunks);
+    counter(b, "tern_stream_rate_limited_total", "Stream requests refused by the per-app rate (429).", "counter",
+            (unsigned long long)ss.rate_limited);
+    counter(b, "tern_streams_ended_total", "Streams ended by a limit, the sweeper or a store failure.", "counter",
+            (unsigned long long)ss.ended);
     counter(b, "tern_memory_bytes", "Heap bytes allocated through ternd's allocator.", "gauge",
             (unsigned long long)tern_mem_used());
 }

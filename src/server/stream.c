@@ -47,6 +47,7 @@ typedef struct stream_table {
     size_t nrates;
     uv_timer_t sweep;
     int sweeping;
+    atomic_uint_fast64_t chunks, limited, ended; /* /metrics */
 } stream_table;
 
 enum { OP_FIRST, OP_CHUNK, OP_END };
@@ -194,6 +195,7 @@ static void end_stream(server *s, sent *e, int code)
 {
     e->state = TERN_STREAM_ENDED;
     e->end_code = code;
+    atomic_fetch_add(&T(s)->ended, 1);
     if (e->phantom) {
         maybe_drop(s, e);
         return;
@@ -251,8 +253,10 @@ static void on_chunk_done(store_op *op)
     server *s = c->s;
     int rc = op->result;
     sent *e = c->e;
-    if (rc == TERN_OK)
+    if (rc == TERN_OK) {
         fan_out(s, c);
+        atomic_fetch_add(&T(s)->chunks, c->kind == OP_CHUNK);
+    }
     pthread_mutex_lock(&T(s)->mu);
     e->pending--;
     if (rc != TERN_OK && c->kind == OP_CHUNK && e->state == TERN_STREAM_OPEN) {
@@ -277,6 +281,7 @@ static void on_first_done(store_op *op)
     int rc = op->result;
     uint64_t id = op->u.msg.msg_id;
     if (rc == TERN_OK) {
+        atomic_fetch_add(&T(s)->chunks, 1);
         if (!c->finish) {
             sent *e = tern_calloc(1, sizeof *e);
             e->msg_id = id;
@@ -644,6 +649,8 @@ int stream_rate_take(server *s, int64_t app)
     }
     int ok = tern_rate_take(&r->r, per_sec, per_sec, tern_mono_ns());
     pthread_mutex_unlock(&t->rate_mu);
+    if (!ok)
+        atomic_fetch_add(&t->limited, 1);
     return ok ? TERN_OK : TERN_ERR_RATE_LIMITED;
 }
 
@@ -776,11 +783,13 @@ void stream_free(server *s)
     s->streams = NULL;
 }
 
-uint64_t stream_open_count(server *s)
+void stream_get_stats(server *s, stream_stats *out)
 {
     stream_table *t = T(s);
     pthread_mutex_lock(&t->mu);
-    uint64_t n = t->open.used;
+    out->open = t->open.used;
     pthread_mutex_unlock(&t->mu);
-    return n;
+    out->chunks = atomic_load(&t->chunks);
+    out->rate_limited = atomic_load(&t->limited);
+    out->ended = atomic_load(&t->ended);
 }

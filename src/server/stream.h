@@ -50,7 +50,13 @@ int stream_rate_take(server *s, int64_t app);
 int stream_post(server *s, store_reader *rd, int64_t app, int is_group, const tern_stream_req *req,
                 stream_done_fn done, void *ud);
 
-/* Open streams now (for /metrics and tests). */
-uint64_t stream_open_count(server *s);
+/* Counters for /metrics. Thread-safe. */
+typedef struct stream_stats {
+    uint64_t open;         /* streams open now (in memory) */
+    uint64_t chunks;       /* chunks committed (first chunks included) */
+    uint64_t rate_limited; /* requests refused by the per-app rate */
+    uint64_t ended;        /* streams ended by a limit, the sweeper or a store failure */
+} stream_stats;
+void stream_get_stats(server *s, stream_stats *out);
 
 #endif

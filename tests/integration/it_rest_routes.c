@@ -148,7 +148,7 @@ static void test_envelope_and_error_bytes(void **state)
     b = r.body;
     const char *ekeys[] = {
         "{\"error\":\"user_not_found\",\"code\":20003,\"error_description\":\"",
-        "\",\"exception\":\"TernException\",\"timestamp\":", ",\"duration\":", ",\"path\":\"/users/nobody\"}"};
+        "\",\"error_code\":20003,\"exception\":\"TernException\",\"timestamp\":", ",\"duration\":", ",\"path\":\"/users/nobody\"}"};
     for (size_t i = 0; i < sizeof ekeys / sizeof ekeys[0]; i++) {
         const char *p = strstr(b, ekeys[i]);
         if (!p)

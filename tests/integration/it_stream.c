@@ -312,8 +312,8 @@ static void test_error_table(void **state)
 static void test_limits_end_the_stream(void **state)
 {
     (void)state;
-    static const char *const args[] = {"--stream-max-bytes", "10", "--stream-interval-ms", "400",
-                                       "--stream-total-ms",  "1500", NULL};
+    static const char *const args[] = {"--stream-max-bytes", "10", "--stream-interval-ms", "1000",
+                                       "--stream-total-ms",  "4000", NULL};
     it_server *s = it_server_new(args);
     assert_non_null(s);
     setup_group(s);
@@ -341,16 +341,16 @@ static void test_limits_end_the_stream(void **state)
     chunk_err(s, GROUP_PATH, "{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msg\":\"12345678901\",\"seq\":0}}", 400, 14032,
               NULL);
 
-    /* 14033: more than 400 ms between chunks; the sweeper ends it even without one. */
+    /* 14033: more than 1 s between chunks; the sweeper ends it even without one. */
     chunk_ok(s, GROUP_PATH, "{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msg\":\"x\",\"seq\":0}}", mid);
-    it_sleep_ms(1000);
+    it_sleep_ms(2000);
     chunk_err(s, GROUP_PATH,
               fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"y\",\"seq\":1}}", mid), 400,
               14033, "stream message chunk interval timeout");
-    /* 14034: chunks every 250 ms, past 1.5 s in total. */
+    /* 14034: chunks every 250 ms (well within the interval), past 4 s in total. */
     chunk_ok(s, GROUP_PATH, "{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msg\":\"\",\"seq\":0}}", mid);
     int got = 0;
-    for (int i = 1; i < 20 && !got; i++) {
+    for (int i = 1; i < 40 && !got; i++) {
         it_sleep_ms(250);
         it_http_resp r;
         int st = post(s, GROUP_PATH,
@@ -359,7 +359,7 @@ static void test_limits_end_the_stream(void **state)
         if (st != 200) {
             if (st != 400 || (int)it_jnum(r.json, "error_code", -1) != 14034 ||
                 strcmp(it_jstr(r.json, "error_description"), "stream message total timeout"))
-                fail_msg("wanted 14034 after 1.5 s, got %d %s", st, r.body);
+                fail_msg("wanted 14034 after 4 s, got %d %s", st, r.body);
             got = i;
         }
         it_http_resp_free(&r);
@@ -421,7 +421,7 @@ static void test_reconnect_mid_stream(void **state)
 static void test_kill9_mid_stream(void **state)
 {
     (void)state;
-    static const char *const args[] = {"--stream-interval-ms", "3000", NULL};
+    static const char *const args[] = {"--stream-interval-ms", "5000", NULL};
     it_server *s = it_server_new(args);
     assert_non_null(s);
     setup_group(s);
@@ -441,8 +441,20 @@ static void test_kill9_mid_stream(void **state)
     chunk_err(s, GROUP_PATH,
               fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"x\",\"seq\":3}}", mid), 400,
               14035, NULL);
-    /* The other one is left alone: 3 s later the sweeper ends it, text kept. */
-    it_sleep_ms(4000);
+    /* The other one is left alone: 5 s after its last chunk the sweeper ends it, text kept. */
+    it_ws *w = it_login(s, "bob", "b0");
+    for (int64_t until = it_now_ms() + 15000;;) {
+        cJSON *h = it_ws_request(w, "{\"op\":\"history\",\"conversationID\":\"GROUPg1\",\"limit\":1}");
+        const char *st = it_jstr(h, "data.messages.0.stream.state");
+        int ended = st && !strcmp(st, "ended");
+        cJSON_Delete(h);
+        if (ended)
+            break;
+        if (it_now_ms() > until)
+            fail_msg("the idle stream was not ended within 15 s of the restart");
+        it_sleep_ms(200);
+    }
+    it_ws_free(w);
     chunk_err(s, GROUP_PATH,
               fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"x\",\"seq\":1}}", mid2), 400,
               14033, NULL);
@@ -492,6 +504,13 @@ static void test_rate_limit(void **state)
     }
     assert_true(limited >= 5);
     assert_true(ok <= 6);
+    it_http_resp mr;
+    assert_int_equal(it_http(s, "GET", "/metrics", NULL, NULL, &mr), 200);
+    char want[64];
+    snprintf(want, sizeof want, "\ntern_stream_rate_limited_total %d\n", limited);
+    if (!strstr(mr.body, want) || !strstr(mr.body, "\ntern_streams_open 1\n"))
+        fail_msg("/metrics lacks %s or one open stream: %s", want, mr.body);
+    it_http_resp_free(&mr);
     /* A refused request changed nothing: the next seq is still ok + 1. */
     it_sleep_ms(1100);
     chunk_ok(s, GROUP_PATH,
@@ -580,6 +599,52 @@ static void test_c2c_stream(void **state)
     it_ws_free(b);
 }
 
+
+/* The seed's values are the defaults, and hold as such: 128 KB of text exactly is
+ * accepted and one byte more is 14032; 100 requests a second pass and the rest get 429. */
+static void test_default_limits(void **state)
+{
+    it_server *s = *state;
+    setup_group(s);
+    it_app_token(s);
+    static char text[65536 + 1];
+    memset(text, 'x', 65536);
+    static char body[70000];
+    char mid[32];
+    snprintf(body, sizeof body, "{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msg\":\"%s\",\"seq\":0}}", text);
+    chunk_ok(s, GROUP_PATH, body, mid);
+    snprintf(body, sizeof body, "{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"%s\",\"seq\":1}}",
+             mid, text);
+    chunk_ok(s, GROUP_PATH, body, NULL); /* 131072 bytes: at the limit */
+    chunk_err(s, GROUP_PATH,
+              fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"y\",\"seq\":2}}", mid),
+              400, 14032, "stream message total length exceeds limit");
+    /* A chunk 2 s after the previous one is well inside 30 s. */
+    chunk_ok(s, GROUP_PATH, "{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msg\":\"a\",\"seq\":0}}", mid);
+    it_sleep_ms(2000);
+    chunk_ok(s, GROUP_PATH,
+             fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"b\",\"seq\":1}}", mid), NULL);
+    /* 100 a second: a burst of 130. The bucket holds 100 and refills at 100/s, so the
+     * burst passes 100 plus what refilled meanwhile. */
+    it_sleep_ms(1100);
+    int ok = 0, limited = 0;
+    int64_t t0 = it_now_ms();
+    for (int i = 0; i < 130; i++) {
+        it_http_resp r;
+        int st = post(s, GROUP_PATH, "{\"from\":\"bot\",\"to\":\"nogroup\",\"body\":{\"msg\":\"\",\"seq\":0,\"finish\":true}}",
+                      &r);
+        ok += st == 200;
+        limited += st == 429;
+        it_http_resp_free(&r);
+    }
+    int64_t ms = it_now_ms() - t0;
+    assert_int_equal(ok + limited, 130);
+    /* Never more than the bucket allows; at least the burst; and refusals whenever the
+     * 130 requests took less than the 300 ms the bucket needs to refill 30. */
+    if (ok < 100 || ok > 100 + (int)(ms / 10) + 1 || (ms < 250 && limited == 0))
+        fail_msg("default rate: %d accepted, %d limited in %lld ms", ok, limited, (long long)ms);
+}
+
 /* ---- races -------------------------------------------------------------------------------- */
 
 typedef struct racer {
@@ -646,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_group_limit_and_missing_targets),
         cmocka_unit_test_setup_teardown(test_c2c_stream, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_racing_chunks, it_setup_default, it_teardown_default),
+        cmocka_unit_test_setup_teardown(test_default_limits, it_setup_default, it_teardown_default),
     };
     return it_run_tests("it_stream", tests);
 }

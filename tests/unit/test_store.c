@@ -1499,10 +1499,139 @@ static void test_injected_failures(void **state)
     assert_int_equal(c.last_seq, 5);
 }
 
+
+/* Streamed messages in the store: the first chunk stores the message (its seq) and opens
+ * the stream; chunks append; reads rebuild the text so far (history, messages_after,
+ * the conversation's last message, message_get); the finish rewrites the message once
+ * and closes the stream; an end closes with endCode; a chunk of a closed stream is
+ * 14031; streams_open lists what is open. */
+static void count_open(void *ud, const store_stream *x)
+{
+    int *n = ud;
+    (*n)++;
+    assert_true(x->msg_id > 0 && x->conv_key && x->sender && x->peer);
+}
+
+static int chunk_op(fx *f, store_op_kind kind, uint64_t id, int64_t seq, const char *text, int finish, int end_code,
+                    char **json)
+{
+    store_op op = {.kind = kind, .app = f->app, .done = on_done};
+    op.u.chunk.msg_id = id;
+    op.u.chunk.seq = seq;
+    op.u.chunk.text = text;
+    op.u.chunk.len = text ? strlen(text) : 0;
+    op.u.chunk.finish = finish;
+    op.u.chunk.end_code = end_code;
+    int rc = run_op(f->s, &op);
+    if (json)
+        *json = op.u.chunk.json;
+    else
+        tern_free(op.u.chunk.json);
+    return rc;
+}
+
+static uint64_t open_stream(fx *f, const char *text, uint64_t *seq)
+{
+    msgreq m;
+    msg_init(&m, f->app, "bot", "g1", 1, NULL, "");
+    static char head[256], fields[512];
+    snprintf(head, sizeof head, "\"conversationType\":\"GROUP\",\"from\":\"bot\",\"to\":\"g1\"");
+    snprintf(fields, sizeof fields,
+             "%s,\"payload\":{\"text\":\"%s\"},\"stream\":{\"format\":\"text\",\"state\":\"open\",\"lastSeq\":0}", head,
+             text);
+    m.op.u.msg.fields = fields;
+    m.op.u.msg.fields_len = strlen(fields);
+    m.op.u.msg.no_sender_read = 1;
+    m.op.u.msg.stream_open = 1;
+    m.op.u.msg.stream_format = 1;
+    m.op.u.msg.stream_head = head;
+    m.op.u.msg.stream_head_len = strlen(head);
+    m.op.u.msg.chunk_seq = 0;
+    m.op.u.msg.chunk_text = text;
+    m.op.u.msg.chunk_len = strlen(text);
+    assert_int_equal(run_op(f->s, &m.op), TERN_OK);
+    uint64_t id = m.op.u.msg.msg_id;
+    if (seq)
+        *seq = m.op.u.msg.seq;
+    msg_release(&m);
+    return id;
+}
+
+static void test_streams(void **state)
+{
+    fx *f = *state;
+    mk_users(f, (const char *[]){"alice", NULL});
+    store_op g = {.kind = STORE_OP_CREATE_GROUP, .app = f->app, .done = on_done};
+    g.u.group.group_id = "g1";
+    g.u.group.owner = "alice";
+    assert_int_equal(run_op(f->s, &g), TERN_OK);
+    uint64_t seq = 0;
+    uint64_t id = open_stream(f, "He", &seq);
+    assert_int_equal(seq, 1);
+    assert_int_equal(chunk_op(f, STORE_OP_STREAM_CHUNK, id, 1, "llo \"w", 0, 0, NULL), TERN_OK);
+    assert_int_equal(chunk_op(f, STORE_OP_STREAM_CHUNK, id, 4, "orld\"", 0, 0, NULL), TERN_OK);
+    int n = 0;
+    assert_int_equal(store_streams_open(f->r, count_open, &n), TERN_OK);
+    assert_int_equal(n, 1);
+
+    /* Every read gives the text so far. */
+    tern_buf b;
+    tern_buf_init(&b, 0);
+    int more;
+    assert_int_equal(store_history(f->r, f->app, "g:g1", 0, 10, &b, &more), TERN_OK);
+    assert_non_null(strstr(b.data, "\"payload\":{\"text\":\"Hello \\\"world\\\"\"},\"stream\":{\"format\":\"text\","
+                                   "\"state\":\"open\",\"lastSeq\":4}"));
+    tern_buf_reset(&b);
+    uint64_t last = 0;
+    assert_int_equal(store_messages_after(f->r, f->app, "g:g1", 0, 10, &b, &more, &last), TERN_OK);
+    assert_non_null(strstr(b.data, "Hello \\\"world\\\""));
+    assert_int_equal(last, 1);
+    tern_buf_reset(&b);
+    assert_int_equal(store_message_get(f->r, f->app, id, &b), TERN_OK);
+    assert_non_null(strstr(b.data, "\"lastSeq\":4"));
+    assert_int_equal(store_message_get(f->r, f->app + 1, id, &b), TERN_ERR_NOT_FOUND);
+    tern_buf_reset(&b);
+
+    /* The finish rewrites the message once; the stream is closed. */
+    char *json = NULL;
+    assert_int_equal(chunk_op(f, STORE_OP_STREAM_CHUNK, id, 5, "!", 1, 0, &json), TERN_OK);
+    assert_non_null(json);
+    assert_non_null(strstr(json, "\"text\":\"Hello \\\"world\\\"!\"},\"stream\":{\"format\":\"text\",\"state\":"
+                                 "\"finished\",\"lastSeq\":5}"));
+    tern_free(json);
+    assert_int_equal(store_history(f->r, f->app, "g:g1", 0, 10, &b, &more), TERN_OK);
+    assert_non_null(strstr(b.data, "\"state\":\"finished\""));
+    tern_buf_reset(&b);
+    assert_int_equal(chunk_op(f, STORE_OP_STREAM_CHUNK, id, 6, "x", 0, 0, NULL), TERN_ERR_STREAM_NOT_FOUND);
+    n = 0;
+    assert_int_equal(store_streams_open(f->r, count_open, &n), TERN_OK);
+    assert_int_equal(n, 0);
+
+    /* An end closes with its code; the text so far stays. */
+    uint64_t id2 = open_stream(f, "partial", &seq);
+    assert_int_equal(seq, 2);
+    assert_int_equal(chunk_op(f, STORE_OP_STREAM_END, id2, 0, NULL, 0, 14033, &json), TERN_OK);
+    assert_non_null(strstr(json, "\"text\":\"partial\"},\"stream\":{\"format\":\"text\",\"state\":\"ended\","
+                                 "\"lastSeq\":0,\"endCode\":14033}"));
+    tern_free(json);
+    assert_int_equal(chunk_op(f, STORE_OP_STREAM_END, id2, 0, NULL, 0, 14033, NULL), TERN_ERR_STREAM_NOT_FOUND);
+    /* Survives a reopen, as stored. */
+    fx_close(f);
+    fx_open(f, 64, 0);
+    assert_int_equal(store_history(f->r, f->app, "g:g1", 0, 10, &b, &more), TERN_OK);
+    assert_non_null(strstr(b.data, "\"endCode\":14033"));
+    assert_non_null(strstr(b.data, "Hello \\\"world\\\"!"));
+    tern_buf_free(&b);
+}
+
 /* The schema version: a fresh store is at the newest version; an older database is
  * migrated on open (version 1 -> 2 rebuilds the idempotency index, 2 -> 3 keys messages
  * by msg_id, 3 -> 4 drops convs and meta, which messages answers for); a newer one is
  * refused rather than misread. */
+/* The newest schema version (sqlite_db.c's migrations[]). */
+#define SCHEMA_NEWEST 5
+#define SCHEMA_NEWEST_S "5"
+
 static int user_version(const char *path)
 {
     sqlite3 *db;
@@ -1526,7 +1655,7 @@ static void test_schema_versions(void **state)
     fx_close(f);
     char path[128];
     snprintf(path, sizeof path, "%s/tern.db", f->dir);
-    assert_int_equal(user_version(path), 4);
+    assert_int_equal(user_version(path), SCHEMA_NEWEST);
 
     /* Put the database back to version 1's layout, as a version-1 ternd left it: a
      * WITHOUT ROWID messages table clustered by conversation, its (app, sender,
@@ -1535,7 +1664,7 @@ static void test_schema_versions(void **state)
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
                                   "CREATE TEMP TABLE keep AS SELECT * FROM messages;"
-                                  "DROP TABLE messages;"
+                                  "DROP TABLE messages; DROP TABLE streams; DROP TABLE stream_chunks;"
                                   "CREATE TABLE messages("
                                   "  app INTEGER NOT NULL, conv_key TEXT NOT NULL, seq INTEGER NOT NULL,"
                                   "  msg_id INTEGER NOT NULL, sender TEXT NOT NULL, client_msg_id TEXT,"
@@ -1555,7 +1684,7 @@ static void test_schema_versions(void **state)
                      SQLITE_OK);
     sqlite3_close(db);
     fx_open(f, 64, 0);
-    assert_int_equal(user_version(path), 4);
+    assert_int_equal(user_version(path), SCHEMA_NEWEST);
     msgreq m;
     msg_init(&m, f->app, "alice", "bob", 0, "v1", "resend"); /* still recognised */
     assert_int_equal(run_op(f->s, &m.op), TERN_OK);
@@ -1604,7 +1733,7 @@ static void test_schema_versions(void **state)
     assert_non_null(strstr(err, "newer"));
     assert_int_equal(user_version(path), 99);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=4", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=" SCHEMA_NEWEST_S, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     fx_open(f, 64, 0); /* for teardown */
 }
@@ -1634,6 +1763,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_c2c_unread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mark_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_streams, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seq_at_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conversations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_groups, setup, teardown),

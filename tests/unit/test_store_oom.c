@@ -271,6 +271,98 @@ static void test_write_read_oom(void **state)
     store_close(s);
 }
 
+
+/* Streamed messages under failing allocations: opening a stream, a chunk, a mid-stream
+ * read (the text rebuilt from its chunks) and the finish each fail cleanly or work, and
+ * with memory back the store holds no half-open stream the server does not know of. */
+static int open_stream_op(store *s, int64_t app, uint64_t *id)
+{
+    store_op op = {.kind = STORE_OP_MESSAGE, .app = app};
+    op.u.msg.conv_key = "c:alice:bob";
+    op.u.msg.sender = "alice";
+    op.u.msg.peer = "bob";
+    op.u.msg.fields = "\"from\":\"alice\",\"payload\":{\"text\":\"a\"},\"stream\":{\"state\":\"open\"}";
+    op.u.msg.fields_len = strlen(op.u.msg.fields);
+    op.u.msg.stream_open = 1;
+    op.u.msg.stream_format = 1;
+    op.u.msg.stream_head = "\"from\":\"alice\"";
+    op.u.msg.stream_head_len = strlen(op.u.msg.stream_head);
+    op.u.msg.chunk_text = "a";
+    op.u.msg.chunk_len = 1;
+    int rc = run_op(s, &op);
+    *id = op.u.msg.msg_id;
+    tern_free(op.u.msg.json);
+    return rc;
+}
+
+static int chunk(store *s, int64_t app, store_op_kind kind, uint64_t id, int64_t seq, int finish)
+{
+    store_op op = {.kind = kind, .app = app};
+    op.u.chunk.msg_id = id;
+    op.u.chunk.seq = seq;
+    op.u.chunk.text = "bc";
+    op.u.chunk.len = 2;
+    op.u.chunk.finish = finish;
+    op.u.chunk.end_code = 14033;
+    int rc = run_op(s, &op);
+    if (rc != TERN_OK || !(finish || kind == STORE_OP_STREAM_END))
+        assert_null(op.u.chunk.json);
+    tern_free(op.u.chunk.json);
+    return rc;
+}
+
+static void count_open(void *ud, const store_stream *x)
+{
+    (void)x;
+    (*(int *)ud)++;
+}
+
+static void test_stream_oom(void **state)
+{
+    int64_t app;
+    store_reader *r;
+    store *s = open_with_users(state, &app, &r);
+    int n;
+    for (n = 1; n < MAX_ROUNDS; n++) {
+        unsigned long before = store_test_alloc_failures();
+        store_test_fail_alloc_after((unsigned long)n);
+        uint64_t id = 0;
+        int orc = open_stream_op(s, app, &id);
+        int crc = orc == TERN_OK ? chunk(s, app, STORE_OP_STREAM_CHUNK, id, 1, 0) : TERN_ERR_STORE;
+        tern_buf b;
+        tern_buf_init(&b, 0);
+        int more;
+        int hrc = store_history(r, app, "c:alice:bob", 0, 1000, &b, &more);
+        int frc = orc == TERN_OK ? chunk(s, app, STORE_OP_STREAM_CHUNK, id, 2, 1) : TERN_ERR_STORE;
+        store_test_fail_alloc_after(0);
+        tern_buf_free(&b);
+        int hit = store_test_alloc_failures() != before;
+        assert_true(orc == TERN_OK || orc == TERN_ERR_STORE);
+        assert_true(crc == TERN_OK || crc == TERN_ERR_STORE);
+        assert_true(hrc == TERN_OK || hrc == TERN_ERR_STORE);
+        assert_true(frc == TERN_OK || frc == TERN_ERR_STORE);
+        if (!hit)
+            assert_true(orc == TERN_OK && crc == TERN_OK && hrc == TERN_OK && frc == TERN_OK);
+        /* Memory is back: an open stream (its finish failed) can still be ended. */
+        int open = 0;
+        assert_int_equal(store_streams_open(r, count_open, &open), TERN_OK);
+        assert_int_equal(open, orc == TERN_OK && frc != TERN_OK);
+        if (open)
+            assert_int_equal(chunk(s, app, STORE_OP_STREAM_END, id, 0, 0), TERN_OK);
+        tern_buf_init(&b, 0);
+        assert_int_equal(store_history(r, app, "c:alice:bob", 0, 100000, &b, &more), TERN_OK);
+        assert_null(strstr(b.data, "\"state\":\"open\""));
+        tern_buf_free(&b);
+        if (!hit)
+            break;
+    }
+    assert_true(n < MAX_ROUNDS);
+    assert_true(n > 10);
+    print_message("stream open + chunk + read + finish: %d allocations, each failed in turn\n", n - 1);
+    store_reader_close(r);
+    store_close(s);
+}
+
 static void on_name(void *ud, const char *name)
 {
     (void)name;
@@ -339,6 +431,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_oom, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_read_oom, setup, teardown),
         cmocka_unit_test_setup_teardown(test_groups_reads_oom, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_oom, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -146,6 +146,7 @@ static const char *const wsql[W_COUNT] = {
     [W_STREAM_GET] = "SELECT s.head,s.format,m.seq,m.time_ms FROM streams s JOIN messages m ON m.msg_id=s.msg_id"
                      " WHERE s.msg_id=?",
     [W_CHUNKS_GET] = "SELECT seq,text FROM stream_chunks WHERE msg_id=? ORDER BY seq",
+    [W_STREAM_IS_OPEN] = "SELECT 1 FROM streams WHERE msg_id=?",
     [W_MSG_SET_BODY] = "UPDATE messages SET body=? WHERE msg_id=?",
     [W_CHUNKS_DEL] = "DELETE FROM stream_chunks WHERE msg_id=?",
     [W_STREAM_DEL] = "DELETE FROM streams WHERE msg_id=?",

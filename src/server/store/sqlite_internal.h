@@ -77,6 +77,7 @@ enum {
     W_CHUNK_INSERT,
     W_STREAM_GET,
     W_CHUNKS_GET,
+    W_STREAM_IS_OPEN,
     W_MSG_SET_BODY,
     W_CHUNKS_DEL,
     W_STREAM_DEL,

@@ -119,7 +119,7 @@ int sq_op_stream_chunk(sq_store *s, store_op *op)
     tern_stream_meta meta = {0};
     if (op->kind == STORE_OP_STREAM_CHUNK) {
         /* The stream must be open: its streams row says so. */
-        sqlite3_stmt *st = s->st[W_STREAM_GET];
+        sqlite3_stmt *st = s->st[W_STREAM_IS_OPEN];
         sqlite3_bind_int64(st, 1, (int64_t)c->msg_id);
         int r = sq_row(s, st);
         if (r < 0)

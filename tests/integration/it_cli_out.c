@@ -214,8 +214,8 @@ static void test_chat_nobody_fails(void **state)
     assert_int_equal(cli(s, out, "chat --user alice --to bob <<'EOF'\nhello\nEOF"), 0);
 }
 
-/* chat says when it has reconnected: the server is killed and started again on the same
- * port under a running chat. */
+/* chat (and listen) say when they have reconnected: the server is killed and started
+ * again on the same port under them. */
 static void test_chat_says_reconnected(void **state)
 {
     it_server *s = *state;
@@ -225,8 +225,9 @@ static void test_chat_says_reconnected(void **state)
     assert_non_null(mkdtemp(dir));
     assert_int_equal(clish(s, out,
                            "( { sleep 12; echo /quit; } | \"$TERN_CLI_BIN\" chat --user bob --to alice ) "
-                           ">%s/chat.txt 2>&1 &",
-                           dir),
+                           ">%s/chat.txt 2>&1 & \"$TERN_CLI_BIN\" listen --user alice --timeout 12 "
+                           ">%s/listen.txt 2>&1 &",
+                           dir, dir),
                      0);
     it_sleep_ms(2000);
     it_server_kill9(s);
@@ -244,7 +245,17 @@ static void test_chat_says_reconnected(void **state)
     if (!done)
         fail_msg("no reconnect notice: %s", out);
     assert_non_null(strstr(out, "* reconnecting (attempt 1)"));
-    snprintf(cmd, sizeof cmd, "sleep 12; rm -rf %s", dir); /* the chat quits by itself */
+    snprintf(cmd, sizeof cmd, "cat %s/listen.txt", dir); /* listen says so too */
+    done = 0;
+    while (!done && it_now_ms() < until) {
+        it_run_capture(cmd, out, OUT_MAX);
+        done = strstr(out, "* reconnected") != NULL;
+        if (!done)
+            it_sleep_ms(500);
+    }
+    if (!done)
+        fail_msg("no reconnect notice from listen: %s", out);
+    snprintf(cmd, sizeof cmd, "sleep 12; rm -rf %s", dir); /* chat and listen end by themselves */
     it_run_capture(cmd, out, OUT_MAX);
 }
 

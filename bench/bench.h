@@ -207,6 +207,8 @@ typedef struct bench {
 
 /* ---- main.c: the plan's naming ----------------------------------------------------- */
 
+/* Fills b->conns[0, G*M): receiver m of group g is conns[g*M + m], "<prefix>r<g>_<m>". */
+void plan_receivers(bench *b, int G, int M);
 /* Group g's id: "<prefix>g<g>". */
 void plan_group_id(const bench_cfg *cfg, int g, char *out, size_t n);
 /* Waits until every WebSocket is ready (or the setup timeout): 0, or -1 (printed). */
@@ -256,6 +258,11 @@ void stream_on_delivery(bconn *c, const char *m, size_t avail);
 
 /* ---- client.c: the WebSocket client threads ------------------------------------------ */
 
+/* Hands out to the kernel: a direct write first, the remainder through uv_write (out
+ * and inflight swap; *writing is set until cb runs, which must reset inflight and
+ * *writing and flush again). Returns 0, or a libuv error for the caller to end the
+ * connection with. */
+int bench_flush(uv_stream_t *st, uv_write_t *req, tern_buf *out, tern_buf *inflight, uint8_t *writing, uv_write_cb cb);
 /* Builds the send templates of every sender (after the plan exists). */
 int client_prepare(bench *b);
 /* Starts the threads; they connect and log in at once. 0 or -1. */

@@ -152,34 +152,40 @@ static void conn_end(bconn *c, const char *why)
 
 static void on_write(uv_write_t *req, int status);
 
+int bench_flush(uv_stream_t *st, uv_write_t *req, tern_buf *out, tern_buf *inflight, uint8_t *writing, uv_write_cb cb)
+{
+    if (*writing || out->len == 0)
+        return 0;
+    uv_buf_t ub = uv_buf_init(out->data, (unsigned)out->len);
+    int w = uv_try_write(st, &ub, 1);
+    if (w == (int)out->len) {
+        tern_buf_reset(out);
+        return 0;
+    }
+    if (w < 0 && w != UV_EAGAIN)
+        return w;
+    if (w > 0)
+        tern_buf_consume(out, (size_t)w);
+    tern_buf tmp = *inflight;
+    *inflight = *out;
+    *out = tmp;
+    tern_buf_reset(out);
+    ub = uv_buf_init(inflight->data, (unsigned)inflight->len);
+    *writing = 1;
+    int r = uv_write(req, st, &ub, 1, cb);
+    if (r < 0)
+        *writing = 0;
+    return r < 0 ? r : 0;
+}
+
 /* Hands c->out to the kernel: a direct write first, the remainder through uv_write. */
 static void conn_flush(bconn *c)
 {
-    if (c->writing || c->out.len == 0 || !c->handle_open)
+    if (!c->handle_open)
         return;
-    uv_buf_t ub = uv_buf_init(c->out.data, (unsigned)c->out.len);
-    int w = uv_try_write((uv_stream_t *)&c->tcp, &ub, 1);
-    if (w == (int)c->out.len) {
-        tern_buf_reset(&c->out);
-        return;
-    }
-    if (w < 0 && w != UV_EAGAIN) {
-        conn_end(c, uv_strerror(w));
-        return;
-    }
-    if (w > 0)
-        tern_buf_consume(&c->out, (size_t)w);
-    tern_buf tmp = c->inflight;
-    c->inflight = c->out;
-    c->out = tmp;
-    tern_buf_reset(&c->out);
-    ub = uv_buf_init(c->inflight.data, (unsigned)c->inflight.len);
-    c->writing = 1;
-    int r = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &ub, 1, on_write);
-    if (r < 0) {
-        c->writing = 0;
+    int r = bench_flush((uv_stream_t *)&c->tcp, &c->wreq, &c->out, &c->inflight, &c->writing, on_write);
+    if (r < 0)
         conn_end(c, uv_strerror(r));
-    }
 }
 
 static void on_write(uv_write_t *req, int status)

@@ -51,8 +51,9 @@ static void usage(FILE *f)
           "          keep-alive HTTP (POST .../stream_message/chatgroup, app tokens), each to a group\n"
           "          of --members M online WebSocket members, --chunk-size B chunks at a total --rate R\n"
           "          spread over ceil(R / --app-rate) apps created through /admin/apps; a stream\n"
-          "          finishes after --chunks K and a new one starts. Then, in the same run, plain\n"
-          "          POST .../messages/chatgroups of the same size to the same groups at the same rate.\n"
+          "          finishes after --chunks K and a new one starts. Before it, in the same run, the\n"
+          "          baseline: plain POST .../messages/chatgroups of the same size to the same groups\n"
+          "          at the same rate.\n"
           "          Reports latency (request written -> member has it), server CPU per chunk and per\n"
           "          plain message and their ratio, server RSS per open stream. Defaults: 1000\n"
           "          streams, 10 members, 2000 chunks/s, 40 bytes, 20 chunks per stream.\n"
@@ -195,6 +196,18 @@ static int parse_url(bench_cfg *cfg)
 
 /* ---- the plan ------------------------------------------------------------------------ */
 
+void plan_receivers(bench *b, int G, int M)
+{
+    for (int g = 0; g < G; g++)
+        for (int m = 0; m < M; m++) {
+            bconn *c = &b->conns[g * M + m];
+            snprintf(c->user, sizeof c->user, "%.40sr%d_%d", b->cfg.prefix, g, m);
+            c->group = g;
+            c->slot = (uint32_t)m;
+            c->sender = -1;
+        }
+}
+
 static void plan(bench *b)
 {
     bench_cfg *cfg = &b->cfg;
@@ -204,14 +217,7 @@ static void plan(bench *b)
         b->nsenders = S;
         b->conns = tern_calloc((size_t)b->nconns, sizeof *b->conns);
         b->senders = tern_calloc((size_t)S, sizeof *b->senders);
-        for (int g = 0; g < G; g++)
-            for (int m = 0; m < M; m++) {
-                bconn *c = &b->conns[g * M + m];
-                snprintf(c->user, sizeof c->user, "%.40sr%d_%d", cfg->prefix, g, m);
-                c->group = g;
-                c->slot = (uint32_t)m;
-                c->sender = -1;
-            }
+        plan_receivers(b, G, M);
         for (int i = 0; i < S; i++) {
             int g = i % G;
             int sg = S / G + (g < S % G); /* senders in group g */
@@ -749,7 +755,8 @@ static int read_admin_token(bench_cfg *cfg, const char *file, const char *app_fi
         n--;
     cfg->admin_token[n] = 0;
     if (!n) {
-        fprintf(stderr, "tern-bench: stream: no admin token in %s (--admin-token-file)\n", file ? file : "(none given)");
+        fprintf(stderr, "tern-bench: stream: no admin token in %s (--admin-token-file)\n",
+                file ? file : "(none given)");
         return -1;
     }
     return 0;
@@ -904,7 +911,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (cfg->rate < 0)
-        cfg->rate = cfg->workload == W_C2C     ? 20000
+        cfg->rate = cfg->workload == W_C2C      ? 20000
                     : cfg->workload == W_FLOOR  ? 50000
                     : cfg->workload == W_STREAM ? 2000
                                                 : 5000;

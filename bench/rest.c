@@ -247,6 +247,52 @@ static int create_users(rest *r, bench *b)
     return rc;
 }
 
+/* Creates group gid of app `app` with owner and the users of b->conns[idx[0..n)]: up to
+ * 59 members in the creating call, the rest in batches through the members endpoint. */
+static int post_group(rest *r, const bench *b, const char *app, const char *gid, const char *owner, const int *idx,
+                      int n)
+{
+    const bench_cfg *cfg = &b->cfg;
+    tern_buf body, path;
+    tern_buf_init(&body, 0);
+    tern_buf_init(&path, 0);
+    tern_buf_puts(&body, "{\"groupid\":");
+    tern_buf_json_str(&body, gid, strlen(gid));
+    tern_buf_puts(&body, ",\"groupname\":");
+    tern_buf_json_str(&body, gid, strlen(gid));
+    tern_buf_puts(&body, ",\"owner\":");
+    tern_buf_json_str(&body, owner, strlen(owner));
+    /* Easemob's default maxusers is 200; a bench group may be larger (owner + n). */
+    tern_buf_printf(&body, ",\"maxusers\":%d,\"members\":[", n + 1 > 200 ? n + 1 : 200);
+    int k = 0;
+    for (; k < n && k < MEMBERS_PER_CALL - 1; k++) {
+        if (k)
+            tern_buf_putc(&body, ',');
+        const char *u = b->conns[idx[k]].user;
+        tern_buf_json_str(&body, u, strlen(u));
+    }
+    tern_buf_puts(&body, "]}");
+    tern_buf_printf(&path, "/%s/%s/chatgroups", cfg->org, app);
+    int rc = post_ok(r, path.data, &body, "create group");
+    while (rc == 0 && k < n) {
+        tern_buf_reset(&body);
+        tern_buf_puts(&body, "{\"usernames\":[");
+        for (int first = k; k < n && k < first + MEMBERS_PER_CALL; k++) {
+            if (k > first)
+                tern_buf_putc(&body, ',');
+            const char *u = b->conns[idx[k]].user;
+            tern_buf_json_str(&body, u, strlen(u));
+        }
+        tern_buf_puts(&body, "]}");
+        tern_buf_reset(&path);
+        tern_buf_printf(&path, "/%s/%s/chatgroups/%s/users", cfg->org, app, gid);
+        rc = post_ok(r, path.data, &body, "add group members");
+    }
+    tern_buf_free(&body);
+    tern_buf_free(&path);
+    return rc;
+}
+
 static int create_groups(rest *r, bench *b)
 {
     const bench_cfg *cfg = &b->cfg;
@@ -267,55 +313,14 @@ static int create_groups(rest *r, bench *b)
             members[g][count[g]++] = i;
     }
 
-    tern_buf body, path;
-    tern_buf_init(&body, 0);
-    tern_buf_init(&path, 0);
     int rc = 0;
     char gid[80];
     for (int g = 0; g < G && rc == 0; g++) {
         if (!count[g])
             continue;
         plan_group_id(cfg, g, gid, sizeof gid);
-        const char *owner = b->conns[members[g][0]].user;
-        tern_buf_reset(&body);
-        tern_buf_puts(&body, "{\"groupid\":");
-        tern_buf_json_str(&body, gid, strlen(gid));
-        tern_buf_puts(&body, ",\"groupname\":");
-        tern_buf_json_str(&body, gid, strlen(gid));
-        tern_buf_puts(&body, ",\"owner\":");
-        tern_buf_json_str(&body, owner, strlen(owner));
-        /* Easemob's default maxusers is 200; a bench group may be larger. */
-        tern_buf_printf(&body, ",\"maxusers\":%d,\"members\":[", count[g] > 200 ? count[g] : 200);
-        int k = 1;
-        for (; k < count[g] && k < MEMBERS_PER_CALL; k++) {
-            if (k > 1)
-                tern_buf_putc(&body, ',');
-            const char *u = b->conns[members[g][k]].user;
-            tern_buf_json_str(&body, u, strlen(u));
-        }
-        tern_buf_puts(&body, "]}");
-        tern_buf_reset(&path);
-        tern_buf_printf(&path, "/%s/%s/chatgroups", cfg->org, cfg->app);
-        rc = post_ok(r, path.data, &body, "create group");
-        /* Large groups: the rest in batches through the members endpoint. */
-        while (rc == 0 && k < count[g]) {
-            tern_buf_reset(&body);
-            tern_buf_puts(&body, "{\"usernames\":[");
-            int first = k;
-            for (; k < count[g] && k < first + MEMBERS_PER_CALL; k++) {
-                if (k > first)
-                    tern_buf_putc(&body, ',');
-                const char *u = b->conns[members[g][k]].user;
-                tern_buf_json_str(&body, u, strlen(u));
-            }
-            tern_buf_puts(&body, "]}");
-            tern_buf_reset(&path);
-            tern_buf_printf(&path, "/%s/%s/chatgroups/%s/users", cfg->org, cfg->app, gid);
-            rc = post_ok(r, path.data, &body, "add group members");
-        }
+        rc = post_group(r, b, cfg->app, gid, b->conns[members[g][0]].user, members[g] + 1, count[g] - 1);
     }
-    tern_buf_free(&body);
-    tern_buf_free(&path);
     for (int g = 0; g < G; g++)
         tern_free(members[g]);
     tern_free(members);
@@ -395,8 +400,8 @@ static int create_app(rest *r, const char *admin_token, bapp *a)
         snprintf(a->secret, sizeof a->secret, "%s", sec.p);
         snprintf(a->appkey, sizeof a->appkey, "%s/%s", cfg->org, a->app);
     } else {
-        fprintf(stderr, "tern-bench: create app %s: HTTP %d %.*s\n", a->app, status, (int)(resp.len > 300 ? 300 : resp.len),
-                resp.data ? resp.data : "");
+        fprintf(stderr, "tern-bench: create app %s: HTTP %d %.*s\n", a->app, status,
+                (int)(resp.len > 300 ? 300 : resp.len), resp.data ? resp.data : "");
         rc = -1;
     }
     cJSON_Delete(j);
@@ -434,45 +439,17 @@ static int setup_app(rest *r, bench *b, int ai)
             n = 0;
         }
     }
-    int M = cfg->members;
-    for (int g = ai; g < cfg->streams && rc == 0; g += b->napps) {
-        plan_group_id(cfg, g, gid, sizeof gid);
-        tern_buf_reset(&body);
-        tern_buf_puts(&body, "{\"groupid\":");
-        tern_buf_json_str(&body, gid, strlen(gid));
-        tern_buf_puts(&body, ",\"groupname\":");
-        tern_buf_json_str(&body, gid, strlen(gid));
-        tern_buf_puts(&body, ",\"owner\":");
-        tern_buf_json_str(&body, bot, strlen(bot));
-        tern_buf_puts(&body, ",\"members\":[");
-        int m = 0;
-        for (; m < M && m < MEMBERS_PER_CALL - 1; m++) {
-            if (m)
-                tern_buf_putc(&body, ',');
-            const char *u = b->conns[g * M + m].user;
-            tern_buf_json_str(&body, u, strlen(u));
-        }
-        tern_buf_puts(&body, "]}");
-        tern_buf_reset(&path);
-        tern_buf_printf(&path, "/%s/%s/chatgroups", cfg->org, b->apps[ai].app);
-        rc = post_ok(r, path.data, &body, "create group");
-        while (rc == 0 && m < M) {
-            tern_buf_reset(&body);
-            tern_buf_puts(&body, "{\"usernames\":[");
-            for (int first = m; m < M && m < first + MEMBERS_PER_CALL; m++) {
-                if (m > first)
-                    tern_buf_putc(&body, ',');
-                const char *u = b->conns[g * M + m].user;
-                tern_buf_json_str(&body, u, strlen(u));
-            }
-            tern_buf_puts(&body, "]}");
-            tern_buf_reset(&path);
-            tern_buf_printf(&path, "/%s/%s/chatgroups/%s/users", cfg->org, b->apps[ai].app, gid);
-            rc = post_ok(r, path.data, &body, "add group members");
-        }
-    }
     tern_buf_free(&body);
     tern_buf_free(&path);
+    int M = cfg->members;
+    int *idx = tern_calloc((size_t)M, sizeof *idx);
+    for (int g = ai; g < cfg->streams && rc == 0; g += b->napps) {
+        plan_group_id(cfg, g, gid, sizeof gid);
+        for (int m = 0; m < M; m++)
+            idx[m] = g * M + m;
+        rc = post_group(r, b, b->apps[ai].app, gid, bot, idx, M);
+    }
+    tern_free(idx);
     return rc;
 }
 

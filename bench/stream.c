@@ -12,7 +12,8 @@
  * p99), the server's CPU per chunk and per plain message (whole-process /proc figures,
  * sysstat.c) and their ratio, and the server's memory per open stream: (RSS with S
  * streams open - RSS before the first chunk) / S, beside the mean text those streams
- * held at that moment.
+ * held at that moment. The plain baseline runs first, so the connections and the store
+ * are warm when the RSS before the streams is read.
  *
  * Every request carries a global number g in its text ("~ts~" + 10 digits + "~"), so a
  * member finds it in the `stream` or `msg` frame with one memmem (client.c) and marks
@@ -49,7 +50,8 @@ typedef struct hconn {
     uv_write_t wreq;
     struct srun *sr;
     int app;
-    int open, connected, writing;
+    int open, connected;
+    uint8_t writing;
     http_parser *hp;
     tern_buf out, inflight;
     int64_t cur; /* the request awaiting its response, -1 if idle */
@@ -81,27 +83,27 @@ typedef struct srun {
     bench *b;
     int S, M, K, A, H;
     uint64_t cap;
-    uint64_t next_g;      /* requests numbered so far (backend thread; read after join) */
-    uint64_t *send_ns;    /* [cap] write time, atomic */
-    int32_t *grp;         /* [cap] */
-    uint8_t *phase;       /* [cap] P_* */
-    int32_t *kseq;        /* [cap] stream chunks: body.seq */
-    uint8_t *acked;       /* [cap] 0 none, 1 ok, 2 error */
-    uint64_t *recv_bits;  /* [cap * M / 64] */
-    sslot *slots;         /* [S] */
-    rstat *rs;            /* [threads] */
-    hconn *hc;            /* [A * H] */
-    gq *q;                /* [A] */
+    uint64_t next_g;     /* requests numbered so far (backend thread; read after join) */
+    uint64_t *send_ns;   /* [cap] write time, atomic */
+    int32_t *grp;        /* [cap] */
+    uint8_t *phase;      /* [cap] P_* */
+    int32_t *kseq;       /* [cap] stream chunks: body.seq */
+    uint8_t *acked;      /* [cap] 0 none, 1 ok, 2 error */
+    uint64_t *recv_bits; /* [cap * M / 64] */
+    sslot *slots;        /* [S] */
+    rstat *rs;           /* [threads] */
+    hconn *hc;           /* [A * H] */
+    gq *q;               /* [A] */
     uv_loop_t loop;
     uv_timer_t tick;
     uv_async_t wake;
     uv_thread_t tid;
-    int mode;             /* atomic, M_* */
-    int connected;        /* atomic: HTTP connections up */
-    uint64_t mode_t0;     /* backend: when the current paced mode started */
+    int mode;         /* atomic, M_* */
+    int connected;    /* atomic: HTTP connections up */
+    uint64_t mode_t0; /* backend: when the current paced mode started */
     uint64_t paced;
     int rr;
-    uint64_t win[2][2];   /* [phase][start, end] of the measured windows (ns), atomic */
+    uint64_t win[2][2]; /* [phase][start, end] of the measured windows (ns), atomic */
     /* backend counters (read by main with relaxed loads) */
     uint64_t sent[3], ok[3], err[3], dropped, lag_max_ns;
     hist ack[2];
@@ -141,8 +143,8 @@ static void hc_send(hconn *h, int64_t g)
     tern_buf body;
     tern_buf_init(&body, 0);
     if (sr->phase[g] == P_PLAIN) {
-        tern_buf_printf(&body, "{\"from\":\"%sbot\",\"to\":[\"%s\"],\"type\":\"txt\",\"body\":{\"msg\":\"%s", cfg->prefix,
-                        gid, txt);
+        tern_buf_printf(&body, "{\"from\":\"%sbot\",\"to\":[\"%s\"],\"type\":\"txt\",\"body\":{\"msg\":\"%s",
+                        cfg->prefix, gid, txt);
         for (int i = TXT_HEAD; i < cfg->chunk_size; i++)
             tern_buf_putc(&body, (char)('a' + i % 26));
         tern_buf_puts(&body, "\"}}");
@@ -302,30 +304,11 @@ static void hc_on_write(uv_write_t *req, int status)
 
 static void hc_flush(hconn *h)
 {
-    if (h->writing || !h->out.len || !h->open)
+    if (!h->open)
         return;
-    uv_buf_t ub = uv_buf_init(h->out.data, (unsigned)h->out.len);
-    int w = uv_try_write((uv_stream_t *)&h->tcp, &ub, 1);
-    if (w == (int)h->out.len) {
-        tern_buf_reset(&h->out);
-        return;
-    }
-    if (w < 0 && w != UV_EAGAIN) {
-        hc_end(h, uv_strerror(w));
-        return;
-    }
-    if (w > 0)
-        tern_buf_consume(&h->out, (size_t)w);
-    tern_buf tmp = h->inflight;
-    h->inflight = h->out;
-    h->out = tmp;
-    tern_buf_reset(&h->out);
-    ub = uv_buf_init(h->inflight.data, (unsigned)h->inflight.len);
-    h->writing = 1;
-    if (uv_write(&h->wreq, (uv_stream_t *)&h->tcp, &ub, 1, hc_on_write) < 0) {
-        h->writing = 0;
-        hc_end(h, "write failed");
-    }
+    int r = bench_flush((uv_stream_t *)&h->tcp, &h->wreq, &h->out, &h->inflight, &h->writing, hc_on_write);
+    if (r < 0)
+        hc_end(h, uv_strerror(r));
 }
 
 static void hc_alloc(uv_handle_t *hd, size_t sz, uv_buf_t *buf)
@@ -416,7 +399,7 @@ static void on_tick(uv_timer_t *t)
         return;
     double rate = sr->b->cfg.rate;
     uint64_t due = (uint64_t)((double)(now - sr->mode_t0) / 1e9 * rate);
-    if (due > sr->paced) {
+    if (due > sr->paced && mode != M_CLOSE) { /* closing stops early on purpose */
         uint64_t sched = sr->mode_t0 + (uint64_t)((double)(sr->paced + 1) / rate * 1e9);
         if (now > sched && now - sched > sr->lag_max_ns)
             __atomic_store_n(&sr->lag_max_ns, now - sched, __ATOMIC_RELAXED);
@@ -682,16 +665,11 @@ static void plan_stream(bench *b)
         snprintf(b->apps[a].app, sizeof b->apps[a].app, "%sa%d", cfg->prefix, a);
     b->nconns = S * M;
     b->conns = tern_calloc((size_t)b->nconns, sizeof *b->conns);
-    for (int g = 0; g < S; g++)
-        for (int m = 0; m < M; m++) {
-            bconn *c = &b->conns[g * M + m];
-            snprintf(c->user, sizeof c->user, "%.40sr%d_%d", cfg->prefix, g, m);
-            c->group = g;
-            c->slot = (uint32_t)m;
-            c->sender = -1;
-            c->app = g % b->napps;
-            c->idx = g * M + m;
-        }
+    plan_receivers(b, S, M);
+    for (int i = 0; i < b->nconns; i++) {
+        b->conns[i].app = b->conns[i].group % b->napps;
+        b->conns[i].idx = i;
+    }
 }
 
 static srun *srun_new(bench *b)
@@ -722,7 +700,7 @@ static srun *srun_new(bench *b)
     hist_init(&sr->ack[1]);
     for (int p = 0; p < 2; p++)
         sr->win[p][0] = sr->win[p][1] = UINT64_MAX;
-    sr->hc = tern_calloc((size_t)(sr->A * sr->H), sizeof *sr->hc);
+    sr->hc = tern_calloc((size_t)sr->A * (size_t)sr->H, sizeof *sr->hc);
     for (int i = 0; i < sr->A * sr->H; i++) {
         hconn *h = &sr->hc[i];
         h->sr = sr;
@@ -775,8 +753,7 @@ int stream_run(bench *b, int quiet)
         return 1;
     }
     plan_stream(b);
-    BENCH_SAY(quiet, "setup: %d apps, %d users, %d groups (prefix %s)", b->napps, b->nconns, cfg->streams,
-              cfg->prefix);
+    BENCH_SAY(quiet, "setup: %d apps, %d users, %d groups (prefix %s)", b->napps, b->nconns, cfg->streams, cfg->prefix);
     if (rest_setup_stream(b) < 0)
         return 2;
     srun *sr = srun_new(b);
@@ -807,12 +784,18 @@ int stream_run(bench *b, int quiet)
         goto out;
     }
 
-    int64_t rss0 = cfg->server_pid > 0 ? sys_proc_rss_kib(cfg->server_pid) : -1, rss1 = -1;
+    /* The baseline first: it also warms what any traffic to these 10k sockets warms
+     * (send buffers, the store's caches), so the RSS growth that follows is the streams'. */
     phase_res st, pl;
     memset(&st, 0, sizeof st);
     memset(&pl, 0, sizeof pl);
-    BENCH_SAY(quiet, "streams: %.0f chunks/s, %.1f s warm-up, %.1f s measured", cfg->rate, cfg->warmup,
+    BENCH_SAY(quiet, "plain group messages: %.0f /s, %.1f s warm-up, %.1f s measured", cfg->rate, cfg->warmup,
               cfg->duration);
+    run_phase(sr, M_PLAIN, P_PLAIN, &pl, NULL);
+    set_mode(sr, M_IDLE);
+    drain(sr, cfg);
+    int64_t rss0 = cfg->server_pid > 0 ? sys_proc_rss_kib(cfg->server_pid) : -1, rss1 = -1;
+    BENCH_SAY(quiet, "streams: %.0f chunks/s, %.1f s warm-up, %.1f s measured", cfg->rate, cfg->warmup, cfg->duration);
     run_phase(sr, M_STREAM, P_STREAM, &st, &rss1);
     /* The text the open streams held at the RSS sample: each stream is k chunks in, k
      * uniform over 0..K-1 in the steady state. */
@@ -820,11 +803,6 @@ int stream_run(bench *b, int quiet)
     BENCH_SAY(quiet, "finishing the open streams");
     set_mode(sr, M_CLOSE);
     sleep_ns((uint64_t)((double)sr->S / cfg->rate * 1e9) + 500000000ull);
-    drain(sr, cfg);
-    BENCH_SAY(quiet, "plain group messages: %.0f /s, %.1f s warm-up, %.1f s measured", cfg->rate, cfg->warmup,
-              cfg->duration);
-    run_phase(sr, M_PLAIN, P_PLAIN, &pl, NULL);
-    set_mode(sr, M_IDLE);
     drain(sr, cfg);
     set_mode(sr, M_STOP);
     uv_thread_join(&sr->tid);

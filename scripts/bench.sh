@@ -11,13 +11,21 @@
 #
 # Environment (defaults in brackets):
 #   BENCH_RUNS [3]            runs per workload
-#   BENCH_WORKLOADS ["fanout idle c2c floor floor_uring"]
+#   BENCH_WORKLOADS ["fanout idle c2c floor floor_uring stream"]
 #   BENCH_SECONDS [10]        measured window of fanout/c2c, hold time of idle
 #   BENCH_WARMUP [2]          warm-up seconds before the window
 #   BENCH_FANOUT_GROUPS [100] BENCH_FANOUT_MEMBERS [10] BENCH_FANOUT_SENDERS [100]
 #   BENCH_FANOUT_RATE [5000]  messages/s (x members = deliveries/s)
 #   BENCH_C2C_PAIRS [100]     BENCH_C2C_RATE [20000]
 #   BENCH_IDLE_CONNS [10000]
+#   BENCH_STREAM_STREAMS [1000] BENCH_STREAM_MEMBERS [10] BENCH_STREAM_RATE [2000]
+#   BENCH_STREAM_CHUNKS [20]  BENCH_STREAM_CHUNK_SIZE [40]
+#                             the `stream` workload (issue 8): S streamed messages open at
+#                             once from a backend over keep-alive HTTP to groups of M online
+#                             members, chunks at R/s in total over ceil(R/90) apps (created
+#                             with ternd's admin token), then plain group POSTs of the same
+#                             size at the same rate in the same run; its line carries
+#                             cpu_ratio_chunk_vs_plain and server_rss_kib_per_stream
 #   BENCH_FLOOR_CONNS [1000]  BENCH_FLOOR_RATE [50000]  BENCH_FLOOR_SIZE [505]
 #                             the `floor` workload runs without ternd: the kernel's cost
 #                             of one loopback write (of a fan-out delivery's frame size)
@@ -43,7 +51,7 @@ for f in "$TERND" "$BENCH"; do
 done
 
 RUNS=${BENCH_RUNS:-3}
-WORKLOADS=${BENCH_WORKLOADS:-"fanout idle c2c floor floor_uring"}
+WORKLOADS=${BENCH_WORKLOADS:-"fanout idle c2c floor floor_uring stream"}
 SECONDS_=${BENCH_SECONDS:-10}
 WARMUP=${BENCH_WARMUP:-2}
 THREADS=${BENCH_THREADS:-1}
@@ -136,6 +144,9 @@ run_one() {
                    --warmup "$WARMUP") ;;
     c2c)    args+=(--pairs "${BENCH_C2C_PAIRS:-100}" --rate "${BENCH_C2C_RATE:-20000}" --warmup "$WARMUP") ;;
     idle)   args+=(--connections "${BENCH_IDLE_CONNS:-10000}") ;;
+    stream) args+=(--streams "${BENCH_STREAM_STREAMS:-1000}" --members "${BENCH_STREAM_MEMBERS:-10}"
+                   --rate "${BENCH_STREAM_RATE:-2000}" --chunks "${BENCH_STREAM_CHUNKS:-20}"
+                   --chunk-size "${BENCH_STREAM_CHUNK_SIZE:-40}" --warmup "$WARMUP") ;;
     floor|floor_uring)
             args+=(--connections "${BENCH_FLOOR_CONNS:-1000}" --rate "${BENCH_FLOOR_RATE:-50000}"
                    --frame-size "${BENCH_FLOOR_SIZE:-505}" --warmup "$WARMUP")
@@ -180,7 +191,7 @@ done
 
 # Medians per workload: one JSON line each (numeric fields; null if no run had a value),
 # then a short human table.
-KEYS="sent_per_s delivered_per_s lost duplicates errors p50_ms p90_ms p99_ms p999_ms max_ms ack_p50_ms ack_p99_ms ack_max_ms server_cpu_pct server_cpu_us_per_delivery server_cpu_us_per_msg server_rss_kib server_rss_kib_per_conn connects_per_s connect_p99_ms server_cpu_ms_per_connect bench_cpu_pct send_lag_max_ms other_cpu_pct writes_per_s writer_cpu_pct writer_cpu_us_per_delivery reader_cpu_pct"
+KEYS="sent_per_s delivered_per_s lost duplicates errors p50_ms p90_ms p99_ms p999_ms max_ms ack_p50_ms ack_p99_ms ack_max_ms server_cpu_pct server_cpu_us_per_delivery server_cpu_us_per_msg server_rss_kib server_rss_kib_per_conn connects_per_s connect_p99_ms server_cpu_ms_per_connect bench_cpu_pct send_lag_max_ms other_cpu_pct writes_per_s writer_cpu_pct writer_cpu_us_per_delivery reader_cpu_pct plain_p50_ms plain_p99_ms server_cpu_us_per_chunk server_cpu_us_per_plain_msg cpu_ratio_chunk_vs_plain server_rss_kib_per_stream stream_text_bytes_mean"
 echo "# medians of $RUNS run(s)"
 MEDIANS=$(mktemp)
 for wl in $WORKLOADS; do

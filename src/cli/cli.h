@@ -159,6 +159,7 @@ typedef struct cli_run {
     /* listen */
     int stopping, resyncing, stop_rc;
     int live_since_sync; /* messages arrived live after the last sync */
+    int reconnecting;    /* the connection dropped; SDK_READY means it is back */
     void *live;          /* cli_live (live.c) */
 } cli_run;
 

@@ -112,7 +112,10 @@ static void listen_event(tern_client *c, const tern_event *ev, void *ud)
         if (!r->ready_said) {
             r->ready_said = 1;
             fprintf(stderr, "listening as %s\n", tern_client_user(c));
+        } else if (r->reconnecting) {
+            fprintf(stderr, "* reconnected (missed messages shown above)\n");
         }
+        r->reconnecting = 0;
         if (r->o->count > 0 && r->received >= r->o->count)
             listen_stop(r, 0); /* --count was reached inside the catch-up */
         return;
@@ -124,6 +127,7 @@ static void listen_event(tern_client *c, const tern_event *ev, void *ud)
         whole = 1;
         r->live_since_sync = 1;
     } else if (ev->type == TERN_EVENT_RECONNECTING) {
+        r->reconnecting = 1;
         cli_live_break(r->live);
         fprintf(stderr, "* connection lost: reconnecting (attempt %u) in %.1f s\n", ev->attempt, ev->delay_ms / 1000.0);
     }

@@ -120,7 +120,8 @@ static const struct {
      "--json: each message object (docs/protocol.md §6) on its own line; a stream adds one\n"
      "object per event: {\"ev\":\"stream_started\"|\"stream_chunk\"|\"stream_finished\",\"msgId\",\n"
      "\"conversationID\",\"from\",\"seq\",\"chunk\",\"format\",\"state\"[,\"message\"]}.\n"
-     "`listening as USER` goes to stderr once the catch-up is done.\n"
+     "`listening as USER` goes to stderr once the catch-up is done; `* reconnected` after a\n"
+     "dropped connection came back (what was missed meanwhile is printed first).\n"
      "Exit: 0 after N messages or the timeout without --count; 1 if fewer than N arrived.\n"},
     {"history", NULL,
      "usage: tern history --conv CONVERSATION_ID [--limit N] [--before SEQ] [--json]\n"

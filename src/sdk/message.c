@@ -479,8 +479,7 @@ int sdk_msg_parse_stream(tern_message *m, const cJSON *st)
         tern_json_get_int(st, "lastSeq", 0, 9007199254740991LL, &last) != TERN_JSON_OK)
         return -1;
     const char *fmt = tern_json_str(st, "format");
-    snprintf(m->stream_format, sizeof m->stream_format, "%s",
-             fmt && !strcmp(fmt, "markdown") ? "markdown" : "text");
+    snprintf(m->stream_format, sizeof m->stream_format, "%s", fmt && !strcmp(fmt, "markdown") ? "markdown" : "text");
     m->stream_state = state;
     m->stream_last_seq = last;
     m->finish_reason = m->end_code = 0;

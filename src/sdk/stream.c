@@ -1,5 +1,5 @@
 /*
- * stream.c — streamed messages in libtern (see stream.h and docs/protocol.md §9): the
+ * stream.c — streamed messages in libtern (see sdk.h and docs/protocol.md §9): the
  * held copy per open stream, the client rule applied to `stream` events, refetches
  * after a gap or a reconnect, and the live buffer that holds `msg` and `stream`
  * events back while a sync runs (so they are applied in arrival order after it).
@@ -60,6 +60,9 @@ static int parse_ev(const cJSON *d, stream_ev *e)
     tern_json_get_int(d, "endCode", 0, INT32_MAX, &e->end_code);
     if (e->state == TERN_STREAM_NONE || !e->conv || e->msg_seq == 0)
         return -1;
+    /* seq moves forward, except in the server's end event (no text, seq == prevSeq). */
+    if (e->seq < e->prev_seq || (e->seq == e->prev_seq && (e->state == TERN_STREAM_OPEN || e->text.n)))
+        return -1;
     return 0;
 }
 
@@ -111,8 +114,11 @@ static sdk_held *hold(tern_client *c, uint64_t msg_id, uint64_t msg_seq, const c
         while (hmap_next(&c->streams.held, &i, &e))
             if (!old || ((sdk_held *)e->val)->touched < old->touched)
                 old = e->val;
-        LOG_WARN("libtern: more than %d open streams: forgetting stream %" PRIu64, SDK_STREAM_MAX_HELD, old->msg_id);
-        drop(c, old);
+        if (old) {
+            LOG_WARN("libtern: more than %d open streams: forgetting stream %" PRIu64, SDK_STREAM_MAX_HELD,
+                     old->msg_id);
+            drop(c, old);
+        }
     }
     sdk_held *h = tern_calloc(1, sizeof *h);
     h->msg = m;
@@ -375,7 +381,7 @@ int sdk_stream_on_message(tern_client *c, tern_message *m)
         return 0; /* a whole message now: MESSAGE_RECEIVED */
     if (!m->seq || !sdk_seqset_receive(&c->seen, m->conv_id, m->seq))
         return 1; /* already seen (and finished since) */
-    h = hold(c, id, m->seq, m->conv_id, tern_message_ref(m));
+    hold(c, id, m->seq, m->conv_id, tern_message_ref(m));
     emit(c, TERN_EVENT_STREAM_STARTED, m, m->text ? m->text : "", m->stream_last_seq);
     return 1;
 }
@@ -385,6 +391,11 @@ void sdk_stream_on_fetch(tern_client *c, const sdk_req *r, int code, const cJSON
     sdk_held *h = hmap_get_u64(&c->streams.held, r->msg_id);
     if (!h)
         return; /* finished meanwhile */
+    if (code == TERN_ERR_FORBIDDEN || code == TERN_ERR_GROUP_NOT_FOUND || code == TERN_ERR_NOT_FOUND) {
+        LOG_WARN("libtern: stream %" PRIu64 ": its conversation is gone (%d): no longer followed", r->msg_id, code);
+        drop(c, h); /* e.g. the user left the group mid-stream */
+        return;
+    }
     if (code != 0) {
         LOG_WARN("libtern: refetch of stream %" PRIu64 " failed: %d", r->msg_id, code);
         return; /* the next event or the next login tries again */

@@ -6,7 +6,8 @@
  * The first input byte picks the parser; the rest is its input, copied to an exactly
  * sized buffer (NUL-terminated only where the API takes a C string) so ASan sees any
  * read past it. Parsed objects are read through every public accessor, re-encoded as
- * a send request, and freed. The SDK modules are compiled in here, as in
+ * a send request, and freed; a streamed one is also cloned, appended to and re-encoded
+ * as stream.c does with the copy it holds. The SDK modules are compiled in here, as in
  * tests/unit/test_sdk_logic.c.
  */
 #include <stdint.h>
@@ -52,6 +53,17 @@ static void read_message(const tern_message *m)
     touch(tern_message_cloud_custom_data(m));
     touch(tern_message_client_msg_id(m));
     touch(tern_message_json(m));
+    touch(tern_message_stream_format(m));
+    sink += (size_t)tern_message_stream_state(m) + (size_t)tern_message_stream_last_seq(m) +
+            (size_t)tern_message_stream_finish_reason(m) + (size_t)tern_message_stream_end_code(m);
+    if (tern_message_stream_state(m) != TERN_STREAM_NONE && m->type == TERN_MSG_TEXT) {
+        /* What stream.c does to a held copy: clone, append, rebuild lazily. */
+        tern_message *c = sdk_msg_clone(m);
+        sdk_msg_stream_append(c, "+more", 5, 1u << 20);
+        touch(tern_message_json(c));
+        touch(tern_message_payload_json(c));
+        tern_message_release(c);
+    }
     tern_buf b;
     tern_buf_init(&b, 0);
     sdk_msg_encode_send(&b, m, 0);

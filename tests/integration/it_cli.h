@@ -17,41 +17,26 @@
 
 #define OUT_MAX 65536
 
-static int vrun(it_server *s, char *out, int with_bin, const char *fmt, va_list ap)
-{
-    char args[4096], cmd[8192];
-    vsnprintf(args, sizeof args, fmt, ap);
-    snprintf(cmd, sizeof cmd,
-             "{ export TERN_SERVER=http://127.0.0.1:%d TERN_APP=%s/%s TERN_CLIENT_ID=%s TERN_CLIENT_SECRET=%s "
-             "TERN_CLI_BIN='%s'; %s%s\n}",
-             s->port, s->org, s->app, s->client_id, s->client_secret, getenv("TERN_CLI"),
-             with_bin ? "\"$TERN_CLI_BIN\" " : "", args);
-    return it_run_capture(cmd, out, OUT_MAX);
-}
-
-/* Runs `tern ARGS` (shell words, may hold redirections and further commands, which find
- * the binary in $TERN_CLI_BIN) with the server, app and app credentials exported;
- * stdout and stderr into out. Returns the exit status of the last command. */
-static int cli(it_server *s, char *out, const char *fmt, ...) __attribute__((format(printf, 3, 4), unused));
-static int cli(it_server *s, char *out, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = vrun(s, out, 1, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-/* The same for a whole shell command line (`printf ... | "$TERN_CLI_BIN" stream ...`). */
+/* Runs a shell command line (`printf ... | "$TERN_CLI_BIN" stream ...`) with the server,
+ * app and app credentials exported and the binary in $TERN_CLI_BIN; stdout and stderr
+ * into out. Returns the exit status of the last command. */
 static int clish(it_server *s, char *out, const char *fmt, ...) __attribute__((format(printf, 3, 4), unused));
 static int clish(it_server *s, char *out, const char *fmt, ...)
 {
+    char args[4096], cmd[8192];
     va_list ap;
     va_start(ap, fmt);
-    int rc = vrun(s, out, 0, fmt, ap);
+    vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    return rc;
+    snprintf(cmd, sizeof cmd,
+             "{ export TERN_SERVER=http://127.0.0.1:%d TERN_APP=%s/%s TERN_CLIENT_ID=%s TERN_CLIENT_SECRET=%s "
+             "TERN_CLI_BIN='%s'; %s\n}",
+             s->port, s->org, s->app, s->client_id, s->client_secret, getenv("TERN_CLI"), args);
+    return it_run_capture(cmd, out, OUT_MAX);
 }
+
+/* `tern ARGS`: the same with the binary first (fmt must be a string literal). */
+#define cli(s, out, fmt, ...) clish((s), (out), "\"$TERN_CLI_BIN\" " fmt, ##__VA_ARGS__)
 
 static __attribute__((unused)) int matches(const char *text, const char *pattern)
 {

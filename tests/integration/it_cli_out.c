@@ -61,7 +61,7 @@ static void test_human_and_json(void **state)
 
     /* users: a table with local times. */
     assert_int_equal(cli(s, out, "users list"), 0);
-    assert_match(out, "^USERNAME +CREATED");
+    assert_match(out, "^USERNAME +(NICKNAME +)?CREATED"); /* Easemob's entities carry a nickname */
     assert_match(out, "^alice +[0-9]{2}:[0-9]{2}");
     assert_match(out, "^bob +[0-9]{2}:[0-9]{2}");
 
@@ -81,6 +81,12 @@ static void test_human_and_json(void **state)
     assert_non_null(strstr(out, "\"conversationID\":\"C2Calice\""));
     assert_int_equal(cli(s, out, "listen --json --user alice --timeout 2 2>/dev/null"), 0);
     (void)json_lines(out);
+
+    /* Text from the network cannot drive the terminal: ESC shows as ^[. */
+    assert_int_equal(cli(s, out, "send --user alice --to bob --text \"$(printf 'x\\033[2Jred\\tz')\" >/dev/null"), 0);
+    assert_int_equal(cli(s, out, "history --user bob --conv C2Calice --limit 1"), 0);
+    assert_match(out, "alice: x\\^\\[\\[2Jred\tz$");
+    assert_null(strchr(out, '\033'));
 }
 
 /* On a terminal (script(1) gives the CLI a pty) the unread count stands out; with
@@ -208,8 +214,8 @@ static void test_chat_nobody_fails(void **state)
     assert_int_equal(cli(s, out, "chat --user alice --to bob <<'EOF'\nhello\nEOF"), 0);
 }
 
-/* chat says when it has reconnected: the server is killed and started again on the same
- * port under a running chat. */
+/* chat (and listen) say when they have reconnected: the server is killed and started
+ * again on the same port under them. */
 static void test_chat_says_reconnected(void **state)
 {
     it_server *s = *state;
@@ -219,8 +225,9 @@ static void test_chat_says_reconnected(void **state)
     assert_non_null(mkdtemp(dir));
     assert_int_equal(clish(s, out,
                            "( { sleep 12; echo /quit; } | \"$TERN_CLI_BIN\" chat --user bob --to alice ) "
-                           ">%s/chat.txt 2>&1 &",
-                           dir),
+                           ">%s/chat.txt 2>&1 & \"$TERN_CLI_BIN\" listen --user alice --timeout 12 "
+                           ">%s/listen.txt 2>&1 &",
+                           dir, dir),
                      0);
     it_sleep_ms(2000);
     it_server_kill9(s);
@@ -238,7 +245,17 @@ static void test_chat_says_reconnected(void **state)
     if (!done)
         fail_msg("no reconnect notice: %s", out);
     assert_non_null(strstr(out, "* reconnecting (attempt 1)"));
-    snprintf(cmd, sizeof cmd, "sleep 12; rm -rf %s", dir); /* the chat quits by itself */
+    snprintf(cmd, sizeof cmd, "cat %s/listen.txt", dir); /* listen says so too */
+    done = 0;
+    while (!done && it_now_ms() < until) {
+        it_run_capture(cmd, out, OUT_MAX);
+        done = strstr(out, "* reconnected") != NULL;
+        if (!done)
+            it_sleep_ms(500);
+    }
+    if (!done)
+        fail_msg("no reconnect notice from listen: %s", out);
+    snprintf(cmd, sizeof cmd, "sleep 12; rm -rf %s", dir); /* chat and listen end by themselves */
     it_run_capture(cmd, out, OUT_MAX);
 }
 

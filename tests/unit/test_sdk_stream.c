@@ -6,7 +6,8 @@
  * request it puts in flight, the answer, the events held back meanwhile), the end
  * event, finish, a lone whole message, a stream first seen mid-way, a sync during a
  * stream (events held back and replayed), the refetch of held streams after a
- * reconnect, and copy-on-write of a message the app keeps.
+ * reconnect, a refetch that fails (again later) or is refused (forgotten), and
+ * copy-on-write of a message the app keeps.
  *
  * Links libtern whole (tern_static) and reaches into its private headers to set the
  * client up as logged in; with no connection, requests stay in flight and are
@@ -103,8 +104,7 @@ static void feed(tern_client *c, const char *fmt, ...)
 }
 
 /* A message object of stream `id` in GROUPg1 at seq msg_seq (text so far, stream state). */
-static void msg_obj(char *out, size_t n, const char *id, int msg_seq, const char *text, const char *state,
-                    int last_seq)
+static void msg_obj(char *out, size_t n, const char *id, int msg_seq, const char *text, const char *state, int last_seq)
 {
     snprintf(out, n,
              "{\"msgId\":\"%s\",\"seq\":%d,\"time\":1763779200123,\"conversationType\":\"GROUP\",\"from\":\"222\","
@@ -112,7 +112,9 @@ static void msg_obj(char *out, size_t n, const char *id, int msg_seq, const char
              "\"priority\":\"Normal\",\"needReadReceipt\":false,"
              "\"stream\":{\"format\":\"markdown\",\"state\":\"%s\",\"lastSeq\":%d%s}}",
              id, msg_seq, text, state, last_seq,
-             !strcmp(state, "finished") ? ",\"finishReason\":0" : !strcmp(state, "ended") ? ",\"endCode\":14033" : "");
+             !strcmp(state, "finished") ? ",\"finishReason\":0"
+             : !strcmp(state, "ended")  ? ",\"endCode\":14033"
+                                        : "");
 }
 
 /* A `stream` event. extra: more fields (",\"finishReason\":7"), or "" */
@@ -362,6 +364,24 @@ static void test_reconnect_midstream(void **state)
     tern_client_destroy(c);
 }
 
+static void test_fetch_refused(void **state)
+{
+    (void)state;
+    tern_client *c = new_client();
+    /* A transient failure keeps the stream; the next event fetches again. */
+    chunk(c, "700", 11, 3, 2, "x", "open", "");
+    uint64_t id = expect_fetch(c, 11);
+    feed(c, "{\"re\":\"history\",\"id\":%llu,\"code\":5004,\"message\":\"overloaded\"}", (unsigned long long)id);
+    assert_int_equal(c->streams.held.used, 1);
+    chunk(c, "700", 11, 4, 3, "y", "open", "");
+    id = expect_fetch(c, 11);
+    /* Refused for good (the user left the group): forgotten, no event. */
+    feed(c, "{\"re\":\"history\",\"id\":%llu,\"code\":1104,\"message\":\"not a member\"}", (unsigned long long)id);
+    assert_int_equal(c->streams.held.used, 0);
+    assert_int_equal(nev, 0);
+    tern_client_destroy(c);
+}
+
 static void test_malformed(void **state)
 {
     (void)state;
@@ -372,6 +392,10 @@ static void test_malformed(void **state)
     feed(c, "{\"ev\":\"stream\",\"data\":{\"msgId\":\"1\",\"conversationID\":\"GROUPg1\",\"msgSeq\":1,\"seq\":0,"
             "\"prevSeq\":-1,\"text\":\"x\",\"state\":\"weird\"}}");
     feed(c, "{\"ev\":\"stream\",\"data\":null}");
+    /* seq not after prevSeq (only the end event may repeat it, without text). */
+    chunk(c, "1", 1, 2, 2, "x", "open", "");
+    chunk(c, "1", 1, 1, 2, "x", "open", "");
+    chunk(c, "1", 1, 2, 2, "x", "ended", ",\"endCode\":14033");
     assert_int_equal(nev, 0);
     assert_null(c->inflight.head);
     tern_client_destroy(c);
@@ -384,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_end_event_and_whole_message),
         cmocka_unit_test(test_first_seen_midway),
         cmocka_unit_test(test_reconnect_midstream),
+        cmocka_unit_test(test_fetch_refused),
         cmocka_unit_test(test_malformed),
     };
     return cmocka_run_group_tests_name("test_sdk_stream", tests, NULL, NULL);

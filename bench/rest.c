@@ -211,8 +211,8 @@ static int post_ok(rest *r, const char *path, const tern_buf *body, const char *
         usleep(200000);
         rc = rest_call(r, "POST", path, body->data, body->len, 1, &status, &resp);
     }
-    int dup = status == 409 ||
-              (status == 400 && resp.data && memmem(resp.data, resp.len, exists, sizeof exists - 1) != NULL);
+    int dup =
+        status == 409 || (status == 400 && resp.data && memmem(resp.data, resp.len, exists, sizeof exists - 1) != NULL);
     if (rc == 0 && status != 200 && status != 201 && !dup) {
         fprintf(stderr, "tern-bench: %s: HTTP %d %.*s\n", what, status, (int)(resp.len > 400 ? 400 : resp.len),
                 resp.data ? resp.data : "");

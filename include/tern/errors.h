@@ -47,7 +47,7 @@ typedef enum tern_code {
     /* limits */
     TERN_ERR_SLOW_CONSUMER = 1201, /* send queue over its ceiling: resync (connection closed, 4001) */
     TERN_ERR_RATE_LIMITED = 1202,
-    TERN_ERR_TOO_MANY = 1203, /* a list over its limit (members, receivers, page size) */
+    TERN_ERR_TOO_MANY = 1203,   /* a list over its limit (members, receivers, page size) */
     TERN_ERR_GROUP_FULL = 1204, /* adding members would pass the group's maxusers */
 
     /* seed-defined */
@@ -59,15 +59,15 @@ typedef enum tern_code {
     TERN_ERR_MSG_TOO_LONG = 80002,     /* message body over 12 KB (Tencent) */
 
     /* streamed messages (Easemob, seed 002; 14100 is Tern's) */
-    TERN_ERR_STREAM_FROM = 14001,         /* param from can't be empty */
-    TERN_ERR_STREAM_TO = 14002,           /* param to can't be empty */
-    TERN_ERR_STREAM_BODY = 14005,         /* param body can't be empty */
-    TERN_ERR_STREAM_SEQ = 14030,          /* param body.seq is illegal */
-    TERN_ERR_STREAM_NOT_FOUND = 14031,    /* can not find stream message by msgId */
-    TERN_ERR_STREAM_TOO_LONG = 14032,     /* total text over the limit (128 KB): stream ended */
-    TERN_ERR_STREAM_INTERVAL = 14033,     /* more than 30 s since the previous chunk: stream ended */
-    TERN_ERR_STREAM_TOTAL_TIME = 14034,   /* more than 30 min since the first chunk: stream ended */
-    TERN_ERR_STREAM_FINISHED = 14035,     /* a chunk after finish */
+    TERN_ERR_STREAM_FROM = 14001,       /* param from can't be empty */
+    TERN_ERR_STREAM_TO = 14002,         /* param to can't be empty */
+    TERN_ERR_STREAM_BODY = 14005,       /* param body can't be empty */
+    TERN_ERR_STREAM_SEQ = 14030,        /* param body.seq is illegal */
+    TERN_ERR_STREAM_NOT_FOUND = 14031,  /* can not find stream message by msgId */
+    TERN_ERR_STREAM_TOO_LONG = 14032,   /* total text over the limit (128 KB): stream ended */
+    TERN_ERR_STREAM_INTERVAL = 14033,   /* more than 30 s since the previous chunk: stream ended */
+    TERN_ERR_STREAM_TOTAL_TIME = 14034, /* more than 30 min since the first chunk: stream ended */
+    TERN_ERR_STREAM_FINISHED = 14035,   /* a chunk after finish */
     TERN_ERR_STREAM_FROM_MISMATCH = 14036,
     TERN_ERR_STREAM_TO_MISMATCH = 14037,
     TERN_ERR_STREAM_SEQ_TOO_SMALL = 14038,

@@ -17,7 +17,8 @@
 
 static const tern_elem_field text_fields[] = {{"text", 1, 0, 0}};
 static const tern_elem_field custom_fields[] = {{"data", 0, 0, 0}, {"description", 0, 0, 0}, {"extension", 0, 0, 0}};
-static const tern_elem_field location_fields[] = {{"description", 0, 0, 0}, {"longitude", 1, 0, 1}, {"latitude", 1, 0, 1}};
+static const tern_elem_field location_fields[] = {
+    {"description", 0, 0, 0}, {"longitude", 1, 0, 1}, {"latitude", 1, 0, 1}};
 
 static int location_encode(const tern_elem_type *t, const cJSON *payload, tern_buf *out);
 static void location_decode(const tern_elem_type *t, const cJSON *payload, const char **vals);

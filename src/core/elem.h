@@ -55,9 +55,9 @@ const tern_elem_type *tern_elem_by_sdk_type(int sdk_type);
 const tern_elem_type *tern_elem_at(size_t i);
 
 /* Encoding from C strings (libtern's drafts, REST): vals[i] for fields[i], NULL for
- * absent; a number field's value is its decimal text (1003 if it is not a number). With omit_absent 0 it is the canonical form: the same codes and the same bytes
- * as t->encode on the equivalent object. With omit_absent 1 absent optional fields are
- * left out (libtern's drafts show the payload as the app gave it). */
+ * absent; a number field's value is its decimal text (1003 if it is not a number). With omit_absent 0 it is the
+ * canonical form: the same codes and the same bytes as t->encode on the equivalent object. With omit_absent 1 absent
+ * optional fields are left out (libtern's drafts show the payload as the app gave it). */
 int tern_elem_encode_values(const tern_elem_type *t, const char *const *vals, int omit_absent, tern_buf *out);
 
 /* Appends a number field's value as the canonical form writes it: the shortest %g

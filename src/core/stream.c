@@ -111,8 +111,8 @@ const char *tern_stream_format_name(int format)
 const char *tern_stream_state_name(int state)
 {
     switch (state) {
-    case TERN_STREAM_FINISHED: return "finished";
-    case TERN_STREAM_ENDED: return "ended";
+    case TERN_STREAM_ST_FINISHED: return "finished";
+    case TERN_STREAM_ST_ENDED: return "ended";
     default: return "open";
     }
 }
@@ -120,8 +120,8 @@ const char *tern_stream_state_name(int state)
 int tern_stream_head(tern_buf *b, tern_conv_kind kind, const char *from, size_t fn, const char *to, size_t tn,
                      const char *ext_json, size_t en)
 {
-    int rc = tern_buf_printf(b, "\"conversationType\":\"%s\",\"from\":",
-                             kind == TERN_CONV_KIND_GROUP ? "GROUP" : "C2C");
+    int rc =
+        tern_buf_printf(b, "\"conversationType\":\"%s\",\"from\":", kind == TERN_CONV_KIND_GROUP ? "GROUP" : "C2C");
     rc |= tern_buf_json_str(b, from, fn);
     rc |= tern_buf_puts(b, ",\"to\":");
     rc |= tern_buf_json_str(b, to, tn);
@@ -151,12 +151,12 @@ int tern_stream_text_append(tern_buf *b, const char *s, size_t n)
 
 int tern_stream_text_close(tern_buf *b, const tern_stream_meta *m)
 {
-    int rc = tern_buf_printf(b, "\"},\"stream\":{\"format\":\"%s\",\"state\":\"%s\",\"lastSeq\":%lld",
-                             tern_stream_format_name(m->format), tern_stream_state_name(m->state),
-                             (long long)m->last_seq);
-    if (m->state == TERN_STREAM_FINISHED && m->has_reason)
+    int rc =
+        tern_buf_printf(b, "\"},\"stream\":{\"format\":\"%s\",\"state\":\"%s\",\"lastSeq\":%lld",
+                        tern_stream_format_name(m->format), tern_stream_state_name(m->state), (long long)m->last_seq);
+    if (m->state == TERN_STREAM_ST_FINISHED && m->has_reason)
         rc |= tern_buf_printf(b, ",\"finishReason\":%lld", (long long)m->finish_reason);
-    if (m->state == TERN_STREAM_ENDED)
+    if (m->state == TERN_STREAM_ST_ENDED)
         rc |= tern_buf_printf(b, ",\"endCode\":%d", m->end_code);
     rc |= tern_buf_putc(b, '}');
     return rc < 0 ? -1 : 0;

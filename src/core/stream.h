@@ -22,15 +22,16 @@
 #include "core/conv.h"
 
 /* Seed 002's limits: the defaults of ternd's settings (docs/operations.md). */
-#define TERN_STREAM_MAX_BYTES 131072      /* total text of a stream: 128 KB → 14032 */
-#define TERN_STREAM_INTERVAL_MS 30000     /* between two chunks: 30 s → 14033 */
-#define TERN_STREAM_TOTAL_MS 1800000      /* first chunk to last: 30 min → 14034 */
-#define TERN_STREAM_RATE 100              /* requests per second per app → 429 */
-#define TERN_STREAM_MAX_MEMBERS 200       /* group members → 14100 */
-#define TERN_STREAM_MAX_EXT 12288         /* the first chunk's ext (its JSON text) → 80002 */
+#define TERN_STREAM_MAX_BYTES 131072  /* total text of a stream: 128 KB → 14032 */
+#define TERN_STREAM_INTERVAL_MS 30000 /* between two chunks: 30 s → 14033 */
+#define TERN_STREAM_TOTAL_MS 1800000  /* first chunk to last: 30 min → 14034 */
+#define TERN_STREAM_RATE 100          /* requests per second per app → 429 */
+#define TERN_STREAM_MAX_MEMBERS 200   /* group members → 14100 */
+#define TERN_STREAM_MAX_EXT 12288     /* the first chunk's ext (its JSON text) → 80002 */
 
 enum { TERN_STREAM_FMT_TEXT = 1, TERN_STREAM_FMT_MARKDOWN = 2 };
-enum { TERN_STREAM_OPEN = 1, TERN_STREAM_FINISHED = 2, TERN_STREAM_ENDED = 3 };
+/* A stream's state; the same values as libtern's tern_stream_state (tern/tern.h). */
+enum { TERN_STREAM_ST_OPEN = 1, TERN_STREAM_ST_FINISHED = 2, TERN_STREAM_ST_ENDED = 3 };
 
 /* One chunk request. Strings and ext are borrowed from the parsed tree. */
 typedef struct tern_stream_req {
@@ -63,7 +64,7 @@ int tern_stream_req_parse(const cJSON *root, tern_stream_req *r);
 /* The stream member of a streamed message. */
 typedef struct tern_stream_meta {
     int format;       /* TERN_STREAM_FMT_* */
-    int state;        /* TERN_STREAM_OPEN / FINISHED / ENDED */
+    int state;        /* TERN_STREAM_ST_OPEN / FINISHED / ENDED */
     int64_t last_seq; /* the last chunk's seq */
     int has_reason;   /* FINISHED: finishReason given */
     int64_t finish_reason;

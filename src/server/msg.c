@@ -114,8 +114,8 @@ static void fan_out(send_req *r, frame *f)
         delivery_push_users(s, r->app, (const char *const *)r->snap->members, r->snap->n, r->origin_session, f);
     } else {
         const char *users[2] = {r->to, r->sender};
-        delivery_push_users(s, r->app, users, strcmp(r->to, r->sender) != 0 && !r->skip_sender ? 2 : 1, r->origin_session,
-                            f);
+        delivery_push_users(s, r->app, users, strcmp(r->to, r->sender) != 0 && !r->skip_sender ? 2 : 1,
+                            r->origin_session, f);
     }
 }
 

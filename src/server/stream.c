@@ -105,8 +105,7 @@ static frame *event_frame(const ev_args *a)
     else
         tern_conv_id_append(&b, TERN_CONV_KIND_C2C, a->conv_peer, strlen(a->conv_peer));
     tern_buf_printf(&b, "\",\"conversationType\":\"%s\",\"from\":\"%s\",\"to\":\"%s\",\"msgSeq\":%llu,\"seq\":%lld",
-                    a->is_group ? "GROUP" : "C2C", a->from, a->to, (unsigned long long)a->msg_seq,
-                    (long long)a->seq);
+                    a->is_group ? "GROUP" : "C2C", a->from, a->to, (unsigned long long)a->msg_seq, (long long)a->seq);
     tern_buf_printf(&b, ",\"prevSeq\":%lld,\"text\":", (long long)a->prev_seq);
     tern_buf_json_str(&b, a->text ? a->text : "", a->text ? a->text_len : 0);
     tern_buf_printf(&b, ",\"format\":\"%s\"", tern_stream_format_name(a->format));
@@ -115,9 +114,9 @@ static frame *event_frame(const ev_args *a)
         tern_buf_append(&b, a->ext, a->ext_len);
     }
     tern_buf_printf(&b, ",\"state\":\"%s\"", tern_stream_state_name(a->state));
-    if (a->state == TERN_STREAM_FINISHED && a->has_reason)
+    if (a->state == TERN_STREAM_ST_FINISHED && a->has_reason)
         tern_buf_printf(&b, ",\"finishReason\":%lld", (long long)a->reason);
-    if (a->state == TERN_STREAM_ENDED)
+    if (a->state == TERN_STREAM_ST_ENDED)
         tern_buf_printf(&b, ",\"endCode\":%d", a->end_code);
     if (a->message) {
         tern_buf_puts(&b, ",\"message\":");
@@ -179,7 +178,7 @@ static void chunk_op_free(chunk_op *c)
 /* Drops e from the table once it is closed and nothing of it is in flight. Locked. */
 static void maybe_drop(server *s, sent *e)
 {
-    if (e->state != TERN_STREAM_OPEN && e->pending == 0) {
+    if (e->state != TERN_STREAM_ST_OPEN && e->pending == 0) {
         hmap_del_u64(&T(s)->open, e->msg_id);
         group_snap_unref(e->snap);
         tern_free(e);
@@ -193,7 +192,7 @@ static void on_chunk_done(store_op *op);
  * store, and a restart takes it up and the sweeper ends it. */
 static void end_stream(server *s, sent *e, int code)
 {
-    e->state = TERN_STREAM_ENDED;
+    e->state = TERN_STREAM_ST_ENDED;
     e->end_code = code;
     atomic_fetch_add(&T(s)->ended, 1);
     if (e->phantom) {
@@ -220,7 +219,7 @@ static void end_stream(server *s, sent *e, int code)
                  .seq = e->last_seq,
                  .prev_seq = e->last_seq,
                  .format = e->format,
-                 .state = TERN_STREAM_ENDED,
+                 .state = TERN_STREAM_ST_ENDED,
                  .end_code = code};
     build_frames(c->f, &a);
     c->op.kind = STORE_OP_STREAM_END;
@@ -259,7 +258,7 @@ static void on_chunk_done(store_op *op)
     }
     pthread_mutex_lock(&T(s)->mu);
     e->pending--;
-    if (rc != TERN_OK && c->kind == OP_CHUNK && e->state == TERN_STREAM_OPEN) {
+    if (rc != TERN_OK && c->kind == OP_CHUNK && e->state == TERN_STREAM_ST_OPEN) {
         /* Not stored: the text now has a hole, so the stream cannot go on. */
         LOG_WARN("stream %llu: chunk %lld not stored (%d): ending the stream", (unsigned long long)e->msg_id,
                  (long long)c->seq, rc);
@@ -289,7 +288,7 @@ static void on_first_done(store_op *op)
             e->msg_seq = op->u.msg.seq;
             e->is_group = c->is_group;
             e->format = c->format;
-            e->state = TERN_STREAM_OPEN;
+            e->state = TERN_STREAM_ST_OPEN;
             e->started_ms = e->last_ms = tern_now_ms();
             e->last_seq = c->seq;
             e->total = c->text_len;
@@ -313,7 +312,7 @@ static void on_first_done(store_op *op)
                      .text = c->text,
                      .text_len = c->text_len,
                      .format = c->format,
-                     .state = c->finish ? TERN_STREAM_FINISHED : TERN_STREAM_OPEN,
+                     .state = c->finish ? TERN_STREAM_ST_FINISHED : TERN_STREAM_ST_OPEN,
                      .has_reason = c->has_reason,
                      .reason = c->reason,
                      .ext = c->ext ? c->ext : "{}",
@@ -394,7 +393,7 @@ static int post_first(server *s, store_reader *rd, int64_t app, int is_group, co
             e->is_group = is_group;
             e->phantom = 1;
             e->format = c->format;
-            e->state = TERN_STREAM_OPEN;
+            e->state = TERN_STREAM_ST_OPEN;
             e->started_ms = e->last_ms = tern_now_ms();
             e->total = c->text_len;
             memcpy(e->from, c->from, sizeof e->from);
@@ -416,7 +415,7 @@ static int post_first(server *s, store_reader *rd, int64_t app, int is_group, co
     c->head = tern_strndup(f.data, f.len);
     c->head_len = f.len;
     tern_stream_meta meta = {.format = c->format,
-                             .state = c->finish ? TERN_STREAM_FINISHED : TERN_STREAM_OPEN,
+                             .state = c->finish ? TERN_STREAM_ST_FINISHED : TERN_STREAM_ST_OPEN,
                              .last_seq = c->seq,
                              .has_reason = c->has_reason,
                              .finish_reason = c->reason};
@@ -480,7 +479,7 @@ static int closed_code(server *s, store_reader *rd, int64_t app, uint64_t msg_id
             code = TERN_ERR_STREAM_FINISHED;
         else if (state && !strcmp(state, "ended"))
             code = tern_json_get_int(st, "endCode", 14032, 14034, &ec) == TERN_JSON_OK ? (int)ec
-                                                                                     : TERN_ERR_STREAM_FINISHED;
+                                                                                       : TERN_ERR_STREAM_FINISHED;
     }
     cJSON_Delete(j);
     tern_buf_free(&b);
@@ -490,7 +489,7 @@ static int closed_code(server *s, store_reader *rd, int64_t app, uint64_t msg_id
 /* The refusal of a chunk for a closed stream e. */
 static int refusal(const sent *e)
 {
-    if (e->state == TERN_STREAM_ENDED && e->end_code >= TERN_ERR_STREAM_TOO_LONG &&
+    if (e->state == TERN_STREAM_ST_ENDED && e->end_code >= TERN_ERR_STREAM_TOO_LONG &&
         e->end_code <= TERN_ERR_STREAM_TOTAL_TIME)
         return e->end_code;
     return TERN_ERR_STREAM_FINISHED;
@@ -515,7 +514,7 @@ static int post_next(server *s, store_reader *rd, int64_t app, int is_group, con
     int rc = TERN_OK;
     if (!e || e->app != app)
         rc = -1;
-    else if (e->state != TERN_STREAM_OPEN)
+    else if (e->state != TERN_STREAM_ST_OPEN)
         rc = refusal(e);
     else if (!tern_str_eq(q->from, e->from))
         rc = TERN_ERR_STREAM_FROM_MISMATCH;
@@ -544,7 +543,7 @@ static int post_next(server *s, store_reader *rd, int64_t app, int is_group, con
     e->last_ms = now;
     e->total += q->text.n;
     if (q->finish)
-        e->state = TERN_STREAM_FINISHED;
+        e->state = TERN_STREAM_ST_FINISHED;
     uint64_t id = e->msg_id;
     if (e->phantom) {
         maybe_drop(s, e);
@@ -611,15 +610,15 @@ static int post_next(server *s, store_reader *rd, int64_t app, int is_group, con
         e->last_seq = prev_seq;
         e->last_ms = prev_ms;
         e->total -= q->text.n;
-        e->state = TERN_STREAM_OPEN;
+        e->state = TERN_STREAM_ST_OPEN;
         chunk_op_free(c);
     }
     pthread_mutex_unlock(&t->mu);
     return rc;
 }
 
-int stream_post(server *s, store_reader *rd, int64_t app, int is_group, const tern_stream_req *req,
-                stream_done_fn done, void *ud)
+int stream_post(server *s, store_reader *rd, int64_t app, int is_group, const tern_stream_req *req, stream_done_fn done,
+                void *ud)
 {
     if (atomic_load(&s->shutting_down))
         return TERN_ERR_SHUTTING_DOWN;
@@ -671,7 +670,7 @@ static void on_sweep(uv_timer_t *tm)
     for (size_t i = 0; hmap_next(&t->open, &i, &he);) {
         sent *e = he->val;
         int code = 0;
-        if (e->state != TERN_STREAM_OPEN)
+        if (e->state != TERN_STREAM_ST_OPEN)
             continue;
         if (now - e->started_ms > s->cfg.stream_total_ms)
             code = TERN_ERR_STREAM_TOTAL_TIME;
@@ -709,7 +708,7 @@ static void take_up(void *ud, const store_stream *x)
     e->msg_seq = x->msg_seq;
     e->is_group = x->is_group;
     e->format = x->format;
-    e->state = TERN_STREAM_OPEN;
+    e->state = TERN_STREAM_ST_OPEN;
     e->started_ms = x->started_ms;
     e->last_ms = x->last_ms;
     e->last_seq = x->last_seq;
@@ -741,8 +740,8 @@ int stream_init(server *s, store_reader *rd)
 void stream_start_sweeper(server *s)
 {
     stream_table *t = T(s);
-    int period = s->cfg.stream_interval_ms < s->cfg.stream_total_ms ? s->cfg.stream_interval_ms
-                                                                    : s->cfg.stream_total_ms;
+    int period =
+        s->cfg.stream_interval_ms < s->cfg.stream_total_ms ? s->cfg.stream_interval_ms : s->cfg.stream_total_ms;
     period /= 4;
     if (period < 20)
         period = 20;

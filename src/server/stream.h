@@ -47,8 +47,8 @@ int stream_rate_take(server *s, int64_t app);
  * the refusal, done not running: 14030 (a first chunk's seq not 0), 14031, 14032,
  * 14033, 14034, 14035, 14036, 14037, 14038, 14100, 80002 (ext over 12 KB), 5002, 5003,
  * 5004. A refusal changes nothing, except 14032/14033/14034 which end the stream. */
-int stream_post(server *s, store_reader *rd, int64_t app, int is_group, const tern_stream_req *req,
-                stream_done_fn done, void *ud);
+int stream_post(server *s, store_reader *rd, int64_t app, int is_group, const tern_stream_req *req, stream_done_fn done,
+                void *ud);
 
 /* Counters for /metrics. Thread-safe. */
 typedef struct stream_stats {

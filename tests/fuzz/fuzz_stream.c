@@ -40,7 +40,7 @@ static void check_accepted(const tern_stream_req *q)
     tern_stream_text_append(&b, q->text.p, half);
     tern_stream_text_append(&b, q->text.p + half, q->text.n - half);
     tern_stream_meta m = {.format = q->format ? q->format : TERN_STREAM_FMT_TEXT,
-                          .state = q->finish ? TERN_STREAM_FINISHED : TERN_STREAM_OPEN,
+                          .state = q->finish ? TERN_STREAM_ST_FINISHED : TERN_STREAM_ST_OPEN,
                           .last_seq = q->seq,
                           .has_reason = q->has_reason,
                           .finish_reason = q->finish_reason};

@@ -147,10 +147,9 @@ static void test_envelope_and_error_bytes(void **state)
     /* Error body: member order, and its path below /{org}/{app}. */
     assert_int_equal(it_http(s, "GET", "/demo/demo/users/nobody", tok, NULL, &r), 404);
     b = r.body;
-    const char *ekeys[] = {
-        "{\"error\":\"service_resource_not_found\",\"code\":20003,\"error_description\":\"",
-        "\",\"error_code\":20003,\"exception\":\"TernException\",\"timestamp\":", ",\"duration\":",
-        ",\"path\":\"/users/nobody\"}"};
+    const char *ekeys[] = {"{\"error\":\"service_resource_not_found\",\"code\":20003,\"error_description\":\"",
+                           "\",\"error_code\":20003,\"exception\":\"TernException\",\"timestamp\":", ",\"duration\":",
+                           ",\"path\":\"/users/nobody\"}"};
     for (size_t i = 0; i < sizeof ekeys / sizeof ekeys[0]; i++) {
         const char *p = strstr(b, ekeys[i]);
         if (!p)

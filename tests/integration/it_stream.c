@@ -165,9 +165,9 @@ static void test_seed_examples_and_live_order(void **state)
         if (!d || strcmp(it_jstr(d, "msgId"), mid) || (int)it_jnum(d, "seq", -9) != 0 ||
             (int)it_jnum(d, "prevSeq", -9) != -1 || strcmp(it_jstr(d, "text"), "第一个分片") ||
             strcmp(it_jstr(d, "format"), "markdown") || strcmp(it_jstr(d, "conversationID"), "GROUPg1") ||
-            strcmp(it_jstr(d, "from"), "222") || strcmp(it_jstr(d, "state"), "open") || !cJSON_IsObject(it_jget(d, "ext")) ||
-            strcmp(it_jstr(d, "message.msgId"), mid) || (int)it_jnum(d, "message.seq", -1) != 1 ||
-            strcmp(it_jstr(d, "message.stream.state"), "open"))
+            strcmp(it_jstr(d, "from"), "222") || strcmp(it_jstr(d, "state"), "open") ||
+            !cJSON_IsObject(it_jget(d, "ext")) || strcmp(it_jstr(d, "message.msgId"), mid) ||
+            (int)it_jnum(d, "message.seq", -1) != 1 || strcmp(it_jstr(d, "message.stream.state"), "open"))
             fail_msg("first chunk event: %s", it_jshow(ev));
         cJSON_Delete(ev);
         ev = it_ws_wait_event(rx[i], "stream", IT_WAIT_MS);
@@ -249,8 +249,9 @@ static void test_error_table(void **state)
               "param body.seq is illegal");
     chunk_err(s, GROUP_PATH, "{\"from\":\"a\",\"to\":\"g1\",\"body\":{\"msg\":\"a\",\"seq\":1.5}}", 400, 14030,
               "param body.seq is illegal");
-    chunk_err(s, GROUP_PATH, "{\"from\":\"a\",\"to\":\"g1\",\"body\":{\"msgId\":\"123456789\",\"msg\":\"a\",\"seq\":1}}",
-              404, 14031, "can not find stream message by msgId");
+    chunk_err(s, GROUP_PATH,
+              "{\"from\":\"a\",\"to\":\"g1\",\"body\":{\"msgId\":\"123456789\",\"msg\":\"a\",\"seq\":1}}", 404, 14031,
+              "can not find stream message by msgId");
     chunk_err(s, GROUP_PATH, "{\"from\":\"a\",\"to\":\"g1\",\"body\":{\"msgId\":\"12x\",\"msg\":\"a\",\"seq\":1}}", 404,
               14031, "can not find stream message by msgId");
     /* Not the seed's, but never accepted and dropped. */
@@ -268,27 +269,29 @@ static void test_error_table(void **state)
     char mid[32];
     chunk_ok(s, GROUP_PATH, "{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msg\":\"a\",\"seq\":0}}", mid);
     chunk_err(s, GROUP_PATH,
-              fmt_body("{\"from\":\"eve\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"b\",\"seq\":1}}", mid), 400,
-              14036, "stream message from user mismatch");
+              fmt_body("{\"from\":\"eve\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"b\",\"seq\":1}}", mid),
+              400, 14036, "stream message from user mismatch");
     chunk_err(s, GROUP_PATH,
-              fmt_body("{\"from\":\"bot\",\"to\":\"g2\",\"body\":{\"msgId\":\"%s\",\"msg\":\"b\",\"seq\":1}}", mid), 400,
-              14037, "stream message to mismatch");
+              fmt_body("{\"from\":\"bot\",\"to\":\"g2\",\"body\":{\"msgId\":\"%s\",\"msg\":\"b\",\"seq\":1}}", mid),
+              400, 14037, "stream message to mismatch");
     chunk_err(s, USER_PATH,
-              fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"b\",\"seq\":1}}", mid), 400,
-              14037, "stream message to mismatch");
+              fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"b\",\"seq\":1}}", mid),
+              400, 14037, "stream message to mismatch");
     chunk_err(s, GROUP_PATH,
-              fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"b\",\"seq\":0}}", mid), 400,
-              14038, "stream message chunk seq too small");
-    chunk_ok(s, GROUP_PATH, fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"b\",\"seq\":5}}", mid),
-             NULL);
-    chunk_err(s, GROUP_PATH,
-              fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"b\",\"seq\":5}}", mid), 400,
-              14038, "stream message chunk seq too small");
-    /* The refusals changed nothing: the text is "ab". */
+              fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"b\",\"seq\":0}}", mid),
+              400, 14038, "stream message chunk seq too small");
     chunk_ok(s, GROUP_PATH,
-             fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"c\",\"seq\":6,\"finish\":true}}",
-                      mid),
+             fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"b\",\"seq\":5}}", mid),
              NULL);
+    chunk_err(s, GROUP_PATH,
+              fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"b\",\"seq\":5}}", mid),
+              400, 14038, "stream message chunk seq too small");
+    /* The refusals changed nothing: the text is "ab". */
+    chunk_ok(
+        s, GROUP_PATH,
+        fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"c\",\"seq\":6,\"finish\":true}}",
+                 mid),
+        NULL);
     it_ws *b = it_login(s, "bob", "b1");
     cJSON *m = only_message(b, "GROUPg1");
     assert_string_equal(it_jstr(m, "payload.text"), "abc");
@@ -302,8 +305,8 @@ static void test_error_table(void **state)
                      401);
     it_http_resp_free(&r);
     /* Invalid UTF-8 in a chunk: the body is refused whole. */
-    assert_int_equal(post(s, GROUP_PATH, "{\"from\":\"a\",\"to\":\"g1\",\"body\":{\"msg\":\"\xc3\x28\",\"seq\":0}}", &r),
-                     400);
+    assert_int_equal(
+        post(s, GROUP_PATH, "{\"from\":\"a\",\"to\":\"g1\",\"body\":{\"msg\":\"\xc3\x28\",\"seq\":0}}", &r), 400);
     assert_int_equal((int)it_jnum(r.json, "code", -1), 1001);
     it_http_resp_free(&r);
 }
@@ -312,8 +315,8 @@ static void test_error_table(void **state)
 static void test_limits_end_the_stream(void **state)
 {
     (void)state;
-    static const char *const args[] = {"--stream-max-bytes", "10", "--stream-interval-ms", "1000",
-                                       "--stream-total-ms",  "4000", NULL};
+    static const char *const args[] = {
+        "--stream-max-bytes", "10", "--stream-interval-ms", "1000", "--stream-total-ms", "4000", NULL};
     it_server *s = it_server_new(args);
     assert_non_null(s);
     setup_group(s);
@@ -325,8 +328,8 @@ static void test_limits_end_the_stream(void **state)
               fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"abc\",\"seq\":1}}", mid),
               400, 14032, "stream message total length exceeds limit");
     chunk_err(s, GROUP_PATH,
-              fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"a\",\"seq\":2}}", mid), 400,
-              14032, "stream message total length exceeds limit");
+              fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"a\",\"seq\":2}}", mid),
+              400, 14032, "stream message total length exceeds limit");
     expect_event(b, mid, 0, -1, "12345678", "open");
     cJSON *ev = it_ws_wait_event(b, "stream", IT_WAIT_MS);
     if ((int)it_jnum(ev, "data.endCode", -1) != 14032 || strcmp(it_jstr(ev, "data.state"), "ended"))
@@ -338,24 +341,25 @@ static void test_limits_end_the_stream(void **state)
         fail_msg("ended message: %s", it_jshow(m));
     cJSON_Delete(m);
     /* A first chunk over the limit creates nothing. */
-    chunk_err(s, GROUP_PATH, "{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msg\":\"12345678901\",\"seq\":0}}", 400, 14032,
-              NULL);
+    chunk_err(s, GROUP_PATH, "{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msg\":\"12345678901\",\"seq\":0}}", 400,
+              14032, NULL);
 
     /* 14033: more than 1 s between chunks; the sweeper ends it even without one. */
     chunk_ok(s, GROUP_PATH, "{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msg\":\"x\",\"seq\":0}}", mid);
     it_sleep_ms(2000);
     chunk_err(s, GROUP_PATH,
-              fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"y\",\"seq\":1}}", mid), 400,
-              14033, "stream message chunk interval timeout");
+              fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"y\",\"seq\":1}}", mid),
+              400, 14033, "stream message chunk interval timeout");
     /* 14034: chunks every 250 ms (well within the interval), past 4 s in total. */
     chunk_ok(s, GROUP_PATH, "{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msg\":\"\",\"seq\":0}}", mid);
     int got = 0;
     for (int i = 1; i < 40 && !got; i++) {
         it_sleep_ms(250);
         it_http_resp r;
-        int st = post(s, GROUP_PATH,
-                      fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"\",\"seq\":%d}}", mid, i),
-                      &r);
+        int st = post(
+            s, GROUP_PATH,
+            fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"\",\"seq\":%d}}", mid, i),
+            &r);
         if (st != 200) {
             if (st != 400 || (int)it_jnum(r.json, "error_code", -1) != 14034 ||
                 strcmp(it_jstr(r.json, "error_description"), "stream message total timeout"))
@@ -390,7 +394,8 @@ static void test_reconnect_mid_stream(void **state)
     expect_event(b, mid, 2, 1, "C", "open");
     it_ws_free(b); /* bob drops off; a chunk comes meanwhile */
     chunk_ok(s, GROUP_PATH,
-             fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"D\",\"seq\":3}}", mid), NULL);
+             fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"D\",\"seq\":3}}", mid),
+             NULL);
     /* Back: sync gives the text so far with its last seq, the live chunks go on from there. */
     b = it_login(s, "bob", "b2");
     cJSON *out = cJSON_CreateArray();
@@ -405,10 +410,11 @@ static void test_reconnect_mid_stream(void **state)
     cJSON *h = only_message(b, "GROUPg1");
     assert_string_equal(it_jstr(h, "payload.text"), "ABCD");
     cJSON_Delete(h);
-    chunk_ok(s, GROUP_PATH,
-             fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"E\",\"seq\":4,\"finish\":true}}",
-                      mid),
-             NULL);
+    chunk_ok(
+        s, GROUP_PATH,
+        fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"E\",\"seq\":4,\"finish\":true}}",
+                 mid),
+        NULL);
     expect_event(b, mid, 4, 3, "E", "finished");
     it_ws_pump(b, 100);
     assert_int_equal((int)it_ws_count_events(b, "stream"), 0);
@@ -426,21 +432,24 @@ static void test_kill9_mid_stream(void **state)
     assert_non_null(s);
     setup_group(s);
     char mid[32], mid2[32];
-    chunk_ok(s, GROUP_PATH, "{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msg\":\"one \",\"seq\":0,\"type\":\"markdown\"}}",
-             mid);
     chunk_ok(s, GROUP_PATH,
-             fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"two \",\"seq\":1}}", mid), NULL);
+             "{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msg\":\"one \",\"seq\":0,\"type\":\"markdown\"}}", mid);
+    chunk_ok(s, GROUP_PATH,
+             fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"two \",\"seq\":1}}", mid),
+             NULL);
     chunk_ok(s, GROUP_PATH, "{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msg\":\"left \",\"seq\":0}}", mid2);
     it_server_kill9(s);
     assert_int_equal(it_server_restart(s), 0);
     /* The acknowledged chunks survived, and the stream goes on. */
-    chunk_ok(s, GROUP_PATH,
-             fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"three\",\"seq\":2,\"finish\":true}}",
-                      mid),
-             NULL);
+    chunk_ok(
+        s, GROUP_PATH,
+        fmt_body(
+            "{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"three\",\"seq\":2,\"finish\":true}}",
+            mid),
+        NULL);
     chunk_err(s, GROUP_PATH,
-              fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"x\",\"seq\":3}}", mid), 400,
-              14035, NULL);
+              fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"x\",\"seq\":3}}", mid),
+              400, 14035, NULL);
     /* The other one is left alone: 5 s after its last chunk the sweeper ends it, text kept. */
     it_ws *w = it_login(s, "bob", "b0");
     for (int64_t until = it_now_ms() + 15000;;) {
@@ -456,16 +465,16 @@ static void test_kill9_mid_stream(void **state)
     }
     it_ws_free(w);
     chunk_err(s, GROUP_PATH,
-              fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"x\",\"seq\":1}}", mid2), 400,
-              14033, NULL);
+              fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"x\",\"seq\":1}}", mid2),
+              400, 14033, NULL);
     it_ws *b = it_login(s, "bob", "b1");
     cJSON *r = it_ws_request(b, "{\"op\":\"history\",\"conversationID\":\"GROUPg1\",\"limit\":10}");
     it_assert_code(r, 0);
     const cJSON *msgs = it_jget(r, "data.messages");
     assert_int_equal(cJSON_GetArraySize(msgs), 2);
     const cJSON *newest = cJSON_GetArrayItem(msgs, 0), *oldest = cJSON_GetArrayItem(msgs, 1);
-    if (strcmp(it_jstr(oldest, "payload.text"), "one two three") || strcmp(it_jstr(oldest, "stream.state"), "finished") ||
-        strcmp(it_jstr(oldest, "stream.format"), "markdown"))
+    if (strcmp(it_jstr(oldest, "payload.text"), "one two three") ||
+        strcmp(it_jstr(oldest, "stream.state"), "finished") || strcmp(it_jstr(oldest, "stream.format"), "markdown"))
         fail_msg("stream across kill -9: %s", it_jshow(oldest));
     if (strcmp(it_jstr(newest, "payload.text"), "left ") || strcmp(it_jstr(newest, "stream.state"), "ended") ||
         (int)it_jnum(newest, "stream.endCode", -1) != 14033)
@@ -490,8 +499,8 @@ static void test_rate_limit(void **state)
     for (int i = 1; i <= 12; i++) {
         it_http_resp r;
         int st = post(s, GROUP_PATH,
-                      fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"%d\",\"seq\":%d}}", mid,
-                               i % 10, ok + 1),
+                      fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"%d\",\"seq\":%d}}",
+                               mid, i % 10, ok + 1),
                       &r);
         if (st == 200)
             ok++;
@@ -513,10 +522,12 @@ static void test_rate_limit(void **state)
     it_http_resp_free(&mr);
     /* A refused request changed nothing: the next seq is still ok + 1. */
     it_sleep_ms(1100);
-    chunk_ok(s, GROUP_PATH,
-             fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"z\",\"seq\":%d,\"finish\":true}}",
-                      mid, ok + 1),
-             NULL);
+    chunk_ok(
+        s, GROUP_PATH,
+        fmt_body(
+            "{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"z\",\"seq\":%d,\"finish\":true}}",
+            mid, ok + 1),
+        NULL);
     it_ws *b = it_login(s, "bob", "b1");
     cJSON *m = only_message(b, "GROUPg1");
     assert_int_equal((int)it_jnum(m, "stream.lastSeq", -1), ok + 1);
@@ -535,7 +546,8 @@ static void test_group_limit_and_missing_targets(void **state)
     setup_group(s); /* alice, bob, carol: 3 */
     static const char *const four[] = {"bob", "carol", "dave", NULL};
     it_create_group(s, "g4", "alice", four);
-    chunk_ok(s, GROUP_PATH, "{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msg\":\"ok\",\"seq\":0,\"finish\":true}}", NULL);
+    chunk_ok(s, GROUP_PATH, "{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msg\":\"ok\",\"seq\":0,\"finish\":true}}",
+             NULL);
     chunk_err(s, GROUP_PATH, "{\"from\":\"bot\",\"to\":\"g4\",\"body\":{\"msg\":\"no\",\"seq\":0}}", 400, 14100,
               "stream message group member count exceeds limit");
     /* A group that does not exist: 200 and a msgId, and its chunks are checked... */
@@ -544,10 +556,12 @@ static void test_group_limit_and_missing_targets(void **state)
     chunk_err(s, GROUP_PATH,
               fmt_body("{\"from\":\"bot\",\"to\":\"ghost\",\"body\":{\"msgId\":\"%s\",\"msg\":\"x\",\"seq\":0}}", mid),
               400, 14038, NULL);
-    chunk_ok(s, GROUP_PATH,
-             fmt_body("{\"from\":\"bot\",\"to\":\"ghost\",\"body\":{\"msgId\":\"%s\",\"msg\":\"!\",\"seq\":1,\"finish\":true}}",
-                      mid),
-             NULL);
+    chunk_ok(
+        s, GROUP_PATH,
+        fmt_body(
+            "{\"from\":\"bot\",\"to\":\"ghost\",\"body\":{\"msgId\":\"%s\",\"msg\":\"!\",\"seq\":1,\"finish\":true}}",
+            mid),
+        NULL);
     /* ...but nothing is stored: a group created later under that id inherits nothing. */
     static const char *const m1[] = {"bob", NULL};
     it_create_group(s, "ghost", "alice", m1);
@@ -599,7 +613,6 @@ static void test_c2c_stream(void **state)
     it_ws_free(b);
 }
 
-
 /* The seed's values are the defaults, and hold as such: 128 KB of text exactly is
  * accepted and one byte more is 14032; 100 requests a second pass and the rest get 429. */
 static void test_default_limits(void **state)
@@ -623,7 +636,8 @@ static void test_default_limits(void **state)
     chunk_ok(s, GROUP_PATH, "{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msg\":\"a\",\"seq\":0}}", mid);
     it_sleep_ms(2000);
     chunk_ok(s, GROUP_PATH,
-             fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"b\",\"seq\":1}}", mid), NULL);
+             fmt_body("{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"b\",\"seq\":1}}", mid),
+             NULL);
     /* 100 a second: a burst of 130. The bucket holds 100 and refills at 100/s, so the
      * burst passes 100 plus what refilled meanwhile. */
     it_sleep_ms(1100);
@@ -631,8 +645,8 @@ static void test_default_limits(void **state)
     int64_t t0 = it_now_ms();
     for (int i = 0; i < 130; i++) {
         it_http_resp r;
-        int st = post(s, GROUP_PATH, "{\"from\":\"bot\",\"to\":\"nogroup\",\"body\":{\"msg\":\"\",\"seq\":0,\"finish\":true}}",
-                      &r);
+        int st = post(s, GROUP_PATH,
+                      "{\"from\":\"bot\",\"to\":\"nogroup\",\"body\":{\"msg\":\"\",\"seq\":0,\"finish\":true}}", &r);
         ok += st == 200;
         limited += st == 429;
         it_http_resp_free(&r);
@@ -676,7 +690,8 @@ static void test_racing_chunks(void **state)
         pthread_t th[N];
         for (int i = 0; i < N; i++) {
             snprintf(bodies[i], sizeof bodies[i],
-                     "{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"%d\",\"seq\":%d}}", mid, i, seq);
+                     "{\"from\":\"bot\",\"to\":\"g1\",\"body\":{\"msgId\":\"%s\",\"msg\":\"%d\",\"seq\":%d}}", mid, i,
+                     seq);
             rs[i] = (racer){s, bodies[i], 0};
             pthread_create(&th[i], NULL, race, &rs[i]);
         }

@@ -441,8 +441,8 @@ static void test_cli_https_wss(void **state)
     static char out[65536];
     /* REST over https. */
     const char *get[] = {
-        "--server",        server,           "--ca",  p->ca_path, "--app", "demo/demo", "--client-id", s->client_id,
-        "--client-secret", s->client_secret, "--json", "users", "get",      "bob",   NULL};
+        "--server",        server,           "--ca",   p->ca_path, "--app", "demo/demo", "--client-id", s->client_id,
+        "--client-secret", s->client_secret, "--json", "users",    "get",   "bob",       NULL};
     int st = run_cli(get, out, sizeof out);
     if (st != 0 || !strstr(out, "\"bob\""))
         fail_msg("tern users get over https: exit %d, output %s", st, out);

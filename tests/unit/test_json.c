@@ -261,7 +261,7 @@ static void test_elem_table(void **state)
     assert_int_equal(tern_elem_encode_values(loc, lv, 0, &lb), TERN_OK);
     assert_string_equal(lb.data, "{\"description\":\"Tian'anmen\",\"longitude\":116.397128,\"latitude\":39.916527}");
     static const char *const bad_coords[][2] = {{"180.0001", "0"}, {"-180.5", "0"}, {"0", "90.01"}, {"0", "-91"},
-                                                {"1e400", "0"},     {"abc", "0"},    {"0", ""},      {"0x10", "0"}};
+                                                {"1e400", "0"},    {"abc", "0"},    {"0", ""},      {"0x10", "0"}};
     for (size_t k = 0; k < sizeof bad_coords / sizeof bad_coords[0]; k++) {
         const char *bv[3] = {NULL, bad_coords[k][0], bad_coords[k][1]};
         tern_buf_reset(&lb);

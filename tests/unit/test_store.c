@@ -1500,7 +1500,6 @@ static void test_injected_failures(void **state)
     assert_int_equal(c.last_seq, 5);
 }
 
-
 /* Streamed messages in the store: the first chunk stores the message (its seq) and opens
  * the stream; chunks append; reads rebuild the text so far (history, messages_after,
  * the conversation's last message, message_get); the finish rewrites the message once

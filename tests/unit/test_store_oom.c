@@ -271,7 +271,6 @@ static void test_write_read_oom(void **state)
     store_close(s);
 }
 
-
 /* Streamed messages under failing allocations: opening a stream, a chunk, a mid-stream
  * read (the text rebuilt from its chunks) and the finish each fail cleanly or work, and
  * with memory back the store holds no half-open stream the server does not know of. */

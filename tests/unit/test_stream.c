@@ -112,22 +112,27 @@ static void test_fields(void **state)
     assert_int_equal(tern_stream_text_open(&b), 0);
     assert_int_equal(tern_stream_text_append(&b, "a\"b", 3), 0);
     assert_int_equal(tern_stream_text_append(&b, "\n第", 4), 0);
-    tern_stream_meta m = {.format = TERN_STREAM_FMT_MARKDOWN, .state = TERN_STREAM_ENDED, .last_seq = 4,
-                          .end_code = 14033};
+    tern_stream_meta m = {
+        .format = TERN_STREAM_FMT_MARKDOWN, .state = TERN_STREAM_ST_ENDED, .last_seq = 4, .end_code = 14033};
     assert_int_equal(tern_stream_text_close(&b, &m), 0);
     tern_buf_putc(&b, '}');
-    assert_string_equal(b.data, "{\"conversationType\":\"GROUP\",\"from\":\"bot\",\"to\":\"g1\",\"type\":\"TIMTextElem\","
-                                "\"cloudCustomData\":\"{\\\"k\\\":\\\"v\\\"}\",\"priority\":\"Normal\","
-                                "\"needReadReceipt\":false,\"payload\":{\"text\":\"a\\\"b\\n第\"},"
-                                "\"stream\":{\"format\":\"markdown\",\"state\":\"ended\",\"lastSeq\":4,\"endCode\":14033}}");
+    assert_string_equal(b.data,
+                        "{\"conversationType\":\"GROUP\",\"from\":\"bot\",\"to\":\"g1\",\"type\":\"TIMTextElem\","
+                        "\"cloudCustomData\":\"{\\\"k\\\":\\\"v\\\"}\",\"priority\":\"Normal\","
+                        "\"needReadReceipt\":false,\"payload\":{\"text\":\"a\\\"b\\n第\"},"
+                        "\"stream\":{\"format\":\"markdown\",\"state\":\"ended\",\"lastSeq\":4,\"endCode\":14033}}");
     cJSON *j = NULL;
     assert_int_equal(tern_json_parse(b.data, b.len, &j), TERN_OK);
     cJSON_Delete(j);
     tern_buf_reset(&b);
-    m = (tern_stream_meta){.format = TERN_STREAM_FMT_TEXT, .state = TERN_STREAM_FINISHED, .last_seq = 1,
-                           .has_reason = 1, .finish_reason = 0};
+    m = (tern_stream_meta){.format = TERN_STREAM_FMT_TEXT,
+                           .state = TERN_STREAM_ST_FINISHED,
+                           .last_seq = 1,
+                           .has_reason = 1,
+                           .finish_reason = 0};
     tern_stream_text_close(&b, &m);
-    assert_string_equal(b.data, "\"},\"stream\":{\"format\":\"text\",\"state\":\"finished\",\"lastSeq\":1,\"finishReason\":0}");
+    assert_string_equal(b.data,
+                        "\"},\"stream\":{\"format\":\"text\",\"state\":\"finished\",\"lastSeq\":1,\"finishReason\":0}");
     tern_buf_free(&b);
 }
 
@@ -139,8 +144,8 @@ static void test_rate(void **state)
     int ok = 0;
     for (int i = 0; i < 150; i++)
         ok += tern_rate_take(&r, 100, 100, t);
-    assert_int_equal(ok, 100); /* a full bucket, then nothing */
-    assert_int_equal(tern_rate_take(&r, 100, 100, t + 9000000ULL), 0); /* 0.9 of a token */
+    assert_int_equal(ok, 100);                                          /* a full bucket, then nothing */
+    assert_int_equal(tern_rate_take(&r, 100, 100, t + 9000000ULL), 0);  /* 0.9 of a token */
     assert_int_equal(tern_rate_take(&r, 100, 100, t + 10000000ULL), 1); /* 10 ms: one */
     assert_int_equal(tern_rate_take(&r, 100, 100, t + 10000000ULL), 0);
     ok = 0;

@@ -83,8 +83,9 @@ typedef struct group_fields {
  * (a key this server does not know: refused, never dropped). */
 static int read_group_fields(cJSON *j, group_fields *gf)
 {
-    static const char *const known[] = {"groupid", "groupname", "description", "public", "maxusers", "allowinvites",
-                                        "membersonly", "invite_need_confirm", "owner", "members", "custom"};
+    static const char *const known[] = {"groupid",  "groupname",    "description", "public",
+                                        "maxusers", "allowinvites", "membersonly", "invite_need_confirm",
+                                        "owner",    "members",      "custom"};
     static const char *const flags[] = {"allowinvites", "membersonly", "invite_need_confirm"};
     if (!tern_json_only_keys(j, known, sizeof known / sizeof known[0]))
         return TERN_ERR_NOT_SUPPORTED;

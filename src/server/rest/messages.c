@@ -83,8 +83,7 @@ static int read_opts(cJSON *j, send_opts *o)
 {
     /* Easemob fields this server does not implement (roam_ignore_users, need_group_ack,
      * env, ...) are refused, never dropped (docs/rest-api.md). */
-    static const char *const keys[] = {"from", "to",        "type",     "body",
-                                       "ext",  "clientMsgId", "routetype", "sync_device"};
+    static const char *const keys[] = {"from", "to", "type", "body", "ext", "clientMsgId", "routetype", "sync_device"};
     if (!tern_json_only_keys(j, keys, sizeof keys / sizeof keys[0]))
         return TERN_ERR_NOT_SUPPORTED;
     cJSON *rt = cJSON_GetObjectItemCaseSensitive(j, "routetype");

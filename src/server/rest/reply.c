@@ -116,12 +116,12 @@ void rest_error_body_desc(tern_buf *b, const rctx *x, int code, const char *name
 {
     /* Easemob's members (error, exception, timestamp, duration, error_code,
      * error_description) and Tern's (code, path). */
-    const char *exc = rest_is_stream_code(code)           ? "MessageSendException"
+    const char *exc = rest_is_stream_code(code)       ? "MessageSendException"
                       : code == TERN_ERR_RATE_LIMITED ? "ResourceLimitedException"
                                                       : "TernException";
     rest_error_head(b, name ? name : rest_error_name(code), code, description);
-    tern_buf_printf(b, ",\"error_code\":%d,\"exception\":\"%s\",\"timestamp\":%lld,\"duration\":%lld,\"path\":",
-                    code, exc, (long long)tern_now_ms(), (long long)(tern_now_ms() - x->start_ms));
+    tern_buf_printf(b, ",\"error_code\":%d,\"exception\":\"%s\",\"timestamp\":%lld,\"duration\":%lld,\"path\":", code,
+                    exc, (long long)tern_now_ms(), (long long)(tern_now_ms() - x->start_ms));
     tern_buf_json_str(b, x->rel, strlen(x->rel));
     tern_buf_putc(b, '}');
 }

@@ -106,7 +106,7 @@ struct rest_op {
     void *ud;                  /* the resource's own state, freed by free_ud (if set) with r */
     void (*free_ud)(void *ud);
     void (*off_loop)(rest_op *r, size_t i); /* rest_run_off_loop's work */
-    char **list;               /* owned list */
+    char **list;                            /* owned list */
     size_t nlist;
     tern_buf out; /* response data built on the writer, or aggregated */
     int pending;  /* multi-recipient sends */

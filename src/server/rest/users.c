@@ -61,8 +61,8 @@ static void create_req_free(void *ud)
 
 typedef struct list_ctx {
     tern_buf *b;
-    int n;        /* rows seen */
-    int max;      /* rows written at most (0: all); a row past it only counts */
+    int n;         /* rows seen */
+    int max;       /* rows written at most (0: all); a row past it only counts */
     char last[65]; /* the last row written */
 } list_ctx;
 

@@ -150,11 +150,12 @@ static const char *const wsql[W_COUNT] = {
     [W_USER_EXISTS] = "SELECT 1 FROM users WHERE app=? AND user=?",
     [W_USER_DEL] = "DELETE FROM users WHERE app=? AND user=?",
     [W_GROUP_GET] = "SELECT dismissed FROM groups WHERE app=? AND group_id=?",
-    [W_GROUP_UPSERT] = "INSERT INTO groups(app,group_id,name,owner,created_ms,dismissed,description,public,maxusers,attrs)"
-                       " VALUES(?,?,?,?,?,0,?,?,?,?) ON CONFLICT(app,group_id) DO UPDATE SET"
-                       " name=excluded.name,owner=excluded.owner,created_ms=excluded.created_ms,"
-                       "dismissed=0,description=excluded.description,public=excluded.public,"
-                       "maxusers=excluded.maxusers,attrs=excluded.attrs",
+    [W_GROUP_UPSERT] =
+        "INSERT INTO groups(app,group_id,name,owner,created_ms,dismissed,description,public,maxusers,attrs)"
+        " VALUES(?,?,?,?,?,0,?,?,?,?) ON CONFLICT(app,group_id) DO UPDATE SET"
+        " name=excluded.name,owner=excluded.owner,created_ms=excluded.created_ms,"
+        "dismissed=0,description=excluded.description,public=excluded.public,"
+        "maxusers=excluded.maxusers,attrs=excluded.attrs",
     [W_GROUP_ROOM] = "SELECT IFNULL(g.maxusers,0),(SELECT COUNT(*) FROM group_members m WHERE m.app=g.app"
                      " AND m.group_id=g.group_id) FROM groups g WHERE app=? AND group_id=?",
     [W_GROUP_DISMISS] = "UPDATE groups SET dismissed=1 WHERE app=? AND group_id=?",

@@ -135,8 +135,7 @@ int sq_op_message(sq_store *s, store_op *op)
 
 /* ---- readers ----------------------------------------------------------------------- */
 
-static int message_array(sq_reader *r, sqlite3_stmt *st, int limit, tern_buf *out, int *more,
-                         uint64_t *last_seq)
+static int message_array(sq_reader *r, sqlite3_stmt *st, int limit, tern_buf *out, int *more, uint64_t *last_seq)
 {
     size_t start = out->len;
     int n = 0, rc;

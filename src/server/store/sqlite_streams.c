@@ -74,8 +74,8 @@ static int close_stream(sq_store *s, uint64_t id, tern_stream_meta *meta, __type
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         meta->last_seq = sqlite3_column_int64(st, 0);
-        fail |= tern_stream_text_append(&f, (const char *)sqlite3_column_text(st, 1),
-                                        (size_t)sqlite3_column_bytes(st, 1));
+        fail |=
+            tern_stream_text_append(&f, (const char *)sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1));
     }
     if (rc != SQLITE_DONE) {
         tern_buf_free(&f);
@@ -135,11 +135,11 @@ int sq_op_stream_chunk(sq_store *s, store_op *op)
             op->result = TERN_OK;
             return 0;
         }
-        meta.state = TERN_STREAM_FINISHED;
+        meta.state = TERN_STREAM_ST_FINISHED;
         meta.has_reason = c->has_reason;
         meta.finish_reason = c->finish_reason;
     } else {
-        meta.state = TERN_STREAM_ENDED;
+        meta.state = TERN_STREAM_ST_ENDED;
         meta.end_code = c->end_code;
     }
     int r = close_stream(s, c->msg_id, &meta, c);
@@ -159,14 +159,14 @@ int sq_stream_body(sq_reader *r, const char *head, size_t hn, uint64_t id, uint6
         return TERN_ERR_STORE;
     tern_buf f;
     tern_buf_init(&f, 0);
-    tern_stream_meta meta = {.format = format, .state = TERN_STREAM_OPEN};
+    tern_stream_meta meta = {.format = format, .state = TERN_STREAM_ST_OPEN};
     int fail = tern_buf_append(&f, head, hn) | tern_stream_text_open(&f);
     sqlite3_bind_int64(st, 1, (int64_t)id);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         meta.last_seq = sqlite3_column_int64(st, 0);
-        fail |= tern_stream_text_append(&f, (const char *)sqlite3_column_text(st, 1),
-                                        (size_t)sqlite3_column_bytes(st, 1));
+        fail |=
+            tern_stream_text_append(&f, (const char *)sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1));
     }
     if (rc != SQLITE_DONE) {
         tern_buf_free(&f);

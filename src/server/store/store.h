@@ -270,9 +270,9 @@ typedef struct store_group {
     int64_t created_ms;
     uint64_t member_count;
     char description[520];
-    int is_public;       /* 0/1 */
-    int64_t maxusers;    /* 0: no limit */
-    char attrs[1600];    /* JSON object text of the other Easemob fields ("" if none) */
+    int is_public;    /* 0/1 */
+    int64_t maxusers; /* 0: no limit */
+    char attrs[1600]; /* JSON object text of the other Easemob fields ("" if none) */
 } store_group;
 int store_group_get(store_reader *r, int64_t app, const char *group_id, store_group *out);
 /* Members of a group in user id order. TERN_OK / TERN_ERR_GROUP_NOT_FOUND / TERN_ERR_STORE. */

@@ -203,6 +203,68 @@ static void test_seed_examples_and_live_order(void **state)
     it_ws_free(c);
 }
 
+/* The seed's two curl commands as printed, but for the host, org, app, token and ids
+ * (and the comma the first one lacks before "ext"), run by curl itself. */
+static void test_seed_curl_verbatim(void **state)
+{
+    it_server *s = *state;
+    setup_group(s);
+    it_ws *b = it_login(s, "bob", "b1");
+    static char cmd[4096], out[4096];
+    snprintf(cmd, sizeof cmd,
+             "curl -s -L 'http://127.0.0.1:%d/demo/demo/stream_message/chatgroup' \\\n"
+             "-H 'Content-Type: application/json' \\\n"
+             "-H 'Accept: application/json' \\\n"
+             "-H 'Authorization: Bearer %s' \\\n"
+             "-d '{\n"
+             "    \"from\": \"222\",\n"
+             "    \"to\": \"g1\",\n"
+             "    \"body\": {\n"
+             "        \"msg\": \"第一个分片\",\n"
+             "        \"seq\": 0,\n"
+             "        \"type\": \"markdown\"\n"
+             "    },\n"
+             "    \"ext\": {\n"
+             "    }\n"
+             "}'",
+             s->port, it_app_token(s));
+    assert_int_equal(it_run_capture(cmd, out, sizeof out), 0);
+    cJSON *j = cJSON_Parse(out);
+    if (!j || !it_jstr(j, "data.msgId") || strcmp(it_jstr(j, "action"), "post"))
+        fail_msg("first curl: %s", out);
+    char mid[32];
+    snprintf(mid, sizeof mid, "%s", it_jstr(j, "data.msgId"));
+    cJSON_Delete(j);
+    snprintf(cmd, sizeof cmd,
+             "curl -s -L 'http://127.0.0.1:%d/demo/demo/stream_message/chatgroup' \\\n"
+             "-H 'Content-Type: application/json' \\\n"
+             "-H 'Accept: application/json' \\\n"
+             "-H 'Authorization: Bearer %s' \\\n"
+             "-d '{\n"
+             "    \"from\": \"222\",\n"
+             "    \"to\": \"g1\",\n"
+             "    \"body\": {\n"
+             "        \"msgId\": \"%s\",\n"
+             "        \"msg\": \"第二个分片,finish。\",\n"
+             "        \"seq\": 1,\n"
+             "        \"finish\": true,\n"
+             "        \"finishReason\": 0,\n"
+             "        \"type\": \"markdown\"\n"
+             "    }\n"
+             "}'",
+             s->port, it_app_token(s), mid);
+    assert_int_equal(it_run_capture(cmd, out, sizeof out), 0);
+    j = cJSON_Parse(out);
+    if (!j || !it_jstr(j, "data.msgId") || strcmp(it_jstr(j, "data.msgId"), mid))
+        fail_msg("second curl: %s", out);
+    cJSON_Delete(j);
+    cJSON *m = only_message(b, "GROUPg1");
+    assert_string_equal(it_jstr(m, "payload.text"), "第一个分片第二个分片,finish。");
+    assert_string_equal(it_jstr(m, "stream.state"), "finished");
+    cJSON_Delete(m);
+    it_ws_free(b);
+}
+
 /* A single chunk with seq 0 and finish is a whole message; ext is the message's. */
 static void test_single_chunk_and_ext(void **state)
 {
@@ -717,6 +779,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_seed_examples_and_live_order, it_setup_default, it_teardown_default),
+        cmocka_unit_test_setup_teardown(test_seed_curl_verbatim, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_single_chunk_and_ext, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_error_table, it_setup_default, it_teardown_default),
         cmocka_unit_test(test_limits_end_the_stream),

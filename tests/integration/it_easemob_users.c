@@ -298,7 +298,8 @@ static void *bulk_create(void *arg)
 }
 
 /* Password hashing never runs on the I/O loop: with one loop, /healthz answers at once
- * while 60 users with passwords are hashed (seconds of CPU). */
+ * while 30 users with passwords are hashed (seconds of CPU; 30, not more, so the create
+ * itself answers within the harness's 10 s on a loaded 2-core CI machine). */
 static void test_hashing_off_loop(void **state)
 {
     static const char *const args[] = {"--threads", "1", NULL};
@@ -308,7 +309,7 @@ static void test_hashing_off_loop(void **state)
     it_app_token(s);
     bulk b = {.s = s};
     int n = snprintf(b.body, sizeof b.body, "[");
-    for (int i = 0; i < 60; i++)
+    for (int i = 0; i < 30; i++)
         n += snprintf(b.body + n, sizeof b.body - (size_t)n, "%s{\"username\":\"h%02d\",\"password\":\"pw-%d\"}",
                       i ? "," : "", i, i);
     snprintf(b.body + n, sizeof b.body - (size_t)n, "]");
@@ -336,14 +337,14 @@ static void test_hashing_off_loop(void **state)
         fail_msg("the create took %lld ms; %d /healthz probes meanwhile, the slowest %lld ms", (long long)b.ms, probes,
                  (long long)worst);
     cJSON *j = it_rest(s, "GET", NULL, 200, "/demo/demo/users?limit=100");
-    assert_int_equal((int)it_jnum(j, "count", -1), 60);
+    assert_int_equal((int)it_jnum(j, "count", -1), 30);
     cJSON_Delete(j);
     /* Each password was hashed and kept. */
     it_http_resp r;
     assert_int_equal(it_http(s, "POST", "/demo/demo/token", NULL,
-                             "{\"grant_type\":\"password\",\"username\":\"h59\",\"password\":\"pw-59\"}", &r),
+                             "{\"grant_type\":\"password\",\"username\":\"h29\",\"password\":\"pw-29\"}", &r),
                      200);
-    ws_login_with(s, "h59", it_jstr(r.json, "access_token"));
+    ws_login_with(s, "h29", it_jstr(r.json, "access_token"));
     it_http_resp_free(&r);
 }
 

@@ -119,18 +119,27 @@ static int exif_orientation(const uint8_t *d, size_t n)
 
 /* p[0..3) is FF D8 FF. A JPEG whose SOF is missing before the data ends gets need_more;
  * need then counts the 9 bytes of the next marker and a SOF header, which every
- * well-formed file still holds after that point. */
+ * well-formed file still holds after that point. The walk gives up (unknown) after
+ * TERN_IMG_JPEG_MAX_SEGMENTS markers or TERN_IMG_JPEG_MAX_SKIP bytes that are no
+ * segment's (fill and junk): real files have a few dozen and a few, and the bound keeps
+ * a hostile file of 4-byte segments, probed again on every NEED_MORE, from costing
+ * milliseconds. */
 static int probe_jpeg(const uint8_t *p, size_t len, tern_img_info *out)
 {
-    size_t pos = 2;
+    size_t pos = 2, skipped = 0;
+    unsigned segments = 0;
     int orient = 0; /* 0: no Exif segment read yet */
     for (;;) {
         /* Bytes that are not a marker between segments are skipped as libjpeg and Go do
          * (a warning there), then any number of FF fill bytes. */
+        size_t from = pos;
         while (pos < len && p[pos] != 0xFF)
             pos++;
         while (pos < len && p[pos] == 0xFF)
             pos++;
+        skipped += pos - from - (pos > from); /* the marker's own FF is no skip */
+        if (skipped > TERN_IMG_JPEG_MAX_SKIP || ++segments > TERN_IMG_JPEG_MAX_SEGMENTS)
+            return unknown(out);
         if (pos >= len)
             return need_more(out, TERN_IMG_JPEG, len + 8);
         uint8_t m = p[pos++];
@@ -179,22 +188,28 @@ static int probe_png(const uint8_t *p, size_t len, tern_img_info *out)
     return found(out, TERN_IMG_PNG, w, h);
 }
 
-/* Skips the data sub-blocks at *pos (size byte, data, ..., a 0 size). Returns 0 when the
- * terminator was passed, else the byte count that would let it go on. */
-static size_t gif_skip_blocks(const uint8_t *p, size_t len, size_t *pos)
+/* Skips the data sub-blocks at *pos (size byte, data, ..., a 0 size), each taking one of
+ * *budget. Returns 1 when the terminator was passed; 0 when the bytes ran out, with *need
+ * the byte count that would let it go on; -1 when the budget ran out. */
+static int gif_skip_blocks(const uint8_t *p, size_t len, size_t *pos, unsigned *budget, size_t *need)
 {
     for (;;) {
-        if (*pos >= len)
-            return *pos + 1;
+        if (*budget == 0)
+            return -1;
+        --*budget;
+        if (*pos >= len) {
+            *need = *pos + 1;
+            return 0;
+        }
         size_t n = p[*pos];
         *pos += 1 + n;
         if (n == 0)
-            return 0;
+            return 1;
     }
 }
 
 /* p[0..6) is GIF87a or GIF89a. The size is the logical screen's; the walk looks for a
- * second image descriptor within len. */
+ * second image descriptor within len and TERN_IMG_GIF_MAX_BLOCKS blocks. */
 static int probe_gif(const uint8_t *p, size_t len, tern_img_info *out)
 {
     if (len < 10)
@@ -208,8 +223,12 @@ static int probe_gif(const uint8_t *p, size_t len, tern_img_info *out)
     size_t pos = 13, need = 0;
     if (p[10] & 0x80) /* global colour table */
         pos += (size_t)3 << ((p[10] & 7) + 1);
-    int frames = 0;
-    while (need == 0) {
+    unsigned budget = TERN_IMG_GIF_MAX_BLOCKS;
+    int frames = 0, more = 1;
+    while (more == 1) {
+        if (budget == 0)
+            break;
+        budget--;
         if (pos >= len) {
             need = pos + 1;
             break;
@@ -217,7 +236,7 @@ static int probe_gif(const uint8_t *p, size_t len, tern_img_info *out)
         uint8_t b = p[pos];
         if (b == 0x21) { /* extension: introducer, label, sub-blocks */
             pos += 2;
-            need = gif_skip_blocks(p, len, &pos);
+            more = gif_skip_blocks(p, len, &pos, &budget, &need);
         } else if (b == 0x2C) { /* image descriptor */
             if (++frames == 2) {
                 out->animated = 1;
@@ -232,7 +251,7 @@ static int probe_gif(const uint8_t *p, size_t len, tern_img_info *out)
             if (packed & 0x80) /* local colour table */
                 pos += (size_t)3 << ((packed & 7) + 1);
             pos += 1; /* LZW minimum code size */
-            need = gif_skip_blocks(p, len, &pos);
+            more = gif_skip_blocks(p, len, &pos, &budget, &need);
         } else {
             break; /* trailer (3B), or bytes no decoder would read on: one frame */
         }

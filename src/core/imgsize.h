@@ -37,6 +37,15 @@ enum {
     TERN_IMG_WEBP = 5,
 };
 
+/* Bounds of the JPEG walk before SOFn: markers (segments and standalone), and bytes that
+ * belong to no segment (fill bytes and junk). A file past either is TERN_IMG_UNKNOWN. */
+#define TERN_IMG_JPEG_MAX_SEGMENTS 1024
+#define TERN_IMG_JPEG_MAX_SKIP 4096
+/* Bound of the GIF walk: blocks (extensions, image descriptors, data sub-blocks) looked
+ * at for a second frame; past it the GIF counts as one frame (need 0). 16384 full
+ * sub-blocks are a first frame of 4 MiB. */
+#define TERN_IMG_GIF_MAX_BLOCKS 16384
+
 /* tern_img_probe's results. */
 #define TERN_IMG_OK 0
 #define TERN_IMG_UNKNOWN (-1)   /* not an image we know, or absurd values */

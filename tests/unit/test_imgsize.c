@@ -534,6 +534,60 @@ static void test_bmp(void **state)
 
 /* ---- hostile input ---- */
 
+/* A JPEG with n empty COM segments and junk bytes (zeros) before its JFIF segment. */
+static void jpeg_walk(img *b, int n, size_t junk)
+{
+    img tail;
+    jpeg_build(&tail, 30, 20, 0, 0, 0);
+    img_init(b);
+    u8(b, 0xFF), u8(b, 0xD8);
+    for (int i = 0; i < n; i++)
+        u8(b, 0xFF), u8(b, 0xFE), be16(b, 2);
+    fill(b, 0, junk);
+    put(b, tail.d + 2, tail.len - 2);
+    tern_free(tail.d);
+}
+
+/* A 2-frame GIF whose first frame's data is n one-byte sub-blocks. */
+static void gif_walk(img *b, int n)
+{
+    gif_build(b, '9', 40, 40, 1);
+    b->len -= 2; /* before the image data's terminator and the trailer */
+    for (int i = 0; i < n; i++)
+        u8(b, 1), u8(b, 0);
+    u8(b, 0);
+    gif_frame(b, 40, 40, 1);
+    u8(b, 0x3B);
+}
+
+/* The walks are bounded: past the bounds a JPEG is unknown and a GIF one frame. */
+static void test_walk_bounds(void **state)
+{
+    (void)state;
+    img b;
+    tern_img_info t;
+    /* JFIF, DQT and SOF take 3 of the markers: exactly at both bounds, then one past */
+    jpeg_walk(&b, TERN_IMG_JPEG_MAX_SEGMENTS - 3, TERN_IMG_JPEG_MAX_SKIP);
+    assert_int_equal(probe(b.d, b.len, &t), TERN_IMG_OK);
+    assert_int_equal(t.width, 30);
+    tern_free(b.d);
+    jpeg_walk(&b, TERN_IMG_JPEG_MAX_SEGMENTS - 2, 0);
+    assert_int_equal(probe(b.d, b.len, &t), TERN_IMG_UNKNOWN);
+    tern_free(b.d);
+    jpeg_walk(&b, 0, TERN_IMG_JPEG_MAX_SKIP + 1);
+    assert_int_equal(probe(b.d, b.len, &t), TERN_IMG_UNKNOWN);
+    tern_free(b.d);
+    gif_walk(&b, TERN_IMG_GIF_MAX_BLOCKS - 10);
+    assert_int_equal(probe(b.d, b.len, &t), TERN_IMG_OK);
+    assert_int_equal(t.animated, 1);
+    tern_free(b.d);
+    gif_walk(&b, TERN_IMG_GIF_MAX_BLOCKS);
+    assert_int_equal(probe(b.d, b.len, &t), TERN_IMG_OK);
+    assert_int_equal(t.animated, 0);
+    assert_int_equal(t.need, 0);
+    tern_free(b.d);
+}
+
 static void test_zero_sizes(void **state)
 {
     (void)state;
@@ -679,27 +733,36 @@ static void test_names(void **state)
 
 /* ---- cost ---- */
 
-static double ns_per_probe(const img *b)
+static double ns_per_probe(const img *b, int runs)
 {
     static volatile uint32_t sink;
     struct timespec t0, t1;
-    enum { RUNS = 100000 };
     tern_img_info t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int i = 0; i < RUNS; i++) {
+    for (int i = 0; i < runs; i++) {
         tern_img_probe(b->d, b->len, &t);
         sink += t.width;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    return ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / RUNS;
+    return ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / runs;
 }
 
-/* Prints ns per probe over 100k runs (no assertion: machines and sanitizers differ). */
+/* Prints ns per probe over 100k runs (no assertion: machines and sanitizers differ). The
+ * last three are near the walks' bounds, run 1000 times. */
 static void test_speed(void **state)
 {
     (void)state;
-    img s[6];
-    const char *names[6] = {"jpeg+exif", "png", "gif 2 frames", "webp vp8x", "bmp", "jpeg, SOF after 5 APP2"};
+    enum { N = 9 };
+    img s[N];
+    const char *names[N] = {"jpeg+exif",
+                            "png",
+                            "gif 2 frames",
+                            "webp vp8x",
+                            "bmp",
+                            "jpeg, SOF after 5 APP2",
+                            "gif, frame 1 of 512 KiB",
+                            "jpeg, 1000 COMs, 4000 junk",
+                            "gif, 16384 1-byte blocks (hostile)"};
     jpeg_build(&s[0], 4000, 3000, 6, 0, 1);
     png_build(&s[1], 4000, 3000);
     gif_build(&s[2], '9', 40, 40, 2);
@@ -712,8 +775,24 @@ static void test_speed(void **state)
         fill(&s[5], 0, 0xFFFD);
     }
     put(&s[5], s[0].d + 2, s[0].len - 2);
-    for (int i = 0; i < 6; i++) {
-        print_message("tern_img_probe %-24s %8.1f ns\n", names[i], ns_per_probe(&s[i]));
+    gif_build(&s[6], '9', 40, 40, 1); /* the walk's worst real case: 2056 sub-blocks to skip */
+    s[6].len -= 2;                    /* before the image data's terminator and the trailer */
+    for (int i = 0; i < 2056; i++) {
+        u8(&s[6], 255);
+        fill(&s[6], 0x55, 255);
+    }
+    u8(&s[6], 0);
+    gif_frame(&s[6], 40, 40, 1);
+    u8(&s[6], 0x3B);
+    jpeg_walk(&s[7], 1000, 4000); /* near the JPEG walk's bounds */
+    gif_walk(&s[8], TERN_IMG_GIF_MAX_BLOCKS);
+    tern_img_info t;
+    assert_int_equal(tern_img_probe(s[6].d, s[6].len, &t), TERN_IMG_OK);
+    assert_int_equal(t.animated, 1);
+    assert_int_equal(tern_img_probe(s[7].d, s[7].len, &t), TERN_IMG_OK);
+    assert_int_equal(t.width, 30);
+    for (int i = 0; i < N; i++) {
+        print_message("tern_img_probe %-32s %8.1f ns\n", names[i], ns_per_probe(&s[i], i < 6 ? 100000 : 1000));
         tern_free(s[i].d);
     }
 }
@@ -724,7 +803,8 @@ int main(void)
         cmocka_unit_test(test_jpeg),       cmocka_unit_test(test_jpeg_markers), cmocka_unit_test(test_jpeg_far_sof),
         cmocka_unit_test(test_png),        cmocka_unit_test(test_gif),          cmocka_unit_test(test_webp),
         cmocka_unit_test(test_bmp),        cmocka_unit_test(test_zero_sizes),   cmocka_unit_test(test_hostile_jpeg),
-        cmocka_unit_test(test_not_images), cmocka_unit_test(test_names),        cmocka_unit_test(test_speed),
+        cmocka_unit_test(test_not_images), cmocka_unit_test(test_names),        cmocka_unit_test(test_walk_bounds),
+        cmocka_unit_test(test_speed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,15 +66,16 @@ typedef struct tern_img_info {
 
 /*
  * Reads the format and dimensions of the image whose first len bytes are at p.
- * p may be NULL when len is 0. Reads only p[0..len-1]; allocates nothing.
- * Returns TERN_IMG_OK with *out filled (width and height >= 1);
+ * p may be NULL when len is 0; out must not be NULL. Reads only p[0..len-1]; allocates
+ * nothing; thread-safe (no state). Returns TERN_IMG_OK with *out filled (width and
+ * height >= 1);
  * TERN_IMG_NEED_MORE when the bytes are a valid beginning of a known format that ends
  * before the size (or, for a JPEG, inside a segment before SOFn): out->need > len is the
  * byte count to try again with, out->format the format if already known (else 0), the
  * other fields 0;
  * TERN_IMG_UNKNOWN when it is no format we know, or its header is invalid or absurd
- * (a width or height of 0, a negative BMP width, a JPEG that ends before SOFn, ...):
- * *out is zeroed.
+ * (a width or height of 0, a negative BMP width, a JPEG that meets SOS, EOI or a second
+ * SOI before SOFn, a JPEG past the walk's bounds above, ...): *out is zeroed.
  */
 int tern_img_probe(const uint8_t *p, size_t len, tern_img_info *out);
 

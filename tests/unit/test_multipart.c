@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -105,11 +106,46 @@ static void rec_init(rec *r, const char *boundary, unsigned max_parts)
     assert_int_equal(tern_mp_init(&r->mp, boundary, max_parts, &CB, r), TERN_MP_OK);
 }
 
+/* With TERN_MP_SEED_DIR set, every body run() parses is also written there as a seed
+ * of tests/fuzz/fuzz_multipart.c: its 3-byte prefix (default max_parts, piece seed, at
+ * most 16-byte pieces), then the body with "--" boundary turned into "--fuzzB". */
+static void write_seed(const char *boundary, const char *body, size_t n)
+{
+    const char *dir = getenv("TERN_MP_SEED_DIR");
+    if (!dir)
+        return;
+    static char out[1 << 18];
+    size_t bl = strlen(boundary), o = 3;
+    uint64_t h = 0xcbf29ce484222325ull;
+    out[0] = 0;
+    out[1] = 7;
+    out[2] = 15;
+    for (size_t i = 0; i < n && o + 8 < sizeof out;) {
+        if (n - i >= bl + 2 && body[i] == '-' && body[i + 1] == '-' && memcmp(body + i + 2, boundary, bl) == 0) {
+            memcpy(out + o, "--fuzzB", 7);
+            o += 7;
+            i += bl + 2;
+        } else {
+            out[o++] = body[i++];
+        }
+    }
+    for (size_t i = 0; i < o; i++)
+        h = (h ^ (unsigned char)out[i]) * 0x100000001b3ull;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/t_%016llx", dir, (unsigned long long)h);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(out, 1, o, f), o);
+    fclose(f);
+}
+
 /* Feeds body in pieces of `step` bytes (0: whole) and finishes; returns the first error,
  * or finish's result. */
 static int run(rec *r, const char *boundary, const char *body, size_t n, size_t step)
 {
     rec_init(r, boundary, 0);
+    if (step == 0)
+        write_seed(boundary, body, n);
     size_t i = 0;
     do {
         size_t take = step && n - i > step ? step : n - i;

@@ -424,10 +424,8 @@ static int scan(tern_mp *p, const char *d, size_t n, size_t *ip)
     for (;;) {
         if (k == 0) {
             const char *cr = i < n ? memchr(d + i, '\r', n - i) : NULL;
-            if (!cr) {
-                i = n;
-                break;
-            }
+            if (!cr)
+                break; /* all of d[run..n) is data (k is 0) */
             i = (size_t)(cr - d) + 1;
             k = 1;
             continue;

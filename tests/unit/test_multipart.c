@@ -398,6 +398,30 @@ static void test_quoted_boundary_body(void **state)
     }
 }
 
+/* The bytes curl 7.88.1 sent for `curl -F user=alice -F 'file=@weird.txt;type=text/plain;
+ * filename="na\"me\\x.txt"'` (captured on a socket): it percent-encodes the quote, sends
+ * the backslash raw, and the file holds CRLF "--x", a NUL and no trailing newline. */
+static void test_real_curl(void **state)
+{
+    (void)state;
+    static const char ct[] = "multipart/form-data; boundary=------------------------8401bb124b6a155d";
+    static const char b[] = "--------------------------8401bb124b6a155d\r\n"
+                            "Content-Disposition: form-data; name=\"user\"\r\n\r\nalice\r\n"
+                            "--------------------------8401bb124b6a155d\r\n"
+                            "Content-Disposition: form-data; name=\"file\"; filename=\"na%22me\\x.txt\"\r\n"
+                            "Content-Type: text/plain\r\n\r\nhello\r\n--x\0binary\r\n"
+                            "--------------------------8401bb124b6a155d--\r\n";
+    assert_int_equal(sizeof b - 1, 306); /* its Content-Length */
+    char bnd[TERN_MP_BOUNDARY_MAX + 1];
+    assert_int_equal(tern_mp_boundary(ct, sizeof ct - 1, bnd, sizeof bnd), 40);
+    for (size_t step = 0; step < 3; step++) {
+        assert_int_equal(run(&R1, bnd, b, sizeof b - 1, step), TERN_MP_OK);
+        static const char want[] = "[B user||]alice[E][B file|na%22me\\x.txt|text/plain]hello\r\n--x\0binary[E][Z]";
+        assert_int_equal(R1.len, sizeof want - 1);
+        assert_memory_equal(R1.log, want, sizeof want - 1);
+    }
+}
+
 /* ---- headers -------------------------------------------------------------------------- */
 
 /* Parses one part with the given header lines; returns the result, log in R1. */
@@ -668,6 +692,7 @@ int main(void)
         cmocka_unit_test(test_lookalikes_in_data),
         cmocka_unit_test(test_preamble_epilogue),
         cmocka_unit_test(test_quoted_boundary_body),
+        cmocka_unit_test(test_real_curl),
         cmocka_unit_test(test_headers_ok),
         cmocka_unit_test(test_headers_bad),
         cmocka_unit_test(test_header_size),

@@ -49,6 +49,7 @@ typedef struct upload {
     int gone;       /* the connection closed during that write */
     int err;        /* -errno of a failed write or commit */
     int committed;  /* the file is in place (tmp renamed) */
+    int tmp_gone;   /* the tmp file is removed already (a failure, before the answer) */
     _Atomic int stored; /* its row committed */
     int64_t created_ms, expires_ms;
     rest_op *r; /* the request's operation, once the body is complete */
@@ -59,7 +60,7 @@ static void upload_free(void *ud)
     upload *u = ud;
     if (u->fd >= 0)
         close(u->fd);
-    if (!u->committed)
+    if (!u->committed && !u->tmp_gone)
         u->ms->ops->tmp_remove(u->ms, u->tmp);
     else if (!u->stored) /* the row failed: the file must not stay without it */
         u->ms->ops->remove(u->ms, u->x.app.id, u->id);
@@ -115,9 +116,12 @@ static void write_after(uv_work_t *w, int status)
     }
     if (u->err) { /* answer now and close; the rest of the body is not read */
         rest_body_detach(u->body);
-        u->body = NULL;
-        rest_reply_err(&u->x, code_of_errno(u->err));
-        upload_free(u);
+        int code = code_of_errno(u->err);
+        rctx *x = tern_malloc(sizeof *x);
+        *x = u->x;
+        upload_free(u); /* the tmp file goes before the answer */
+        rest_reply_err(x, code);
+        tern_free(x);
         return;
     }
     rest_body_resume(u->body);
@@ -155,8 +159,11 @@ static void upload_gone(void *ud)
 static void final_run(uv_work_t *w)
 {
     upload *u = w->data;
-    if (u->err)
+    if (u->err) {
+        u->ms->ops->tmp_remove(u->ms, u->tmp);
+        u->tmp_gone = 1;
         return;
+    }
     int rc = write_buf(u);
     unsigned char md[32];
     unsigned int mdlen = 0;
@@ -173,6 +180,9 @@ static void final_run(uv_work_t *w)
         u->committed = 1;
         for (unsigned i = 0; i < mdlen && i < 32; i++)
             snprintf(u->sha_hex + 2 * i, 3, "%02x", md[i]);
+    } else { /* gone before the answer says so */
+        u->ms->ops->tmp_remove(u->ms, u->tmp);
+        u->tmp_gone = 1;
     }
     u->err = rc;
 }

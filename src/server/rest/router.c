@@ -297,6 +297,9 @@ int http_handle(conn *c, const http_msg *m)
     else
         async = route->fn(x, m);
     tern_free(x);
+    /* A streamed body's sink the handler did not take (the request failed a check
+     * after its head passed them): its owner hears `gone` now, not at the close. */
+    rest_http_closed(c);
     return async;
 }
 
@@ -353,6 +356,7 @@ rest_body *rest_body_attach(const rctx *x, int (*data)(void *ud, const char *p, 
                             void *ud)
 {
     conn *c = x->net;
+    rest_http_closed(c); /* never two sinks on one connection */
     rest_body *b = tern_calloc(1, sizeof *b);
     *b = (rest_body){.c = c, .data = data, .gone = gone, .ud = ud};
     c->body = b;

@@ -24,6 +24,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -449,6 +450,20 @@ static void test_lost_uploads(void **state)
     assert_int_equal(media_tmp_files(s), 1);
     assert_int_equal(it_server_restart(s), 0);
     assert_int_equal(media_tmp_files(s), 0); /* removed at start */
+    assert_int_equal(media_files(s), 0);
+
+    /* A graceful stop with an upload halfway: a clean exit (no sanitizer report, which
+     * the teardown checks), nothing visible after the restart. */
+    fd = connect_port(s->port);
+    send_all(fd, head, (size_t)hn);
+    send_all(fd, data, half);
+    it_sleep_ms(300);
+    int status = 0;
+    assert_int_equal(it_server_stop(s, 10000, &status), 0);
+    close(fd);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(it_server_restart(s), 0);
+    assert_int_equal(media_tmp_files(s), 0);
     assert_int_equal(media_files(s), 0);
     free(data);
 }

@@ -81,6 +81,7 @@ typedef enum tern_code {
     TERN_ERR_MEDIA_DISK_FULL = 7005,  /* no space left for the file (507); nothing kept */
     TERN_ERR_MEDIA_NOT_FOUND = 7006,  /* no such media id in this app (404) */
     TERN_ERR_MEDIA_INCOMPLETE = 7007, /* the body ended before Content-Length bytes (400) */
+    TERN_ERR_MEDIA_OFFSET = 7008,     /* resumable PUT not at the offset held, or one already running (409) */
 
     /* server */
     TERN_ERR_INTERNAL = 5001,

@@ -35,6 +35,9 @@ typedef struct media_service {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     size_t waiting; /* delete ops not yet committed */
+    pthread_mutex_t smu; /* resumable sessions */
+    media_session *sessions;
+    size_t nsessions;
 } media_service;
 
 int media_init(server *s)
@@ -54,6 +57,8 @@ int media_init(server *s)
     m->ms->ops->clean_tmp(m->ms);
     pthread_mutex_init(&m->mu, NULL);
     pthread_cond_init(&m->cv, NULL);
+    pthread_mutex_init(&m->smu, NULL);
+    m->sessions = tern_calloc(MEDIA_MAX_SESSIONS, sizeof(media_session));
     s->media = m;
     return 0;
 }
@@ -240,6 +245,74 @@ void media_free(server *s)
     m->ms->ops->free(m->ms);
     pthread_mutex_destroy(&m->mu);
     pthread_cond_destroy(&m->cv);
+    pthread_mutex_destroy(&m->smu);
+    tern_free(m->sessions);
     tern_free(m);
     s->media = NULL;
 }
+
+/* ---- resumable sessions ----------------------------------------------------------------- */
+
+/* The index of (app, id) or -1; drops expired idle sessions on the way. smu held. */
+static long session_find(media_service *m, int64_t app, const char *id)
+{
+    int64_t now = tern_now_ms();
+    for (size_t i = 0; i < m->nsessions; i++) {
+        media_session *e = &m->sessions[i];
+        if (e->expires_ms <= now && !e->busy) {
+            m->sessions[i--] = m->sessions[--m->nsessions];
+            continue;
+        }
+        if (e->app == app && strcmp(e->id, id) == 0)
+            return (long)i;
+    }
+    return -1;
+}
+
+int media_session_add(server *s, media_session *in)
+{
+    media_service *m = s->media;
+    if (media_new_id(in->id) != 0)
+        return TERN_ERR_INTERNAL;
+    in->busy = 0;
+    pthread_mutex_lock(&m->smu);
+    session_find(m, -1, ""); /* sweeps expired ones */
+    int rc = TERN_ERR_OVERLOADED;
+    if (m->nsessions < MEDIA_MAX_SESSIONS) {
+        m->sessions[m->nsessions++] = *in;
+        rc = TERN_OK;
+    }
+    pthread_mutex_unlock(&m->smu);
+    return rc;
+}
+
+int media_session_get(server *s, int64_t app, const char *id, int claim, media_session *out)
+{
+    media_service *m = s->media;
+    pthread_mutex_lock(&m->smu);
+    long i = session_find(m, app, id);
+    int rc = TERN_ERR_MEDIA_NOT_FOUND;
+    if (i >= 0) {
+        rc = claim && m->sessions[i].busy ? TERN_ERR_MEDIA_OFFSET : TERN_OK;
+        if (rc == TERN_OK && claim)
+            m->sessions[i].busy = 1;
+        *out = m->sessions[i];
+    }
+    pthread_mutex_unlock(&m->smu);
+    return rc;
+}
+
+void media_session_release(server *s, int64_t app, const char *id, int done)
+{
+    media_service *m = s->media;
+    pthread_mutex_lock(&m->smu);
+    long i = session_find(m, app, id);
+    if (i >= 0) {
+        if (done)
+            m->sessions[i] = m->sessions[--m->nsessions];
+        else
+            m->sessions[i].busy = 0;
+    }
+    pthread_mutex_unlock(&m->smu);
+}
+

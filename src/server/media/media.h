@@ -49,4 +49,26 @@ int media_is_raster(const char *content_type);
  * turned into '_', empty as "file". Safe inside a quoted header value. */
 void media_safe_filename(const char *in, size_t n, char *out, size_t outsz);
 
+/* ---- resumable upload sessions (in memory: a restart drops them with their parts) ---- */
+
+#define MEDIA_MAX_SESSIONS 4096
+
+typedef struct media_session {
+    int64_t app;
+    char id[MEDIA_ID_LEN + 1];
+    uint64_t total; /* declared size */
+    char content_type[128], file_name[256];
+    int64_t expires_ms; /* the session itself is dropped after this */
+    int busy;           /* a PUT is running */
+} media_session;
+
+/* Adds a copy of in (with a new id written into in->id). TERN_OK, or
+ * TERN_ERR_OVERLOADED past MEDIA_MAX_SESSIONS, TERN_ERR_INTERNAL. Thread-safe. */
+int media_session_add(server *s, media_session *in);
+/* Copies the session (app, id) into out; with claim, also marks it busy (refused with
+ * TERN_ERR_MEDIA_OFFSET if it already is). TERN_OK or TERN_ERR_MEDIA_NOT_FOUND. */
+int media_session_get(server *s, int64_t app, const char *id, int claim, media_session *out);
+/* Clears busy (done = 0) or removes the session (done = 1). */
+void media_session_release(server *s, int64_t app, const char *id, int done);
+
 #endif

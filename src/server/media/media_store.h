@@ -20,6 +20,9 @@ typedef struct media_store_ops {
     /* Creates a new temporary file for writing; returns its descriptor (the caller
      * writes, fsyncs and closes it) and its name in tmp[tmpsz], or -errno. */
     int (*tmp_open)(media_store *ms, char *tmp, size_t tmpsz);
+    /* Opens (creating) the temporary file named name for appending, for a resumable
+     * upload: a descriptor, its path in path[pathsz] and its size now, or -errno. */
+    int (*part_open)(media_store *ms, const char *name, char *path, size_t pathsz, uint64_t *size);
     /* Makes the fsynced, closed temporary file tmp the file (app, id): renamed into
      * place and the directory synced. 0 or -errno (tmp is then left for the caller). */
     int (*commit)(media_store *ms, int64_t app, const char *id, const char *tmp);

@@ -60,6 +60,25 @@ static int l_tmp_open(media_store *ms, char *tmp, size_t tmpsz)
     return fd >= 0 ? fd : -errno;
 }
 
+static int l_part_open(media_store *ms, const char *name, char *path, size_t pathsz, uint64_t *size)
+{
+    local_store *ls = (local_store *)ms;
+    int n = snprintf(path, pathsz, "%s/tmp/up-%s", ls->root, name);
+    if (n < 0 || (size_t)n >= pathsz)
+        return -ENAMETOOLONG;
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int rc = -errno;
+        close(fd);
+        return rc;
+    }
+    *size = (uint64_t)st.st_size;
+    return fd;
+}
+
 static int l_commit(media_store *ms, int64_t app, const char *id, const char *tmp)
 {
     local_store *ls = (local_store *)ms;
@@ -143,6 +162,7 @@ static void l_free(media_store *ms)
 
 static const media_store_ops local_ops = {
     .tmp_open = l_tmp_open,
+    .part_open = l_part_open,
     .commit = l_commit,
     .open_read = l_open_read,
     .remove = l_remove,

@@ -16,6 +16,7 @@
  * removed (and at the next start, if the process died).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include <uv.h>
 
 #include "core/alloc.h"
+#include "core/json.h"
 #include "core/util.h"
 #include "media/media.h"
 #include "net/net.h"
@@ -53,6 +55,10 @@ typedef struct upload {
     _Atomic int stored; /* its row committed */
     int64_t created_ms, expires_ms;
     rest_op *r; /* the request's operation, once the body is complete */
+    /* a resumable session's PUT: appends to its part file, kept on failure */
+    int resumable;
+    uint64_t offset0, total;
+    uint64_t size; /* the stored file's size */
 } upload;
 
 static void upload_free(void *ud)
@@ -60,7 +66,9 @@ static void upload_free(void *ud)
     upload *u = ud;
     if (u->fd >= 0)
         close(u->fd);
-    if (!u->committed && !u->tmp_gone)
+    if (u->resumable) /* the part stays for the next PUT unless it became the file */
+        media_session_release(u->s, u->x.app.id, u->id, u->committed);
+    if (!u->committed && !u->tmp_gone && !u->resumable)
         u->ms->ops->tmp_remove(u->ms, u->tmp);
     else if (!u->stored) /* the row failed: the file must not stay without it */
         u->ms->ops->remove(u->ms, u->x.app.id, u->id);
@@ -156,31 +164,60 @@ static void upload_gone(void *ud)
 
 /* ---- the end of the body: the last write, fsync, commit, the row -------------------- */
 
+/* A resumable upload's sha256: the whole part file, read again (pool). */
+static int hash_file(upload *u)
+{
+    int fd = open(u->tmp, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    char *b = tern_malloc(UPLOAD_CHUNK);
+    int rc = EVP_DigestInit_ex(u->sha, EVP_sha256(), NULL) == 1 ? 0 : -EIO;
+    ssize_t n;
+    while (rc == 0 && (n = read(fd, b, UPLOAD_CHUNK)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || EVP_DigestUpdate(u->sha, b, (size_t)n) != 1)
+            rc = n < 0 ? -errno : -EIO;
+    }
+    tern_free(b);
+    close(fd);
+    return rc;
+}
+
 static void final_run(uv_work_t *w)
 {
     upload *u = w->data;
     if (u->err) {
-        u->ms->ops->tmp_remove(u->ms, u->tmp);
-        u->tmp_gone = 1;
+        if (!u->resumable) {
+            u->ms->ops->tmp_remove(u->ms, u->tmp);
+            u->tmp_gone = 1;
+        }
         return;
     }
     int rc = write_buf(u);
     unsigned char md[32];
     unsigned int mdlen = 0;
-    if (rc == 0 && EVP_DigestFinal_ex(u->sha, md, &mdlen) != 1)
-        rc = -EIO;
     if (rc == 0 && fsync(u->fd) != 0)
         rc = -errno;
     if (close(u->fd) != 0 && rc == 0)
         rc = -errno;
     u->fd = -1;
+    u->size = u->offset0 + u->received;
+    if (u->resumable && (rc != 0 || u->size < u->total)) { /* the part holds what came */
+        u->err = rc;
+        return;
+    }
+    if (rc == 0 && u->resumable)
+        rc = hash_file(u);
+    if (rc == 0 && EVP_DigestFinal_ex(u->sha, md, &mdlen) != 1)
+        rc = -EIO;
     if (rc == 0)
         rc = u->ms->ops->commit(u->ms, u->x.app.id, u->id, u->tmp);
     if (rc == 0) {
         u->committed = 1;
         for (unsigned i = 0; i < mdlen && i < 32; i++)
             snprintf(u->sha_hex + 2 * i, 3, "%02x", md[i]);
-    } else { /* gone before the answer says so */
+    } else if (!u->resumable) { /* gone before the answer says so */
         u->ms->ops->tmp_remove(u->ms, u->tmp);
         u->tmp_gone = 1;
     }
@@ -207,6 +244,11 @@ static void final_after(uv_work_t *w, int status)
         rest_op_done(r);
         return;
     }
+    if (u->resumable && !u->committed) { /* more to come: finish_upload says the offset */
+        r->op.result = TERN_OK;
+        rest_op_done(r);
+        return;
+    }
     u->created_ms = tern_now_ms();
     u->expires_ms = u->created_ms + media_ttl_ms(u->s);
     r->op.kind = STORE_OP_MEDIA_PUT;
@@ -217,7 +259,7 @@ static void final_after(uv_work_t *w, int status)
     r->op.u.media.content_type = u->ctype;
     r->op.u.media.file_name = u->fname;
     r->op.u.media.sha256 = u->sha_hex;
-    r->op.u.media.size = u->received;
+    r->op.u.media.size = u->size;
     r->op.u.media.created_ms = u->created_ms;
     r->op.u.media.expires_ms = u->expires_ms;
     int rc = rest_store_submit(u->s, &r->op);
@@ -245,7 +287,16 @@ static void finish_upload(rest_op *r)
     }
     tern_buf d;
     tern_buf_init(&d, 0);
-    tern_buf_printf(&d, "{\"mediaId\":\"%s\",\"size\":%llu,\"contentType\":", u->id, (unsigned long long)u->received);
+    if (u->resumable && !u->committed) {
+        char h[96];
+        snprintf(h, sizeof h, "Upload-Offset: %llu\r\n", (unsigned long long)u->size);
+        tern_buf_printf(&d, "{\"uploadId\":\"%s\",\"offset\":%llu,\"size\":%llu}", u->id,
+                        (unsigned long long)u->size, (unsigned long long)u->total);
+        rest_reply_ok_headers(&r->x, d.data, d.len, h);
+        tern_buf_free(&d);
+        return;
+    }
+    tern_buf_printf(&d, "{\"mediaId\":\"%s\",\"size\":%llu,\"contentType\":", u->id, (unsigned long long)u->size);
     tern_buf_json_str(&d, u->ctype, strlen(u->ctype));
     tern_buf_puts(&d, ",\"fileName\":");
     tern_buf_json_str(&d, u->fname, strlen(u->fname));
@@ -255,6 +306,14 @@ static void finish_upload(rest_op *r)
 }
 
 /* ---- the head and the request ------------------------------------------------------------ */
+
+static void reply_too_large(const rctx *x, server *s, uint64_t len)
+{
+    char d[128];
+    snprintf(d, sizeof d, "file of %llu bytes over the limit of %zu bytes", (unsigned long long)len,
+             s->cfg.media_max_bytes);
+    rest_reply_err_desc(x, TERN_ERR_MEDIA_TOO_LARGE, NULL, d);
+}
 
 /* Content-Length as a number: 1 with *out, 0 if absent, -1 if malformed. */
 static int content_length(const http_msg *m, uint64_t *out)
@@ -288,6 +347,31 @@ static void header_value(const http_msg *m, const char *name, const char *dflt, 
         snprintf(out, outsz, "%s", dflt);
 }
 
+/* A new upload of len bytes for x (not yet attached) as media id, writing to fd (owned)
+ * at path tmp (a resumable session's part: kept on failure), or NULL after answering
+ * the failure. */
+static upload *upload_new(rctx *x, uint64_t len, int fd, const char *tmp, const char *id, int resumable)
+{
+    upload *u = tern_calloc(1, sizeof *u);
+    u->resumable = resumable;
+    snprintf(u->id, sizeof u->id, "%s", id);
+    u->x = *x;
+    u->s = rest_server(x);
+    u->ms = media_store_of(u->s);
+    u->uv = rest_uv_loop(x);
+    u->declared = len;
+    u->fd = fd;
+    snprintf(u->tmp, sizeof u->tmp, "%s", tmp);
+    tern_buf_init(&u->buf, 0);
+    u->sha = EVP_MD_CTX_new();
+    if (!u->sha || EVP_DigestInit_ex(u->sha, EVP_sha256(), NULL) != 1) {
+        rest_reply_err(x, TERN_ERR_INTERNAL);
+        upload_free(u);
+        return NULL;
+    }
+    return u;
+}
+
 int media_upload_head(rctx *x, const http_msg *m, size_t *limit)
 {
     server *s = rest_server(x);
@@ -298,41 +382,23 @@ int media_upload_head(rctx *x, const http_msg *m, size_t *limit)
         return NET_BODY_REFUSED;
     }
     if (len > s->cfg.media_max_bytes) {
-        char d[128];
-        snprintf(d, sizeof d, "file of %llu bytes over the limit of %zu bytes", (unsigned long long)len,
-                 s->cfg.media_max_bytes);
-        rest_reply_err_desc(x, TERN_ERR_MEDIA_TOO_LARGE, NULL, d);
+        reply_too_large(x, s, len);
         return NET_BODY_REFUSED;
     }
-    upload *u = tern_calloc(1, sizeof *u);
-    u->x = *x;
-    u->s = s;
-    u->ms = media_store_of(s);
-    u->uv = rest_uv_loop(x);
-    u->declared = len;
-    tern_buf_init(&u->buf, 0);
+    media_store *ms = media_store_of(s);
+    char tmp[1200];
+    char id[MEDIA_ID_LEN + 1];
+    int fd = media_new_id(id) == 0 ? ms->ops->tmp_open(ms, tmp, sizeof tmp) : -EIO;
+    if (fd < 0) {
+        rest_reply_err(x, code_of_errno(fd));
+        return NET_BODY_REFUSED;
+    }
+    upload *u = upload_new(x, len, fd, tmp, id, 0);
+    if (!u)
+        return NET_BODY_REFUSED;
     header_value(m, "Content-Type", "application/octet-stream", u->ctype, sizeof u->ctype);
     tern_str fn = http_header_get(m, "X-Tern-Filename");
     media_safe_filename(fn.p ? fn.p : "", fn.p ? fn.n : 0, u->fname, sizeof u->fname);
-    u->sha = EVP_MD_CTX_new();
-    u->fd = -1;
-    int rc = TERN_OK;
-    if (!u->sha || EVP_DigestInit_ex(u->sha, EVP_sha256(), NULL) != 1 || media_new_id(u->id) != 0)
-        rc = TERN_ERR_INTERNAL;
-    if (rc == TERN_OK) {
-        u->fd = u->ms->ops->tmp_open(u->ms, u->tmp, sizeof u->tmp);
-        if (u->fd < 0) {
-            rc = code_of_errno(u->fd);
-            u->fd = -1;
-            u->committed = 1; /* nothing to remove */
-            u->stored = 1;
-        }
-    }
-    if (rc != TERN_OK) {
-        rest_reply_err(x, rc);
-        upload_free(u);
-        return NET_BODY_REFUSED;
-    }
     u->body = rest_body_attach(x, upload_data, upload_gone, u);
     *limit = (size_t)len;
     return NET_BODY_STREAM;
@@ -409,4 +475,161 @@ int media_download(rctx *x, const http_msg *m)
         snprintf(extra + n, sizeof extra - (size_t)n, "Content-Disposition: attachment; filename=\"%s\"\r\n",
                  row.file_name);
     return rest_reply_file(x, m, fd, size, row.content_type, extra);
+}
+
+/* ---- resumable uploads ------------------------------------------------------------------------ */
+
+#define SESSION_TTL_MS (24 * 3600 * 1000)
+
+/* POST /{org}/{app}/media/uploads {"size":N,"contentType":"...","fileName":"..."}. */
+int media_session_create(rctx *x, const http_msg *m)
+{
+    server *s = rest_server(x);
+    cJSON *j = parse_body(x, m);
+    if (!j)
+        return 0;
+    cJSON *sz = cJSON_GetObjectItemCaseSensitive(j, "size");
+    const char *ct = jstr(j, "contentType"), *fn = jstr(j, "fileName");
+    int rc = TERN_OK;
+    if (!cJSON_IsNumber(sz) || sz->valuedouble < 0 || sz->valuedouble != (double)(uint64_t)sz->valuedouble)
+        rc = TERN_ERR_BAD_FIELD;
+    else if (sz->valuedouble == 0)
+        rc = TERN_ERR_MEDIA_EMPTY;
+    if (rc != TERN_OK) {
+        cJSON_Delete(j);
+        rest_reply_err(x, rc);
+        return 0;
+    }
+    uint64_t total = (uint64_t)sz->valuedouble;
+    if (total > s->cfg.media_max_bytes) {
+        cJSON_Delete(j);
+        reply_too_large(x, s, total);
+        return 0;
+    }
+    media_session ss = {.app = x->app.id, .total = total, .expires_ms = tern_now_ms() + SESSION_TTL_MS};
+    int ok = ct && ct[0] && strlen(ct) < sizeof ss.content_type;
+    for (const char *p = ct; ok && *p; p++)
+        ok = *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\';
+    snprintf(ss.content_type, sizeof ss.content_type, "%s", ok ? ct : "application/octet-stream");
+    media_safe_filename(fn ? fn : "", fn ? strlen(fn) : 0, ss.file_name, sizeof ss.file_name);
+    cJSON_Delete(j);
+    rc = media_session_add(s, &ss);
+    if (rc != TERN_OK) {
+        rest_reply_err(x, rc);
+        return 0;
+    }
+    char d[256];
+    int n = snprintf(d, sizeof d, "{\"uploadId\":\"%s\",\"offset\":0,\"size\":%llu,\"expiresAt\":%lld}", ss.id,
+                     (unsigned long long)total, (long long)ss.expires_ms);
+    rest_reply_ok(x, d, (size_t)n, NULL);
+    return 0;
+}
+
+/* The session of the path and the bytes its part holds; TERN_OK or the code. */
+static int session_offset(const rctx *x, int claim, media_session *ss, uint64_t *held, int *fd, char *path,
+                          size_t pathsz)
+{
+    if (!media_id_valid(x->conv, strlen(x->conv)))
+        return TERN_ERR_MEDIA_NOT_FOUND;
+    server *s = rest_server(x);
+    int rc = media_session_get(s, x->app.id, x->conv, claim, ss);
+    if (rc != TERN_OK)
+        return rc;
+    media_store *ms = media_store_of(s);
+    *fd = ms->ops->part_open(ms, ss->id, path, pathsz, held);
+    if (*fd < 0) {
+        if (claim)
+            media_session_release(s, x->app.id, ss->id, 0);
+        return code_of_errno(*fd);
+    }
+    return TERN_OK;
+}
+
+/* GET / HEAD /{org}/{app}/media/uploads/{uploadId}: the offset held. */
+int media_session_status(rctx *x, const http_msg *m)
+{
+    (void)m;
+    media_session ss;
+    uint64_t held = 0;
+    int fd = -1;
+    char path[1200];
+    int rc = session_offset(x, 0, &ss, &held, &fd, path, sizeof path);
+    if (rc != TERN_OK) {
+        rest_reply_err(x, rc);
+        return 0;
+    }
+    close(fd);
+    char d[256], h[128];
+    int n = snprintf(d, sizeof d, "{\"uploadId\":\"%s\",\"offset\":%llu,\"size\":%llu,\"expiresAt\":%lld}", ss.id,
+                     (unsigned long long)held, (unsigned long long)ss.total, (long long)ss.expires_ms);
+    snprintf(h, sizeof h, "Upload-Offset: %llu\r\nUpload-Length: %llu\r\n", (unsigned long long)held,
+             (unsigned long long)ss.total);
+    rest_reply_ok_headers(x, d, (size_t)n, h);
+    return 0;
+}
+
+/* "bytes a-b/total" into its numbers; 0 or -1. */
+static int content_range(tern_str v, uint64_t *a, uint64_t *b, uint64_t *total)
+{
+    uint64_t *out[3] = {a, b, total};
+    static const char seps[3] = {'-', '/', 0};
+    size_t i = 6;
+    if (v.n < 6 || memcmp(v.p, "bytes ", 6) != 0)
+        return -1;
+    for (int k = 0; k < 3; k++) {
+        uint64_t n = 0;
+        size_t digits = 0;
+        while (i < v.n && v.p[i] >= '0' && v.p[i] <= '9' && digits < 19) {
+            n = n * 10 + (uint64_t)(v.p[i++] - '0');
+            digits++;
+        }
+        if (!digits || (seps[k] ? i >= v.n || v.p[i] != seps[k] : i != v.n))
+            return -1;
+        i++;
+        *out[k] = n;
+    }
+    return *a <= *b && *b < *total ? 0 : -1;
+}
+
+/* PUT /{org}/{app}/media/uploads/{uploadId} with Content-Range: bytes a-b/total, a the
+ * offset held: the body is appended (the request handler is media_upload). */
+int media_session_put_head(rctx *x, const http_msg *m, size_t *limit)
+{
+    uint64_t len = 0, a, b, total;
+    if (content_length(m, &len) <= 0) {
+        rest_reply_err(x, TERN_ERR_MEDIA_NO_LENGTH);
+        return NET_BODY_REFUSED;
+    }
+    if (content_range(http_header_get(m, "Content-Range"), &a, &b, &total) != 0 || b - a + 1 != len) {
+        rest_reply_err_desc(x, TERN_ERR_BAD_FIELD, NULL, "Content-Range must be bytes a-b/total, b - a + 1 bytes");
+        return NET_BODY_REFUSED;
+    }
+    media_session ss;
+    uint64_t held = 0;
+    int fd = -1;
+    char path[1200];
+    int rc = session_offset(x, 1, &ss, &held, &fd, path, sizeof path);
+    if (rc == TERN_OK && (total != ss.total || a != held)) {
+        close(fd);
+        media_session_release(rest_server(x), x->app.id, ss.id, 0);
+        char d[160];
+        snprintf(d, sizeof d, "the upload holds %llu of %llu bytes: send bytes %llu-", (unsigned long long)held,
+                 (unsigned long long)ss.total, (unsigned long long)held);
+        rest_reply_err_desc(x, total != ss.total ? TERN_ERR_BAD_FIELD : TERN_ERR_MEDIA_OFFSET, NULL, d);
+        return NET_BODY_REFUSED;
+    }
+    if (rc != TERN_OK) {
+        rest_reply_err(x, rc);
+        return NET_BODY_REFUSED;
+    }
+    upload *u = upload_new(x, len, fd, path, ss.id, 1); /* releases the session if it fails */
+    if (!u)
+        return NET_BODY_REFUSED;
+    u->offset0 = held;
+    u->total = total;
+    snprintf(u->ctype, sizeof u->ctype, "%s", ss.content_type);
+    snprintf(u->fname, sizeof u->fname, "%s", ss.file_name);
+    u->body = rest_body_attach(x, upload_data, upload_gone, u);
+    *limit = (size_t)len;
+    return NET_BODY_STREAM;
 }

@@ -68,6 +68,8 @@ struct uv_loop_s *rest_uv_loop(const rctx *x);
  * handler returns it (the answer completes later). */
 int rest_reply_file(const rctx *x, const http_msg *m, int fd, uint64_t size, const char *content_type,
                     const char *extra_headers);
+/* rest_reply_ok without extra, plus extra_headers (each ending with CRLF). */
+void rest_reply_ok_headers(const rctx *x, const char *data, size_t n, const char *extra_headers);
 /* A bodyless answer (304) with extra_headers (ending with CRLF, or NULL). */
 void rest_reply_status(const rctx *x, int status, const char *extra_headers);
 
@@ -263,5 +265,8 @@ int stream_send_user(rctx *x, const http_msg *m);     /* streams.c */
 int media_upload_head(rctx *x, const http_msg *m, size_t *limit); /* media.c */
 int media_upload(rctx *x, const http_msg *m);                     /* media.c */
 int media_download(rctx *x, const http_msg *m);                   /* media.c */
+int media_session_create(rctx *x, const http_msg *m);             /* media.c: resumable */
+int media_session_status(rctx *x, const http_msg *m);             /* media.c */
+int media_session_put_head(rctx *x, const http_msg *m, size_t *limit); /* PUT's body: media_upload */
 
 #endif

@@ -398,6 +398,23 @@ int rest_reply_file(const rctx *x, const http_msg *m, int fd, uint64_t size, con
     return 1;
 }
 
+void rest_reply_ok_headers(const rctx *x, const char *data, size_t n, const char *extra_headers)
+{
+    conn *c = x->net;
+    tern_buf env, b;
+    tern_buf_init(&env, 0);
+    tern_buf_init(&b, 0);
+    rest_envelope(&env, x, data, n, NULL);
+    http_write_head(&b, 200, "application/json", env.len, x->keep_alive, extra_headers);
+    if (!x->head_only)
+        tern_buf_append(&b, env.data, env.len);
+    conn_write_raw(c, b.data, b.len);
+    tern_buf_free(&b);
+    tern_buf_free(&env);
+    if (!x->keep_alive)
+        conn_close(c, 0, NULL);
+}
+
 void rest_reply_status(const rctx *x, int status, const char *extra_headers)
 {
     conn *c = x->net;

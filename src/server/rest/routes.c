@@ -48,6 +48,10 @@ const rest_route rest_routes[] = {
     /* media.c: the body streams to disk (its limit is --media-max-bytes, checked by
      * the head handler) */
     {HTTP_M_POST, "/{org}/{app}/media", REST_AUTH_APP_USER, media_upload, REST_BODY_JSON, media_upload_head},
+    {HTTP_M_POST, "/{org}/{app}/media/uploads", REST_AUTH_APP_USER, media_session_create, J},
+    {HTTP_M_GET, "/{org}/{app}/media/uploads/{conv}", REST_AUTH_APP_USER, media_session_status, J},
+    {HTTP_M_PUT, "/{org}/{app}/media/uploads/{conv}", REST_AUTH_APP_USER, media_upload, REST_BODY_JSON,
+     media_session_put_head},
     {HTTP_M_GET, "/{org}/{app}/media/{conv}", REST_AUTH_APP_USER, media_download, J},
 };
 

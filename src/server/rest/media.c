@@ -70,7 +70,7 @@ static void upload_free(void *ud)
         media_session_release(u->s, u->x.app.id, u->id, u->committed);
     if (!u->committed && !u->tmp_gone && !u->resumable)
         u->ms->ops->tmp_remove(u->ms, u->tmp);
-    else if (!u->stored) /* the row failed: the file must not stay without it */
+    else if (u->committed && !u->stored) /* the row failed: the file must not stay without it */
         u->ms->ops->remove(u->ms, u->x.app.id, u->id);
     EVP_MD_CTX_free(u->sha);
     tern_buf_free(&u->buf);
@@ -139,6 +139,8 @@ static int upload_data(void *ud, const char *p, size_t n)
 {
     upload *u = ud;
     u->received += n;
+    if (u->err) /* failed already: the rest is dropped, the end of the body answers */
+        return NET_BODY_MORE;
     tern_buf_append(&u->buf, p, n);
     if (u->buf.len < UPLOAD_CHUNK)
         return NET_BODY_MORE;

@@ -28,8 +28,8 @@
 #include "core/util.h"
 #include "groups.h"
 #include "handlers.h"
-#include "server.h"
 #include "media/media.h"
+#include "server.h"
 #include "stream.h"
 
 static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len)

@@ -107,8 +107,9 @@ static int get_media(it_server *s, const char *method, const char *path, const c
                      it_http_resp *out)
 {
     char req[2048];
-    int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n%sConnection: close\r\n\r\n",
-                     method, path, token, extra ? extra : "");
+    int n = snprintf(req, sizeof req,
+                     "%s %s HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n%sConnection: close\r\n\r\n", method,
+                     path, token, extra ? extra : "");
     return it_http_raw(s->port, req, (size_t)n, IT_WAIT_MS, out);
 }
 
@@ -319,9 +320,13 @@ static void test_ids_and_apps(void **state)
     char id[40];
     snprintf(id, sizeof id, "%s", it_jstr(r.json, "data.mediaId"));
     it_http_resp_free(&r);
-    static const char *const bad[] = {"..%2F..%2Fetc%2Fpasswd", "%2e%2e", "0123456789abcdef0123456789ABCDEF",
-                                      "0123456789abcdef0123456789abcde", "0123456789abcdef0123456789abcdef0",
-                                      "0123456789abcdef0123456789abcdeg", "tmp"};
+    static const char *const bad[] = {"..%2F..%2Fetc%2Fpasswd",
+                                      "%2e%2e",
+                                      "0123456789abcdef0123456789ABCDEF",
+                                      "0123456789abcdef0123456789abcde",
+                                      "0123456789abcdef0123456789abcdef0",
+                                      "0123456789abcdef0123456789abcdeg",
+                                      "tmp"};
     char path[256];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(path, sizeof path, "/demo/demo/media/%s", bad[i]);

@@ -1,13 +1,12 @@
 /*
  * media.c — the media service (media.h): the store's setup and the tmp clean-up at
  * start, media ids, file name and type rules, and the expiry sweeper. The sweeper is a
- * timer on the control loop (a quarter of the ttl, 250 ms..60 s); each tick (unless a sweep still runs) queues one sweep on
- * libuv's pool, which lists expired rows through its own store reader, removes each
- * file, then deletes the rows through the store's writer and waits for the commit.
- * A file goes before its row: a crash in between leaves an expired row whose file is
- * gone, which downloads already refuse (7002) and the next sweep finishes. A file is
- * swept once it has been expired for min(ttl, 1 day): until then its download answers
- * 7002 (expired), after that 7006 (not found).
+ * timer on the control loop (a quarter of the ttl, 250 ms..60 s); each tick (unless a sweep still runs) queues one
+ * sweep on libuv's pool, which lists expired rows through its own store reader, removes each file, then deletes the
+ * rows through the store's writer and waits for the commit. A file goes before its row: a crash in between leaves an
+ * expired row whose file is gone, which downloads already refuse (7002) and the next sweep finishes. A file is swept
+ * once it has been expired for min(ttl, 1 day): until then its download answers 7002 (expired), after that 7006 (not
+ * found).
  */
 #include "media/media.h"
 
@@ -34,7 +33,7 @@ typedef struct media_service {
     store_reader *rd; /* the sweeper's own (used on the pool, one sweep at a time) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    size_t waiting; /* delete ops not yet committed */
+    size_t waiting;      /* delete ops not yet committed */
     pthread_mutex_t smu; /* resumable sessions */
     media_session *sessions;
     size_t nsessions;
@@ -315,4 +314,3 @@ void media_session_release(server *s, int64_t app, const char *id, int done)
     }
     pthread_mutex_unlock(&m->smu);
 }
-

@@ -46,12 +46,12 @@ typedef struct upload {
     uint64_t declared, received;
     EVP_MD_CTX *sha;
     char sha_hex[65];
-    tern_buf buf;   /* bytes not yet written */
-    int pending;    /* a write runs on the pool */
-    int gone;       /* the connection closed during that write */
-    int err;        /* -errno of a failed write or commit */
-    int committed;  /* the file is in place (tmp renamed) */
-    int tmp_gone;   /* the tmp file is removed already (a failure, before the answer) */
+    tern_buf buf;       /* bytes not yet written */
+    int pending;        /* a write runs on the pool */
+    int gone;           /* the connection closed during that write */
+    int err;            /* -errno of a failed write or commit */
+    int committed;      /* the file is in place (tmp renamed) */
+    int tmp_gone;       /* the tmp file is removed already (a failure, before the answer) */
     _Atomic int stored; /* its row committed */
     int64_t created_ms, expires_ms;
     rest_op *r; /* the request's operation, once the body is complete */
@@ -292,8 +292,8 @@ static void finish_upload(rest_op *r)
     if (u->resumable && !u->committed) {
         char h[96];
         snprintf(h, sizeof h, "Upload-Offset: %llu\r\n", (unsigned long long)u->size);
-        tern_buf_printf(&d, "{\"uploadId\":\"%s\",\"offset\":%llu,\"size\":%llu}", u->id,
-                        (unsigned long long)u->size, (unsigned long long)u->total);
+        tern_buf_printf(&d, "{\"uploadId\":\"%s\",\"offset\":%llu,\"size\":%llu}", u->id, (unsigned long long)u->size,
+                        (unsigned long long)u->total);
         rest_reply_ok_headers(&r->x, d.data, d.len, h);
         tern_buf_free(&d);
         return;

@@ -238,35 +238,35 @@ int rest_query_uint(const rctx *x, const http_msg *m, const rest_query_spec *q, 
 
 /* ---- the resources' handlers (one file each; rows in rest/routes.c) ------------------- */
 
-int health_get(rctx *x, const http_msg *m);           /* health.c */
-int metrics_get(rctx *x, const http_msg *m);          /* health.c */
-int admin_apps_list(rctx *x, const http_msg *m);      /* admin.c */
-int admin_apps_create(rctx *x, const http_msg *m);    /* admin.c */
-int app_token(rctx *x, const http_msg *m);            /* admin.c */
-int user_token(rctx *x, const http_msg *m);           /* admin.c */
-int users_create(rctx *x, const http_msg *m);         /* users.c */
-int users_list(rctx *x, const http_msg *m);           /* users.c */
-int user_get(rctx *x, const http_msg *m);             /* users.c */
-int user_delete(rctx *x, const http_msg *m);          /* users.c */
-int user_groups(rctx *x, const http_msg *m);          /* users.c */
-int user_conversations(rctx *x, const http_msg *m);   /* conversations.c */
-int user_history(rctx *x, const http_msg *m);         /* conversations.c */
-int group_create(rctx *x, const http_msg *m);         /* groups.c */
-int group_get(rctx *x, const http_msg *m);            /* groups.c */
-int group_dismiss(rctx *x, const http_msg *m);        /* groups.c */
-int group_members_get(rctx *x, const http_msg *m);    /* groups.c */
-int group_members_add(rctx *x, const http_msg *m);    /* groups.c */
-int group_member_add(rctx *x, const http_msg *m);     /* groups.c */
-int group_member_remove(rctx *x, const http_msg *m);  /* groups.c */
-int messages_send_users(rctx *x, const http_msg *m);  /* messages.c */
-int messages_send_groups(rctx *x, const http_msg *m); /* messages.c */
-int stream_send_group(rctx *x, const http_msg *m);    /* streams.c */
-int stream_send_user(rctx *x, const http_msg *m);     /* streams.c */
-int media_upload_head(rctx *x, const http_msg *m, size_t *limit); /* media.c */
-int media_upload(rctx *x, const http_msg *m);                     /* media.c */
-int media_download(rctx *x, const http_msg *m);                   /* media.c */
-int media_session_create(rctx *x, const http_msg *m);             /* media.c: resumable */
-int media_session_status(rctx *x, const http_msg *m);             /* media.c */
+int health_get(rctx *x, const http_msg *m);                            /* health.c */
+int metrics_get(rctx *x, const http_msg *m);                           /* health.c */
+int admin_apps_list(rctx *x, const http_msg *m);                       /* admin.c */
+int admin_apps_create(rctx *x, const http_msg *m);                     /* admin.c */
+int app_token(rctx *x, const http_msg *m);                             /* admin.c */
+int user_token(rctx *x, const http_msg *m);                            /* admin.c */
+int users_create(rctx *x, const http_msg *m);                          /* users.c */
+int users_list(rctx *x, const http_msg *m);                            /* users.c */
+int user_get(rctx *x, const http_msg *m);                              /* users.c */
+int user_delete(rctx *x, const http_msg *m);                           /* users.c */
+int user_groups(rctx *x, const http_msg *m);                           /* users.c */
+int user_conversations(rctx *x, const http_msg *m);                    /* conversations.c */
+int user_history(rctx *x, const http_msg *m);                          /* conversations.c */
+int group_create(rctx *x, const http_msg *m);                          /* groups.c */
+int group_get(rctx *x, const http_msg *m);                             /* groups.c */
+int group_dismiss(rctx *x, const http_msg *m);                         /* groups.c */
+int group_members_get(rctx *x, const http_msg *m);                     /* groups.c */
+int group_members_add(rctx *x, const http_msg *m);                     /* groups.c */
+int group_member_add(rctx *x, const http_msg *m);                      /* groups.c */
+int group_member_remove(rctx *x, const http_msg *m);                   /* groups.c */
+int messages_send_users(rctx *x, const http_msg *m);                   /* messages.c */
+int messages_send_groups(rctx *x, const http_msg *m);                  /* messages.c */
+int stream_send_group(rctx *x, const http_msg *m);                     /* streams.c */
+int stream_send_user(rctx *x, const http_msg *m);                      /* streams.c */
+int media_upload_head(rctx *x, const http_msg *m, size_t *limit);      /* media.c */
+int media_upload(rctx *x, const http_msg *m);                          /* media.c */
+int media_download(rctx *x, const http_msg *m);                        /* media.c */
+int media_session_create(rctx *x, const http_msg *m);                  /* media.c: resumable */
+int media_session_status(rctx *x, const http_msg *m);                  /* media.c */
 int media_session_put_head(rctx *x, const http_msg *m, size_t *limit); /* PUT's body: media_upload */
 
 #endif

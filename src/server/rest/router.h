@@ -29,8 +29,8 @@
 
 typedef enum rest_auth {
     REST_AUTH_NONE = 0,
-    REST_AUTH_ADMIN,    /* Bearer <admin token> */
-    REST_AUTH_APP,      /* Bearer <app token> of the path's app */
+    REST_AUTH_ADMIN,     /* Bearer <admin token> */
+    REST_AUTH_APP,       /* Bearer <app token> of the path's app */
     REST_AUTH_APP_CREDS, /* client id and secret in the body (the token endpoint) */
     REST_AUTH_APP_USER   /* Bearer <app token> or <user token> of the path's app (media) */
 } rest_auth;

@@ -73,6 +73,16 @@ typedef enum tern_code {
     TERN_ERR_STREAM_SEQ_TOO_SMALL = 14038,
     TERN_ERR_STREAM_GROUP_TOO_LARGE = 14100, /* group over 200 members (Tern's code) */
 
+    /* media (issue 9; Tern's codes) */
+    TERN_ERR_MEDIA_EMPTY = 7001,      /* an upload of 0 bytes (seed 000: non-empty files only) */
+    TERN_ERR_MEDIA_EXPIRED = 7002,    /* the media id is past its expiry (404) */
+    TERN_ERR_MEDIA_TOO_LARGE = 7003,  /* declared size over --media-max-bytes (413) */
+    TERN_ERR_MEDIA_NO_LENGTH = 7004,  /* an upload without Content-Length (411) */
+    TERN_ERR_MEDIA_DISK_FULL = 7005,  /* no space left for the file (507); nothing kept */
+    TERN_ERR_MEDIA_NOT_FOUND = 7006,  /* no such media id in this app (404) */
+    TERN_ERR_MEDIA_INCOMPLETE = 7007, /* the body ended before Content-Length bytes (400) */
+    TERN_ERR_MEDIA_OFFSET = 7008,     /* resumable PUT not at the offset held, or one already running (409) */
+
     /* server */
     TERN_ERR_INTERNAL = 5001,
     TERN_ERR_STORE = 5002,         /* the store failed; nothing was acknowledged */

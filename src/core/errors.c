@@ -58,6 +58,14 @@ TERN_API const char *tern_strerror(int code)
     case TERN_ERR_STORE: return "store failure";
     case TERN_ERR_SHUTTING_DOWN: return "server shutting down";
     case TERN_ERR_OVERLOADED: return "server overloaded, retry";
+    case TERN_ERR_MEDIA_EMPTY: return "file is empty";
+    case TERN_ERR_MEDIA_EXPIRED: return "media expired";
+    case TERN_ERR_MEDIA_TOO_LARGE: return "file over the size limit";
+    case TERN_ERR_MEDIA_NO_LENGTH: return "Content-Length required";
+    case TERN_ERR_MEDIA_DISK_FULL: return "no space left for the file";
+    case TERN_ERR_MEDIA_NOT_FOUND: return "media not found";
+    case TERN_ERR_MEDIA_INCOMPLETE: return "upload body incomplete";
+    case TERN_ERR_MEDIA_OFFSET: return "upload offset mismatch";
     case TERN_ERR_SDK_NOT_READY: return "SDK not ready";
     case TERN_ERR_SDK_TIMEOUT: return "request timed out";
     case TERN_ERR_SDK_DISCONNECTED: return "disconnected";

@@ -64,6 +64,11 @@ static const setting settings[] = {
       "streamed messages: chunk requests per second per app (seed 002: 100; over: 429)"),
     I("stream-max-members", stream_max_members, T_INT, "200",
       "streamed messages: most members of a group a stream goes to (seed 002: 200; over: 14100)"),
+    S("media-dir", media_dir, "", "media files directory (empty: <data>/media)"),
+    I("media-max-bytes", media_max_bytes, T_SIZE, "104857600",
+      "largest media upload, bytes, for every app (413 over it; Agora profile: 31457280)"),
+    I("media-ttl-days", media_ttl_days, T_INT, "7", "days an uploaded media file is kept (seed 000: 7)"),
+    I("media-ttl-seconds", media_ttl_seconds, T_INT, "0", "seconds a media file is kept; > 0 overrides media-ttl-days"),
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 
@@ -276,5 +281,9 @@ int config_load(config *c, int argc, char **argv)
     }
     if (c->store_batch < 1)
         c->store_batch = 1;
+    if (c->media_max_bytes < 1 || c->media_ttl_days < 1 || c->media_ttl_seconds < 0) {
+        fprintf(errf(), "ternd: media-max-bytes and media-ttl-days must be at least 1, media-ttl-seconds 0 or more\n");
+        return -1;
+    }
     return 0;
 }

@@ -36,6 +36,11 @@ typedef struct config {
     int stream_total_ms;
     int stream_rate;
     int stream_max_members;
+    /* media (issue 9) */
+    char media_dir[1024];   /* empty: <data>/media */
+    size_t media_max_bytes; /* largest upload, bytes (413 over it) */
+    int media_ttl_days;     /* media kept this long (seed 000: 7 days) */
+    int media_ttl_seconds;  /* > 0: overrides media_ttl_days (tests) */
 } config;
 
 /* Fills defaults, then the file named by --config / TERN_CONFIG, then the environment,

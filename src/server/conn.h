@@ -30,6 +30,7 @@ struct conn {
     char *user;
     char *device;
     uint8_t logged_in;
+    struct rest_body *body; /* a streamed request body's sink (rest/router.c), or NULL */
 };
 
 /* The server's conn of a layer connection, and back. */

@@ -64,6 +64,7 @@ struct server {
     size_t napps;
 
     struct stream_table *streams; /* stream.c: open streamed messages */
+    struct media_service *media;  /* media/media.c: the media store and its sweeper */
     pthread_mutex_t groups_mu;
     hmap groups; /* "appid/gid" -> group_snap* (absent = not loaded) */
 

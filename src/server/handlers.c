@@ -32,12 +32,16 @@ static int on_http_request(net_conn *nc, const http_msg *m)
 }
 
 /* A request head with a body: the route's body limit (rest/routes.c) decides, so a body
- * over it gets 413 before a byte of it is read. Every route takes its body whole today
- * (JSON, --max-http-body); a streamed route (media) will answer NET_BODY_STREAM here. */
+ * over it gets 413 before a byte of it is read; a streamed route (the media upload)
+ * checks auth and its own limit here and takes the body piece by piece. */
 static int on_http_head(net_conn *nc, const http_msg *m, size_t *limit)
 {
-    *limit = rest_body_limit(m->method, m->path, *limit);
-    return NET_BODY_WHOLE;
+    return rest_http_head(conn_of(nc), m, limit);
+}
+
+static int on_http_body(net_conn *nc, const char *data, size_t n)
+{
+    return rest_http_body(conn_of(nc), data, n);
 }
 
 static int on_ws_upgrade(net_conn *nc, const http_msg *m)
@@ -57,6 +61,7 @@ static void on_ws_text(net_conn *nc, char *data, size_t n)
 static void on_close(net_conn *nc)
 {
     conn *c = conn_of(nc);
+    rest_http_closed(c);
     if (c->logged_in) {
         session_on_close(c);
         c->logged_in = 0;
@@ -97,6 +102,7 @@ void handlers_fill(net_handlers *h)
     *h = (net_handlers){.open = on_open,
                         .http_request = on_http_request,
                         .http_head = on_http_head,
+                        .http_body = on_http_body,
                         .ws_upgrade = on_ws_upgrade,
                         .ws_text = on_ws_text,
                         .close = on_close,

@@ -28,6 +28,7 @@
 #include "core/util.h"
 #include "groups.h"
 #include "handlers.h"
+#include "media/media.h"
 #include "server.h"
 #include "stream.h"
 
@@ -240,7 +241,7 @@ int server_start(server *s)
         LOG_ERROR("cannot open the store in %s: %s", s->cfg.data, err);
         return -1;
     }
-    if (apps_load(s) != 0 || apps_bootstrap(s) != 0)
+    if (apps_load(s) != 0 || apps_bootstrap(s) != 0 || media_init(s) != 0)
         return -1;
     store_reader *rd = store_reader_open(s->st);
     int sr = rd ? stream_init(s, rd) : -1;
@@ -267,6 +268,7 @@ int server_start(server *s)
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     stream_start_sweeper(s);
+    media_start_sweeper(s);
 
     char host[128];
     snprintf(host, sizeof host, "%.*s", (int)(strrchr(s->cfg.listen, ':') - s->cfg.listen), s->cfg.listen);
@@ -306,6 +308,7 @@ void server_begin_shutdown(server *s)
         s->loops[i].reader = NULL;
     }
     stream_stop_sweeper(s);
+    media_stop_sweeper(s);
     uv_signal_stop(&s->sigterm);
     uv_signal_stop(&s->sigint);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
@@ -322,6 +325,7 @@ void server_free(server *s)
     store_close(s->st);
     s->st = NULL;
     stream_free(s);
+    media_free(s);
     net_free(s->net); /* runs what was queued for the loops meanwhile */
     s->net = NULL;
     for (int i = 0; s->loops && i < s->nloops; i++)

@@ -33,7 +33,15 @@ int rest_status_of(int code)
     case TERN_ERR_STREAM_FROM_MISMATCH:
     case TERN_ERR_STREAM_TO_MISMATCH:
     case TERN_ERR_STREAM_SEQ_TOO_SMALL:
-    case TERN_ERR_STREAM_GROUP_TOO_LARGE: return 400;
+    case TERN_ERR_STREAM_GROUP_TOO_LARGE:
+    case TERN_ERR_MEDIA_EMPTY:
+    case TERN_ERR_MEDIA_INCOMPLETE: return 400;
+    case TERN_ERR_MEDIA_EXPIRED:
+    case TERN_ERR_MEDIA_NOT_FOUND: return 404;
+    case TERN_ERR_MEDIA_NO_LENGTH: return 411;
+    case TERN_ERR_MEDIA_OFFSET: return 409;
+    case TERN_ERR_MEDIA_TOO_LARGE: return 413;
+    case TERN_ERR_MEDIA_DISK_FULL: return 507;
     case TERN_ERR_TOKEN_INVALID:
     case TERN_ERR_TOKEN_EXPIRED:
     case TERN_ERR_BAD_CREDENTIALS: return 401;
@@ -76,6 +84,14 @@ const char *rest_error_name(int code)
     case TERN_ERR_TOO_MANY: return "too_many_items";
     case TERN_ERR_NOT_SUPPORTED: return "not_supported";
     case TERN_ERR_RATE_LIMITED: return "resource_limited";
+    case TERN_ERR_MEDIA_EMPTY: return "file_empty";
+    case TERN_ERR_MEDIA_EXPIRED: return "media_expired";
+    case TERN_ERR_MEDIA_TOO_LARGE: return "file_too_large";
+    case TERN_ERR_MEDIA_NO_LENGTH: return "length_required";
+    case TERN_ERR_MEDIA_DISK_FULL: return "insufficient_storage";
+    case TERN_ERR_MEDIA_NOT_FOUND: return "media_not_found";
+    case TERN_ERR_MEDIA_INCOMPLETE: return "upload_incomplete";
+    case TERN_ERR_MEDIA_OFFSET: return "upload_offset_mismatch";
     default:
         if (rest_is_stream_code(code))
             return "message_send_error";

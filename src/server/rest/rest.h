@@ -39,6 +39,39 @@ typedef struct rctx {
 
 /* A route's handler: answers (returns 0) or starts an async operation (returns 1). */
 typedef int (*rest_handler)(rctx *x, const http_msg *m);
+/* A streamed route's head handler (router.h): returns NET_BODY_STREAM after
+ * rest_body_attach (setting *limit, the most body bytes read), NET_BODY_WHOLE, or
+ * NET_BODY_REFUSED after answering (x->keep_alive is 0 there: the connection closes). */
+typedef int (*rest_head_handler)(rctx *x, const http_msg *m, size_t *limit);
+
+/* ---- streamed request bodies ------------------------------------------------------------ */
+
+typedef struct rest_body rest_body;
+/* In a head handler: attaches a sink to x's connection. data(ud, p, n) gets each piece
+ * of the body (valid during the call) and returns NET_BODY_MORE, or NET_BODY_PAUSE until
+ * rest_body_resume. gone(ud) runs (once, on the loop) if the connection closes while
+ * the sink is attached; ud then belongs to gone. The returned handle stays valid until
+ * then, rest_body_detach or rest_body_take. */
+rest_body *rest_body_attach(const rctx *x, int (*data)(void *ud, const char *p, size_t n), void (*gone)(void *ud),
+                            void *ud);
+/* Reads the body again after data returned NET_BODY_PAUSE. */
+void rest_body_resume(rest_body *b);
+/* Detaches and frees the sink (gone will not run); the caller keeps ud. */
+void rest_body_detach(rest_body *b);
+/* In the request handler of a streamed route: detaches the connection's sink and
+ * returns its ud (the caller owns it now), or NULL if none was attached. */
+void *rest_body_take(const rctx *x);
+/* The connection's libuv loop, for file I/O on libuv's pool (uv_queue_work). */
+struct uv_loop_s *rest_uv_loop(const rctx *x);
+/* Answers with the file fd of size bytes (net_http_serve_file: sendfile, Range, HEAD;
+ * fd is owned from now on); extra_headers end with CRLF or are NULL. Returns 1: the
+ * handler returns it (the answer completes later). */
+int rest_reply_file(const rctx *x, const http_msg *m, int fd, uint64_t size, const char *content_type,
+                    const char *extra_headers);
+/* rest_reply_ok without extra, plus extra_headers (each ending with CRLF). */
+void rest_reply_ok_headers(const rctx *x, const char *data, size_t n, const char *extra_headers);
+/* A bodyless answer (304) with extra_headers (ending with CRLF, or NULL). */
+void rest_reply_status(const rctx *x, int status, const char *extra_headers);
 
 /* ---- replies: each writes one whole response (and closes if !keep_alive) ------------ */
 
@@ -205,29 +238,35 @@ int rest_query_uint(const rctx *x, const http_msg *m, const rest_query_spec *q, 
 
 /* ---- the resources' handlers (one file each; rows in rest/routes.c) ------------------- */
 
-int health_get(rctx *x, const http_msg *m);           /* health.c */
-int metrics_get(rctx *x, const http_msg *m);          /* health.c */
-int admin_apps_list(rctx *x, const http_msg *m);      /* admin.c */
-int admin_apps_create(rctx *x, const http_msg *m);    /* admin.c */
-int app_token(rctx *x, const http_msg *m);            /* admin.c */
-int user_token(rctx *x, const http_msg *m);           /* admin.c */
-int users_create(rctx *x, const http_msg *m);         /* users.c */
-int users_list(rctx *x, const http_msg *m);           /* users.c */
-int user_get(rctx *x, const http_msg *m);             /* users.c */
-int user_delete(rctx *x, const http_msg *m);          /* users.c */
-int user_groups(rctx *x, const http_msg *m);          /* users.c */
-int user_conversations(rctx *x, const http_msg *m);   /* conversations.c */
-int user_history(rctx *x, const http_msg *m);         /* conversations.c */
-int group_create(rctx *x, const http_msg *m);         /* groups.c */
-int group_get(rctx *x, const http_msg *m);            /* groups.c */
-int group_dismiss(rctx *x, const http_msg *m);        /* groups.c */
-int group_members_get(rctx *x, const http_msg *m);    /* groups.c */
-int group_members_add(rctx *x, const http_msg *m);    /* groups.c */
-int group_member_add(rctx *x, const http_msg *m);     /* groups.c */
-int group_member_remove(rctx *x, const http_msg *m);  /* groups.c */
-int messages_send_users(rctx *x, const http_msg *m);  /* messages.c */
-int messages_send_groups(rctx *x, const http_msg *m); /* messages.c */
-int stream_send_group(rctx *x, const http_msg *m);    /* streams.c */
-int stream_send_user(rctx *x, const http_msg *m);     /* streams.c */
+int health_get(rctx *x, const http_msg *m);                            /* health.c */
+int metrics_get(rctx *x, const http_msg *m);                           /* health.c */
+int admin_apps_list(rctx *x, const http_msg *m);                       /* admin.c */
+int admin_apps_create(rctx *x, const http_msg *m);                     /* admin.c */
+int app_token(rctx *x, const http_msg *m);                             /* admin.c */
+int user_token(rctx *x, const http_msg *m);                            /* admin.c */
+int users_create(rctx *x, const http_msg *m);                          /* users.c */
+int users_list(rctx *x, const http_msg *m);                            /* users.c */
+int user_get(rctx *x, const http_msg *m);                              /* users.c */
+int user_delete(rctx *x, const http_msg *m);                           /* users.c */
+int user_groups(rctx *x, const http_msg *m);                           /* users.c */
+int user_conversations(rctx *x, const http_msg *m);                    /* conversations.c */
+int user_history(rctx *x, const http_msg *m);                          /* conversations.c */
+int group_create(rctx *x, const http_msg *m);                          /* groups.c */
+int group_get(rctx *x, const http_msg *m);                             /* groups.c */
+int group_dismiss(rctx *x, const http_msg *m);                         /* groups.c */
+int group_members_get(rctx *x, const http_msg *m);                     /* groups.c */
+int group_members_add(rctx *x, const http_msg *m);                     /* groups.c */
+int group_member_add(rctx *x, const http_msg *m);                      /* groups.c */
+int group_member_remove(rctx *x, const http_msg *m);                   /* groups.c */
+int messages_send_users(rctx *x, const http_msg *m);                   /* messages.c */
+int messages_send_groups(rctx *x, const http_msg *m);                  /* messages.c */
+int stream_send_group(rctx *x, const http_msg *m);                     /* streams.c */
+int stream_send_user(rctx *x, const http_msg *m);                      /* streams.c */
+int media_upload_head(rctx *x, const http_msg *m, size_t *limit);      /* media.c */
+int media_upload(rctx *x, const http_msg *m);                          /* media.c */
+int media_download(rctx *x, const http_msg *m);                        /* media.c */
+int media_session_create(rctx *x, const http_msg *m);                  /* media.c: resumable */
+int media_session_status(rctx *x, const http_msg *m);                  /* media.c */
+int media_session_put_head(rctx *x, const http_msg *m, size_t *limit); /* PUT's body: media_upload */
 
 #endif

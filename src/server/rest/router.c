@@ -201,11 +201,12 @@ static int check_auth(rest_auth auth, const http_msg *m, const rctx *x, server *
             return TERN_ERR_TOKEN_INVALID;
         return TERN_OK;
     }
-    if (auth != REST_AUTH_APP)
+    if (auth != REST_AUTH_APP && auth != REST_AUTH_APP_USER)
         return TERN_OK;
     char tok[TERN_TOKEN_MAX];
     tern_token t;
-    if (bearer(m, tok, sizeof tok) < 0 || tern_token_parse(tok, strlen(tok), &t) != 0 || t.kind != 'a')
+    if (bearer(m, tok, sizeof tok) < 0 || tern_token_parse(tok, strlen(tok), &t) != 0 ||
+        (t.kind != 'a' && !(auth == REST_AUTH_APP_USER && t.kind == 'u')))
         return TERN_ERR_TOKEN_INVALID;
     if (strcmp(t.appkey, x->app.key) != 0)
         return TERN_ERR_FORBIDDEN;
@@ -262,7 +263,8 @@ static int route_request(rctx *x, const http_msg *m, server *s, const rest_route
     return TERN_OK;
 }
 
-int http_handle(conn *c, const http_msg *m)
+/* A new request context for m on c (the caller frees it). */
+static rctx *rctx_new(conn *c, const http_msg *m)
 {
     server *s = c->loop->srv;
     rctx *x = tern_calloc(1, sizeof *x);
@@ -278,6 +280,13 @@ int http_handle(conn *c, const http_msg *m)
              : m->method == HTTP_M_PUT    ? "put"
                                           : "other");
     snprintf(x->rel, sizeof x->rel, "%.*s", (int)(m->path.n < 500 ? m->path.n : 500), m->path.p);
+    return x;
+}
+
+int http_handle(conn *c, const http_msg *m)
+{
+    server *s = c->loop->srv;
+    rctx *x = rctx_new(c, m);
     const rest_route *route = NULL;
     int async = 0;
     int rc = route_request(x, m, s, &route);
@@ -288,5 +297,132 @@ int http_handle(conn *c, const http_msg *m)
     else
         async = route->fn(x, m);
     tern_free(x);
+    /* A streamed body's sink the handler did not take (the request failed a check
+     * after its head passed them): its owner hears `gone` now, not at the close. */
+    rest_http_closed(c);
     return async;
+}
+
+/* ---- streamed request bodies ------------------------------------------------------------ */
+
+struct rest_body {
+    conn *c;
+    int (*data)(void *ud, const char *p, size_t n);
+    void (*gone)(void *ud);
+    void *ud;
+};
+
+int rest_http_head(conn *c, const http_msg *m, size_t *limit)
+{
+    rest_match mt;
+    if (rest_route_match(rest_routes, rest_nroutes, m->method, m->path, &mt) != TERN_OK || !mt.route->head) {
+        *limit = rest_body_limit(m->method, m->path, *limit);
+        return NET_BODY_WHOLE;
+    }
+    server *s = c->loop->srv;
+    rctx *x = rctx_new(c, m);
+    x->keep_alive = 0; /* a refusal closes: the body is not read */
+    const rest_route *route = NULL;
+    int rc = route_request(x, m, s, &route);
+    int mode;
+    if (rc != TERN_OK) {
+        rest_reply_err(x, rc);
+        mode = NET_BODY_REFUSED;
+    } else {
+        mode = route->head(x, m, limit);
+    }
+    tern_free(x);
+    return mode;
+}
+
+int rest_http_body(conn *c, const char *p, size_t n)
+{
+    if (!c->body) /* detached after a failure: the answer is written, drop the rest */
+        return NET_BODY_MORE;
+    return c->body->data(c->body->ud, p, n);
+}
+
+void rest_http_closed(conn *c)
+{
+    rest_body *b = c->body;
+    if (!b)
+        return;
+    c->body = NULL;
+    b->gone(b->ud);
+    tern_free(b);
+}
+
+rest_body *rest_body_attach(const rctx *x, int (*data)(void *ud, const char *p, size_t n), void (*gone)(void *ud),
+                            void *ud)
+{
+    conn *c = x->net;
+    rest_http_closed(c); /* never two sinks on one connection */
+    rest_body *b = tern_calloc(1, sizeof *b);
+    *b = (rest_body){.c = c, .data = data, .gone = gone, .ud = ud};
+    c->body = b;
+    return b;
+}
+
+void rest_body_resume(rest_body *b)
+{
+    net_http_body_resume(conn_net(b->c));
+}
+
+void rest_body_detach(rest_body *b)
+{
+    if (b->c->body == b)
+        b->c->body = NULL;
+    tern_free(b);
+}
+
+void *rest_body_take(const rctx *x)
+{
+    conn *c = x->net;
+    rest_body *b = c->body;
+    if (!b)
+        return NULL;
+    void *ud = b->ud;
+    rest_body_detach(b);
+    return ud;
+}
+
+struct uv_loop_s *rest_uv_loop(const rctx *x)
+{
+    return net_loop_uv(((conn *)x->net)->loop->net);
+}
+
+int rest_reply_file(const rctx *x, const http_msg *m, int fd, uint64_t size, const char *content_type,
+                    const char *extra_headers)
+{
+    net_http_serve_file(conn_net(x->net), m, fd, size, content_type, extra_headers);
+    return 1;
+}
+
+void rest_reply_ok_headers(const rctx *x, const char *data, size_t n, const char *extra_headers)
+{
+    conn *c = x->net;
+    tern_buf env, b;
+    tern_buf_init(&env, 0);
+    tern_buf_init(&b, 0);
+    rest_envelope(&env, x, data, n, NULL);
+    http_write_head(&b, 200, "application/json", env.len, x->keep_alive, extra_headers);
+    if (!x->head_only)
+        tern_buf_append(&b, env.data, env.len);
+    conn_write_raw(c, b.data, b.len);
+    tern_buf_free(&b);
+    tern_buf_free(&env);
+    if (!x->keep_alive)
+        conn_close(c, 0, NULL);
+}
+
+void rest_reply_status(const rctx *x, int status, const char *extra_headers)
+{
+    conn *c = x->net;
+    tern_buf b;
+    tern_buf_init(&b, 0);
+    http_write_head(&b, status, NULL, 0, x->keep_alive, extra_headers);
+    conn_write_raw(c, b.data, b.len);
+    tern_buf_free(&b);
+    if (!x->keep_alive)
+        conn_close(c, 0, NULL);
 }

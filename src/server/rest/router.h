@@ -29,9 +29,10 @@
 
 typedef enum rest_auth {
     REST_AUTH_NONE = 0,
-    REST_AUTH_ADMIN,    /* Bearer <admin token> */
-    REST_AUTH_APP,      /* Bearer <app token> of the path's app */
-    REST_AUTH_APP_CREDS /* client id and secret in the body (the token endpoint) */
+    REST_AUTH_ADMIN,     /* Bearer <admin token> */
+    REST_AUTH_APP,       /* Bearer <app token> of the path's app */
+    REST_AUTH_APP_CREDS, /* client id and secret in the body (the token endpoint) */
+    REST_AUTH_APP_USER   /* Bearer <app token> or <user token> of the path's app (media) */
 } rest_auth;
 
 typedef struct rest_route {
@@ -40,6 +41,9 @@ typedef struct rest_route {
     rest_auth auth;
     rest_handler fn;
     size_t body_limit; /* bytes, a larger body gets 413; REST_BODY_JSON: --max-http-body */
+    /* Optional: a route whose body streams (media uploads). Called at the head, after
+     * the router's checks 1-6 passed, before any body byte is read (rest.h). */
+    rest_head_handler head;
 } rest_route;
 
 /* The body limit of JSON routes: the server's --max-http-body (1 MiB by default). */
@@ -80,5 +84,16 @@ size_t rest_body_limit(int method, tern_str path, size_t json_limit);
  * order above. Returns 0 when the response is written, 1 when it will be written later
  * (an asynchronous store operation; the connection reads no further request until then). */
 int http_handle(conn *c, const http_msg *m);
+
+/* The head of a request with a body (net.h's http_head): for a route with a head
+ * handler, runs the checks 1-6 above (answering a failure, NET_BODY_REFUSED) and then
+ * the handler, which picks the mode and *limit; every other request keeps
+ * rest_body_limit and NET_BODY_WHOLE. */
+int rest_http_head(conn *c, const http_msg *m, size_t *limit);
+/* A piece of a streamed body (net.h's http_body): to the sink the head handler
+ * attached (rest_body_attach). NET_BODY_MORE or NET_BODY_PAUSE. */
+int rest_http_body(conn *c, const char *p, size_t n);
+/* The connection closes: a sink still attached hears `gone` and is freed. */
+void rest_http_closed(conn *c);
 
 #endif

@@ -8,7 +8,8 @@
  */
 #include "rest/router.h"
 
-#define J REST_BODY_JSON
+/* A JSON row: its body whole, up to --max-http-body; no head handler. */
+#define J REST_BODY_JSON, NULL
 #define APP REST_AUTH_APP
 
 const rest_route rest_routes[] = {
@@ -44,6 +45,14 @@ const rest_route rest_routes[] = {
     {HTTP_M_POST, "/{org}/{app}/stream_message/chatgroup", APP, stream_send_group, J},
     {HTTP_M_POST, "/{org}/{app}/stream_message/users", APP, stream_send_user, J},
     {HTTP_M_POST, "/{org}/{app}/stream_message/user", APP, stream_send_user, J},
+    /* media.c: the body streams to disk (its limit is --media-max-bytes, checked by
+     * the head handler) */
+    {HTTP_M_POST, "/{org}/{app}/media", REST_AUTH_APP_USER, media_upload, REST_BODY_JSON, media_upload_head},
+    {HTTP_M_POST, "/{org}/{app}/media/uploads", REST_AUTH_APP_USER, media_session_create, J},
+    {HTTP_M_GET, "/{org}/{app}/media/uploads/{conv}", REST_AUTH_APP_USER, media_session_status, J},
+    {HTTP_M_PUT, "/{org}/{app}/media/uploads/{conv}", REST_AUTH_APP_USER, media_upload, REST_BODY_JSON,
+     media_session_put_head},
+    {HTTP_M_GET, "/{org}/{app}/media/{conv}", REST_AUTH_APP_USER, media_download, J},
 };
 
 const size_t rest_nroutes = sizeof rest_routes / sizeof rest_routes[0];

@@ -123,6 +123,14 @@ static const char *const migrations[] = {
     "ALTER TABLE groups ADD COLUMN public INTEGER;"
     "ALTER TABLE groups ADD COLUMN maxusers INTEGER;"
     "ALTER TABLE groups ADD COLUMN attrs TEXT;",
+    /* 7: media files (issue 9). One row per uploaded file, looked up by (app, id)
+     * only; the file lives in the media store (server/media/media_store.h) under the
+     * same (app, id). The sweeper walks media_expiry, deletes the file, then the row. */
+    "CREATE TABLE media("
+    "  app INTEGER NOT NULL, id TEXT NOT NULL, size INTEGER NOT NULL, content_type TEXT NOT NULL,"
+    "  file_name TEXT NOT NULL, sha256 TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(app, id)) WITHOUT ROWID;"
+    "CREATE INDEX media_expiry ON media(expires_ms);",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -174,6 +182,9 @@ static const char *const wsql[W_COUNT] = {
     [W_MSG_SET_BODY] = "UPDATE messages SET body=? WHERE msg_id=?",
     [W_CHUNKS_DEL] = "DELETE FROM stream_chunks WHERE msg_id=?",
     [W_STREAM_DEL] = "DELETE FROM streams WHERE msg_id=?",
+    [W_MEDIA_INSERT] = "INSERT OR IGNORE INTO media(app,id,size,content_type,file_name,sha256,created_ms,expires_ms)"
+                       " VALUES(?,?,?,?,?,?,?,?)",
+    [W_MEDIA_DEL] = "DELETE FROM media WHERE app=? AND id=?",
 };
 
 static void set_err(char *err, size_t errsz, const char *fmt, const char *a, const char *b)
@@ -406,6 +417,9 @@ int sq_fail_stmt(sq_store *s, sqlite3_stmt *st, int rc)
 /* A user's columns as store_user wants them (sqlite_users.c reads them in this order). */
 #define USER_COLS "user,nickname,created_ms,IFNULL(modified_ms,created_ms),IFNULL(uuid,''),password"
 
+/* A media row's columns as sqlite_media.c reads them. */
+#define MEDIA_COLS "app,id,size,content_type,file_name,sha256,created_ms,expires_ms"
+
 static const char *const rsql[R_COUNT] = {
     [R_APP_GET] = "SELECT id,org,name,client_id,client_secret,created_ms FROM apps WHERE org=? AND name=?",
     [R_APP_LIST] = "SELECT id,org,name,client_id,client_secret,created_ms FROM apps ORDER BY id",
@@ -439,6 +453,8 @@ static const char *const rsql[R_COUNT] = {
                        " JOIN stream_chunks c ON c.msg_id=s.msg_id GROUP BY s.msg_id",
     [R_MSG_GET] = "SELECT m.seq,m.body,st.head,m.msg_id,m.time_ms,st.format FROM messages m"
                   " LEFT JOIN streams st ON st.msg_id=m.msg_id WHERE m.msg_id=? AND m.app=?",
+    [R_MEDIA_GET] = "SELECT " MEDIA_COLS " FROM media WHERE app=? AND id=?",
+    [R_MEDIA_EXPIRED] = "SELECT " MEDIA_COLS " FROM media WHERE expires_ms<=? ORDER BY expires_ms LIMIT ?",
 };
 
 static store_reader *sq_reader_open(store *st)
@@ -513,4 +529,6 @@ const store_engine store_engine_sqlite = {
     .conversation_get = sq_conversation_get,
     .streams_open = sq_streams_open,
     .message_get = sq_message_get,
+    .media_get = sq_media_get,
+    .media_expired = sq_media_expired,
 };

@@ -83,6 +83,8 @@ enum {
     W_MSG_SET_BODY,
     W_CHUNKS_DEL,
     W_STREAM_DEL,
+    W_MEDIA_INSERT,
+    W_MEDIA_DEL,
     W_COUNT
 };
 
@@ -189,6 +191,8 @@ enum {
     R_STREAM_CHUNKS,
     R_STREAMS_OPEN,
     R_MSG_GET,
+    R_MEDIA_GET,
+    R_MEDIA_EXPIRED,
     R_COUNT
 };
 
@@ -283,6 +287,10 @@ int sq_op_remove_members(sq_store *s, store_op *op);
  * is in: 0 or -1), and the chunk / end ops. */
 int sq_stream_open(sq_store *s, store_op *op, uint64_t id, int64_t t);
 int sq_op_stream_chunk(sq_store *s, store_op *op);
+/* sqlite_media.c: the media rows (migration 7). */
+int sq_op_media(sq_store *s, store_op *op);
+int sq_media_get(store_reader *rr, int64_t app, const char *id, store_media *out);
+int sq_media_expired(store_reader *rr, int64_t now_ms, int limit, void (*cb)(void *ud, const store_media *m), void *ud);
 /* Writer side: 1 if the user exists, 0 if not, -1 on failure. */
 int sq_w_user_exists(sq_store *s, int64_t app, const char *user);
 

@@ -123,7 +123,9 @@ typedef enum store_op_kind {
     STORE_OP_ADD_MEMBERS,
     STORE_OP_REMOVE_MEMBERS,
     STORE_OP_STREAM_CHUNK, /* appends a chunk to an open stream; finish closes it */
-    STORE_OP_STREAM_END    /* closes an open stream as ended (end_code), no chunk */
+    STORE_OP_STREAM_END,   /* closes an open stream as ended (end_code), no chunk */
+    STORE_OP_MEDIA_PUT,    /* adds a media row (u.media; TERN_ERR_CONFLICT if the id exists) */
+    STORE_OP_MEDIA_DELETE  /* removes the media row (app, u.media.id); absent is not an error */
 } store_op_kind;
 
 typedef struct store_op store_op;
@@ -218,6 +220,12 @@ struct store_op {
             char *json;
             size_t json_len;
         } chunk; /* TERN_ERR_STREAM_NOT_FOUND if the stream is not open */
+        struct {
+            const char *id; /* the media id (server/media/media.h) */
+            const char *content_type, *file_name, *sha256;
+            uint64_t size;
+            int64_t created_ms, expires_ms;
+        } media;
     } u;
 };
 
@@ -337,6 +345,25 @@ int store_streams_open(store_reader *r, void (*cb)(void *ud, const store_stream 
 /* The message object with id msg_id of app, appended to out (an open stream's with its
  * text so far): TERN_OK, TERN_ERR_NOT_FOUND, TERN_ERR_STORE. */
 int store_message_get(store_reader *r, int64_t app, uint64_t msg_id, tern_buf *out);
+
+/* A media file's metadata row (issue 9); the file itself lives in the media store
+ * (server/media/media_store.h). */
+typedef struct store_media {
+    int64_t app;
+    char id[65];
+    char content_type[128];
+    char file_name[256];
+    char sha256[65];
+    uint64_t size;
+    int64_t created_ms, expires_ms;
+} store_media;
+/* The row (app, id): TERN_OK, TERN_ERR_NOT_FOUND or TERN_ERR_STORE. Expired rows are
+ * returned as well (the caller compares expires_ms). */
+int store_media_get(store_reader *r, int64_t app, const char *id, store_media *out);
+/* Up to limit rows with expires_ms <= now_ms, oldest expiry first, each passed to cb
+ * (valid during the call). Returns TERN_OK / TERN_ERR_STORE. */
+int store_media_expired(store_reader *r, int64_t now_ms, int limit, void (*cb)(void *ud, const store_media *m),
+                        void *ud);
 
 /* Builds the canonical conversation key into out (NUL-terminated strings; the mapping itself
  * is core/conv.h, shared with the server and libtern); returns its length or -1 if too small. */

@@ -53,6 +53,8 @@ const char *store_engine_missing(const store_engine *e)
     NEED(conversation_get)
     NEED(streams_open)
     NEED(message_get)
+    NEED(media_get)
+    NEED(media_expired)
 #undef NEED
     return NULL;
 }
@@ -203,4 +205,15 @@ int store_streams_open(store_reader *r, void (*cb)(void *ud, const store_stream 
 int store_message_get(store_reader *r, int64_t app, uint64_t msg_id, tern_buf *out)
 {
     return r->engine->message_get(r, app, msg_id, out);
+}
+
+int store_media_get(store_reader *r, int64_t app, const char *id, store_media *out)
+{
+    return r->engine->media_get(r, app, id, out);
+}
+
+int store_media_expired(store_reader *r, int64_t now_ms, int limit, void (*cb)(void *ud, const store_media *m),
+                        void *ud)
+{
+    return r->engine->media_expired(r, now_ms, limit, cb, ud);
 }

@@ -62,6 +62,9 @@ struct store_engine {
                             void *ud);
     int (*streams_open)(store_reader *r, store_stream_cb cb, void *ud);
     int (*message_get)(store_reader *r, int64_t app, uint64_t msg_id, tern_buf *out);
+    int (*media_get)(store_reader *r, int64_t app, const char *id, store_media *out);
+    int (*media_expired)(store_reader *r, int64_t now_ms, int limit, void (*cb)(void *ud, const store_media *m),
+                         void *ud);
 };
 
 /* The engines this build has, NULL-terminated; the first one is the default. */

@@ -34,17 +34,11 @@ typedef struct sent {
     char from[65], to[65];
 } sent;
 
-typedef struct rate_ent {
-    int64_t app;
-    tern_rate r;
-} rate_ent;
-
 typedef struct stream_table {
     pthread_mutex_t mu;
     hmap open; /* msg_id -> sent* */
     pthread_mutex_t rate_mu;
-    rate_ent *rates;
-    size_t nrates;
+    hmap rates; /* app id -> tern_rate*: every request of an app looks its bucket up */
     uv_timer_t sweep;
     int sweeping;
     atomic_uint_fast64_t chunks, limited, ended; /* /metrics */
@@ -258,8 +252,10 @@ static void on_chunk_done(store_op *op)
     }
     pthread_mutex_lock(&T(s)->mu);
     e->pending--;
-    if (rc != TERN_OK && c->kind == OP_CHUNK && e->state == TERN_STREAM_ST_OPEN) {
-        /* Not stored: the text now has a hole, so the stream cannot go on. */
+    if (rc != TERN_OK && c->kind == OP_CHUNK && e->state != TERN_STREAM_ST_ENDED) {
+        /* Not stored: the text now has a hole, so the stream cannot go on. This also
+         * holds for a failed finishing chunk, whose stream is still open in the store:
+         * the end closes it there. */
         LOG_WARN("stream %llu: chunk %lld not stored (%d): ending the stream", (unsigned long long)e->msg_id,
                  (long long)c->seq, rc);
         end_stream(s, e, TERN_ERR_STORE);
@@ -272,6 +268,32 @@ static void on_chunk_done(store_op *op)
     chunk_op_free(c);
 }
 
+/* Enters the stream a first chunk c opened as message id (its seq msg_seq; phantom: a
+ * stream that stores nothing) into the table, open. */
+static void open_entry(server *s, const chunk_op *c, uint64_t id, uint64_t msg_seq, int phantom)
+{
+    sent *e = tern_calloc(1, sizeof *e);
+    e->msg_id = id;
+    e->app = c->app;
+    e->msg_seq = msg_seq;
+    e->is_group = c->is_group;
+    e->phantom = phantom;
+    e->format = c->format;
+    e->state = TERN_STREAM_ST_OPEN;
+    e->started_ms = e->last_ms = tern_now_ms();
+    e->last_seq = c->seq;
+    e->total = c->text_len;
+    if (c->snap && !phantom) {
+        atomic_fetch_add(&c->snap->refs, 1);
+        e->snap = c->snap;
+    }
+    memcpy(e->from, c->from, sizeof e->from);
+    memcpy(e->to, c->to, sizeof e->to);
+    pthread_mutex_lock(&T(s)->mu);
+    hmap_put_u64(&T(s)->open, id, e);
+    pthread_mutex_unlock(&T(s)->mu);
+}
+
 /* Writer: a first chunk committed: its message has an id and a seq now. */
 static void on_first_done(store_op *op)
 {
@@ -282,25 +304,7 @@ static void on_first_done(store_op *op)
     if (rc == TERN_OK) {
         atomic_fetch_add(&T(s)->chunks, 1);
         if (!c->finish) {
-            sent *e = tern_calloc(1, sizeof *e);
-            e->msg_id = id;
-            e->app = c->app;
-            e->msg_seq = op->u.msg.seq;
-            e->is_group = c->is_group;
-            e->format = c->format;
-            e->state = TERN_STREAM_ST_OPEN;
-            e->started_ms = e->last_ms = tern_now_ms();
-            e->last_seq = c->seq;
-            e->total = c->text_len;
-            if (c->snap) {
-                atomic_fetch_add(&c->snap->refs, 1);
-                e->snap = c->snap;
-            }
-            memcpy(e->from, c->from, sizeof e->from);
-            memcpy(e->to, c->to, sizeof e->to);
-            pthread_mutex_lock(&T(s)->mu);
-            hmap_put_u64(&T(s)->open, id, e);
-            pthread_mutex_unlock(&T(s)->mu);
+            open_entry(s, c, id, op->u.msg.seq, 0);
         }
         ev_args a = {.msg_id = id,
                      .msg_seq = op->u.msg.seq,
@@ -387,20 +391,7 @@ static int post_first(server *s, store_reader *rd, int64_t app, int is_group, co
     if (phantom) {
         uint64_t id = tern_idgen_next(&s->online_ids);
         if (!c->finish) {
-            sent *e = tern_calloc(1, sizeof *e);
-            e->msg_id = id;
-            e->app = app;
-            e->is_group = is_group;
-            e->phantom = 1;
-            e->format = c->format;
-            e->state = TERN_STREAM_ST_OPEN;
-            e->started_ms = e->last_ms = tern_now_ms();
-            e->total = c->text_len;
-            memcpy(e->from, c->from, sizeof e->from);
-            memcpy(e->to, c->to, sizeof e->to);
-            pthread_mutex_lock(&T(s)->mu);
-            hmap_put_u64(&T(s)->open, id, e);
-            pthread_mutex_unlock(&T(s)->mu);
+            open_entry(s, c, id, 0, 1);
         }
         chunk_op_free(c);
         done(ud, TERN_OK, id);
@@ -461,9 +452,8 @@ static int post_first(server *s, store_reader *rd, int64_t app, int is_group, co
 
 /* The code for a chunk of msg_id that is not open here: the stored message says whether
  * it finished (14035) or ended (its end code); anything else is 14031. */
-static int closed_code(server *s, store_reader *rd, int64_t app, uint64_t msg_id)
+static int closed_code(store_reader *rd, int64_t app, uint64_t msg_id)
 {
-    (void)s;
     tern_buf b;
     tern_buf_init(&b, 0);
     int rc = store_message_get(rd, app, msg_id, &b);
@@ -535,7 +525,7 @@ static int post_next(server *s, store_reader *rd, int64_t app, int is_group, con
     if (rc != TERN_OK) {
         pthread_mutex_unlock(&t->mu);
         group_snap_unref(snap);
-        return rc < 0 ? closed_code(s, rd, app, q->msg_id) : rc;
+        return rc < 0 ? closed_code(rd, app, q->msg_id) : rc;
     }
     /* Accepted: the state moves on now, so a racing request with the same seq loses. */
     int64_t prev_seq = e->last_seq, prev_ms = e->last_ms;
@@ -636,17 +626,12 @@ int stream_rate_take(server *s, int64_t app)
         return TERN_OK;
     stream_table *t = T(s);
     pthread_mutex_lock(&t->rate_mu);
-    rate_ent *r = NULL;
-    for (size_t i = 0; i < t->nrates && !r; i++)
-        if (t->rates[i].app == app)
-            r = &t->rates[i];
-    if (!r) { /* apps are few: a list */
-        t->rates = tern_realloc(t->rates, (t->nrates + 1) * sizeof *t->rates);
-        r = &t->rates[t->nrates++];
-        memset(r, 0, sizeof *r);
-        r->app = app;
+    tern_rate *r = hmap_get_u64(&t->rates, (uint64_t)app);
+    if (!r) {
+        r = tern_calloc(1, sizeof *r);
+        hmap_put_u64(&t->rates, (uint64_t)app, r);
     }
-    int ok = tern_rate_take(&r->r, per_sec, per_sec, tern_mono_ns());
+    int ok = tern_rate_take(r, per_sec, per_sec, tern_mono_ns());
     pthread_mutex_unlock(&t->rate_mu);
     if (!ok)
         atomic_fetch_add(&t->limited, 1);
@@ -726,6 +711,7 @@ int stream_init(server *s, store_reader *rd)
     pthread_mutex_init(&t->mu, NULL);
     pthread_mutex_init(&t->rate_mu, NULL);
     hmap_init(&t->open);
+    hmap_init(&t->rates);
     s->streams = t;
     take_up_ctx tc = {s, rd};
     if (store_streams_open(rd, take_up, &tc) != TERN_OK) {
@@ -777,7 +763,9 @@ void stream_free(server *s)
     hmap_free(&t->open);
     pthread_mutex_destroy(&t->mu);
     pthread_mutex_destroy(&t->rate_mu);
-    tern_free(t->rates);
+    for (size_t i = 0; hmap_next(&t->rates, &i, &he);)
+        tern_free(he->val);
+    hmap_free(&t->rates);
     tern_free(t);
     s->streams = NULL;
 }

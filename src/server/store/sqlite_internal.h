@@ -250,6 +250,20 @@ static inline int sq_row(sq_store *s, sqlite3_stmt *st)
 sqlite3_stmt *sq_rst(sq_reader *r, int which);
 /* Logs a failed reader statement and resets it. Returns TERN_ERR_STORE. */
 int sq_rfail(sq_reader *r, sqlite3_stmt *st, int rc);
+/* Steps a reader statement for at most one row: 1 row (the caller reads it, then
+ * resets), 0 none (reset), -1 failure (logged, reset). */
+static inline int sq_rrow(sq_reader *r, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(st);
+        return 0;
+    }
+    sq_rfail(r, st, rc);
+    return -1;
+}
 /* Copies a text column into dst[dstsz], cut to fit, NUL-terminated (sqlite_users.c). */
 void sq_copy_col(char *dst, size_t dstsz, sqlite3_stmt *st, int col);
 

@@ -63,13 +63,9 @@ int sq_media_get(store_reader *rr, int64_t app, const char *id, store_media *out
         return TERN_ERR_STORE;
     sqlite3_bind_int64(st, 1, app);
     sq_bind_text(st, 2, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        sqlite3_reset(st);
-        return TERN_ERR_NOT_FOUND;
-    }
-    if (rc != SQLITE_ROW)
-        return sq_rfail(r, st, rc);
+    int row = sq_rrow(r, st);
+    if (row <= 0)
+        return row < 0 ? TERN_ERR_STORE : TERN_ERR_NOT_FOUND;
     read_row(st, out);
     sqlite3_reset(st);
     return TERN_OK;

@@ -234,13 +234,9 @@ int sq_message_get(store_reader *rr, int64_t app, uint64_t msg_id, tern_buf *out
         return TERN_ERR_STORE;
     sqlite3_bind_int64(st, 1, (int64_t)msg_id);
     sqlite3_bind_int64(st, 2, app);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        sqlite3_reset(st);
-        return TERN_ERR_NOT_FOUND;
-    }
-    if (rc != SQLITE_ROW)
-        return sq_rfail(r, st, rc);
+    int row = sq_rrow(r, st);
+    if (row <= 0)
+        return row < 0 ? TERN_ERR_STORE : TERN_ERR_NOT_FOUND;
     int mr = sq_row_message(r, st, 0, out);
     sqlite3_reset(st);
     return mr == TERN_ERR_TOO_MANY ? TERN_ERR_STORE : mr;

@@ -857,7 +857,7 @@ void it_create_group(it_server *s, const char *groupid, const char *owner, const
 
 /* ---- tokens --------------------------------------------------------------------- */
 
-static int b64url(const uint8_t *in, size_t n, char *out, size_t outsz)
+int it_b64url(const uint8_t *in, size_t n, char *out, size_t outsz)
 {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     size_t need = (n * 4 + 2) / 3 + 1;
@@ -896,11 +896,11 @@ int it_mint_token(char kind, const char *appkey, const char *user, int64_t expir
     unsigned int maclen = 0;
     if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)payload, (size_t)pn, mac, &maclen))
         return -1;
-    int a = b64url((const uint8_t *)payload, (size_t)pn, out, outsz);
+    int a = it_b64url((const uint8_t *)payload, (size_t)pn, out, outsz);
     if (a < 0 || (size_t)a + 2 >= outsz)
         return -1;
     out[a] = '.';
-    int b = b64url(mac, maclen, out + a + 1, outsz - (size_t)a - 1);
+    int b = it_b64url(mac, maclen, out + a + 1, outsz - (size_t)a - 1);
     if (b < 0)
         return -1;
     return a + 1 + b;

@@ -292,5 +292,8 @@ int it_wait_int(pthread_mutex_t *mu, pthread_cond_t *cv, const int *flag, int wa
 /* A deterministic pseudo-random number (xorshift64) from *state, which must start
  * non-zero: the randomized tests replay the same sequence on every run. */
 uint32_t it_rand(uint64_t *state);
+/* base64url without padding of in[0..n) into out (NUL-terminated); its length, or -1 if
+ * outsz is too small. (Tokens and signed media URLs.) */
+int it_b64url(const uint8_t *in, size_t n, char *out, size_t outsz);
 
 #endif

@@ -235,7 +235,7 @@ static void test_real_table_auth_and_limits(void **state)
     for (size_t i = 0; i < rest_nroutes; i++) /* the media upload streams: its head checks the size */
         assert_int_equal((int)rest_routes[i].body_limit, REST_BODY_JSON);
     assert_int_equal(auth_of(HTTP_M_POST, "/o/a/media"), REST_AUTH_APP_USER);
-    assert_int_equal(auth_of(HTTP_M_GET, "/o/a/media/0123"), REST_AUTH_APP_USER);
+    assert_int_equal(auth_of(HTTP_M_GET, "/o/a/media/0123"), REST_AUTH_MEDIA);
     /* The limit is the row's own (checked on the test table). */
     rest_match m;
     assert_int_equal(match(HTTP_M_POST, "/admin/apps", &m), TERN_OK);

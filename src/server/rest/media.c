@@ -2,7 +2,8 @@
  * media.c — the media REST resource (issue 9; docs/rest-api.md, "Media"):
  *   POST /{org}/{app}/media        raw-body upload: the body is the file
  *   GET|HEAD /{org}/{app}/media/{id} download (sendfile, Range, ETag, HEAD)
- * Both take the app token or a user token of the app.
+ * Uploads take the app token or a user token of the app; a download, also a signed URL
+ * or the share-secret (media_auth.c).
  *
  * An upload is checked at its head (media_upload_head: Content-Length required, the
  * size limit, 413 before any body byte), then streams: pieces gather in one buffer on
@@ -440,12 +441,14 @@ static int has_sub(tern_str v, const char *s)
 
 int media_download(rctx *x, const http_msg *m)
 {
-    if (!media_id_valid(x->conv, strlen(x->conv))) { /* never reaches the disk */
-        rest_reply_err(x, TERN_ERR_MEDIA_NOT_FOUND);
+    store_media row;
+    int valid = media_id_valid(x->conv, strlen(x->conv)); /* else never reaches the disk */
+    int rc = valid ? store_media_get(rest_reader(x), x->app.id, x->conv, &row) : TERN_ERR_NOT_FOUND;
+    int arc = media_access(x, m, rc == TERN_OK ? &row : NULL); /* 401 before any 404 */
+    if (arc != TERN_OK) {
+        rest_reply_err(x, arc);
         return 0;
     }
-    store_media row;
-    int rc = store_media_get(rest_reader(x), x->app.id, x->conv, &row);
     if (rc == TERN_ERR_NOT_FOUND)
         rc = TERN_ERR_MEDIA_NOT_FOUND;
     else if (rc == TERN_OK && row.expires_ms <= tern_now_ms())

@@ -172,6 +172,8 @@ int rest_run_off_loop(rest_op *r, void (*fn)(rest_op *r, size_t i), size_t n);
  * another authentication but accepts this one too (grant_type=inherit). TERN_OK or
  * 1101/1102/1104. */
 int rest_check_app_token(const rctx *x, const http_msg *m);
+/* The same accepting a user token of the app too (REST_AUTH_APP_USER). */
+int rest_check_app_user_token(const rctx *x, const http_msg *m);
 /* Finish with Easemob's members: the error, or the envelope around prefix + r->out +
  * suffix (e.g. "\"entities\":[" ... "]"). */
 void rest_finish_members(rest_op *r, const char *prefix, const char *suffix);
@@ -268,5 +270,16 @@ int media_download(rctx *x, const http_msg *m);                        /* media.
 int media_session_create(rctx *x, const http_msg *m);                  /* media.c: resumable */
 int media_session_status(rctx *x, const http_msg *m);                  /* media.c */
 int media_session_put_head(rctx *x, const http_msg *m, size_t *limit); /* PUT's body: media_upload */
+
+/* media_auth.c: the one access rule of every media GET/HEAD (/media/{id} and
+ * /chatfiles/{uuid}), for routes of auth kind REST_AUTH_MEDIA. Allowed with (a) an app
+ * or user token of x's app (Authorization: Bearer), (b) a valid unexpired signed URL
+ * (query exp and sig, media_url_check, covering the query's thumb: 0 when absent), or
+ * (c) the share-secret of row (header or query `share-secret`, constant-time compare;
+ * only when row is not NULL and has one). row is the media the path names, or NULL
+ * when it is unknown or the id is malformed. Returns TERN_OK, or the code to answer:
+ * the token's failure (1101/1102/1104) when an Authorization header was sent, else 1101
+ * (401). A refusal never says whether the id exists. */
+int media_access(const rctx *x, const http_msg *m, const store_media *row);
 
 #endif

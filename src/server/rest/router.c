@@ -218,6 +218,11 @@ int rest_check_app_token(const rctx *x, const http_msg *m)
     return check_auth(REST_AUTH_APP, m, x, x->net ? ((conn *)x->net)->loop->srv : NULL);
 }
 
+int rest_check_app_user_token(const rctx *x, const http_msg *m)
+{
+    return check_auth(REST_AUTH_APP_USER, m, x, x->net ? ((conn *)x->net)->loop->srv : NULL);
+}
+
 /* The envelope's path below /{org}/{app}: the raw path after its third '/'. */
 static void rel_below_app(rctx *x, tern_str path)
 {

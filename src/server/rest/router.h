@@ -32,7 +32,9 @@ typedef enum rest_auth {
     REST_AUTH_ADMIN,     /* Bearer <admin token> */
     REST_AUTH_APP,       /* Bearer <app token> of the path's app */
     REST_AUTH_APP_CREDS, /* client id and secret in the body (the token endpoint) */
-    REST_AUTH_APP_USER   /* Bearer <app token> or <user token> of the path's app (media) */
+    REST_AUTH_APP_USER,  /* Bearer <app token> or <user token> of the path's app (media) */
+    REST_AUTH_MEDIA      /* the handler decides (rest/media_auth.c): a token as APP_USER, a
+                          * signed URL, or the media's share-secret; the router checks none */
 } rest_auth;
 
 typedef struct rest_route {

@@ -52,7 +52,8 @@ const rest_route rest_routes[] = {
     {HTTP_M_GET, "/{org}/{app}/media/uploads/{conv}", REST_AUTH_APP_USER, media_session_status, J},
     {HTTP_M_PUT, "/{org}/{app}/media/uploads/{conv}", REST_AUTH_APP_USER, media_upload, REST_BODY_JSON,
      media_session_put_head},
-    {HTTP_M_GET, "/{org}/{app}/media/{conv}", REST_AUTH_APP_USER, media_download, J},
+    /* media_auth.c decides who may read: a token, a signed URL or a share-secret */
+    {HTTP_M_GET, "/{org}/{app}/media/{conv}", REST_AUTH_MEDIA, media_download, J},
 };
 
 const size_t rest_nroutes = sizeof rest_routes / sizeof rest_routes[0];

@@ -1,0 +1,164 @@
+/*
+ * harness_media.c — the media suites' shared helpers (harness_media.h).
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness_media.h"
+
+int connect_port(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+void send_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+        if (w <= 0)
+            return;
+        c += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Reads what the server sends within timeout_ms (until it closes), NUL-terminated. */
+size_t read_some(int fd, char *buf, size_t cap, int timeout_ms)
+{
+    size_t len = 0;
+    int64_t end = it_now_ms() + timeout_ms;
+    while (len + 1 < cap && it_now_ms() < end) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        ssize_t r = recv(fd, buf + len, cap - 1 - len, 0);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    buf[len] = 0;
+    return len;
+}
+
+void fill(char *p, size_t n, uint64_t seed)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (char)(it_rand(&seed) & 0xff);
+}
+
+void sha_hex(const char *p, size_t n, char out[65])
+{
+    unsigned char md[32];
+    SHA256((const unsigned char *)p, n, md);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* POSTs data as an upload to /{org}/{app}/media with token; extra headers end in CRLF. */
+int upload(it_server *s, const char *app_path, const char *token, const char *ctype, const char *name,
+                  const char *data, size_t n, it_http_resp *out)
+{
+    char head[2048];
+    int hn = snprintf(head, sizeof head,
+                      "POST %s/media HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\nContent-Type: %s\r\n"
+                      "X-Tern-Filename: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                      app_path, token, ctype, name, n);
+    char *req = malloc((size_t)hn + n);
+    memcpy(req, head, (size_t)hn);
+    memcpy(req + hn, data, n);
+    int st = it_http_raw(s->port, req, (size_t)hn + n, IT_WAIT_MS, out);
+    free(req);
+    return st;
+}
+
+int get_media(it_server *s, const char *method, const char *path, const char *token, const char *extra,
+                     it_http_resp *out)
+{
+    char req[2048];
+    int n = snprintf(req, sizeof req,
+                     "%s %s HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n%sConnection: close\r\n\r\n", method,
+                     path, token, extra ? extra : "");
+    return it_http_raw(s->port, req, (size_t)n, IT_WAIT_MS, out);
+}
+
+/* Files below dir (recursively), not counting directories. */
+int count_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[1024];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (stat(p, &st) == 0)
+            n += S_ISDIR(st.st_mode) ? count_files(p) : 1;
+    }
+    closedir(d);
+    return n;
+}
+
+int media_tmp_files(it_server *s)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/media/tmp", s->dir);
+    return count_files(p);
+}
+
+int media_files(it_server *s)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/media", s->dir);
+    return count_files(p) - media_tmp_files(s);
+}
+
+void expect_err(const it_http_resp *r, int status, int code)
+{
+    if (r->status != status || it_jnum(r->json, "code", -1) != code)
+        fail_msg("wanted %d/%d, got %d %s", status, code, r->status, r->body ? r->body : "");
+}
+
+const char *header_has(const it_http_resp *r, const char *h)
+{
+    return r->head ? strcasestr(r->head, h) : NULL;
+}
+
+void media_signed_path(it_server *s, const char *id, int thumb, long long exp, char *out, size_t outsz)
+{
+    char text[512], sig[64], th[32] = "";
+    int n = snprintf(text, sizeof text, "%s/%s\n%s\n%d\n%lld", s->org, s->app, id, thumb, exp);
+    unsigned char mac[32];
+    unsigned int maclen = 0;
+    HMAC(EVP_sha256(), s->client_secret, (int)strlen(s->client_secret), (const unsigned char *)text, (size_t)n, mac,
+         &maclen);
+    assert_int_equal(it_b64url(mac, maclen, sig, sizeof sig), 43);
+    if (thumb)
+        snprintf(th, sizeof th, "thumb=%d&", thumb);
+    snprintf(out, outsz, "/%s/%s/media/%s?%sexp=%lld&sig=%s", s->org, s->app, id, th, exp, sig);
+}

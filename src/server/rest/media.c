@@ -29,42 +29,17 @@
 #include "core/util.h"
 #include "media/media.h"
 #include "net/net.h"
+#include "rest/media_upload.h"
 #include "rest/rest.h"
 
 #define UPLOAD_CHUNK (256 * 1024)
 
-typedef struct upload {
-    rctx x; /* the head's request (keep_alive 0): an answer mid-body closes */
-    rest_body *body;
-    server *s;
-    media_store *ms;
-    uv_loop_t *uv;
-    uv_work_t work;
-    int fd;
-    char tmp[1200];
-    char id[MEDIA_ID_LEN + 1];
-    char ctype[128], fname[256];
-    uint64_t declared, received;
-    EVP_MD_CTX *sha;
-    char sha_hex[65];
-    tern_buf buf;       /* bytes not yet written */
-    int pending;        /* a write runs on the pool */
-    int gone;           /* the connection closed during that write */
-    int err;            /* -errno of a failed write or commit */
-    int committed;      /* the file is in place (tmp renamed) */
-    int tmp_gone;       /* the tmp file is removed already (a failure, before the answer) */
-    _Atomic int stored; /* its row committed */
-    int64_t created_ms, expires_ms;
-    rest_op *r; /* the request's operation, once the body is complete */
-    /* a resumable session's PUT: appends to its part file, kept on failure */
-    int resumable;
-    uint64_t offset0, total;
-    uint64_t size; /* the stored file's size */
-} upload;
 
-static void upload_free(void *ud)
+void upload_free(void *ud)
 {
     upload *u = ud;
+    if (u->kind && u->kind->free)
+        u->kind->free(u->kind_ud);
     if (u->fd >= 0)
         close(u->fd);
     if (u->resumable) /* the part stays for the next PUT unless it became the file */
@@ -123,7 +98,7 @@ static void write_after(uv_work_t *w, int status)
         start_final(u);
         return;
     }
-    if (u->err) { /* answer now and close; the rest of the body is not read */
+    if (u->err && !u->code) { /* answer now and close; the rest of the body is not read */
         rest_body_detach(u->body);
         int code = code_of_errno(u->err);
         rctx *x = tern_malloc(sizeof *x);
@@ -136,13 +111,24 @@ static void write_after(uv_work_t *w, int status)
     rest_body_resume(u->body);
 }
 
+void upload_append(upload *u, const char *p, size_t n)
+{
+    tern_buf_append(&u->buf, p, n);
+    u->file_bytes += n;
+}
+
 static int upload_data(void *ud, const char *p, size_t n)
 {
     upload *u = ud;
     u->received += n;
-    if (u->err) /* failed already: the rest is dropped, the end of the body answers */
+    if (u->err || u->code) /* failed already: the rest is dropped, the end of the body answers */
         return NET_BODY_MORE;
-    tern_buf_append(&u->buf, p, n);
+    if (!u->kind) {
+        upload_append(u, p, n);
+    } else if ((u->code = u->kind->data(u, p, n)) != TERN_OK) {
+        u->buf.len = 0; /* nothing more goes to the file */
+        return NET_BODY_MORE;
+    }
     if (u->buf.len < UPLOAD_CHUNK)
         return NET_BODY_MORE;
     u->pending = 1;
@@ -190,7 +176,7 @@ static int hash_file(upload *u)
 static void final_run(uv_work_t *w)
 {
     upload *u = w->data;
-    if (u->err) {
+    if (u->err || u->code) {
         if (!u->resumable) {
             u->ms->ops->tmp_remove(u->ms, u->tmp);
             u->tmp_gone = 1;
@@ -205,7 +191,7 @@ static void final_run(uv_work_t *w)
     if (close(u->fd) != 0 && rc == 0)
         rc = -errno;
     u->fd = -1;
-    u->size = u->offset0 + u->received;
+    u->size = u->offset0 + u->file_bytes;
     if (u->resumable && (rc != 0 || u->size < u->total)) { /* the part holds what came */
         u->err = rc;
         return;
@@ -242,8 +228,8 @@ static void final_after(uv_work_t *w, int status)
     rest_op *r = u->r;
     if (status != 0 && !u->err)
         u->err = -EIO;
-    if (u->err) {
-        r->op.result = code_of_errno(u->err);
+    if (u->err || u->code) {
+        r->op.result = u->code ? u->code : code_of_errno(u->err);
         rest_op_done(r);
         return;
     }
@@ -265,6 +251,7 @@ static void final_after(uv_work_t *w, int status)
     r->op.u.media.size = u->size;
     r->op.u.media.created_ms = u->created_ms;
     r->op.u.media.expires_ms = u->expires_ms;
+    r->op.u.media.share_secret = u->share_secret;
     int rc = rest_store_submit(u->s, &r->op);
     if (rc != TERN_OK) {
         r->op.result = rc;
@@ -285,7 +272,11 @@ static void finish_upload(rest_op *r)
 {
     upload *u = r->ud;
     if (r->op.result != TERN_OK) {
-        rest_reply_err(&r->x, r->op.result);
+        rest_reply_err_desc(&r->x, r->op.result, NULL, u->desc[0] ? u->desc : tern_strerror(r->op.result));
+        return;
+    }
+    if (u->kind) {
+        u->kind->answer(r, u);
         return;
     }
     tern_buf d;
@@ -310,16 +301,23 @@ static void finish_upload(rest_op *r)
 
 /* ---- the head and the request ------------------------------------------------------------ */
 
-static void reply_too_large(const rctx *x, server *s, uint64_t len)
+uint64_t media_max_bytes(const rctx *x)
 {
-    char d[128];
-    snprintf(d, sizeof d, "file of %llu bytes over the limit of %zu bytes", (unsigned long long)len,
-             s->cfg.media_max_bytes);
+    return rest_server(x)->cfg.media_max_bytes;
+}
+
+void media_reply_too_large(const rctx *x, uint64_t len)
+{
+    char d[160];
+    if (len)
+        snprintf(d, sizeof d, "file of %llu bytes over the limit of %llu bytes", (unsigned long long)len,
+                 (unsigned long long)media_max_bytes(x));
+    else
+        snprintf(d, sizeof d, "file over the limit of %llu bytes", (unsigned long long)media_max_bytes(x));
     rest_reply_err_desc(x, TERN_ERR_MEDIA_TOO_LARGE, NULL, d);
 }
 
-/* Content-Length as a number: 1 with *out, 0 if absent, -1 if malformed. */
-static int content_length(const http_msg *m, uint64_t *out)
+int media_content_length(const http_msg *m, uint64_t *out)
 {
     tern_str v = http_header_get(m, "Content-Length");
     if (!v.p)
@@ -336,16 +334,13 @@ static int content_length(const http_msg *m, uint64_t *out)
     return 1;
 }
 
-/* A header value made safe to store and send back: printable ASCII without quotes
- * or backslashes, else dflt. */
-static void header_value(const http_msg *m, const char *name, const char *dflt, char *out, size_t outsz)
+void media_safe_value(const char *v, size_t n, const char *dflt, char *out, size_t outsz)
 {
-    tern_str v = http_header_get(m, name);
-    int ok = v.p && v.n > 0 && v.n < outsz;
-    for (size_t i = 0; ok && i < v.n; i++)
-        ok = v.p[i] >= 0x20 && v.p[i] < 0x7f && v.p[i] != '"' && v.p[i] != '\\';
+    int ok = v && n > 0 && n < outsz;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = v[i] >= 0x20 && v[i] < 0x7f && v[i] != '"' && v[i] != '\\';
     if (ok)
-        snprintf(out, outsz, "%.*s", (int)v.n, v.p);
+        snprintf(out, outsz, "%.*s", (int)n, v);
     else
         snprintf(out, outsz, "%s", dflt);
 }
@@ -375,36 +370,46 @@ static upload *upload_new(rctx *x, uint64_t len, int fd, const char *tmp, const 
     return u;
 }
 
-int media_upload_head(rctx *x, const http_msg *m, size_t *limit)
+upload *media_upload_open(rctx *x, uint64_t len)
 {
-    server *s = rest_server(x);
-    uint64_t len = 0;
-    int has = content_length(m, &len);
-    if (has <= 0) { /* chunked, or no usable length: the size must be known first */
-        rest_reply_err(x, TERN_ERR_MEDIA_NO_LENGTH);
-        return NET_BODY_REFUSED;
-    }
-    if (len > s->cfg.media_max_bytes) {
-        reply_too_large(x, s, len);
-        return NET_BODY_REFUSED;
-    }
-    media_store *ms = media_store_of(s);
+    media_store *ms = media_store_of(rest_server(x));
     char tmp[1200];
     char id[MEDIA_ID_LEN + 1];
     int fd = media_new_id(id) == 0 ? ms->ops->tmp_open(ms, tmp, sizeof tmp) : -EIO;
     if (fd < 0) {
         rest_reply_err(x, code_of_errno(fd));
+        return NULL;
+    }
+    return upload_new(x, len, fd, tmp, id, 0);
+}
+
+int media_upload_attach(rctx *x, upload *u, size_t *limit)
+{
+    u->body = rest_body_attach(x, upload_data, upload_gone, u);
+    *limit = (size_t)u->declared;
+    return NET_BODY_STREAM;
+}
+
+int media_upload_head(rctx *x, const http_msg *m, size_t *limit)
+{
+    uint64_t len = 0;
+    int has = media_content_length(m, &len);
+    if (has <= 0) { /* chunked, or no usable length: the size must be known first */
+        rest_reply_err(x, TERN_ERR_MEDIA_NO_LENGTH);
         return NET_BODY_REFUSED;
     }
-    upload *u = upload_new(x, len, fd, tmp, id, 0);
+    if (len > media_max_bytes(x)) {
+        media_reply_too_large(x, len);
+        return NET_BODY_REFUSED;
+    }
+    upload *u = media_upload_open(x, len);
     if (!u)
         return NET_BODY_REFUSED;
-    header_value(m, "Content-Type", "application/octet-stream", u->ctype, sizeof u->ctype);
+    tern_str ct = http_header_get(m, "Content-Type");
+    media_safe_value(ct.p, ct.n, "application/octet-stream", u->ctype, sizeof u->ctype);
     tern_str fn = http_header_get(m, "X-Tern-Filename");
     media_safe_filename(fn.p ? fn.p : "", fn.p ? fn.n : 0, u->fname, sizeof u->fname);
-    u->body = rest_body_attach(x, upload_data, upload_gone, u);
-    *limit = (size_t)len;
-    return NET_BODY_STREAM;
+    return media_upload_attach(x, u, limit);
 }
 
 int media_upload(rctx *x, const http_msg *m)
@@ -412,7 +417,7 @@ int media_upload(rctx *x, const http_msg *m)
     upload *u = rest_body_take(x);
     if (!u) { /* no body reached the head handler: none, or Content-Length: 0 */
         uint64_t len = 0;
-        rest_reply_err(x, content_length(m, &len) > 0 ? TERN_ERR_MEDIA_EMPTY : TERN_ERR_MEDIA_NO_LENGTH);
+        rest_reply_err(x, media_content_length(m, &len) > 0 ? TERN_ERR_MEDIA_EMPTY : TERN_ERR_MEDIA_NO_LENGTH);
         return 0;
     }
     u->body = NULL;
@@ -422,6 +427,8 @@ int media_upload(rctx *x, const http_msg *m)
     u->r = r;
     if (u->received != u->declared && !u->err)
         u->err = -EIO;
+    if (!u->err && !u->code && u->kind)
+        u->code = u->kind->end(u);
     if (!u->pending)
         start_final(u);
     return 1;
@@ -506,16 +513,13 @@ int media_session_create(rctx *x, const http_msg *m)
         return 0;
     }
     uint64_t total = (uint64_t)sz->valuedouble;
-    if (total > s->cfg.media_max_bytes) {
+    if (total > media_max_bytes(x)) {
         cJSON_Delete(j);
-        reply_too_large(x, s, total);
+        media_reply_too_large(x, total);
         return 0;
     }
     media_session ss = {.app = x->app.id, .total = total, .expires_ms = tern_now_ms() + SESSION_TTL_MS};
-    int ok = ct && ct[0] && strlen(ct) < sizeof ss.content_type;
-    for (const char *p = ct; ok && *p; p++)
-        ok = *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\';
-    snprintf(ss.content_type, sizeof ss.content_type, "%s", ok ? ct : "application/octet-stream");
+    media_safe_value(ct, ct ? strlen(ct) : 0, "application/octet-stream", ss.content_type, sizeof ss.content_type);
     media_safe_filename(fn ? fn : "", fn ? strlen(fn) : 0, ss.file_name, sizeof ss.file_name);
     cJSON_Delete(j);
     rc = media_session_add(s, &ss);
@@ -601,7 +605,7 @@ static int content_range(tern_str v, uint64_t *a, uint64_t *b, uint64_t *total)
 int media_session_put_head(rctx *x, const http_msg *m, size_t *limit)
 {
     uint64_t len = 0, a, b, total;
-    if (content_length(m, &len) <= 0) {
+    if (media_content_length(m, &len) <= 0) {
         rest_reply_err(x, TERN_ERR_MEDIA_NO_LENGTH);
         return NET_BODY_REFUSED;
     }

@@ -5,6 +5,11 @@
  *     from the document: a browser's <img src> sends no header) that an expiry, an
  *     altered signature, another id or another thumb size voids, and the share-secret
  *     (header or query) of a chatfiles upload; everything else 401, another app 404;
+ *   - POST /chatfiles: a multipart body (built here, and sent by the real curl -F) whose
+ *     part `file` becomes the media, Easemob's answer, the download by uuid (also as
+ *     /media/{id}), and every refusal (no multipart, no file part, an unknown field, an
+ *     empty file, a boundary never closed, a part header over its limit, a uuid with a
+ *     path in it) leaving no file;
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -27,6 +34,84 @@ static void upload_ok(it_server *s, const char *ctype, const char *data, size_t 
     if (r.status != 200)
         fail_msg("upload: %d %s", r.status, r.body ? r.body : "");
     snprintf(id, 33, "%s", it_jstr(r.json, "data.mediaId"));
+    it_http_resp_free(&r);
+}
+
+#define BOUNDARY "----TernTestBoundary7MA4YWxk"
+
+/* Appends a form part to b (a growing malloc'd buffer of *n bytes). */
+static char *add_part(char *b, size_t *n, const char *name, const char *filename, const char *ctype, const char *data,
+                      size_t dn)
+{
+    char head[16384];
+    int hn = snprintf(head, sizeof head, "--" BOUNDARY "\r\nContent-Disposition: form-data; name=\"%s\"%s%s%s\r\n%s%s%s\r\n",
+                      name, filename ? "; filename=\"" : "", filename ? filename : "", filename ? "\"" : "",
+                      ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "");
+    b = realloc(b, *n + (size_t)hn + dn + 2);
+    memcpy(b + *n, head, (size_t)hn);
+    memcpy(b + *n + hn, data, dn);
+    memcpy(b + *n + hn + dn, "\r\n", 2);
+    *n += (size_t)hn + dn + 2;
+    return b;
+}
+
+/* The closing delimiter. */
+static char *close_form(char *b, size_t *n)
+{
+    static const char end[] = "--" BOUNDARY "--\r\n";
+    b = realloc(b, *n + sizeof end - 1);
+    memcpy(b + *n, end, sizeof end - 1);
+    *n += sizeof end - 1;
+    return b;
+}
+
+/* POSTs body[0..n) to /demo/demo/chatfiles with the app token and Content-Type ctype
+ * (NULL: the test boundary's); extra headers end in CRLF. The status. */
+static int post_form(it_server *s, const char *app_path, const char *ctype, const char *extra, const char *body, size_t n,
+                     it_http_resp *r)
+{
+    char head[2048];
+    int hn = snprintf(head, sizeof head,
+                      "POST %s/chatfiles HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\nContent-Type: %s\r\n"
+                      "Content-Length: %zu\r\n%sConnection: close\r\n\r\n",
+                      app_path, it_app_token(s), ctype ? ctype : "multipart/form-data; boundary=" BOUNDARY, n,
+                      extra ? extra : "");
+    char *req = malloc((size_t)hn + n);
+    memcpy(req, head, (size_t)hn);
+    memcpy(req + hn, body, n);
+    int st = it_http_raw(s->port, req, (size_t)hn + n, IT_WAIT_MS, r);
+    free(req);
+    return st;
+}
+
+/* A form with the file part data (and Easemob's thumbnail-height), uploaded: its uuid
+ * and share-secret. */
+static void chatfile_ok(it_server *s, const char *data, size_t n, char uuid[33], char secret[65])
+{
+    size_t bn = 0;
+    char *b = add_part(NULL, &bn, "thumbnail-height", NULL, NULL, "170", 3);
+    b = add_part(b, &bn, "file", "../dir/notes \\\"x\\\".txt", "text/plain", data, n);
+    b = close_form(b, &bn);
+    it_http_resp r;
+    post_form(s, "/demo/demo", NULL, "restrict-access: true\r\n", b, bn, &r);
+    free(b);
+    if (r.status != 200)
+        fail_msg("chatfiles: %d %s", r.status, r.body ? r.body : "");
+    const cJSON *e = cJSON_GetArrayItem(it_jget(r.json, "entities"), 0);
+    assert_non_null(e);
+    snprintf(uuid, 33, "%s", it_jstr(e, "uuid"));
+    snprintf(secret, 65, "%s", it_jstr(e, "share-secret"));
+    assert_string_equal(it_jstr(e, "type"), "chatfile");
+    assert_int_equal(strlen(uuid), 32);
+    assert_true(strlen(secret) >= 32);
+    assert_string_equal(it_jstr(r.json, "action"), "post");
+    assert_string_equal(it_jstr(r.json, "path"), "/chatfiles");
+    assert_string_equal(it_jstr(r.json, "organization"), "demo");
+    assert_string_equal(it_jstr(r.json, "applicationName"), "demo");
+    assert_non_null(it_jstr(r.json, "uri"));
+    assert_non_null(it_jstr(r.json, "application"));
+    assert_true(it_jnum(r.json, "timestamp", 0) > 0);
+    assert_true(it_jnum(r.json, "duration", -1) >= 0);
     it_http_resp_free(&r);
 }
 
@@ -105,11 +190,184 @@ static void test_signed_urls(void **state)
     it_http_resp_free(&r);
 }
 
+/* Upload through chatfiles, download by uuid (and as media), with a share-secret. */
+static void test_chatfiles(void **state)
+{
+    it_server *s = *state;
+    size_t n = 700 * 1024 + 13; /* several of the server's write chunks */
+    char *data = malloc(n);
+    fill(data, n, 7);
+    memcpy(data + 1000, "\r\n--" BOUNDARY, sizeof BOUNDARY - 1); /* almost a delimiter */
+    char uuid[33], secret[65], path[512], hdr[160];
+    chatfile_ok(s, data, n, uuid, secret);
+    assert_int_equal(media_files(s), 1);
+    assert_int_equal(media_tmp_files(s), 0);
+
+    it_http_resp r;
+    snprintf(path, sizeof path, "/demo/demo/chatfiles/%s", uuid);
+    get_media(s, "GET", path, it_app_token(s), "Accept: application/octet-stream\r\n", &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body_len, n);
+    assert_memory_equal(r.body, data, n);
+    assert_non_null(header_has(&r, "Content-Type: text/plain"));
+    assert_non_null(header_has(&r, "filename=\"notes _x_.txt\"")); /* the part's name, made safe */
+    it_http_resp_free(&r);
+    snprintf(path, sizeof path, "/demo/demo/media/%s", uuid); /* the same file */
+    get_media(s, "HEAD", path, it_app_token(s), NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(header_has(&r, "Content-Length: 716813"));
+    it_http_resp_free(&r);
+
+    /* The share-secret opens it without a token: header, or query. */
+    snprintf(path, sizeof path, "/demo/demo/chatfiles/%s", uuid);
+    snprintf(hdr, sizeof hdr, "share-secret: %s\r\n", secret);
+    char req[1024];
+    int rn = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\n%sConnection: close\r\n\r\n", path, hdr);
+    it_http_raw(s->port, req, (size_t)rn, IT_WAIT_MS, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body_len, n);
+    it_http_resp_free(&r);
+    snprintf(path, sizeof path, "/demo/demo/chatfiles/%s?share-secret=%s", uuid, secret);
+    get_bare(s, "GET", path, &r);
+    assert_int_equal(r.status, 200);
+    it_http_resp_free(&r);
+    snprintf(path, sizeof path, "/demo/demo/media/%s?share-secret=%s", uuid, secret);
+    get_bare(s, "HEAD", path, &r);
+    assert_int_equal(r.status, 200);
+    it_http_resp_free(&r);
+    /* A wrong or shortened secret, another file's, none on a raw upload: 401. */
+    secret[0] = secret[0] == 'a' ? 'b' : 'a';
+    snprintf(path, sizeof path, "/demo/demo/chatfiles/%s?share-secret=%s", uuid, secret);
+    expect_refused(s, path);
+    snprintf(path, sizeof path, "/demo/demo/chatfiles/%s?share-secret=%.8s", uuid, secret + 1);
+    expect_refused(s, path);
+    char id2[33];
+    upload_ok(s, "text/plain", "raw", 3, id2);
+    snprintf(path, sizeof path, "/demo/demo/chatfiles/%s?share-secret=", id2);
+    expect_refused(s, path);
+    secret[0] = secret[0] == 'a' ? 'b' : 'a';
+    snprintf(path, sizeof path, "/demo/demo/chatfiles/%s?share-secret=%s", id2, secret);
+    expect_refused(s, path);
+
+    /* thumbnail: true is refused until thumbnails are served (not the original). */
+    snprintf(path, sizeof path, "/demo/demo/chatfiles/%s", uuid);
+    get_media(s, "GET", path, it_app_token(s), "thumbnail: true\r\n", &r);
+    expect_err(&r, 400, 1012);
+    it_http_resp_free(&r);
+    get_media(s, "GET", path, it_app_token(s), "thumbnail: false\r\n", &r);
+    assert_int_equal(r.status, 200);
+    it_http_resp_free(&r);
+
+    /* The real curl -F, as Easemob's document shows it. */
+    char file[300], cmd[2048], out[4096];
+    snprintf(file, sizeof file, "%s/up.bin", s->dir);
+    FILE *f = fopen(file, "wb");
+    assert_non_null(f);
+    fwrite(data, 1, 5000, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "curl -sS -X POST http://127.0.0.1:%d/demo/demo/chatfiles -H 'Authorization: Bearer %s' "
+             "-H 'restrict-access: true' -F file=@%s",
+             s->port, it_app_token(s), file);
+    assert_int_equal(it_run_capture(cmd, out, sizeof out), 0);
+    cJSON *j = cJSON_Parse(out);
+    const cJSON *e = cJSON_GetArrayItem(it_jget(j, "entities"), 0);
+    if (!e)
+        fail_msg("curl: %s", out);
+    snprintf(path, sizeof path, "/demo/demo/chatfiles/%s?share-secret=%s", it_jstr(e, "uuid"), it_jstr(e, "share-secret"));
+    cJSON_Delete(j);
+    get_bare(s, "GET", path, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body_len, 5000);
+    assert_memory_equal(r.body, data, 5000);
+    assert_non_null(header_has(&r, "filename=\"up.bin\""));
+    it_http_resp_free(&r);
+    free(data);
+}
+
+/* Each refused form leaves no file, no tmp file and no row. */
+static void expect_form_refused(it_server *s, const char *ctype, const char *body, size_t n, int status, int code)
+{
+    it_http_resp r;
+    post_form(s, "/demo/demo", ctype, NULL, body, n, &r);
+    expect_err(&r, status, code);
+    it_http_resp_free(&r);
+    int64_t end = it_now_ms() + 3000;
+    while (media_tmp_files(s) > 0 && it_now_ms() < end)
+        it_sleep_ms(20);
+    assert_int_equal(media_tmp_files(s), 0);
+    assert_int_equal(media_files(s), 0);
+}
+
+static void test_chatfiles_refusals(void **state)
+{
+    it_server *s = *state;
+    size_t n = 0;
+    char *b = add_part(NULL, &n, "file", "a.txt", NULL, "hello", 5);
+    b = close_form(b, &n);
+    expect_form_refused(s, "text/plain", b, n, 400, 7011);              /* not multipart */
+    expect_form_refused(s, "multipart/form-data", b, n, 400, 7011);     /* no boundary */
+    expect_form_refused(s, "multipart/form-data; boundary=other", b, n, 400, 7011); /* never opened */
+    expect_form_refused(s, NULL, b, n - 4, 400, 7011);                  /* never closed */
+    free(b);
+    n = 0;
+    b = add_part(NULL, &n, "thumbnail-width", NULL, NULL, "100", 3);
+    b = close_form(b, &n);
+    expect_form_refused(s, NULL, b, n, 400, 7010); /* no file part */
+    free(b);
+    n = 0;
+    b = add_part(NULL, &n, "file", "a.txt", NULL, "", 0);
+    b = close_form(b, &n);
+    expect_form_refused(s, NULL, b, n, 400, 7001); /* an empty file */
+    free(b);
+    n = 0;
+    b = add_part(NULL, &n, "file", "a.txt", NULL, "hello", 5);
+    b = add_part(b, &n, "owner", NULL, NULL, "x", 1);
+    b = close_form(b, &n);
+    expect_form_refused(s, NULL, b, n, 400, 7012); /* a field Easemob does not have */
+    free(b);
+    n = 0;
+    b = add_part(NULL, &n, "file", "a.txt", NULL, "hello", 5);
+    b = add_part(b, &n, "file", "b.txt", NULL, "again", 5);
+    b = close_form(b, &n);
+    expect_form_refused(s, NULL, b, n, 400, 7012); /* two files */
+    free(b);
+    /* A part header over the parser's 8 KiB. */
+    char *big = malloc(9000);
+    memset(big, 'a', 8999);
+    big[8999] = 0;
+    n = 0;
+    b = add_part(NULL, &n, "file", big, NULL, "hello", 5);
+    b = close_form(b, &n);
+    expect_form_refused(s, NULL, b, n, 400, 7011);
+    free(b);
+    free(big);
+
+    /* A uuid that is a path: never reaches the disk. */
+    static const char *const bad[] = {"..%2F..%2Fetc%2Fpasswd", "%2e%2e", "..", "a%2F..%2F..%2Ftern.db"};
+    char path[256];
+    it_http_resp r;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(path, sizeof path, "/demo/demo/chatfiles/%s", bad[i]);
+        get_media(s, "GET", path, it_app_token(s), NULL, &r);
+        if (r.status != 404 && r.status != 400)
+            fail_msg("%s: %d %s", bad[i], r.status, r.body ? r.body : "");
+        it_http_resp_free(&r);
+        snprintf(path, sizeof path, "/demo/demo/chatfiles/%s?share-secret=x", bad[i]);
+        get_bare(s, "GET", path, &r);
+        if (r.status != 401 && r.status != 400 && r.status != 404)
+            fail_msg("%s: %d %s", bad[i], r.status, r.body ? r.body : "");
+        it_http_resp_free(&r);
+    }
+}
+
 int main(void)
 {
     it_watchdog(240);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_signed_urls, it_setup_default, it_teardown_default),
+        cmocka_unit_test_setup_teardown(test_chatfiles, it_setup_default, it_teardown_default),
+        cmocka_unit_test_setup_teardown(test_chatfiles_refusals, it_setup_default, it_teardown_default),
     };
     return it_run_tests("it_chatfiles", tests);
 }

@@ -35,6 +35,9 @@ int rest_status_of(int code)
     case TERN_ERR_STREAM_SEQ_TOO_SMALL:
     case TERN_ERR_STREAM_GROUP_TOO_LARGE:
     case TERN_ERR_MEDIA_EMPTY:
+    case TERN_ERR_MEDIA_NO_FILE:
+    case TERN_ERR_MEDIA_MULTIPART:
+    case TERN_ERR_MEDIA_FORM_FIELD:
     case TERN_ERR_MEDIA_INCOMPLETE: return 400;
     case TERN_ERR_MEDIA_EXPIRED:
     case TERN_ERR_MEDIA_NOT_FOUND: return 404;
@@ -92,6 +95,9 @@ const char *rest_error_name(int code)
     case TERN_ERR_MEDIA_NOT_FOUND: return "media_not_found";
     case TERN_ERR_MEDIA_INCOMPLETE: return "upload_incomplete";
     case TERN_ERR_MEDIA_OFFSET: return "upload_offset_mismatch";
+    case TERN_ERR_MEDIA_NO_FILE: return "file_part_missing";
+    case TERN_ERR_MEDIA_MULTIPART: return "multipart_malformed";
+    case TERN_ERR_MEDIA_FORM_FIELD: return "form_field_unknown";
     default:
         if (rest_is_stream_code(code))
             return "message_send_error";

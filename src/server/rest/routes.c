@@ -54,6 +54,9 @@ const rest_route rest_routes[] = {
      media_session_put_head},
     /* media_auth.c decides who may read: a token, a signed URL or a share-secret */
     {HTTP_M_GET, "/{org}/{app}/media/{conv}", REST_AUTH_MEDIA, media_download, J},
+    /* chatfiles.c: Easemob's multipart upload (streamed like media) and its download */
+    {HTTP_M_POST, "/{org}/{app}/chatfiles", REST_AUTH_APP_USER, media_upload, REST_BODY_JSON, chatfiles_upload_head},
+    {HTTP_M_GET, "/{org}/{app}/chatfiles/{conv}", REST_AUTH_MEDIA, chatfiles_download, J},
 };
 
 const size_t rest_nroutes = sizeof rest_routes / sizeof rest_routes[0];

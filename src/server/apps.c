@@ -1,8 +1,10 @@
-/* apps.c — the apps this server hosts (org/app, client id, secret), cached in memory
- * for token checks on every login and REST request, and the first-start bootstrap that
- * creates the demo app and prints its credentials. */
+/* apps.c — the apps this server hosts (org/app, client id, secret, settings), cached
+ * in memory for token checks on every login and REST request, the per-app settings'
+ * table, and the first-start bootstrap that creates the demo app and prints its
+ * credentials. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,14 +41,78 @@ static void load_one(void *ud, const store_app *sa)
     apps_add(ud, &a);
 }
 
+static void load_setting(void *ud, int64_t app, const char *key, const char *value)
+{
+    apps_setting_cache(ud, app, key, value);
+}
+
 int apps_load(server *s)
 {
     store_reader *r = store_reader_open(s->st);
     if (!r)
         return -1;
     int rc = store_app_list(r, load_one, s);
+    if (rc == TERN_OK)
+        rc = store_app_settings(r, load_setting, s);
     store_reader_close(r);
     return rc == TERN_OK ? 0 : -1;
+}
+
+/* ---- per-app settings ------------------------------------------------------------------ */
+
+static uint64_t media_ceiling(const server *s)
+{
+    return s->cfg.media_max_bytes;
+}
+
+static const app_setting_def setting_defs[] = {
+    /* issue 9: "per-app setting, default 100 MB; an Agora profile of 30 MB" */
+    {"mediaMaxBytes", offsetof(app_settings, media_max_bytes), 1, media_ceiling, media_ceiling},
+};
+
+const app_setting_def *apps_setting_defs(size_t *n)
+{
+    *n = sizeof setting_defs / sizeof setting_defs[0];
+    return setting_defs;
+}
+
+const app_setting_def *apps_setting_find(const char *key, size_t n)
+{
+    for (size_t i = 0; i < sizeof setting_defs / sizeof setting_defs[0]; i++)
+        if (strlen(setting_defs[i].key) == n && memcmp(setting_defs[i].key, key, n) == 0)
+            return &setting_defs[i];
+    return NULL;
+}
+
+static uint64_t *setting_slot(app_settings *st, const app_setting_def *d)
+{
+    return (uint64_t *)((char *)st + d->offset);
+}
+
+uint64_t apps_setting_get(const server *s, const app_info *a, const app_setting_def *d)
+{
+    uint64_t v = *(const uint64_t *)((const char *)&a->settings + d->offset), max = d->max(s);
+    if (v == 0)
+        v = d->dflt(s);
+    return v < max ? v : max;
+}
+
+void apps_setting_cache(server *s, int64_t app, const char *key, const char *value)
+{
+    const app_setting_def *d = apps_setting_find(key, strlen(key));
+    uint64_t v = 0;
+    for (const char *p = value; p && *p; p++) {
+        if (!d || *p < '0' || *p > '9' || v > (UINT64_MAX - 9) / 10)
+            return;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    if (!d)
+        return;
+    pthread_rwlock_wrlock(&s->apps_mu);
+    for (size_t i = 0; i < s->napps; i++)
+        if (s->apps[i].id == app)
+            *setting_slot(&s->apps[i].settings, d) = v;
+    pthread_rwlock_unlock(&s->apps_mu);
 }
 
 int apps_find(server *s, const char *org, size_t orgn, const char *name, size_t namen, app_info *out)

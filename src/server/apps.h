@@ -1,8 +1,8 @@
 /*
- * apps.h — the apps of this server (org/app, client id and secret), cached in memory
- * from the store at start and on creation, and read by every login and REST request;
- * plus the blocking round-trip through the store writer that startup and the admin
- * calls use (store_run_sync). All functions are thread-safe (apps_mu).
+ * apps.h — the apps of this server (org/app, client id and secret, per-app settings),
+ * cached in memory from the store at start and on creation, and read by every login
+ * and REST request; plus the blocking round-trip through the store writer that startup
+ * and the admin calls use (store_run_sync). All functions are thread-safe (apps_mu).
  */
 #ifndef TERN_APPS_H
 #define TERN_APPS_H
@@ -11,11 +11,40 @@
 
 #include "context.h"
 
+/* Per-app settings (docs/rest-api.md "App settings"): the values an app changed from
+ * the server's defaults, 0 meaning "the default". Adding a setting is a member here and
+ * a row in apps.c's table `setting_defs` (its name, range and default); the store keeps
+ * every setting as a (key, text) row, the REST resource lists the table. */
+typedef struct app_settings {
+    uint64_t media_max_bytes; /* mediaMaxBytes: the largest upload; at most --media-max-bytes */
+} app_settings;
+
 typedef struct app_info {
     int64_t id;
     char org[65], name[65], client_id[65], secret[65];
     char key[131]; /* "org/app" */
+    app_settings settings;
 } app_info;
+
+/* One setting: an unsigned integer member of app_settings, 0 being "the default". */
+typedef struct app_setting_def {
+    const char *key;  /* the JSON name, "mediaMaxBytes" */
+    size_t offset;    /* of its uint64_t in app_settings */
+    uint64_t min;     /* the smallest value an app may set */
+    uint64_t (*max)(const server *s);  /* the largest (a server setting) */
+    uint64_t (*dflt)(const server *s); /* the value of an app that set none */
+} app_setting_def;
+
+/* The settings table: *n rows. */
+const app_setting_def *apps_setting_defs(size_t *n);
+/* The row named key[0..n), or NULL. */
+const app_setting_def *apps_setting_find(const char *key, size_t n);
+/* The value of d for the app a: its own, else the default (never over d->max). */
+uint64_t apps_setting_get(const server *s, const app_info *a, const app_setting_def *d);
+/* Sets (value non-NULL: decimal text as stored) or clears (NULL) the setting key of the
+ * cached app id; unknown keys and malformed values are ignored (a row written by a newer
+ * server). Call after the store committed the change. */
+void apps_setting_cache(server *s, int64_t app, const char *key, const char *value);
 
 /* Loads every app of the store into the cache (startup); 0 or -1 (logged). */
 int apps_load(server *s);

@@ -10,6 +10,10 @@
  *     /media/{id}), and every refusal (no multipart, no file part, an unknown field, an
  *     empty file, a boundary never closed, a part header over its limit, a uuid with a
  *     path in it) leaving no file;
+ *   - the per-app size limit (GET/PUT /settings, mediaMaxBytes): an app at 30 MB refuses
+ *     31457281 bytes with 413 naming 31457280 (raw, resumable and chatfiles, the last
+ *     also when only the file part is over), another app at the default takes them, the
+ *     setting survives a restart; unknown names 1012, bad values 1003;
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -361,6 +365,112 @@ static void test_chatfiles_refusals(void **state)
     }
 }
 
+/* A second app ("other/chat"): its token into tok. */
+static void second_app(it_server *s, char *tok, size_t toksz)
+{
+    it_http_resp r;
+    int st = it_http(s, "POST", "/admin/apps", s->admin_token, "{\"org\":\"other\",\"app\":\"chat\"}", &r);
+    assert_int_equal(st, 200);
+    char body[512];
+    snprintf(body, sizeof body, "{\"grant_type\":\"client_credentials\",\"client_id\":\"%s\",\"client_secret\":\"%s\"}",
+             it_jstr(r.json, "data.client_id"), it_jstr(r.json, "data.client_secret"));
+    it_http_resp_free(&r);
+    it_http(s, "POST", "/other/chat/token", NULL, body, &r);
+    snprintf(tok, toksz, "%s", it_jstr(r.json, "access_token"));
+    it_http_resp_free(&r);
+}
+
+static void expect_settings(it_server *s, double limit)
+{
+    cJSON *j = it_rest(s, "GET", NULL, 200, "/demo/demo/settings");
+    assert_int_equal((long long)it_jnum(j, "data.mediaMaxBytes", -1), (long long)limit);
+    cJSON_Delete(j);
+}
+
+/* Only the head of a raw upload of len bytes: the answer comes before any body byte. */
+static void expect_head_refused(it_server *s, const char *path, const char *ctype, size_t len, const char *limit)
+{
+    char req[2048];
+    int n = snprintf(req, sizeof req,
+                     "POST %s HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\nContent-Type: %s\r\n"
+                     "Content-Length: %zu\r\n\r\n",
+                     path, it_app_token(s), ctype, len);
+    it_http_resp r;
+    it_http_raw(s->port, req, (size_t)n, IT_WAIT_MS, &r);
+    expect_err(&r, 413, 7003);
+    const char *d = it_jstr(r.json, "error_description");
+    if (!d || !strstr(d, limit))
+        fail_msg("the limit %s is not in: %s", limit, r.body);
+    it_http_resp_free(&r);
+}
+
+static void test_app_limit(void **state)
+{
+    it_server *s = *state;
+    expect_settings(s, 104857600);
+    it_expect_error(s, "PUT", "/demo/demo/settings", it_app_token(s), "{\"mediaMaxBytez\":1}", 400, 1012, NULL, NULL);
+    static const char *const bad[] = {"{\"mediaMaxBytes\":\"31457280\"}", "{\"mediaMaxBytes\":0}",
+                                      "{\"mediaMaxBytes\":1.5}", "{\"mediaMaxBytes\":-1}",
+                                      "{\"mediaMaxBytes\":104857601}", "{\"mediaMaxBytes\":true}", "[1]"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        it_expect_error(s, "PUT", "/demo/demo/settings", it_app_token(s), bad[i], 400, 1003, NULL, NULL);
+    expect_settings(s, 104857600); /* nothing changed */
+    char utok[1024];
+    it_create_user(s, "alice");
+    it_user_token(s, "alice", utok, sizeof utok);
+    it_expect_error(s, "PUT", "/demo/demo/settings", NULL, "{\"mediaMaxBytes\":1}", 401, 0, NULL, NULL);
+    it_expect_error(s, "PUT", "/demo/demo/settings", utok, "{\"mediaMaxBytes\":1}", 401, 0, NULL, NULL);
+
+    /* The Agora profile: one line. */
+    cJSON *j = it_rest(s, "PUT", "{\"mediaMaxBytes\":31457280}", 200, "/demo/demo/settings");
+    assert_int_equal((long long)it_jnum(j, "data.mediaMaxBytes", -1), 31457280);
+    cJSON_Delete(j);
+    expect_head_refused(s, "/demo/demo/media", "application/octet-stream", 31457281, "31457280");
+    expect_head_refused(s, "/demo/demo/chatfiles", "multipart/form-data; boundary=" BOUNDARY, 31457281 + 65536,
+                        "31457280");
+    it_expect_error(s, "POST", "/demo/demo/media/uploads", it_app_token(s), "{\"size\":31457281}", 413, 7003, NULL,
+                    NULL);
+
+    /* The file part over the limit although the body is within it and the form's slack. */
+    size_t n = 31457281;
+    char *data = malloc(n);
+    fill(data, n, 11);
+    size_t bn = 0;
+    char *b = add_part(NULL, &bn, "file", "big.bin", NULL, data, n);
+    b = close_form(b, &bn);
+    it_http_resp r;
+    post_form(s, "/demo/demo", NULL, NULL, b, bn, &r);
+    expect_err(&r, 413, 7003);
+    assert_non_null(strstr(it_jstr(r.json, "error_description"), "31457280"));
+    it_http_resp_free(&r);
+    free(b);
+    assert_int_equal(media_files(s), 0);
+
+    /* Another app at the default takes the same bytes. */
+    char other[1024];
+    second_app(s, other, sizeof other);
+    upload(s, "/other/chat", other, "application/octet-stream", "big.bin", data, n, &r);
+    if (r.status != 200)
+        fail_msg("other app: %d %s", r.status, r.body ? r.body : "");
+    assert_int_equal((size_t)it_jnum(r.json, "data.size", 0), n);
+    it_http_resp_free(&r);
+    /* And the demo app takes exactly its limit. */
+    upload(s, "/demo/demo", it_app_token(s), "application/octet-stream", "big.bin", data, n - 1, &r);
+    assert_int_equal(r.status, 200);
+    it_http_resp_free(&r);
+    free(data);
+
+    /* The setting is stored: a restart keeps it; null goes back to the default. */
+    assert_int_equal(it_server_stop(s, 10000, NULL), 0);
+    assert_int_equal(it_server_restart(s), 0);
+    expect_settings(s, 31457280);
+    expect_head_refused(s, "/demo/demo/media", "application/octet-stream", 31457281, "31457280");
+    j = it_rest(s, "PUT", "{\"mediaMaxBytes\":null}", 200, "/demo/demo/settings");
+    assert_int_equal((long long)it_jnum(j, "data.mediaMaxBytes", -1), 104857600);
+    cJSON_Delete(j);
+    expect_settings(s, 104857600);
+}
+
 int main(void)
 {
     it_watchdog(240);
@@ -368,6 +478,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_signed_urls, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_chatfiles, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_chatfiles_refusals, it_setup_default, it_teardown_default),
+        cmocka_unit_test_setup_teardown(test_app_limit, it_setup_default, it_teardown_default),
     };
     return it_run_tests("it_chatfiles", tests);
 }

@@ -173,7 +173,7 @@ static rest_auth auth_of(int method, const char *path)
 
 static void test_real_table_rows(void **state)
 {
-    assert_int_equal((int)rest_nroutes, 30);
+    assert_int_equal((int)rest_nroutes, 34);
     for (size_t i = 0; i < rest_nroutes; i++) {
         const rest_route *r = &rest_routes[i];
         if (!r->fn || !r->pattern || r->pattern[0] != '/')
@@ -236,6 +236,9 @@ static void test_real_table_auth_and_limits(void **state)
         assert_int_equal((int)rest_routes[i].body_limit, REST_BODY_JSON);
     assert_int_equal(auth_of(HTTP_M_POST, "/o/a/media"), REST_AUTH_APP_USER);
     assert_int_equal(auth_of(HTTP_M_GET, "/o/a/media/0123"), REST_AUTH_MEDIA);
+    assert_int_equal(auth_of(HTTP_M_POST, "/o/a/chatfiles"), REST_AUTH_APP_USER);
+    assert_int_equal(auth_of(HTTP_M_HEAD, "/o/a/chatfiles/0123"), REST_AUTH_MEDIA);
+    assert_int_equal(auth_of(HTTP_M_PUT, "/o/a/settings"), REST_AUTH_APP);
     /* The limit is the row's own (checked on the test table). */
     rest_match m;
     assert_int_equal(match(HTTP_M_POST, "/admin/apps", &m), TERN_OK);

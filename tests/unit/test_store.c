@@ -1629,8 +1629,8 @@ static void test_streams(void **state)
  * by msg_id, 3 -> 4 drops convs and meta, which messages answers for); a newer one is
  * refused rather than misread. */
 /* The newest schema version (sqlite_db.c's migrations[]). */
-#define SCHEMA_NEWEST 8
-#define SCHEMA_NEWEST_S "8"
+#define SCHEMA_NEWEST 9
+#define SCHEMA_NEWEST_S "9"
 
 static int user_version(const char *path)
 {
@@ -1660,12 +1660,14 @@ static void test_schema_versions(void **state)
     /* Put the database back to version 1's layout, as a version-1 ternd left it: a
      * WITHOUT ROWID messages table clustered by conversation, its (app, sender,
      * client_msg_id) index and the (app, msg_id) index, with the stored message; users
-     * and groups without the Easemob columns of version 5, no media table (7). */
+     * and groups without the Easemob columns of version 5, no media table (7), no
+     * app_settings (9). */
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
                                   "CREATE TEMP TABLE keep AS SELECT * FROM messages;"
                                   "DROP TABLE messages; DROP TABLE streams; DROP TABLE stream_chunks; DROP TABLE media;"
+                                  "DROP TABLE app_settings;"
                                   "CREATE TABLE messages("
                                   "  app INTEGER NOT NULL, conv_key TEXT NOT NULL, seq INTEGER NOT NULL,"
                                   "  msg_id INTEGER NOT NULL, sender TEXT NOT NULL, client_msg_id TEXT,"
@@ -1860,6 +1862,40 @@ static void test_media_rows(void **state)
     assert_int_equal(store_media_get(f->r, f->app, op.u.media.id, &m), TERN_ERR_NOT_FOUND);
 }
 
+static void collect_setting(void *ud, int64_t app, const char *key, const char *value)
+{
+    char *out = ud;
+    size_t n = strlen(out);
+    snprintf(out + n, 256 - n, "%lld:%s=%s;", (long long)app, key, value);
+}
+
+/* Per-app settings (schema 9): set, overwritten, removed, per app. */
+static void test_app_settings(void **state)
+{
+    fx *f = *state;
+    const char *keys[] = {"mediaMaxBytes", "other"};
+    const char *vals[] = {"31457280", "x"};
+    store_op op = {.kind = STORE_OP_APP_SETTINGS, .app = f->app};
+    op.u.settings.keys = keys;
+    op.u.settings.values = vals;
+    op.u.settings.n = 2;
+    assert_int_equal(run_op(f->s, &op), TERN_OK);
+    const char *vals2[] = {"1000", NULL};
+    op.u.settings.values = vals2;
+    op.app = f->app + 1;
+    op.u.settings.n = 1;
+    assert_int_equal(run_op(f->s, &op), TERN_OK);
+    op.app = f->app;
+    op.u.settings.n = 2;
+    assert_int_equal(run_op(f->s, &op), TERN_OK); /* "other" removed, the limit changed */
+    char got[256] = "";
+    assert_int_equal(store_app_settings(f->r, collect_setting, got), TERN_OK);
+    char want[256];
+    snprintf(want, sizeof want, "%lld:mediaMaxBytes=1000;%lld:mediaMaxBytes=1000;", (long long)f->app,
+             (long long)f->app + 1);
+    assert_string_equal(got, want);
+}
+
 static void test_open_errors(void **state)
 {
     (void)state;
@@ -1882,6 +1918,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_users, setup, teardown),
         cmocka_unit_test_setup_teardown(test_easemob_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_media_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_app_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seq_assignment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_resend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_c2c_unread, setup, teardown),

@@ -303,7 +303,8 @@ static void finish_upload(rest_op *r)
 
 uint64_t media_max_bytes(const rctx *x)
 {
-    return rest_server(x)->cfg.media_max_bytes;
+    static const char key[] = "mediaMaxBytes";
+    return apps_setting_get(rest_server(x), &x->app, apps_setting_find(key, sizeof key - 1));
 }
 
 void media_reply_too_large(const rctx *x, uint64_t len)

@@ -272,6 +272,8 @@ int media_session_status(rctx *x, const http_msg *m);                  /* media.
 int media_session_put_head(rctx *x, const http_msg *m, size_t *limit); /* PUT's body: media_upload */
 int chatfiles_upload_head(rctx *x, const http_msg *m, size_t *limit);  /* chatfiles.c: body: media_upload */
 int chatfiles_download(rctx *x, const http_msg *m);                    /* chatfiles.c */
+int settings_get(rctx *x, const http_msg *m);                          /* settings.c */
+int settings_put(rctx *x, const http_msg *m);                          /* settings.c */
 
 /* media_auth.c: the one access rule of every media GET/HEAD (/media/{id} and
  * /chatfiles/{uuid}), for routes of auth kind REST_AUTH_MEDIA. Allowed with (a) an app

@@ -21,6 +21,9 @@ const rest_route rest_routes[] = {
     {HTTP_M_POST, "/admin/apps", REST_AUTH_ADMIN, admin_apps_create, J},
     {HTTP_M_POST, "/{org}/{app}/token", REST_AUTH_APP_CREDS, app_token, J},
     {HTTP_M_POST, "/{org}/{app}/users/{user}/token", APP, user_token, J},
+    /* settings.c: the app's settings (apps.h) */
+    {HTTP_M_GET, "/{org}/{app}/settings", APP, settings_get, J},
+    {HTTP_M_PUT, "/{org}/{app}/settings", APP, settings_put, J},
     /* users.c */
     {HTTP_M_POST, "/{org}/{app}/users", APP, users_create, J},
     {HTTP_M_GET, "/{org}/{app}/users", APP, users_list, J},

@@ -140,6 +140,12 @@ static const char *const migrations[] = {
     "ALTER TABLE media ADD COLUMN animated INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE media ADD COLUMN thumbs INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE media ADD COLUMN share_secret TEXT NOT NULL DEFAULT '';",
+    /* 9: per-app settings (issue 9's media limit, issue 10's many more): one row per
+     * setting an app changed from the server's default; the names and their values'
+     * syntax are the server's (apps.h), the store keeps text. */
+    "CREATE TABLE app_settings("
+    "  app INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+    "  PRIMARY KEY(app, key)) WITHOUT ROWID;",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -196,6 +202,9 @@ static const char *const wsql[W_COUNT] = {
                        " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [W_MEDIA_DEL] = "DELETE FROM media WHERE app=? AND id=?",
     [W_MEDIA_THUMBS] = "UPDATE media SET thumbs=thumbs|? WHERE app=? AND id=?",
+    [W_SETTING_PUT] = "INSERT INTO app_settings(app,key,value) VALUES(?,?,?)"
+                      " ON CONFLICT(app,key) DO UPDATE SET value=excluded.value",
+    [W_SETTING_DEL] = "DELETE FROM app_settings WHERE app=? AND key=?",
 };
 
 static void set_err(char *err, size_t errsz, const char *fmt, const char *a, const char *b)
@@ -468,6 +477,7 @@ static const char *const rsql[R_COUNT] = {
                   " LEFT JOIN streams st ON st.msg_id=m.msg_id WHERE m.msg_id=? AND m.app=?",
     [R_MEDIA_GET] = "SELECT " MEDIA_COLS " FROM media WHERE app=? AND id=?",
     [R_MEDIA_EXPIRED] = "SELECT " MEDIA_COLS " FROM media WHERE expires_ms<=? ORDER BY expires_ms LIMIT ?",
+    [R_APP_SETTINGS] = "SELECT app,key,value FROM app_settings ORDER BY app,key",
 };
 
 static store_reader *sq_reader_open(store *st)
@@ -529,6 +539,7 @@ const store_engine store_engine_sqlite = {
     .reader_close = sq_reader_close,
     .app_get = sq_app_get,
     .app_list = sq_app_list,
+    .app_settings = sq_app_settings,
     .user_exists = sq_user_exists,
     .user_list = sq_user_list,
     .user_get = sq_user_get,

@@ -86,6 +86,8 @@ enum {
     W_MEDIA_INSERT,
     W_MEDIA_DEL,
     W_MEDIA_THUMBS,
+    W_SETTING_PUT,
+    W_SETTING_DEL,
     W_COUNT
 };
 
@@ -194,6 +196,7 @@ enum {
     R_MSG_GET,
     R_MEDIA_GET,
     R_MEDIA_EXPIRED,
+    R_APP_SETTINGS,
     R_COUNT
 };
 
@@ -312,6 +315,9 @@ int sq_w_user_exists(sq_store *s, int64_t app, const char *user);
 /* The engine's reads (the contracts are store.h's). */
 int sq_app_get(store_reader *rr, const char *org, const char *name, store_app *out);
 int sq_app_list(store_reader *rr, store_app_cb cb, void *ud);
+/* sqlite_users.c: per-app settings (migration 9). */
+int sq_op_app_settings(sq_store *s, store_op *op);
+int sq_app_settings(store_reader *rr, void (*cb)(void *ud, int64_t app, const char *key, const char *value), void *ud);
 int sq_user_exists(store_reader *rr, int64_t app, const char *user);
 int sq_user_list(store_reader *rr, int64_t app, const char *after, int limit, store_user_cb cb, void *ud);
 int sq_user_get(store_reader *rr, int64_t app, const char *user, store_user_cb cb, void *ud);

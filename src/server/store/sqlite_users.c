@@ -1,6 +1,8 @@
 /*
  * sqlite_users.c — apps and users in the SQLite engine: the create-app, create-user and
- * delete-user ops of the writer, and the readers' app and user lookups and listings.
+ * delete-user ops of the writer, and the readers' app and user lookups and listings;
+ * and the apps' settings (table app_settings, migration 9: the settings op, the list
+ * read at start).
  *
  * Readers cache the users they have seen exist (a send checks its recipient), and drop
  * that cache when the writer commits a batch that deleted a user (users_gen).
@@ -154,6 +156,38 @@ int sq_app_list(store_reader *rr, store_app_cb cb, void *ud)
         read_app(st, &a);
         cb(ud, &a);
     }
+    if (rc != SQLITE_DONE)
+        return sq_rfail(r, st, rc);
+    sqlite3_reset(st);
+    return TERN_OK;
+}
+
+int sq_op_app_settings(sq_store *s, store_op *op)
+{
+    for (size_t i = 0; i < op->u.settings.n; i++) {
+        const char *v = op->u.settings.values[i];
+        sqlite3_stmt *st = s->st[v ? W_SETTING_PUT : W_SETTING_DEL];
+        sqlite3_bind_int64(st, 1, op->app);
+        sq_bind_text(st, 2, op->u.settings.keys[i]);
+        if (v)
+            sq_bind_text(st, 3, v);
+        if (sq_run(s, st) < 0)
+            return -1;
+    }
+    op->result = TERN_OK;
+    return 0;
+}
+
+int sq_app_settings(store_reader *rr, void (*cb)(void *ud, int64_t app, const char *key, const char *value), void *ud)
+{
+    sq_reader *r = (sq_reader *)rr;
+    sqlite3_stmt *st = sq_rst(r, R_APP_SETTINGS);
+    if (!st)
+        return TERN_ERR_STORE;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        cb(ud, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+           (const char *)sqlite3_column_text(st, 2));
     if (rc != SQLITE_DONE)
         return sq_rfail(r, st, rc);
     sqlite3_reset(st);

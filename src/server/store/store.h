@@ -126,8 +126,10 @@ typedef enum store_op_kind {
     STORE_OP_STREAM_END,   /* closes an open stream as ended (end_code), no chunk */
     STORE_OP_MEDIA_PUT,    /* adds a media row (u.media; TERN_ERR_CONFLICT if the id exists) */
     STORE_OP_MEDIA_DELETE, /* removes the media row (app, u.media.id); absent is not an error */
-    STORE_OP_MEDIA_THUMBS  /* ORs u.media.thumbs into the row's thumbs (TERN_ERR_NOT_FOUND if
+    STORE_OP_MEDIA_THUMBS, /* ORs u.media.thumbs into the row's thumbs (TERN_ERR_NOT_FOUND if
                               the row is gone) */
+    STORE_OP_APP_SETTINGS  /* sets (value) or removes (value NULL) the app's settings
+                              u.settings.keys[i] (apps.h: the keys and their values) */
 } store_op_kind;
 
 typedef struct store_op store_op;
@@ -231,6 +233,11 @@ struct store_op {
             int width, height, img_format, animated, thumbs;
             const char *share_secret; /* NULL or "": none */
         } media;
+        struct {
+            const char *const *keys;   /* n setting names */
+            const char *const *values; /* their values as text; NULL: back to the default */
+            size_t n;
+        } settings;
     } u;
 };
 
@@ -256,6 +263,10 @@ typedef struct store_app {
 int store_app_get(store_reader *r, const char *org, const char *name, store_app *out);
 /* Calls cb for every app; returns TERN_OK or TERN_ERR_STORE. */
 int store_app_list(store_reader *r, void (*cb)(void *ud, const store_app *a), void *ud);
+/* Calls cb for every stored app setting (STORE_OP_APP_SETTINGS), ordered by app and key;
+ * the strings are valid during the call. TERN_OK or TERN_ERR_STORE. */
+int store_app_settings(store_reader *r, void (*cb)(void *ud, int64_t app, const char *key, const char *value),
+                       void *ud);
 
 /* 1 if the user exists, 0 if not, -1 on error. */
 int store_user_exists(store_reader *r, int64_t app, const char *user);

@@ -40,6 +40,7 @@ const char *store_engine_missing(const store_engine *e)
     NEED(reader_close)
     NEED(app_get)
     NEED(app_list)
+    NEED(app_settings)
     NEED(user_exists)
     NEED(user_list)
     NEED(user_get)
@@ -122,6 +123,12 @@ int store_app_get(store_reader *r, const char *org, const char *name, store_app 
 int store_app_list(store_reader *r, void (*cb)(void *ud, const store_app *a), void *ud)
 {
     return r->engine->app_list(r, cb, ud);
+}
+
+int store_app_settings(store_reader *r, void (*cb)(void *ud, int64_t app, const char *key, const char *value),
+                       void *ud)
+{
+    return r->engine->app_settings(r, cb, ud);
 }
 
 int store_user_exists(store_reader *r, int64_t app, const char *user)

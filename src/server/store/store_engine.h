@@ -46,6 +46,8 @@ struct store_engine {
     void (*reader_close)(store_reader *r);
     int (*app_get)(store_reader *r, const char *org, const char *name, store_app *out);
     int (*app_list)(store_reader *r, store_app_cb cb, void *ud);
+    int (*app_settings)(store_reader *r, void (*cb)(void *ud, int64_t app, const char *key, const char *value),
+                        void *ud);
     int (*user_exists)(store_reader *r, int64_t app, const char *user);
     int (*user_list)(store_reader *r, int64_t app, const char *after, int limit, store_user_cb cb, void *ud);
     int (*user_get)(store_reader *r, int64_t app, const char *user, store_user_cb cb, void *ud);

@@ -42,6 +42,8 @@ static const setting settings[] = {
       "an HTTP request head must arrive whole within this many milliseconds of its first byte (408)"),
     I("http-body-min-rate", http_body_min_rate, T_INT, "1024",
       "bytes/s an HTTP request body must average once http-head-timeout-ms have passed (408); 0: off"),
+    I("http-idle-ms", http_idle_ms, T_INT, "30000",
+      "an HTTP connection silent this many milliseconds is closed: between requests, or a body that stalls"),
     I("idle-timeout", idle_timeout, T_INT, "90", "close WebSocket connections silent this many seconds"),
     I("login-timeout", login_timeout, T_INT, "10", "close connections not logged in after this many seconds"),
     S("store", store, "sqlite", "storage engine (sqlite)"),

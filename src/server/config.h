@@ -21,6 +21,7 @@ typedef struct config {
     size_t max_http_body;
     int http_head_timeout_ms; /* a request head must arrive whole within this */
     int http_body_min_rate;   /* bytes/s a request body must average (0: not enforced) */
+    int http_idle_ms;         /* an HTTP connection silent this long closes (also mid-body) */
     int idle_timeout;         /* seconds */
     int login_timeout;        /* seconds */
     char store[32];           /* storage engine name (store_engines[]) */

@@ -184,6 +184,7 @@ static int net_setup(server *s)
                      .ws_idle_ms = s->cfg.idle_timeout * 1000,
                      .http_head_timeout_ms = s->cfg.http_head_timeout_ms,
                      .http_body_min_rate = s->cfg.http_body_min_rate,
+                     .http_idle_ms = s->cfg.http_idle_ms,
                      .io_uring = s->cfg.io_uring,
                      .push_delay_ms = s->cfg.push_delay_ms,
                      .conn_ud_size = sizeof(conn)};

@@ -45,4 +45,17 @@ const char *header_has(const it_http_resp *r, const char *h);
  * secret, "{org}/{app}\n{id}\n{thumb}\n{exp}")), computed here from the document. */
 void media_signed_path(it_server *s, const char *id, int thumb, long long exp, char *out, size_t outsz);
 
+/* Multipart forms (Easemob chatfiles) with the boundary BOUNDARY. */
+#define BOUNDARY "----TernTestBoundary7MA4YWxk"
+/* Appends a part (filename and ctype may be NULL) to the form b[0..*n) (malloc'd, grown;
+ * NULL to start one); returns the new b. */
+char *add_part(char *b, size_t *n, const char *name, const char *filename, const char *ctype, const char *data,
+               size_t dn);
+/* Appends the closing delimiter; returns the new b. */
+char *close_form(char *b, size_t *n);
+/* POSTs body[0..n) to <app_path>/chatfiles with the app token and Content-Type ctype
+ * (NULL: multipart/form-data with BOUNDARY); extra headers end in CRLF. The status. */
+int post_form(it_server *s, const char *app_path, const char *ctype, const char *extra, const char *body, size_t n,
+              it_http_resp *r);
+
 #endif

@@ -41,53 +41,6 @@ static void upload_ok(it_server *s, const char *ctype, const char *data, size_t 
     it_http_resp_free(&r);
 }
 
-#define BOUNDARY "----TernTestBoundary7MA4YWxk"
-
-/* Appends a form part to b (a growing malloc'd buffer of *n bytes). */
-static char *add_part(char *b, size_t *n, const char *name, const char *filename, const char *ctype, const char *data,
-                      size_t dn)
-{
-    char head[16384];
-    int hn = snprintf(head, sizeof head, "--" BOUNDARY "\r\nContent-Disposition: form-data; name=\"%s\"%s%s%s\r\n%s%s%s\r\n",
-                      name, filename ? "; filename=\"" : "", filename ? filename : "", filename ? "\"" : "",
-                      ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "");
-    b = realloc(b, *n + (size_t)hn + dn + 2);
-    memcpy(b + *n, head, (size_t)hn);
-    memcpy(b + *n + hn, data, dn);
-    memcpy(b + *n + hn + dn, "\r\n", 2);
-    *n += (size_t)hn + dn + 2;
-    return b;
-}
-
-/* The closing delimiter. */
-static char *close_form(char *b, size_t *n)
-{
-    static const char end[] = "--" BOUNDARY "--\r\n";
-    b = realloc(b, *n + sizeof end - 1);
-    memcpy(b + *n, end, sizeof end - 1);
-    *n += sizeof end - 1;
-    return b;
-}
-
-/* POSTs body[0..n) to /demo/demo/chatfiles with the app token and Content-Type ctype
- * (NULL: the test boundary's); extra headers end in CRLF. The status. */
-static int post_form(it_server *s, const char *app_path, const char *ctype, const char *extra, const char *body, size_t n,
-                     it_http_resp *r)
-{
-    char head[2048];
-    int hn = snprintf(head, sizeof head,
-                      "POST %s/chatfiles HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\nContent-Type: %s\r\n"
-                      "Content-Length: %zu\r\n%sConnection: close\r\n\r\n",
-                      app_path, it_app_token(s), ctype ? ctype : "multipart/form-data; boundary=" BOUNDARY, n,
-                      extra ? extra : "");
-    char *req = malloc((size_t)hn + n);
-    memcpy(req, head, (size_t)hn);
-    memcpy(req + hn, body, n);
-    int st = it_http_raw(s->port, req, (size_t)hn + n, IT_WAIT_MS, r);
-    free(req);
-    return st;
-}
-
 /* A form with the file part data (and Easemob's thumbnail-height), uploaded: its uuid
  * and share-secret. */
 static void chatfile_ok(it_server *s, const char *data, size_t n, char uuid[33], char secret[65])

@@ -4,8 +4,8 @@
  * credentials. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stddef.h>
 #include <openssl/rand.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>

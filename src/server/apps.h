@@ -28,9 +28,9 @@ typedef struct app_info {
 
 /* One setting: an unsigned integer member of app_settings, 0 being "the default". */
 typedef struct app_setting_def {
-    const char *key;  /* the JSON name, "mediaMaxBytes" */
-    size_t offset;    /* of its uint64_t in app_settings */
-    uint64_t min;     /* the smallest value an app may set */
+    const char *key;                   /* the JSON name, "mediaMaxBytes" */
+    size_t offset;                     /* of its uint64_t in app_settings */
+    uint64_t min;                      /* the smallest value an app may set */
     uint64_t (*max)(const server *s);  /* the largest (a server setting) */
     uint64_t (*dflt)(const server *s); /* the value of an app that set none */
 } app_setting_def;

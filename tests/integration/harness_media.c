@@ -77,8 +77,8 @@ void sha_hex(const char *p, size_t n, char out[65])
 }
 
 /* POSTs data as an upload to /{org}/{app}/media with token; extra headers end in CRLF. */
-int upload(it_server *s, const char *app_path, const char *token, const char *ctype, const char *name,
-                  const char *data, size_t n, it_http_resp *out)
+int upload(it_server *s, const char *app_path, const char *token, const char *ctype, const char *name, const char *data,
+           size_t n, it_http_resp *out)
 {
     char head[2048];
     int hn = snprintf(head, sizeof head,
@@ -94,7 +94,7 @@ int upload(it_server *s, const char *app_path, const char *token, const char *ct
 }
 
 int get_media(it_server *s, const char *method, const char *path, const char *token, const char *extra,
-                     it_http_resp *out)
+              it_http_resp *out)
 {
     char req[2048];
     int n = snprintf(req, sizeof req,
@@ -165,12 +165,13 @@ void media_signed_path(it_server *s, const char *id, int thumb, long long exp, c
 
 /* Appends a form part to b (a growing malloc'd buffer of *n bytes). */
 char *add_part(char *b, size_t *n, const char *name, const char *filename, const char *ctype, const char *data,
-                      size_t dn)
+               size_t dn)
 {
     char head[16384];
-    int hn = snprintf(head, sizeof head, "--" BOUNDARY "\r\nContent-Disposition: form-data; name=\"%s\"%s%s%s\r\n%s%s%s\r\n",
-                      name, filename ? "; filename=\"" : "", filename ? filename : "", filename ? "\"" : "",
-                      ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "");
+    int hn =
+        snprintf(head, sizeof head, "--" BOUNDARY "\r\nContent-Disposition: form-data; name=\"%s\"%s%s%s\r\n%s%s%s\r\n",
+                 name, filename ? "; filename=\"" : "", filename ? filename : "", filename ? "\"" : "",
+                 ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "");
     b = realloc(b, *n + (size_t)hn + dn + 2);
     memcpy(b + *n, head, (size_t)hn);
     memcpy(b + *n + hn, data, dn);
@@ -192,7 +193,7 @@ char *close_form(char *b, size_t *n)
 /* POSTs body[0..n) to /demo/demo/chatfiles with the app token and Content-Type ctype
  * (NULL: the test boundary's); extra headers end in CRLF. The status. */
 int post_form(it_server *s, const char *app_path, const char *ctype, const char *extra, const char *body, size_t n,
-                     it_http_resp *r)
+              it_http_resp *r)
 {
     char head[2048];
     int hn = snprintf(head, sizeof head,

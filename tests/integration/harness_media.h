@@ -25,8 +25,8 @@ void fill(char *p, size_t n, uint64_t seed);
 void sha_hex(const char *p, size_t n, char out[65]);
 /* POSTs data as an upload to <app_path>/media with token (Content-Type ctype,
  * X-Tern-Filename name); the status, the answer in out. */
-int upload(it_server *s, const char *app_path, const char *token, const char *ctype, const char *name,
-           const char *data, size_t n, it_http_resp *out);
+int upload(it_server *s, const char *app_path, const char *token, const char *ctype, const char *name, const char *data,
+           size_t n, it_http_resp *out);
 /* method path with Authorization: Bearer token and extra headers (each ending in CRLF,
  * or NULL); the status, the answer in out. */
 int get_media(it_server *s, const char *method, const char *path, const char *token, const char *extra,

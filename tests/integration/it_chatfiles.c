@@ -231,7 +231,8 @@ static void test_chatfiles(void **state)
     const cJSON *e = cJSON_GetArrayItem(it_jget(j, "entities"), 0);
     if (!e)
         fail_msg("curl: %s", out);
-    snprintf(path, sizeof path, "/demo/demo/chatfiles/%s?share-secret=%s", it_jstr(e, "uuid"), it_jstr(e, "share-secret"));
+    snprintf(path, sizeof path, "/demo/demo/chatfiles/%s?share-secret=%s", it_jstr(e, "uuid"),
+             it_jstr(e, "share-secret"));
     cJSON_Delete(j);
     get_bare(s, "GET", path, &r);
     assert_int_equal(r.status, 200);
@@ -262,10 +263,10 @@ static void test_chatfiles_refusals(void **state)
     size_t n = 0;
     char *b = add_part(NULL, &n, "file", "a.txt", NULL, "hello", 5);
     b = close_form(b, &n);
-    expect_form_refused(s, "text/plain", b, n, 400, 7011);              /* not multipart */
-    expect_form_refused(s, "multipart/form-data", b, n, 400, 7011);     /* no boundary */
+    expect_form_refused(s, "text/plain", b, n, 400, 7011);                          /* not multipart */
+    expect_form_refused(s, "multipart/form-data", b, n, 400, 7011);                 /* no boundary */
     expect_form_refused(s, "multipart/form-data; boundary=other", b, n, 400, 7011); /* never opened */
-    expect_form_refused(s, NULL, b, n - 4, 400, 7011);                  /* never closed */
+    expect_form_refused(s, NULL, b, n - 4, 400, 7011);                              /* never closed */
     free(b);
     n = 0;
     b = add_part(NULL, &n, "thumbnail-width", NULL, NULL, "100", 3);
@@ -362,9 +363,13 @@ static void test_app_limit(void **state)
     it_server *s = *state;
     expect_settings(s, 104857600);
     it_expect_error(s, "PUT", "/demo/demo/settings", it_app_token(s), "{\"mediaMaxBytez\":1}", 400, 1012, NULL, NULL);
-    static const char *const bad[] = {"{\"mediaMaxBytes\":\"31457280\"}", "{\"mediaMaxBytes\":0}",
-                                      "{\"mediaMaxBytes\":1.5}", "{\"mediaMaxBytes\":-1}",
-                                      "{\"mediaMaxBytes\":104857601}", "{\"mediaMaxBytes\":true}", "[1]"};
+    static const char *const bad[] = {"{\"mediaMaxBytes\":\"31457280\"}",
+                                      "{\"mediaMaxBytes\":0}",
+                                      "{\"mediaMaxBytes\":1.5}",
+                                      "{\"mediaMaxBytes\":-1}",
+                                      "{\"mediaMaxBytes\":104857601}",
+                                      "{\"mediaMaxBytes\":true}",
+                                      "[1]"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         it_expect_error(s, "PUT", "/demo/demo/settings", it_app_token(s), bad[i], 400, 1003, NULL, NULL);
     expect_settings(s, 104857600); /* nothing changed */

@@ -35,10 +35,10 @@ typedef struct chatfile {
     tern_mp mp; /* about 16 KiB: the parser holds one part's header block at most */
     upload *u;
     uint64_t limit;
-    int in_file;     /* in the part `file` */
-    int seen_file;   /* that part began */
-    size_t field_n;  /* bytes of the ignored field being read */
-    int code;        /* why a callback stopped the parse */
+    int in_file;    /* in the part `file` */
+    int seen_file;  /* that part began */
+    size_t field_n; /* bytes of the ignored field being read */
+    int code;       /* why a callback stopped the parse */
 } chatfile;
 
 static int fail(chatfile *cf, int code, const char *desc)
@@ -140,8 +140,7 @@ static void cf_answer(rest_op *r, upload *u)
     tern_buf_free(&d);
 }
 
-static const upload_kind chatfile_kind = {
-    .data = cf_data, .end = cf_end, .answer = cf_answer, .free = tern_free};
+static const upload_kind chatfile_kind = {.data = cf_data, .end = cf_end, .answer = cf_answer, .free = tern_free};
 
 int chatfiles_upload_head(rctx *x, const http_msg *m, size_t *limit)
 {

@@ -34,7 +34,6 @@
 
 #define UPLOAD_CHUNK (256 * 1024)
 
-
 void upload_free(void *ud)
 {
     upload *u = ud;

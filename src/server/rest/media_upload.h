@@ -68,8 +68,8 @@ struct upload {
     /* a resumable session's PUT: appends to its part file, kept on failure */
     int resumable;
     uint64_t offset0, total;
-    uint64_t size; /* the stored file's size */
-    char share_secret[65]; /* stored with the row ("" none) */
+    uint64_t size;           /* the stored file's size */
+    char share_secret[65];   /* stored with the row ("" none) */
     const upload_kind *kind; /* NULL: the body is the file */
     void *kind_ud;
 };

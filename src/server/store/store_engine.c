@@ -125,8 +125,7 @@ int store_app_list(store_reader *r, void (*cb)(void *ud, const store_app *a), vo
     return r->engine->app_list(r, cb, ud);
 }
 
-int store_app_settings(store_reader *r, void (*cb)(void *ud, int64_t app, const char *key, const char *value),
-                       void *ud)
+int store_app_settings(store_reader *r, void (*cb)(void *ud, int64_t app, const char *key, const char *value), void *ud)
 {
     return r->engine->app_settings(r, cb, ud);
 }

@@ -87,6 +87,21 @@ static void expect_refused(it_server *s, const char *path)
     it_http_resp_free(&r);
 }
 
+/* A second app ("other/chat"): its token into tok. */
+static void second_app(it_server *s, char *tok, size_t toksz)
+{
+    it_http_resp r;
+    int st = it_http(s, "POST", "/admin/apps", s->admin_token, "{\"org\":\"other\",\"app\":\"chat\"}", &r);
+    assert_int_equal(st, 200);
+    char body[512];
+    snprintf(body, sizeof body, "{\"grant_type\":\"client_credentials\",\"client_id\":\"%s\",\"client_secret\":\"%s\"}",
+             it_jstr(r.json, "data.client_id"), it_jstr(r.json, "data.client_secret"));
+    it_http_resp_free(&r);
+    it_http(s, "POST", "/other/chat/token", NULL, body, &r);
+    snprintf(tok, toksz, "%s", it_jstr(r.json, "access_token"));
+    it_http_resp_free(&r);
+}
+
 /* Signed URLs: no header needed while valid; expired, altered, another id or thumb: 401. */
 static void test_signed_urls(void **state)
 {
@@ -140,6 +155,14 @@ static void test_signed_urls(void **state)
     get_media(s, "GET", path, "not-a-token", NULL, &r);
     assert_int_equal(r.status, 200);
     it_http_resp_free(&r);
+    /* Another app's path: the demo app's signature does not open it (and the id is not
+     * there: 404 with that app's token, it_media). */
+    char other[1024];
+    second_app(s, other, sizeof other);
+    media_signed_path(s, id, 0, now + 60, path, sizeof path);
+    char moved[600];
+    snprintf(moved, sizeof moved, "/other/chat/%s", path + strlen("/demo/demo/"));
+    expect_refused(s, moved);
     /* A malformed id with a signature made for it is still 404 once allowed. */
     media_signed_path(s, "..", 0, now + 60, path, sizeof path);
     get_bare(s, "GET", path, &r);
@@ -317,21 +340,6 @@ static void test_chatfiles_refusals(void **state)
             fail_msg("%s: %d %s", bad[i], r.status, r.body ? r.body : "");
         it_http_resp_free(&r);
     }
-}
-
-/* A second app ("other/chat"): its token into tok. */
-static void second_app(it_server *s, char *tok, size_t toksz)
-{
-    it_http_resp r;
-    int st = it_http(s, "POST", "/admin/apps", s->admin_token, "{\"org\":\"other\",\"app\":\"chat\"}", &r);
-    assert_int_equal(st, 200);
-    char body[512];
-    snprintf(body, sizeof body, "{\"grant_type\":\"client_credentials\",\"client_id\":\"%s\",\"client_secret\":\"%s\"}",
-             it_jstr(r.json, "data.client_id"), it_jstr(r.json, "data.client_secret"));
-    it_http_resp_free(&r);
-    it_http(s, "POST", "/other/chat/token", NULL, body, &r);
-    snprintf(tok, toksz, "%s", it_jstr(r.json, "access_token"));
-    it_http_resp_free(&r);
 }
 
 static void expect_settings(it_server *s, double limit)

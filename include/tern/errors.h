@@ -95,7 +95,10 @@ typedef enum tern_code {
     TERN_ERR_SDK_DISCONNECTED = 9003, /* connection lost before the response */
     TERN_ERR_SDK_INVALID_ARG = 9004,
     TERN_ERR_SDK_IO = 9005, /* socket / DNS / HTTP transport failure */
-    TERN_ERR_SDK_CANCELED = 9006
+    TERN_ERR_SDK_CANCELED = 9006,
+    /* media transfers */
+    TERN_ERR_SDK_NO_SUCH_TRANSFER = 9007 /* cancel: the request id names no running or waiting
+                                            transfer of that direction (finished or unknown) */
 } tern_code;
 
 /* Returns a short English description of `code`; never NULL ("unknown error" if unknown). */

@@ -72,6 +72,7 @@ TERN_API const char *tern_strerror(int code)
     case TERN_ERR_SDK_INVALID_ARG: return "invalid argument";
     case TERN_ERR_SDK_IO: return "I/O error";
     case TERN_ERR_SDK_CANCELED: return "canceled";
+    case TERN_ERR_SDK_NO_SUCH_TRANSFER: return "no such transfer (finished or unknown request id)";
     default: return "unknown error";
     }
 }

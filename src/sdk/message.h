@@ -38,6 +38,7 @@ struct tern_message {
     int64_t stream_last_seq; /* -1 if not streamed */
     int finish_reason, end_code;
     size_t text_len, text_cap; /* streamed, once appended to: text's length, allocation */
+    struct sdk_media_fields *media; /* image/audio/video/file messages (media.h), else NULL */
 };
 
 struct tern_conversation {
@@ -52,6 +53,10 @@ struct tern_conversation {
  * invalid. payload_json is the built payload object. */
 tern_message *sdk_msg_new_draft(const char *me, tern_conv_type type, const char *to, tern_msg_type mtype,
                                 const char *text, const char *c_data, const char *c_desc, const char *c_ext);
+
+/* A draft of type mtype / type_name from `me` with no target (to "", conv_type 0),
+ * payload "{}" (the caller writes it), a fresh clientMsgId. NULL if me is NULL. */
+tern_message *sdk_msg_new_bare_draft(const char *me, int mtype, const char *type_name);
 
 /* Parses a message object received from the server as seen by `me`. NULL if it lacks
  * the required fields (msgId, conversationType, from, to, type). The result has status

@@ -527,7 +527,6 @@ typedef void (*tern_read_cb)(tern_client *client, int code, const char *message,
 TERN_API int tern_set_message_read(tern_client *client, const char *conversation_id, uint64_t seq, tern_read_cb cb,
                                    void *user_data);
 
-
 /* ---- media: uploads, downloads, image/audio/video/file messages ------------------- */
 /*
  * Files travel over HTTP, beside the WebSocket (docs/sdk.md "Media"): an upload POSTs
@@ -586,9 +585,8 @@ typedef void (*tern_upload_cb)(tern_client *client, uint64_t request_id, int cod
  * Returns TERN_OK (done will run), TERN_ERR_SDK_INVALID_ARG (NULL client or path, path
  * not UTF-8 or over 4096 bytes, content_type not printable ASCII), TERN_ERR_SDK_CANCELED
  * (client being destroyed). Any thread. */
-TERN_API int tern_upload_media(tern_client *client, const char *path, const char *content_type,
-                               uint64_t *request_id, tern_media_progress_cb progress, tern_upload_cb done,
-                               void *user_data);
+TERN_API int tern_upload_media(tern_client *client, const char *path, const char *content_type, uint64_t *request_id,
+                               tern_media_progress_cb progress, tern_upload_cb done, void *user_data);
 
 /* Completion of the tern_create_*_message_by_uploading builders: msg (NULL unless code
  * is 0) is a draft of the media message with no target yet, borrowed for the call:
@@ -729,8 +727,7 @@ typedef void (*tern_cancel_cb)(tern_client *client, uint64_t request_id, int cod
  * the transfer's call finds it. cb may be NULL. Returns TERN_OK (cb will run),
  * TERN_ERR_SDK_INVALID_ARG (NULL client), TERN_ERR_SDK_CANCELED. Any thread. */
 TERN_API int tern_cancel_media_upload(tern_client *client, uint64_t request_id, tern_cancel_cb cb, void *user_data);
-TERN_API int tern_cancel_media_download(tern_client *client, uint64_t request_id, tern_cancel_cb cb,
-                                        void *user_data);
+TERN_API int tern_cancel_media_download(tern_client *client, uint64_t request_id, tern_cancel_cb cb, void *user_data);
 
 /* Transfers of the client now: running (at most TERN_MEDIA_MAX_RUNNING) and waiting in
  * the FIFO (either may be NULL). A transfer counts as running until its done callback

@@ -37,7 +37,7 @@ struct tern_message {
     char stream_format[12];  /* "text" or "markdown" */
     int64_t stream_last_seq; /* -1 if not streamed */
     int finish_reason, end_code;
-    size_t text_len, text_cap; /* streamed, once appended to: text's length, allocation */
+    size_t text_len, text_cap;      /* streamed, once appended to: text's length, allocation */
     struct sdk_media_fields *media; /* image/audio/video/file messages (media.h), else NULL */
 };
 

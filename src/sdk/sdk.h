@@ -87,11 +87,11 @@ enum {
     REQ_HISTORY,
     REQ_CONVS,
     REQ_READ,
-    REQ_SYNC,        /* internal */
-    REQ_PING,        /* internal */
-    REQ_SET_TOKEN,   /* queue only */
-    REQ_STOP,        /* queue only */
-    REQ_DESTROY,     /* queue only */
+    REQ_SYNC,         /* internal */
+    REQ_PING,         /* internal */
+    REQ_SET_TOKEN,    /* queue only */
+    REQ_STOP,         /* queue only */
+    REQ_DESTROY,      /* queue only */
     REQ_STREAM_FETCH, /* internal: `history` of one streamed message (stream.c) */
     REQ_MEDIA,        /* queue only: a media transfer (r->xfer), media.h */
     REQ_MEDIA_CANCEL  /* queue only: cancel transfer r->num (r->limit 1 upload, 2 download) */
@@ -110,7 +110,7 @@ typedef struct sdk_req {
     char *str;    /* conversation id (HISTORY, READ), token (SET_TOKEN) */
     uint64_t num; /* before_seq / read seq */
     unsigned limit;
-    uint64_t msg_id; /* REQ_STREAM_FETCH: the stream fetched */
+    uint64_t msg_id;       /* REQ_STREAM_FETCH: the stream fetched */
     struct sdk_xfer *xfer; /* REQ_MEDIA (owned until handed to the engine) */
     sdk_fn cb;
     void *ud;
@@ -146,8 +146,8 @@ struct tern_client {
     int qclosed;            /* mu: destroy started, no more requests */
     char cursor_copy[32];   /* mu: for tern_client_get_cursor */
     uv_async_t async;
-    atomic_int state; /* tern_state */
-    atomic_uint_fast64_t media_next_id; /* the last media request id handed out */
+    atomic_int state;                         /* tern_state */
+    atomic_uint_fast64_t media_next_id;       /* the last media request id handed out */
     atomic_uint media_running, media_waiting; /* tern_media_transfer_counts */
 
     /* loop */
@@ -171,7 +171,7 @@ struct tern_client {
     seqset seen;
     sdk_live *live; /* msg and stream events buffered while a sync runs */
     size_t nlive, caplive;
-    sdk_streams streams; /* held streamed messages (stream.c) */
+    sdk_streams streams;     /* held streamed messages (stream.c) */
     struct sdk_media *media; /* the transfer engine (xfer.c), made at the first transfer */
     int syncing;
     unsigned hb_ms;

@@ -597,7 +597,7 @@ typedef void (*tern_media_message_cb)(tern_client *client, uint64_t request_id, 
 
 /* Uploads a file and builds the draft of its message (seed 000's
  * createImageMessageByUploading in C). The draft's payload is what a client sends
- * (docs/protocol.md "Media messages"); the server completes the rest (URLs, sizes,
+ * (docs/sdk.md "Media messages"); the server completes the rest (URLs, sizes,
  * imageInfoArray) from its media row when the message is sent:
  *   image  TIMImageElem {uuid, width, height, fileName}: width and height are read by
  *          the SDK from the file's header (JPEG with EXIF orientation, PNG, GIF, WebP,

@@ -3,7 +3,7 @@
  * upload or from a media id, their setters, and the accessors that read a received
  * message's media fields.
  *
- * A draft's payload is what a client SENDS (docs/protocol.md "Media messages"):
+ * A draft's payload is what a client SENDS (docs/sdk.md "Media messages"):
  *   TIMImageElem     {uuid, width?, height?, fileName?, thumbnail?}
  *   TIMSoundElem     {uuid, second, fileName?}
  *   TIMVideoFileElem {videoUUID, videoSecond, snapshotUUID?, snapshotWidth?,

@@ -106,31 +106,6 @@ const char *sdk_media_basename(const char *path);
 int sdk_media_id_ok(const char *id);
 
 /* ---- media_msg.c ---- */
-/* Media fields of a message (drafts: what the app set; received: from the payload). */
-typedef struct sdk_media_fields {
-    char *uuid; /* uuid or videoUUID */
-    char *url;  /* url, fileUrl, videoUrl or imageInfoArray type 0's url */
-    char *file_name;
-    char *thumbnail; /* base64 */
-    uint64_t size;
-    unsigned width, height; /* image: the picture; video: the snapshot; 0 = unset */
-    unsigned seconds;
-    int has_seconds;
-    char *snapshot_uuid, *snapshot_url;
-    /* image: imageInfoArray entries 0..2 */
-    int info_has[3];
-    unsigned info_w[3], info_h[3];
-    uint64_t info_size[3];
-    char *info_url[3];
-} sdk_media_fields;
-
-/* The tern_msg_type of a media wire type name (TIMImageElem...), else 0. */
-int sdk_media_type_of(const char *type_name);
-/* Fields read from a received payload of media type mtype (lenient: absent or
- * malformed fields stay unset). NULL if payload is not an object. */
-sdk_media_fields *sdk_media_fields_parse(int mtype, const cJSON *payload);
-sdk_media_fields *sdk_media_fields_dup(const sdk_media_fields *f);
-void sdk_media_fields_free(sdk_media_fields *f);
 /* The draft an ended upload job builds (XK_IMAGE..XK_VIDEO), from the client's user.
  * NULL on out of memory. */
 tern_message *sdk_media_draft_from_upload(tern_client *c, const sdk_xfer *x);

@@ -21,7 +21,7 @@
 #include "core/util.h"
 #include "sdk/media.h"
 #include "sdk/message.h"
-#include "sdk/sdk.h"
+#include "sdk/sdk_util.h"
 
 #define THUMB_MAX_BYTES (24u << 10) /* base64 of it stays within the 32 KB payload rule */
 #define NAME_MAX_BYTES 255
@@ -250,7 +250,7 @@ static tern_message *media_draft(tern_client *c, int mtype, const char *uuid)
 {
     if (!c || !uuid || !sdk_media_id_ok(uuid))
         return NULL;
-    tern_message *m = sdk_msg_new_bare_draft(c->user, mtype, type_name_of(mtype));
+    tern_message *m = sdk_msg_new_bare_draft(tern_client_user(c), mtype, type_name_of(mtype));
     if (!m)
         return NULL;
     m->media = tern_calloc(1, sizeof *m->media);

@@ -22,7 +22,6 @@
 #include "core/json.h"
 #include "core/message.h"
 #include "core/util.h"
-#include "sdk/media.h"
 #include "sdk/sdk_util.h"
 
 static char *dup_or_null(const char *s)

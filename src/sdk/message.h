@@ -38,7 +38,7 @@ struct tern_message {
     int64_t stream_last_seq; /* -1 if not streamed */
     int finish_reason, end_code;
     size_t text_len, text_cap;      /* streamed, once appended to: text's length, allocation */
-    struct sdk_media_fields *media; /* image/audio/video/file messages (media.h), else NULL */
+    struct sdk_media_fields *media; /* image/audio/video/file messages (below), else NULL */
 };
 
 struct tern_conversation {
@@ -96,6 +96,32 @@ int sdk_msg_parse_stream(tern_message *m, const cJSON *st);
 /* tern_stream_state for "open", "finished", "ended"; TERN_STREAM_NONE otherwise. */
 int sdk_stream_state_parse(const char *s);
 
+/* ---- media_msg.c: the media fields of image/audio/video/file messages ---- */
+/* Media fields of a message (drafts: what the app set; received: from the payload). */
+typedef struct sdk_media_fields {
+    char *uuid; /* uuid or videoUUID */
+    char *url;  /* url, fileUrl, videoUrl or imageInfoArray type 0's url */
+    char *file_name;
+    char *thumbnail; /* base64 */
+    uint64_t size;
+    unsigned width, height; /* image: the picture; video: the snapshot; 0 = unset */
+    unsigned seconds;
+    int has_seconds;
+    char *snapshot_uuid, *snapshot_url;
+    /* image: imageInfoArray entries 0..2 */
+    int info_has[3];
+    unsigned info_w[3], info_h[3];
+    uint64_t info_size[3];
+    char *info_url[3];
+} sdk_media_fields;
+
+/* The tern_msg_type of a media wire type name (TIMImageElem...), else 0. */
+int sdk_media_type_of(const char *type_name);
+/* Fields read from a received payload of media type mtype (lenient: absent or
+ * malformed fields stay unset). NULL if payload is not an object. */
+sdk_media_fields *sdk_media_fields_parse(int mtype, const cJSON *payload);
+sdk_media_fields *sdk_media_fields_dup(const sdk_media_fields *f);
+void sdk_media_fields_free(sdk_media_fields *f);
 /* Parses a conversation list entry. NULL if malformed. */
 tern_conversation *sdk_conv_from_json(const cJSON *obj, const char *me);
 void sdk_conv_free(tern_conversation *c);

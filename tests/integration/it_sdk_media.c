@@ -144,6 +144,7 @@ static void on_progress(tern_client *c, uint64_t id, uint64_t now, uint64_t tota
                 tern_cancel_media_download(c, id, on_cancel, t);
         }
     }
+    pthread_cond_broadcast(&t->cv);
     pthread_mutex_unlock(&t->mu);
 }
 
@@ -536,6 +537,119 @@ static void test_cancel(void **state)
     ctx_free(t);
 }
 
+static void on_login_done(tern_client *c, int code, const char *message, void *ud)
+{
+    ctx *t = ud;
+    pthread_mutex_lock(&t->mu);
+    t->cancel_code = code; /* reused: the login's code */
+    t->cancels = 1000;
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+}
+
+typedef struct sent_rec {
+    ctx *t;
+    int done, code, upload_done_before; /* the watched transfer's done callbacks when the ack came */
+    int watch;                          /* its index in t->x (0: 1) */
+} sent_rec;
+
+static sent_rec sent;
+
+static void on_sent(tern_client *c, tern_message *m, int code, const char *message, void *ud)
+{
+    sent_rec *s = ud;
+    pthread_mutex_lock(&s->t->mu);
+    s->code = code;
+    s->upload_done_before = s->t->x[s->watch ? s->watch : 1].done;
+    s->done = 1;
+    pthread_cond_broadcast(&s->t->cv);
+    pthread_mutex_unlock(&s->t->mu);
+}
+
+/* While a 90 MB upload runs, a message sent on the same client is acknowledged before
+ * the upload ends: the transfer does not hold up the messaging connection. */
+static void test_messaging_not_blocked(void **state)
+{
+    it_server *s = *state;
+    it_create_user(s, "bob");
+    ctx *t = ctx_new(s, "gina");
+    assert_int_equal(tern_client_start_thread(t->c), TERN_OK);
+    assert_int_equal(tern_login(t->c, on_login_done, t), TERN_OK);
+    assert_true(it_wait_int(&t->mu, &t->cv, &t->cancels, 1000, WAIT_MS));
+    assert_int_equal(t->cancel_code, 0);
+    char src[300];
+    snprintf(src, sizeof src, "%s/long.bin", tmpdir);
+    size_t size = 90u << 20;
+    make_file(src, size, 3);
+    xrec *first = slot(t); /* x[0]: a small upload so that the connection to ternd is warm */
+    char small[300];
+    snprintf(small, sizeof small, "%s/small.bin", tmpdir);
+    make_file(small, 1000, 4);
+    START(t, first, tern_upload_media(t->c, small, NULL, &first->id, NULL, on_uploaded, t));
+    assert_true(wait_done(t, first));
+    xrec *u = slot(t); /* x[1] */
+    START(t, u, tern_upload_media(t->c, src, NULL, &u->id, on_progress, on_uploaded, t));
+    assert_true(it_wait_int(&t->mu, &t->cv, &u->nprogress, 1, WAIT_MS));
+    tern_message *m = tern_create_text_message(t->c, TERN_CONV_C2C, "bob", "while uploading");
+    memset(&sent, 0, sizeof sent);
+    sent.t = t;
+    assert_int_equal(tern_send_message(t->c, m, NULL, on_sent, &sent), TERN_OK);
+    tern_message_release(m);
+    assert_true(it_wait_int(&t->mu, &t->cv, &sent.done, 1, WAIT_MS));
+    assert_true(wait_done(t, u));
+    assert_int_equal(sent.code, 0);
+    assert_int_equal(sent.upload_done_before, 0);
+    assert_int_equal(u->code, 0);
+
+    /* the same while the file comes back (curl asks to be called again at once while
+     * it reads: that must not starve the loop either) */
+    char dst[300];
+    snprintf(dst, sizeof dst, "%s/long-back.bin", tmpdir);
+    xrec *d = slot(t); /* x[2] */
+    START(t, d, tern_download_media(t->c, u->media_id, dst, &d->id, on_progress, on_downloaded, t));
+    assert_true(it_wait_int(&t->mu, &t->cv, &d->nprogress, 1, WAIT_MS));
+    m = tern_create_text_message(t->c, TERN_CONV_C2C, "bob", "while downloading");
+    memset(&sent, 0, sizeof sent);
+    sent.t = t;
+    sent.watch = 2;
+    assert_int_equal(tern_send_message(t->c, m, NULL, on_sent, &sent), TERN_OK);
+    tern_message_release(m);
+    assert_true(it_wait_int(&t->mu, &t->cv, &sent.done, 1, WAIT_MS));
+    assert_true(wait_done(t, d));
+    assert_int_equal(sent.code, 0);
+    assert_int_equal(d->code, 0);
+    if (sent.upload_done_before)
+        fail_msg("the message was acknowledged only after the download ended (%d progress calls)", d->nprogress);
+    ctx_free(t);
+}
+
+/* Destroying the client ends every running and waiting transfer with CANCELED, once. */
+static void test_destroy_cancels(void **state)
+{
+    it_server *s = *state;
+    ctx *t = ctx_new(s, "hank");
+    char src[300], dst[300];
+    snprintf(src, sizeof src, "%s/d.bin", tmpdir);
+    make_file(src, 2u << 20, 11);
+    for (int i = 0; i < 12; i++) {
+        xrec *r = slot(t);
+        START(t, r, tern_upload_media(t->c, src, NULL, &r->id, on_progress, on_uploaded, t));
+    }
+    snprintf(dst, sizeof dst, "%s/d-out.bin", tmpdir);
+    xrec *d = slot(t);
+    START(t, d, tern_download_media(t->c, "0123456789abcdef0123456789abcdef", dst, &d->id, NULL, on_downloaded, t));
+    assert_int_equal(tern_client_start_thread(t->c), TERN_OK);
+    tern_client_destroy(t->c); /* from another thread: returns once everything completed */
+    t->c = NULL;
+    for (int i = 0; i < 13; i++) {
+        xrec *r = &t->x[i];
+        if (r->done != 1 || (r->code != TERN_ERR_SDK_CANCELED && r->code != 0 && r->code != TERN_ERR_MEDIA_NOT_FOUND))
+            fail_msg("transfer %d: %d done calls, code %d", i, r->done, r->code);
+    }
+    assert_int_equal(temp_files(), 0);
+    ctx_free(t);
+}
+
 static void test_builders_and_media_id(void **state)
 {
     it_server *s = *state;
@@ -631,6 +745,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nine_running_ten_waiting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_builders_and_media_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_messaging_not_blocked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_destroy_cancels, setup, teardown),
     };
     return it_run_tests("it_sdk_media", tests);
 }

@@ -137,7 +137,7 @@ const char *cli_msg_kind(const tern_message *m, char *buf, size_t bufsz)
     if (cli_msg_stream(m, &si))
         return !strcmp(si.format, "markdown") ? "markdown" : "stream";
     switch (tern_message_type(m)) { /* Tencent's names are not all words */
-    case TERN_MSG_AUDIO: return "audio";
+    case TERN_MSG_SOUND: return "audio";
     case TERN_MSG_VIDEO: return "video";
     default: break;
     }
@@ -172,7 +172,7 @@ static const char *media_body(const tern_message *m)
         tern_buf_printf(&b, ", %s", sz);
     }
     tern_msg_type t = tern_message_type(m);
-    if (t == TERN_MSG_AUDIO || t == TERN_MSG_VIDEO)
+    if (t == TERN_MSG_SOUND || t == TERN_MSG_VIDEO)
         tern_buf_printf(&b, ", %u s", tern_message_media_seconds(m));
     if (tern_message_media_width(m) && tern_message_media_height(m))
         tern_buf_printf(&b, ", %s%ux%u", t == TERN_MSG_VIDEO ? "snapshot " : "", tern_message_media_width(m),

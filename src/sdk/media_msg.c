@@ -31,7 +31,7 @@ static const struct {
     int type;
 } TYPES[] = {
     {"TIMImageElem", TERN_MSG_IMAGE},
-    {"TIMSoundElem", TERN_MSG_AUDIO},
+    {"TIMSoundElem", TERN_MSG_SOUND},
     {"TIMVideoFileElem", TERN_MSG_VIDEO},
     {"TIMFileElem", TERN_MSG_FILE},
 };
@@ -161,7 +161,7 @@ sdk_media_fields *sdk_media_fields_parse(int mtype, const cJSON *p)
         }
         break;
     }
-    case TERN_MSG_AUDIO:
+    case TERN_MSG_SOUND:
         f->uuid = jstr(p, "uuid");
         f->url = jstr(p, "url");
         f->size = ju64(p, "size");
@@ -220,7 +220,7 @@ static void rebuild_payload(tern_message *m)
         put_str(&b, "fileName", f->file_name);
         put_str(&b, "thumbnail", f->thumbnail);
         break;
-    case TERN_MSG_AUDIO:
+    case TERN_MSG_SOUND:
         put_str(&b, "uuid", f->uuid);
         put_uint(&b, "second", f->seconds);
         put_str(&b, "fileName", f->file_name);
@@ -255,7 +255,7 @@ static tern_message *media_draft(tern_client *c, int mtype, const char *uuid)
         return NULL;
     m->media = tern_calloc(1, sizeof *m->media);
     m->media->uuid = tern_strdup(uuid);
-    m->media->has_seconds = mtype == TERN_MSG_AUDIO || mtype == TERN_MSG_VIDEO;
+    m->media->has_seconds = mtype == TERN_MSG_SOUND || mtype == TERN_MSG_VIDEO;
     rebuild_payload(m);
     return m;
 }
@@ -272,7 +272,7 @@ TERN_API tern_message *tern_create_file_message_by_media_id(tern_client *c, cons
 
 TERN_API tern_message *tern_create_audio_message_by_media_id(tern_client *c, const char *media_id, unsigned seconds)
 {
-    tern_message *m = media_draft(c, TERN_MSG_AUDIO, media_id);
+    tern_message *m = media_draft(c, TERN_MSG_SOUND, media_id);
     if (m) {
         m->media->seconds = seconds;
         rebuild_payload(m);
@@ -298,7 +298,7 @@ tern_message *sdk_media_draft_from_upload(tern_client *c, const sdk_xfer *x)
 {
     static const int types[] = {[XK_IMAGE] = TERN_MSG_IMAGE,
                                 [XK_FILE] = TERN_MSG_FILE,
-                                [XK_AUDIO] = TERN_MSG_AUDIO,
+                                [XK_AUDIO] = TERN_MSG_SOUND,
                                 [XK_VIDEO] = TERN_MSG_VIDEO};
     tern_message *m = media_draft(c, types[x->kind], x->res[0].media_id);
     if (!m)
@@ -330,7 +330,7 @@ static int media_draft_of(const tern_message *m, unsigned mask)
            ((mask >> m->type) & 1);
 }
 
-#define ANY_MEDIA ((1u << TERN_MSG_IMAGE) | (1u << TERN_MSG_AUDIO) | (1u << TERN_MSG_VIDEO) | (1u << TERN_MSG_FILE))
+#define ANY_MEDIA ((1u << TERN_MSG_IMAGE) | (1u << TERN_MSG_SOUND) | (1u << TERN_MSG_VIDEO) | (1u << TERN_MSG_FILE))
 
 TERN_API int tern_message_set_media_size(tern_message *m, unsigned width, unsigned height)
 {
@@ -370,7 +370,7 @@ TERN_API int tern_message_set_media_thumbnail(tern_message *m, const void *data,
 
 TERN_API int tern_message_set_media_seconds(tern_message *m, unsigned seconds)
 {
-    if (!media_draft_of(m, (1u << TERN_MSG_AUDIO) | (1u << TERN_MSG_VIDEO)))
+    if (!media_draft_of(m, (1u << TERN_MSG_SOUND) | (1u << TERN_MSG_VIDEO)))
         return TERN_ERR_SDK_INVALID_ARG;
     m->media->seconds = seconds;
     rebuild_payload(m);

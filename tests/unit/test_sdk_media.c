@@ -81,7 +81,7 @@ static void test_audio_video_file(void **state)
 {
     tern_message *a = received("TIMSoundElem", "{\"uuid\":\"" ID "\",\"url\":\"/u\",\"size\":2048,\"second\":12,"
                                                "\"fileName\":\"hi.m4a\"}");
-    assert_int_equal(tern_message_type(a), TERN_MSG_AUDIO);
+    assert_int_equal(tern_message_type(a), TERN_MSG_SOUND);
     assert_int_equal(tern_message_media_seconds(a), 12);
     assert_string_equal(line_of(a), "alice: [audio] hi.m4a, 2.0 KB, 12 s, media " ID "\n");
     tern_message *v = received("TIMVideoFileElem",

@@ -228,7 +228,7 @@ static void test_errors(void **state)
         {"carol",
          "{\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}",
          TERN_ERR_GROUP_PERMISSION},
-        {"alice", "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMImageElem\",\"payload\":{}}",
+        {"alice", "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMFaceElem\",\"payload\":{}}",
          TERN_ERR_UNSUPPORTED_TYPE},
         {"alice", "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":5}}",
          TERN_ERR_BAD_FIELD},
@@ -301,6 +301,187 @@ static void test_errors(void **state)
     (void)state;
 }
 
+/* ---- media rows (issue 9): the client shapes, their canonical form and the two size
+ * rules, in the core model alone (tern_msg_parse_send: the same code as libtern). */
+
+#define MID "0123456789abcdef0123456789abcdef"
+
+/* Parses a `send` msg object; on TERN_OK copies the canonical payload into canon. */
+static int parse_code(const char *json, char *canon, size_t cap)
+{
+    cJSON *j = cJSON_Parse(json);
+    if (!j)
+        return -1;
+    tern_msg m;
+    int rc = tern_msg_parse_send(j, &m);
+    if (rc == TERN_OK && canon)
+        snprintf(canon, cap, "%.*s", (int)m.payload.len, m.payload.data);
+    tern_msg_clear(&m);
+    cJSON_Delete(j);
+    return rc;
+}
+
+static int media_code(const char *type, const char *payload, char *canon, size_t cap)
+{
+    char json[1024];
+    snprintf(json, sizeof json, "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"%s\",\"payload\":%s}", type,
+             payload);
+    return parse_code(json, canon, cap);
+}
+
+static void test_media_rows(void **state)
+{
+    char c[1024];
+    /* Canonical: the fields present, in row order, thumbnail last; computed keys dropped. */
+    assert_int_equal(media_code("TIMImageElem",
+                                "{\"thumbnail\":\"QUJD\",\"fileName\":\"a.png\",\"height\":20,\"width\":10,\"uuid\":"
+                                "\"" MID "\",\"imageFormat\":3,\"animated\":false,\"imageInfoArray\":[]}",
+                                c, sizeof c),
+                     TERN_OK);
+    assert_string_equal(c, "{\"uuid\":\"" MID "\",\"width\":10,\"height\":20,\"fileName\":\"a.png\","
+                           "\"thumbnail\":\"QUJD\"}");
+    assert_int_equal(media_code("TIMImageElem", "{\"uuid\":\"" MID "\"}", c, sizeof c), TERN_OK);
+    assert_string_equal(c, "{\"uuid\":\"" MID "\"}");
+    assert_int_equal(media_code("TIMSoundElem", "{\"uuid\":\"" MID "\",\"second\":3,\"url\":\"x\",\"size\":5}", c,
+                                sizeof c),
+                     TERN_OK);
+    assert_string_equal(c, "{\"uuid\":\"" MID "\",\"second\":3}");
+    assert_int_equal(media_code("TIMVideoFileElem",
+                                "{\"videoUUID\":\"" MID "\",\"videoSecond\":0,\"snapshotUUID\":\"" MID
+                                "\",\"snapshotWidth\":4,\"snapshotHeight\":3,\"videoUrl\":\"u\",\"videoSize\":1,"
+                                "\"videoFormat\":\"mp4\",\"snapshotUrl\":\"s\"}",
+                                c, sizeof c),
+                     TERN_OK);
+    assert_string_equal(c, "{\"videoUUID\":\"" MID "\",\"videoSecond\":0,\"snapshotUUID\":\"" MID
+                           "\",\"snapshotWidth\":4,\"snapshotHeight\":3}");
+    assert_int_equal(media_code("TIMFileElem",
+                                "{\"uuid\":\"" MID "\",\"fileName\":\"r.pdf\",\"fileUrl\":\"u\",\"fileSize\":9}", c,
+                                sizeof c),
+                     TERN_OK);
+    assert_string_equal(c, "{\"uuid\":\"" MID "\",\"fileName\":\"r.pdf\"}");
+    /* A received, completed payload can be sent again (forwarding). */
+    assert_int_equal(media_code("TIMImageElem",
+                                "{\"uuid\":\"" MID "\",\"imageFormat\":1,\"fileName\":\"a.jpg\",\"thumbnail\":\"\","
+                                "\"animated\":false,\"imageInfoArray\":[{\"type\":0,\"width\":1,\"height\":1,"
+                                "\"size\":1,\"url\":\"/o/a/media/x\"}]}",
+                                c, sizeof c),
+                     TERN_OK);
+    static const struct {
+        const char *type, *payload;
+        int code;
+    } bad[] = {
+        {"TIMImageElem", "{}", TERN_ERR_BAD_FIELD},
+        {"TIMImageElem", "{\"uuid\":5}", TERN_ERR_BAD_FIELD},
+        {"TIMImageElem", "{\"uuid\":\"0123456789ABCDEF0123456789abcdef\"}", TERN_ERR_MEDIA_NOT_FOUND},
+        {"TIMImageElem", "{\"uuid\":\"../../etc/passwd\"}", TERN_ERR_MEDIA_NOT_FOUND},
+        {"TIMImageElem", "{\"uuid\":\"" MID "0\"}", TERN_ERR_MEDIA_NOT_FOUND},
+        {"TIMImageElem", "{\"uuid\":\"x\",\"width\":\"1\"}", TERN_ERR_BAD_FIELD}, /* type wins over id */
+        {"TIMImageElem", "{\"uuid\":\"" MID "\",\"width\":1.5}", TERN_ERR_BAD_FIELD},
+        {"TIMImageElem", "{\"uuid\":\"" MID "\",\"width\":0}", TERN_ERR_BAD_FIELD},
+        {"TIMImageElem", "{\"uuid\":\"" MID "\",\"height\":100001}", TERN_ERR_BAD_FIELD},
+        {"TIMImageElem", "{\"uuid\":\"" MID "\",\"thumbnail\":\"QUJ\"}", TERN_ERR_BAD_FIELD},
+        {"TIMImageElem", "{\"uuid\":\"" MID "\",\"thumbnail\":\"QU=D\"}", TERN_ERR_BAD_FIELD},
+        {"TIMImageElem", "{\"uuid\":\"" MID "\",\"thumbnail\":\"QU\\\"D\"}", TERN_ERR_BAD_FIELD},
+        {"TIMImageElem", "{\"uuid\":\"" MID "\",\"thumbnail\":7}", TERN_ERR_BAD_FIELD},
+        {"TIMImageElem", "{\"uuid\":\"" MID "\",\"imageInfoArray\":{}}", TERN_ERR_BAD_FIELD},
+        {"TIMImageElem", "{\"uuid\":\"" MID "\",\"url\":\"x\"}", TERN_ERR_NOT_SUPPORTED},
+        {"TIMSoundElem", "{\"uuid\":\"" MID "\"}", TERN_ERR_BAD_FIELD},
+        {"TIMSoundElem", "{\"uuid\":\"" MID "\",\"second\":-1}", TERN_ERR_BAD_FIELD},
+        {"TIMSoundElem", "{\"uuid\":\"" MID "\",\"second\":86401}", TERN_ERR_BAD_FIELD},
+        {"TIMSoundElem", "{\"uuid\":\"" MID "\",\"second\":\"3\"}", TERN_ERR_BAD_FIELD},
+        {"TIMVideoFileElem", "{\"videoUUID\":\"" MID "\",\"videoSecond\":1,\"snapshotUUID\":\"no\"}",
+         TERN_ERR_MEDIA_NOT_FOUND},
+        {"TIMVideoFileElem", "{\"videoUUID\":\"" MID "\"}", TERN_ERR_BAD_FIELD},
+        {"TIMFileElem", "{\"uuid\":\"" MID "\",\"fileName\":7}", TERN_ERR_BAD_FIELD},
+        {"TIMFileElem", "{\"uuid\":\"" MID "\",\"fileSize\":\"7\"}", TERN_ERR_BAD_FIELD},
+        {"TIMFileElem", "[]", TERN_ERR_BAD_FIELD},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = media_code(bad[i].type, bad[i].payload, NULL, 0);
+        if (rc != bad[i].code)
+            fail_msg("bad %zu: got %d, want %d: %s", i, rc, bad[i].code, bad[i].payload);
+    }
+    /* A file name of 255 bytes is fine, 256 is not. */
+    char name[300], pl[400];
+    memset(name, 'n', 256);
+    name[255] = 0;
+    snprintf(pl, sizeof pl, "{\"uuid\":\"" MID "\",\"fileName\":\"%s\"}", name);
+    assert_int_equal(media_code("TIMFileElem", pl, NULL, 0), TERN_OK);
+    name[255] = 'n';
+    name[256] = 0;
+    snprintf(pl, sizeof pl, "{\"uuid\":\"" MID "\",\"fileName\":\"%s\"}", name);
+    assert_int_equal(media_code("TIMFileElem", pl, NULL, 0), TERN_ERR_BAD_FIELD);
+    /* The table's encode_values (libtern's drafts) gives the same bytes. */
+    const tern_elem_type *img = tern_elem_find("TIMImageElem", 12);
+    assert_non_null(img);
+    assert_int_equal(img->sdk_type, 3);
+    assert_ptr_equal(tern_elem_by_sdk_type(4), tern_elem_find("TIMSoundElem", 12));
+    assert_ptr_equal(tern_elem_by_sdk_type(7), tern_elem_find("TIMLocationElem", 15));
+    const char *iv[5] = {MID, "10", "20", "a.png", "QUJD"};
+    tern_buf b;
+    tern_buf_init(&b, 0);
+    assert_int_equal(tern_elem_encode_values(img, iv, 0, &b), TERN_OK);
+    assert_string_equal(b.data, "{\"uuid\":\"" MID "\",\"width\":10,\"height\":20,\"fileName\":\"a.png\","
+                                "\"thumbnail\":\"QUJD\"}");
+    tern_buf_free(&b);
+    (void)state;
+}
+
+/* Builds a C2C image send whose payload is {"uuid":MID,"thumbnail":<b64 of raw bytes>}
+ * with cloudCustomData of ccd_n 'c's; returns its parse code. */
+static int thumb_code(size_t raw, size_t ccd_n)
+{
+    size_t b64 = (raw + 2) / 3 * 4;
+    char *j = malloc(b64 + ccd_n + 512);
+    int n = sprintf(j, "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMImageElem\",\"payload\":{\"uuid\":"
+                       "\"" MID "\",\"thumbnail\":\"");
+    memset(j + n, 'A', b64);
+    n += (int)b64;
+    /* Padding for a raw length that is not a multiple of 3. */
+    if (raw % 3 == 1)
+        memcpy(j + n - 2, "==", 2);
+    else if (raw % 3 == 2)
+        j[n - 1] = '=';
+    n += sprintf(j + n, "\"},\"cloudCustomData\":\"");
+    memset(j + n, 'c', ccd_n);
+    n += (int)ccd_n;
+    strcpy(j + n, "\"}");
+    int rc = parse_code(j, NULL, 0);
+    free(j);
+    return rc;
+}
+
+/* The 32 KB rule (seed 000): payload with the thumbnail's decoded bytes + cloudCustomData
+ * at most 32768; the 12 KB rule leaves the thumbnail out. */
+static void test_media_sizes(void **state)
+{
+    /* The payload without its thumbnail value: {"uuid":"<32>","thumbnail":""} */
+    const size_t rest = strlen("{\"uuid\":\"" MID "\",\"thumbnail\":\"\"}");
+    /* Exactly 32768 with a 30000-byte thumbnail: passes; one more byte of ccd: 80002. */
+    size_t ccd = 32768 - rest - 30000;
+    assert_true(ccd < 12288);
+    assert_int_equal(thumb_code(30000, ccd), TERN_OK);
+    assert_int_equal(thumb_code(30000, ccd + 1), TERN_ERR_MSG_TOO_LONG);
+    /* Padding counts as it decodes: 30001 raw bytes with one byte less of ccd. */
+    assert_int_equal(thumb_code(30001, ccd - 1), TERN_OK);
+    assert_int_equal(thumb_code(30002, ccd - 1), TERN_ERR_MSG_TOO_LONG);
+    /* The 12 KB rule is unaffected by the thumbnail: the rest may reach 12288. */
+    size_t ccd12 = 12288 - (strlen("{\"uuid\":\"" MID "\"}"));
+    assert_int_equal(thumb_code(3, ccd12), TERN_OK);
+    assert_int_equal(thumb_code(3, ccd12 + 1), TERN_ERR_MSG_TOO_LONG);
+    /* The measures themselves. */
+    tern_msg m;
+    tern_msg_init(&m);
+    m.elem = tern_elem_find("TIMImageElem", 12);
+    tern_buf_puts(&m.payload, "{\"uuid\":\"" MID "\",\"thumbnail\":\"QUJDRA==\"}");
+    size_t body, media;
+    tern_msg_sizes(&m, &body, &media);
+    assert_int_equal(body, strlen("{\"uuid\":\"" MID "\"}"));
+    assert_int_equal(media, m.payload.len - 8 + 4);
+    tern_msg_clear(&m);
+    (void)state;
+}
+
 static void test_conv_parse(void **state)
 {
     char key[160], peer[80];
@@ -327,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_text_c2c_fields), cmocka_unit_test(test_custom_and_defaults),
         cmocka_unit_test(test_size_limit),      cmocka_unit_test(test_errors),
         cmocka_unit_test(test_conv_parse),      cmocka_unit_test(test_size_measure_escaped),
+        cmocka_unit_test(test_media_rows),      cmocka_unit_test(test_media_sizes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -40,7 +40,7 @@ TERN_API const char *tern_strerror(int code)
     case TERN_ERR_GROUP_NOT_FOUND: return "group not found";
     case TERN_ERR_USER_NOT_FOUND: return "user not found";
     case TERN_ERR_NOT_FRIEND: return "not friends";
-    case TERN_ERR_MSG_TOO_LONG: return "message body over 12 KB";
+    case TERN_ERR_MSG_TOO_LONG: return "message body over 12 KB (or over 32 KB with its thumbnail)";
     case TERN_ERR_STREAM_FROM: return "param from can't be empty";
     case TERN_ERR_STREAM_TO: return "param to can't be empty";
     case TERN_ERR_STREAM_BODY: return "param body can't be empty";
@@ -66,6 +66,7 @@ TERN_API const char *tern_strerror(int code)
     case TERN_ERR_MEDIA_NOT_FOUND: return "media not found";
     case TERN_ERR_MEDIA_INCOMPLETE: return "upload body incomplete";
     case TERN_ERR_MEDIA_OFFSET: return "upload offset mismatch";
+    case TERN_ERR_MEDIA_NOT_IMAGE: return "media is not an image";
     case TERN_ERR_SDK_NOT_READY: return "SDK not ready";
     case TERN_ERR_SDK_TIMEOUT: return "request timed out";
     case TERN_ERR_SDK_DISCONNECTED: return "disconnected";

@@ -405,3 +405,15 @@ int tern_img_tim_format(int format)
 {
     return format >= TERN_IMG_JPEG && format <= TERN_IMG_BMP ? format : 255;
 }
+
+void tern_img_fit(int w, int h, int box, int *tw, int *th)
+{
+    int lw = w >= h; /* the long side is the width */
+    long long lng = lw ? w : h, sht = lw ? h : w;
+    long long nl = lng < box ? lng : box;
+    long long ns = (sht * nl * 2 + lng) / (lng * 2); /* sht * nl / lng, rounded to nearest */
+    if (ns < 1)
+        ns = 1;
+    *tw = (int)(lw ? nl : ns);
+    *th = (int)(lw ? ns : nl);
+}

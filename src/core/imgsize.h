@@ -90,4 +90,11 @@ const char *tern_img_format_mime(int format);
 /* TIMImageElem's imageFormat: JPG 1, GIF 2, PNG 3, BMP 4, anything else 255. */
 int tern_img_tim_format(int format);
 
+/* The size of a w x h image (both >= 1) scaled to fit box x box, never enlarged: the
+ * long side becomes min(box, long side), the short side is scaled by the same factor,
+ * rounded to nearest, at least 1. The one rule for a thumbnail's size (198 and 720,
+ * Tencent's imageInfoArray types 1 and 2): the server's thumbnailer makes exactly this
+ * size and messages announce it. */
+void tern_img_fit(int w, int h, int box, int *tw, int *th);
+
 #endif

@@ -69,6 +69,9 @@ static const setting settings[] = {
       "largest media upload, bytes, for every app (413 over it; Agora profile: 31457280)"),
     I("media-ttl-days", media_ttl_days, T_INT, "7", "days an uploaded media file is kept (seed 000: 7)"),
     I("media-ttl-seconds", media_ttl_seconds, T_INT, "0", "seconds a media file is kept; > 0 overrides media-ttl-days"),
+    S("public-url", public_url, "",
+      "scheme://host[:port] clients reach this server at, put before the media URLs of messages"
+      " (empty: URLs are paths, resolved against the server the client talks to)"),
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 
@@ -283,6 +286,13 @@ int config_load(config *c, int argc, char **argv)
         c->store_batch = 1;
     if (c->media_max_bytes < 1 || c->media_ttl_days < 1 || c->media_ttl_seconds < 0) {
         fprintf(errf(), "ternd: media-max-bytes and media-ttl-days must be at least 1, media-ttl-seconds 0 or more\n");
+        return -1;
+    }
+    size_t pu = strlen(c->public_url);
+    while (pu && c->public_url[pu - 1] == '/')
+        c->public_url[--pu] = 0;
+    if (pu && strncmp(c->public_url, "http://", 7) != 0 && strncmp(c->public_url, "https://", 8) != 0) {
+        fprintf(errf(), "ternd: public-url must start with http:// or https://\n");
         return -1;
     }
     return 0;

@@ -41,6 +41,7 @@ typedef struct config {
     size_t media_max_bytes; /* largest upload, bytes (413 over it) */
     int media_ttl_days;     /* media kept this long (seed 000: 7 days) */
     int media_ttl_seconds;  /* > 0: overrides media_ttl_days (tests) */
+    char public_url[512];   /* before media URLs ("" : URLs are paths) */
 } config;
 
 /* Fills defaults, then the file named by --config / TERN_CONFIG, then the environment,

@@ -797,6 +797,30 @@ static void test_speed(void **state)
     }
 }
 
+static void test_fit(void **state)
+{
+    (void)state;
+    int w, h;
+    tern_img_fit(4000, 3000, 198, &w, &h);
+    assert_int_equal(w, 198);
+    assert_int_equal(h, 149); /* 148.5 rounds up */
+    tern_img_fit(3000, 4000, 720, &w, &h);
+    assert_int_equal(w, 540);
+    assert_int_equal(h, 720);
+    tern_img_fit(100, 50, 198, &w, &h); /* never enlarged */
+    assert_int_equal(w, 100);
+    assert_int_equal(h, 50);
+    tern_img_fit(20000, 1, 198, &w, &h); /* at least 1 */
+    assert_int_equal(w, 198);
+    assert_int_equal(h, 1);
+    tern_img_fit(500, 500, 198, &w, &h);
+    assert_int_equal(w, 198);
+    assert_int_equal(h, 198);
+    tern_img_fit(65535, 65535, 720, &w, &h); /* no overflow */
+    assert_int_equal(w, 720);
+    assert_int_equal(h, 720);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -804,7 +828,7 @@ int main(void)
         cmocka_unit_test(test_png),        cmocka_unit_test(test_gif),          cmocka_unit_test(test_webp),
         cmocka_unit_test(test_bmp),        cmocka_unit_test(test_zero_sizes),   cmocka_unit_test(test_hostile_jpeg),
         cmocka_unit_test(test_not_images), cmocka_unit_test(test_names),        cmocka_unit_test(test_walk_bounds),
-        cmocka_unit_test(test_speed),
+        cmocka_unit_test(test_speed),      cmocka_unit_test(test_fit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1629,8 +1629,8 @@ static void test_streams(void **state)
  * by msg_id, 3 -> 4 drops convs and meta, which messages answers for); a newer one is
  * refused rather than misread. */
 /* The newest schema version (sqlite_db.c's migrations[]). */
-#define SCHEMA_NEWEST 7
-#define SCHEMA_NEWEST_S "7"
+#define SCHEMA_NEWEST 8
+#define SCHEMA_NEWEST_S "8"
 
 static int user_version(const char *path)
 {
@@ -1813,6 +1813,53 @@ static void test_easemob_fields(void **state)
     assert_int_equal(group_op(f, STORE_OP_ADD_MEMBERS, "g1", NULL, two + 1, 1, &changed), TERN_ERR_GROUP_FULL);
 }
 
+/* A media row keeps what the service learned of the file (schema 8): the image facts,
+ * the share-secret, and the thumbnails ORed in as they are made. */
+static void test_media_rows(void **state)
+{
+    fx *f = *state;
+    store_op op = {.kind = STORE_OP_MEDIA_PUT, .app = f->app};
+    op.u.media.id = "0123456789abcdef0123456789abcdef";
+    op.u.media.content_type = "image/jpeg";
+    op.u.media.file_name = "a.jpg";
+    op.u.media.sha256 = "ab";
+    op.u.media.size = 1234;
+    op.u.media.created_ms = 1000;
+    op.u.media.expires_ms = 2000;
+    op.u.media.width = 3000;
+    op.u.media.height = 4000;
+    op.u.media.img_format = 1;
+    op.u.media.animated = 1;
+    op.u.media.share_secret = "s3cr3t";
+    assert_int_equal(run_op(f->s, &op), TERN_OK);
+    assert_int_equal(run_op(f->s, &op), TERN_ERR_CONFLICT);
+    store_media m;
+    assert_int_equal(store_media_get(f->r, f->app, op.u.media.id, &m), TERN_OK);
+    assert_int_equal(m.size, 1234);
+    assert_int_equal(m.width, 3000);
+    assert_int_equal(m.height, 4000);
+    assert_int_equal(m.img_format, 1);
+    assert_int_equal(m.animated, 1);
+    assert_int_equal(m.thumbs, 0);
+    assert_string_equal(m.share_secret, "s3cr3t");
+    assert_int_equal(store_media_get(f->r, f->app + 1, op.u.media.id, &m), TERN_ERR_NOT_FOUND);
+
+    store_op th = {.kind = STORE_OP_MEDIA_THUMBS, .app = f->app};
+    th.u.media.id = op.u.media.id;
+    th.u.media.thumbs = STORE_MEDIA_THUMB_198;
+    assert_int_equal(run_op(f->s, &th), TERN_OK);
+    th.u.media.thumbs = STORE_MEDIA_THUMB_720;
+    assert_int_equal(run_op(f->s, &th), TERN_OK);
+    assert_int_equal(store_media_get(f->r, f->app, op.u.media.id, &m), TERN_OK);
+    assert_int_equal(m.thumbs, STORE_MEDIA_THUMB_198 | STORE_MEDIA_THUMB_720);
+
+    store_op del = {.kind = STORE_OP_MEDIA_DELETE, .app = f->app};
+    del.u.media.id = op.u.media.id;
+    assert_int_equal(run_op(f->s, &del), TERN_OK);
+    assert_int_equal(run_op(f->s, &th), TERN_ERR_NOT_FOUND);
+    assert_int_equal(store_media_get(f->r, f->app, op.u.media.id, &m), TERN_ERR_NOT_FOUND);
+}
+
 static void test_open_errors(void **state)
 {
     (void)state;
@@ -1834,6 +1881,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_apps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_users, setup, teardown),
         cmocka_unit_test_setup_teardown(test_easemob_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_media_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seq_assignment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_resend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_c2c_unread, setup, teardown),

@@ -35,6 +35,7 @@ int rest_status_of(int code)
     case TERN_ERR_STREAM_SEQ_TOO_SMALL:
     case TERN_ERR_STREAM_GROUP_TOO_LARGE:
     case TERN_ERR_MEDIA_EMPTY:
+    case TERN_ERR_MEDIA_NOT_IMAGE:
     case TERN_ERR_MEDIA_INCOMPLETE: return 400;
     case TERN_ERR_MEDIA_EXPIRED:
     case TERN_ERR_MEDIA_NOT_FOUND: return 404;
@@ -92,6 +93,7 @@ const char *rest_error_name(int code)
     case TERN_ERR_MEDIA_NOT_FOUND: return "media_not_found";
     case TERN_ERR_MEDIA_INCOMPLETE: return "upload_incomplete";
     case TERN_ERR_MEDIA_OFFSET: return "upload_offset_mismatch";
+    case TERN_ERR_MEDIA_NOT_IMAGE: return "media_not_image";
     default:
         if (rest_is_stream_code(code))
             return "message_send_error";

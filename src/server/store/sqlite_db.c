@@ -131,6 +131,15 @@ static const char *const migrations[] = {
     "  file_name TEXT NOT NULL, sha256 TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,"
     "  PRIMARY KEY(app, id)) WITHOUT ROWID;"
     "CREATE INDEX media_expiry ON media(expires_ms);",
+    /* 8: what the media service learns of a file after the bytes (issue 9): an image's
+     * size and Tencent imageFormat read from its header, the thumbnails made (bitmask,
+     * store.h), and the share-secret of an Easemob chatfiles upload. */
+    "ALTER TABLE media ADD COLUMN width INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE media ADD COLUMN height INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE media ADD COLUMN img_format INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE media ADD COLUMN animated INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE media ADD COLUMN thumbs INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE media ADD COLUMN share_secret TEXT NOT NULL DEFAULT '';",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -182,9 +191,11 @@ static const char *const wsql[W_COUNT] = {
     [W_MSG_SET_BODY] = "UPDATE messages SET body=? WHERE msg_id=?",
     [W_CHUNKS_DEL] = "DELETE FROM stream_chunks WHERE msg_id=?",
     [W_STREAM_DEL] = "DELETE FROM streams WHERE msg_id=?",
-    [W_MEDIA_INSERT] = "INSERT OR IGNORE INTO media(app,id,size,content_type,file_name,sha256,created_ms,expires_ms)"
-                       " VALUES(?,?,?,?,?,?,?,?)",
+    [W_MEDIA_INSERT] = "INSERT OR IGNORE INTO media(app,id,size,content_type,file_name,sha256,created_ms,expires_ms,"
+                       "width,height,img_format,animated,thumbs,share_secret)"
+                       " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [W_MEDIA_DEL] = "DELETE FROM media WHERE app=? AND id=?",
+    [W_MEDIA_THUMBS] = "UPDATE media SET thumbs=thumbs|? WHERE app=? AND id=?",
 };
 
 static void set_err(char *err, size_t errsz, const char *fmt, const char *a, const char *b)
@@ -418,7 +429,9 @@ int sq_fail_stmt(sq_store *s, sqlite3_stmt *st, int rc)
 #define USER_COLS "user,nickname,created_ms,IFNULL(modified_ms,created_ms),IFNULL(uuid,''),password"
 
 /* A media row's columns as sqlite_media.c reads them. */
-#define MEDIA_COLS "app,id,size,content_type,file_name,sha256,created_ms,expires_ms"
+#define MEDIA_COLS                                                                                                     \
+    "app,id,size,content_type,file_name,sha256,created_ms,expires_ms,width,height,img_format,animated,thumbs,"       \
+    "share_secret"
 
 static const char *const rsql[R_COUNT] = {
     [R_APP_GET] = "SELECT id,org,name,client_id,client_secret,created_ms FROM apps WHERE org=? AND name=?",

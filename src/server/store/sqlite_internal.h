@@ -85,6 +85,7 @@ enum {
     W_STREAM_DEL,
     W_MEDIA_INSERT,
     W_MEDIA_DEL,
+    W_MEDIA_THUMBS,
     W_COUNT
 };
 

@@ -1,7 +1,7 @@
 /*
  * sqlite_media.c — media metadata in the SQLite engine (issue 9): the writer's put and
  * delete of a media row, and the readers' lookup by (app, id) and listing of expired
- * rows for the sweeper. Table `media` (migration 7, sqlite_db.c); the files themselves
+ * rows for the sweeper. Table `media` (migrations 7 and 8, sqlite_db.c); the files themselves
  * are the media store's (server/media/media_store.h), never the database's.
  */
 #include <sqlite3.h>
@@ -18,6 +18,16 @@ int sq_op_media(sq_store *s, store_op *op)
         return 0;
     }
     sqlite3_stmt *st;
+    if (op->kind == STORE_OP_MEDIA_THUMBS) {
+        st = s->st[W_MEDIA_THUMBS];
+        sqlite3_bind_int(st, 1, m->thumbs);
+        sqlite3_bind_int64(st, 2, op->app);
+        sq_bind_text(st, 3, m->id);
+        if (sq_run(s, st) < 0)
+            return -1;
+        op->result = sqlite3_changes(s->db) ? TERN_OK : TERN_ERR_NOT_FOUND;
+        return 0;
+    }
     if (op->kind == STORE_OP_MEDIA_DELETE) {
         st = s->st[W_MEDIA_DEL];
         sqlite3_bind_int64(st, 1, op->app);
@@ -36,6 +46,12 @@ int sq_op_media(sq_store *s, store_op *op)
     sq_bind_text(st, 6, m->sha256 ? m->sha256 : "");
     sqlite3_bind_int64(st, 7, m->created_ms);
     sqlite3_bind_int64(st, 8, m->expires_ms);
+    sqlite3_bind_int(st, 9, m->width);
+    sqlite3_bind_int(st, 10, m->height);
+    sqlite3_bind_int(st, 11, m->img_format);
+    sqlite3_bind_int(st, 12, m->animated);
+    sqlite3_bind_int(st, 13, m->thumbs);
+    sq_bind_text(st, 14, m->share_secret ? m->share_secret : "");
     if (sq_run(s, st) < 0)
         return -1;
     op->result = sqlite3_changes(s->db) ? TERN_OK : TERN_ERR_CONFLICT;
@@ -53,6 +69,12 @@ static void read_row(sqlite3_stmt *st, store_media *out)
     sq_copy_col(out->sha256, sizeof out->sha256, st, 5);
     out->created_ms = sqlite3_column_int64(st, 6);
     out->expires_ms = sqlite3_column_int64(st, 7);
+    out->width = sqlite3_column_int(st, 8);
+    out->height = sqlite3_column_int(st, 9);
+    out->img_format = sqlite3_column_int(st, 10);
+    out->animated = sqlite3_column_int(st, 11);
+    out->thumbs = sqlite3_column_int(st, 12);
+    sq_copy_col(out->share_secret, sizeof out->share_secret, st, 13);
 }
 
 int sq_media_get(store_reader *rr, int64_t app, const char *id, store_media *out)

@@ -191,7 +191,8 @@ static int apply(sq_store *s, store_op *op)
     case STORE_OP_STREAM_CHUNK:
     case STORE_OP_STREAM_END: return sq_op_stream_chunk(s, op);
     case STORE_OP_MEDIA_PUT:
-    case STORE_OP_MEDIA_DELETE: return sq_op_media(s, op);
+    case STORE_OP_MEDIA_DELETE:
+    case STORE_OP_MEDIA_THUMBS: return sq_op_media(s, op);
     }
     op->result = TERN_ERR_INTERNAL;
     return 0;

@@ -125,7 +125,9 @@ typedef enum store_op_kind {
     STORE_OP_STREAM_CHUNK, /* appends a chunk to an open stream; finish closes it */
     STORE_OP_STREAM_END,   /* closes an open stream as ended (end_code), no chunk */
     STORE_OP_MEDIA_PUT,    /* adds a media row (u.media; TERN_ERR_CONFLICT if the id exists) */
-    STORE_OP_MEDIA_DELETE  /* removes the media row (app, u.media.id); absent is not an error */
+    STORE_OP_MEDIA_DELETE, /* removes the media row (app, u.media.id); absent is not an error */
+    STORE_OP_MEDIA_THUMBS  /* ORs u.media.thumbs into the row's thumbs (TERN_ERR_NOT_FOUND if
+                              the row is gone) */
 } store_op_kind;
 
 typedef struct store_op store_op;
@@ -225,6 +227,9 @@ struct store_op {
             const char *content_type, *file_name, *sha256;
             uint64_t size;
             int64_t created_ms, expires_ms;
+            /* image facts (0 when not an image) and thumbs (STORE_MEDIA_THUMB_*) */
+            int width, height, img_format, animated, thumbs;
+            const char *share_secret; /* NULL or "": none */
         } media;
     } u;
 };
@@ -356,7 +361,18 @@ typedef struct store_media {
     char sha256[65];
     uint64_t size;
     int64_t created_ms, expires_ms;
+    /* Read from an image's header at upload (core/imgsize.h); 0 when not an image. */
+    int width, height; /* as displayed: EXIF orientations 5-8 already swapped */
+    int img_format;    /* Tencent imageFormat: JPG 1, GIF 2, PNG 3, BMP 4, other 255; 0 none */
+    int animated;      /* 1: an animated GIF/WebP (thumbnails show the first frame) */
+    int thumbs;        /* STORE_MEDIA_THUMB_* bits */
+    char share_secret[65]; /* Easemob chatfiles' share-secret; "" none */
 } store_media;
+
+/* store_media.thumbs bits. */
+#define STORE_MEDIA_THUMB_198 1  /* the 198-px thumbnail is in the media store */
+#define STORE_MEDIA_THUMB_720 2  /* the 720-px one is */
+#define STORE_MEDIA_THUMB_NEVER 4 /* none will ever be made (over the pixel limit, undecodable) */
 /* The row (app, id): TERN_OK, TERN_ERR_NOT_FOUND or TERN_ERR_STORE. Expired rows are
  * returned as well (the caller compares expires_ms). */
 int store_media_get(store_reader *r, int64_t app, const char *id, store_media *out);

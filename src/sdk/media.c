@@ -76,8 +76,8 @@ static sdk_xfer *xfer_new(int kind, tern_media_progress_cb progress, sdk_media_f
     x->done = done;
     x->ud = ud;
     x->fd = -1;
-    tern_buf_init(&x->mem, 0);
-    tern_buf_init(&x->resp, 0);
+    tern_buf_init(&x->mem, TERN_MEDIA_MEMORY_MAX); /* the peer's bytes: ceilings */
+    tern_buf_init(&x->resp, 128u << 10);
     return x;
 }
 

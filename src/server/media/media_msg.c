@@ -16,7 +16,6 @@
 #include "core/imgsize.h"
 #include "core/json.h"
 #include "media/media_url.h"
-#include "server.h"
 #include "tern/errors.h"
 
 typedef struct ctx {

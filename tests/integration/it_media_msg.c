@@ -150,7 +150,7 @@ static int upload_id(it_server *s, const char *ctype, const char *name, const vo
     return image;
 }
 
-static int signed_get_noted;
+static int signed_get_noted, thumb_noted;
 
 /* The recipient fetches url (a path, no --public-url): with its token, and without any
  * (a signed URL needs none); both give the upload's bytes. */
@@ -189,7 +189,8 @@ typedef struct fx {
 
 static const char pdf_bytes[] = "%PDF-1.4 not really a pdf\n";
 static const char amr_bytes[] = "#!AMR\n0123456789";
-static const char mp4_bytes[] = "\0\0\0\x18" "ftypmp42 video bytes";
+static const char mp4_bytes[] = "\0\0\0\x18"
+                                "ftypmp42 video bytes";
 
 static int setup(void **state)
 {
@@ -305,10 +306,24 @@ static void check_image(fx *f, const cJSON *p, int w, int h)
             assert_int_equal((int)it_jnum(e, "size", -1), (int)f->png_n);
             fetch_url(f->s, url, f->tok_bob, f->png, f->png_n);
         } else {
-            /* The thumbnail URLs name their box (fetched once the thumbs branch landed). */
+            /* The thumbnail URLs name their box; once the thumbs branch serves them, the
+             * recipient gets a JPEG (or, for the 720 box of a smaller image, maybe the
+             * original itself). */
             char box[16];
             snprintf(box, sizeof box, "thumb=%d&", i == 1 ? 198 : 720);
             assert_non_null(strstr(url, box));
+            it_http_resp r;
+            it_http(f->s, "GET", url, f->tok_bob, NULL, &r);
+            if (r.status == 200) {
+                int jpeg = r.body_len > 2 && (uint8_t)r.body[0] == 0xff && (uint8_t)r.body[1] == 0xd8;
+                int orig = r.body_len == f->png_n && !memcmp(r.body, f->png, f->png_n);
+                if (!jpeg && !orig)
+                    fail_msg("thumbnail %s: %zu bytes, neither a JPEG nor the original", url, r.body_len);
+            } else if (!thumb_noted++) {
+                fprintf(stderr, "it_media_msg: NOTE: GET of a thumbnail URL is %d on this build (thumbs branch)\n",
+                        r.status);
+            }
+            it_http_resp_free(&r);
         }
     }
 }
@@ -388,8 +403,8 @@ static void test_refusals(void **state)
     drain(f->bob);
     /* Another app's media, uploaded with that app's token. */
     it_http_resp r;
-    assert_int_equal(it_http(f->s, "POST", "/admin/apps", f->s->admin_token, "{\"org\":\"other\",\"app\":\"chat\"}", &r),
-                     200);
+    assert_int_equal(
+        it_http(f->s, "POST", "/admin/apps", f->s->admin_token, "{\"org\":\"other\",\"app\":\"chat\"}", &r), 200);
     char body[512];
     snprintf(body, sizeof body, "{\"grant_type\":\"client_credentials\",\"client_id\":\"%s\",\"client_secret\":\"%s\"}",
              it_jstr(r.json, "data.client_id"), it_jstr(r.json, "data.client_secret"));
@@ -418,7 +433,8 @@ static void test_refusals(void **state)
     CASE(7006, "\"type\":\"TIMFileElem\",\"payload\":{\"uuid\":\"%s\"}", "../../../etc/passwd");
     CASE(7006, "\"type\":\"TIMSoundElem\",\"payload\":{\"uuid\":\"%s\",\"second\":1}", theirs);
     CASE(7030, "\"type\":\"TIMImageElem\",\"payload\":{\"uuid\":\"%s\"}", f->pdf);
-    CASE(7030, "\"type\":\"TIMVideoFileElem\",\"payload\":{\"videoUUID\":\"%s\",\"videoSecond\":1,\"snapshotUUID\":\"%s\"}",
+    CASE(7030,
+         "\"type\":\"TIMVideoFileElem\",\"payload\":{\"videoUUID\":\"%s\",\"videoSecond\":1,\"snapshotUUID\":\"%s\"}",
          f->mp4, f->pdf);
     CASE(1003, "\"type\":\"TIMSoundElem\",\"payload\":{\"uuid\":\"%s\",\"second\":\"7\"}", f->amr);
     CASE(1003, "\"type\":\"TIMSoundElem\",\"payload\":{\"uuid\":\"%s\",\"second\":1.5}", f->amr);
@@ -589,7 +605,8 @@ static void test_easemob(void **state)
         for (int g = 0; g < 2; g++) {
             snprintf(req, sizeof req, "{\"from\":\"alice\",\"to\":[\"%s\"],\"type\":\"%s\",\"body\":%s}",
                      g ? "g1" : "bob", sends[i].type, sends[i].body);
-            cJSON *j = it_rest(f->s, "POST", req, 200, g ? "/demo/demo/messages/chatgroups" : "/demo/demo/messages/users");
+            cJSON *j =
+                it_rest(f->s, "POST", req, 200, g ? "/demo/demo/messages/chatgroups" : "/demo/demo/messages/users");
             cJSON_Delete(j);
             cJSON *ev = it_ws_wait_event(f->bob, "msg", IT_WAIT_MS);
             assert_non_null(ev);
@@ -636,7 +653,8 @@ static void test_expired(void **state)
     upload_id(s, "application/pdf", "r.pdf", pdf_bytes, sizeof pdf_bytes - 1, id);
     char msg[256];
     snprintf(msg, sizeof msg,
-             "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMFileElem\",\"payload\":{\"uuid\":\"%s\"}}", id);
+             "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMFileElem\",\"payload\":{\"uuid\":\"%s\"}}",
+             id);
     cJSON *a = ws_send(alice, msg);
     it_assert_code(a, 0);
     cJSON_Delete(a);
@@ -651,9 +669,8 @@ int main(void)
 {
     it_watchdog(300);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ws_sends),          cmocka_unit_test(test_overrides),
-        cmocka_unit_test(test_refusals),          cmocka_unit_test(test_size_rules),
-        cmocka_unit_test(test_history_sync_resend), cmocka_unit_test(test_easemob),
+        cmocka_unit_test(test_ws_sends),   cmocka_unit_test(test_overrides),           cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_size_rules), cmocka_unit_test(test_history_sync_resend), cmocka_unit_test(test_easemob),
         cmocka_unit_test(test_expired),
     };
     return it_finish(cmocka_run_group_tests_name("it_media_msg", tests, setup, teardown));

@@ -20,8 +20,8 @@
 #include "apps.h"
 #include "core/imgsize.h"
 #include "core/util.h"
-#include "media/media_url.h"
 #include "groups.h"
+#include "media/media_url.h"
 #include "msg.h"
 #include "session.h"
 
@@ -349,9 +349,9 @@ static void test_media_rows(void **state)
                            "\"thumbnail\":\"QUJD\"}");
     assert_int_equal(media_code("TIMImageElem", "{\"uuid\":\"" MID "\"}", c, sizeof c), TERN_OK);
     assert_string_equal(c, "{\"uuid\":\"" MID "\"}");
-    assert_int_equal(media_code("TIMSoundElem", "{\"uuid\":\"" MID "\",\"second\":3,\"url\":\"x\",\"size\":5}", c,
-                                sizeof c),
-                     TERN_OK);
+    assert_int_equal(
+        media_code("TIMSoundElem", "{\"uuid\":\"" MID "\",\"second\":3,\"url\":\"x\",\"size\":5}", c, sizeof c),
+        TERN_OK);
     assert_string_equal(c, "{\"uuid\":\"" MID "\",\"second\":3}");
     assert_int_equal(media_code("TIMVideoFileElem",
                                 "{\"videoUUID\":\"" MID "\",\"videoSecond\":0,\"snapshotUUID\":\"" MID
@@ -433,8 +433,8 @@ static void test_media_rows(void **state)
     assert_int_equal(v.elem->sdk_type, 5 /* TERN_MSG_VIDEO */);
     const char *dv[TERN_ELEM_MAX_FIELDS] = {0};
     v.elem->decode(v.elem, v.payload, dv);
-    assert_string_equal(dv[0], MID);    /* videoUUID */
-    assert_null(dv[1]);                 /* videoSecond: a number, read from the JSON */
+    assert_string_equal(dv[0], MID);     /* videoUUID */
+    assert_null(dv[1]);                  /* videoSecond: a number, read from the JSON */
     assert_string_equal(dv[5], "m.mp4"); /* fileName */
     cJSON_Delete(rx);
     const char *iv[5] = {MID, "10", "20", "a.png", "QUJD"};

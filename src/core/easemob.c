@@ -158,11 +158,11 @@ static int em_add_int(cJSON *o, const char *name, const cJSON *src, const char *
 
 static int em_media_to_msg(int kind, const cJSON *body, tern_msg *m)
 {
-    static const char *const keys[4][7] = {{"url", "filename", "secret", "size"},
-                                           {"url", "filename", "length", "secret"},
-                                           {"url", "filename", "thumb", "length", "file_length", "thumb_secret",
-                                            "secret"},
-                                           {"url", "filename", "secret"}};
+    static const char *const keys[4][7] = {
+        {"url", "filename", "secret", "size"},
+        {"url", "filename", "length", "secret"},
+        {"url", "filename", "thumb", "length", "file_length", "thumb_secret", "secret"},
+        {"url", "filename", "secret"}};
     static const size_t nkeys[4] = {4, 4, 7, 3};
     static const char *const elems[4] = {"TIMImageElem", "TIMSoundElem", "TIMVideoFileElem", "TIMFileElem"};
     if (!cJSON_IsObject(body))
@@ -191,8 +191,7 @@ static int em_media_to_msg(int kind, const cJSON *body, tern_msg *m)
             rc = em_add_int(o, "height", size, "height", 1, TERN_ELEM_MAX_DIM, 0, 1);
     }
     if (rc == TERN_OK && (kind == EM_AUDIO || kind == EM_VIDEO))
-        rc = em_add_int(o, kind == EM_AUDIO ? "second" : "videoSecond", body, "length", 0, TERN_ELEM_MAX_SECONDS, 1,
-                        0);
+        rc = em_add_int(o, kind == EM_AUDIO ? "second" : "videoSecond", body, "length", 0, TERN_ELEM_MAX_SECONDS, 1, 0);
     if (rc == TERN_OK && kind == EM_VIDEO)
         rc = em_add_id(o, "snapshotUUID", body, "thumb", 0);
     const char *fname = tern_json_str(body, "filename");
@@ -344,6 +343,14 @@ static void put_filename(tern_buf *out, const cJSON *payload)
     }
 }
 
+/* "type":"<em_type>","body":{"url":<url>[,"filename":..] of a media payload. */
+static void media_head(tern_buf *out, const char *em_type, const char *url, const cJSON *payload)
+{
+    tern_buf_printf(out, "\"type\":\"%s\",\"body\":{", em_type);
+    put_str(out, "url", url);
+    put_filename(out, payload);
+}
+
 /* Easemob's img/audio/video/file body of a media element (type is its TIM name);
  * 1008 for any other type. */
 static int media_body(const char *type, const cJSON *payload, tern_buf *out)
@@ -358,9 +365,7 @@ static int media_body(const char *type, const cJSON *payload, tern_buf *out)
                 orig = e;
         }
         const char *url = orig ? tern_json_str(orig, "url") : NULL;
-        tern_buf_puts(out, "\"type\":\"img\",\"body\":{");
-        put_str(out, "url", url && *url ? url : tern_json_str(payload, "uuid"));
-        put_filename(out, payload);
+        media_head(out, "img", url && *url ? url : tern_json_str(payload, "uuid"), payload);
         tern_buf_puts(out, ",\"secret\":\"\"");
         const cJSON *dims = orig ? orig : payload;
         long long w = num_of(dims, "width"), h = num_of(dims, "height");
@@ -373,15 +378,11 @@ static int media_body(const char *type, const cJSON *payload, tern_buf *out)
             tern_buf_putc(out, '}');
         }
     } else if (!strcmp(type, "TIMSoundElem")) {
-        tern_buf_puts(out, "\"type\":\"audio\",\"body\":{");
-        put_str(out, "url", media_url_of(payload, "url", "uuid"));
-        put_filename(out, payload);
+        media_head(out, "audio", media_url_of(payload, "url", "uuid"), payload);
         v = num_of(payload, "second");
         tern_buf_printf(out, ",\"length\":%lld,\"secret\":\"\"", v < 0 ? 0 : v);
     } else if (!strcmp(type, "TIMVideoFileElem")) {
-        tern_buf_puts(out, "\"type\":\"video\",\"body\":{");
-        put_str(out, "url", media_url_of(payload, "videoUrl", "videoUUID"));
-        put_filename(out, payload);
+        media_head(out, "video", media_url_of(payload, "videoUrl", "videoUUID"), payload);
         const char *thumb = media_url_of(payload, "snapshotUrl", "snapshotUUID");
         if (thumb && *thumb) {
             tern_buf_putc(out, ',');
@@ -393,9 +394,7 @@ static int media_body(const char *type, const cJSON *payload, tern_buf *out)
             tern_buf_printf(out, ",\"file_length\":%lld", v);
         tern_buf_puts(out, ",\"thumb_secret\":\"\",\"secret\":\"\"");
     } else if (!strcmp(type, "TIMFileElem")) {
-        tern_buf_puts(out, "\"type\":\"file\",\"body\":{");
-        put_str(out, "url", media_url_of(payload, "fileUrl", "uuid"));
-        put_filename(out, payload);
+        media_head(out, "file", media_url_of(payload, "fileUrl", "uuid"), payload);
         tern_buf_puts(out, ",\"secret\":\"\"");
     } else {
         return TERN_ERR_UNSUPPORTED_TYPE;

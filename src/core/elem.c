@@ -245,16 +245,18 @@ typedef struct media_key {
 
 #define MEDIA_MAX_KEYS 12
 
-static const media_key image_spec[] = {
-    {"uuid", K_ID, 0, 0},     {"width", K_INT, 1, TERN_ELEM_MAX_DIM}, {"height", K_INT, 1, TERN_ELEM_MAX_DIM},
-    {"fileName", K_STR, 0, 0}, {"thumbnail", K_B64, 0, 0},            {"imageFormat", X_NUM, 0, 0},
-    {"animated", X_BOOLNUM, 0, 0}, {"imageInfoArray", X_ARR, 0, 0},   {NULL, 0, 0, 0}};
-static const media_key sound_spec[] = {{"uuid", K_ID, 0, 0},
-                                       {"second", K_INT, 0, TERN_ELEM_MAX_SECONDS},
+static const media_key image_spec[] = {{"uuid", K_ID, 0, 0},
+                                       {"width", K_INT, 1, TERN_ELEM_MAX_DIM},
+                                       {"height", K_INT, 1, TERN_ELEM_MAX_DIM},
                                        {"fileName", K_STR, 0, 0},
-                                       {"url", X_STR, 0, 0},
-                                       {"size", X_NUM, 0, 0},
+                                       {"thumbnail", K_B64, 0, 0},
+                                       {"imageFormat", X_NUM, 0, 0},
+                                       {"animated", X_BOOLNUM, 0, 0},
+                                       {"imageInfoArray", X_ARR, 0, 0},
                                        {NULL, 0, 0, 0}};
+static const media_key sound_spec[] = {{"uuid", K_ID, 0, 0},      {"second", K_INT, 0, TERN_ELEM_MAX_SECONDS},
+                                       {"fileName", K_STR, 0, 0}, {"url", X_STR, 0, 0},
+                                       {"size", X_NUM, 0, 0},     {NULL, 0, 0, 0}};
 static const media_key video_spec[] = {{"videoUUID", K_ID, 0, 0},
                                        {"videoSecond", K_INT, 0, TERN_ELEM_MAX_SECONDS},
                                        {"snapshotUUID", K_ID, 0, 0},
@@ -306,8 +308,8 @@ long tern_elem_base64_len(const char *s, size_t n)
                 return -1;
             continue;
         }
-        if (pad || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-                     c == '/'))
+        if (pad ||
+            !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/'))
             return -1;
     }
     /* "x=" with a non-pad after '=' is refused above; "==" alone needs i >= n - 2. */
@@ -345,22 +347,17 @@ static int media_value_ok(const media_key *k, const cJSON *v)
         if (!cJSON_IsString(v))
             return TERN_ERR_BAD_FIELD;
         return tern_elem_media_id_ok(v->valuestring, strlen(v->valuestring)) ? TERN_OK : TERN_ERR_MEDIA_NOT_FOUND;
-    case K_INT:
-        return tern_json_int_value(v, k->lo, k->hi, &iv) == 0 ? TERN_OK : TERN_ERR_BAD_FIELD;
+    case K_INT: return tern_json_int_value(v, k->lo, k->hi, &iv) == 0 ? TERN_OK : TERN_ERR_BAD_FIELD;
     case K_STR:
         return cJSON_IsString(v) && strlen(v->valuestring) <= TERN_ELEM_MAX_FILE_NAME ? TERN_OK : TERN_ERR_BAD_FIELD;
     case K_B64:
         return cJSON_IsString(v) && tern_elem_base64_len(v->valuestring, strlen(v->valuestring)) >= 0
                    ? TERN_OK
                    : TERN_ERR_BAD_FIELD;
-    case X_STR:
-        return cJSON_IsString(v) ? TERN_OK : TERN_ERR_BAD_FIELD;
-    case X_NUM:
-        return cJSON_IsNumber(v) ? TERN_OK : TERN_ERR_BAD_FIELD;
-    case X_ARR:
-        return cJSON_IsArray(v) ? TERN_OK : TERN_ERR_BAD_FIELD;
-    default: /* X_BOOLNUM */
-        return cJSON_IsBool(v) || cJSON_IsNumber(v) ? TERN_OK : TERN_ERR_BAD_FIELD;
+    case X_STR: return cJSON_IsString(v) ? TERN_OK : TERN_ERR_BAD_FIELD;
+    case X_NUM: return cJSON_IsNumber(v) ? TERN_OK : TERN_ERR_BAD_FIELD;
+    case X_ARR: return cJSON_IsArray(v) ? TERN_OK : TERN_ERR_BAD_FIELD;
+    default: /* X_BOOLNUM */ return cJSON_IsBool(v) || cJSON_IsNumber(v) ? TERN_OK : TERN_ERR_BAD_FIELD;
     }
 }
 

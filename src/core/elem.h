@@ -65,10 +65,10 @@ struct tern_elem_type {
     int media; /* 1: a media row (ids completed by the server; the thumbnail rules) */
 };
 
-#define TERN_ELEM_MAX_DIM 100000     /* width/height an app may set */
-#define TERN_ELEM_MAX_SECONDS 86400  /* a sound's or video's duration */
-#define TERN_ELEM_MAX_FILE_NAME 255  /* a display file name, bytes */
-#define TERN_ELEM_MEDIA_ID_LEN 32    /* lower-case hex digits (server/media/media.h) */
+#define TERN_ELEM_MAX_DIM 100000    /* width/height an app may set */
+#define TERN_ELEM_MAX_SECONDS 86400 /* a sound's or video's duration */
+#define TERN_ELEM_MAX_FILE_NAME 255 /* a display file name, bytes */
+#define TERN_ELEM_MEDIA_ID_LEN 32   /* lower-case hex digits (server/media/media.h) */
 
 /* The row of wire name s[0..n), or NULL (the caller answers 1008). */
 const tern_elem_type *tern_elem_find(const char *s, size_t n);

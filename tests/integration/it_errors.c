@@ -353,7 +353,7 @@ static void test_rest_errors(void **state)
     http_expect(s, "POST", "/demo/demo/users", tok, "{\"username\":", 400, 1001);
     http_expect(s, "POST", "/demo/demo/users", tok, "{\"username\":\"bad name\"}", 400, 1003);
     http_expect(s, "POST", "/demo/demo/messages/users", tok,
-                "{\"from\":\"alice\",\"to\":[\"bob\"],\"type\":\"img\",\"body\":{\"msg\":\"x\"}}", 400, 1008);
+                "{\"from\":\"alice\",\"to\":[\"bob\"],\"type\":\"sticker\",\"body\":{\"msg\":\"x\"}}", 400, 1008);
     http_expect(s, "POST", "/demo/demo/messages/users", tok,
                 "{\"from\":\"nobody\",\"to\":[\"bob\"],\"type\":\"txt\",\"body\":{\"msg\":\"x\"}}", 404, 20003);
     http_expect(s, "POST", "/demo/demo/messages/users", tok,

@@ -87,8 +87,9 @@ static void test_media_round_trips(void **state)
     static const struct {
         const char *type, *body, *want;
     } cases[] = {
-        {"img", "{\"url\":\"https://im.example.com/o/a/chatfiles/" DASHED "\",\"filename\":\"c.jpg\","
-                "\"secret\":\"s3\",\"size\":{\"width\":480,\"height\":720}}",
+        {"img",
+         "{\"url\":\"https://im.example.com/o/a/chatfiles/" DASHED "\",\"filename\":\"c.jpg\","
+         "\"secret\":\"s3\",\"size\":{\"width\":480,\"height\":720}}",
          "{\"type\":\"img\",\"body\":{\"url\":\"" MID "\",\"filename\":\"c.jpg\",\"secret\":\"\","
          "\"size\":{\"width\":480,\"height\":720}},\"ext\":{}}"},
         {"img", "{\"url\":\"/o/a/media/" MID "?exp=1&sig=x\",\"size\":{\"width\":0,\"height\":\"0\"}}",
@@ -96,8 +97,9 @@ static void test_media_round_trips(void **state)
         {"audio", "{\"url\":\"http://h:8080/o/a/chatfiles/" MID "\",\"filename\":\"v.amr\",\"length\":\"12\"}",
          "{\"type\":\"audio\",\"body\":{\"url\":\"" MID "\",\"filename\":\"v.amr\",\"length\":12,"
          "\"secret\":\"\"},\"ext\":{}}"},
-        {"video", "{\"url\":\"" MID "\",\"filename\":\"m.mp4\",\"thumb\":\"/o/a/chatfiles/" DASHED "\","
-                  "\"length\":10,\"file_length\":58103,\"thumb_secret\":\"t\",\"secret\":\"s\"}",
+        {"video",
+         "{\"url\":\"" MID "\",\"filename\":\"m.mp4\",\"thumb\":\"/o/a/chatfiles/" DASHED "\","
+         "\"length\":10,\"file_length\":58103,\"thumb_secret\":\"t\",\"secret\":\"s\"}",
          "{\"type\":\"video\",\"body\":{\"url\":\"" MID "\",\"filename\":\"m.mp4\",\"thumb\":\"" MID "\","
          "\"length\":10,\"thumb_secret\":\"\",\"secret\":\"\"},\"ext\":{}}"},
         {"file", "{\"url\":\"" MID "\"}",
@@ -147,9 +149,9 @@ static void test_media_round_trips(void **state)
         tern_msg_init(&back);
         const char *url = cJSON_GetObjectItem(cJSON_GetObjectItem(em, "body"), "url")->valuestring;
         int want = url[0] == '/' && url[1] != 'o' ? TERN_ERR_BAD_FIELD : TERN_OK;
-        assert_int_equal(tern_em_body_to_msg(cJSON_GetObjectItem(em, "type")->valuestring,
-                                             cJSON_GetObjectItem(em, "body"), &back),
-                         want);
+        assert_int_equal(
+            tern_em_body_to_msg(cJSON_GetObjectItem(em, "type")->valuestring, cJSON_GetObjectItem(em, "body"), &back),
+            want);
         tern_msg_clear(&back);
         cJSON_Delete(em);
         tern_buf_free(&out);

@@ -20,8 +20,8 @@
 #include "apps.h"
 #include "core/imgsize.h"
 #include "core/util.h"
-#include "media/media_url.h"
 #include "groups.h"
+#include "media/media_url.h"
 #include "msg.h"
 #include "session.h"
 
@@ -349,9 +349,9 @@ static void test_media_rows(void **state)
                            "\"thumbnail\":\"QUJD\"}");
     assert_int_equal(media_code("TIMImageElem", "{\"uuid\":\"" MID "\"}", c, sizeof c), TERN_OK);
     assert_string_equal(c, "{\"uuid\":\"" MID "\"}");
-    assert_int_equal(media_code("TIMSoundElem", "{\"uuid\":\"" MID "\",\"second\":3,\"url\":\"x\",\"size\":5}", c,
-                                sizeof c),
-                     TERN_OK);
+    assert_int_equal(
+        media_code("TIMSoundElem", "{\"uuid\":\"" MID "\",\"second\":3,\"url\":\"x\",\"size\":5}", c, sizeof c),
+        TERN_OK);
     assert_string_equal(c, "{\"uuid\":\"" MID "\",\"second\":3}");
     assert_int_equal(media_code("TIMVideoFileElem",
                                 "{\"videoUUID\":\"" MID "\",\"videoSecond\":0,\"snapshotUUID\":\"" MID
@@ -424,6 +424,19 @@ static void test_media_rows(void **state)
     assert_int_equal(img->sdk_type, 3);
     assert_ptr_equal(tern_elem_by_sdk_type(4), tern_elem_find("TIMSoundElem", 12));
     assert_ptr_equal(tern_elem_by_sdk_type(7), tern_elem_find("TIMLocationElem", 15));
+    /* A received media message reads as its type (libtern: tern_message_type). */
+    cJSON *rx = cJSON_Parse("{\"msgId\":\"1\",\"seq\":1,\"conversationType\":\"C2C\",\"from\":\"a\",\"to\":"
+                            "\"b\",\"type\":\"TIMVideoFileElem\",\"payload\":{\"videoUUID\":\"" MID "\","
+                            "\"videoUrl\":\"/u\",\"videoSize\":1,\"videoSecond\":2,\"fileName\":\"m.mp4\"}}");
+    tern_msg_view v;
+    assert_int_equal(tern_msg_decode(rx, &v), 0);
+    assert_int_equal(v.elem->sdk_type, 5 /* TERN_MSG_VIDEO */);
+    const char *dv[TERN_ELEM_MAX_FIELDS] = {0};
+    v.elem->decode(v.elem, v.payload, dv);
+    assert_string_equal(dv[0], MID);     /* videoUUID */
+    assert_null(dv[1]);                  /* videoSecond: a number, read from the JSON */
+    assert_string_equal(dv[5], "m.mp4"); /* fileName */
+    cJSON_Delete(rx);
     const char *iv[5] = {MID, "10", "20", "a.png", "QUJD"};
     tern_buf b;
     tern_buf_init(&b, 0);

@@ -16,7 +16,6 @@
 #include "core/imgsize.h"
 #include "core/json.h"
 #include "media/media_url.h"
-#include "server.h"
 #include "tern/errors.h"
 
 typedef struct ctx {
@@ -60,6 +59,14 @@ static void put_int(ctx *c, const char *name, long long v)
     tern_buf_printf(c->out, "%lld", v);
 }
 
+/* Opens the stored object with the row's id: {"key":"<id>". */
+static void put_head(ctx *c, const char *key, const store_media *m)
+{
+    tern_buf_putc(c->out, '{');
+    put_key(c, 1, key);
+    tern_buf_json_str(c->out, m->id, strlen(m->id));
+}
+
 /* "name":"<signed URL of the media row m (thumb 0/198/720)>" */
 static void put_url(ctx *c, const char *name, const store_media *m, int thumb)
 {
@@ -99,8 +106,7 @@ static int image(ctx *c, const cJSON *p)
         return rc;
     if (!m.img_format || m.width < 1 || m.height < 1)
         return TERN_ERR_MEDIA_NOT_IMAGE;
-    tern_buf_puts(c->out, "{\"uuid\":");
-    tern_buf_json_str(c->out, m.id, strlen(m.id));
+    put_head(c, "uuid", &m);
     put_int(c, "imageFormat", m.img_format);
     put_str(c, "fileName", str_or(p, "fileName", m.file_name));
     put_str(c, "thumbnail", str_or(p, "thumbnail", ""));
@@ -130,8 +136,7 @@ static int sound(ctx *c, const cJSON *p)
     int rc = row_of(c, tern_json_str(p, "uuid"), &m);
     if (rc != TERN_OK)
         return rc;
-    tern_buf_puts(c->out, "{\"uuid\":");
-    tern_buf_json_str(c->out, m.id, strlen(m.id));
+    put_head(c, "uuid", &m);
     put_url(c, "url", &m, 0);
     put_int(c, "size", (long long)m.size);
     put_int(c, "second", int_or(p, "second", 0));
@@ -178,8 +183,7 @@ static int video(ctx *c, const cJSON *p)
         return rc;
     char fmt[16];
     video_format(&v, fmt, sizeof fmt);
-    tern_buf_puts(c->out, "{\"videoUUID\":");
-    tern_buf_json_str(c->out, v.id, strlen(v.id));
+    put_head(c, "videoUUID", &v);
     put_url(c, "videoUrl", &v, 0);
     put_int(c, "videoSize", (long long)v.size);
     put_int(c, "videoSecond", int_or(p, "videoSecond", 0));
@@ -203,8 +207,7 @@ static int file(ctx *c, const cJSON *p)
     int rc = row_of(c, tern_json_str(p, "uuid"), &m);
     if (rc != TERN_OK)
         return rc;
-    tern_buf_puts(c->out, "{\"uuid\":");
-    tern_buf_json_str(c->out, m.id, strlen(m.id));
+    put_head(c, "uuid", &m);
     put_str(c, "fileName", str_or(p, "fileName", m.file_name));
     put_url(c, "fileUrl", &m, 0);
     put_int(c, "fileSize", (long long)m.size);
@@ -224,11 +227,11 @@ int media_msg_complete(server *s, store_reader *rd, int64_t app, const tern_msg 
     }
     tern_buf_init(&c.url, 0);
     const char *t = m->elem->name;
-    int rc = !strcmp(t, "TIMImageElem")   ? image(&c, p)
-             : !strcmp(t, "TIMSoundElem") ? sound(&c, p)
+    int rc = !strcmp(t, "TIMImageElem")       ? image(&c, p)
+             : !strcmp(t, "TIMSoundElem")     ? sound(&c, p)
              : !strcmp(t, "TIMVideoFileElem") ? video(&c, p)
-             : !strcmp(t, "TIMFileElem")  ? file(&c, p)
-                                          : TERN_ERR_UNSUPPORTED_TYPE;
+             : !strcmp(t, "TIMFileElem")      ? file(&c, p)
+                                              : TERN_ERR_UNSUPPORTED_TYPE;
     tern_buf_free(&c.url);
     cJSON_Delete(p);
     return rc;

@@ -91,14 +91,15 @@ static void test_send_image_and_download(void **state)
 
     /* a file message, end to end: sent, stored, shown by history with its media id */
     char doc[300], fid[33];
-    snprintf(doc, sizeof doc, "%s/notes.txt", dir);
+    /* a UTF-8 name: the upload's header carries the raw bytes, the message the name */
+    snprintf(doc, sizeof doc, "%s/notes-\xc3\xa9t\xc3\xa9.txt", dir);
     write_file(doc, "hello, bob\n", 11);
     if (cli(s, out, "send --user alice --to bob --file %s", doc) != 0)
         fail_msg("send --file:\n%s", out);
     assert_match(out, "^sent to C2Cbob at [0-9:]+: seq [0-9]+, msgId [0-9]+$");
     media_id_of(out, fid);
     assert_int_equal(cli(s, out, "history --user bob --conv C2Calice"), 0);
-    snprintf(pat, sizeof pat, "alice: \\[file\\] notes\\.txt, 11 B, media %s$", fid);
+    snprintf(pat, sizeof pat, "alice: \\[file\\] notes-\xc3\xa9t\xc3\xa9\\.txt, 11 B, media %s$", fid);
     assert_match(out, pat);
 
     /* download: the same bytes, in place; no temporary file left */

@@ -653,9 +653,11 @@ TERN_API int tern_message_set_target(tern_message *msg, tern_conv_type conv_type
 TERN_API int tern_message_set_media_size(tern_message *msg, unsigned width, unsigned height);
 /* The display file name (UTF-8, 1-255 bytes, no control characters). */
 TERN_API int tern_message_set_media_file_name(tern_message *msg, const char *file_name);
-/* An inline thumbnail (Agora's binary thumbnail), carried base64 in `thumbnail`; at
- * most 24 KiB of bytes (the whole payload must stay within 32 KB, seed 000). NULL/0
- * removes it. */
+/* An inline thumbnail (Agora's binary thumbnail) of an image or video, carried base64
+ * in `thumbnail`; at most 32768 bytes. NULL/0 removes it. Seed 000's rule binds at
+ * send: content, file name and thumbnail (its bytes, not its base64) over 32 KB
+ * together fail with TERN_ERR_MSG_TOO_LONG (80002), as does a payload without the
+ * thumbnail, plus cloudCustomData, over 12 KB (docs/protocol.md §4). */
 TERN_API int tern_message_set_media_thumbnail(tern_message *msg, const void *data, size_t len);
 /* An audio's or video's duration in seconds. */
 TERN_API int tern_message_set_media_seconds(tern_message *msg, unsigned seconds);

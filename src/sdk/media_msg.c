@@ -23,7 +23,7 @@
 #include "sdk/message.h"
 #include "sdk/sdk_util.h"
 
-#define THUMB_MAX_BYTES (24u << 10) /* base64 of it stays within the 32 KB payload rule */
+#define THUMB_MAX_BYTES 32768u /* seed 000: content + name + thumbnail <= 32 KB (checked at send) */
 #define NAME_MAX_BYTES 255
 
 static const struct {

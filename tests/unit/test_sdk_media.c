@@ -122,9 +122,16 @@ static void test_drafts(void **state)
     assert_string_equal(tern_message_payload_json(m),
                         "{\"videoUUID\":\"" ID "\",\"videoSecond\":31,\"snapshotUUID\":\"" SNAP
                         "\",\"snapshotWidth\":320,\"snapshotHeight\":240,\"thumbnail\":\"AQI=\"}");
-    char big[30000];
+    static char big[40000];
     memset(big, 'x', sizeof big);
-    assert_int_equal(tern_message_set_media_thumbnail(m, big, sizeof big), TERN_ERR_SDK_INVALID_ARG);
+    assert_int_equal(tern_message_set_media_thumbnail(m, big, 32769), TERN_ERR_SDK_INVALID_ARG);
+    /* seed 000's 32 KB counts the thumbnail's bytes; the 12 KB rule leaves it out */
+    assert_int_equal(tern_message_set_target(m, TERN_CONV_C2C, "bob"), TERN_OK);
+    assert_int_equal(tern_message_set_media_thumbnail(m, big, 32000), TERN_OK);
+    assert_int_equal(sdk_msg_check(m), TERN_OK);
+    assert_int_equal(tern_message_set_media_thumbnail(m, big, 32768), TERN_OK);
+    assert_int_equal(sdk_msg_check(m), TERN_ERR_MSG_TOO_LONG);
+    assert_int_equal(tern_message_set_media_thumbnail(m, "\x01\x02", 2), TERN_OK);
     assert_int_equal(tern_message_set_media_file_name(m, "bad\nname"), TERN_ERR_SDK_INVALID_ARG);
     assert_int_equal(tern_message_set_media_size(m, 0, 5), TERN_ERR_SDK_INVALID_ARG);
     assert_int_equal(tern_message_set_target(m, TERN_CONV_GROUP, "g1"), TERN_OK);

@@ -3,7 +3,9 @@
  * uploads, the upload-and-build message functions, downloads to a file or to memory,
  * cancels and the transfer counts. Each validates its arguments on the calling thread,
  * builds a transfer (media.h sdk_xfer) with its absolute URL, hands out the request id
- * and queues it to the client's loop like every other request; xfer.c runs it there.
+ * and queues it to the client's loop like every other request; xfer.c runs it there,
+ * calling back here for what it reads: an image's size (core/imgsize) and the server's
+ * answers.
  *
  * URLs: the HTTP server is the WebSocket URL's (ws -> http, wss -> https, same host and
  * port). Uploads go to <base>/{org}/{app}/media, downloads of an id to
@@ -12,9 +14,12 @@
  * host (a --public-url CDN, say) is fetched without it, its signature is its key.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/imgsize.h"
+#include "core/json.h"
 #include "sdk/media.h"
 #include "sdk/sdk.h"
 #include "sdk/sdk_util.h"
@@ -98,6 +103,86 @@ static int submit_xfer(tern_client *c, sdk_xfer *x, uint64_t *request_id)
         return TERN_ERR_SDK_CANCELED;
     }
     return TERN_OK;
+}
+
+/* ---- what transfers read (xfer.c calls these) ---- */
+
+#define PROBE_MAX (512u << 10) /* bytes of an image head read for its size */
+
+/* Reads an image's size from the head of the open file (core/imgsize, as the server). */
+void sdk_media_probe_image(sdk_xfer *x, int i)
+{
+    size_t want = 64u << 10, cap = (size_t)(x->sizes[i] < PROBE_MAX ? x->sizes[i] : PROBE_MAX);
+    uint8_t *buf = tern_malloc(cap ? cap : 1);
+    size_t have = 0;
+    for (;;) {
+        if (want > cap)
+            want = cap;
+        while (have < want) {
+            ssize_t n = pread(x->fd, buf + have, want - have, (off_t)have);
+            if (n <= 0)
+                break;
+            have += (size_t)n;
+        }
+        tern_img_info info;
+        int rc = tern_img_probe(buf, have, &info);
+        if (rc == TERN_IMG_OK) {
+            x->res[i].width = info.width;
+            x->res[i].height = info.height;
+        }
+        if (rc != TERN_IMG_NEED_MORE || info.need > cap || have < want)
+            break;
+        want = info.need;
+    }
+    tern_free(buf);
+}
+
+/* The code of an HTTP error answer: the body's Tern code, else one from the status. */
+int sdk_media_http_error(const sdk_xfer *x, long status, char *msg, size_t msgsz)
+{
+    cJSON *j = x->resp.len ? cJSON_ParseWithLength(x->resp.data, x->resp.len) : NULL;
+    long long code = 0;
+    const char *desc = tern_json_str(j, "error_description");
+    if (tern_json_get_int(j, "code", 1, 99999, &code) != TERN_JSON_OK)
+        code = status == 413   ? TERN_ERR_MEDIA_TOO_LARGE
+               : status == 401 ? TERN_ERR_TOKEN_INVALID
+               : status == 403 ? TERN_ERR_FORBIDDEN
+               : status == 404 ? TERN_ERR_MEDIA_NOT_FOUND
+                               : TERN_ERR_SDK_IO;
+    if (desc)
+        snprintf(msg, msgsz, "%s", desc);
+    else
+        snprintf(msg, msgsz, "HTTP %ld from the media server", status);
+    cJSON_Delete(j);
+    return (int)code;
+}
+
+/* Reads an upload's answer into x->res[x->cur]. Returns 0 or -1 (not Tern's answer). */
+int sdk_media_read_answer(sdk_xfer *x)
+{
+    cJSON *j = cJSON_ParseWithLength(x->resp.data ? x->resp.data : "", x->resp.len);
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "data");
+    const char *id = tern_json_str(d, "mediaId");
+    sdk_upload_res *r = &x->res[x->cur];
+    long long v;
+    int rc = -1;
+    if (id && *id) {
+        r->media_id = tern_strdup(id);
+        const char *ct = tern_json_str(d, "contentType"), *fn = tern_json_str(d, "fileName");
+        r->content_type = tern_strdup(ct ? ct : "");
+        r->file_name = tern_strdup(fn ? fn : "");
+        if (tern_json_get_u64(d, "size", &r->size) != TERN_JSON_OK)
+            r->size = x->sizes[x->cur];
+        if (tern_json_get_int(d, "expiresAt", 0, 9007199254740991LL, &v) == TERN_JSON_OK)
+            r->expires_at = v;
+        if (tern_json_get_int(d, "width", 1, 1LL << 31, &v) == TERN_JSON_OK)
+            r->width = (unsigned)v;
+        if (tern_json_get_int(d, "height", 1, 1LL << 31, &v) == TERN_JSON_OK)
+            r->height = (unsigned)v;
+        rc = 0;
+    }
+    cJSON_Delete(j);
+    return rc;
 }
 
 /* ---- uploads --------------------------------------------------------------------------- */

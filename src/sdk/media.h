@@ -6,7 +6,8 @@
  *                cancel; the end of every transfer (temporary file renamed or removed,
  *                done callback, then the next waiting transfer starts)
  *   media.c      the public transfer functions (validate, build the transfer, queue it
- *                to the loop like every request), URL resolution, content types
+ *                to the loop like every request), URL resolution, content types, and
+ *                what a transfer reads: an image's size, the server's answers
  *   media_msg.c  media message drafts (payload a client sends), their setters and the
  *                accessors of received media messages
  *
@@ -102,6 +103,16 @@ void sdk_media_free(tern_client *c);
 const char *sdk_media_content_type(const char *path);
 /* The last component of path (borrowed). */
 const char *sdk_media_basename(const char *path);
+/* Reads the size of the image x->path[i] (open as x->fd) from its head with
+ * core/imgsize, as the server does, into x->res[i].width/height (left 0 when it is no
+ * image). Loop thread. */
+void sdk_media_probe_image(sdk_xfer *x, int i);
+/* The code of an HTTP error answer in x->resp: its Tern `code`, else one from the
+ * status; msg gets its error_description or "HTTP <status> ...". */
+int sdk_media_http_error(const sdk_xfer *x, long status, char *msg, size_t msgsz);
+/* Reads an upload's answer (x->resp) into x->res[x->cur]. Returns 0, or -1 when it has
+ * no mediaId (not Tern's answer). */
+int sdk_media_read_answer(sdk_xfer *x);
 /* 1 for a media id: 1-128 of [A-Za-z0-9_-]. */
 int sdk_media_id_ok(const char *id);
 

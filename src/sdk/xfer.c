@@ -33,7 +33,6 @@
 #include <curl/curl.h>
 
 #include "core/alloc.h"
-#include "core/imgsize.h"
 #include "core/json.h"
 #include "sdk/media.h"
 #include "sdk/sdk.h"
@@ -241,34 +240,6 @@ static int fail_local(sdk_xfer *x, int code, const char *fmt, const char *arg)
     return -1;
 }
 
-/* Reads an image's size from the head of the open file (core/imgsize, as the server). */
-static void probe_image(sdk_xfer *x, int i)
-{
-    size_t want = 64u << 10, cap = (size_t)(x->sizes[i] < PROBE_MAX ? x->sizes[i] : PROBE_MAX);
-    uint8_t *buf = tern_malloc(cap ? cap : 1);
-    size_t have = 0;
-    for (;;) {
-        if (want > cap)
-            want = cap;
-        while (have < want) {
-            ssize_t n = pread(x->fd, buf + have, want - have, (off_t)have);
-            if (n <= 0)
-                break;
-            have += (size_t)n;
-        }
-        tern_img_info info;
-        int rc = tern_img_probe(buf, have, &info);
-        if (rc == TERN_IMG_OK) {
-            x->res[i].width = info.width;
-            x->res[i].height = info.height;
-        }
-        if (rc != TERN_IMG_NEED_MORE || info.need > cap || have < want)
-            break;
-        want = info.need;
-    }
-    tern_free(buf);
-}
-
 static void add_header(sdk_xfer *x, const char *name, const char *value)
 {
     tern_buf h;
@@ -345,7 +316,7 @@ static int step_start(sdk_media *md, sdk_xfer *x)
             return fail_local(x, TERN_ERR_SDK_IO, "%s changed while waiting to upload: %s", x->path[i]);
         }
         if (x->kind == XK_IMAGE || (x->kind == XK_VIDEO && i == 1))
-            probe_image(x, i);
+            sdk_media_probe_image(x, i);
         CURL *e = new_easy(c, x, x->url);
         if (!e) {
             errno = ENOMEM;
@@ -465,54 +436,6 @@ static void end_running(sdk_media *md, sdk_xfer *x, int code, const char *messag
     atomic_fetch_sub(&c->media_running, 1);
 }
 
-/* The code of an HTTP error answer: the body's Tern code, else one from the status. */
-static int http_error(sdk_xfer *x, long status, char *msg, size_t msgsz)
-{
-    cJSON *j = x->resp.len ? cJSON_ParseWithLength(x->resp.data, x->resp.len) : NULL;
-    long long code = 0;
-    const char *desc = tern_json_str(j, "error_description");
-    if (tern_json_get_int(j, "code", 1, 99999, &code) != TERN_JSON_OK)
-        code = status == 413   ? TERN_ERR_MEDIA_TOO_LARGE
-               : status == 401 ? TERN_ERR_TOKEN_INVALID
-               : status == 403 ? TERN_ERR_FORBIDDEN
-               : status == 404 ? TERN_ERR_MEDIA_NOT_FOUND
-                               : TERN_ERR_SDK_IO;
-    if (desc)
-        snprintf(msg, msgsz, "%s", desc);
-    else
-        snprintf(msg, msgsz, "HTTP %ld from the media server", status);
-    cJSON_Delete(j);
-    return (int)code;
-}
-
-/* Reads an upload's answer into x->res[x->cur]. Returns 0 or -1 (not Tern's answer). */
-static int read_upload_answer(sdk_xfer *x)
-{
-    cJSON *j = cJSON_ParseWithLength(x->resp.data ? x->resp.data : "", x->resp.len);
-    const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "data");
-    const char *id = tern_json_str(d, "mediaId");
-    sdk_upload_res *r = &x->res[x->cur];
-    long long v;
-    int rc = -1;
-    if (id && *id) {
-        r->media_id = tern_strdup(id);
-        const char *ct = tern_json_str(d, "contentType"), *fn = tern_json_str(d, "fileName");
-        r->content_type = tern_strdup(ct ? ct : "");
-        r->file_name = tern_strdup(fn ? fn : "");
-        if (tern_json_get_u64(d, "size", &r->size) != TERN_JSON_OK)
-            r->size = x->sizes[x->cur];
-        if (tern_json_get_int(d, "expiresAt", 0, 9007199254740991LL, &v) == TERN_JSON_OK)
-            r->expires_at = v;
-        if (tern_json_get_int(d, "width", 1, 1LL << 31, &v) == TERN_JSON_OK)
-            r->width = (unsigned)v;
-        if (tern_json_get_int(d, "height", 1, 1LL << 31, &v) == TERN_JSON_OK)
-            r->height = (unsigned)v;
-        rc = 0;
-    }
-    cJSON_Delete(j);
-    return rc;
-}
-
 /* curl finished x's step with result. */
 static void step_done(sdk_media *md, sdk_xfer *x, CURLcode result)
 {
@@ -523,7 +446,7 @@ static void step_done(sdk_media *md, sdk_xfer *x, CURLcode result)
         code = x->local_err;
         snprintf(msg, sizeof msg, "%s", x->local_msg);
     } else if (status > 200) {
-        code = http_error(x, status, msg, sizeof msg);
+        code = sdk_media_http_error(x, status, msg, sizeof msg);
     } else if (result != CURLE_OK) {
         code = result == CURLE_OPERATION_TIMEDOUT ? TERN_ERR_SDK_TIMEOUT : TERN_ERR_SDK_IO;
         snprintf(msg, sizeof msg, "%s", x->errbuf[0] ? x->errbuf : curl_easy_strerror(result));
@@ -532,7 +455,7 @@ static void step_done(sdk_media *md, sdk_xfer *x, CURLcode result)
         snprintf(msg, sizeof msg, "no HTTP answer from the media server");
     }
     if (code == 0 && XK_IS_UPLOAD(x->kind)) {
-        if (read_upload_answer(x) != 0) {
+        if (sdk_media_read_answer(x) != 0) {
             code = TERN_ERR_SDK_IO;
             snprintf(msg, sizeof msg, "the media server's answer has no mediaId");
         } else if (x->cur + 1 < x->nfiles) { /* the video's snapshot next, same slot */

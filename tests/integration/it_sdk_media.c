@@ -726,6 +726,29 @@ static void test_file_message_end_to_end(void **state)
     ctx_free(t);
 }
 
+/* An upload over the server's limit fails with the server's 7003 and its message,
+ * refused at the head (Expect: 100-continue): the body is never sent. */
+static void test_over_limit(void **state)
+{
+    static const char *const args[] = {"--media-max-bytes", "1000000", NULL};
+    it_server *s = it_server_new(args);
+    assert_non_null(s);
+    ctx *t = ctx_new(s, "kate");
+    assert_int_equal(tern_client_start_thread(t->c), TERN_OK);
+    char src[300];
+    snprintf(src, sizeof src, "%s/over.bin", tmpdir);
+    make_file(src, 3u << 20, 13);
+    xrec *r = slot(t);
+    START(t, r, tern_upload_media(t->c, src, NULL, &r->id, on_progress, on_uploaded, t));
+    assert_true(wait_done(t, r));
+    assert_int_equal(r->code, TERN_ERR_MEDIA_TOO_LARGE);
+    if (!strstr(r->message, "1000000"))
+        fail_msg("the message should name the limit: %s", r->message);
+    assert_true(r->last_now < (3u << 20));
+    ctx_free(t);
+    assert_int_equal(it_server_free(s), 0);
+}
+
 /* Destroying the client ends every running and waiting transfer with CANCELED, once. */
 static void test_destroy_cancels(void **state)
 {
@@ -851,6 +874,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_messaging_not_blocked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_cancels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_message_end_to_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_over_limit, setup, teardown),
     };
     return it_run_tests("it_sdk_media", tests);
 }

@@ -56,8 +56,10 @@ struct tern_elem_type {
     size_t nfields;
     /* Validates a client's payload and appends its canonical JSON object. Returns
      * TERN_OK, TERN_ERR_BAD_FIELD (not an object, a field missing or of the wrong type
-     * or over its limit), TERN_ERR_NOT_SUPPORTED (a key the type does not have) or
-     * TERN_ERR_INTERNAL (out of memory: out may hold a partial object). */
+     * or over its limit), TERN_ERR_MEDIA_NOT_FOUND (a media row's id not of the id form;
+     * a wrong type elsewhere in the payload wins with 1003), TERN_ERR_NOT_SUPPORTED (a key
+     * the type does not have) or TERN_ERR_INTERNAL (out of memory: out may hold a partial
+     * object). */
     int (*encode)(const tern_elem_type *t, const cJSON *payload, tern_buf *out);
     /* Reads a payload received from the server: vals[i] = the string of fields[i]
      * (borrowed from the tree), or NULL if absent. Lenient: never fails. */

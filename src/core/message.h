@@ -68,6 +68,7 @@ void tern_msg_clear(tern_msg *m);
  *        cloudCustomData, priority, needReadReceipt (receiverList, atUserList,
  *        messageControlInfo, offlinePushInfo, ...), or a payload key the type lacks;
  *   1008 a type not in the element table;
+ *   7006 a media id (image, sound, video, file) not of the id form;
  *   80002 tern_msg_body_size over 12288;
  *   5001 out of memory (alloc.h hook).
  * On error m holds nothing to free (tern_msg_clear is still allowed). */

@@ -636,6 +636,21 @@ static void test_easemob(void **state)
     snprintf(req, sizeof req, "{\"from\":\"alice\",\"to\":[\"bob\"],\"type\":\"audio\",\"body\":{\"url\":\"%s\"}}",
              f->amr);
     cJSON_Delete(it_rest(f->s, "POST", req, 400, "/demo/demo/messages/users")); /* no length */
+    /* Refusals at completion: an id no media has (404 7006), a pdf as img (400 7030). */
+    char unknown[33];
+    snprintf(unknown, sizeof unknown, "%s", f->pdf);
+    unknown[0] = unknown[0] == 'f' ? '0' : 'f';
+    snprintf(req, sizeof req,
+             "{\"from\":\"alice\",\"to\":[\"bob\"],\"type\":\"file\",\"body\":{\"url\":\"/demo/demo/chatfiles/%s\"}}",
+             unknown);
+    cJSON *j = it_rest(f->s, "POST", req, 404, "/demo/demo/messages/users");
+    assert_int_equal((int)it_jnum(j, "code", -1), 7006);
+    cJSON_Delete(j);
+    snprintf(req, sizeof req, "{\"from\":\"alice\",\"to\":[\"g1\"],\"type\":\"img\",\"body\":{\"url\":\"%s\"}}",
+             f->pdf);
+    j = it_rest(f->s, "POST", req, 400, "/demo/demo/messages/chatgroups");
+    assert_int_equal((int)it_jnum(j, "code", -1), 7030);
+    cJSON_Delete(j);
 }
 
 /* --media-ttl-seconds 3: a media past its expiry is 7002 at send (the sweeper keeps the

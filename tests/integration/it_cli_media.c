@@ -102,6 +102,24 @@ static void test_send_image_and_download(void **state)
     snprintf(pat, sizeof pat, "alice: \\[file\\] notes-\xc3\xa9t\xc3\xa9\\.txt, 11 B, media %s$", fid);
     assert_match(out, pat);
 
+    /* audio and video (no snapshot) messages too, with their seconds */
+    char snd[300], vid[300], aid[33], vidid[33];
+    snprintf(snd, sizeof snd, "%s/hi.m4a", dir);
+    snprintf(vid, sizeof vid, "%s/clip.mp4", dir);
+    make_bytes(snd, 2048);
+    make_bytes(vid, 5000);
+    if (cli(s, out, "send --user alice --to bob --audio %s --seconds 12", snd) != 0)
+        fail_msg("send --audio:\n%s", out);
+    media_id_of(out, aid);
+    if (cli(s, out, "send --user alice --to bob --video %s --seconds 30", vid) != 0)
+        fail_msg("send --video:\n%s", out);
+    media_id_of(out, vidid);
+    assert_int_equal(cli(s, out, "history --user bob --conv C2Calice"), 0);
+    snprintf(pat, sizeof pat, "alice: \\[audio\\] hi\\.m4a, 2\\.0 KB, 12 s, media %s$", aid);
+    assert_match(out, pat);
+    snprintf(pat, sizeof pat, "alice: \\[video\\] clip\\.mp4, 4\\.9 KB, 30 s, media %s$", vidid);
+    assert_match(out, pat);
+
     /* download: the same bytes, in place; no temporary file left */
     char dst[300];
     snprintf(dst, sizeof dst, "%s/got.png", dir);

@@ -86,6 +86,7 @@ typedef enum tern_code {
     TERN_ERR_MEDIA_NO_FILE = 7010,    /* a chatfiles body without a part named `file` (400) */
     TERN_ERR_MEDIA_MULTIPART = 7011,  /* not multipart/form-data, or a malformed body (400) */
     TERN_ERR_MEDIA_FORM_FIELD = 7012, /* a form field Easemob does not document, or one too long (400) */
+    TERN_ERR_MEDIA_NOT_IMAGE = 7030,  /* an image message (or video snapshot) naming media that is not an image */
 
     /* server */
     TERN_ERR_INTERNAL = 5001,
@@ -99,7 +100,10 @@ typedef enum tern_code {
     TERN_ERR_SDK_DISCONNECTED = 9003, /* connection lost before the response */
     TERN_ERR_SDK_INVALID_ARG = 9004,
     TERN_ERR_SDK_IO = 9005, /* socket / DNS / HTTP transport failure */
-    TERN_ERR_SDK_CANCELED = 9006
+    TERN_ERR_SDK_CANCELED = 9006,
+    /* media transfers */
+    TERN_ERR_SDK_NO_SUCH_TRANSFER = 9007 /* cancel: the request id names no running or waiting
+                                            transfer of that direction (finished or unknown) */
 } tern_code;
 
 /* Returns a short English description of `code`; never NULL ("unknown error" if unknown). */

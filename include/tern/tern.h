@@ -90,7 +90,12 @@ typedef enum tern_conv_type {
 typedef enum tern_msg_type {
     TERN_MSG_UNKNOWN = 0, /* a type this SDK version does not know: read tern_message_payload_json */
     TERN_MSG_TEXT = 1,    /* "TIMTextElem", payload {"text"} */
-    TERN_MSG_CUSTOM = 2   /* "TIMCustomElem", payload {"data","description","extension"} */
+    TERN_MSG_CUSTOM = 2,  /* "TIMCustomElem", payload {"data","description","extension"} */
+    TERN_MSG_IMAGE = 3,   /* "TIMImageElem" */
+    TERN_MSG_SOUND = 4,   /* "TIMSoundElem" */
+    TERN_MSG_VIDEO = 5,   /* "TIMVideoFileElem" */
+    TERN_MSG_FILE = 6,    /* "TIMFileElem" */
+    TERN_MSG_LOCATION = 7 /* "TIMLocationElem" */
 } tern_msg_type;
 
 typedef enum tern_priority {
@@ -522,6 +527,215 @@ typedef void (*tern_read_cb)(tern_client *client, int code, const char *message,
  * tern_get_message_list (cb may be NULL here). Any thread. */
 TERN_API int tern_set_message_read(tern_client *client, const char *conversation_id, uint64_t seq, tern_read_cb cb,
                                    void *user_data);
+
+/* ---- media: uploads, downloads, image/audio/video/file messages ------------------- */
+/*
+ * Files travel over HTTP, beside the WebSocket (docs/sdk.md "Media"): an upload POSTs
+ * the file's bytes to /{org}/{app}/media, a download GETs /{org}/{app}/media/{id}, both
+ * with "Authorization: Bearer <the client's user token>" on the server of the WebSocket
+ * URL (ws -> http, wss -> https, same host and port) and with the same TLS settings as
+ * the WebSocket (tls_ca_file; the certificate and its name are always verified).
+ * Transfers run on the client's loop through libcurl's multi interface: they never
+ * block the messaging connection and need no login (only the token).
+ *
+ * Every transfer has a request id (> 0, unique per client), written to *request_id
+ * before the function returns. At most TERN_MEDIA_MAX_RUNNING transfers of a client
+ * run at once (uploads and downloads together, seed 000); later ones wait in a FIFO and
+ * start when one ends: they are never refused for that.
+ *
+ * Callbacks run on the loop thread (see "Threads"). A transfer function that returns
+ * TERN_OK calls its done callback exactly once: with 0, or an error — the server's code
+ * (TERN_ERR_MEDIA_*, TERN_ERR_TOKEN_*, TERN_ERR_FORBIDDEN...), TERN_ERR_SDK_IO (the file
+ * could not be read or written, the connection failed, an answer that is not Tern's),
+ * TERN_ERR_SDK_TIMEOUT (nothing moved for 60 s), TERN_ERR_SDK_CANCELED (cancelled, or
+ * the client destroyed). The progress callback (may be NULL) runs 0..n times before
+ * done, never after it: `done` never decreases, `total` is the file's size (a download
+ * learns it from the answer's Content-Length: 0 until then), and on success the last
+ * progress call has done == total. message texts passed to callbacks are never NULL.
+ */
+
+#define TERN_MEDIA_MAX_RUNNING 9 /* transfers running at once per client (seed 000) */
+
+/* Progress of transfer request_id: done of total bytes (see above). */
+typedef void (*tern_media_progress_cb)(tern_client *client, uint64_t request_id, uint64_t done, uint64_t total,
+                                       void *user_data);
+
+/* What the server said about an uploaded file. Strings are borrowed for the callback. */
+typedef struct tern_media_info {
+    const char *media_id;     /* 32 hex digits; valid in this app until expires_at */
+    uint64_t size;            /* bytes */
+    const char *content_type; /* as stored */
+    const char *file_name;    /* as stored (the server turns non-ASCII bytes into '_') */
+    int64_t expires_at;       /* Unix ms */
+    unsigned width, height;   /* an image's size, when the server tells it; else 0 */
+} tern_media_info;
+
+/* Completion of tern_upload_media: info is NULL unless code is 0. */
+typedef void (*tern_upload_cb)(tern_client *client, uint64_t request_id, int code, const char *message,
+                               const tern_media_info *info, void *user_data);
+
+/* Uploads the file at path (UTF-8, as open(2) takes it) as one media object.
+ * content_type: NULL picks one from the file name's extension (a small table: jpg,
+ * png, gif, webp, bmp, mp3, m4a, aac, wav, amr, ogg, mp4, mov, webm, pdf, txt, zip...;
+ * otherwise application/octet-stream). The display name sent is the path's last
+ * component. The file is opened when the transfer starts (it may wait in the FIFO);
+ * a file that cannot be opened or read fails with TERN_ERR_SDK_IO, an empty one with
+ * TERN_ERR_MEDIA_EMPTY (seed 000: non-empty files only), one over the server's limit
+ * with TERN_ERR_MEDIA_TOO_LARGE (the server's message names the limit).
+ * request_id may be NULL. progress may be NULL, done may be NULL.
+ * Returns TERN_OK (done will run), TERN_ERR_SDK_INVALID_ARG (NULL client or path, path
+ * not UTF-8 or over 4096 bytes, content_type not printable ASCII), TERN_ERR_SDK_CANCELED
+ * (client being destroyed). Any thread. */
+TERN_API int tern_upload_media(tern_client *client, const char *path, const char *content_type, uint64_t *request_id,
+                               tern_media_progress_cb progress, tern_upload_cb done, void *user_data);
+
+/* Completion of the tern_create_*_message_by_uploading builders: msg (NULL unless code
+ * is 0) is a draft of the media message with no target yet, borrowed for the call:
+ * tern_message_ref it to keep it, set its target with tern_message_set_target, then
+ * tern_send_message it (in the callback or later). */
+typedef void (*tern_media_message_cb)(tern_client *client, uint64_t request_id, int code, const char *message,
+                                      tern_message *msg, void *user_data);
+
+/* Uploads a file and builds the draft of its message (seed 000's
+ * createImageMessageByUploading in C). The draft's payload is what a client sends
+ * (docs/sdk.md "Media messages"); the server completes the rest (URLs, sizes,
+ * imageInfoArray) from its media row when the message is sent:
+ *   image  TIMImageElem {uuid, width, height, fileName}: width and height are read by
+ *          the SDK from the file's header (JPEG with EXIF orientation, PNG, GIF, WebP,
+ *          BMP; left out for anything else); set your own with
+ *          tern_message_set_media_size (they win over the server's, seed 000)
+ *   file   TIMFileElem {uuid, fileName}
+ *   audio  TIMSoundElem {uuid, second, fileName}
+ *   video  TIMVideoFileElem {videoUUID, videoSecond, fileName[, snapshotUUID,
+ *          snapshotWidth, snapshotHeight]}: the video and then its snapshot image
+ *          (snapshot_path, may be NULL) are uploaded under the one request id, as one
+ *          transfer; progress counts both files' bytes together
+ * fileName is the path's last component. Arguments, return codes, the error codes in
+ * done and the threads are those of tern_upload_media (content type from the
+ * extension). seconds: the audio's or video's duration. */
+TERN_API int tern_create_image_message_by_uploading(tern_client *client, const char *path, uint64_t *request_id,
+                                                    tern_media_progress_cb progress, tern_media_message_cb done,
+                                                    void *user_data);
+TERN_API int tern_create_file_message_by_uploading(tern_client *client, const char *path, uint64_t *request_id,
+                                                   tern_media_progress_cb progress, tern_media_message_cb done,
+                                                   void *user_data);
+TERN_API int tern_create_audio_message_by_uploading(tern_client *client, const char *path, unsigned seconds,
+                                                    uint64_t *request_id, tern_media_progress_cb progress,
+                                                    tern_media_message_cb done, void *user_data);
+TERN_API int tern_create_video_message_by_uploading(tern_client *client, const char *path, unsigned seconds,
+                                                    const char *snapshot_path, uint64_t *request_id,
+                                                    tern_media_progress_cb progress, tern_media_message_cb done,
+                                                    void *user_data);
+
+/* Drafts of media messages naming media already uploaded (seed 000's
+ * createImageMessageByMediaId): nothing is uploaded, nothing goes on the network.
+ * media_id: a media id of this app (1-128 of [A-Za-z0-9_-]; the server checks that it
+ * exists and has not expired when the message is sent: 7006, 7002). The draft has no
+ * target: tern_message_set_target before sending. Returns the draft (reference count
+ * 1, release it with tern_message_release), or NULL for a NULL client or a malformed
+ * id. Any thread. */
+TERN_API tern_message *tern_create_image_message_by_media_id(tern_client *client, const char *media_id);
+TERN_API tern_message *tern_create_file_message_by_media_id(tern_client *client, const char *media_id);
+TERN_API tern_message *tern_create_audio_message_by_media_id(tern_client *client, const char *media_id,
+                                                             unsigned seconds);
+/* snapshot_id may be NULL (no snapshot). */
+TERN_API tern_message *tern_create_video_message_by_media_id(tern_client *client, const char *video_id,
+                                                             unsigned seconds, const char *snapshot_id);
+
+/* Setters of a draft (any draft for set_target; a media draft for the others), from
+ * one thread at a time. Return TERN_OK or TERN_ERR_SDK_INVALID_ARG (not a draft, not
+ * that kind of message, NULL, invalid value). */
+/* The conversation the draft goes to (the builders above make drafts without one; a
+ * text or custom draft may be retargeted too). `to` as in tern_create_text_message. */
+TERN_API int tern_message_set_target(tern_message *msg, tern_conv_type conv_type, const char *to);
+/* Width and height: of the picture (image) or of the snapshot (video). They override
+ * what the SDK and the server read from the file (seed 000); not checked against it. */
+TERN_API int tern_message_set_media_size(tern_message *msg, unsigned width, unsigned height);
+/* The display file name (UTF-8, 1-255 bytes, no control characters). */
+TERN_API int tern_message_set_media_file_name(tern_message *msg, const char *file_name);
+/* An inline thumbnail (Agora's binary thumbnail) of an image or video, carried base64
+ * in `thumbnail`; at most 32768 bytes. NULL/0 removes it. Seed 000's rule binds at
+ * send: content, file name and thumbnail (its bytes, not its base64) over 32 KB
+ * together fail with TERN_ERR_MSG_TOO_LONG (80002), as does a payload without the
+ * thumbnail, plus cloudCustomData, over 12 KB (docs/protocol.md §4). */
+TERN_API int tern_message_set_media_thumbnail(tern_message *msg, const void *data, size_t len);
+/* An audio's or video's duration in seconds. */
+TERN_API int tern_message_set_media_seconds(tern_message *msg, unsigned seconds);
+
+/* Accessors of media messages (drafts, sent and received ones); NULL/0 when the
+ * message is not a media message or the field is absent. Strings are owned by the
+ * message. */
+/* uuid (image, audio, file) or videoUUID (video): what tern_download_media takes. */
+TERN_API const char *tern_message_media_id(const tern_message *msg);
+/* The URL to fetch it (received messages: the server's signed URL; an image's
+ * original). tern_download_media takes it as well. */
+TERN_API const char *tern_message_media_url(const tern_message *msg);
+/* Bytes of the file (an image's original). */
+TERN_API uint64_t tern_message_media_size(const tern_message *msg);
+TERN_API const char *tern_message_media_file_name(const tern_message *msg);
+/* Image: the picture's width/height; video: the snapshot's. */
+TERN_API unsigned tern_message_media_width(const tern_message *msg);
+TERN_API unsigned tern_message_media_height(const tern_message *msg);
+/* Audio or video duration. */
+TERN_API unsigned tern_message_media_seconds(const tern_message *msg);
+/* The inline thumbnail, base64 text as carried. */
+TERN_API const char *tern_message_media_thumbnail(const tern_message *msg);
+/* Video: the snapshot's media id and URL. */
+TERN_API const char *tern_message_video_snapshot_id(const tern_message *msg);
+TERN_API const char *tern_message_video_snapshot_url(const tern_message *msg);
+/* Image: imageInfoArray entry `type` (0 original, 1 the 198-px thumbnail, 2 the 720-px
+ * one). Returns 0 and fills what is non-NULL, or -1 if the message has no such entry. */
+TERN_API int tern_message_image_info(const tern_message *msg, int type, unsigned *width, unsigned *height,
+                                     uint64_t *size, const char **url);
+
+/* Completion of tern_download_media: the file is in place (code 0) or nothing was left
+ * behind. */
+typedef void (*tern_download_cb)(tern_client *client, uint64_t request_id, int code, const char *message,
+                                 void *user_data);
+
+/* Downloads media to the file at path. media: a media id of this app, a media URL from
+ * a received message (tern_message_media_url: "http(s)://..." or a path starting with
+ * "/", resolved against the server), as given. The bytes are written to a temporary
+ * file beside path ("<path>.tern-XXXXXX"), which is renamed to path on success (an
+ * existing file is replaced) and removed on any failure or cancel: path never holds
+ * half a file. The token is sent only to the client's own server. Errors in done:
+ * TERN_ERR_MEDIA_NOT_FOUND, TERN_ERR_MEDIA_EXPIRED, the SDK errors of uploads.
+ * Returns TERN_OK (done will run), TERN_ERR_SDK_INVALID_ARG (NULL client, media or path;
+ * media neither an id nor an http(s) URL or path), TERN_ERR_SDK_CANCELED. Any thread. */
+TERN_API int tern_download_media(tern_client *client, const char *media, const char *path, uint64_t *request_id,
+                                 tern_media_progress_cb progress, tern_download_cb done, void *user_data);
+
+/* Completion of tern_download_media_to_memory: data[0..len) is the file (NULL/0 unless
+ * code is 0). The memory is the SDK's and is valid only until this callback returns:
+ * copy what you need to keep. */
+typedef void (*tern_download_memory_cb)(tern_client *client, uint64_t request_id, int code, const char *message,
+                                        const void *data, size_t len, void *user_data);
+
+/* Downloads media into memory (at most TERN_MEDIA_MEMORY_MAX bytes: a larger file fails
+ * with TERN_ERR_SDK_IO and a message saying so). As tern_download_media otherwise. */
+#define TERN_MEDIA_MEMORY_MAX (256u << 20)
+TERN_API int tern_download_media_to_memory(tern_client *client, const char *media, uint64_t *request_id,
+                                           tern_media_progress_cb progress, tern_download_memory_cb done,
+                                           void *user_data);
+
+/* Completion of a cancel: code 0 (the transfer's done callback ran with
+ * TERN_ERR_SDK_CANCELED just before), or TERN_ERR_SDK_NO_SUCH_TRANSFER (the id names no
+ * running or waiting transfer of that direction: finished, unknown, or the other
+ * direction's; seed 000: only a running task can be cancelled). */
+typedef void (*tern_cancel_cb)(tern_client *client, uint64_t request_id, int code, const char *message,
+                               void *user_data);
+
+/* Cancels an upload (tern_upload_media and the builders) or a download, running or
+ * waiting. Requests are handled in the order they were made, so a cancel right after
+ * the transfer's call finds it. cb may be NULL. Returns TERN_OK (cb will run),
+ * TERN_ERR_SDK_INVALID_ARG (NULL client), TERN_ERR_SDK_CANCELED. Any thread. */
+TERN_API int tern_cancel_media_upload(tern_client *client, uint64_t request_id, tern_cancel_cb cb, void *user_data);
+TERN_API int tern_cancel_media_download(tern_client *client, uint64_t request_id, tern_cancel_cb cb, void *user_data);
+
+/* Transfers of the client now: running (at most TERN_MEDIA_MAX_RUNNING) and waiting in
+ * the FIFO (either may be NULL). A transfer counts as running until its done callback
+ * has returned. Any thread (atomic reads; they may change right after). */
+TERN_API void tern_media_transfer_counts(const tern_client *client, unsigned *running, unsigned *waiting);
 
 /* ---- names ---------------------------------------------------------------------- */
 

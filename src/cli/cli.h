@@ -35,6 +35,10 @@ typedef struct cli_opts {
     long count, limit, ttl;
     long bytes, finish_reason; /* stream --bytes N (0: per line), --finish-reason N (-1: none) */
     int markdown;              /* stream --markdown */
+    const char *image, *file, *audio, *video, *snapshot; /* send --image F ... (media.c) */
+    long seconds;                                        /* send --audio/--video --seconds N (-1: none) */
+    const char *output;                                  /* download -o FILE */
+    void *media_ctx;                                     /* media.c's state of a media send */
     double timeout;
     long long before;
     int online_only;
@@ -108,8 +112,9 @@ int cli_msg_stream(const tern_message *m, cli_stream_info *si);
  * message), "location"... (TIM<Name>Elem -> name), else the type name as sent. Returns
  * a static string or buf. */
 const char *cli_msg_kind(const tern_message *m, char *buf, size_t bufsz);
-/* What to show of a message: its text, a custom message's data (or description), else
- * its payload JSON. Owned by m. */
+/* What to show of a message: its text, a custom message's data (or description), an
+ * image/audio/video/file message as "NAME, SIZE[, N s][, WxH], media ID" (in a static
+ * buffer until the next call), else its payload JSON. Owned by m. */
 const char *cli_msg_body(const tern_message *m);
 /* Prints "[time] (conv) from: [kind] " — (conv) only when the message's conversation is
  * not `here` (NULL: always), [kind] only when not text, "…" after the colon when cont. */
@@ -161,11 +166,13 @@ typedef struct cli_run {
     int live_since_sync; /* messages arrived live after the last sync */
     int reconnecting;    /* the connection dropped; SDK_READY means it is back */
     void *live;          /* cli_live (live.c) */
+    void *media;         /* send --image..., download: the progress bar (media.c) */
 } cli_run;
 
 /* Creates the client (login as --user with sync_cursor, NULL for none), arms the
- * --timeout timer (timeout_s <= 0: none) and starts the login. Returns 0 or an exit code
- * (the error printed). */
+ * --timeout timer (timeout_s <= 0: none) and starts the login (none when on_login is
+ * NULL: media downloads need only the token). Returns 0 or an exit code (the error
+ * printed). */
 int cli_run_setup(cli_run *r, cli_opts *o, tern_event_cb on_event, tern_result_cb on_login, double timeout_s,
                   const char *sync_cursor);
 /* Runs the loop until cli_run_finish stops it, then tears down; returns r->rc. */
@@ -174,6 +181,11 @@ int cli_run_loop(cli_run *r);
 void cli_run_finish(cli_run *r, int rc);
 /* The login callback of commands that wait for it: reports a failure and finishes. */
 void cli_run_on_login(tern_client *c, int code, const char *message, void *ud);
+/* An event callback that only does cli_run_common_event (ud: the cli_run). */
+void cli_plain_event(tern_client *c, const tern_event *ev, void *ud);
+/* tern_send_message's completion for one-shot sends (ud: the cli_run): prints the ack
+ * (`sent to C2Cbob at 12:05: seq 3, msgId ...`, or a JSON line) and ends the run. */
+void cli_on_sent(tern_client *c, tern_message *m, int code, const char *message, void *ud);
 /* Kicks and disconnects end the run with an error; -v logs every event. */
 void cli_run_common_event(cli_run *r, const tern_event *ev);
 /* Prints a libtern/server error naming what failed: 20003 as "user 'NAME' not found"
@@ -210,7 +222,11 @@ int cmd_listen(cli_opts *o);
 int cmd_history(cli_opts *o);
 int cmd_conversations(cli_opts *o);
 int cmd_chat(cli_opts *o);
-int cmd_stream(cli_opts *o); /* stream.c */
+int cmd_stream(cli_opts *o);     /* stream.c */
+int cmd_send_media(cli_opts *o); /* media.c: send --image/--file/--audio/--video */
+int cmd_download(cli_opts *o);   /* media.c */
+/* "512 B", "34.2 KB", "5.0 MB", "1.20 GB" (fmt.c). */
+void cli_fmt_bytes(uint64_t n, char *out, size_t outsz);
 
 /* Usage text of a command (NULL: the overview). Returns 0 if known. */
 int cli_usage(const char *cmd, const char *sub);

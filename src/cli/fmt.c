@@ -45,6 +45,18 @@ void cli_fmt_time(int64_t ms, char *out, size_t outsz)
         snprintf(out, outsz, "-");
 }
 
+void cli_fmt_bytes(uint64_t n, char *out, size_t outsz)
+{
+    if (n < 1024)
+        snprintf(out, outsz, "%llu B", (unsigned long long)n);
+    else if (n < (1u << 20))
+        snprintf(out, outsz, "%.1f KB", n / 1024.0);
+    else if (n < (1u << 30))
+        snprintf(out, outsz, "%.1f MB", n / 1048576.0);
+    else
+        snprintf(out, outsz, "%.2f GB", n / 1073741824.0);
+}
+
 /* ---- text from the network --------------------------------------------------------- */
 
 /* Length of the UTF-8 sequence starting with lead byte c (1 for a stray byte). */
@@ -124,6 +136,11 @@ const char *cli_msg_kind(const tern_message *m, char *buf, size_t bufsz)
     cli_stream_info si;
     if (cli_msg_stream(m, &si))
         return !strcmp(si.format, "markdown") ? "markdown" : "stream";
+    switch (tern_message_type(m)) { /* Tencent's names are not all words */
+    case TERN_MSG_SOUND: return "audio";
+    case TERN_MSG_VIDEO: return "video";
+    default: break;
+    }
     const char *t = tern_message_type_name(m);
     size_t n = strlen(t);
     /* "TIMTextElem" -> "text", "TIMLocationElem" -> "location"; other names as sent. */
@@ -140,11 +157,39 @@ const char *cli_msg_kind(const tern_message *m, char *buf, size_t bufsz)
     return buf;
 }
 
+/* An image, audio, video or file message in words: "pic.png, 34.2 KB, 640x480,
+ * media ID" (a static buffer: the CLI prints from one thread). */
+static const char *media_body(const tern_message *m)
+{
+    static char line[700];
+    tern_buf b;
+    tern_buf_init(&b, 0);
+    const char *name = tern_message_media_file_name(m);
+    tern_buf_printf(&b, "%s", name && *name ? name : "(no name)");
+    if (tern_message_media_size(m)) {
+        char sz[32];
+        cli_fmt_bytes(tern_message_media_size(m), sz, sizeof sz);
+        tern_buf_printf(&b, ", %s", sz);
+    }
+    tern_msg_type t = tern_message_type(m);
+    if (t == TERN_MSG_SOUND || t == TERN_MSG_VIDEO)
+        tern_buf_printf(&b, ", %u s", tern_message_media_seconds(m));
+    if (tern_message_media_width(m) && tern_message_media_height(m))
+        tern_buf_printf(&b, ", %s%ux%u", t == TERN_MSG_VIDEO ? "snapshot " : "", tern_message_media_width(m),
+                        tern_message_media_height(m));
+    tern_buf_printf(&b, ", media %s", tern_message_media_id(m));
+    snprintf(line, sizeof line, "%s", b.data ? b.data : "");
+    tern_buf_free(&b);
+    return line;
+}
+
 const char *cli_msg_body(const tern_message *m)
 {
     const char *body = tern_message_text(m);
     if (body)
         return body;
+    if (tern_message_media_id(m))
+        return media_body(m);
     if (tern_message_type(m) == TERN_MSG_CUSTOM) {
         if (tern_message_custom_data(m) && *tern_message_custom_data(m))
             return tern_message_custom_data(m);

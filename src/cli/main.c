@@ -38,6 +38,7 @@ static const char OVERVIEW[] =
     "  listen         print received messages as they come (--since CURSOR: catch up first)\n"
     "  history        print a conversation's messages\n"
     "  conversations  the conversation list with unread counts\n"
+    "  download       fetch an image, audio, video or file of a message (-o FILE)\n"
     "\n"
     "Administration and app backends (REST API; need an app token, or the admin token for apps):\n"
     "  stream         send stdin as a streamed message, chunk by chunk (`some-llm | tern stream ...`)\n"
@@ -98,8 +99,14 @@ static const struct {
      "usage: tern send (--to USER | --group GROUP) --text TEXT [--custom-data S]\n"
      "                 [--client-msg-id ID] [--priority High|Normal|Low|Lowest]\n"
      "                 [--online-only] [--timeout SECONDS] [--json]\n"
+     "       tern send (--to USER | --group GROUP) (--image F | --file F |\n"
+     "                 --audio F --seconds N | --video F [--snapshot IMAGE] [--seconds N])\n"
      "Logs in over WebSocket, sends one text message and prints the acknowledgement:\n"
      "  sent to C2Cbob at 12:05: seq 3, msgId 7264...\n"
+     "--image/--file/--audio/--video upload the file first (HTTP, beside the WebSocket;\n"
+     "a video's --snapshot image too), printing `uploaded F (34.2 KB): media ID`, then\n"
+     "send the image/file/audio/video message naming it. A progress bar shows on stderr\n"
+     "when it is a terminal, never into a pipe or file. No default --timeout for these.\n"
      "With --json, one line: {\"msgId\":\"...\",\"seq\":N,\"time\":MS,\"conversationID\":\"C2Cbob\"}\n"
      "--custom-data sets cloudCustomData; --client-msg-id makes a retry idempotent (the\n"
      "server stores one message per sender and id); --online-only is not stored (seq 0).\n"
@@ -152,6 +159,15 @@ static const struct {
      "message as markdown. --from is not checked against the users (as Easemob).\n"
      "Prints the message id once the first chunk is accepted (-v: every chunk's answer);\n"
      "--json prints {\"msgId\",\"chunks\",\"bytes\"} at the end instead.\n"},
+    {"download", NULL,
+     "usage: tern download MEDIA -o FILE [--timeout SECONDS] [--json]\n"
+     "Fetches media as the user (--user and a token, no login needed) into FILE: MEDIA is\n"
+     "a media id (what `history` and `listen` show as `media ID`), or a media URL from a\n"
+     "message (http(s)://... or /{org}/{app}/media/...). The bytes go to a temporary\n"
+     "file beside FILE, renamed to FILE once complete: FILE never holds half a file.\n"
+     "A progress bar shows on stderr when it is a terminal. Prints\n"
+     "  downloaded ID to FILE (5.0 MB)\n"
+     "--json: {\"file\",\"bytes\"}. Errors: 7006 media not found, 7002 expired.\n"},
     {"users", NULL,
      "usage: tern users create NAME [--nickname N]\n"
      "       tern users list [--limit N] [--cursor NAME]\n"
@@ -261,6 +277,13 @@ static int parse_args(int argc, char **argv, cli_opts *o)
         {"bytes", T_LONG, &o->bytes},
         {"finish-reason", T_LONG, &o->finish_reason},
         {"markdown", T_FLAG, &o->markdown},
+        {"image", T_STR, &o->image},
+        {"file", T_STR, &o->file},
+        {"audio", T_STR, &o->audio},
+        {"video", T_STR, &o->video},
+        {"snapshot", T_STR, &o->snapshot},
+        {"seconds", T_LONG, &o->seconds},
+        {"output", T_STR, &o->output},
         {"json", T_FLAG, &o->json},
         {"count", T_LONG, &o->count},
         {"limit", T_LONG, &o->limit},
@@ -292,6 +315,14 @@ static int parse_args(int argc, char **argv, cli_opts *o)
         }
         if (!strcmp(a, "-v")) {
             o->verbose = 1;
+            continue;
+        }
+        if (!strcmp(a, "-o")) { /* download -o FILE */
+            if (i + 1 >= argc) {
+                cli_error(0, "-o needs a value");
+                return -1;
+            }
+            o->output = argv[++i];
             continue;
         }
         if (!strcmp(a, "--version") && o->npos < (int)(sizeof o->pos / sizeof o->pos[0])) {
@@ -357,6 +388,7 @@ int main(int argc, char **argv)
     o.timeout = -1;
     o.before = 0;
     o.finish_reason = -1;
+    o.seconds = -1;
     if (parse_args(argc, argv, &o) < 0)
         return 2;
     o.server = env_or(o.server, "TERN_SERVER");
@@ -425,6 +457,8 @@ static int dispatch(cli_opts *op)
         return cmd_conversations(&o);
     if (!strcmp(cmd, "stream"))
         return cmd_stream(&o);
+    if (!strcmp(cmd, "download"))
+        return cmd_download(&o);
     if (!strcmp(cmd, "users") || !strcmp(cmd, "token") || !strcmp(cmd, "groups") || !strcmp(cmd, "apps"))
         return cmd_rest(&o);
     cli_error(0, "unknown command %s (see tern --help)", cmd);

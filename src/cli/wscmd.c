@@ -121,7 +121,8 @@ int cli_run_setup(cli_run *r, cli_opts *o, tern_event_cb on_event, tern_result_c
         uint64_t ms = (uint64_t)(timeout_s * 1000);
         uv_timer_start(&r->timer, on_timeout, ms ? ms : 1, 0);
     }
-    tern_login(r->c, on_login, r);
+    if (on_login)
+        tern_login(r->c, on_login, r);
     return 0;
 }
 
@@ -154,12 +155,12 @@ void cli_run_on_login(tern_client *c, int code, const char *message, void *ud)
 
 /* ---- send -------------------------------------------------------------------------- */
 
-static void plain_event(tern_client *c, const tern_event *ev, void *ud)
+void cli_plain_event(tern_client *c, const tern_event *ev, void *ud)
 {
     cli_run_common_event(ud, ev);
 }
 
-static void on_sent(tern_client *c, tern_message *m, int code, const char *message, void *ud)
+void cli_on_sent(tern_client *c, tern_message *m, int code, const char *message, void *ud)
 {
     cli_run *r = ud;
     if (r->finishing)
@@ -208,6 +209,8 @@ int cmd_send(cli_opts *o)
 {
     tern_conv_type type;
     const char *to;
+    if (o->image || o->file || o->audio || o->video)
+        return cmd_send_media(o);
     if (parse_target(o, &type, &to) < 0)
         return 2;
     if (!o->text) {
@@ -227,7 +230,7 @@ int cmd_send(cli_opts *o)
         }
     }
     cli_run r;
-    int rc = cli_run_setup(&r, o, plain_event, cli_run_on_login, o->timeout >= 0 ? o->timeout : 30, NULL);
+    int rc = cli_run_setup(&r, o, cli_plain_event, cli_run_on_login, o->timeout >= 0 ? o->timeout : 30, NULL);
     if (rc)
         return rc;
     tern_message *m = tern_create_text_message(r.c, type, to, o->text);
@@ -247,7 +250,7 @@ int cmd_send(cli_opts *o)
     }
     tern_send_options so = {.online_user_only = o->online_only};
     /* Queued behind the login: it goes out as soon as the login succeeds. */
-    tern_send_message(r.c, m, &so, on_sent, &r);
+    tern_send_message(r.c, m, &so, cli_on_sent, &r);
     tern_message_release(m);
     return cli_run_loop(&r);
 }
@@ -315,7 +318,7 @@ int cmd_history(cli_opts *o)
         return 2;
     }
     cli_run r;
-    int rc = cli_run_setup(&r, o, plain_event, on_login_history, o->timeout >= 0 ? o->timeout : 30, NULL);
+    int rc = cli_run_setup(&r, o, cli_plain_event, on_login_history, o->timeout >= 0 ? o->timeout : 30, NULL);
     if (rc)
         return rc;
     return cli_run_loop(&r);
@@ -398,7 +401,7 @@ static void on_login_convs(tern_client *c, int code, const char *message, void *
 int cmd_conversations(cli_opts *o)
 {
     cli_run r;
-    int rc = cli_run_setup(&r, o, plain_event, on_login_convs, o->timeout >= 0 ? o->timeout : 30, NULL);
+    int rc = cli_run_setup(&r, o, cli_plain_event, on_login_convs, o->timeout >= 0 ? o->timeout : 30, NULL);
     if (rc)
         return rc;
     return cli_run_loop(&r);

@@ -51,6 +51,162 @@ static int custom_exts(const cJSON *body, char **out)
     return *out ? TERN_OK : TERN_ERR_INTERNAL;
 }
 
+/* ---- img, audio, video, file ------------------------------------------------------- */
+
+enum { EM_IMG, EM_AUDIO, EM_VIDEO, EM_FILE };
+
+/* The media id an Easemob url names, into id[33]: "/{org}/{app}/chatfiles/{uuid}" or
+ * "/{org}/{app}/media/{id}", after an optional "http(s)://host[:port]" and before an
+ * optional "?query"; or a bare id. A uuid in the dashed 8-4-4-4-12 form loses its dashes.
+ * Returns TERN_OK (id may still be malformed: the element's encode answers 7006) or 1003
+ * for a url of no such form. */
+static int em_url_id(const char *url, char id[TERN_ELEM_MEDIA_ID_LEN + 1])
+{
+    size_t n = strcspn(url, "?#");
+    const char *p = url, *end = url + n;
+    if ((n > 8 && !strncmp(p, "https://", 8)) || (n > 7 && !strncmp(p, "http://", 7))) {
+        p = memchr(p + 7 + (p[4] == 's'), '/', (size_t)(end - p) - 7 - (p[4] == 's'));
+        if (!p)
+            return TERN_ERR_BAD_FIELD;
+    }
+    const char *seg = p;
+    if (*p == '/') {
+        /* Exactly four segments: org, app, chatfiles|media, id. */
+        const char *s[5];
+        int k = 0;
+        for (const char *q = p; q < end && k < 5; q++)
+            if (*q == '/')
+                s[k++] = q + 1;
+        if (k != 4 || s[1] - s[0] < 2 || s[2] - s[1] < 2)
+            return TERN_ERR_BAD_FIELD;
+        size_t kind_n = (size_t)(s[3] - s[2]) - 1;
+        if (!((kind_n == 9 && !memcmp(s[2], "chatfiles", 9)) || (kind_n == 5 && !memcmp(s[2], "media", 5))))
+            return TERN_ERR_BAD_FIELD;
+        seg = s[3];
+    } else if (memchr(p, '/', (size_t)(end - p)) || p != url) {
+        return TERN_ERR_BAD_FIELD;
+    }
+    size_t sn = (size_t)(end - seg);
+    if (sn == 36 && seg[8] == '-' && seg[13] == '-' && seg[18] == '-' && seg[23] == '-') {
+        size_t o = 0;
+        for (size_t i = 0; i < sn; i++)
+            if (seg[i] != '-')
+                id[o++] = seg[i];
+        id[o] = 0;
+        return o == TERN_ELEM_MEDIA_ID_LEN ? TERN_OK : TERN_ERR_BAD_FIELD;
+    }
+    if (sn == 0)
+        return TERN_ERR_BAD_FIELD;
+    /* Any other segment is the id as given; one of another length can never be an id:
+     * "-" makes the element's encode answer 7006, as for a malformed TIM uuid. */
+    if (sn != TERN_ELEM_MEDIA_ID_LEN)
+        sn = 0;
+    memcpy(id, sn ? seg : "-", sn ? sn : 1);
+    id[sn ? sn : 1] = 0;
+    return TERN_OK;
+}
+
+/* An integer member in [lo, hi]: a JSON number or a string of 1-9 digits (Easemob's
+ * clients send both). TERN_JSON_OK / TERN_JSON_ABSENT / TERN_JSON_INVALID. */
+static int em_int(const cJSON *o, const char *name, long long lo, long long hi, long long *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    if (!v || cJSON_IsNull(v))
+        return TERN_JSON_ABSENT;
+    if (cJSON_IsString(v)) {
+        size_t n = strlen(v->valuestring);
+        if (n < 1 || n > 9 || strspn(v->valuestring, "0123456789") != n)
+            return TERN_JSON_INVALID;
+        long long x = 0;
+        for (size_t i = 0; i < n; i++)
+            x = x * 10 + (v->valuestring[i] - '0');
+        if (x < lo || x > hi)
+            return TERN_JSON_INVALID;
+        *out = x;
+        return TERN_JSON_OK;
+    }
+    return tern_json_int_value(v, lo, hi, out) == 0 ? TERN_JSON_OK : TERN_JSON_INVALID;
+}
+
+/* Adds name: the id of the url member `key` of body. TERN_OK, 1003 (absent when
+ * required, not a string, no url form). */
+static int em_add_id(cJSON *o, const char *name, const cJSON *body, const char *key, int required)
+{
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(body, key);
+    if (!u || cJSON_IsNull(u))
+        return required ? TERN_ERR_BAD_FIELD : TERN_OK;
+    char id[TERN_ELEM_MEDIA_ID_LEN + 1];
+    if (!cJSON_IsString(u) || em_url_id(u->valuestring, id) != TERN_OK)
+        return TERN_ERR_BAD_FIELD;
+    return cJSON_AddStringToObject(o, name, id) ? TERN_OK : TERN_ERR_INTERNAL;
+}
+
+/* Adds name: the integer member key of src when present (zero_unset: 0 is "not set"). */
+static int em_add_int(cJSON *o, const char *name, const cJSON *src, const char *key, long long lo, long long hi,
+                      int required, int zero_unset)
+{
+    long long v = 0;
+    int r = em_int(src, key, zero_unset ? 0 : lo, hi, &v);
+    if (r == TERN_JSON_INVALID || (r == TERN_JSON_ABSENT && required))
+        return TERN_ERR_BAD_FIELD;
+    if (r == TERN_JSON_ABSENT || (zero_unset && v == 0))
+        return TERN_OK;
+    if (v < lo)
+        return TERN_ERR_BAD_FIELD;
+    return cJSON_AddNumberToObject(o, name, (double)v) ? TERN_OK : TERN_ERR_INTERNAL;
+}
+
+static int em_media_to_msg(int kind, const cJSON *body, tern_msg *m)
+{
+    static const char *const keys[4][7] = {
+        {"url", "filename", "secret", "size"},
+        {"url", "filename", "length", "secret"},
+        {"url", "filename", "thumb", "length", "file_length", "thumb_secret", "secret"},
+        {"url", "filename", "secret"}};
+    static const size_t nkeys[4] = {4, 4, 7, 3};
+    static const char *const elems[4] = {"TIMImageElem", "TIMSoundElem", "TIMVideoFileElem", "TIMFileElem"};
+    if (!cJSON_IsObject(body))
+        return TERN_ERR_BAD_FIELD;
+    /* secret and thumb_secret: informational (docs/rest-api.md): recipients get signed
+     * URLs, and the app token that sends already reads every media of the app. */
+    static const char *const strs[] = {"filename", "secret", "thumb_secret"};
+    for (size_t i = 0; i < 3; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, strs[i]);
+        if (v && !cJSON_IsNull(v) && !cJSON_IsString(v))
+            return TERN_ERR_BAD_FIELD;
+    }
+    const cJSON *size = cJSON_GetObjectItemCaseSensitive(body, "size");
+    if (kind == EM_IMG && size && !cJSON_IsNull(size) && !cJSON_IsObject(size))
+        return TERN_ERR_BAD_FIELD;
+    long long ignored;
+    if (kind == EM_VIDEO && em_int(body, "file_length", 0, TERN_JSON_MAX_SAFE_INT, &ignored) == TERN_JSON_INVALID)
+        return TERN_ERR_BAD_FIELD;
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return TERN_ERR_INTERNAL;
+    int rc = em_add_id(o, kind == EM_VIDEO ? "videoUUID" : "uuid", body, "url", 1);
+    if (rc == TERN_OK && kind == EM_IMG) {
+        rc = em_add_int(o, "width", size, "width", 1, TERN_ELEM_MAX_DIM, 0, 1);
+        if (rc == TERN_OK)
+            rc = em_add_int(o, "height", size, "height", 1, TERN_ELEM_MAX_DIM, 0, 1);
+    }
+    if (rc == TERN_OK && (kind == EM_AUDIO || kind == EM_VIDEO))
+        rc = em_add_int(o, kind == EM_AUDIO ? "second" : "videoSecond", body, "length", 0, TERN_ELEM_MAX_SECONDS, 1, 0);
+    if (rc == TERN_OK && kind == EM_VIDEO)
+        rc = em_add_id(o, "snapshotUUID", body, "thumb", 0);
+    const char *fname = tern_json_str(body, "filename");
+    if (rc == TERN_OK && fname && !cJSON_AddStringToObject(o, "fileName", fname))
+        rc = TERN_ERR_INTERNAL;
+    if (rc == TERN_OK && !tern_json_only_keys(body, keys[kind], nkeys[kind]))
+        rc = TERN_ERR_NOT_SUPPORTED;
+    if (rc == TERN_OK) {
+        m->elem = tern_elem_find(elems[kind], strlen(elems[kind]));
+        rc = m->elem->encode(m->elem, o, &m->payload);
+    }
+    cJSON_Delete(o);
+    return rc;
+}
+
 int tern_em_body_to_msg(const char *type, const cJSON *body, tern_msg *m)
 {
     static const char *const txt_keys[] = {"msg"}, *const loc_keys[] = {"lat", "lng", "addr"},
@@ -60,7 +216,7 @@ int tern_em_body_to_msg(const char *type, const cJSON *body, tern_msg *m)
         return TERN_ERR_BAD_FIELD;
     for (size_t i = 0; i < sizeof media / sizeof media[0]; i++)
         if (!strcmp(type, media[i]))
-            return TERN_ERR_UNSUPPORTED_TYPE;
+            return em_media_to_msg((int)i, body, m);
     int is_txt = !strcmp(type, "txt"), is_loc = !strcmp(type, "loc"), is_custom = !strcmp(type, "custom"),
         is_cmd = !strcmp(type, "cmd");
     if (!is_txt && !is_loc && !is_custom && !is_cmd)
@@ -162,6 +318,91 @@ static int custom_body(const cJSON *payload, tern_buf *out)
     return TERN_OK;
 }
 
+/* A member's number as an integer, or -1 when it is not a number. */
+static long long num_of(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(v) ? (long long)v->valuedouble : -1;
+}
+
+/* The url of a media payload: the stored form's signed URL member (url_key) when it is
+ * there and not empty, else the bare id (a payload not completed by a server). */
+static const char *media_url_of(const cJSON *payload, const char *url_key, const char *id_key)
+{
+    const char *u = url_key ? tern_json_str(payload, url_key) : NULL;
+    return u && *u ? u : tern_json_str(payload, id_key);
+}
+
+/* "filename":..., only when the payload has a fileName (a stored one always has). */
+static void put_filename(tern_buf *out, const cJSON *payload)
+{
+    const char *f = tern_json_str(payload, "fileName");
+    if (f) {
+        tern_buf_putc(out, ',');
+        put_str(out, "filename", f);
+    }
+}
+
+/* "type":"<em_type>","body":{"url":<url>[,"filename":..] of a media payload. */
+static void media_head(tern_buf *out, const char *em_type, const char *url, const cJSON *payload)
+{
+    tern_buf_printf(out, "\"type\":\"%s\",\"body\":{", em_type);
+    put_str(out, "url", url);
+    put_filename(out, payload);
+}
+
+/* Easemob's img/audio/video/file body of a media element (type is its TIM name);
+ * 1008 for any other type. */
+static int media_body(const char *type, const cJSON *payload, tern_buf *out)
+{
+    long long v;
+    if (!strcmp(type, "TIMImageElem")) {
+        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(payload, "imageInfoArray");
+        const cJSON *orig = NULL, *e;
+        cJSON_ArrayForEach(e, arr)
+        {
+            if (num_of(e, "type") == 0)
+                orig = e;
+        }
+        const char *url = orig ? tern_json_str(orig, "url") : NULL;
+        media_head(out, "img", url && *url ? url : tern_json_str(payload, "uuid"), payload);
+        tern_buf_puts(out, ",\"secret\":\"\"");
+        const cJSON *dims = orig ? orig : payload;
+        long long w = num_of(dims, "width"), h = num_of(dims, "height");
+        if (w > 0 || h > 0) {
+            tern_buf_puts(out, ",\"size\":{");
+            if (w > 0)
+                tern_buf_printf(out, "\"width\":%lld%s", w, h > 0 ? "," : "");
+            if (h > 0)
+                tern_buf_printf(out, "\"height\":%lld", h);
+            tern_buf_putc(out, '}');
+        }
+    } else if (!strcmp(type, "TIMSoundElem")) {
+        media_head(out, "audio", media_url_of(payload, "url", "uuid"), payload);
+        v = num_of(payload, "second");
+        tern_buf_printf(out, ",\"length\":%lld,\"secret\":\"\"", v < 0 ? 0 : v);
+    } else if (!strcmp(type, "TIMVideoFileElem")) {
+        media_head(out, "video", media_url_of(payload, "videoUrl", "videoUUID"), payload);
+        const char *thumb = media_url_of(payload, "snapshotUrl", "snapshotUUID");
+        if (thumb && *thumb) {
+            tern_buf_putc(out, ',');
+            put_str(out, "thumb", thumb);
+        }
+        v = num_of(payload, "videoSecond");
+        tern_buf_printf(out, ",\"length\":%lld", v < 0 ? 0 : v);
+        if ((v = num_of(payload, "videoSize")) >= 0)
+            tern_buf_printf(out, ",\"file_length\":%lld", v);
+        tern_buf_puts(out, ",\"thumb_secret\":\"\",\"secret\":\"\"");
+    } else if (!strcmp(type, "TIMFileElem")) {
+        media_head(out, "file", media_url_of(payload, "fileUrl", "uuid"), payload);
+        tern_buf_puts(out, ",\"secret\":\"\"");
+    } else {
+        return TERN_ERR_UNSUPPORTED_TYPE;
+    }
+    tern_buf_putc(out, '}');
+    return TERN_OK;
+}
+
 int tern_em_from_msg(const cJSON *msg, tern_buf *out)
 {
     const char *type = tern_json_str(msg, "type");
@@ -186,7 +427,7 @@ int tern_em_from_msg(const cJSON *msg, tern_buf *out)
     } else if (!strcmp(type, "TIMCustomElem")) {
         rc = custom_body(payload, out);
     } else {
-        rc = TERN_ERR_UNSUPPORTED_TYPE;
+        rc = media_body(type, payload, out);
     }
     if (rc != TERN_OK) {
         out->len = start;

@@ -12,8 +12,26 @@
  *                                                          extension: JSON text of customExts or ""}
  *   cmd    {action}                   <-> TIMCustomElem   {data: action, description: "cmd",
  *                                                          extension: ""}
+ *   img   {url, filename, secret, size:{width,height}}
+ *                                     <-> TIMImageElem    {uuid: id of url, fileName: filename,
+ *                                                          width, height (0: not set)}
+ *   audio {url, filename, length, secret}
+ *                                     <-> TIMSoundElem    {uuid, fileName, second: length}
+ *   video {url, filename, thumb, length, file_length, thumb_secret, secret}
+ *                                     <-> TIMVideoFileElem {videoUUID: id of url, fileName,
+ *                                                          videoSecond: length,
+ *                                                          snapshotUUID: id of thumb}
+ *   file  {url, filename, secret}     <-> TIMFileElem     {uuid, fileName}
  *   ext (an object)                   <-> cloudCustomData (its JSON text)
- * img, audio, video and file wait for the media service (1008).
+ * A media url names a media id of the app: "/{org}/{app}/chatfiles/{uuid}" or
+ * "/{org}/{app}/media/{id}", absolute ("http(s)://host/...") or not, with any query, or a
+ * bare id; a dashed uuid (8-4-4-4-12) loses its dashes. The org/app of the path is not
+ * compared: the id is looked up in the sender's app at send (media_msg.c, 7006).
+ * secret, thumb_secret and file_length are informational (strings / an integer, checked
+ * and dropped): recipients get signed URLs and the server knows the size. length and the
+ * size's width/height are integers (a JSON number or a string of digits). Back, a
+ * stored message gives the signed URLs, file_length = videoSize, and "" secrets (a
+ * signed URL needs none).
  */
 #ifndef TERN_CORE_EASEMOB_H
 #define TERN_CORE_EASEMOB_H
@@ -29,10 +47,12 @@
 /* Sets m->elem and appends the canonical payload of an Easemob `type` + `body` to
  * m->payload (m initialized by the caller; to, ccd and the rest are left alone).
  * Returns TERN_OK, or
- *   1003 body not an object, a required field missing (txt msg, loc lat/lng, cmd action),
- *        of the wrong type or out of range (coordinates, customEvent not
- *        [a-zA-Z0-9-_/.]{1,32}, customExts not an object of at most 16 strings);
- *   1008 img, audio, video, file (the media issue) or a type Easemob does not have;
+ *   1003 body not an object, a required field missing (txt msg, loc lat/lng, cmd action,
+ *        media url, audio/video length), of the wrong type or out of range (coordinates,
+ *        customEvent not [a-zA-Z0-9-_/.]{1,32}, customExts not an object of at most 16
+ *        strings, length over 86400, a url of none of the forms above);
+ *   7006 a media url whose id is not of the id form (32 lower-case hex digits);
+ *   1008 a type Easemob does not have;
  *   1012 a body key the type does not have (refused, never dropped);
  *   5001 out of memory. */
 int tern_em_body_to_msg(const char *type, const cJSON *body, tern_msg *m);

@@ -11,6 +11,23 @@
  * A payload key that the type does not list is refused with 1012 (never dropped).
  * TIMLocationElem {description, longitude, latitude} (Tencent's Geo, seed 001) has two
  * number fields: longitude in [-180, 180], latitude in [-90, 90] (1003 outside).
+ *
+ * The four media rows (issue 9, seed 001; docs/protocol.md §4 "Media messages") take what
+ * a client sends:
+ *   TIMImageElem     {uuid, width?, height?, fileName?, thumbnail?}
+ *   TIMSoundElem     {uuid, second, fileName?}
+ *   TIMVideoFileElem {videoUUID, videoSecond, snapshotUUID?, snapshotWidth?, snapshotHeight?,
+ *                     fileName?, thumbnail?}
+ *   TIMFileElem      {uuid, fileName?}
+ * Media ids are 32 lower-case hex digits (7006 otherwise, a non-string 1003); seconds are
+ * integers in [0, 86400], dimensions in [1, TERN_ELEM_MAX_DIM]; fileName at most 255 bytes;
+ * thumbnail standard base64 (RFC 4648 §4, padded; "" allowed). The keys the server
+ * computes (url, size, imageInfoArray, imageFormat, animated, videoUrl, videoSize,
+ * videoFormat, snapshotUrl, fileUrl, fileSize) are accepted, type-checked and dropped,
+ * so that a received payload can be sent again: the server completes the canonical
+ * client form from the media rows (server/media/media_msg.h). Their canonical form keeps
+ * only the fields present, in row order, with `thumbnail` always last (message.c measures
+ * it there: the 12 KB rule leaves it out, the 32 KB rule counts its decoded bytes).
  */
 #ifndef TERN_CORE_ELEM_H
 #define TERN_CORE_ELEM_H
@@ -39,13 +56,21 @@ struct tern_elem_type {
     size_t nfields;
     /* Validates a client's payload and appends its canonical JSON object. Returns
      * TERN_OK, TERN_ERR_BAD_FIELD (not an object, a field missing or of the wrong type
-     * or over its limit), TERN_ERR_NOT_SUPPORTED (a key the type does not have) or
-     * TERN_ERR_INTERNAL (out of memory: out may hold a partial object). */
+     * or over its limit), TERN_ERR_MEDIA_NOT_FOUND (a media row's id not of the id form;
+     * a wrong type elsewhere in the payload wins with 1003), TERN_ERR_NOT_SUPPORTED (a key
+     * the type does not have) or TERN_ERR_INTERNAL (out of memory: out may hold a partial
+     * object). */
     int (*encode)(const tern_elem_type *t, const cJSON *payload, tern_buf *out);
     /* Reads a payload received from the server: vals[i] = the string of fields[i]
      * (borrowed from the tree), or NULL if absent. Lenient: never fails. */
     void (*decode)(const tern_elem_type *t, const cJSON *payload, const char **vals);
+    int media; /* 1: a media row (ids completed by the server; the thumbnail rules) */
 };
+
+#define TERN_ELEM_MAX_DIM 100000    /* width/height an app may set */
+#define TERN_ELEM_MAX_SECONDS 86400 /* a sound's or video's duration */
+#define TERN_ELEM_MAX_FILE_NAME 255 /* a display file name, bytes */
+#define TERN_ELEM_MEDIA_ID_LEN 32   /* lower-case hex digits (server/media/media.h) */
 
 /* The row of wire name s[0..n), or NULL (the caller answers 1008). */
 const tern_elem_type *tern_elem_find(const char *s, size_t n);
@@ -63,6 +88,19 @@ int tern_elem_encode_values(const tern_elem_type *t, const char *const *vals, in
 /* Appends a number field's value as the canonical form writes it: the shortest %g
  * text that reads back as the same double. Returns 0 or -1 (out of memory). */
 int tern_elem_put_number(tern_buf *out, double v);
+
+/* 1 if s[0..n) has the form of a media id: TERN_ELEM_MEDIA_ID_LEN lower-case hex digits. */
+int tern_elem_media_id_ok(const char *s, size_t n);
+
+/* The bytes a standard base64 text s[0..n) decodes to, or -1 if it is not valid padded
+ * base64 (length a multiple of 4, at most two '=' at the end). "" is 0. */
+long tern_elem_base64_len(const char *s, size_t n);
+
+/* In the canonical payload p[0..n) of a media row: the `thumbnail` member, which that form
+ * writes last. Sets *member_n to the bytes of ,"thumbnail":"..." and *b64_n to the bytes of
+ * its value, and returns the value's decoded bytes; returns 0 with both set to 0 when there
+ * is no thumbnail member. */
+size_t tern_elem_thumb_span(const char *p, size_t n, size_t *member_n, size_t *b64_n);
 
 /* The generic functions for types made of string fields (exposed for the table). */
 int tern_elem_encode_strings(const tern_elem_type *t, const cJSON *payload, tern_buf *out);

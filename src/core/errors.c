@@ -40,7 +40,7 @@ TERN_API const char *tern_strerror(int code)
     case TERN_ERR_GROUP_NOT_FOUND: return "group not found";
     case TERN_ERR_USER_NOT_FOUND: return "user not found";
     case TERN_ERR_NOT_FRIEND: return "not friends";
-    case TERN_ERR_MSG_TOO_LONG: return "message body over 12 KB";
+    case TERN_ERR_MSG_TOO_LONG: return "message body over 12 KB (or over 32 KB with its thumbnail)";
     case TERN_ERR_STREAM_FROM: return "param from can't be empty";
     case TERN_ERR_STREAM_TO: return "param to can't be empty";
     case TERN_ERR_STREAM_BODY: return "param body can't be empty";
@@ -69,12 +69,14 @@ TERN_API const char *tern_strerror(int code)
     case TERN_ERR_MEDIA_NO_FILE: return "no file part";
     case TERN_ERR_MEDIA_MULTIPART: return "malformed multipart body";
     case TERN_ERR_MEDIA_FORM_FIELD: return "unexpected form field";
+    case TERN_ERR_MEDIA_NOT_IMAGE: return "media is not an image";
     case TERN_ERR_SDK_NOT_READY: return "SDK not ready";
     case TERN_ERR_SDK_TIMEOUT: return "request timed out";
     case TERN_ERR_SDK_DISCONNECTED: return "disconnected";
     case TERN_ERR_SDK_INVALID_ARG: return "invalid argument";
     case TERN_ERR_SDK_IO: return "I/O error";
     case TERN_ERR_SDK_CANCELED: return "canceled";
+    case TERN_ERR_SDK_NO_SUCH_TRANSFER: return "no such transfer (finished or unknown request id)";
     default: return "unknown error";
     }
 }

@@ -47,6 +47,18 @@ size_t tern_msg_body_size(size_t payload_n, const char *ccd, size_t ccd_n)
     return payload_n + tern_json_escaped_len(ccd, ccd_n);
 }
 
+void tern_msg_sizes(const tern_msg *m, size_t *body, size_t *media)
+{
+    size_t all = tern_msg_body_size(m->payload.len, m->ccd.p, m->ccd.n);
+    *body = *media = all;
+    if (!m->elem || !m->elem->media)
+        return;
+    size_t member_n, b64_n;
+    size_t raw = tern_elem_thumb_span(m->payload.data, m->payload.len, &member_n, &b64_n);
+    *body = all - member_n;
+    *media = all - b64_n + raw;
+}
+
 static int is_system_id(tern_str s)
 {
     return s.n == sizeof TERN_CONV_SYSTEM_ID - 1 && !memcmp(s.p, TERN_CONV_SYSTEM_ID, s.n);
@@ -63,7 +75,9 @@ int tern_msg_validate(const tern_msg *m)
         return TERN_ERR_BAD_FIELD;
     if (!m->elem)
         return TERN_ERR_UNSUPPORTED_TYPE;
-    if (tern_msg_body_size(m->payload.len, m->ccd.p, m->ccd.n) > TERN_MSG_MAX_BODY)
+    size_t body, media;
+    tern_msg_sizes(m, &body, &media);
+    if (body > TERN_MSG_MAX_BODY || media > TERN_MSG_MAX_MEDIA)
         return TERN_ERR_MSG_TOO_LONG;
     return TERN_OK;
 }

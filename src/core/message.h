@@ -14,6 +14,11 @@
  * canonical payload JSON plus the bytes of cloudCustomData's JSON-escaped string
  * between its quotes. Both sides encode with tern_buf_json_str, so both count the same.
  *
+ * A media message (elem.h, the media rows) has two measures (docs/protocol.md §4 "Sizes"):
+ * the 12 KB rule counts its payload WITHOUT the `thumbnail` member, and seed 000's 32 KB
+ * rule counts the whole payload with the thumbnail as its decoded bytes; both add
+ * cloudCustomData as above, and both refuse with 80002.
+ *
  * A message on its way out is a JSON object (docs/protocol.md §6): the server writes its
  * "fields" once (tern_msg_encode_fields) and the store wraps them with msgId, seq and
  * time; tern_msg_decode reads such an object back (libtern).
@@ -29,6 +34,7 @@
 #include "core/elem.h"
 
 #define TERN_MSG_MAX_BODY 12288   /* payload + cloudCustomData, seed 001: 12 KB → 80002 */
+#define TERN_MSG_MAX_MEDIA 32768  /* content + file name + thumbnail, seed 000: 32 KB → 80002 */
 #define TERN_MSG_MAX_CLIENT_ID 64 /* clientMsgId bytes */
 
 /* Priorities, with the values of tern_priority (tern/tern.h). */
@@ -62,17 +68,23 @@ void tern_msg_clear(tern_msg *m);
  *        cloudCustomData, priority, needReadReceipt (receiverList, atUserList,
  *        messageControlInfo, offlinePushInfo, ...), or a payload key the type lacks;
  *   1008 a type not in the element table;
+ *   7006 a media id (image, sound, video, file) not of the id form;
  *   80002 tern_msg_body_size over 12288;
  *   5001 out of memory (alloc.h hook).
  * On error m holds nothing to free (tern_msg_clear is still allowed). */
 int tern_msg_parse_send(const cJSON *obj, tern_msg *m);
 
 /* The checks every sender applies to a filled-in m (payload already encoded):
- * 2106, 1003 (kind, `to`, clientMsgId length), 1008 (elem NULL), 80002. */
+ * 2106, 1003 (kind, `to`, clientMsgId length), 1008 (elem NULL), 80002 (either measure
+ * of tern_msg_sizes over its limit). */
 int tern_msg_validate(const tern_msg *m);
 
 /* The 12 KB measure: payload_n + the escaped length of cloudCustomData. */
 size_t tern_msg_body_size(size_t payload_n, const char *ccd, size_t ccd_n);
+/* Both measures of m (payload encoded): *body is the 12 KB measure (a media row's
+ * thumbnail member left out), *media the 32 KB one (the thumbnail counted decoded; equal
+ * to *body for a type without thumbnail). */
+void tern_msg_sizes(const tern_msg *m, size_t *body, size_t *media);
 
 /* Wire names of priorities. name() of an unknown value is "Normal"; parse() returns 0
  * for an unknown name. */

@@ -21,9 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
+
 #include "core/alloc.h"
 #include "core/message.h"
 #include "core/util.h"
+#include "sdk/media.h"
 #include "sdk/sdk.h"
 
 #define NUM_HANDLES 5 /* async + 4 timers */
@@ -97,21 +100,27 @@ static void client_free(tern_client *c)
     sdk_seqset_free(&c->seen);
     sdk_live_clear(c);
     sdk_streams_free(&c->streams);
+    sdk_media_free(c);
     uv_mutex_destroy(&c->mu);
     tern_free(c->app);
     tern_free(c->user);
     tern_free(c->device);
     tern_free(c->platform);
     tern_free(c->token);
+    tern_free(c->tls_ca_file);
     sdk_tls_ctx_free(c->ssl_ctx);
     tern_free(c);
 }
 
-static void on_handle_closed(uv_handle_t *h)
+void sdk_handle_closed(tern_client *c)
 {
-    tern_client *c = h->data;
     if (--c->handles_open == 0 && !c->own_loop)
         client_free(c); /* app loop: nothing else refers to the client now */
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    sdk_handle_closed(h->data);
 }
 
 /* Loop thread: the destroy work. Completes everything pending with CANCELED, closes
@@ -130,7 +139,7 @@ static void client_shutdown(tern_client *c)
     while (q) {
         sdk_req *next = q->next;
         if (q->kind == REQ_SEND || q->kind == REQ_HISTORY || q->kind == REQ_CONVS || q->kind == REQ_READ ||
-            q->kind == REQ_LOGIN || q->kind == REQ_LOGOUT)
+            q->kind == REQ_LOGIN || q->kind == REQ_LOGOUT || q->kind == REQ_MEDIA || q->kind == REQ_MEDIA_CANCEL)
             sdk_complete(c, q, TERN_ERR_SDK_CANCELED, NULL, NULL);
         else
             sdk_req_free(q);
@@ -138,6 +147,7 @@ static void client_shutdown(tern_client *c)
     }
     sdk_conn_close(c, 1000);
     sdk_sess_fail_all(c, TERN_ERR_SDK_CANCELED, 0);
+    sdk_media_shutdown(c);
     c->session = c->logged_in = c->syncing = 0;
     uv_close((uv_handle_t *)&c->async, on_handle_closed);
     uv_close((uv_handle_t *)&c->req_timer, on_handle_closed);
@@ -181,9 +191,7 @@ static void on_async(uv_async_t *a)
     }
 }
 
-/* Queues r for the loop thread. Returns 0, or TERN_ERR_SDK_CANCELED (destroy started;
- * r is then still the caller's). */
-static int enqueue(tern_client *c, sdk_req *r)
+int sdk_enqueue(tern_client *c, sdk_req *r)
 {
     uv_mutex_lock(&c->mu);
     if (c->qclosed) {
@@ -213,7 +221,7 @@ static int submit(tern_client *c, int kind, sdk_fn cb, void *ud, char *str, uint
     r->limit = limit;
     r->msg = msg;
     r->online_only = online_only;
-    int rc = enqueue(c, r);
+    int rc = sdk_enqueue(c, r);
     if (rc) {
         r->msg = NULL; /* the caller undoes what it did to the message */
         sdk_req_free(r);
@@ -236,6 +244,15 @@ static void ignore_sigpipe(void)
         sa.sa_handler = SIG_IGN;
         sigaction(SIGPIPE, &sa, NULL);
     }
+}
+
+/* libcurl (media transfers) is initialised once per process and never cleaned up:
+ * curl_global_cleanup is not safe while another part of the app may still use it. */
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void init_curl(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
 static int app_ok(const char *app)
@@ -284,6 +301,7 @@ TERN_API int tern_client_create(const char *server_url, const char *app, const c
     }
 
     pthread_once(&sigpipe_once, ignore_sigpipe);
+    pthread_once(&curl_once, init_curl);
     tern_client *c = tern_calloc(1, sizeof *c);
     c->url = url;
     c->ssl_ctx = ssl_ctx;
@@ -292,6 +310,7 @@ TERN_API int tern_client_create(const char *server_url, const char *app, const c
     c->token = tern_strdup(token);
     c->device = opts->device ? tern_strdup(opts->device) : NULL;
     c->platform = tern_strdup(opts->platform ? opts->platform : "c");
+    c->tls_ca_file = opts->tls_ca_file ? tern_strdup(opts->tls_ca_file) : NULL;
     c->on_event = opts->on_event;
     c->event_ud = opts->user_data;
     c->req_timeout_ms = opts->request_timeout_ms ? opts->request_timeout_ms : 10000;
@@ -308,6 +327,9 @@ TERN_API int tern_client_create(const char *server_url, const char *app, const c
     sdk_seqset_init(&c->seen);
     sdk_streams_init(&c->streams);
     atomic_init(&c->state, TERN_STATE_IDLE);
+    atomic_init(&c->media_next_id, 0);
+    atomic_init(&c->media_running, 0);
+    atomic_init(&c->media_waiting, 0);
 
     if (opts->loop) {
         c->loop = opts->loop;
@@ -343,6 +365,7 @@ fail:
     tern_free(c->token);
     tern_free(c->device);
     tern_free(c->platform);
+    tern_free(c->tls_ca_file);
     sdk_tls_ctx_free(c->ssl_ctx);
     tern_free(c);
     return TERN_ERR_SDK_IO;
@@ -386,7 +409,7 @@ TERN_API void tern_client_destroy(tern_client *c)
         }
         sdk_req *r = tern_calloc(1, sizeof *r);
         r->kind = REQ_DESTROY;
-        if (enqueue(c, r) != 0)
+        if (sdk_enqueue(c, r) != 0)
             sdk_req_free(r);
         uv_thread_join(&c->thread);
         client_free(c);
@@ -458,7 +481,7 @@ TERN_API int tern_logout(tern_client *c, tern_result_cb cb, void *ud)
 TERN_API int tern_send_message(tern_client *c, tern_message *m, const tern_send_options *opts, tern_send_cb cb,
                                void *ud)
 {
-    if (!c || !m)
+    if (!c || !m || !m->to || !*m->to) /* a media draft without tern_message_set_target */
         return TERN_ERR_SDK_INVALID_ARG;
     int prev = TERN_MSG_STATUS_DRAFT;
     if (!atomic_compare_exchange_strong(&m->status, &prev, TERN_MSG_STATUS_SENDING)) {

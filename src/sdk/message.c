@@ -65,6 +65,7 @@ static void msg_free(tern_message *m)
     tern_free(m->cloud_custom_data);
     tern_free(m->client_msg_id);
     tern_free(m->json);
+    sdk_media_fields_free(m->media);
     tern_free(m);
 }
 
@@ -131,6 +132,39 @@ tern_message *sdk_msg_new_draft(const char *me, tern_conv_type type, const char 
     sdk_random_hex_id(id);
     m->client_msg_id = tern_strdup(id);
     return m;
+}
+
+tern_message *sdk_msg_new_bare_draft(const char *me, int mtype, const char *type_name)
+{
+    if (!me || !type_name)
+        return NULL;
+    tern_message *m = msg_alloc();
+    m->type = (tern_msg_type)mtype;
+    m->type_name = tern_strdup(type_name);
+    m->from = tern_strdup(me);
+    m->to = tern_strdup("");
+    m->conv_id = tern_strdup("");
+    atomic_store(&m->payload_json, tern_strdup("{}"));
+    m->cloud_custom_data = tern_strdup("");
+    char id[33];
+    sdk_random_hex_id(id);
+    m->client_msg_id = tern_strdup(id);
+    return m;
+}
+
+TERN_API int tern_message_set_target(tern_message *m, tern_conv_type type, const char *to)
+{
+    if (!m || atomic_load(&m->status) != TERN_MSG_STATUS_DRAFT || (type != TERN_CONV_C2C && type != TERN_CONV_GROUP) ||
+        !to_ok(to))
+        return TERN_ERR_SDK_INVALID_ARG;
+    char conv[80];
+    tern_conv_id_for(conv, sizeof conv, (tern_conv_kind)type, m->from, to, m->from);
+    tern_free(m->to);
+    tern_free(m->conv_id);
+    m->conv_type = type;
+    m->to = tern_strdup(to);
+    m->conv_id = tern_strdup(conv);
+    return TERN_OK;
 }
 
 TERN_API tern_message *tern_create_text_message(tern_client *client, tern_conv_type conv_type, const char *to,
@@ -223,16 +257,23 @@ int sdk_msg_check(const tern_message *m)
         return TERN_ERR_UNSUPPORTED_TYPE;
     /* The server measures the canonical payload (every field of the type): so do we. */
     const char *vals[TERN_ELEM_MAX_FIELDS] = {0};
-    if (cm.elem->sdk_type == TERN_MSG_TEXT)
-        vals[0] = m->text;
-    else {
-        vals[0] = m->c_data;
-        vals[1] = m->c_desc;
-        vals[2] = m->c_ext;
-    }
     tern_buf canon;
     tern_buf_init(&canon, 0);
-    int rc = tern_elem_encode_values(cm.elem, vals, 0, &canon);
+    int rc;
+    if (cm.elem->sdk_type == TERN_MSG_TEXT || cm.elem->sdk_type == TERN_MSG_CUSTOM) {
+        if (cm.elem->sdk_type == TERN_MSG_TEXT)
+            vals[0] = m->text;
+        else {
+            vals[0] = m->c_data;
+            vals[1] = m->c_desc;
+            vals[2] = m->c_ext;
+        }
+        rc = tern_elem_encode_values(cm.elem, vals, 0, &canon);
+    } else { /* media and other types: the row's own encoder on the payload */
+        cJSON *pl = cJSON_Parse(payload_of(m));
+        rc = pl ? cm.elem->encode(cm.elem, pl, &canon) : TERN_ERR_BAD_FIELD;
+        cJSON_Delete(pl);
+    }
     if (rc == TERN_OK) {
         cm.payload = canon;
         rc = tern_msg_validate(&cm);
@@ -356,6 +397,11 @@ tern_message *sdk_msg_from_json(const cJSON *obj, const char *me)
     m->priority = (tern_priority)v.priority;
     m->need_read_receipt = v.need_read_receipt;
     m->online_only = v.online_only;
+    int mt = sdk_media_type_of(v.type); /* by name: whatever the element table says */
+    if (mt) {
+        m->type = (tern_msg_type)mt;
+        m->media = sdk_media_fields_parse(mt, v.payload);
+    }
     sdk_msg_parse_stream(m, cJSON_GetObjectItemCaseSensitive(obj, "stream"));
     char *js = print_json(obj);
     atomic_store(&m->json, js ? js : build_json(m));
@@ -520,6 +566,7 @@ tern_message *sdk_msg_clone(const tern_message *m)
     c->finish_reason = m->finish_reason;
     c->end_code = m->end_code;
     c->text_len = c->text_cap = 0; /* set on the first append */
+    c->media = sdk_media_fields_dup(m->media);
     return c;
 }
 

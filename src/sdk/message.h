@@ -37,7 +37,8 @@ struct tern_message {
     char stream_format[12];  /* "text" or "markdown" */
     int64_t stream_last_seq; /* -1 if not streamed */
     int finish_reason, end_code;
-    size_t text_len, text_cap; /* streamed, once appended to: text's length, allocation */
+    size_t text_len, text_cap;      /* streamed, once appended to: text's length, allocation */
+    struct sdk_media_fields *media; /* image/audio/video/file messages (below), else NULL */
 };
 
 struct tern_conversation {
@@ -52,6 +53,10 @@ struct tern_conversation {
  * invalid. payload_json is the built payload object. */
 tern_message *sdk_msg_new_draft(const char *me, tern_conv_type type, const char *to, tern_msg_type mtype,
                                 const char *text, const char *c_data, const char *c_desc, const char *c_ext);
+
+/* A draft of type mtype / type_name from `me` with no target (to "", conv_type 0),
+ * payload "{}" (the caller writes it), a fresh clientMsgId. NULL if me is NULL. */
+tern_message *sdk_msg_new_bare_draft(const char *me, int mtype, const char *type_name);
 
 /* Parses a message object received from the server as seen by `me`. NULL if it lacks
  * the required fields (msgId, conversationType, from, to, type). The result has status
@@ -91,6 +96,32 @@ int sdk_msg_parse_stream(tern_message *m, const cJSON *st);
 /* tern_stream_state for "open", "finished", "ended"; TERN_STREAM_NONE otherwise. */
 int sdk_stream_state_parse(const char *s);
 
+/* ---- media_msg.c: the media fields of image/audio/video/file messages ---- */
+/* Media fields of a message (drafts: what the app set; received: from the payload). */
+typedef struct sdk_media_fields {
+    char *uuid; /* uuid or videoUUID */
+    char *url;  /* url, fileUrl, videoUrl or imageInfoArray type 0's url */
+    char *file_name;
+    char *thumbnail; /* base64 */
+    uint64_t size;
+    unsigned width, height; /* image: the picture; video: the snapshot; 0 = unset */
+    unsigned seconds;
+    int has_seconds;
+    char *snapshot_uuid, *snapshot_url;
+    /* image: imageInfoArray entries 0..2 */
+    int info_has[3];
+    unsigned info_w[3], info_h[3];
+    uint64_t info_size[3];
+    char *info_url[3];
+} sdk_media_fields;
+
+/* The tern_msg_type of a media wire type name (TIMImageElem...), else 0. */
+int sdk_media_type_of(const char *type_name);
+/* Fields read from a received payload of media type mtype (lenient: absent or
+ * malformed fields stay unset). NULL if payload is not an object. */
+sdk_media_fields *sdk_media_fields_parse(int mtype, const cJSON *payload);
+sdk_media_fields *sdk_media_fields_dup(const sdk_media_fields *f);
+void sdk_media_fields_free(sdk_media_fields *f);
 /* Parses a conversation list entry. NULL if malformed. */
 tern_conversation *sdk_conv_from_json(const cJSON *obj, const char *me);
 void sdk_conv_free(tern_conversation *c);

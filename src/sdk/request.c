@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "sdk/media.h"
 #include "sdk/sdk.h"
 
 #define SYNC_PAGE 500
@@ -65,6 +66,7 @@ void sdk_req_free(sdk_req *r)
         return;
     tern_message_release(r->msg);
     tern_free(r->str);
+    sdk_xfer_free(r->xfer);
     tern_free(r);
 }
 

@@ -7,6 +7,7 @@
  *              and dedupe, heartbeat, reconnect with backoff, server events
  *   conn.c     the transport: DNS, TCP, WebSocket handshake and framing
  *   stream.c   streamed messages: held copies, the client rule, refetch (below)
+ *   xfer.c, media.c, media_msg.c  media transfers and messages (media.h)
  *
  * Everything below marked "loop" is touched only on the client's loop thread; fields
  * marked "mu" only under c->mu; the rest is immutable after tern_client_create.
@@ -86,12 +87,14 @@ enum {
     REQ_HISTORY,
     REQ_CONVS,
     REQ_READ,
-    REQ_SYNC,        /* internal */
-    REQ_PING,        /* internal */
-    REQ_SET_TOKEN,   /* queue only */
-    REQ_STOP,        /* queue only */
-    REQ_DESTROY,     /* queue only */
-    REQ_STREAM_FETCH /* internal: `history` of one streamed message (stream.c) */
+    REQ_SYNC,         /* internal */
+    REQ_PING,         /* internal */
+    REQ_SET_TOKEN,    /* queue only */
+    REQ_STOP,         /* queue only */
+    REQ_DESTROY,      /* queue only */
+    REQ_STREAM_FETCH, /* internal: `history` of one streamed message (stream.c) */
+    REQ_MEDIA,        /* queue only: a media transfer (r->xfer), media.h */
+    REQ_MEDIA_CANCEL  /* queue only: cancel transfer r->num (r->limit 1 upload, 2 download) */
 };
 
 /* Callbacks of every signature are stored as this type and cast back by kind. */
@@ -107,7 +110,8 @@ typedef struct sdk_req {
     char *str;    /* conversation id (HISTORY, READ), token (SET_TOKEN) */
     uint64_t num; /* before_seq / read seq */
     unsigned limit;
-    uint64_t msg_id; /* REQ_STREAM_FETCH: the stream fetched */
+    uint64_t msg_id;       /* REQ_STREAM_FETCH: the stream fetched */
+    struct sdk_xfer *xfer; /* REQ_MEDIA (owned until handed to the engine) */
     sdk_fn cb;
     void *ud;
 } sdk_req;
@@ -129,6 +133,7 @@ struct tern_client {
     int no_reconnect;
     size_t max_msg;
     struct ssl_ctx_st *ssl_ctx; /* wss://: shared by the client's connections, else NULL */
+    char *tls_ca_file;          /* opts.tls_ca_file (media transfers give it to libcurl) */
     uv_loop_t *loop;
     uv_loop_t own_loop_storage;
     int own_loop;
@@ -141,7 +146,9 @@ struct tern_client {
     int qclosed;            /* mu: destroy started, no more requests */
     char cursor_copy[32];   /* mu: for tern_client_get_cursor */
     uv_async_t async;
-    atomic_int state; /* tern_state */
+    atomic_int state;                         /* tern_state */
+    atomic_uint_fast64_t media_next_id;       /* the last media request id handed out */
+    atomic_uint media_running, media_waiting; /* tern_media_transfer_counts */
 
     /* loop */
     char *token;
@@ -164,7 +171,8 @@ struct tern_client {
     seqset seen;
     sdk_live *live; /* msg and stream events buffered while a sync runs */
     size_t nlive, caplive;
-    sdk_streams streams; /* held streamed messages (stream.c) */
+    sdk_streams streams;     /* held streamed messages (stream.c) */
+    struct sdk_media *media; /* the transfer engine (xfer.c), made at the first transfer */
     int syncing;
     unsigned hb_ms;
     int hb_missed, hb_rx;
@@ -178,6 +186,13 @@ struct tern_client {
 
 /* ---- client.c ---- */
 void sdk_set_state(tern_client *c, tern_state s);
+/* A handle of the client was closed (uv_close callbacks of handles other than the
+ * client's own five call it once each, after c->handles_open++ at their init): the
+ * last one frees the client in app-loop mode. */
+void sdk_handle_closed(tern_client *c);
+/* Queues r for the loop thread (any thread). Returns 0, or TERN_ERR_SDK_CANCELED
+ * (destroy started; r is then still the caller's). */
+int sdk_enqueue(tern_client *c, sdk_req *r);
 /* Calls the app's event callback (nothing after destroy). */
 void sdk_emit(tern_client *c, tern_event *ev);
 

@@ -24,6 +24,7 @@
 #include "core/alloc.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "sdk/media.h"
 #include "sdk/sdk.h"
 
 #define MAX_JS_SEQ 9007199254740991ULL /* 2^53 - 1: "everything" for read */
@@ -130,6 +131,8 @@ void sdk_complete(tern_client *c, sdk_req *r, int code, const char *message, con
         }
         c->in_cb--;
     }
+    if (r->kind == REQ_MEDIA || r->kind == REQ_MEDIA_CANCEL)
+        sdk_media_complete_req(c, r, code); /* their callbacks live in the transfer */
     sdk_req_free(r);
 }
 
@@ -790,6 +793,9 @@ void sdk_sess_handle(tern_client *c, sdk_req *r)
         r->str = NULL;
         sdk_req_free(r);
         return;
+
+    case REQ_MEDIA:
+    case REQ_MEDIA_CANCEL: sdk_media_handle(c, r); return;
 
     default: sdk_req_free(r); return;
     }

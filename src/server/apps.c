@@ -132,6 +132,21 @@ int apps_find(server *s, const char *org, size_t orgn, const char *name, size_t 
     return found;
 }
 
+int apps_find_id(server *s, int64_t id, app_info *out)
+{
+    int found = -1;
+    pthread_rwlock_rdlock(&s->apps_mu);
+    for (size_t i = 0; i < s->napps; i++) {
+        if (s->apps[i].id == id) {
+            *out = s->apps[i];
+            found = 0;
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&s->apps_mu);
+    return found;
+}
+
 int apps_find_key(server *s, const char *appkey, app_info *out)
 {
     const char *slash = strchr(appkey, '/');

@@ -52,6 +52,8 @@ int apps_load(server *s);
 int apps_find(server *s, const char *org, size_t orgn, const char *name, size_t namen, app_info *out);
 /* The same by the key "org/app" (NUL-terminated); -1 also when it has no '/'. */
 int apps_find_key(server *s, const char *appkey, app_info *out);
+/* The same by the app's store id: 0 if found, -1 if not. */
+int apps_find_id(server *s, int64_t id, app_info *out);
 /* Adds a copy of a to the cache. */
 void apps_add(server *s, const app_info *a);
 /* Creates the demo app on first start, writes demo-app.json; 0 or -1. */

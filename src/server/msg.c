@@ -17,6 +17,7 @@
 #include "core/wire.h"
 #include "core/ws.h"
 #include "delivery.h"
+#include "media/media_msg.h"
 
 void send_req_free(send_req *r)
 {
@@ -58,6 +59,20 @@ static int prepare(server *s, store_reader *rd, int64_t app, const char *from, c
             return ex < 0 ? TERN_ERR_STORE : TERN_ERR_USER_NOT_FOUND;
     }
 
+    /* A media message is stored as completed from its media rows (media_msg.h). */
+    tern_msg done;
+    if (m->elem->media) {
+        done = *m;
+        tern_buf_init(&done.payload, 0);
+        int rc = media_msg_complete(s, rd, app, m, tern_now_ms(), &done.payload);
+        if (rc != TERN_OK) {
+            tern_buf_free(&done.payload);
+            group_snap_unref(snap);
+            return rc;
+        }
+        m = &done;
+    }
+
     send_req *r = tern_calloc(1, sizeof *r);
     r->s = s;
     r->app = app;
@@ -77,6 +92,8 @@ static int prepare(server *s, store_reader *rd, int64_t app, const char *from, c
     tern_buf_init(&f, 0);
     tern_msg_encode_fields(&f, m, from, strlen(from));
     r->fields = tern_buf_steal(&f, &r->fields_len);
+    if (m == &done)
+        tern_buf_free(&done.payload);
     *out = r;
     return TERN_OK;
 }

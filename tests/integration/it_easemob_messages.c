@@ -4,7 +4,7 @@
  * history as TIMTextElem / TIMLocationElem / TIMCustomElem; sync_device (the sender's
  * sessions get a C2C message only when true; group messages always); routetype
  * ROUTE_ONLINE (delivered to whoever is online, never stored); the `to` limits with
- * Easemob's texts (600 users, 3 groups); the refusals (img 1008, unknown keys 1012,
+ * Easemob's texts (600 users, 3 groups); the refusals (an unknown type 1008, media bodies 1003/7006, unknown keys 1012,
  * bad values 1003); and a location sent over WebSocket.
  */
 #include <stdio.h>
@@ -200,8 +200,10 @@ static void test_limits_and_refusals(void **state)
         const char *body;
         int status, code;
     } cases[] = {
-        {"{\"from\":\"alice\",\"to\":[\"bob\"],\"type\":\"img\",\"body\":{\"url\":\"x\"}}", 400, 1008},
-        {"{\"from\":\"alice\",\"to\":[\"bob\"],\"type\":\"file\",\"body\":{}}", 400, 1008},
+        {"{\"from\":\"alice\",\"to\":[\"bob\"],\"type\":\"sticker\",\"body\":{\"url\":\"x\"}}", 400, 1008},
+        /* Media bodies (it_media_msg.c has the rest): no url, a url naming no id. */
+        {"{\"from\":\"alice\",\"to\":[\"bob\"],\"type\":\"file\",\"body\":{}}", 400, 1003},
+        {"{\"from\":\"alice\",\"to\":[\"bob\"],\"type\":\"img\",\"body\":{\"url\":\"x\"}}", 404, 7006},
         {"{\"from\":\"alice\",\"to\":[\"bob\"],\"type\":\"txt\",\"body\":{\"msg\":\"x\"},\"roam_ignore_users\":[]}",
          400, 1012},
         {"{\"from\":\"alice\",\"to\":[\"bob\"],\"type\":\"txt\",\"body\":{\"msg\":\"x\"},\"routetype\":\"ROUTE_ALL\"}",

@@ -106,7 +106,7 @@ static void test_send_errors(void **state)
            "\"payload\":{\"text\":\"x\"}}}");
     expect(alice, 1104, "{\"op\":\"history\",\"conversationID\":\"GROUPg1\"}");
     expect(alice, 1008,
-           "{\"op\":\"send\",\"msg\":{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMImageElem\","
+           "{\"op\":\"send\",\"msg\":{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMFaceElem\","
            "\"payload\":{\"text\":\"x\"}}}");
 
     /* 1003: missing or invalid fields. */
@@ -353,7 +353,7 @@ static void test_rest_errors(void **state)
     http_expect(s, "POST", "/demo/demo/users", tok, "{\"username\":", 400, 1001);
     http_expect(s, "POST", "/demo/demo/users", tok, "{\"username\":\"bad name\"}", 400, 1003);
     http_expect(s, "POST", "/demo/demo/messages/users", tok,
-                "{\"from\":\"alice\",\"to\":[\"bob\"],\"type\":\"img\",\"body\":{\"msg\":\"x\"}}", 400, 1008);
+                "{\"from\":\"alice\",\"to\":[\"bob\"],\"type\":\"sticker\",\"body\":{\"msg\":\"x\"}}", 400, 1008);
     http_expect(s, "POST", "/demo/demo/messages/users", tok,
                 "{\"from\":\"nobody\",\"to\":[\"bob\"],\"type\":\"txt\",\"body\":{\"msg\":\"x\"}}", 404, 20003);
     http_expect(s, "POST", "/demo/demo/messages/users", tok,

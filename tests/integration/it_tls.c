@@ -11,7 +11,9 @@
  * message delivered); the certificate is really verified — the system's store (no
  * tls_ca_file) rejects it, a host name not in the certificate ("localhost") is
  * rejected, an unreadable CA file fails tern_client_create; and the `tern` CLI does
- * REST over https:// and a send over wss:// with --ca.
+ * REST over https:// and a send over wss:// with --ca. Media transfers (libcurl) take
+ * the same settings: an upload and a download over https with the CA file give the
+ * same bytes; without it, or to a name not in the certificate, they fail.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -396,6 +398,108 @@ static void test_wss_verifies(void **state)
     proxy_stop(p);
 }
 
+/* ---- media over https ---- */
+
+typedef struct mrec {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, code;
+    char msg[300], id[64];
+    unsigned char *data;
+    size_t len;
+} mrec;
+
+static void m_uploaded(tern_client *c, uint64_t rid, int code, const char *message, const tern_media_info *info,
+                       void *ud)
+{
+    mrec *m = ud;
+    pthread_mutex_lock(&m->mu);
+    m->code = code;
+    snprintf(m->msg, sizeof m->msg, "%s", message);
+    if (info)
+        snprintf(m->id, sizeof m->id, "%s", info->media_id);
+    m->done++;
+    pthread_cond_broadcast(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+}
+
+static void m_memory(tern_client *c, uint64_t rid, int code, const char *message, const void *data, size_t len,
+                     void *ud)
+{
+    mrec *m = ud;
+    pthread_mutex_lock(&m->mu);
+    m->code = code;
+    if (data) {
+        m->data = malloc(len);
+        memcpy(m->data, data, len);
+        m->len = len;
+    }
+    m->done++;
+    pthread_cond_broadcast(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+}
+
+/* Uploads path through a client of url (ca may be NULL); the result is in *m. */
+static void media_upload(it_server *s, const char *url, const char *ca, const char *path, mrec *m)
+{
+    char tok[1024];
+    it_user_token(s, "alice", tok, sizeof tok);
+    tern_client_options o;
+    tern_client_options_init(&o);
+    o.tls_ca_file = ca;
+    tern_client *c = NULL;
+    assert_int_equal(tern_client_create(url, "demo/demo", "alice", tok, &o, &c), TERN_OK);
+    assert_int_equal(tern_client_start_thread(c), TERN_OK);
+    int before = m->done;
+    assert_int_equal(tern_upload_media(c, path, NULL, NULL, NULL, m_uploaded, m), TERN_OK);
+    assert_true(it_wait_int(&m->mu, &m->cv, &m->done, before + 1, IT_WAIT_MS));
+    if (m->code == 0) { /* and back, to memory */
+        assert_int_equal(tern_download_media_to_memory(c, m->id, NULL, NULL, m_memory, m), TERN_OK);
+        assert_true(it_wait_int(&m->mu, &m->cv, &m->done, before + 2, IT_WAIT_MS));
+    }
+    tern_client_destroy(c);
+}
+
+static void test_https_media(void **state)
+{
+    it_server *s = *state;
+    static const char *const u[] = {"alice", NULL};
+    it_create_users(s, u);
+    proxy *p = proxy_start(s);
+    char url[80], path[400];
+    snprintf(path, sizeof path, "%s/it_tls_media.bin", s->dir);
+    static unsigned char bytes[1 << 20];
+    uint64_t st = 5;
+    for (size_t i = 0; i < sizeof bytes; i++)
+        bytes[i] = (unsigned char)it_rand(&st);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, sizeof bytes, f), sizeof bytes);
+    fclose(f);
+    static mrec m;
+    memset(&m, 0, sizeof m);
+    pthread_mutex_init(&m.mu, NULL);
+    pthread_cond_init(&m.cv, NULL);
+
+    snprintf(url, sizeof url, "wss://127.0.0.1:%d/ws", p->port);
+    media_upload(s, url, p->ca_path, path, &m);
+    if (m.code)
+        fail_msg("https upload/download: %d %s", m.code, m.msg);
+    assert_int_equal(m.len, sizeof bytes);
+    assert_memory_equal(m.data, bytes, sizeof bytes);
+    free(m.data);
+    m.data = NULL;
+
+    media_upload(s, url, NULL, path, &m); /* not in the system's store */
+    assert_int_equal(m.code, TERN_ERR_SDK_IO);
+    snprintf(url, sizeof url, "wss://localhost:%d/ws", p->port); /* not the certificate's name */
+    media_upload(s, url, p->ca_path, path, &m);
+    assert_int_equal(m.code, TERN_ERR_SDK_IO);
+    pthread_mutex_destroy(&m.mu);
+    pthread_cond_destroy(&m.cv);
+    proxy_stop(p);
+}
+
 /* Runs the tern CLI (next to $TERND) with args; returns its exit status, stdout in out. */
 static int run_cli(const char *const *args, char *out, size_t outsz)
 {
@@ -476,6 +580,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wss_sdk, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_wss_verifies, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_cli_https_wss, it_setup_default, it_teardown_default),
+        cmocka_unit_test_setup_teardown(test_https_media, it_setup_default, it_teardown_default),
     };
     it_watchdog(170);
     return it_run_tests("it_tls", tests);

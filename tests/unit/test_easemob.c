@@ -1,7 +1,8 @@
 /* test_easemob.c — unit tests for core/easemob.c: every Easemob type sent over REST
  * (txt, loc, custom, cmd) maps onto its element and back to the same {type, body, ext}
  * (loc coordinates come back as numbers, as Easemob exports them); the refusals of
- * bodies (1003, 1012) and of the media types (1008); a WebSocket client's custom element
+ * bodies (1003, 1012, and 7006 for a media url whose id is malformed); img, audio, video
+ * and file with every url form, both ways; a WebSocket client's custom element
  * and non-JSON cloudCustomData in Easemob's shape. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -76,16 +77,120 @@ static void test_round_trips(void **state)
     (void)state;
 }
 
+#define MID "0123456789abcdef0123456789abcdef"
+#define DASHED "01234567-89ab-cdef-0123-456789abcdef"
+
+/* img, audio, video, file: every url form names the id; back, the body shows the id
+ * (a payload not completed) or the stored form's signed URL. */
+static void test_media_round_trips(void **state)
+{
+    static const struct {
+        const char *type, *body, *want;
+    } cases[] = {
+        {"img",
+         "{\"url\":\"https://im.example.com/o/a/chatfiles/" DASHED "\",\"filename\":\"c.jpg\","
+         "\"secret\":\"s3\",\"size\":{\"width\":480,\"height\":720}}",
+         "{\"type\":\"img\",\"body\":{\"url\":\"" MID "\",\"filename\":\"c.jpg\",\"secret\":\"\","
+         "\"size\":{\"width\":480,\"height\":720}},\"ext\":{}}"},
+        {"img", "{\"url\":\"/o/a/media/" MID "?exp=1&sig=x\",\"size\":{\"width\":0,\"height\":\"0\"}}",
+         "{\"type\":\"img\",\"body\":{\"url\":\"" MID "\",\"secret\":\"\"},\"ext\":{}}"},
+        {"audio", "{\"url\":\"http://h:8080/o/a/chatfiles/" MID "\",\"filename\":\"v.amr\",\"length\":\"12\"}",
+         "{\"type\":\"audio\",\"body\":{\"url\":\"" MID "\",\"filename\":\"v.amr\",\"length\":12,"
+         "\"secret\":\"\"},\"ext\":{}}"},
+        {"video",
+         "{\"url\":\"" MID "\",\"filename\":\"m.mp4\",\"thumb\":\"/o/a/chatfiles/" DASHED "\","
+         "\"length\":10,\"file_length\":58103,\"thumb_secret\":\"t\",\"secret\":\"s\"}",
+         "{\"type\":\"video\",\"body\":{\"url\":\"" MID "\",\"filename\":\"m.mp4\",\"thumb\":\"" MID "\","
+         "\"length\":10,\"thumb_secret\":\"\",\"secret\":\"\"},\"ext\":{}}"},
+        {"file", "{\"url\":\"" MID "\"}",
+         "{\"type\":\"file\",\"body\":{\"url\":\"" MID "\",\"secret\":\"\"},\"ext\":{}}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc;
+        const char *got = round_trip(cases[i].type, cases[i].body, NULL, &rc);
+        if (rc != TERN_OK || strcmp(got, cases[i].want) != 0)
+            fail_msg("case %zu: rc %d, got %s, wanted %s", i, rc, got, cases[i].want);
+    }
+    /* A stored (completed) payload: the signed URLs, file_length = videoSize. */
+    static const struct {
+        const char *stored, *want;
+    } stored[] = {
+        {"{\"type\":\"TIMImageElem\",\"payload\":{\"uuid\":\"" MID "\",\"imageFormat\":1,\"fileName\":\"c.jpg\","
+         "\"thumbnail\":\"\",\"animated\":false,\"imageInfoArray\":[{\"type\":0,\"width\":40,\"height\":30,"
+         "\"size\":9,\"url\":\"/o/a/media/" MID "?exp=9&sig=S\"},{\"type\":1,\"width\":4,\"height\":3,"
+         "\"size\":0,\"url\":\"/o/a/media/" MID "?thumb=198&exp=9&sig=T\"}]},\"cloudCustomData\":\"\"}",
+         "{\"type\":\"img\",\"body\":{\"url\":\"/o/a/media/" MID "?exp=9&sig=S\",\"filename\":\"c.jpg\","
+         "\"secret\":\"\",\"size\":{\"width\":40,\"height\":30}},\"ext\":{}}"},
+        {"{\"type\":\"TIMVideoFileElem\",\"payload\":{\"videoUUID\":\"" MID "\",\"videoUrl\":\"/v?sig=V\","
+         "\"videoSize\":77,\"videoSecond\":5,\"videoFormat\":\"mp4\",\"fileName\":\"m.mp4\",\"thumbnail\":\"\","
+         "\"snapshotUUID\":\"\",\"snapshotUrl\":\"\",\"snapshotWidth\":0,\"snapshotHeight\":0}}",
+         "{\"type\":\"video\",\"body\":{\"url\":\"/v?sig=V\",\"filename\":\"m.mp4\",\"length\":5,"
+         "\"file_length\":77,\"thumb_secret\":\"\",\"secret\":\"\"},\"ext\":{}}"},
+        {"{\"type\":\"TIMSoundElem\",\"payload\":{\"uuid\":\"" MID "\",\"url\":\"/s?sig=A\",\"size\":3,"
+         "\"second\":2,\"fileName\":\"v.amr\"}}",
+         "{\"type\":\"audio\",\"body\":{\"url\":\"/s?sig=A\",\"filename\":\"v.amr\",\"length\":2,"
+         "\"secret\":\"\"},\"ext\":{}}"},
+        {"{\"type\":\"TIMFileElem\",\"payload\":{\"uuid\":\"" MID "\",\"fileName\":\"r.pdf\","
+         "\"fileUrl\":\"/f?sig=F\",\"fileSize\":3}}",
+         "{\"type\":\"file\",\"body\":{\"url\":\"/f?sig=F\",\"filename\":\"r.pdf\",\"secret\":\"\"},"
+         "\"ext\":{}}"},
+    };
+    for (size_t i = 0; i < sizeof stored / sizeof stored[0]; i++) {
+        cJSON *m = cJSON_Parse(stored[i].stored);
+        assert_non_null(m);
+        tern_buf out;
+        tern_buf_init(&out, 0);
+        assert_int_equal(tern_em_from_msg(m, &out), TERN_OK);
+        if (strcmp(out.data, stored[i].want) != 0)
+            fail_msg("stored %zu: got %s, wanted %s", i, out.data, stored[i].want);
+        /* And it maps back onto the element (the url's id). */
+        cJSON *em = cJSON_Parse(out.data);
+        tern_msg back;
+        tern_msg_init(&back);
+        const char *url = cJSON_GetObjectItem(cJSON_GetObjectItem(em, "body"), "url")->valuestring;
+        int want = url[0] == '/' && url[1] != 'o' ? TERN_ERR_BAD_FIELD : TERN_OK;
+        assert_int_equal(
+            tern_em_body_to_msg(cJSON_GetObjectItem(em, "type")->valuestring, cJSON_GetObjectItem(em, "body"), &back),
+            want);
+        tern_msg_clear(&back);
+        cJSON_Delete(em);
+        tern_buf_free(&out);
+        cJSON_Delete(m);
+    }
+    (void)state;
+}
+
 static void test_refusals(void **state)
 {
     static const struct {
         const char *type, *body;
         int code;
     } cases[] = {
-        {"img", "{\"url\":\"x\"}", TERN_ERR_UNSUPPORTED_TYPE},
-        {"audio", "{}", TERN_ERR_UNSUPPORTED_TYPE},
-        {"video", "{}", TERN_ERR_UNSUPPORTED_TYPE},
-        {"file", "{}", TERN_ERR_UNSUPPORTED_TYPE},
+        {"img", "{\"url\":\"x\"}", TERN_ERR_MEDIA_NOT_FOUND},
+        {"img", "{\"url\":\"/o/a/chatfiles/" MID "/x\"}", TERN_ERR_BAD_FIELD},
+        {"img", "{\"url\":\"/o/a/files/" MID "\"}", TERN_ERR_BAD_FIELD},
+        {"img", "{\"url\":\"/a/chatfiles/" MID "\"}", TERN_ERR_BAD_FIELD},
+        {"img", "{\"url\":\"https://h\"}", TERN_ERR_BAD_FIELD},
+        {"img", "{\"url\":\"https://h/" MID "\"}", TERN_ERR_BAD_FIELD},
+        {"img", "{\"url\":\"/o/a/media/\"}", TERN_ERR_BAD_FIELD},
+        {"img", "{\"url\":\"../" MID "\"}", TERN_ERR_BAD_FIELD},
+        {"img", "{\"url\":\"/o/a/media/../../x\"}", TERN_ERR_BAD_FIELD},
+        {"img", "{\"url\":\"/o/a/media/" MID "0\"}", TERN_ERR_MEDIA_NOT_FOUND},
+        {"img", "{\"url\":5}", TERN_ERR_BAD_FIELD},
+        {"img", "{}", TERN_ERR_BAD_FIELD},
+        {"img", "{\"url\":\"" MID "\",\"size\":{\"width\":-1}}", TERN_ERR_BAD_FIELD},
+        {"img", "{\"url\":\"" MID "\",\"size\":{\"width\":1.5}}", TERN_ERR_BAD_FIELD},
+        {"img", "{\"url\":\"" MID "\",\"size\":[1]}", TERN_ERR_BAD_FIELD},
+        {"img", "{\"url\":\"" MID "\",\"secret\":1}", TERN_ERR_BAD_FIELD},
+        {"img", "{\"url\":\"" MID "\",\"thumb\":\"x\"}", TERN_ERR_NOT_SUPPORTED},
+        {"audio", "{\"url\":\"" MID "\"}", TERN_ERR_BAD_FIELD},
+        {"audio", "{\"url\":\"" MID "\",\"length\":86401}", TERN_ERR_BAD_FIELD},
+        {"audio", "{\"url\":\"" MID "\",\"length\":\"3s\"}", TERN_ERR_BAD_FIELD},
+        {"video", "{\"url\":\"" MID "\",\"length\":1,\"thumb\":\"a/b\"}", TERN_ERR_BAD_FIELD},
+        {"video", "{\"url\":\"" MID "\",\"length\":1,\"file_length\":-5}", TERN_ERR_BAD_FIELD},
+        {"file", "{}", TERN_ERR_BAD_FIELD},
+        {"file", "{\"url\":\"" MID "\",\"filename\":[]}", TERN_ERR_BAD_FIELD},
+        {"file", "{\"url\":\"" MID "\",\"length\":1}", TERN_ERR_NOT_SUPPORTED},
         {"sticker", "{}", TERN_ERR_UNSUPPORTED_TYPE},
         {"txt", "[]", TERN_ERR_BAD_FIELD},
         {"txt", "{}", TERN_ERR_BAD_FIELD},
@@ -157,6 +262,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trips),
+        cmocka_unit_test(test_media_round_trips),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_foreign_messages),
     };

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "sdk/media_msg.c"
 #include "sdk/message.c"
 #include "sdk/sdk_util.c"
 #include "sdk/seqset.c"

@@ -38,6 +38,7 @@ int rest_status_of(int code)
     case TERN_ERR_MEDIA_NO_FILE:
     case TERN_ERR_MEDIA_MULTIPART:
     case TERN_ERR_MEDIA_FORM_FIELD:
+    case TERN_ERR_MEDIA_NOT_IMAGE:
     case TERN_ERR_MEDIA_INCOMPLETE: return 400;
     case TERN_ERR_MEDIA_EXPIRED:
     case TERN_ERR_MEDIA_NOT_FOUND: return 404;
@@ -98,6 +99,7 @@ const char *rest_error_name(int code)
     case TERN_ERR_MEDIA_NO_FILE: return "file_part_missing";
     case TERN_ERR_MEDIA_MULTIPART: return "multipart_malformed";
     case TERN_ERR_MEDIA_FORM_FIELD: return "form_field_unknown";
+    case TERN_ERR_MEDIA_NOT_IMAGE: return "media_not_image";
     default:
         if (rest_is_stream_code(code))
             return "message_send_error";

@@ -116,7 +116,7 @@ static void test_media_round_trips(void **state)
         const char *stored, *want;
     } stored[] = {
         {"{\"type\":\"TIMImageElem\",\"payload\":{\"uuid\":\"" MID "\",\"imageFormat\":1,\"fileName\":\"c.jpg\","
-         "\"thumbnail\":\"\",\"animated\":false,\"imageInfoArray\":[{\"type\":0,\"width\":40,\"height\":30,"
+         "\"thumbnail\":\"\",\"animated\":0,\"imageInfoArray\":[{\"type\":0,\"width\":40,\"height\":30,"
          "\"size\":9,\"url\":\"/o/a/media/" MID "?exp=9&sig=S\"},{\"type\":1,\"width\":4,\"height\":3,"
          "\"size\":0,\"url\":\"/o/a/media/" MID "?thumb=198&exp=9&sig=T\"}]},\"cloudCustomData\":\"\"}",
          "{\"type\":\"img\",\"body\":{\"url\":\"/o/a/media/" MID "?exp=9&sig=S\",\"filename\":\"c.jpg\","

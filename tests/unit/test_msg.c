@@ -603,7 +603,7 @@ static void test_media_complete(void **state)
     assert_int_equal(jint(p, "imageFormat"), 1);
     assert_string_equal(jstr(p, "fileName"), "cat.jpg");
     assert_string_equal(jstr(p, "thumbnail"), "");
-    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(p, "animated")));
+    assert_int_equal(jint(p, "animated"), 0);
     const cJSON *arr = cJSON_GetObjectItem(p, "imageInfoArray");
     assert_int_equal(cJSON_GetArraySize(arr), 3);
     static const int box[3] = {0, 198, 720};

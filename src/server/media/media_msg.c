@@ -110,8 +110,7 @@ static int image(ctx *c, const cJSON *p)
     put_int(c, "imageFormat", m.img_format);
     put_str(c, "fileName", str_or(p, "fileName", m.file_name));
     put_str(c, "thumbnail", str_or(p, "thumbnail", ""));
-    put_key(c, 0, "animated");
-    tern_buf_puts(c->out, m.animated ? "true" : "false");
+    put_int(c, "animated", m.animated ? 1 : 0); /* 0/1, as the upload's answer */
     put_key(c, 0, "imageInfoArray");
     tern_buf_putc(c->out, '[');
     /* Type 0 shows the app's dimensions (seed 000: values the app sets win); the

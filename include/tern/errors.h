@@ -82,6 +82,7 @@ typedef enum tern_code {
     TERN_ERR_MEDIA_NOT_FOUND = 7006,  /* no such media id in this app (404) */
     TERN_ERR_MEDIA_INCOMPLETE = 7007, /* the body ended before Content-Length bytes (400) */
     TERN_ERR_MEDIA_OFFSET = 7008,     /* resumable PUT not at the offset held, or one already running (409) */
+    TERN_ERR_MEDIA_NO_THUMB = 7020,   /* ?thumb= of media that is no image or gets no thumbnail (404) */
 
     /* server */
     TERN_ERR_INTERNAL = 5001,

@@ -66,6 +66,7 @@ TERN_API const char *tern_strerror(int code)
     case TERN_ERR_MEDIA_NOT_FOUND: return "media not found";
     case TERN_ERR_MEDIA_INCOMPLETE: return "upload body incomplete";
     case TERN_ERR_MEDIA_OFFSET: return "upload offset mismatch";
+    case TERN_ERR_MEDIA_NO_THUMB: return "no thumbnail";
     case TERN_ERR_SDK_NOT_READY: return "SDK not ready";
     case TERN_ERR_SDK_TIMEOUT: return "request timed out";
     case TERN_ERR_SDK_DISCONNECTED: return "disconnected";

@@ -35,6 +35,8 @@ void media_stop_sweeper(server *s);
 void media_free(server *s);
 
 media_store *media_store_of(server *s);
+/* The thumbnailer's pool (media/thumb.h; it refuses requests once stopped), or NULL. */
+struct thumb_pool *media_thumb_pool(server *s);
 /* How long a new upload is kept, ms (--media-ttl-seconds if > 0, else days). */
 int64_t media_ttl_ms(const server *s);
 /* Writes a new id (MEDIA_ID_LEN hex digits and a NUL) into out. 0, or -1 if the

@@ -27,6 +27,7 @@
 #include "core/json.h"
 #include "core/util.h"
 #include "media/media.h"
+#include "media/thumb.h"
 #include "net/net.h"
 #include "rest/rest.h"
 
@@ -59,6 +60,7 @@ typedef struct upload {
     int resumable;
     uint64_t offset0, total;
     uint64_t size; /* the stored file's size */
+    media_image img; /* what its head says (image facts, the stored content type) */
 } upload;
 
 static void upload_free(void *ud)
@@ -186,6 +188,13 @@ static int hash_file(upload *u)
     return rc;
 }
 
+/* The committed file's image facts and the content type to store (pool). */
+static void probe_upload(upload *u)
+{
+    media_image_probe(u->ms, u->x.app.id, u->id, u->ctype, (int64_t)u->s->cfg.media_max_pixels, &u->img);
+    snprintf(u->ctype, sizeof u->ctype, "%s", u->img.content_type);
+}
+
 static void final_run(uv_work_t *w)
 {
     upload *u = w->data;
@@ -219,6 +228,7 @@ static void final_run(uv_work_t *w)
         u->committed = 1;
         for (unsigned i = 0; i < mdlen && i < 32; i++)
             snprintf(u->sha_hex + 2 * i, 3, "%02x", md[i]);
+        probe_upload(u);
     } else if (!u->resumable) { /* gone before the answer says so */
         u->ms->ops->tmp_remove(u->ms, u->tmp);
         u->tmp_gone = 1;
@@ -264,6 +274,11 @@ static void final_after(uv_work_t *w, int status)
     r->op.u.media.size = u->size;
     r->op.u.media.created_ms = u->created_ms;
     r->op.u.media.expires_ms = u->expires_ms;
+    r->op.u.media.width = u->img.width;
+    r->op.u.media.height = u->img.height;
+    r->op.u.media.img_format = u->img.img_format;
+    r->op.u.media.animated = u->img.animated;
+    r->op.u.media.thumbs = u->img.thumbs;
     int rc = rest_store_submit(u->s, &r->op);
     if (rc != TERN_OK) {
         r->op.result = rc;
@@ -302,9 +317,14 @@ static void finish_upload(rest_op *r)
     tern_buf_json_str(&d, u->ctype, strlen(u->ctype));
     tern_buf_puts(&d, ",\"fileName\":");
     tern_buf_json_str(&d, u->fname, strlen(u->fname));
-    tern_buf_printf(&d, ",\"sha256\":\"%s\",\"expiresAt\":%lld}", u->sha_hex, (long long)u->expires_ms);
+    tern_buf_printf(&d, ",\"sha256\":\"%s\",\"expiresAt\":%lld", u->sha_hex, (long long)u->expires_ms);
+    if (u->img.img_format)
+        tern_buf_printf(&d, ",\"width\":%d,\"height\":%d,\"imageFormat\":%d,\"animated\":%d", u->img.width,
+                        u->img.height, u->img.img_format, u->img.animated);
+    tern_buf_putc(&d, '}');
     rest_reply_ok(&r->x, d.data, d.len, NULL);
     tern_buf_free(&d);
+    media_image_committed(u->s, u->x.app.id, u->id, &u->img); /* the row is in: thumbnails */
 }
 
 /* ---- the head and the request ------------------------------------------------------------ */
@@ -438,6 +458,118 @@ static int has_sub(tern_str v, const char *s)
     return 0;
 }
 
+/* ---- thumbnails: GET|HEAD /{org}/{app}/media/{id}?thumb=198|720 ---------------------------- */
+
+/* What an answer made after the thumbnailer ran needs of the request. */
+typedef struct thumb_wait {
+    int64_t app;
+    char tid[96];
+    char etag[96];
+    int method, keep_alive;
+    char range[128]; /* the Range header ("" none) */
+    int has_range;
+} thumb_wait;
+
+static void thumb_headers(const char *etag, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "ETag: %s\r\nX-Content-Type-Options: nosniff\r\nCache-Control: private\r\n", etag);
+}
+
+static void thumb_ready(void *ud, int rc)
+{
+    rest_op *r = ud;
+    r->op.result = rc;
+    rest_op_done(r);
+}
+
+static void finish_thumb(rest_op *r)
+{
+    thumb_wait *t = r->ud;
+    if (r->op.result != TERN_OK) {
+        rest_reply_err(&r->x, r->op.result);
+        return;
+    }
+    media_store *ms = media_store_of(r->s);
+    uint64_t size = 0;
+    int fd = ms->ops->open_read(ms, t->app, t->tid, &size);
+    if (fd < 0) {
+        rest_reply_err(&r->x, fd == -ENOENT ? TERN_ERR_MEDIA_NO_THUMB : TERN_ERR_INTERNAL);
+        return;
+    }
+    http_msg m = {.method = t->method, .keep_alive = t->keep_alive};
+    if (t->has_range) {
+        m.headers[0] = (http_header){{"Range", 5}, {t->range, strlen(t->range)}};
+        m.nheaders = 1;
+    }
+    char extra[256];
+    thumb_headers(t->etag, extra, sizeof extra);
+    rest_op_reply_file(r, &m, fd, size, "image/jpeg", extra);
+}
+
+/* The thumbnail of row at box: served from the store, or made first on the
+ * thumbnailer's pool (the answer comes when it is done). */
+static int thumb_download(rctx *x, const http_msg *m, const store_media *row, int box)
+{
+    if (!row->img_format || (row->thumbs & STORE_MEDIA_THUMB_NEVER) || row->width < 1 || row->height < 1) {
+        rest_reply_err(x, TERN_ERR_MEDIA_NO_THUMB);
+        return 0;
+    }
+    thumb_wait t = {.app = x->app.id, .method = m->method, .keep_alive = x->keep_alive};
+    thumb_store_id(row->id, box, t.tid, sizeof t.tid);
+    snprintf(t.etag, sizeof t.etag, "\"%s-t%d\"", row->sha256, box);
+    tern_str inm = http_header_get(m, "If-None-Match");
+    if (inm.p && (has_sub(inm, t.etag) || (inm.n == 1 && inm.p[0] == '*'))) {
+        char h[160];
+        snprintf(h, sizeof h, "ETag: %s\r\n", t.etag);
+        rest_reply_status(x, 304, h);
+        return 0;
+    }
+    media_store *ms = media_store_of(rest_server(x));
+    int bit = box == THUMB_SMALL ? STORE_MEDIA_THUMB_198 : STORE_MEDIA_THUMB_720;
+    if (row->thumbs & bit) {
+        uint64_t size = 0;
+        int fd = ms->ops->open_read(ms, x->app.id, t.tid, &size);
+        if (fd >= 0) {
+            char extra[256];
+            thumb_headers(t.etag, extra, sizeof extra);
+            return rest_reply_file(x, m, fd, size, "image/jpeg", extra);
+        }
+    }
+    tern_str rg = http_header_get(m, "Range");
+    if (rg.p && rg.n < sizeof t.range) {
+        memcpy(t.range, rg.p, rg.n);
+        t.range[rg.n] = 0;
+        t.has_range = 1;
+    }
+    rest_op *r = rest_op_new(x, finish_thumb);
+    thumb_wait *tw = tern_malloc(sizeof *tw);
+    *tw = t;
+    r->ud = tw;
+    r->free_ud = tern_free;
+    int rc = thumb_request(rest_server(x), x->app.id, row->id, row->width, row->height, thumb_ready, r);
+    if (rc != TERN_OK) {
+        rest_op_free(r);
+        rest_reply_err(x, rc);
+        return 0;
+    }
+    return 1;
+}
+
+/* The thumb query: 0 when absent, 198 or 720, or -1 (answered 400). */
+static int thumb_query(const rctx *x, const http_msg *m)
+{
+    char v[8];
+    int n = http_query_get(m->query, "thumb", v, sizeof v);
+    if (n == -1)
+        return 0;
+    if (n == 3 && memcmp(v, "198", 3) == 0)
+        return THUMB_SMALL;
+    if (n == 3 && memcmp(v, "720", 3) == 0)
+        return THUMB_LARGE;
+    rest_reply_err_desc(x, TERN_ERR_BAD_FIELD, NULL, "thumb must be 198 or 720");
+    return -1;
+}
+
 int media_download(rctx *x, const http_msg *m)
 {
     if (!media_id_valid(x->conv, strlen(x->conv))) { /* never reaches the disk */
@@ -454,6 +586,9 @@ int media_download(rctx *x, const http_msg *m)
         rest_reply_err(x, rc);
         return 0;
     }
+    int box = thumb_query(x, m);
+    if (box != 0)
+        return box < 0 ? 0 : thumb_download(x, m, &row, box);
     char etag[80];
     snprintf(etag, sizeof etag, "\"%s\"", row.sha256);
     tern_str inm = http_header_get(m, "If-None-Match");

@@ -146,6 +146,7 @@ struct rest_op {
     int ok_count;
     pthread_mutex_t mu;
     /* router-private: where the answer goes */
+    int file_reply; /* finish answered with rest_op_reply_file: the file's end resumes */
     int loop;
     uint64_t conn_id;
 };
@@ -160,6 +161,10 @@ int rest_submit(rest_op *r);
 /* From any thread, once: hands r back to its loop, where r->finish answers (if the
  * connection is still open) and r is freed. */
 void rest_op_done(rest_op *r);
+/* In r's finish: answers with a file as rest_reply_file does; m needs only method,
+ * keep_alive and the Range header. The connection reads on once the file is sent. */
+void rest_op_reply_file(rest_op *r, const http_msg *m, int fd, uint64_t size, const char *content_type,
+                        const char *extra_headers);
 /* Runs fn(r, 0) ... fn(r, n - 1) on libuv's thread pool, off the I/O loop and in
  * parallel, for slow CPU work (password hashing; n >= 1). The calls must hand r on
  * once all of them are done (the last one to finish, counting with r->pending or its

@@ -1,0 +1,493 @@
+/*
+ * thumb.c — the thumbnailer (thumb.h): the libvips calls, and the bounded pool of worker
+ * threads that runs them off the I/O loops and stores the results.
+ *
+ * One job makes both thumbnails of a file from one decode: libvips opens the original
+ * (its header first, checked against the pixel limit), shrinks on load to the 720 box
+ * (a JPEG is decoded at 1/2, 1/4 or 1/8 scale by libjpeg itself), auto-rotates by the
+ * EXIF orientation, takes the first frame of an animated GIF or WebP, flattens alpha on
+ * white, and the 198 box is resized from that image in memory. Both sizes are forced to
+ * tern_img_fit's exact numbers (VIPS_SIZE_FORCE: the aspect ratio then differs from the
+ * original's by under a pixel's rounding). An image smaller than a box is re-encoded at
+ * its own size, so a thumbnail is always a JPEG.
+ *
+ * The queue holds jobs; a job carries its waiters (downloads waiting for it). Requests go
+ * in front of the eager jobs queued at upload, so a viewer never waits behind a burst of
+ * uploads. A job checks first whether its files are in the store already (made by an
+ * earlier job whose row update had not committed when the request read the row).
+ */
+#include "media/thumb.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <vips/vips.h>
+
+#include "core/alloc.h"
+#include "core/imgsize.h"
+#include "core/log.h"
+#include "media/media.h"
+#include "store/store.h"
+
+/* ---- libvips ------------------------------------------------------------------------------ */
+
+static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+static int lib_ok;
+
+static void lib_init_once(void)
+{
+    if (VIPS_INIT("ternd") != 0) {
+        LOG_ERROR("thumbnails: libvips failed to start: %s", vips_error_buffer());
+        return;
+    }
+    /* Only the loaders fit for hostile input: no ImageMagick, PDF, SVG, matlab, ... */
+    vips_block_untrusted_set(TRUE);
+    vips_concurrency_set(1); /* the pool is the parallelism */
+    vips_cache_set_max(16);
+    vips_cache_set_max_mem(16 * 1024 * 1024);
+    vips_cache_set_max_files(8);
+    lib_ok = 1;
+}
+
+int thumb_lib_init(void)
+{
+    pthread_once(&lib_once, lib_init_once);
+    return lib_ok ? 0 : -1;
+}
+
+void thumb_buf_free(void *p)
+{
+    g_free(p);
+}
+
+static void unref(VipsImage *im)
+{
+    if (im)
+        g_object_unref(im);
+}
+
+/* in resized to exactly tw x th as JPEG into *buf, *n. 0 or -1. */
+static int save_jpeg(VipsImage *in, void **buf, size_t *n)
+{
+    return vips_jpegsave_buffer(in, buf, n, "Q", 82, "strip", TRUE, "optimize_coding", FALSE, NULL) == 0 ? 0 : -1;
+}
+
+int thumb_make(int fd, int w, int h, int64_t max_pixels, void **small, size_t *small_n, void **large,
+               size_t *large_n)
+{
+    *small = *large = NULL;
+    *small_n = *large_n = 0;
+    if (thumb_lib_init() != 0 || w < 1 || h < 1)
+        return -1;
+    int lw, lh, sw, sh;
+    tern_img_fit(w, h, THUMB_LARGE, &lw, &lh);
+    tern_img_fit(w, h, THUMB_SMALL, &sw, &sh);
+    VipsImage *head = NULL, *big = NULL, *flat = NULL, *mem = NULL, *sm = NULL;
+    VipsArrayDouble *white = NULL;
+    int rc = -1;
+    VipsSource *src = vips_source_new_from_descriptor(fd); /* a dup of fd */
+    if (!src) {
+        vips_error_clear();
+        return -1;
+    }
+    /* The header as libvips reads it, before a pixel is decoded. */
+    head = vips_image_new_from_source(src, "", "access", VIPS_ACCESS_SEQUENTIAL, "fail_on", VIPS_FAIL_ON_TRUNCATED,
+                                      NULL);
+    if (!head || (int64_t)vips_image_get_width(head) * vips_image_get_height(head) > max_pixels)
+        goto out;
+    /* The loader's fail_on, through option_string: with libvips 8.14 thumbnail's own
+     * fail_on let a truncated JPEG through (it_media_images, test_hostile). */
+    if (vips_thumbnail_source(src, &big, lw, "height", lh, "size", VIPS_SIZE_FORCE, "option_string",
+                              "fail_on=truncated", NULL) != 0)
+        goto out;
+    if (vips_image_hasalpha(big)) {
+        white = vips_array_double_newv(3, 255.0, 255.0, 255.0);
+        if (vips_flatten(big, &flat, "background", white, NULL) != 0)
+            goto out;
+    } else {
+        flat = big;
+        g_object_ref(flat);
+    }
+    mem = vips_image_copy_memory(flat); /* the decode runs here, once */
+    if (!mem || vips_image_get_width(mem) != lw || vips_image_get_height(mem) != lh)
+        goto out;
+    if (vips_thumbnail_image(mem, &sm, sw, "height", sh, "size", VIPS_SIZE_FORCE, "no_rotate", TRUE, NULL) != 0)
+        goto out;
+    if (save_jpeg(mem, large, large_n) != 0 || save_jpeg(sm, small, small_n) != 0)
+        goto out;
+    rc = 0;
+out:
+    if (rc != 0) {
+        LOG_DEBUG("thumbnails: cannot decode: %s", vips_error_buffer());
+        vips_error_clear();
+        thumb_buf_free(*small);
+        thumb_buf_free(*large);
+        *small = *large = NULL;
+        *small_n = *large_n = 0;
+    }
+    unref(sm);
+    unref(mem);
+    unref(flat);
+    unref(big);
+    unref(head);
+    if (white)
+        vips_area_unref(VIPS_AREA(white));
+    g_object_unref(src);
+    return rc;
+}
+
+/* ---- the pool ------------------------------------------------------------------------------ */
+
+typedef struct waiter {
+    void (*done)(void *ud, int rc);
+    void *ud;
+    struct waiter *next;
+} waiter;
+
+typedef struct job {
+    int64_t app;
+    char id[MEDIA_ID_LEN + 1];
+    int w, h;
+    int requested; /* a download waits for it: ahead of the eager jobs */
+    int queued;    /* in the queue (not yet taken by a worker) */
+    waiter *waiters;
+    struct job *next;
+} job;
+
+struct thumb_pool {
+    server *s;
+    media_store *ms;
+    int64_t max_pixels;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    job *head, *tail; /* queued: requests first, then eager jobs in upload order */
+    job **running;    /* one slot per worker (NULL when idle) */
+    size_t nqueued, queue_max;
+    int nworkers, stopping, stopped;
+    pthread_t *threads;
+};
+
+/* The row update after a job: allocated, freed by its completion on the writer. */
+typedef struct thumbs_op {
+    store_op op;
+    char id[MEDIA_ID_LEN + 1];
+} thumbs_op;
+
+static void thumbs_op_done(store_op *op)
+{
+    if (op->result != TERN_OK && op->result != TERN_ERR_NOT_FOUND)
+        LOG_WARN("thumbnails: cannot record them for %s: %s", ((thumbs_op *)op)->id, tern_strerror(op->result));
+    tern_free(op);
+}
+
+static void record(thumb_pool *p, const job *j, int bits)
+{
+    thumbs_op *t = tern_calloc(1, sizeof *t);
+    snprintf(t->id, sizeof t->id, "%s", j->id);
+    t->op = (store_op){.kind = STORE_OP_MEDIA_THUMBS, .app = j->app, .done = thumbs_op_done};
+    t->op.u.media.id = t->id;
+    t->op.u.media.thumbs = bits;
+    if (store_submit(p->s->st, &t->op) != TERN_OK) /* the next download makes them again */
+        tern_free(t);
+}
+
+/* Writes n bytes of b as the store file (app, tid): tmp, fsync, rename. 0 or -errno. */
+static int store_file(media_store *ms, int64_t app, const char *tid, const void *b, size_t n)
+{
+    char tmp[1200];
+    int fd = ms->ops->tmp_open(ms, tmp, sizeof tmp);
+    if (fd < 0)
+        return fd;
+    int rc = 0;
+    size_t off = 0;
+    while (rc == 0 && off < n) {
+        ssize_t w = write(fd, (const char *)b + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            rc = w < 0 ? -errno : -EIO;
+        else
+            off += (size_t)w;
+    }
+    if (rc == 0 && fsync(fd) != 0)
+        rc = -errno;
+    if (close(fd) != 0 && rc == 0)
+        rc = -errno;
+    if (rc == 0)
+        rc = ms->ops->commit(ms, app, tid, tmp);
+    if (rc != 0)
+        ms->ops->tmp_remove(ms, tmp);
+    return rc;
+}
+
+/* 1 if both thumbnails of the job are in the store. */
+static int have_both(media_store *ms, const job *j)
+{
+    static const int boxes[2] = {THUMB_SMALL, THUMB_LARGE};
+    for (int i = 0; i < 2; i++) {
+        char tid[96];
+        uint64_t size;
+        thumb_store_id(j->id, boxes[i], tid, sizeof tid);
+        int fd = ms->ops->open_read(ms, j->app, tid, &size);
+        if (fd < 0)
+            return 0;
+        close(fd);
+    }
+    return 1;
+}
+
+/* Makes and stores the job's thumbnails: TERN_OK, TERN_ERR_MEDIA_NO_THUMB (the file
+ * cannot be decoded or is gone: recorded as NEVER when it is there), or the code of a
+ * store failure (a full disk: nothing recorded, a later request tries again). */
+static int run_job(thumb_pool *p, const job *j)
+{
+    media_store *ms = p->ms;
+    if (have_both(ms, j)) {
+        record(p, j, STORE_MEDIA_THUMB_198 | STORE_MEDIA_THUMB_720);
+        return TERN_OK;
+    }
+    uint64_t size;
+    int fd = ms->ops->open_read(ms, j->app, j->id, &size);
+    if (fd < 0)
+        return TERN_ERR_MEDIA_NO_THUMB; /* swept meanwhile */
+    void *sb, *lb;
+    size_t sn, ln;
+    int made = thumb_make(fd, j->w, j->h, p->max_pixels, &sb, &sn, &lb, &ln);
+    close(fd);
+    if (made != 0) {
+        LOG_INFO("thumbnails: %s cannot be decoded: none will be made", j->id);
+        record(p, j, STORE_MEDIA_THUMB_NEVER);
+        return TERN_ERR_MEDIA_NO_THUMB;
+    }
+    char tid[96];
+    thumb_store_id(j->id, THUMB_LARGE, tid, sizeof tid);
+    int rc = store_file(ms, j->app, tid, lb, ln);
+    if (rc == 0) {
+        thumb_store_id(j->id, THUMB_SMALL, tid, sizeof tid);
+        rc = store_file(ms, j->app, tid, sb, sn);
+    }
+    thumb_buf_free(sb);
+    thumb_buf_free(lb);
+    if (rc != 0) {
+        LOG_WARN("thumbnails: cannot store those of %s: %s", j->id, strerror(-rc));
+        return rc == -ENOSPC || rc == -EDQUOT ? TERN_ERR_MEDIA_DISK_FULL : TERN_ERR_INTERNAL;
+    }
+    record(p, j, STORE_MEDIA_THUMB_198 | STORE_MEDIA_THUMB_720);
+    return TERN_OK;
+}
+
+static void finish_job(job *j, int rc)
+{
+    waiter *w = j->waiters;
+    while (w) {
+        waiter *next = w->next;
+        w->done(w->ud, rc);
+        tern_free(w);
+        w = next;
+    }
+    tern_free(j);
+}
+
+static void *worker_main(void *arg)
+{
+    void **a = arg;
+    thumb_pool *p = a[0];
+    size_t slot = (size_t)(uintptr_t)a[1];
+    tern_free(a);
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->head && !p->stopping)
+            pthread_cond_wait(&p->cv, &p->mu);
+        if (p->stopping)
+            break;
+        job *j = p->head;
+        p->head = j->next;
+        if (!p->head)
+            p->tail = NULL;
+        p->nqueued--;
+        j->queued = 0;
+        p->running[slot] = j;
+        pthread_mutex_unlock(&p->mu);
+        int rc = run_job(p, j);
+        pthread_mutex_lock(&p->mu);
+        p->running[slot] = NULL;
+        /* Waiters that joined while it ran are on j too: answered outside the lock. */
+        pthread_mutex_unlock(&p->mu);
+        finish_job(j, rc);
+        pthread_mutex_lock(&p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    vips_thread_shutdown();
+    return NULL;
+}
+
+thumb_pool *thumb_pool_new(server *s, media_store *ms, int workers, int queue_max)
+{
+    if (thumb_lib_init() != 0)
+        return NULL;
+    thumb_pool *p = tern_calloc(1, sizeof *p);
+    p->s = s;
+    p->ms = ms;
+    p->max_pixels = s->cfg.media_max_pixels;
+    p->queue_max = (size_t)queue_max;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->running = tern_calloc((size_t)workers, sizeof(job *));
+    p->threads = tern_calloc((size_t)workers, sizeof(pthread_t));
+    for (int i = 0; i < workers; i++) {
+        void **a = tern_malloc(2 * sizeof(void *));
+        a[0] = p;
+        a[1] = (void *)(uintptr_t)i;
+        if (pthread_create(&p->threads[i], NULL, worker_main, a) != 0) {
+            tern_free(a);
+            LOG_ERROR("thumbnails: cannot start worker %d", i);
+            break;
+        }
+        p->nworkers++;
+    }
+    if (p->nworkers == 0) {
+        thumb_pool_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void thumb_pool_stop(thumb_pool *p)
+{
+    if (!p || p->stopped)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stopping = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->nworkers; i++)
+        pthread_join(p->threads[i], NULL);
+    p->stopped = 1;
+    job *j = p->head;
+    p->head = p->tail = NULL;
+    p->nqueued = 0;
+    while (j) {
+        job *next = j->next;
+        finish_job(j, TERN_ERR_SHUTTING_DOWN);
+        j = next;
+    }
+}
+
+void thumb_pool_free(thumb_pool *p)
+{
+    if (!p)
+        return;
+    thumb_pool_stop(p);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    tern_free(p->running);
+    tern_free(p->threads);
+    tern_free(p);
+}
+
+/* The job queued or running for (app, id), or NULL. mu held. */
+static job *find_job(thumb_pool *p, int64_t app, const char *id)
+{
+    for (job *j = p->head; j; j = j->next)
+        if (j->app == app && strcmp(j->id, id) == 0)
+            return j;
+    for (int i = 0; i < p->nworkers; i++) {
+        job *j = p->running[i];
+        if (j && j->app == app && strcmp(j->id, id) == 0)
+            return j;
+    }
+    return NULL;
+}
+
+/* Takes the queued job j out of the queue (its count stays). mu held. */
+static void unlink_job(thumb_pool *p, job *j)
+{
+    job **at = &p->head, *prev = NULL;
+    while (*at && *at != j) {
+        prev = *at;
+        at = &(*at)->next;
+    }
+    if (!*at)
+        return;
+    *at = j->next;
+    if (p->tail == j)
+        p->tail = prev;
+    j->next = NULL;
+}
+
+/* Puts j in front of the eager jobs, behind earlier requests, and wakes a worker. mu
+ * held. */
+static void enqueue_request(thumb_pool *p, job *j)
+{
+    j->requested = 1;
+    j->queued = 1;
+    job **at = &p->head;
+    while (*at && (*at)->requested)
+        at = &(*at)->next;
+    j->next = *at;
+    *at = j;
+    if (!j->next)
+        p->tail = j;
+    pthread_cond_signal(&p->cv);
+}
+
+static job *new_job(int64_t app, const char *id, int w, int h)
+{
+    job *j = tern_calloc(1, sizeof *j);
+    j->app = app;
+    snprintf(j->id, sizeof j->id, "%s", id);
+    j->w = w;
+    j->h = h;
+    return j;
+}
+
+void media_image_committed(server *s, int64_t app, const char *id, const media_image *img)
+{
+    thumb_pool *p = media_thumb_pool(s);
+    if (!p || img->format == TERN_IMG_NONE || (img->thumbs & STORE_MEDIA_THUMB_NEVER))
+        return;
+    pthread_mutex_lock(&p->mu);
+    if (!p->stopping && p->nqueued < p->queue_max && !find_job(p, app, id)) {
+        job *j = new_job(app, id, img->width, img->height);
+        j->queued = 1;
+        if (p->tail)
+            p->tail->next = j;
+        else
+            p->head = j;
+        p->tail = j;
+        p->nqueued++;
+        pthread_cond_signal(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+int thumb_request(server *s, int64_t app, const char *id, int w, int h, void (*done)(void *ud, int rc), void *ud)
+{
+    thumb_pool *p = media_thumb_pool(s);
+    if (!p)
+        return TERN_ERR_SHUTTING_DOWN;
+    int rc = TERN_OK;
+    pthread_mutex_lock(&p->mu);
+    job *j = find_job(p, app, id);
+    if (p->stopping) {
+        rc = TERN_ERR_SHUTTING_DOWN;
+    } else if (j && j->queued && !j->requested) { /* an eager job still queued: to the front */
+        unlink_job(p, j);
+        enqueue_request(p, j);
+    } else if (!j && p->nqueued >= 2 * p->queue_max) {
+        rc = TERN_ERR_OVERLOADED;
+    } else if (!j) {
+        j = new_job(app, id, w, h);
+        p->nqueued++;
+        enqueue_request(p, j);
+    }
+    if (rc == TERN_OK) {
+        waiter *wt = tern_malloc(sizeof *wt);
+        *wt = (waiter){.done = done, .ud = ud, .next = j->waiters};
+        j->waiters = wt;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}

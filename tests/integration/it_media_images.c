@@ -32,6 +32,9 @@
 #include "core/imgsize.h"
 #include "harness.h"
 
+#define THUMB_BOX_SMALL 198
+#define THUMB_BOX_LARGE 720
+
 /* ---- making images ------------------------------------------------------------------------ */
 
 typedef struct blob {
@@ -323,6 +326,29 @@ static double check_thumb(it_server *s, const char *id, int w, int h, int box)
     return avg;
 }
 
+/* The red band of ?thumb=box of id: the average of its top and bottom tenth. */
+static void thumb_red_rows(it_server *s, const char *id, int box, double *top, double *bottom)
+{
+    char q[32];
+    snprintf(q, sizeof q, "?thumb=%d", box);
+    it_http_resp r;
+    get(s, "GET", id, q, NULL, &r);
+    assert_int_equal(r.status, 200);
+    VipsImage *im = vips_image_new_from_buffer(r.body, r.body_len, "", NULL), *red, *t, *b;
+    assert_non_null(im);
+    int w = vips_image_get_width(im), h = vips_image_get_height(im);
+    assert_int_equal(vips_extract_band(im, &red, 0, NULL), 0);
+    assert_int_equal(vips_crop(red, &t, 0, 0, w, h / 10, NULL), 0);
+    assert_int_equal(vips_crop(red, &b, 0, h - h / 10, w, h / 10, NULL), 0);
+    assert_int_equal(vips_avg(t, top, NULL), 0);
+    assert_int_equal(vips_avg(b, bottom, NULL), 0);
+    g_object_unref(b);
+    g_object_unref(t);
+    g_object_unref(red);
+    g_object_unref(im);
+    it_http_resp_free(&r);
+}
+
 /* Uploads b, checks the upload answer and the row against the expected facts. */
 static void check_upload(it_server *s, const char *ctype, const char *name, const blob *b, int w, int h, int fmt,
                          int animated, const char *want_ct, char *id)
@@ -392,6 +418,20 @@ static void test_formats(void **state)
     check_upload(s, "application/octet-stream", "r.JPG", &b, 300, 400, 1, 0, "image/jpeg", id);
     check_thumb(s, id, 300, 400, 198);
     check_thumb(s, id, 300, 400, 720); /* smaller than the box: its own size, re-encoded */
+    /* Turned, not squeezed: red grows with the stored x, which is the displayed y. */
+    for (int box = THUMB_BOX_SMALL; box; box = box == THUMB_BOX_SMALL ? THUMB_BOX_LARGE : 0) {
+        double top, bottom;
+        thumb_red_rows(s, id, box, &top, &bottom);
+        if (!(top + 50 < bottom))
+            fail_msg("thumb %d of the EXIF-6 JPEG not rotated: red top %.0f, bottom %.0f", box, top, bottom);
+    }
+    blob_free(&b);
+
+    /* A large JPEG: decoded at a reduced scale, still rotated and exact. */
+    b = make_jpeg(3000, 2000, 6);
+    check_upload(s, "image/jpeg", "big6.jpg", &b, 2000, 3000, 1, 0, "image/jpeg", id);
+    check_thumb(s, id, 2000, 3000, 198);
+    check_thumb(s, id, 2000, 3000, 720);
     blob_free(&b);
 
     VipsImage *im = gradient(1000, 250, 4);

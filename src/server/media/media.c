@@ -175,8 +175,10 @@ static void sweep_run(uv_work_t *w)
     if (store_media_expired(m->rd, tern_now_ms() - grace, SWEEP_BATCH, collect, &l) == TERN_OK && l.n) {
         m->waiting = l.n;
         for (size_t i = 0; i < l.n; i++) {
-            thumb_remove(m->ms, l.v[i].app, l.v[i].id); /* derived files first: never orphans */
             int rc = m->ms->ops->remove(m->ms, l.v[i].app, l.v[i].id);
+            /* Its thumbnails after it: a job that stored them before the original went
+             * sees it gone and removes them itself (thumb.c), so none outlive it. */
+            thumb_remove(m->ms, l.v[i].app, l.v[i].id);
             ops[i] = (store_op){.kind = STORE_OP_MEDIA_DELETE, .app = l.v[i].app, .done = delete_done, .ud = m};
             ops[i].u.media.id = l.v[i].id;
             /* A file that cannot go keeps its row: the next sweep tries again. */

@@ -319,6 +319,14 @@ static int run_job(thumb_pool *p, const job *j)
     }
     thumb_buf_free(sb);
     thumb_buf_free(lb);
+    /* Swept while we worked: the sweeper removes thumbnails after the original, so either
+     * it sees ours, or we see the original gone here. */
+    if (rc == 0 && (fd = ms->ops->open_read(ms, j->app, j->id, &size)) < 0) {
+        thumb_remove(ms, j->app, j->id);
+        return TERN_ERR_MEDIA_NO_THUMB;
+    }
+    if (rc == 0)
+        close(fd);
     if (rc != 0) {
         LOG_WARN("thumbnails: cannot store those of %s: %s", j->id, strerror(-rc));
         return rc == -ENOSPC || rc == -EDQUOT ? TERN_ERR_MEDIA_DISK_FULL : TERN_ERR_INTERNAL;

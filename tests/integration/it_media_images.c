@@ -427,6 +427,13 @@ static void test_formats(void **state)
     }
     blob_free(&b);
 
+    /* 1x1: once a 0-pixel decode that aborted ternd inside libvips. */
+    b = make_jpeg(1, 1, 1);
+    check_upload(s, "image/jpeg", "dot.jpg", &b, 1, 1, 1, 0, "image/jpeg", id);
+    check_thumb(s, id, 1, 1, 198);
+    check_thumb(s, id, 1, 1, 720);
+    blob_free(&b);
+
     /* A large JPEG: decoded at a reduced scale, still rotated and exact. */
     b = make_jpeg(3000, 2000, 6);
     check_upload(s, "image/jpeg", "big6.jpg", &b, 2000, 3000, 1, 0, "image/jpeg", id);

@@ -80,6 +80,11 @@ thumb_pool *media_thumb_pool(server *s)
     return s->media ? s->media->thumbs : NULL;
 }
 
+void media_image_committed(server *s, int64_t app, const char *id, const media_image *img)
+{
+    thumb_queue(media_thumb_pool(s), app, id, img);
+}
+
 int64_t media_ttl_ms(const server *s)
 {
     if (s->cfg.media_ttl_seconds > 0)

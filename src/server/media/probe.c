@@ -4,7 +4,7 @@
  * (core/imgsize.h), read again larger while the probe asks for more (JPEG APPn
  * segments), up to THUMB_PROBE_MAX. The result decides the content type the file is
  * stored and served with, the image facts of its row and whether thumbnails will ever
- * be made. Also the derived store ids of the thumbnails and their removal.
+ * be made.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,8 +14,7 @@
 
 #include "core/alloc.h"
 #include "core/imgsize.h"
-#include "media/media.h"
-#include "media/thumb.h"
+#include "media/probe.h"
 #include "store/store.h"
 
 #define PROBE_FIRST (64 * 1024)
@@ -37,10 +36,20 @@ static ssize_t read_head(int fd, uint8_t *b, size_t n)
     return (ssize_t)got;
 }
 
+/* 1 for a raster type (one of tern_img_format_mime's; media.h media_is_raster says the
+ * same). */
+static int raster(const char *ct)
+{
+    for (int f = TERN_IMG_JPEG; f <= TERN_IMG_WEBP; f++)
+        if (strcasecmp(ct, tern_img_format_mime(f)) == 0)
+            return 1;
+    return 0;
+}
+
 /* 1 for a declared type the header may replace: none, octet-stream or a raster type. */
 static int replaceable(const char *ct)
 {
-    return !ct || !ct[0] || strcasecmp(ct, "application/octet-stream") == 0 || media_is_raster(ct);
+    return !ct || !ct[0] || strcasecmp(ct, "application/octet-stream") == 0 || raster(ct);
 }
 
 void media_image_probe(media_store *ms, int64_t app, const char *id, const char *declared, int64_t max_pixels,
@@ -74,7 +83,7 @@ void media_image_probe(media_store *ms, int64_t app, const char *id, const char 
     tern_free(b);
     close(fd);
     if (rc != TERN_IMG_OK) {
-        if (media_is_raster(out->content_type)) /* an SVG or HTML file claiming to be a PNG */
+        if (raster(out->content_type)) /* an SVG or HTML file claiming to be a PNG */
             snprintf(out->content_type, sizeof out->content_type, "application/octet-stream");
         return;
     }
@@ -87,20 +96,4 @@ void media_image_probe(media_store *ms, int64_t app, const char *id, const char 
         snprintf(out->content_type, sizeof out->content_type, "%s", tern_img_format_mime(info.format));
     if ((int64_t)info.width * (int64_t)info.height > max_pixels || info.format == TERN_IMG_BMP)
         out->thumbs = STORE_MEDIA_THUMB_NEVER;
-}
-
-int thumb_store_id(const char *id, int box, char *out, size_t outsz)
-{
-    int n = snprintf(out, outsz, "%s.t%d", id, box);
-    return n > 0 && (size_t)n < outsz ? 0 : -1;
-}
-
-void thumb_remove(media_store *ms, int64_t app, const char *id)
-{
-    static const int boxes[2] = {THUMB_SMALL, THUMB_LARGE};
-    for (int i = 0; i < 2; i++) {
-        char tid[96];
-        if (thumb_store_id(id, boxes[i], tid, sizeof tid) == 0)
-            ms->ops->remove(ms, app, tid);
-    }
 }

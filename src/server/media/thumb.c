@@ -28,8 +28,9 @@
 #include "core/alloc.h"
 #include "core/imgsize.h"
 #include "core/log.h"
-#include "media/media.h"
 #include "store/store.h"
+
+#define THUMB_ID_MAX 65 /* a media id and its NUL (store_media.id) */
 
 /* ---- libvips ------------------------------------------------------------------------------ */
 
@@ -75,11 +76,13 @@ static int save_jpeg(VipsImage *in, void **buf, size_t *n)
 }
 
 /* libjpeg's own scale for a JPEG of w x h whose large thumbnail is lw x lh: the smallest
- * decode (1/8, 1/4, 1/2, 1) still at least that large. */
+ * decode (1/8, 1/4, 1/2, 1) still at least that large, counted with the division rounded
+ * down (never a side of 0: libvips 8.14 aborts on the 0-pixel image that shrink 8 makes
+ * of a 1x1 JPEG; test_thumb). */
 static int jpeg_shrink(int w, int h, int lw, int lh)
 {
     int shrink = 8;
-    while (shrink > 1 && ((w + shrink - 1) / shrink < lw || (h + shrink - 1) / shrink < lh))
+    while (shrink > 1 && (w / shrink < lw || h / shrink < lh))
         shrink /= 2;
     return shrink;
 }
@@ -187,6 +190,22 @@ out:
     return rc;
 }
 
+int thumb_store_id(const char *id, int box, char *out, size_t outsz)
+{
+    int n = snprintf(out, outsz, "%s.t%d", id, box);
+    return n > 0 && (size_t)n < outsz ? 0 : -1;
+}
+
+void thumb_remove(media_store *ms, int64_t app, const char *id)
+{
+    static const int boxes[2] = {THUMB_SMALL, THUMB_LARGE};
+    for (int i = 0; i < 2; i++) {
+        char tid[96];
+        if (thumb_store_id(id, boxes[i], tid, sizeof tid) == 0)
+            ms->ops->remove(ms, app, tid);
+    }
+}
+
 /* ---- the pool ------------------------------------------------------------------------------ */
 
 typedef struct waiter {
@@ -197,7 +216,7 @@ typedef struct waiter {
 
 typedef struct job {
     int64_t app;
-    char id[MEDIA_ID_LEN + 1];
+    char id[THUMB_ID_MAX];
     int w, h;
     int requested; /* a download waits for it: ahead of the eager jobs */
     int queued;    /* in the queue (not yet taken by a worker) */
@@ -221,7 +240,7 @@ struct thumb_pool {
 /* The row update after a job: allocated, freed by its completion on the writer. */
 typedef struct thumbs_op {
     store_op op;
-    char id[MEDIA_ID_LEN + 1];
+    char id[THUMB_ID_MAX];
 } thumbs_op;
 
 static void thumbs_op_done(store_op *op)
@@ -500,9 +519,8 @@ static job *new_job(int64_t app, const char *id, int w, int h)
     return j;
 }
 
-void media_image_committed(server *s, int64_t app, const char *id, const media_image *img)
+void thumb_queue(thumb_pool *p, int64_t app, const char *id, const media_image *img)
 {
-    thumb_pool *p = media_thumb_pool(s);
     if (!p || img->format == TERN_IMG_NONE || (img->thumbs & STORE_MEDIA_THUMB_NEVER))
         return;
     pthread_mutex_lock(&p->mu);
@@ -520,9 +538,9 @@ void media_image_committed(server *s, int64_t app, const char *id, const media_i
     pthread_mutex_unlock(&p->mu);
 }
 
-int thumb_request(server *s, int64_t app, const char *id, int w, int h, void (*done)(void *ud, int rc), void *ud)
+int thumb_request(thumb_pool *p, int64_t app, const char *id, int w, int h, void (*done)(void *ud, int rc),
+                  void *ud)
 {
-    thumb_pool *p = media_thumb_pool(s);
     if (!p)
         return TERN_ERR_SHUTTING_DOWN;
     int rc = TERN_OK;

@@ -1,16 +1,14 @@
 /*
- * thumb.h — image facts and thumbnails of uploaded media (issue 9, "Images"):
- *   - media_image_probe reads a committed file's head (tern_img_probe, no decoding) and
- *     says what the media row stores: width, height, Tencent's imageFormat, animated, the
- *     content type to serve it with, and STORE_MEDIA_THUMB_NEVER when no thumbnail will
- *     ever be made (over --media-max-pixels, or a format libvips is not allowed to read);
+ * thumb.h — thumbnails of uploaded images (issue 9, "Images"; the facts read from the
+ * header before: probe.h):
  *   - a bounded pool of worker threads of its own makes the 198-px and 720-px JPEG
  *     thumbnails with libvips (shrink-on-load, EXIF auto-rotated, first frame, exactly
  *     the size of tern_img_fit), stores them beside the original under derived ids
  *     (thumb_store_id) with the store's tmp + fsync + rename commit, and records them in
  *     the row (STORE_OP_MEDIA_THUMBS). Thumbnails are queued eagerly when an upload is
- *     committed (media_image_committed); a download of a thumbnail that does not exist
- *     yet joins the job in flight or queues one first in line (thumb_request).
+ *     committed (thumb_queue, through media.h's media_image_committed); a download of a
+ *     thumbnail that does not exist yet joins the job in flight or queues one first in
+ *     line (thumb_request).
  *
  * libvips runs with untrusted loaders blocked (ImageMagick, PDF, SVG, ...), one thread
  * per operation, a small operation cache, and fail-on-truncated: libvips never runs on
@@ -27,35 +25,11 @@
 
 #include "context.h"
 #include "media/media_store.h"
+#include "media/probe.h"
 
 /* The two thumbnail sizes (long side, px): Tencent imageInfoArray types 1 and 2. */
 #define THUMB_SMALL 198
 #define THUMB_LARGE 720
-/* How much of a file's head media_image_probe reads at most. */
-#define THUMB_PROBE_MAX (256 * 1024)
-
-/* What the media row stores about a file (0s when it is not an image). */
-typedef struct media_image {
-    int format;        /* TERN_IMG_* (core/imgsize.h), TERN_IMG_NONE when not an image */
-    int width, height; /* as displayed (EXIF orientation applied) */
-    int img_format;    /* Tencent imageFormat (tern_img_tim_format); 0 when not an image */
-    int animated;
-    int thumbs;               /* STORE_MEDIA_THUMB_NEVER or 0 (none made yet) */
-    char content_type[128];   /* the type to store and serve the file with */
-} media_image;
-
-/* Reads the head of the committed file (app, id) of ms (up to THUMB_PROBE_MAX bytes,
- * more only as tern_img_probe asks) and fills *out. declared is the content type the
- * client sent ("" or NULL: none). The stored type: a known image gets its format's type
- * when declared is missing, application/octet-stream or another raster type (the header
- * wins); a file that is no image we know but claims a raster type (an SVG or HTML file
- * labelled image/png) gets application/octet-stream, so it is never served inline; any
- * other declared type is kept. An image of more than max_pixels pixels, or a BMP (libvips
- * reads BMP only through ImageMagick, which is blocked), gets thumbs
- * STORE_MEDIA_THUMB_NEVER. Blocks on the disk: libuv's pool, never an I/O loop. A file
- * that cannot be read is "not an image" (the upload itself already succeeded). */
-void media_image_probe(media_store *ms, int64_t app, const char *id, const char *declared, int64_t max_pixels,
-                       media_image *out);
 
 /* The store id of the thumbnail of id at box (198 or 720): "<id>.t<box>", which no
  * client id matches (media_id_valid), into out. 0, or -1 if out is too small. */
@@ -87,19 +61,19 @@ thumb_pool *thumb_pool_new(server *s, media_store *ms, int workers, int queue_ma
 void thumb_pool_stop(thumb_pool *p);
 void thumb_pool_free(thumb_pool *p);
 
-/* An upload of (app, id) with the facts img has just had its row committed: queues its
- * thumbnails if it is an image that gets some. Never blocks (a mutex): may run on an I/O
- * loop. When the queue is full the job is not queued: the first download of a thumbnail
- * makes it (thumb_request). Also the entry point for any other upload path (Easemob
- * chatfiles): call media_image_probe on the pool after the file's commit, store its
- * facts in the row, then this after the row's commit. */
-void media_image_committed(server *s, int64_t app, const char *id, const media_image *img);
+/* Queues the thumbnails of (app, id), an image with the facts img whose row is committed,
+ * if it gets some. Never blocks (a mutex): may run on an I/O loop. When the queue is full
+ * the job is not queued: the first download of a thumbnail makes it (thumb_request).
+ * Callers go through media_image_committed (media.h). */
+void thumb_queue(thumb_pool *p, int64_t app, const char *id, const media_image *img);
 
 /* A download wants the thumbnails of (app, id), displayed size w x h: done(ud, rc) is
  * called once, on a worker thread, when they are in the store (rc TERN_OK) or will never
- * be (TERN_ERR_MEDIA_NO_THUMB), or TERN_ERR_SHUTTING_DOWN. Joins a job in flight for the
- * same file, else queues one ahead of the eager ones. Returns TERN_OK (done will be
- * called), or TERN_ERR_OVERLOADED when twice queue_max jobs wait (done is not called). */
-int thumb_request(server *s, int64_t app, const char *id, int w, int h, void (*done)(void *ud, int rc), void *ud);
+ * be (TERN_ERR_MEDIA_NO_THUMB), or another code (TERN_ERR_SHUTTING_DOWN, a store
+ * failure). Joins a job in flight for the same file, else queues one ahead of the eager
+ * ones. Returns TERN_OK (done will be called), or TERN_ERR_OVERLOADED when twice
+ * queue_max jobs wait, TERN_ERR_SHUTTING_DOWN (done is not called then). */
+int thumb_request(thumb_pool *p, int64_t app, const char *id, int w, int h, void (*done)(void *ud, int rc),
+                  void *ud);
 
 #endif

@@ -546,7 +546,7 @@ static int thumb_download(rctx *x, const http_msg *m, const store_media *row, in
     *tw = t;
     r->ud = tw;
     r->free_ud = tern_free;
-    int rc = thumb_request(rest_server(x), x->app.id, row->id, row->width, row->height, thumb_ready, r);
+    int rc = thumb_request(media_thumb_pool(rest_server(x)), x->app.id, row->id, row->width, row->height, thumb_ready, r);
     if (rc != TERN_OK) {
         rest_op_free(r);
         rest_reply_err(x, rc);

@@ -157,6 +157,23 @@ static void test_make(void **state)
         assert_int_equal(make(j, n, sizes[i][0], sizes[i][1], 50000000, NULL), 0);
         g_free(j);
     }
+    static const char *const other[] = {".png", ".webp", ".gif"};
+    static const int small[][2] = {{1, 1}, {5000, 7}, {7, 5000}, {800, 600}};
+    for (size_t f = 0; f < 3; f++)
+        for (size_t i = 0; i < 4; i++) {
+            VipsImage *im;
+            assert_int_equal(vips_black(&im, small[i][0], small[i][1], "bands", 3, NULL), 0);
+            VipsImage *u;
+            assert_int_equal(vips_cast_uchar(im, &u, NULL), 0);
+            vips_image_set_int(u, "interpretation", VIPS_INTERPRETATION_sRGB);
+            void *b;
+            size_t bn;
+            assert_int_equal(vips_image_write_to_buffer(u, other[f], &b, &bn, NULL), 0);
+            assert_int_equal(make(b, bn, small[i][0], small[i][1], 50000000, NULL), 0);
+            g_free(b);
+            g_object_unref(u);
+            g_object_unref(im);
+        }
     size_t n;
     void *j = jpeg(1000, 600, 8, &n); /* orientation 8: displayed 600x1000 */
     assert_int_equal(make(j, n, 600, 1000, 50000000, NULL), 0);

@@ -113,39 +113,18 @@ static int get_media(it_server *s, const char *method, const char *path, const c
     return it_http_raw(s->port, req, (size_t)n, IT_WAIT_MS, out);
 }
 
-/* Files below dir (recursively), not counting directories. */
-static int count_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char p[1024];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (stat(p, &st) == 0)
-            n += S_ISDIR(st.st_mode) ? count_files(p) : 1;
-    }
-    closedir(d);
-    return n;
-}
-
 static int media_tmp_files(it_server *s)
 {
     char p[512];
     snprintf(p, sizeof p, "%s/media/tmp", s->dir);
-    return count_files(p);
+    return it_count_files(p);
 }
 
 static int media_files(it_server *s)
 {
     char p[512];
     snprintf(p, sizeof p, "%s/media", s->dir);
-    return count_files(p) - media_tmp_files(s);
+    return it_count_files(p) - media_tmp_files(s);
 }
 
 static void expect_err(const it_http_resp *r, int status, int code)
@@ -519,13 +498,13 @@ static void test_disk_full(void **state)
     it_http_resp_free(&r);
     char tmp[300];
     snprintf(tmp, sizeof tmp, "%s/tmp", tiny);
-    assert_int_equal(count_files(tmp), 0);
-    assert_int_equal(count_files(tiny), 0);
+    assert_int_equal(it_count_files(tmp), 0);
+    assert_int_equal(it_count_files(tiny), 0);
     /* The space is back: a small file goes through. */
     upload(s, "/demo/demo", it_app_token(s), "text/plain", "small", data, 1000, &r);
     assert_int_equal(r.status, 200);
     it_http_resp_free(&r);
-    assert_int_equal(count_files(tiny), 1);
+    assert_int_equal(it_count_files(tiny), 1);
     free(data);
 }
 

@@ -15,7 +15,6 @@
  * TERN_IMGSIZE_SEEDS=DIR set, the first 16 KiB of every uploaded file are also written to
  * DIR as it_<name> (the seeds of fuzz_imgsize, tests/fuzz/corpus/fuzz_imgsize).
  */
-#include <dirent.h>
 #include <setjmp.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -370,32 +369,22 @@ static void check_upload(it_server *s, const char *ctype, const char *name, cons
     assert_string_equal(rw.content_type, want_ct);
 }
 
-static int count_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char p[1024];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (stat(p, &st) == 0)
-            n += S_ISDIR(st.st_mode) ? count_files(p) : 1;
-    }
-    closedir(d);
-    return n;
-}
-
 static int media_files(it_server *s)
 {
     char p[512], t[600];
     snprintf(p, sizeof p, "%s/media", s->dir);
     snprintf(t, sizeof t, "%s/tmp", p);
-    return count_files(p) - count_files(t);
+    return it_count_files(p) - it_count_files(t);
+}
+
+/* check_upload, then both thumbnails of the displayed size w x h; frees b. */
+static void check_image(it_server *s, const char *ctype, const char *name, blob *b, int w, int h, int fmt,
+                        const char *want_ct, char *id)
+{
+    check_upload(s, ctype, name, b, w, h, fmt, 0, want_ct, id);
+    check_thumb(s, id, w, h, 198);
+    check_thumb(s, id, w, h, 720); /* an image smaller than the box: its own size, re-encoded */
+    blob_free(b);
 }
 
 /* ---- the tests ------------------------------------------------------------------------------ */
@@ -407,17 +396,12 @@ static void test_formats(void **state)
     char id[33];
 
     blob b = make_jpeg(1600, 1200, 1);
-    check_upload(s, "image/jpeg", "a.jpg", &b, 1600, 1200, 1, 0, "image/jpeg", id);
+    check_image(s, "image/jpeg", "a.jpg", &b, 1600, 1200, 1, "image/jpeg", id);
     assert_int_equal(wait_thumbs(s, id, 3), 3);
-    check_thumb(s, id, 1600, 1200, 198);
-    check_thumb(s, id, 1600, 1200, 720);
-    blob_free(&b);
 
     /* EXIF orientation 6: stored 400x300, displayed 300x400; no declared type. */
     b = make_jpeg(400, 300, 6);
-    check_upload(s, "application/octet-stream", "r.JPG", &b, 300, 400, 1, 0, "image/jpeg", id);
-    check_thumb(s, id, 300, 400, 198);
-    check_thumb(s, id, 300, 400, 720); /* smaller than the box: its own size, re-encoded */
+    check_image(s, "application/octet-stream", "r.JPG", &b, 300, 400, 1, "image/jpeg", id);
     /* Turned, not squeezed: red grows with the stored x, which is the displayed y. */
     for (int box = THUMB_BOX_SMALL; box; box = box == THUMB_BOX_SMALL ? THUMB_BOX_LARGE : 0) {
         double top, bottom;
@@ -425,37 +409,24 @@ static void test_formats(void **state)
         if (!(top + 50 < bottom))
             fail_msg("thumb %d of the EXIF-6 JPEG not rotated: red top %.0f, bottom %.0f", box, top, bottom);
     }
-    blob_free(&b);
 
     /* 1x1: once a 0-pixel decode that aborted ternd inside libvips. */
     b = make_jpeg(1, 1, 1);
-    check_upload(s, "image/jpeg", "dot.jpg", &b, 1, 1, 1, 0, "image/jpeg", id);
-    check_thumb(s, id, 1, 1, 198);
-    check_thumb(s, id, 1, 1, 720);
-    blob_free(&b);
+    check_image(s, "image/jpeg", "dot.jpg", &b, 1, 1, 1, "image/jpeg", id);
 
     /* A large JPEG: decoded at a reduced scale, still rotated and exact. */
     b = make_jpeg(3000, 2000, 6);
-    check_upload(s, "image/jpeg", "big6.jpg", &b, 2000, 3000, 1, 0, "image/jpeg", id);
-    check_thumb(s, id, 2000, 3000, 198);
-    check_thumb(s, id, 2000, 3000, 720);
-    blob_free(&b);
+    check_image(s, "image/jpeg", "big6.jpg", &b, 2000, 3000, 1, "image/jpeg", id);
 
     VipsImage *im = gradient(1000, 250, 4);
     b = save(im, ".png");
     g_object_unref(im);
-    check_upload(s, "image/png", "alpha.png", &b, 1000, 250, 3, 0, "image/png", id);
-    check_thumb(s, id, 1000, 250, 198);
-    check_thumb(s, id, 1000, 250, 720);
-    blob_free(&b);
+    check_image(s, "image/png", "alpha.png", &b, 1000, 250, 3, "image/png", id);
 
     im = gradient(640, 480, 3);
     b = save(im, ".webp");
     g_object_unref(im);
-    check_upload(s, "", "w.webp", &b, 640, 480, 255, 0, "image/webp", id);
-    check_thumb(s, id, 640, 480, 198);
-    check_thumb(s, id, 640, 480, 720);
-    blob_free(&b);
+    check_image(s, "", "w.webp", &b, 640, 480, 255, "image/webp", id);
 
     /* Animated GIF: animated 1, the thumbnail is the first (black) frame. */
     b = make_gif(300, 200);

@@ -92,9 +92,12 @@ static int child(const char *self, const char *mode, const char *path, long *cpu
     close(p[0]);
     int st;
     waitpid(pid, &st, 0);
-    if (n <= 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || sscanf(buf, "%ld %ld", cpu, rss) != 2)
+    if (n <= 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
         return -1;
-    return 0;
+    char *end;
+    *cpu = strtol(buf, &end, 10);
+    *rss = strtol(end, &end, 10);
+    return end != buf && (*end == '\n' || *end == 0) ? 0 : -1;
 }
 
 static int cmp(const void *a, const void *b)
@@ -112,11 +115,11 @@ static long median(long *v, int n)
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "make") == 0)
-        return make(argv[2], atof(argv[3]));
+        return make(argv[2], strtod(argv[3], NULL));
     if (argc == 3 && (strcmp(argv[1], "base") == 0 || strcmp(argv[1], "thumb") == 0))
         return run(argv[2], strcmp(argv[1], "thumb") == 0);
     /* command-line numbers, not network bytes */
-    int runs = argc > 1 ? atoi(argv[1]) : 7;
+    int runs = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 7;
     const char *sigma = argc > 2 ? argv[2] : "8";
     if (runs < 1 || runs > 100)
         runs = 7;

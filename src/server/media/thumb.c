@@ -224,6 +224,11 @@ typedef struct job {
     struct job *next;
 } job;
 
+typedef struct worker {
+    struct thumb_pool *p;
+    size_t slot; /* its entry of running[] */
+} worker;
+
 struct thumb_pool {
     server *s;
     media_store *ms;
@@ -235,6 +240,7 @@ struct thumb_pool {
     size_t nqueued, queue_max;
     int nworkers, stopping, stopped;
     pthread_t *threads;
+    worker *workers;
 };
 
 /* The row update after a job: allocated, freed by its completion on the writer. */
@@ -368,10 +374,9 @@ static void finish_job(job *j, int rc)
 
 static void *worker_main(void *arg)
 {
-    void **a = arg;
-    thumb_pool *p = a[0];
-    size_t slot = (size_t)(uintptr_t)a[1];
-    tern_free(a);
+    worker *wk = arg;
+    thumb_pool *p = wk->p;
+    size_t slot = wk->slot;
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (!p->head && !p->stopping)
@@ -412,12 +417,10 @@ thumb_pool *thumb_pool_new(server *s, media_store *ms, int workers, int queue_ma
     pthread_cond_init(&p->cv, NULL);
     p->running = tern_calloc((size_t)workers, sizeof(job *));
     p->threads = tern_calloc((size_t)workers, sizeof(pthread_t));
+    p->workers = tern_calloc((size_t)workers, sizeof(worker));
     for (int i = 0; i < workers; i++) {
-        void **a = tern_malloc(2 * sizeof(void *));
-        a[0] = p;
-        a[1] = (void *)(uintptr_t)i;
-        if (pthread_create(&p->threads[i], NULL, worker_main, a) != 0) {
-            tern_free(a);
+        p->workers[i] = (worker){.p = p, .slot = (size_t)i};
+        if (pthread_create(&p->threads[i], NULL, worker_main, &p->workers[i]) != 0) {
             LOG_ERROR("thumbnails: cannot start worker %d", i);
             break;
         }
@@ -460,6 +463,7 @@ void thumb_pool_free(thumb_pool *p)
     pthread_cond_destroy(&p->cv);
     tern_free(p->running);
     tern_free(p->threads);
+    tern_free(p->workers);
     tern_free(p);
 }
 

@@ -270,6 +270,12 @@ int stream_send_user(rctx *x, const http_msg *m);                      /* stream
 int media_upload_head(rctx *x, const http_msg *m, size_t *limit);      /* media.c */
 int media_upload(rctx *x, const http_msg *m);                          /* media.c */
 int media_download(rctx *x, const http_msg *m);                        /* media.c */
+/* 1 if m's If-None-Match names etag (with its quotes) or is "*". media.c */
+int media_etag_match(const http_msg *m, const char *etag);
+/* The download of row (found, allowed, not expired) with ?thumb=198|720: answers and
+ * returns the handler's result (0, or 1 when the answer comes later); -1 without a thumb
+ * query (nothing answered: the file itself is wanted). media_thumb.c */
+int media_thumb_get(rctx *x, const http_msg *m, const store_media *row);
 int media_session_create(rctx *x, const http_msg *m);                  /* media.c: resumable */
 int media_session_status(rctx *x, const http_msg *m);                  /* media.c */
 int media_session_put_head(rctx *x, const http_msg *m, size_t *limit); /* PUT's body: media_upload */

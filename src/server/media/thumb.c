@@ -46,9 +46,12 @@ static void lib_init_once(void)
     /* Only the loaders fit for hostile input: no ImageMagick, PDF, SVG, matlab, ... */
     vips_block_untrusted_set(TRUE);
     vips_concurrency_set(1); /* the pool is the parallelism */
-    vips_cache_set_max(16);
-    vips_cache_set_max_mem(16 * 1024 * 1024);
-    vips_cache_set_max_files(8);
+    /* No operation cache: every job reads another file, so a cached operation would only
+     * pin its source (the descriptor of a file the sweeper may have removed) and its
+     * decoded pixels (test_thumb checks no descriptor stays open). */
+    vips_cache_set_max(0);
+    vips_cache_set_max_mem(0);
+    vips_cache_set_max_files(0);
     lib_ok = 1;
 }
 

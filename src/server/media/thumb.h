@@ -11,7 +11,7 @@
  *     line (thumb_request).
  *
  * libvips runs with untrusted loaders blocked (ImageMagick, PDF, SVG, ...), one thread
- * per operation, a small operation cache, and fail-on-truncated: libvips never runs on
+ * per operation, no operation cache, and fail-on-truncated: libvips never runs on
  * an I/O loop. The pixel limit is checked from the header before any decode, and again
  * from libvips' own header read before the pixels are read.
  *
@@ -48,7 +48,7 @@ int thumb_make(int fd, int w, int h, int64_t max_pixels, void **small, size_t *s
                size_t *large_n);
 void thumb_buf_free(void *p);
 /* Initialises libvips for the thumbnailer (once per process; the later calls do
- * nothing): untrusted loaders blocked, concurrency 1, a small cache. 0 or -1. */
+ * nothing): untrusted loaders blocked, concurrency 1, no operation cache. 0 or -1. */
 int thumb_lib_init(void);
 
 typedef struct thumb_pool thumb_pool;

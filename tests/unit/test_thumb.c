@@ -186,6 +186,21 @@ static void test_make(void **state)
             g_object_unref(u);
             g_object_unref(im);
         }
+    for (int bands = 2; bands <= 4; bands += 2) { /* grey + alpha, RGBA: flattened on white */
+        VipsImage *im, *u;
+        assert_int_equal(vips_black(&im, 400, 300, "bands", bands, NULL), 0);
+        assert_int_equal(vips_cast_uchar(im, &u, NULL), 0);
+        vips_image_set_int(u, "interpretation", bands == 2 ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB);
+        void *b;
+        size_t bn;
+        assert_int_equal(vips_image_write_to_buffer(u, ".png", &b, &bn, NULL), 0);
+        double avg = 0;
+        assert_int_equal(make(b, bn, 400, 300, 50000000, &avg), 0);
+        assert_true(avg > 235); /* fully transparent: white */
+        g_free(b);
+        g_object_unref(u);
+        g_object_unref(im);
+    }
     size_t n;
     void *j = jpeg(1000, 600, 8, &n); /* orientation 8: displayed 600x1000 */
     assert_int_equal(make(j, n, 600, 1000, 50000000, NULL), 0);

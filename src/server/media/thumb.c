@@ -158,7 +158,7 @@ int thumb_make(int fd, int w, int h, int64_t max_pixels, void **small, size_t *s
     if (load_large(src, w, h, lw, lh, &big) != 0)
         goto out;
     if (vips_image_hasalpha(big)) {
-        white = vips_array_double_newv(3, 255.0, 255.0, 255.0);
+        white = vips_array_double_newv(1, 255.0); /* one value, for every band */
         if (vips_flatten(big, &flat, "background", white, NULL) != 0)
             goto out;
     } else {

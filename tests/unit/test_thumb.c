@@ -104,7 +104,7 @@ static void test_probe_types(void **state)
     assert_int_equal(im.format, TERN_IMG_BMP);
     assert_int_equal(im.width, 3);
     assert_int_equal(im.img_format, 4);
-    assert_int_equal(im.thumbs, STORE_MEDIA_THUMB_NEVER);
+    assert_int_equal(im.thumbs, 0);
     assert_string_equal(im.content_type, "image/bmp");
 }
 
@@ -232,6 +232,97 @@ static void test_make(void **state)
     g_object_unref(both);
 }
 
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A w x h BMP (bpp 8 with a palette, 24 or 32; top-down with a negative height): the top
+ * half of the picture red, the bottom half blue. malloc'd. */
+static uint8_t *make_bmp(int w, int h, int bpp, int topdown, size_t *n)
+{
+    size_t stride = (size_t)((w * bpp + 31) / 32) * 4, pal = bpp == 8 ? 1024 : 0, off = 54 + pal;
+    *n = off + stride * (size_t)h;
+    uint8_t *p = calloc(1, *n);
+    p[0] = 'B';
+    p[1] = 'M';
+    put32(p + 2, (uint32_t)*n);
+    put32(p + 10, (uint32_t)off);
+    put32(p + 14, 40);
+    put32(p + 18, (uint32_t)w);
+    put32(p + 22, topdown ? (uint32_t)-h : (uint32_t)h);
+    p[26] = 1;
+    p[28] = (uint8_t)bpp;
+    if (bpp == 8) {
+        p[54 + 2] = 255; /* 0: red (B, G, R, 0) */
+        p[58 + 0] = 255; /* 1: blue */
+    }
+    for (int fr = 0; fr < h; fr++) {
+        int y = topdown ? fr : h - 1 - fr, red = y < h / 2;
+        uint8_t *row = p + off + (size_t)fr * stride;
+        for (int x = 0; x < w; x++) {
+            if (bpp == 8)
+                row[x] = red ? 0 : 1;
+            else
+                row[x * (bpp / 8) + (red ? 2 : 0)] = 255;
+        }
+    }
+    return p;
+}
+
+/* BMP is read by thumb.c itself (libvips would need ImageMagick): sizes, orientation of
+ * the rows, palettes, and the refusals. */
+static void test_bmp(void **state)
+{
+    (void)state;
+    static const int cases[][4] = {{4000, 3000, 24, 0}, {641, 479, 32, 1}, {300, 200, 8, 0}, {1, 1, 24, 1},
+                                   {5000, 7, 24, 0},    {7, 5000, 8, 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n;
+        uint8_t *b = make_bmp(cases[i][0], cases[i][1], cases[i][2], cases[i][3], &n);
+        assert_int_equal(make(b, n, cases[i][0], cases[i][1], 50000000, NULL), 0);
+        free(b);
+    }
+    /* The top of the thumbnail is red, the bottom blue, bottom-up or top-down. */
+    for (int td = 0; td < 2; td++) {
+        size_t n;
+        uint8_t *b = make_bmp(800, 600, 24, td, &n);
+        put(b, n);
+        uint64_t size;
+        int fd = ms->ops->open_read(ms, 1, ID, &size);
+        void *sm, *l;
+        size_t sn, ln;
+        assert_int_equal(thumb_make(fd, 800, 600, 50000000, &sm, &sn, &l, &ln), 0);
+        close(fd);
+        VipsImage *im = vips_image_new_from_buffer(sm, sn, "", NULL);
+        double top, bottom, *v;
+        int nv;
+        assert_int_equal(vips_getpoint(im, &v, &nv, 99, 5, NULL), 0);
+        top = v[0] - v[2]; /* red - blue */
+        g_free(v);
+        assert_int_equal(vips_getpoint(im, &v, &nv, 99, vips_image_get_height(im) - 5, NULL), 0);
+        bottom = v[0] - v[2];
+        g_free(v);
+        if (!(top > 200 && bottom < -200))
+            fail_msg("BMP topdown %d: top red-blue %.0f, bottom %.0f", td, top, bottom);
+        g_object_unref(im);
+        thumb_buf_free(sm);
+        thumb_buf_free(l);
+        free(b);
+    }
+    /* Truncated, RLE-compressed, 16 bits: none. */
+    size_t n;
+    uint8_t *b = make_bmp(100, 100, 24, 0, &n);
+    assert_int_equal(make(b, n - 1, 100, 100, 50000000, NULL), -1);
+    b[30] = 1; /* BI_RLE8 */
+    assert_int_equal(make(b, n, 100, 100, 50000000, NULL), -1);
+    b[30] = 0;
+    b[28] = 16;
+    assert_int_equal(make(b, n, 100, 100, 50000000, NULL), -1);
+    free(b);
+}
+
 static void test_ids(void **state)
 {
     (void)state;
@@ -270,6 +361,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_probe_types),
         cmocka_unit_test(test_make),
+        cmocka_unit_test(test_bmp),
         cmocka_unit_test(test_ids),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -94,6 +94,6 @@ void media_image_probe(media_store *ms, int64_t app, const char *id, const char 
     out->animated = info.animated;
     if (replaceable(declared))
         snprintf(out->content_type, sizeof out->content_type, "%s", tern_img_format_mime(info.format));
-    if ((int64_t)info.width * (int64_t)info.height > max_pixels || info.format == TERN_IMG_BMP)
+    if ((int64_t)info.width * (int64_t)info.height > max_pixels)
         out->thumbs = STORE_MEDIA_THUMB_NEVER;
 }

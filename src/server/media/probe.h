@@ -3,8 +3,8 @@
  * "Images"): the committed file's head goes through tern_img_probe (core/imgsize.h) and
  * the result is what the media row stores: width, height, Tencent's imageFormat,
  * animated, the content type to serve the file with, and STORE_MEDIA_THUMB_NEVER when no
- * thumbnail will ever be made (over --media-max-pixels, or a format libvips is not
- * allowed to read). The thumbnails themselves: thumb.h.
+ * thumbnail will ever be made (over --media-max-pixels). The thumbnails themselves:
+ * thumb.h.
  */
 #ifndef TERN_MEDIA_PROBE_H
 #define TERN_MEDIA_PROBE_H
@@ -31,8 +31,7 @@ typedef struct media_image {
  * when declared is missing, application/octet-stream or another raster type (the header
  * wins); a file that is no image we know but claims a raster type (an SVG or HTML file
  * labelled image/png) gets application/octet-stream, so it is never served inline; any
- * other declared type is kept. An image of more than max_pixels pixels, or a BMP (libvips
- * reads BMP only through ImageMagick, which is blocked), gets thumbs
+ * other declared type is kept. An image of more than max_pixels pixels gets thumbs
  * STORE_MEDIA_THUMB_NEVER. Blocks on the disk: libuv's pool, never an I/O loop. A file
  * that cannot be read is "not an image" (the upload itself already succeeded). */
 void media_image_probe(media_store *ms, int64_t app, const char *id, const char *declared, int64_t max_pixels,

@@ -9,7 +9,8 @@
  * white, and the 198 box is resized from that image in memory. Both sizes are forced to
  * tern_img_fit's exact numbers (VIPS_SIZE_FORCE: the aspect ratio then differs from the
  * original's by under a pixel's rounding). An image smaller than a box is re-encoded at
- * its own size, so a thumbnail is always a JPEG.
+ * its own size, so a thumbnail is always a JPEG. A BMP, which libvips reads only through
+ * ImageMagick (blocked), is read here, row by row (bmp_load).
  *
  * The queue holds jobs; a job carries its waiters (downloads waiting for it). Requests go
  * in front of the eager jobs queued at upload, so a viewer never waits behind a burst of
@@ -99,6 +100,104 @@ static int resize_exact(VipsImage *in, int tw, int th, VipsImage **out)
     return vips_resize(in, out, hs, "vscale", vs, "kernel", VIPS_KERNEL_LINEAR, NULL) == 0 ? 0 : -1;
 }
 
+/* ---- BMP: libvips reads it only through ImageMagick (blocked), so it is read here ---- */
+
+static uint32_t le16(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+    return le16(p) | le16(p + 2) << 16;
+}
+
+/* Reads n bytes at off of fd; 0 or -1 (short read included). */
+static int read_at(int fd, void *b, size_t n, uint64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, (char *)b + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+/* A BMP (uncompressed, 8 bits with a palette, 24 or 32 bits) at fd, box-averaged while it
+ * is read row by row by the largest whole factor that keeps it at least lw x lh, as an
+ * 8-bit sRGB image in memory (under 1440 px on its long side, as for a JPEG). Rows are
+ * read one at a time (pread), so a 150 MB BMP costs a row buffer and one row of sums.
+ * 0, or -1 for anything else (RLE, bit fields, 1/4/16 bits, truncated). */
+static int bmp_load(int fd, int lw, int lh, VipsImage **out)
+{
+    uint8_t h[54 + 1024];
+    if (read_at(fd, h, 54, 0) != 0 || h[0] != 'B' || h[1] != 'M')
+        return -1;
+    uint32_t off = le32(h + 10), hsize = le32(h + 14);
+    if (hsize < 40 || hsize > 124 || le32(h + 30) != 0 || le16(h + 26) != 1)
+        return -1; /* core headers, compression and bit fields: not here */
+    int64_t w = (int32_t)le32(h + 18), hh = (int32_t)le32(h + 22);
+    int bpp = (int)le16(h + 28), topdown = hh < 0;
+    if (hh < 0)
+        hh = -hh;
+    if (w < 1 || hh < 1 || w > 65535 * 4 || hh > 65535 * 4 || (bpp != 8 && bpp != 24 && bpp != 32))
+        return -1;
+    uint8_t pal[256][4] = {{0}};
+    if (bpp == 8) {
+        uint32_t n = le32(h + 46);
+        n = n == 0 || n > 256 ? 256 : n;
+        if (read_at(fd, pal, (size_t)n * 4, 14 + (uint64_t)hsize) != 0)
+            return -1;
+    }
+    size_t stride = (size_t)((w * bpp + 31) / 32) * 4;
+    int64_t k = 1;
+    while (w / (k + 1) >= lw && hh / (k + 1) >= lh)
+        k++;
+    int64_t ow = w / k, oh = hh / k;
+    uint8_t *row = tern_malloc(stride), *img = tern_malloc((size_t)(ow * oh * 3));
+    uint32_t *sum = tern_calloc((size_t)(ow * 3), sizeof(uint32_t));
+    int rc = 0;
+    int64_t cur = -1; /* the output row being summed */
+    for (int64_t fr = 0; rc == 0 && fr < hh; fr++) {
+        int64_t y = topdown ? fr : hh - 1 - fr, oy = y / k;
+        if (oy >= oh)
+            continue;
+        if (read_at(fd, row, stride, off + (uint64_t)fr * stride) != 0) {
+            rc = -1;
+            break;
+        }
+        if (oy != cur) {
+            memset(sum, 0, (size_t)(ow * 3) * sizeof(uint32_t));
+            cur = oy;
+        }
+        for (int64_t x = 0; x < ow * k; x++) {
+            const uint8_t *px = bpp == 8 ? pal[row[x]] : row + x * (bpp / 8); /* B, G, R */
+            uint32_t *s3 = sum + (x / k) * 3;
+            s3[0] += px[2];
+            s3[1] += px[1];
+            s3[2] += px[0];
+        }
+        if (topdown ? y % k == k - 1 : y % k == 0) /* the last row of this band */
+            for (int64_t i = 0; i < ow * 3; i++)
+                img[oy * ow * 3 + i] = (uint8_t)(sum[i] / (uint32_t)(k * k));
+    }
+    if (rc == 0) {
+        *out = vips_image_new_from_memory_copy(img, (size_t)(ow * oh * 3), (int)ow, (int)oh, 3, VIPS_FORMAT_UCHAR);
+        if (*out)
+            vips_image_set_int(*out, "interpretation", VIPS_INTERPRETATION_sRGB);
+        else
+            rc = -1;
+    }
+    tern_free(sum);
+    tern_free(img);
+    tern_free(row);
+    return rc;
+}
+
 /* The image of src (displayed size w x h) at exactly lw x lh, auto-rotated, first frame.
  * A JPEG is decoded by libjpeg at the smallest scale that is still at least lw x lh
  * (vips_thumbnail would decode at twice that, for a sharper block shrink it does not need
@@ -150,13 +249,24 @@ int thumb_make(int fd, int w, int h, int64_t max_pixels, void **small, size_t *s
         vips_error_clear();
         return -1;
     }
-    /* The header as libvips reads it, before a pixel is decoded. */
-    head = vips_image_new_from_source(src, "", "access", VIPS_ACCESS_SEQUENTIAL, "fail_on", VIPS_FAIL_ON_TRUNCATED,
-                                      NULL);
-    if (!head || (int64_t)vips_image_get_width(head) * vips_image_get_height(head) > max_pixels)
-        goto out;
-    if (load_large(src, w, h, lw, lh, &big) != 0)
-        goto out;
+    uint8_t magic[2];
+    if (read_at(fd, magic, 2, 0) == 0 && magic[0] == 'B' && magic[1] == 'M') {
+        VipsImage *bmp = NULL;
+        if ((int64_t)w * h > max_pixels || bmp_load(fd, lw, lh, &bmp) != 0)
+            goto out;
+        int resized = resize_exact(bmp, lw, lh, &big);
+        unref(bmp);
+        if (resized != 0)
+            goto out;
+    } else {
+        /* The header as libvips reads it, before a pixel is decoded. */
+        head = vips_image_new_from_source(src, "", "access", VIPS_ACCESS_SEQUENTIAL, "fail_on",
+                                          VIPS_FAIL_ON_TRUNCATED, NULL);
+        if (!head || (int64_t)vips_image_get_width(head) * vips_image_get_height(head) > max_pixels)
+            goto out;
+        if (load_large(src, w, h, lw, lh, &big) != 0)
+            goto out;
+    }
     if (vips_image_hasalpha(big)) {
         white = vips_array_double_newv(1, 255.0); /* one value, for every band */
         if (vips_flatten(big, &flat, "background", white, NULL) != 0)

@@ -9,7 +9,8 @@
  * download; a 20000x20000 PNG bomb and a truncated JPEG upload fine and get no
  * thumbnail (7020) while ternd's RSS stays bounded; an SVG or HTML file labelled
  * image/png is stored as application/octet-stream and served as an attachment; the
- * sweeper removes the thumbnails with the original.
+ * sweeper removes the thumbnails with the original; SIGTERM while the worker decodes and
+ * a download waits stops ternd in time with exit 0.
  *
  * The test images are made here with libvips (BMP and the bomb by hand). With
  * TERN_IMGSIZE_SEEDS=DIR set, the first 16 KiB of every uploaded file are also written to
@@ -22,7 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <vips/vips.h>
 #include <zlib.h>
 
@@ -611,6 +615,50 @@ static void test_sweep(void **state)
     assert_int_equal(media_files(s), 0);
 }
 
+static int setup_one_worker(void **state)
+{
+    static const char *const args[] = {"--thumb-workers", "1", NULL};
+    *state = it_server_new(args);
+    return *state ? 0 : -1;
+}
+
+/* SIGTERM while the one worker decodes a large PNG, another job is queued and a download
+ * waits for it: ternd stops in time with exit 0 and the waiting client gets an answer or
+ * a close, never a hang. */
+static void test_stop_while_busy(void **state)
+{
+    it_server *s = *state;
+    char ids[3][33];
+    blob b = make_png_bomb(7000, 7000); /* 49 M pixels: under the limit, slow to thumbnail */
+    for (int i = 0; i < 3; i++)
+        upload_id(s, "image/png", "big.png", &b, ids[i]);
+    blob_free(&b);
+    char req[1024];
+    int n = snprintf(req, sizeof req,
+                     "GET /demo/demo/media/%s?thumb=198 HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n"
+                     "Connection: close\r\n\r\n",
+                     ids[2], it_app_token(s));
+    it_http_resp r;
+    int64_t t0 = it_now_ms();
+    pid_t pid = fork();
+    if (pid == 0) { /* the waiting download, in a child so the test can signal meanwhile */
+        it_http_raw(s->port, req, (size_t)n, 15000, &r);
+        _exit(r.status == 200 || r.status == 503 || r.status == -1 || r.status == 0 ? 0 : 1);
+    }
+    it_sleep_ms(300);
+    it_server_signal(s, SIGTERM);
+    int st = 0;
+    if (it_server_wait(s, 15000, &st) != 0)
+        fail_msg("ternd still running 15 s after SIGTERM with thumbnail jobs");
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("ternd exited with status 0x%x", st);
+    int cst = 0;
+    waitpid(pid, &cst, 0);
+    assert_true(WIFEXITED(cst) && WEXITSTATUS(cst) == 0);
+    printf("stop with thumbnail jobs took %lld ms\n", (long long)(it_now_ms() - t0));
+    assert_int_equal(it_server_restart(s), 0); /* the teardown stops it again */
+}
+
 int main(void)
 {
     if (VIPS_INIT("it_media_images") != 0)
@@ -622,6 +670,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hostile, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_not_raster, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_sweep, setup_short_ttl, it_teardown_default),
+        cmocka_unit_test_setup_teardown(test_stop_while_busy, setup_one_worker, it_teardown_default),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,7 +43,7 @@ test-asan:
 tsan: deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DTERN_SANITIZE=thread $(CMAKE_FLAGS) >/dev/null
 	cmake --build build-tsan -j $(JOBS)
-	cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 TERN_TSAN=1 \
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp TERN_TSAN=1 \
 	  ctest --output-on-failure -j $(JOBS) -L tsan
 
 FUZZ_SECONDS ?= 10

@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang clang-tidy libclang-rt-14-dev
       libuv1-dev node-llhttp libcjson-dev liburing-dev libsqlite3-dev libssl-dev
-      libcurl4-openssl-dev libcmocka-dev sqlite3 curl)
+      libcurl4-openssl-dev libcmocka-dev libvips-dev sqlite3 curl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

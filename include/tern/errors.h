@@ -82,10 +82,11 @@ typedef enum tern_code {
     TERN_ERR_MEDIA_NOT_FOUND = 7006,  /* no such media id in this app (404) */
     TERN_ERR_MEDIA_INCOMPLETE = 7007, /* the body ended before Content-Length bytes (400) */
     TERN_ERR_MEDIA_OFFSET = 7008,     /* resumable PUT not at the offset held, or one already running (409) */
-    /* Easemob chatfiles (multipart uploads; issue 9, helper "chatfiles": 7010-7019) */
+    /* Easemob chatfiles (multipart uploads) 7010-7019, thumbnails 7020-7029, media messages 7030-7039 */
     TERN_ERR_MEDIA_NO_FILE = 7010,    /* a chatfiles body without a part named `file` (400) */
     TERN_ERR_MEDIA_MULTIPART = 7011,  /* not multipart/form-data, or a malformed body (400) */
     TERN_ERR_MEDIA_FORM_FIELD = 7012, /* a form field Easemob does not document, or one too long (400) */
+    TERN_ERR_MEDIA_NO_THUMB = 7020,   /* ?thumb= of media that is no image or gets no thumbnail (404) */
     TERN_ERR_MEDIA_NOT_IMAGE = 7030,  /* an image message (or video snapshot) naming media that is not an image */
 
     /* server */

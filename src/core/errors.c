@@ -70,6 +70,7 @@ TERN_API const char *tern_strerror(int code)
     case TERN_ERR_MEDIA_MULTIPART: return "malformed multipart body";
     case TERN_ERR_MEDIA_FORM_FIELD: return "unexpected form field";
     case TERN_ERR_MEDIA_NOT_IMAGE: return "media is not an image";
+    case TERN_ERR_MEDIA_NO_THUMB: return "no thumbnail";
     case TERN_ERR_SDK_NOT_READY: return "SDK not ready";
     case TERN_ERR_SDK_TIMEOUT: return "request timed out";
     case TERN_ERR_SDK_DISCONNECTED: return "disconnected";

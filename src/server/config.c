@@ -71,6 +71,11 @@ static const setting settings[] = {
       "largest media upload, bytes, for every app (413 over it; Agora profile: 31457280)"),
     I("media-ttl-days", media_ttl_days, T_INT, "7", "days an uploaded media file is kept (seed 000: 7)"),
     I("media-ttl-seconds", media_ttl_seconds, T_INT, "0", "seconds a media file is kept; > 0 overrides media-ttl-days"),
+    I("media-max-pixels", media_max_pixels, T_SIZE, "50000000",
+      "images of more pixels (width x height, from the header) upload but get no thumbnail"),
+    I("thumb-workers", thumb_workers, T_INT, "2", "threads making thumbnails (libvips), off the I/O loops"),
+    I("thumb-queue", thumb_queue, T_INT, "256",
+      "thumbnail jobs queued at upload, at most (past it: made on the first download)"),
     S("public-url", public_url, "",
       "scheme://host[:port] clients reach this server at, put before the media URLs of messages"
       " (empty: URLs are paths, resolved against the server the client talks to)"),
@@ -288,6 +293,10 @@ int config_load(config *c, int argc, char **argv)
         c->store_batch = 1;
     if (c->media_max_bytes < 1 || c->media_ttl_days < 1 || c->media_ttl_seconds < 0) {
         fprintf(errf(), "ternd: media-max-bytes and media-ttl-days must be at least 1, media-ttl-seconds 0 or more\n");
+        return -1;
+    }
+    if (c->media_max_pixels < 1 || c->thumb_workers < 1 || c->thumb_workers > 64 || c->thumb_queue < 1) {
+        fprintf(errf(), "ternd: media-max-pixels and thumb-queue must be at least 1, thumb-workers 1..64\n");
         return -1;
     }
     size_t pu = strlen(c->public_url);

@@ -43,6 +43,9 @@ typedef struct config {
     int media_ttl_days;     /* media kept this long (seed 000: 7 days) */
     int media_ttl_seconds;  /* > 0: overrides media_ttl_days (tests) */
     char public_url[512];   /* before media URLs ("" : URLs are paths) */
+    size_t media_max_pixels; /* images over it get no thumbnail (checked from the header) */
+    int thumb_workers;       /* thumbnailer threads */
+    int thumb_queue;         /* thumbnail jobs queued at upload, at most */
 } config;
 
 /* Fills defaults, then the file named by --config / TERN_CONFIG, then the environment,

@@ -6,6 +6,7 @@
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -342,6 +343,26 @@ it_server *it_server_new(const char *const *extra_args)
         return NULL;
     }
     return s;
+}
+
+int it_count_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[1024];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (stat(p, &st) == 0)
+            n += S_ISDIR(st.st_mode) ? it_count_files(p) : 1;
+    }
+    closedir(d);
+    return n;
 }
 
 int it_server_restart(it_server *s)

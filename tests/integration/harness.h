@@ -95,6 +95,8 @@ int it_server_wait(it_server *s, int timeout_ms, int *status);
 void it_server_kill9(it_server *s);
 /* 1 if the process is running (not exited). */
 int it_server_alive(it_server *s);
+/* Regular files below dir, recursively (0 if it does not exist). */
+int it_count_files(const char *dir);
 /* VmRSS of the process in KiB, or -1. */
 long it_server_rss_kb(const it_server *s);
 /* Prints the server's log (stdout+stderr of every start) to stderr. */

@@ -103,39 +103,18 @@ int get_media(it_server *s, const char *method, const char *path, const char *to
     return it_http_raw(s->port, req, (size_t)n, IT_WAIT_MS, out);
 }
 
-/* Files below dir (recursively), not counting directories. */
-int count_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char p[1024];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (stat(p, &st) == 0)
-            n += S_ISDIR(st.st_mode) ? count_files(p) : 1;
-    }
-    closedir(d);
-    return n;
-}
-
 int media_tmp_files(it_server *s)
 {
     char p[512];
     snprintf(p, sizeof p, "%s/media/tmp", s->dir);
-    return count_files(p);
+    return it_count_files(p);
 }
 
 int media_files(it_server *s)
 {
     char p[512];
     snprintf(p, sizeof p, "%s/media", s->dir);
-    return count_files(p) - media_tmp_files(s);
+    return it_count_files(p) - media_tmp_files(s);
 }
 
 void expect_err(const it_http_resp *r, int status, int code)

@@ -31,8 +31,6 @@ int upload(it_server *s, const char *app_path, const char *token, const char *ct
  * or NULL); the status, the answer in out. */
 int get_media(it_server *s, const char *method, const char *path, const char *token, const char *extra,
               it_http_resp *out);
-/* Files below dir (recursively), not counting directories. */
-int count_files(const char *dir);
 /* Files in <data>/media/tmp (uploads in flight or lost), and the committed ones. */
 int media_tmp_files(it_server *s);
 int media_files(it_server *s);

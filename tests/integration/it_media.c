@@ -98,14 +98,17 @@ static void test_roundtrip(void **state)
     assert_int_equal(r.body_len, 0);
     it_http_resp_free(&r);
 
-    /* A user token uploads too; a raster image is shown inline, an SVG never. */
+    /* A user token uploads too; bytes that only claim to be a PNG are no raster image
+     * (stored as application/octet-stream, served as an attachment), an SVG never is
+     * one. Real images shown inline: it_media_images. */
     upload(s, "/demo/demo", tok, "image/png", "p.png", data, 1000, &r);
     assert_int_equal(r.status, 200);
+    assert_string_equal(it_jstr(r.json, "data.contentType"), "application/octet-stream");
     snprintf(path, sizeof path, "/demo/demo/media/%s", it_jstr(r.json, "data.mediaId"));
     it_http_resp_free(&r);
     get_media(s, "GET", path, tok, NULL, &r);
     assert_int_equal(r.status, 200);
-    assert_null(header_has(&r, "Content-Disposition"));
+    assert_non_null(header_has(&r, "Content-Disposition: attachment"));
     it_http_resp_free(&r);
     upload(s, "/demo/demo", tok, "image/svg+xml", "x.svg", "<svg onload=alert(1)/>", 22, &r);
     snprintf(path, sizeof path, "/demo/demo/media/%s", it_jstr(r.json, "data.mediaId"));
@@ -390,13 +393,13 @@ static void test_disk_full(void **state)
     it_http_resp_free(&r);
     char tmp[300];
     snprintf(tmp, sizeof tmp, "%s/tmp", tiny);
-    assert_int_equal(count_files(tmp), 0);
-    assert_int_equal(count_files(tiny), 0);
+    assert_int_equal(it_count_files(tmp), 0);
+    assert_int_equal(it_count_files(tiny), 0);
     /* The space is back: a small file goes through. */
     upload(s, "/demo/demo", it_app_token(s), "text/plain", "small", data, 1000, &r);
     assert_int_equal(r.status, 200);
     it_http_resp_free(&r);
-    assert_int_equal(count_files(tiny), 1);
+    assert_int_equal(it_count_files(tiny), 1);
     free(data);
 }
 

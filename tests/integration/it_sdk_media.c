@@ -307,26 +307,6 @@ static int temp_files(void)
     return n;
 }
 
-static int count_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char p[1024];
-        struct stat st;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        if (stat(p, &st) == 0)
-            n += S_ISDIR(st.st_mode) ? count_files(p) : 1;
-    }
-    closedir(d);
-    return n;
-}
-
 static void check_progress(const xrec *r, uint64_t total)
 {
     if (r->nprogress == 0 || r->monotonic_broken || r->progress_after_done || r->last_now != total ||
@@ -486,7 +466,7 @@ static void test_cancel(void **state)
     make_file(src, size, 9);
     char media_id[64];
     snprintf(media_id, sizeof media_id, "%s", upload_ok(t, src, size));
-    int files = count_files(s->dir);
+    int files = it_count_files(s->dir);
 
     /* a running upload, cancelled at its first progress */
     xrec *u = slot(t);
@@ -531,7 +511,7 @@ static void test_cancel(void **state)
     assert_int_equal(w->code, 0);
 
     /* the cancelled upload left no media behind: one more file (w's) than before */
-    int after = count_files(s->dir);
+    int after = it_count_files(s->dir);
     if (after > files + 1) /* identical bytes may share storage: w may add none */
         fail_msg("media files %d -> %d: the cancelled upload left one", files, after);
     ctx_free(t);
@@ -819,7 +799,7 @@ static void test_builders_and_media_id(void **state)
     assert_non_null(strstr(v->payload, "\"snapshotWidth\":3,\"snapshotHeight\":2"));
 
     /* by media id: a draft, no upload (the server's media files stay as they are) */
-    int files = count_files(s->dir);
+    int files = it_count_files(s->dir);
     tern_message *m = tern_create_image_message_by_media_id(t->c, i->media_id);
     assert_non_null(m);
     assert_int_equal(tern_message_type(m), TERN_MSG_IMAGE);
@@ -842,7 +822,7 @@ static void test_builders_and_media_id(void **state)
     assert_int_equal(tern_message_set_media_thumbnail(m, "abc", 3), TERN_ERR_SDK_INVALID_ARG);
     tern_message_release(m);
     assert_null(tern_create_file_message_by_media_id(t->c, "../x"));
-    assert_int_equal(count_files(s->dir), files);
+    assert_int_equal(it_count_files(s->dir), files);
     ctx_free(t);
 }
 

@@ -19,6 +19,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "media/thumb.h"
 
 #define SWEEP_BATCH 256
 /* How long after its expiry an expired file and row stay (at most the ttl itself). */
@@ -26,6 +27,7 @@
 
 typedef struct media_service {
     media_store *ms;
+    thumb_pool *thumbs; /* the thumbnailer's workers (thumb.h) */
     server *s;
     uv_timer_t timer;
     uv_work_t work;
@@ -54,6 +56,12 @@ int media_init(server *s)
         return -1;
     }
     m->ms->ops->clean_tmp(m->ms);
+    m->thumbs = thumb_pool_new(s, m->ms, s->cfg.thumb_workers, s->cfg.thumb_queue);
+    if (!m->thumbs) {
+        m->ms->ops->free(m->ms);
+        tern_free(m);
+        return -1;
+    }
     pthread_mutex_init(&m->mu, NULL);
     pthread_cond_init(&m->cv, NULL);
     pthread_mutex_init(&m->smu, NULL);
@@ -65,6 +73,16 @@ int media_init(server *s)
 media_store *media_store_of(server *s)
 {
     return s->media->ms;
+}
+
+thumb_pool *media_thumb_pool(server *s)
+{
+    return s->media ? s->media->thumbs : NULL;
+}
+
+void media_image_committed(server *s, int64_t app, const char *id, const media_image *img)
+{
+    thumb_queue(media_thumb_pool(s), app, id, img);
 }
 
 int64_t media_ttl_ms(const server *s)
@@ -163,6 +181,9 @@ static void sweep_run(uv_work_t *w)
         m->waiting = l.n;
         for (size_t i = 0; i < l.n; i++) {
             int rc = m->ms->ops->remove(m->ms, l.v[i].app, l.v[i].id);
+            /* Its thumbnails after it: a job that stored them before the original went
+             * sees it gone and removes them itself (thumb.c), so none outlive it. */
+            thumb_remove(m->ms, l.v[i].app, l.v[i].id);
             ops[i] = (store_op){.kind = STORE_OP_MEDIA_DELETE, .app = l.v[i].app, .done = delete_done, .ud = m};
             ops[i].u.media.id = l.v[i].id;
             /* A file that cannot go keeps its row: the next sweep tries again. */
@@ -223,6 +244,8 @@ void media_start_sweeper(server *s)
 void media_stop_sweeper(server *s)
 {
     media_service *m = s->media;
+    if (m) /* its jobs write to the store, which closes after this */
+        thumb_pool_stop(m->thumbs);
     if (!m || !m->timer_on)
         return;
     m->stopping = 1;
@@ -241,6 +264,7 @@ void media_free(server *s)
     if (!m)
         return;
     store_reader_close(m->rd);
+    thumb_pool_free(m->thumbs);
     m->ms->ops->free(m->ms);
     pthread_mutex_destroy(&m->mu);
     pthread_cond_destroy(&m->cv);

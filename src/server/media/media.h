@@ -19,6 +19,7 @@
 
 #include "context.h"
 #include "media/media_store.h"
+#include "media/probe.h"
 
 #define MEDIA_ID_LEN 32
 
@@ -35,6 +36,14 @@ void media_stop_sweeper(server *s);
 void media_free(server *s);
 
 media_store *media_store_of(server *s);
+/* The thumbnailer's pool (media/thumb.h; it refuses requests once stopped), or NULL. */
+struct thumb_pool *media_thumb_pool(server *s);
+/* The entry point of every upload path (raw body, resumable, Easemob chatfiles) for
+ * images: after the file's commit, on libuv's pool, media_image_probe (probe.h) gives the
+ * facts and content type to store in the row; once the row is committed, this queues the
+ * image's thumbnails (nothing for a file that is no image or gets none). Never blocks:
+ * may run on an I/O loop. */
+void media_image_committed(server *s, int64_t app, const char *id, const media_image *img);
 /* How long a new upload is kept, ms (--media-ttl-seconds if > 0, else days). */
 int64_t media_ttl_ms(const server *s);
 /* Writes a new id (MEDIA_ID_LEN hex digits and a NUL) into out. 0, or -1 if the

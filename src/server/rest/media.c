@@ -1,7 +1,8 @@
 /*
  * media.c — the media REST resource (issue 9; docs/rest-api.md, "Media"):
  *   POST /{org}/{app}/media        raw-body upload: the body is the file
- *   GET|HEAD /{org}/{app}/media/{id} download (sendfile, Range, ETag, HEAD)
+ *   GET|HEAD /{org}/{app}/media/{id} download (sendfile, Range, ETag, HEAD); with
+ *                                    ?thumb=198|720 the thumbnail (rest/media_thumb.c)
  * Uploads take the app token or a user token of the app; a download, also a signed URL
  * or the share-secret (media_auth.c).
  *
@@ -11,8 +12,10 @@
  * the body is paused (the client is held back by TCP), so a file is never whole in
  * memory and the loop never waits on the disk. The sha256 is computed on the pool with
  * the writes. When the body is complete the request handler (media_upload) has the
- * pool write the rest, fsync, close and commit the file (media_store.h), then the row
- * goes through the store's writer and the answer follows its commit. A connection lost
+ * pool write the rest, fsync, close and commit the file (media_store.h) and read its
+ * head for the image facts and the stored content type (media/probe.h), then the row
+ * goes through the store's writer, the answer follows its commit and an image's
+ * thumbnails are queued (media_image_committed). A connection lost
  * halfway, a full disk or a failed row leaves no visible file: the temporary one is
  * removed (and at the next start, if the process died).
  */
@@ -172,6 +175,13 @@ static int hash_file(upload *u)
     return rc;
 }
 
+/* The committed file's image facts and the content type to store (pool). */
+static void probe_upload(upload *u)
+{
+    media_image_probe(u->ms, u->x.app.id, u->id, u->ctype, (int64_t)u->s->cfg.media_max_pixels, &u->img);
+    snprintf(u->ctype, sizeof u->ctype, "%s", u->img.content_type);
+}
+
 static void final_run(uv_work_t *w)
 {
     upload *u = w->data;
@@ -205,6 +215,7 @@ static void final_run(uv_work_t *w)
         u->committed = 1;
         for (unsigned i = 0; i < mdlen && i < 32; i++)
             snprintf(u->sha_hex + 2 * i, 3, "%02x", md[i]);
+        probe_upload(u);
     } else if (!u->resumable) { /* gone before the answer says so */
         u->ms->ops->tmp_remove(u->ms, u->tmp);
         u->tmp_gone = 1;
@@ -251,6 +262,11 @@ static void final_after(uv_work_t *w, int status)
     r->op.u.media.created_ms = u->created_ms;
     r->op.u.media.expires_ms = u->expires_ms;
     r->op.u.media.share_secret = u->share_secret;
+    r->op.u.media.width = u->img.width;
+    r->op.u.media.height = u->img.height;
+    r->op.u.media.img_format = u->img.img_format;
+    r->op.u.media.animated = u->img.animated;
+    r->op.u.media.thumbs = u->img.thumbs;
     int rc = rest_store_submit(u->s, &r->op);
     if (rc != TERN_OK) {
         r->op.result = rc;
@@ -293,9 +309,14 @@ static void finish_upload(rest_op *r)
     tern_buf_json_str(&d, u->ctype, strlen(u->ctype));
     tern_buf_puts(&d, ",\"fileName\":");
     tern_buf_json_str(&d, u->fname, strlen(u->fname));
-    tern_buf_printf(&d, ",\"sha256\":\"%s\",\"expiresAt\":%lld}", u->sha_hex, (long long)u->expires_ms);
+    tern_buf_printf(&d, ",\"sha256\":\"%s\",\"expiresAt\":%lld", u->sha_hex, (long long)u->expires_ms);
+    if (u->img.img_format)
+        tern_buf_printf(&d, ",\"width\":%d,\"height\":%d,\"imageFormat\":%d,\"animated\":%d", u->img.width,
+                        u->img.height, u->img.img_format, u->img.animated);
+    tern_buf_putc(&d, '}');
     rest_reply_ok(&r->x, d.data, d.len, NULL);
     tern_buf_free(&d);
+    media_image_committed(u->s, u->x.app.id, u->id, &u->img); /* the row is in: thumbnails */
 }
 
 /* ---- the head and the request ------------------------------------------------------------ */
@@ -446,6 +467,12 @@ static int has_sub(tern_str v, const char *s)
     return 0;
 }
 
+int media_etag_match(const http_msg *m, const char *etag)
+{
+    tern_str inm = http_header_get(m, "If-None-Match");
+    return inm.p && (has_sub(inm, etag) || (inm.n == 1 && inm.p[0] == '*'));
+}
+
 int media_download(rctx *x, const http_msg *m)
 {
     store_media row;
@@ -464,10 +491,12 @@ int media_download(rctx *x, const http_msg *m)
         rest_reply_err(x, rc);
         return 0;
     }
+    int th = media_thumb_get(x, m, &row); /* ?thumb=: media_thumb.c */
+    if (th >= 0)
+        return th;
     char etag[80];
     snprintf(etag, sizeof etag, "\"%s\"", row.sha256);
-    tern_str inm = http_header_get(m, "If-None-Match");
-    if (inm.p && (has_sub(inm, etag) || (inm.n == 1 && inm.p[0] == '*'))) {
+    if (media_etag_match(m, etag)) {
         char h[128];
         snprintf(h, sizeof h, "ETag: %s\r\n", etag);
         rest_reply_status(x, 304, h);

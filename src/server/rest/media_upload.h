@@ -23,6 +23,7 @@
 
 #include "core/buf.h"
 #include "media/media.h"
+#include "media/probe.h"
 #include "rest/rest.h"
 
 typedef struct upload upload;
@@ -70,6 +71,7 @@ struct upload {
     uint64_t offset0, total;
     uint64_t size;           /* the stored file's size */
     char share_secret[65];   /* stored with the row ("" none) */
+    media_image img;         /* what its head says (image facts, the stored content type) */
     const upload_kind *kind; /* NULL: the body is the file */
     void *kind_ud;
 };

@@ -41,7 +41,8 @@ int rest_status_of(int code)
     case TERN_ERR_MEDIA_NOT_IMAGE:
     case TERN_ERR_MEDIA_INCOMPLETE: return 400;
     case TERN_ERR_MEDIA_EXPIRED:
-    case TERN_ERR_MEDIA_NOT_FOUND: return 404;
+    case TERN_ERR_MEDIA_NOT_FOUND:
+    case TERN_ERR_MEDIA_NO_THUMB: return 404;
     case TERN_ERR_MEDIA_NO_LENGTH: return 411;
     case TERN_ERR_MEDIA_OFFSET: return 409;
     case TERN_ERR_MEDIA_TOO_LARGE: return 413;
@@ -100,6 +101,7 @@ const char *rest_error_name(int code)
     case TERN_ERR_MEDIA_MULTIPART: return "multipart_malformed";
     case TERN_ERR_MEDIA_FORM_FIELD: return "form_field_unknown";
     case TERN_ERR_MEDIA_NOT_IMAGE: return "media_not_image";
+    case TERN_ERR_MEDIA_NO_THUMB: return "no_thumbnail";
     default:
         if (rest_is_stream_code(code))
             return "message_send_error";

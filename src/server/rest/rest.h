@@ -146,6 +146,7 @@ struct rest_op {
     int ok_count;
     pthread_mutex_t mu;
     /* router-private: where the answer goes */
+    int file_reply; /* finish answered with rest_op_reply_file: the file's end resumes */
     int loop;
     uint64_t conn_id;
 };
@@ -160,6 +161,10 @@ int rest_submit(rest_op *r);
 /* From any thread, once: hands r back to its loop, where r->finish answers (if the
  * connection is still open) and r is freed. */
 void rest_op_done(rest_op *r);
+/* In r's finish: answers with a file as rest_reply_file does; m needs only method,
+ * keep_alive and the Range header. The connection reads on once the file is sent. */
+void rest_op_reply_file(rest_op *r, const http_msg *m, int fd, uint64_t size, const char *content_type,
+                        const char *extra_headers);
 /* Runs fn(r, 0) ... fn(r, n - 1) on libuv's thread pool, off the I/O loop and in
  * parallel, for slow CPU work (password hashing; n >= 1). The calls must hand r on
  * once all of them are done (the last one to finish, counting with r->pending or its
@@ -267,6 +272,12 @@ int stream_send_user(rctx *x, const http_msg *m);                      /* stream
 int media_upload_head(rctx *x, const http_msg *m, size_t *limit);      /* media.c */
 int media_upload(rctx *x, const http_msg *m);                          /* media.c */
 int media_download(rctx *x, const http_msg *m);                        /* media.c */
+/* 1 if m's If-None-Match names etag (with its quotes) or is "*". media.c */
+int media_etag_match(const http_msg *m, const char *etag);
+/* The download of row (found, allowed, not expired) with ?thumb=198|720: answers and
+ * returns the handler's result (0, or 1 when the answer comes later); -1 without a thumb
+ * query (nothing answered: the file itself is wanted). media_thumb.c */
+int media_thumb_get(rctx *x, const http_msg *m, const store_media *row);
 int media_session_create(rctx *x, const http_msg *m);                  /* media.c: resumable */
 int media_session_status(rctx *x, const http_msg *m);                  /* media.c */
 int media_session_put_head(rctx *x, const http_msg *m, size_t *limit); /* PUT's body: media_upload */

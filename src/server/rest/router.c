@@ -115,7 +115,7 @@ static void rest_on_loop(net_loop *nl, void *arg)
     if (c && conn_is_http(c)) {
         r->x.net = c;
         r->finish(r);
-        if (conn_is_http(c))
+        if (conn_is_http(c) && !r->file_reply)
             http_resume(c);
     }
     rest_op_free(r);
@@ -401,6 +401,13 @@ int rest_reply_file(const rctx *x, const http_msg *m, int fd, uint64_t size, con
 {
     net_http_serve_file(conn_net(x->net), m, fd, size, content_type, extra_headers);
     return 1;
+}
+
+void rest_op_reply_file(rest_op *r, const http_msg *m, int fd, uint64_t size, const char *content_type,
+                        const char *extra_headers)
+{
+    r->file_reply = 1;
+    rest_reply_file(&r->x, m, fd, size, content_type, extra_headers);
 }
 
 void rest_reply_ok_headers(const rctx *x, const char *data, size_t n, const char *extra_headers)

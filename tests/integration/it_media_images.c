@@ -34,6 +34,7 @@
 
 #include "core/imgsize.h"
 #include "harness.h"
+#include "harness_media.h"
 
 #define THUMB_BOX_SMALL 198
 #define THUMB_BOX_LARGE 720
@@ -204,19 +205,11 @@ static void blob_free(blob *b)
 
 /* ---- talking to ternd ---------------------------------------------------------------------- */
 
-static int upload(it_server *s, const char *ctype, const char *name, const blob *b, it_http_resp *out)
+/* Uploads b as the demo app (harness_media's upload; asserts 200). */
+static int upload_blob(it_server *s, const char *ctype, const char *name, const blob *b, it_http_resp *out)
 {
     seed(name, b);
-    char head[2048];
-    int hn = snprintf(head, sizeof head,
-                      "POST /demo/demo/media HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\nContent-Type: %s\r\n"
-                      "X-Tern-Filename: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-                      it_app_token(s), ctype, name, b->n);
-    char *req = malloc((size_t)hn + b->n);
-    memcpy(req, head, (size_t)hn);
-    memcpy(req + hn, b->p, b->n);
-    int st = it_http_raw(s->port, req, (size_t)hn + b->n, IT_WAIT_MS, out);
-    free(req);
+    int st = upload(s, "/demo/demo", it_app_token(s), ctype, name, (const char *)b->p, b->n, out);
     if (st != 200)
         fail_msg("upload %s: %d %s", name, st, out->body ? out->body : "");
     return st;
@@ -226,31 +219,18 @@ static int upload(it_server *s, const char *ctype, const char *name, const blob 
 static void upload_id(it_server *s, const char *ctype, const char *name, const blob *b, char *id)
 {
     it_http_resp r;
-    upload(s, ctype, name, b, &r);
+    upload_blob(s, ctype, name, b, &r);
     snprintf(id, 33, "%s", it_jstr(r.json, "data.mediaId"));
     it_http_resp_free(&r);
 }
 
+/* method /demo/demo/media/<id><query> with the app token. */
 static int get(it_server *s, const char *method, const char *id, const char *query, const char *extra,
                it_http_resp *out)
 {
-    char req[2048];
-    int n = snprintf(req, sizeof req,
-                     "%s /demo/demo/media/%s%s HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n%s"
-                     "Connection: close\r\n\r\n",
-                     method, id, query ? query : "", it_app_token(s), extra ? extra : "");
-    return it_http_raw(s->port, req, (size_t)n, IT_WAIT_MS, out);
-}
-
-static const char *header_has(const it_http_resp *r, const char *h)
-{
-    return r->head ? strcasestr(r->head, h) : NULL;
-}
-
-static void expect_err(const it_http_resp *r, int status, int code)
-{
-    if (r->status != status || it_jnum(r->json, "code", -1) != code)
-        fail_msg("wanted %d/%d, got %d %s", status, code, r->status, r->body ? r->body : "");
+    char path[256];
+    snprintf(path, sizeof path, "/demo/demo/media/%s%s", id, query ? query : "");
+    return get_media(s, method, path, it_app_token(s), extra, out);
 }
 
 typedef struct row {
@@ -302,19 +282,17 @@ static int wait_thumbs(it_server *s, const char *id, int want)
 
 /* Fetches ?thumb=box of id: a JPEG that libvips loads back, exactly tern_img_fit(w, h,
  * box); returns its average pixel value. */
-static double check_thumb(it_server *s, const char *id, int w, int h, int box)
+/* r is the answer of a thumbnail (box) of a w x h image: a JPEG of tern_img_fit's size,
+ * inline; returns its average value and frees r. */
+static double check_thumb_resp(it_http_resp *r, const char *what, int w, int h, int box)
 {
-    char q[32];
-    snprintf(q, sizeof q, "?thumb=%d", box);
-    it_http_resp r;
-    get(s, "GET", id, q, NULL, &r);
-    if (r.status != 200)
-        fail_msg("thumb %d of %s: %d %s", box, id, r.status, r.body ? r.body : "");
-    assert_non_null(header_has(&r, "Content-Type: image/jpeg"));
-    assert_non_null(header_has(&r, "X-Content-Type-Options: nosniff"));
-    assert_null(header_has(&r, "Content-Disposition"));
-    assert_true(r.body_len > 3 && (uint8_t)r.body[0] == 0xff && (uint8_t)r.body[1] == 0xd8);
-    VipsImage *im = vips_image_new_from_buffer(r.body, r.body_len, "", "fail_on", VIPS_FAIL_ON_TRUNCATED, NULL);
+    if (r->status != 200)
+        fail_msg("thumb %d of %s: %d %s", box, what, r->status, r->body ? r->body : "");
+    assert_non_null(header_has(r, "Content-Type: image/jpeg"));
+    assert_non_null(header_has(r, "X-Content-Type-Options: nosniff"));
+    assert_null(header_has(r, "Content-Disposition"));
+    assert_true(r->body_len > 3 && (uint8_t)r->body[0] == 0xff && (uint8_t)r->body[1] == 0xd8);
+    VipsImage *im = vips_image_new_from_buffer(r->body, r->body_len, "", "fail_on", VIPS_FAIL_ON_TRUNCATED, NULL);
     if (!im)
         fail_msg("thumb %d does not load: %s", box, vips_error_buffer());
     int tw, th;
@@ -325,8 +303,17 @@ static double check_thumb(it_server *s, const char *id, int w, int h, int box)
     double avg = 0;
     assert_int_equal(vips_avg(im, &avg, NULL), 0);
     g_object_unref(im);
-    it_http_resp_free(&r);
+    it_http_resp_free(r);
     return avg;
+}
+
+static double check_thumb(it_server *s, const char *id, int w, int h, int box)
+{
+    char q[32];
+    snprintf(q, sizeof q, "?thumb=%d", box);
+    it_http_resp r;
+    get(s, "GET", id, q, NULL, &r);
+    return check_thumb_resp(&r, id, w, h, box);
 }
 
 /* The red band of ?thumb=box of id: the average of its top and bottom tenth. */
@@ -357,7 +344,7 @@ static void check_upload(it_server *s, const char *ctype, const char *name, cons
                          int animated, const char *want_ct, char *id)
 {
     it_http_resp r;
-    upload(s, ctype, name, b, &r);
+    upload_blob(s, ctype, name, b, &r);
     snprintf(id, 33, "%s", it_jstr(r.json, "data.mediaId"));
     if (it_jnum(r.json, "data.width", -1) != w || it_jnum(r.json, "data.height", -1) != h ||
         it_jnum(r.json, "data.imageFormat", -1) != fmt || it_jnum(r.json, "data.animated", -1) != animated)
@@ -371,14 +358,6 @@ static void check_upload(it_server *s, const char *ctype, const char *name, cons
     assert_int_equal(rw.img_format, fmt);
     assert_int_equal(rw.animated, animated);
     assert_string_equal(rw.content_type, want_ct);
-}
-
-static int media_files(it_server *s)
-{
-    char p[512], t[600];
-    snprintf(p, sizeof p, "%s/media", s->dir);
-    snprintf(t, sizeof t, "%s/tmp", p);
-    return it_count_files(p) - it_count_files(t);
 }
 
 /* check_upload, then both thumbnails of the displayed size w x h; frees b. */
@@ -458,6 +437,33 @@ static void test_formats(void **state)
     expect_err(&r, 400, 1003);
     it_http_resp_free(&r);
     blob_free(&t);
+}
+
+/* Easemob's chatfiles: an image uploaded as a form gets its thumbnails too, and the
+ * download header `thumbnail: true` gives the 198-px one, never the original. */
+static void test_chatfiles_thumbnail(void **state)
+{
+    it_server *s = *state;
+    blob b = make_jpeg(400, 300, 1);
+    size_t n = 0;
+    char *form = add_part(NULL, &n, "file", "cat.jpg", "image/jpeg", b.p, b.n);
+    form = close_form(form, &n);
+    it_http_resp r;
+    post_form(s, "/demo/demo", NULL, NULL, form, n, &r);
+    free(form);
+    blob_free(&b);
+    if (r.status != 200)
+        fail_msg("chatfiles: %d %s", r.status, r.body ? r.body : "");
+    char path[128];
+    snprintf(path, sizeof path, "/demo/demo/chatfiles/%s", it_jstr(cJSON_GetArrayItem(it_jget(r.json, "entities"), 0), "uuid"));
+    it_http_resp_free(&r);
+    get_media(s, "GET", path, it_app_token(s), "thumbnail: true\r\n", &r);
+    check_thumb_resp(&r, path, 400, 300, 198);
+    get_media(s, "GET", path, it_app_token(s), NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(header_has(&r, "Content-Type: image/jpeg"));
+    assert_int_equal(r.body_len, b.n); /* the original */
+    it_http_resp_free(&r);
 }
 
 static int setup_queue_one(void **state)
@@ -552,7 +558,7 @@ static void test_hostile(void **state)
     /* A JPEG cut inside its head: no size at all, so no image. */
     b = make_jpeg(64, 64, 1);
     b.n = 100;
-    upload(s, "image/jpeg", "head.jpg", &b, &r);
+    upload_blob(s, "image/jpeg", "head.jpg", &b, &r);
     assert_string_equal(it_jstr(r.json, "data.contentType"), "application/octet-stream");
     assert_null(it_jget(r.json, "data.width"));
     it_http_resp_free(&r);
@@ -574,7 +580,7 @@ static void test_not_raster(void **state)
         blob b = {g_strdup(fakes[i]), strlen(fakes[i])};
         char id[33];
         it_http_resp r;
-        upload(s, "image/png", i ? "x.html" : "x.svg", &b, &r);
+        upload_blob(s, "image/png", i ? "x.html" : "x.svg", &b, &r);
         assert_string_equal(it_jstr(r.json, "data.contentType"), "application/octet-stream");
         assert_null(it_jget(r.json, "data.imageFormat"));
         snprintf(id, sizeof id, "%s", it_jstr(r.json, "data.mediaId"));
@@ -667,6 +673,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_formats, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_on_request, setup_queue_one, it_teardown_default),
+        cmocka_unit_test_setup_teardown(test_chatfiles_thumbnail, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_hostile, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_not_raster, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_sweep, setup_short_ttl, it_teardown_default),

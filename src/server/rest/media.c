@@ -475,6 +475,11 @@ int media_etag_match(const http_msg *m, const char *etag)
 
 int media_download(rctx *x, const http_msg *m)
 {
+    return media_download_box(x, m, 0);
+}
+
+int media_download_box(rctx *x, const http_msg *m, int box)
+{
     store_media row;
     int valid = media_id_valid(x->conv, strlen(x->conv)); /* else never reaches the disk */
     int rc = valid ? store_media_get(rest_reader(x), x->app.id, x->conv, &row) : TERN_ERR_NOT_FOUND;
@@ -491,7 +496,7 @@ int media_download(rctx *x, const http_msg *m)
         rest_reply_err(x, rc);
         return 0;
     }
-    int th = media_thumb_get(x, m, &row); /* ?thumb=: media_thumb.c */
+    int th = media_thumb_get(x, m, &row, box); /* ?thumb=: media_thumb.c */
     if (th >= 0)
         return th;
     char etag[80];

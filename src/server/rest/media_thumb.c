@@ -123,9 +123,10 @@ static int thumb_query(const rctx *x, const http_msg *m)
     return -1;
 }
 
-int media_thumb_get(rctx *x, const http_msg *m, const store_media *row)
+int media_thumb_get(rctx *x, const http_msg *m, const store_media *row, int box)
 {
-    int box = thumb_query(x, m);
+    if (!box)
+        box = thumb_query(x, m);
     if (box == 0)
         return -1;
     return box < 0 ? 0 : thumb_download(x, m, row, box);

@@ -274,10 +274,13 @@ int media_upload(rctx *x, const http_msg *m);                          /* media.
 int media_download(rctx *x, const http_msg *m);                        /* media.c */
 /* 1 if m's If-None-Match names etag (with its quotes) or is "*". media.c */
 int media_etag_match(const http_msg *m, const char *etag);
-/* The download of row (found, allowed, not expired) with ?thumb=198|720: answers and
- * returns the handler's result (0, or 1 when the answer comes later); -1 without a thumb
- * query (nothing answered: the file itself is wanted). media_thumb.c */
-int media_thumb_get(rctx *x, const http_msg *m, const store_media *row);
+/* The download of row (found, allowed, not expired) with ?thumb=198|720, or of the
+ * thumbnail box (198 or 720) when box is not 0: answers and returns the handler's result
+ * (0, or 1 when the answer comes later); -1 with box 0 and no thumb query (nothing
+ * answered: the file itself is wanted). media_thumb.c */
+int media_thumb_get(rctx *x, const http_msg *m, const store_media *row, int box);
+/* media_download, of the thumbnail box (198, 720; 0: as the query says). media.c */
+int media_download_box(rctx *x, const http_msg *m, int box);
 int media_session_create(rctx *x, const http_msg *m);                  /* media.c: resumable */
 int media_session_status(rctx *x, const http_msg *m);                  /* media.c */
 int media_session_put_head(rctx *x, const http_msg *m, size_t *limit); /* PUT's body: media_upload */

@@ -48,7 +48,7 @@ uint64_t hist_quantile(const hist *h, double q);
 
 /* ---- configuration ------------------------------------------------------------------- */
 
-enum workload { W_FANOUT = 0, W_C2C, W_IDLE, W_FLOOR, W_STREAM };
+enum workload { W_FANOUT = 0, W_C2C, W_IDLE, W_FLOOR, W_STREAM, W_MEDIA };
 
 typedef struct bench_cfg {
     int workload;
@@ -83,6 +83,13 @@ typedef struct bench_cfg {
     int http_conns;        /* keep-alive HTTP connections per app */
     double app_rate;       /* requests per second per app at most (the limit is 100) */
     char admin_token[256]; /* to create the apps through /admin/apps */
+    /* media workload (media.c) */
+    uint64_t media_size;    /* bytes of the big upload/download */
+    int media_reps;         /* alternating baseline/ternd repetitions per run */
+    int uploaders;          /* concurrent 1 MB uploaders beside the fan-out */
+    uint64_t upload_size;   /* bytes per concurrent upload */
+    double upload_rate;     /* concurrent uploads started per second at most (0: back to back) */
+    char media_dir[512];    /* where the baseline copy writes its file (ternd's disk) */
     int json;
     int verbose;
 } bench_cfg;
@@ -170,12 +177,14 @@ typedef struct bthread {
     uint64_t paced; /* messages due so far (pacing) */
     int running;
     uint64_t t_start, win_start, win_end; /* copied when the run starts */
+    uint64_t win_split; /* media: messages sent from here on go to lat_b (else never) */
     uint64_t first_connect, last_ready;
     uint64_t next_keepalive;
     uint64_t xs; /* xorshift state for masks */
     char *readbuf;
     bcounters c;
     hist lat, ack, connect;
+    hist lat_b;       /* deliveries of messages sent at or after win_split */
     char errmsg[256]; /* first setup error seen */
 } bthread;
 
@@ -200,6 +209,7 @@ typedef struct bench {
     bthread *threads;
     int phase; /* atomic */
     uint64_t t_start, win_start, win_end;
+    uint64_t win_split; /* media: see bthread.win_split; UINT64_MAX otherwise */
     bapp *apps; /* stream: the apps (users and groups spread over them), else NULL */
     int napps;
     struct srun *sr; /* stream: the run's chunk bookkeeping (stream.c) */
@@ -211,6 +221,17 @@ typedef struct bench {
 void plan_receivers(bench *b, int G, int M);
 /* Group g's id: "<prefix>g<g>". */
 void plan_group_id(const bench_cfg *cfg, int g, char *out, size_t n);
+/* Plans the connections, users and senders of cfg's workload (fanout, c2c, idle; media
+ * plans a fan-out). */
+void bench_plan(bench *b);
+/* After the window: waits until every send is answered and every owed delivery came, at
+ * most cfg.drain seconds. */
+void bench_drain(bench *b);
+/* Exact loss (after the threads stopped) over the messages sent in [from, to) (monotonic
+ * ns): deliveries owed by acked messages, those missing, and messages never answered. */
+void bench_count_loss(bench *b, uint64_t from, uint64_t to, uint64_t *owed, uint64_t *lost, uint64_t *unacked);
+/* Sleeps until the monotonic time t_ns. */
+void bench_sleep_until(uint64_t t_ns);
 /* Waits until every WebSocket is ready (or the setup timeout): 0, or -1 (printed). */
 int bench_wait_connected(bench *b);
 /* Stops and joins the client threads. */
@@ -256,6 +277,13 @@ void stream_on_delivery(bconn *c, const char *m, size_t avail);
 #define STREAM_MARKER "~ts~"
 #define STREAM_MARKER_LEN 4
 
+/* ---- media.c: the media workload (issue 9) ------------------------------------------ */
+
+/* Runs the media workload (upload and download throughput against a plain loopback
+ * copy, the server's RSS growth, fan-out latency with concurrent uploads, the image
+ * header probe's cost) and prints its result; returns the exit status. */
+int media_run(bench *b, int quiet);
+
 /* ---- client.c: the WebSocket client threads ------------------------------------------ */
 
 /* Hands out to the kernel: a direct write first, the remainder through uv_write (out
@@ -279,6 +307,8 @@ void client_free(bench *b);
 int64_t sys_proc_cpu_us(int pid);
 /* VmRSS of pid in KiB, or -1. */
 int64_t sys_proc_rss_kib(int pid);
+/* VmHWM (peak RSS) of pid in KiB, or -1. */
+int64_t sys_proc_hwm_kib(int pid);
 /* This process's user+system CPU in microseconds. */
 int64_t sys_self_cpu_us(void);
 /* CPU time of the whole machine from /proc/stat (all CPUs): busy (not idle or iowait)

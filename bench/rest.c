@@ -336,7 +336,7 @@ int rest_setup(bench *b)
     int rc = get_app_token(&r);
     if (rc == 0)
         rc = create_users(&r, b);
-    if (rc == 0 && b->cfg.workload == W_FANOUT)
+    if (rc == 0 && (b->cfg.workload == W_FANOUT || b->cfg.workload == W_MEDIA))
         rc = create_groups(&r, b);
     rest_free(&r);
     return rc;

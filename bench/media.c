@@ -1,0 +1,992 @@
+/*
+ * media.c — the `media` workload of tern-bench (issue 9, "Performance"; docs/performance.md,
+ * "Media"). One run measures, against the real ternd:
+ *   1. upload throughput: a --file-size file POSTed raw to /{org}/{app}/media, against a
+ *      plain loopback TCP copy of the same bytes made by this process (a listener thread
+ *      reads the socket into a file in --media-dir, ternd's disk, with one fsync at the
+ *      end; the same 256 KiB buffers as ternd's upload pieces);
+ *   2. download throughput: GET of that media (ternd sends it with sendfile) against the
+ *      same copy the other way (the listener reads the baseline file and writes it to the
+ *      socket; both readers only count the bytes);
+ *   3. the server's RSS growth during each transfer (VmRSS sampled every 2 ms and VmHWM);
+ *   4. the fan-out workload for 2 x --duration: the first half alone, the second with
+ *      --uploaders clients uploading --upload-size files back to back; p99 and exact loss
+ *      of each half, from the fan-out's own histograms and loss bits (client.c files a
+ *      delivery by its message's send time against bench.win_split);
+ *   5. tern_img_probe's cost per image on JPEG (with EXIF), PNG, GIF, WebP and BMP heads.
+ * Baseline and ternd transfers alternate --reps times (the order flips every rep), each
+ * after a sync(2) so no transfer pays for the previous one's writeback. The figures are
+ * medians over the reps; scripts/bench.sh takes medians over runs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "core/alloc.h"
+#include "core/imgsize.h"
+#include "core/json.h"
+#include "core/token.h"
+#include "core/util.h"
+
+#define XFER_BUF (256 * 1024) /* ternd's UPLOAD_CHUNK; every copy here reads and writes this much */
+#define MIB (1024.0 * 1024.0)
+#define MAX_REPS 64
+
+static int quiet_;
+#define SAY(...) BENCH_SAY(quiet_, __VA_ARGS__)
+
+/* ---- sockets and files --------------------------------------------------------------- */
+
+/* A blocking TCP connection to addr (60 s send/receive timeouts), or -1. */
+static int connect_to(const struct sockaddr_storage *addr)
+{
+    const struct sockaddr *sa = (const struct sockaddr *)addr;
+    socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct timeval tv = {.tv_sec = 60, .tv_usec = 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (connect(fd, sa, len) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Writes n bytes to fd in pieces of at most XFER_BUF (send(2) on a socket). 0 or -1. */
+static int put_all(int fd, const char *p, uint64_t n, int sock)
+{
+    while (n) {
+        size_t k = n < XFER_BUF ? (size_t)n : XFER_BUF;
+        ssize_t w = sock ? send(fd, p, k, MSG_NOSIGNAL) : write(fd, p, k);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (uint64_t)w;
+    }
+    return 0;
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+/* n bytes of pseudo-random data (incompressible, unlike a file of zeros). */
+static char *random_bytes(uint64_t n, uint64_t seed)
+{
+    char *p = tern_malloc(n);
+    uint64_t s = seed | 1;
+    uint64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v = xorshift(&s);
+        memcpy(p + i, &v, 8);
+    }
+    for (; i < n; i++)
+        p[i] = (char)xorshift(&s);
+    return p;
+}
+
+/* Makes a file's content unique (ternd may share storage of identical bytes). */
+static void stamp(char *p, uint64_t n, uint64_t v)
+{
+    memcpy(p, &v, n < 8 ? (size_t)n : 8);
+}
+
+/* ---- the baseline: a plain loopback TCP copy, served by a thread of this process ------- */
+
+typedef struct baseline {
+    int lfd;
+    struct sockaddr_storage addr;
+    char path[1100]; /* the file it writes, then reads */
+    uint64_t size;
+    int upload; /* 1: socket -> file, fsync, one byte back; 0: file -> socket */
+    int rc;
+    char *buf;
+    uv_thread_t th;
+} baseline;
+
+static void baseline_serve(void *arg)
+{
+    baseline *bl = arg;
+    bl->rc = -1;
+    int s = accept4(bl->lfd, NULL, NULL, SOCK_CLOEXEC);
+    if (s < 0)
+        return;
+    if (bl->upload) {
+        int f = open(bl->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        uint64_t got = 0;
+        while (f >= 0 && got < bl->size) {
+            ssize_t n = read(s, bl->buf, XFER_BUF);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0 || put_all(f, bl->buf, (uint64_t)n, 0) < 0)
+                break;
+            got += (uint64_t)n;
+        }
+        if (f >= 0 && got == bl->size && fsync(f) == 0 && close(f) == 0) {
+            f = -1;
+            bl->rc = put_all(s, "k", 1, 1);
+        }
+        if (f >= 0)
+            close(f);
+    } else {
+        char c;
+        int f = recv(s, &c, 1, 0) == 1 ? open(bl->path, O_RDONLY | O_CLOEXEC) : -1;
+        uint64_t sent = 0;
+        while (f >= 0 && sent < bl->size) {
+            ssize_t n = read(f, bl->buf, XFER_BUF);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0 || put_all(s, bl->buf, (uint64_t)n, 1) < 0)
+                break;
+            sent += (uint64_t)n;
+        }
+        if (f >= 0)
+            close(f);
+        bl->rc = sent == bl->size ? 0 : -1;
+    }
+    close(s);
+}
+
+static int baseline_open(baseline *bl, const bench_cfg *cfg, uint64_t size)
+{
+    memset(bl, 0, sizeof *bl);
+    bl->size = size;
+    snprintf(bl->path, sizeof bl->path, "%s/bench-media-baseline.%d", cfg->media_dir, (int)getpid());
+    struct sockaddr_in *in = (struct sockaddr_in *)&bl->addr;
+    in->sin_family = AF_INET;
+    in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof *in;
+    bl->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (bl->lfd < 0 || bind(bl->lfd, (struct sockaddr *)in, al) != 0 || listen(bl->lfd, 4) != 0 ||
+        getsockname(bl->lfd, (struct sockaddr *)in, &al) != 0) {
+        fprintf(stderr, "tern-bench: media: baseline listener: %s\n", strerror(errno));
+        return -1;
+    }
+    bl->buf = tern_malloc(XFER_BUF);
+    return 0;
+}
+
+static void baseline_close(baseline *bl)
+{
+    if (bl->lfd >= 0)
+        close(bl->lfd);
+    unlink(bl->path);
+    tern_free(bl->buf);
+}
+
+/* Reads from fd until n bytes or EOF, counting; the byte count. */
+static uint64_t read_count(int fd, char *buf, uint64_t n)
+{
+    uint64_t got = 0;
+    while (got < n) {
+        ssize_t r = recv(fd, buf, XFER_BUF, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (uint64_t)r;
+    }
+    return got;
+}
+
+/* One baseline transfer (client side here, server side in the thread): seconds, or -1. */
+static double baseline_run(baseline *bl, int upload, const char *data, char *buf)
+{
+    bl->upload = upload;
+    if (uv_thread_create(&bl->th, baseline_serve, bl) != 0)
+        return -1;
+    uint64_t t0 = tern_mono_ns();
+    int fd = connect_to(&bl->addr);
+    int ok = 0;
+    if (fd >= 0 && upload) {
+        char c;
+        ok = put_all(fd, data, bl->size, 1) == 0 && recv(fd, &c, 1, 0) == 1;
+    } else if (fd >= 0) {
+        ok = put_all(fd, "g", 1, 1) == 0 && read_count(fd, buf, bl->size) == bl->size;
+    }
+    uint64_t t1 = tern_mono_ns();
+    if (fd >= 0)
+        close(fd);
+    uv_thread_join(&bl->th);
+    return ok && bl->rc == 0 ? (double)(t1 - t0) / 1e9 : -1;
+}
+
+/* ---- ternd: upload and download -------------------------------------------------------- */
+
+static int body_count(void *ud, const char *p, size_t n)
+{
+    (void)p;
+    *(uint64_t *)ud += n;
+    return 0;
+}
+
+/* Reads one HTTP response from fd into p (a body sink, if set, sees the body): its
+ * status, or -1. */
+static int read_response(int fd, http_parser *p, char *buf)
+{
+    for (;;) {
+        ssize_t n = recv(fd, buf, XFER_BUF, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        size_t used = 0;
+        int st = http_parser_feed(p, buf, (size_t)n, &used);
+        if (st == HTTP_COMPLETE)
+            return http_parser_msg(p)->status;
+        if (st != HTTP_NEED_MORE)
+            return -1;
+    }
+}
+
+/* The upload request's head for size bytes with the bearer tok. */
+static int upload_head(const bench_cfg *cfg, const char *tok, uint64_t size, char *out, size_t outsz)
+{
+    int n = snprintf(out, outsz,
+                     "POST /%s/%s/media HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+                     "Content-Type: application/octet-stream\r\nX-Tern-Filename: bench.bin\r\n"
+                     "Content-Length: %" PRIu64 "\r\n\r\n",
+                     cfg->org, cfg->app, cfg->hostport, tok, size);
+    return n > 0 && (size_t)n < outsz ? n : -1;
+}
+
+/* POSTs size bytes of data: seconds until the answer, the media id in id; or -1. */
+static double ternd_upload(const bench_cfg *cfg, const char *tok, const char *data, uint64_t size, char *buf,
+                           char id[64])
+{
+    char head[2048];
+    int hl = upload_head(cfg, tok, size, head, sizeof head);
+    http_parser *p = http_parser_new(0, 65536);
+    uint64_t t0 = tern_mono_ns();
+    int fd = hl > 0 && p ? connect_to(&cfg->addr) : -1;
+    int status = -1;
+    if (fd >= 0 && put_all(fd, head, (uint64_t)hl, 1) == 0 && put_all(fd, data, size, 1) == 0)
+        status = read_response(fd, p, buf);
+    uint64_t t1 = tern_mono_ns();
+    if (fd >= 0)
+        close(fd);
+    double secs = -1;
+    if (status == 200) {
+        const http_msg *m = http_parser_msg(p);
+        cJSON *j = NULL;
+        tern_str s;
+        if (tern_json_parse(m->body.data, m->body.len, &j) == TERN_JSON_OK &&
+            tern_json_get_str(cJSON_GetObjectItemCaseSensitive(j, "data"), "mediaId", &s) == TERN_JSON_OK &&
+            s.n > 0 && s.n < 64) {
+            memcpy(id, s.p, s.n);
+            id[s.n] = 0;
+            secs = (double)(t1 - t0) / 1e9;
+        }
+        cJSON_Delete(j);
+    }
+    if (secs < 0)
+        fprintf(stderr, "tern-bench: media: upload of %" PRIu64 " bytes failed (HTTP %d)\n", size, status);
+    http_parser_free(p);
+    return secs;
+}
+
+/* GETs media id (size bytes): seconds until its last byte, or -1. */
+static double ternd_download(const bench_cfg *cfg, const char *tok, const char *id, uint64_t size, char *buf)
+{
+    char req[2048];
+    int n = snprintf(req, sizeof req, "GET /%s/%s/media/%s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n",
+                     cfg->org, cfg->app, id, cfg->hostport, tok);
+    http_parser *p = http_parser_new(0, 65536);
+    uint64_t got = 0;
+    if (p)
+        http_parser_set_body(p, (size_t)size, body_count, &got);
+    uint64_t t0 = tern_mono_ns();
+    int fd = n > 0 && (size_t)n < sizeof req && p ? connect_to(&cfg->addr) : -1;
+    int status = fd >= 0 && put_all(fd, req, (uint64_t)n, 1) == 0 ? read_response(fd, p, buf) : -1;
+    uint64_t t1 = tern_mono_ns();
+    if (fd >= 0)
+        close(fd);
+    http_parser_free(p);
+    if (status != 200 || got != size) {
+        fprintf(stderr, "tern-bench: media: download failed (HTTP %d, %" PRIu64 " of %" PRIu64 " bytes)\n", status,
+                got, size);
+        return -1;
+    }
+    return (double)(t1 - t0) / 1e9;
+}
+
+/* ---- the server's memory during a transfer ------------------------------------------- */
+
+typedef struct rss_watch {
+    int pid;
+    int stop; /* atomic */
+    int64_t rss0, hwm0, max;
+    uv_thread_t th;
+} rss_watch;
+
+static void rss_sample(void *arg)
+{
+    rss_watch *w = arg;
+    while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+        int64_t v = sys_proc_rss_kib(w->pid);
+        if (v > w->max)
+            w->max = v;
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void rss_start(rss_watch *w, int pid)
+{
+    memset(w, 0, sizeof *w);
+    w->pid = pid;
+    w->max = -1;
+    if (pid <= 0)
+        return;
+    w->rss0 = sys_proc_rss_kib(pid);
+    w->hwm0 = sys_proc_hwm_kib(pid);
+    w->max = w->rss0;
+    if (uv_thread_create(&w->th, rss_sample, w) != 0)
+        w->pid = 0;
+}
+
+/* The growth of the server's RSS since rss_start, KiB: the peak is VmHWM when that rose
+ * (exact), else the highest 2 ms sample. -1 if not sampled. */
+static int64_t rss_stop(rss_watch *w)
+{
+    if (w->pid <= 0)
+        return -1;
+    __atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
+    uv_thread_join(&w->th);
+    int64_t hwm = sys_proc_hwm_kib(w->pid);
+    int64_t peak = hwm > w->hwm0 ? hwm : w->max;
+    return w->rss0 >= 0 && peak >= 0 ? peak - w->rss0 : -1;
+}
+
+/* ---- concurrent uploaders beside the fan-out ----------------------------------------- */
+
+enum { U_CONNECTING = 1, U_SENDING, U_RECEIVING, U_WAITING, U_DONE };
+
+typedef struct uploader {
+    int fd;
+    int state;
+    char *data; /* upload_size bytes, stamped per upload */
+    char head[1536];
+    size_t headlen;
+    uint64_t off; /* bytes of head + body sent */
+    uint64_t t0, count;
+    http_parser *p;
+} uploader;
+
+typedef struct upool {
+    const bench_cfg *cfg;
+    uploader *u;
+    int n;
+    int ep;
+    uint64_t start_ns, stop_ns; /* uploads start in [start_ns, stop_ns) */
+    double rate;                /* uploads started per second at most (0: back to back) */
+    uint64_t started;
+    uint64_t ok, failed, bytes;
+    uint64_t first_t0, last_t1;
+    hist lat;
+    char *buf;
+    char err[160];
+    uv_thread_t th;
+} upool;
+
+static void up_fail(upool *P, uploader *u, const char *what)
+{
+    P->failed++;
+    if (!P->err[0])
+        snprintf(P->err, sizeof P->err, "%s: %s", what, errno ? strerror(errno) : "closed");
+    if (u->fd >= 0)
+        close(u->fd);
+    u->fd = -1;
+    u->state = U_DONE;
+}
+
+/* When the next upload is due (rate-limited pools), else 0. */
+static uint64_t up_due(const upool *P)
+{
+    return P->rate > 0 ? P->start_ns + (uint64_t)((double)P->started / P->rate * 1e9) : 0;
+}
+
+/* Starts u's next upload (a new connection) when it is due, unless the time is over. */
+static void up_start(upool *P, uploader *u, uint64_t now)
+{
+    u->state = U_DONE;
+    if (now >= P->stop_ns)
+        return;
+    if (now < up_due(P)) {
+        u->state = U_WAITING;
+        return;
+    }
+    P->started++;
+    const struct sockaddr *sa = (const struct sockaddr *)&P->cfg->addr;
+    socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    u->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    errno = 0;
+    if (u->fd < 0 || (connect(u->fd, sa, len) != 0 && errno != EINPROGRESS)) {
+        up_fail(P, u, "connect");
+        return;
+    }
+    stamp(u->data, P->cfg->upload_size, ++u->count ^ ((uint64_t)(u - P->u) << 40) ^ ((uint64_t)P->cfg->runid << 8));
+    u->off = 0;
+    u->t0 = now;
+    if (!P->first_t0)
+        P->first_t0 = now;
+    http_parser_next(u->p);
+    u->state = U_CONNECTING;
+    struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = u};
+    if (epoll_ctl(P->ep, EPOLL_CTL_ADD, u->fd, &ev) != 0)
+        up_fail(P, u, "epoll");
+}
+
+static void up_event(upool *P, uploader *u)
+{
+    uint64_t total = u->headlen + P->cfg->upload_size;
+    errno = 0;
+    if (u->state == U_CONNECTING || u->state == U_SENDING) {
+        u->state = U_SENDING;
+        while (u->off < total) {
+            const char *p = u->off < u->headlen ? u->head + u->off : u->data + (u->off - u->headlen);
+            uint64_t k = u->off < u->headlen ? u->headlen - u->off : total - u->off;
+            ssize_t w = send(u->fd, p, k < XFER_BUF ? (size_t)k : XFER_BUF, MSG_NOSIGNAL);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0 && errno == EAGAIN)
+                return;
+            if (w <= 0) {
+                up_fail(P, u, "send");
+                return;
+            }
+            u->off += (uint64_t)w;
+        }
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = u};
+        epoll_ctl(P->ep, EPOLL_CTL_MOD, u->fd, &ev);
+        u->state = U_RECEIVING;
+        return;
+    }
+    for (;;) {
+        ssize_t n = recv(u->fd, P->buf, XFER_BUF, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n <= 0) {
+            up_fail(P, u, "answer");
+            return;
+        }
+        size_t used;
+        int st = http_parser_feed(u->p, P->buf, (size_t)n, &used);
+        if (st == HTTP_NEED_MORE)
+            continue;
+        if (st != HTTP_COMPLETE || http_parser_msg(u->p)->status != 200) {
+            const http_msg *m = http_parser_msg(u->p);
+            errno = 0;
+            if (!P->err[0] && st == HTTP_COMPLETE)
+                snprintf(P->err, sizeof P->err, "upload: HTTP %d %.100s", m->status, m->body.data ? m->body.data : "");
+            up_fail(P, u, "upload");
+            return;
+        }
+        uint64_t now = tern_mono_ns();
+        P->ok++;
+        P->bytes += P->cfg->upload_size;
+        P->last_t1 = now;
+        hist_add(&P->lat, now - u->t0);
+        close(u->fd);
+        u->fd = -1;
+        up_start(P, u, now);
+        return;
+    }
+}
+
+static void upool_main(void *arg)
+{
+    upool *P = arg;
+    P->start_ns = tern_mono_ns();
+    for (int i = 0; i < P->n; i++)
+        up_start(P, &P->u[i], P->start_ns);
+    struct epoll_event ev[64];
+    uint64_t give_up = P->stop_ns + 60 * 1000000000ull;
+    for (;;) {
+        int busy = 0, waiting = 0;
+        uint64_t now = tern_mono_ns();
+        for (int i = 0; i < P->n; i++) {
+            if (P->u[i].state == U_WAITING)
+                up_start(P, &P->u[i], now);
+            busy |= P->u[i].state != U_DONE;
+            waiting |= P->u[i].state == U_WAITING;
+        }
+        if (!busy || now > give_up)
+            break;
+        uint64_t due = up_due(P);
+        int timeout = waiting && due > now ? (int)((due - now) / 1000000 + 1) : waiting ? 0 : 100;
+        int k = epoll_wait(P->ep, ev, 64, timeout < 100 ? timeout : 100);
+        for (int i = 0; i < k; i++)
+            up_event(P, ev[i].data.ptr);
+    }
+    for (int i = 0; i < P->n; i++)
+        if (P->u[i].fd >= 0) {
+            errno = 0;
+            up_fail(P, &P->u[i], "still running at the end");
+        }
+}
+
+/* Prepares n uploaders, each with its own user's token (users of the fan-out plan). */
+static int upool_init(upool *P, bench *b, int n)
+{
+    const bench_cfg *cfg = &b->cfg;
+    memset(P, 0, sizeof *P);
+    P->cfg = cfg;
+    P->n = n;
+    P->rate = cfg->upload_rate;
+    P->u = tern_calloc((size_t)(n ? n : 1), sizeof *P->u);
+    P->buf = tern_malloc(XFER_BUF);
+    P->ep = epoll_create1(EPOLL_CLOEXEC);
+    hist_init(&P->lat);
+    int64_t exp = (int64_t)time(NULL) + 86400;
+    for (int i = 0; i < n; i++) {
+        uploader *u = &P->u[i];
+        char tok[TERN_TOKEN_MAX];
+        u->fd = -1;
+        u->state = U_DONE;
+        u->data = random_bytes(cfg->upload_size, cfg->runid * 7919u + (uint64_t)i + 1);
+        u->p = http_parser_new(0, 65536);
+        if (tern_token_mint('u', cfg->appkey, b->conns[i % b->nconns].user, exp, cfg->secret, tok, sizeof tok) < 0)
+            return -1;
+        int hl = upload_head(cfg, tok, cfg->upload_size, u->head, sizeof u->head);
+        if (hl < 0 || !u->p)
+            return -1;
+        u->headlen = (size_t)hl;
+    }
+    return P->ep >= 0 ? 0 : -1;
+}
+
+static void upool_free(upool *P)
+{
+    for (int i = 0; i < P->n; i++) {
+        tern_free(P->u[i].data);
+        http_parser_free(P->u[i].p);
+    }
+    tern_free(P->u);
+    tern_free(P->buf);
+    if (P->ep >= 0)
+        close(P->ep);
+}
+
+/* ---- image header probes ---------------------------------------------------------------- */
+
+/* A JPEG head as a camera writes it: SOI, APP1 Exif (TIFF little-endian, IFD0 with Make,
+ * Model and Orientation 6), two DQT tables, SOF0 4000 x 3000, 3 components. The probe
+ * reads 3000 x 4000 (orientation 6 turns it). */
+static size_t jpeg_sample(uint8_t *p)
+{
+    size_t n = 0;
+    static const uint8_t app1[] = {
+        0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x40, 'E', 'x', 'i', 'f', 0, 0, /* SOI, APP1 (64), Exif */
+        'I', 'I', 0x2A, 0x00, 0x08, 0x00, 0x00, 0x00,                 /* TIFF header, IFD0 at 8 */
+        0x03, 0x00,                                                   /* 3 entries */
+        0x0F, 0x01, 0x02, 0x00, 0x06, 0x00, 0x00, 0x00, 0x32, 0x00, 0x00, 0x00, /* Make: 6 at 50 */
+        0x10, 0x01, 0x02, 0x00, 0x04, 0x00, 0x00, 0x00, 'E', 'O', 'S', 0x00,   /* Model: inline */
+        0x12, 0x01, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00, /* Orientation 6 */
+        0x00, 0x00, 0x00, 0x00,                                                 /* no IFD1 */
+        'C', 'a', 'n', 'o', 'n', 0x00, 0x00, 0x00};
+    memcpy(p, app1, sizeof app1);
+    n = sizeof app1;
+    for (int t = 0; t < 2; t++) { /* DQT: length 67, table t, 64 entries */
+        static const uint8_t dqt[] = {0xFF, 0xDB, 0x00, 0x43};
+        memcpy(p + n, dqt, sizeof dqt);
+        n += sizeof dqt;
+        p[n++] = (uint8_t)t;
+        for (int i = 0; i < 64; i++)
+            p[n++] = (uint8_t)(1 + i / 4);
+    }
+    static const uint8_t sof[] = {0xFF, 0xC0, 0x00, 0x11, 0x08, 0x0B, 0xB8, 0x0F, 0xA0, 0x03, /* 3000 high, 4000 wide */
+                                  0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01};
+    memcpy(p + n, sof, sizeof sof);
+    return n + sizeof sof;
+}
+
+typedef struct probe_case {
+    const char *name;
+    uint8_t bytes[512];
+    size_t len;
+    uint32_t w, h;
+    double ns;
+} probe_case;
+
+static void probe_cases(probe_case c[5])
+{
+    static const uint8_t png[] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, 'I', 'H', 'D', 'R',
+                                  0, 0, 0x0F, 0xA0, 0, 0, 0x0B, 0xB8, 8, 2, 0, 0, 0, 0x5C, 0x6D, 0x7E, 0x8F};
+    static const uint8_t gif[] = {'G', 'I', 'F', '8', '9', 'a', 0x80, 0x02, 0xE0, 0x01, 0x00, 0, 0, /* 640 x 480 */
+                                  0x21, 0xF9, 0x04, 0x00, 0x0A, 0x00, 0x00, 0x00,                 /* graphic control */
+                                  0x2C, 0, 0, 0, 0, 0x80, 0x02, 0xE0, 0x01, 0x00, /* image descriptor */
+                                  0x02, 0x02, 0x44, 0x01, 0x00, 0x3B};            /* LZW data, trailer */
+    static const uint8_t webp[] = {'R', 'I', 'F', 'F', 0x16, 0, 0, 0, 'W', 'E', 'B', 'P', 'V', 'P', '8', 'X',
+                                   0x0A, 0, 0, 0, 0x10, 0, 0, 0, 0x9F, 0x0F, 0x00, 0xB7, 0x0B, 0x00};
+    static const uint8_t bmp[] = {'B', 'M', 0x36, 0, 0x6E, 0x02, 0, 0, 0, 0, 0x36, 0, 0, 0, /* file header */
+                                  40, 0, 0, 0, 0xA0, 0x0F, 0, 0, 0xB8, 0x0B, 0, 0, 1, 0, 24, 0, /* 4000 x 3000 */
+                                  0, 0, 0, 0, 0, 0, 0, 0, 0x13, 0x0B, 0, 0, 0x13, 0x0B, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    memset(c, 0, 5 * sizeof *c);
+    c[0].name = "jpeg";
+    c[0].len = jpeg_sample(c[0].bytes);
+    c[0].w = 3000, c[0].h = 4000;
+    c[1].name = "png";
+    memcpy(c[1].bytes, png, c[1].len = sizeof png);
+    c[1].w = 4000, c[1].h = 3000;
+    c[2].name = "gif";
+    memcpy(c[2].bytes, gif, c[2].len = sizeof gif);
+    c[2].w = 640, c[2].h = 480;
+    c[3].name = "webp";
+    memcpy(c[3].bytes, webp, c[3].len = sizeof webp);
+    c[3].w = 4000, c[3].h = 3000;
+    c[4].name = "bmp";
+    memcpy(c[4].bytes, bmp, c[4].len = sizeof bmp);
+    c[4].w = 4000, c[4].h = 3000;
+}
+
+/* ns per tern_img_probe of each case (the median of 5 timed loops of 200 000 probes),
+ * or -1 if a sample does not read as expected. */
+static int probe_bench(probe_case c[5])
+{
+    probe_cases(c);
+    volatile uint32_t sink = 0;
+    for (int k = 0; k < 5; k++) {
+        tern_img_info info;
+        if (tern_img_probe(c[k].bytes, c[k].len, &info) != TERN_IMG_OK || info.width != c[k].w ||
+            info.height != c[k].h) {
+            fprintf(stderr, "tern-bench: media: the %s sample reads %ux%u, not %ux%u\n", c[k].name, info.width,
+                    info.height, c[k].w, c[k].h);
+            return -1;
+        }
+        double t[5];
+        const int N = 200000;
+        for (int r = 0; r < 5; r++) {
+            uint64_t t0 = tern_mono_ns();
+            for (int i = 0; i < N; i++) {
+                tern_img_probe(c[k].bytes, c[k].len, &info);
+                sink += info.width;
+            }
+            t[r] = (double)(tern_mono_ns() - t0) / N;
+        }
+        for (int i = 1; i < 5; i++) /* insertion sort of 5 */
+            for (int j = i; j > 0 && t[j - 1] > t[j]; j--) {
+                double x = t[j];
+                t[j] = t[j - 1];
+                t[j - 1] = x;
+            }
+        c[k].ns = t[2];
+    }
+    (void)sink;
+    return 0;
+}
+
+/* ---- the run ---------------------------------------------------------------------------- */
+
+typedef struct mresult {
+    double up_s[MAX_REPS], up_base_s[MAX_REPS], down_s[MAX_REPS], down_base_s[MAX_REPS];
+    double up_cpu_ms[MAX_REPS], down_cpu_ms[MAX_REPS];
+    int reps;
+    int64_t up_rss_kib, down_rss_kib; /* worst rep */
+    hist quiet, loaded;
+    uint64_t owed_q, lost_q, unacked_q, owed_l, lost_l, unacked_l;
+    double win_s;
+    int64_t cpu_q_us, cpu_l_us;
+    int64_t rss_end_kib;
+    upool up;
+    probe_case probe[5];
+    int probe_ok;
+    uint64_t fan_errors;
+    uint64_t errors;
+} mresult;
+
+static double median(const double *v, int n)
+{
+    double s[MAX_REPS];
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (v[i] >= 0)
+            s[k++] = v[i];
+    if (!k)
+        return NAN;
+    for (int i = 1; i < k; i++)
+        for (int j = i; j > 0 && s[j - 1] > s[j]; j--) {
+            double x = s[j];
+            s[j] = s[j - 1];
+            s[j - 1] = x;
+        }
+    return k % 2 ? s[k / 2] : (s[k / 2 - 1] + s[k / 2]) / 2;
+}
+
+static double cpu_ms_since(int pid, int64_t cpu0)
+{
+    return pid > 0 && cpu0 >= 0 ? (double)(sys_proc_cpu_us(pid) - cpu0) / 1e3 : -1;
+}
+
+/* Parts 1-3: the big upload and download against the baseline, alternated. */
+static int throughput(bench *b, mresult *r)
+{
+    const bench_cfg *cfg = &b->cfg;
+    int pid = cfg->server_pid;
+    uint64_t size = cfg->media_size;
+    char tok[TERN_TOKEN_MAX];
+    if (tern_token_mint('u', cfg->appkey, b->conns[0].user, (int64_t)time(NULL) + 86400, cfg->secret, tok,
+                        sizeof tok) < 0)
+        return -1;
+    baseline bl;
+    if (baseline_open(&bl, cfg, size) < 0)
+        return -1;
+    char *data = random_bytes(size, cfg->runid);
+    char *buf = tern_malloc(XFER_BUF);
+    int rc = 0;
+    r->up_rss_kib = r->down_rss_kib = -1;
+    for (int rep = 0; rep < r->reps && rc == 0; rep++) {
+        char id[64] = "";
+        for (int k = 0; k < 2; k++) {
+            int ternd_turn = (k == 0) == (rep % 2 == 1); /* odd reps: ternd first */
+            sync();
+            if (ternd_turn) {
+                stamp(data, size, ((uint64_t)cfg->runid << 16) ^ (uint64_t)rep);
+                rss_watch w;
+                int64_t cpu0 = pid > 0 ? sys_proc_cpu_us(pid) : -1;
+                rss_start(&w, pid);
+                r->up_s[rep] = ternd_upload(cfg, tok, data, size, buf, id);
+                int64_t g = rss_stop(&w);
+                r->up_cpu_ms[rep] = cpu_ms_since(pid, cpu0);
+                if (g > r->up_rss_kib)
+                    r->up_rss_kib = g;
+            } else {
+                r->up_base_s[rep] = baseline_run(&bl, 1, data, buf);
+            }
+        }
+        for (int k = 0; k < 2; k++) {
+            int ternd_turn = (k == 0) == (rep % 2 == 1);
+            sync();
+            if (ternd_turn && id[0]) {
+                rss_watch w;
+                int64_t cpu0 = pid > 0 ? sys_proc_cpu_us(pid) : -1;
+                rss_start(&w, pid);
+                r->down_s[rep] = ternd_download(cfg, tok, id, size, buf);
+                int64_t g = rss_stop(&w);
+                r->down_cpu_ms[rep] = cpu_ms_since(pid, cpu0);
+                if (g > r->down_rss_kib)
+                    r->down_rss_kib = g;
+            } else if (!ternd_turn) {
+                r->down_base_s[rep] = baseline_run(&bl, 0, NULL, buf);
+            } else {
+                r->down_s[rep] = -1;
+            }
+        }
+        if (r->up_s[rep] < 0 || r->up_base_s[rep] < 0 || r->down_s[rep] < 0 || r->down_base_s[rep] < 0)
+            rc = -1;
+        else
+            SAY("rep %d: upload %.0f MiB/s (baseline %.0f), download %.0f MiB/s (baseline %.0f)", rep + 1,
+                (double)size / MIB / r->up_s[rep], (double)size / MIB / r->up_base_s[rep],
+                (double)size / MIB / r->down_s[rep], (double)size / MIB / r->down_base_s[rep]);
+    }
+    if (rc < 0)
+        fprintf(stderr, "tern-bench: media: a transfer failed\n");
+    baseline_close(&bl);
+    tern_free(data);
+    tern_free(buf);
+    return rc;
+}
+
+/* Part 4: the fan-out for 2 x duration, uploads in the second half. */
+static int fanout_with_uploads(bench *b, mresult *r)
+{
+    bench_cfg *cfg = &b->cfg;
+    int pid = cfg->server_pid;
+    double D = cfg->duration;
+    cfg->duration = 2 * D; /* the senders' bookkeeping covers both halves */
+    int prep = client_prepare(b);
+    cfg->duration = D;
+    if (prep < 0 || upool_init(&r->up, b, cfg->uploaders) < 0) {
+        fprintf(stderr, "tern-bench: media: cannot prepare the fan-out or the uploaders\n");
+        return -1;
+    }
+    SAY("fan-out: connecting %d WebSockets", b->nconns);
+    if (client_start(b) < 0 || bench_wait_connected(b) < 0) {
+        bench_stop(b);
+        return -1;
+    }
+    sync();
+    uint64_t now = tern_mono_ns();
+    b->t_start = now + 20000000ull;
+    b->win_start = b->t_start + (uint64_t)(cfg->warmup * 1e9);
+    b->win_split = b->win_start + (uint64_t)(D * 1e9);
+    b->win_end = b->win_split + (uint64_t)(D * 1e9);
+    r->up.stop_ns = b->win_end;
+    __atomic_store_n(&b->phase, PH_RUN, __ATOMIC_RELEASE);
+    SAY("fan-out: %.1f s warm-up, %.1f s alone, %.1f s with %d uploaders of %" PRIu64 " bytes", cfg->warmup, D, D,
+        cfg->uploaders, cfg->upload_size);
+    bench_sleep_until(b->win_start);
+    int64_t c0 = pid > 0 ? sys_proc_cpu_us(pid) : -1;
+    bench_sleep_until(b->win_split);
+    int64_t c1 = pid > 0 ? sys_proc_cpu_us(pid) : -1;
+    int up_started = cfg->uploaders > 0 && uv_thread_create(&r->up.th, upool_main, &r->up) == 0;
+    bench_sleep_until(b->win_end);
+    int64_t c2 = pid > 0 ? sys_proc_cpu_us(pid) : -1;
+    r->win_s = D;
+    r->cpu_q_us = c0 >= 0 && c1 >= 0 ? c1 - c0 : -1;
+    r->cpu_l_us = c1 >= 0 && c2 >= 0 ? c2 - c1 : -1;
+    r->rss_end_kib = pid > 0 ? sys_proc_rss_kib(pid) : -1;
+    if (up_started)
+        uv_thread_join(&r->up.th);
+    bench_drain(b);
+    bench_stop(b);
+    hist_init(&r->quiet);
+    hist_init(&r->loaded);
+    for (int k = 0; k < cfg->threads; k++) {
+        hist_merge(&r->quiet, &b->threads[k].lat);
+        hist_merge(&r->loaded, &b->threads[k].lat_b);
+    }
+    for (int k = 0; k < cfg->threads; k++) { /* what the fan-out's errors count, bar unanswered sends */
+        const bcounters *c = &b->threads[k].c;
+        r->fan_errors += c->ack_errors + c->conn_failed + c->closed_unexpected + c->server_events + c->send_dropped;
+    }
+    bench_count_loss(b, 0, b->win_split, &r->owed_q, &r->lost_q, &r->unacked_q);
+    bench_count_loss(b, b->win_split, UINT64_MAX, &r->owed_l, &r->lost_l, &r->unacked_l);
+    return 0;
+}
+
+static double ms(uint64_t ns)
+{
+    return (double)ns / 1e6;
+}
+
+static void report(const bench *b, const mresult *r)
+{
+    const bench_cfg *cfg = &b->cfg;
+    double mib = (double)cfg->media_size / MIB;
+    double up = mib / median(r->up_s, r->reps), upb = mib / median(r->up_base_s, r->reps);
+    double dn = mib / median(r->down_s, r->reps), dnb = mib / median(r->down_base_s, r->reps);
+    double win = r->win_s > 0 ? r->win_s : 1;
+    int sampled = cfg->server_pid > 0;
+    double upl_s = r->up.last_t1 > r->up.first_t0 ? (double)(r->up.last_t1 - r->up.first_t0) / 1e9 : NAN;
+    int hq = r->quiet.count > 0, hl = r->loaded.count > 0;
+    if (cfg->json) {
+        FILE *f = stdout;
+        fprintf(f, "{\"workload\":\"media\"");
+        json_num(f, "file_size", (double)cfg->media_size, 1, 0);
+        json_num(f, "reps", r->reps, 1, 0);
+        json_num(f, "upload_mib_s", up, 1, 1);
+        json_num(f, "upload_baseline_mib_s", upb, 1, 1);
+        json_num(f, "upload_ratio", up / upb, 1, 3);
+        json_num(f, "download_mib_s", dn, 1, 1);
+        json_num(f, "download_baseline_mib_s", dnb, 1, 1);
+        json_num(f, "download_ratio", dn / dnb, 1, 3);
+        json_num(f, "upload_server_cpu_ms", median(r->up_cpu_ms, r->reps), sampled, 1);
+        json_num(f, "download_server_cpu_ms", median(r->down_cpu_ms, r->reps), sampled, 1);
+        json_num(f, "upload_rss_growth_kib", (double)r->up_rss_kib, sampled && r->up_rss_kib >= 0, 0);
+        json_num(f, "download_rss_growth_kib", (double)r->down_rss_kib, sampled && r->down_rss_kib >= 0, 0);
+        json_num(f, "groups", cfg->groups, 1, 0);
+        json_num(f, "members", cfg->members, 1, 0);
+        json_num(f, "senders", b->nsenders, 1, 0);
+        json_num(f, "rate", cfg->rate, 1, 0);
+        json_num(f, "duration", cfg->duration, 1, 1);
+        json_num(f, "delivered_per_s", (double)r->quiet.count / win, 1, 1);
+        json_num(f, "p50_ms", ms(hist_quantile(&r->quiet, 0.5)), hq, 3);
+        json_num(f, "p99_ms", ms(hist_quantile(&r->quiet, 0.99)), hq, 3);
+        json_num(f, "max_ms", ms(r->quiet.max), hq, 3);
+        json_num(f, "lost", (double)r->lost_q, 1, 0);
+        json_num(f, "unacked", (double)r->unacked_q, 1, 0);
+        json_num(f, "delivered_per_s_uploads", (double)r->loaded.count / win, 1, 1);
+        json_num(f, "p50_uploads_ms", ms(hist_quantile(&r->loaded, 0.5)), hl, 3);
+        json_num(f, "p99_uploads_ms", ms(hist_quantile(&r->loaded, 0.99)), hl, 3);
+        json_num(f, "max_uploads_ms", ms(r->loaded.max), hl, 3);
+        json_num(f, "lost_uploads", (double)r->lost_l, 1, 0);
+        json_num(f, "unacked_uploads", (double)r->unacked_l, 1, 0);
+        json_num(f, "server_cpu_pct", (double)r->cpu_q_us / (win * 1e4), sampled && r->cpu_q_us >= 0, 1);
+        json_num(f, "server_cpu_pct_uploads", (double)r->cpu_l_us / (win * 1e4), sampled && r->cpu_l_us >= 0, 1);
+        json_num(f, "server_rss_kib", (double)r->rss_end_kib, sampled && r->rss_end_kib >= 0, 0);
+        json_num(f, "uploaders", cfg->uploaders, 1, 0);
+        json_num(f, "upload_size", (double)cfg->upload_size, 1, 0);
+        json_num(f, "uploads_done", (double)r->up.ok, 1, 0);
+        json_num(f, "upload_errors", (double)r->up.failed, 1, 0);
+        json_num(f, "uploads_mib_s", (double)r->up.bytes / MIB / upl_s, r->up.ok > 0, 1);
+        json_num(f, "upload_p50_ms", ms(hist_quantile(&r->up.lat, 0.5)), r->up.lat.count > 0, 3);
+        json_num(f, "upload_p99_ms", ms(hist_quantile(&r->up.lat, 0.99)), r->up.lat.count > 0, 3);
+        for (int k = 0; k < 5; k++) {
+            char key[32];
+            snprintf(key, sizeof key, "probe_ns_%s", r->probe[k].name ? r->probe[k].name : "x");
+            json_num(f, key, r->probe[k].ns, r->probe_ok, 1);
+        }
+        json_num(f, "errors", (double)r->errors, 1, 0);
+        fputs("}\n", f);
+        fflush(f);
+        return;
+    }
+    printf("workload media: %.0f MiB transfers x %d reps; fan-out %d x %d, %.0f msg/s, %.0f s alone + %.0f s with %d "
+           "uploaders of %" PRIu64 " bytes\n",
+           mib, r->reps, cfg->groups, cfg->members, cfg->rate, cfg->duration, cfg->duration, cfg->uploaders,
+           cfg->upload_size);
+    printf("  upload        %.0f MiB/s, baseline %.0f MiB/s: %.0f %% (target >= 70 %%); server RSS +%" PRId64
+           " KiB, CPU %.0f ms\n",
+           up, upb, 100 * up / upb, r->up_rss_kib, median(r->up_cpu_ms, r->reps));
+    printf("  download      %.0f MiB/s, baseline %.0f MiB/s: %.0f %% (target >= 90 %%); server RSS +%" PRId64
+           " KiB, CPU %.0f ms\n",
+           dn, dnb, 100 * dn / dnb, r->down_rss_kib, median(r->down_cpu_ms, r->reps));
+    printf("  fan-out alone p50 %.2f p99 %.2f max %.2f ms; lost %" PRIu64 " of %" PRIu64 "\n",
+           ms(hist_quantile(&r->quiet, 0.5)), ms(hist_quantile(&r->quiet, 0.99)), ms(r->quiet.max), r->lost_q,
+           r->owed_q);
+    printf("  with uploads  p50 %.2f p99 %.2f max %.2f ms; lost %" PRIu64 " of %" PRIu64 " (target p99 <= 20 ms, 0 "
+           "lost)\n",
+           ms(hist_quantile(&r->loaded, 0.5)), ms(hist_quantile(&r->loaded, 0.99)), ms(r->loaded.max), r->lost_l,
+           r->owed_l);
+    printf("  uploads       %" PRIu64 " done, %" PRIu64 " failed, %.0f MiB/s; each p50 %.1f p99 %.1f ms%s%s\n", r->up.ok,
+           r->up.failed, (double)r->up.bytes / MIB / upl_s, ms(hist_quantile(&r->up.lat, 0.5)),
+           ms(hist_quantile(&r->up.lat, 0.99)), r->up.err[0] ? "; first error: " : "", r->up.err);
+    printf("  probe         ");
+    for (int k = 0; k < 5; k++)
+        printf("%s %.0f ns%s", r->probe[k].name, r->probe[k].ns, k < 4 ? ", " : " (target <= 10000 ns)\n");
+    printf("  errors        %" PRIu64 " (fan-out %" PRIu64 ", uploads %" PRIu64 ", unanswered sends %" PRIu64 ")\n",
+           r->errors, r->fan_errors, r->up.failed, r->unacked_q + r->unacked_l);
+}
+
+int media_run(bench *b, int quiet)
+{
+    quiet_ = quiet;
+    bench_cfg *cfg = &b->cfg;
+    static mresult R;
+    mresult *r = &R;
+    r->reps = cfg->media_reps < MAX_REPS ? cfg->media_reps : MAX_REPS;
+
+    r->probe_ok = probe_bench(r->probe) == 0;
+    SAY("probe: jpeg %.0f, png %.0f, gif %.0f, webp %.0f, bmp %.0f ns", r->probe[0].ns, r->probe[1].ns,
+        r->probe[2].ns, r->probe[3].ns, r->probe[4].ns);
+
+    bench_plan(b);
+    SAY("setup: %d users and groups (prefix %s)", b->nconns, cfg->prefix);
+    if (rest_setup(b) < 0)
+        return 2;
+    SAY("throughput: %d x (upload, download) of %" PRIu64 " bytes, ternd and baseline (%s)", r->reps, cfg->media_size,
+        cfg->media_dir);
+    if (throughput(b, r) < 0)
+        return 2;
+    if (fanout_with_uploads(b, r) < 0)
+        return 2;
+    r->errors = r->fan_errors + r->up.failed + r->unacked_q + r->unacked_l + !r->probe_ok;
+    report(b, r);
+    upool_free(&r->up);
+    return 0;
+}

@@ -177,14 +177,15 @@ typedef struct bthread {
     uint64_t paced; /* messages due so far (pacing) */
     int running;
     uint64_t t_start, win_start, win_end; /* copied when the run starts */
-    uint64_t win_split; /* media: messages sent from here on go to lat_b (else never) */
+    uint64_t win_split[2]; /* media: messages sent from [0] on go to lat_seg[0], from [1] on
+                              to lat_seg[1] (UINT64_MAX: never) */
     uint64_t first_connect, last_ready;
     uint64_t next_keepalive;
     uint64_t xs; /* xorshift state for masks */
     char *readbuf;
     bcounters c;
     hist lat, ack, connect;
-    hist lat_b;       /* deliveries of messages sent at or after win_split */
+    hist lat_seg[2];  /* deliveries of messages sent after win_split[0], [1] */
     char errmsg[256]; /* first setup error seen */
 } bthread;
 
@@ -209,7 +210,7 @@ typedef struct bench {
     bthread *threads;
     int phase; /* atomic */
     uint64_t t_start, win_start, win_end;
-    uint64_t win_split; /* media: see bthread.win_split; UINT64_MAX otherwise */
+    uint64_t win_split[2]; /* media: see bthread.win_split; UINT64_MAX otherwise */
     bapp *apps; /* stream: the apps (users and groups spread over them), else NULL */
     int napps;
     struct srun *sr; /* stream: the run's chunk bookkeeping (stream.c) */
@@ -283,6 +284,70 @@ void stream_on_delivery(bconn *c, const char *m, size_t avail);
  * copy, the server's RSS growth, fan-out latency with concurrent uploads, the image
  * header probe's cost) and prints its result; returns the exit status. */
 int media_run(bench *b, int quiet);
+
+/* ---- upload.c: the media workload's concurrent uploaders and their plain sink -------- */
+
+#define UPLOAD_BUF (256 * 1024) /* ternd's upload piece; every copy of the media workload uses it */
+
+/* One client of the pool: a file of cfg.upload_size bytes, uploaded again and again. */
+typedef struct uploader {
+    int fd;
+    int state;
+    char *data;
+    char head[1536]; /* ternd's request head, with this client's user token */
+    size_t headlen;
+    uint64_t off; /* bytes of head + body sent */
+    uint64_t t0, count;
+    http_parser *p;
+} uploader;
+
+/* What a pool did between upool_start and upool_join. */
+typedef struct upstats {
+    uint64_t ok, failed, bytes;
+    uint64_t first_t0, last_t1; /* first upload started, last answered (mono ns) */
+    hist lat;                   /* per upload: connect -> answer */
+    char err[160];              /* the first failure */
+} upstats;
+
+typedef struct upool {
+    const bench_cfg *cfg;
+    uploader *u;
+    int n;
+    int ep;
+    struct sockaddr_storage to;
+    int plain;                  /* 1: to a sink (bare bytes, one byte back), 0: ternd */
+    uint64_t start_ns, stop_ns; /* uploads start in [start_ns, stop_ns) */
+    double rate;                /* uploads started per second at most (0: back to back) */
+    uint64_t started;
+    upstats st;
+    char *buf;
+    int running;
+    uv_thread_t th;
+} upool;
+
+/* n clients of cfg.upload_size random bytes, each with a token of user b->conns[i]. 0/-1. */
+int upool_init(upool *P, bench *b, int n);
+/* Starts the pool's thread: uploads to `to` (ternd when plain is 0, else a sink) until
+ * stop_ns, then waits for the last answers (60 s at most). Resets P->st. 0 or -1. */
+int upool_start(upool *P, const struct sockaddr_storage *to, int plain, uint64_t stop_ns);
+void upool_join(upool *P);
+void upool_free(upool *P);
+
+/* The plain sink: a thread per connection copies size bytes into a file of dir, fsyncs
+ * it and answers "k". The files are removed at sink_stop. */
+typedef struct sink {
+    int lfd;
+    struct sockaddr_storage addr; /* where it listens (127.0.0.1) */
+    char dir[512];
+    uint64_t size;
+    int stop, active; /* atomics */
+    uint64_t files;
+    uv_thread_t th;
+} sink;
+
+int sink_start(sink *k, const char *dir, uint64_t size);
+/* Stops accepting, waits for the copies in progress (30 s at most), removes the files. */
+void sink_stop(sink *k);
 
 /* ---- client.c: the WebSocket client threads ------------------------------------------ */
 

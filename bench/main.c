@@ -830,7 +830,7 @@ int main(int argc, char **argv)
     cfg->media_reps = 3;
     cfg->uploaders = 100;
     cfg->upload_size = 1048576;
-    b->win_split = UINT64_MAX;
+    b->win_split[0] = b->win_split[1] = UINT64_MAX;
     const char *appkey = NULL;
 
     static const struct option opts[] = {

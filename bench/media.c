@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -40,7 +39,7 @@
 #include "core/token.h"
 #include "core/util.h"
 
-#define XFER_BUF (256 * 1024) /* ternd's UPLOAD_CHUNK; every copy here reads and writes this much */
+#define XFER_BUF UPLOAD_BUF
 #define MIB (1024.0 * 1024.0)
 #define MAX_REPS 64
 
@@ -380,218 +379,6 @@ static int64_t rss_stop(rss_watch *w)
     return w->rss0 >= 0 && peak >= 0 ? peak - w->rss0 : -1;
 }
 
-/* ---- concurrent uploaders beside the fan-out ----------------------------------------- */
-
-enum { U_CONNECTING = 1, U_SENDING, U_RECEIVING, U_WAITING, U_DONE };
-
-typedef struct uploader {
-    int fd;
-    int state;
-    char *data; /* upload_size bytes, stamped per upload */
-    char head[1536];
-    size_t headlen;
-    uint64_t off; /* bytes of head + body sent */
-    uint64_t t0, count;
-    http_parser *p;
-} uploader;
-
-typedef struct upool {
-    const bench_cfg *cfg;
-    uploader *u;
-    int n;
-    int ep;
-    uint64_t start_ns, stop_ns; /* uploads start in [start_ns, stop_ns) */
-    double rate;                /* uploads started per second at most (0: back to back) */
-    uint64_t started;
-    uint64_t ok, failed, bytes;
-    uint64_t first_t0, last_t1;
-    hist lat;
-    char *buf;
-    char err[160];
-    uv_thread_t th;
-} upool;
-
-static void up_fail(upool *P, uploader *u, const char *what)
-{
-    P->failed++;
-    if (!P->err[0])
-        snprintf(P->err, sizeof P->err, "%s: %s", what, errno ? strerror(errno) : "closed");
-    if (u->fd >= 0)
-        close(u->fd);
-    u->fd = -1;
-    u->state = U_DONE;
-}
-
-/* When the next upload is due (rate-limited pools), else 0. */
-static uint64_t up_due(const upool *P)
-{
-    return P->rate > 0 ? P->start_ns + (uint64_t)((double)P->started / P->rate * 1e9) : 0;
-}
-
-/* Starts u's next upload (a new connection) when it is due, unless the time is over. */
-static void up_start(upool *P, uploader *u, uint64_t now)
-{
-    u->state = U_DONE;
-    if (now >= P->stop_ns)
-        return;
-    if (now < up_due(P)) {
-        u->state = U_WAITING;
-        return;
-    }
-    P->started++;
-    const struct sockaddr *sa = (const struct sockaddr *)&P->cfg->addr;
-    socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-    u->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    errno = 0;
-    if (u->fd < 0 || (connect(u->fd, sa, len) != 0 && errno != EINPROGRESS)) {
-        up_fail(P, u, "connect");
-        return;
-    }
-    stamp(u->data, P->cfg->upload_size, ++u->count ^ ((uint64_t)(u - P->u) << 40) ^ ((uint64_t)P->cfg->runid << 8));
-    u->off = 0;
-    u->t0 = now;
-    if (!P->first_t0)
-        P->first_t0 = now;
-    http_parser_next(u->p);
-    u->state = U_CONNECTING;
-    struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = u};
-    if (epoll_ctl(P->ep, EPOLL_CTL_ADD, u->fd, &ev) != 0)
-        up_fail(P, u, "epoll");
-}
-
-static void up_event(upool *P, uploader *u)
-{
-    uint64_t total = u->headlen + P->cfg->upload_size;
-    errno = 0;
-    if (u->state == U_CONNECTING || u->state == U_SENDING) {
-        u->state = U_SENDING;
-        while (u->off < total) {
-            const char *p = u->off < u->headlen ? u->head + u->off : u->data + (u->off - u->headlen);
-            uint64_t k = u->off < u->headlen ? u->headlen - u->off : total - u->off;
-            ssize_t w = send(u->fd, p, k < XFER_BUF ? (size_t)k : XFER_BUF, MSG_NOSIGNAL);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0 && errno == EAGAIN)
-                return;
-            if (w <= 0) {
-                up_fail(P, u, "send");
-                return;
-            }
-            u->off += (uint64_t)w;
-        }
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = u};
-        epoll_ctl(P->ep, EPOLL_CTL_MOD, u->fd, &ev);
-        u->state = U_RECEIVING;
-        return;
-    }
-    for (;;) {
-        ssize_t n = recv(u->fd, P->buf, XFER_BUF, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            return;
-        if (n <= 0) {
-            up_fail(P, u, "answer");
-            return;
-        }
-        size_t used;
-        int st = http_parser_feed(u->p, P->buf, (size_t)n, &used);
-        if (st == HTTP_NEED_MORE)
-            continue;
-        if (st != HTTP_COMPLETE || http_parser_msg(u->p)->status != 200) {
-            const http_msg *m = http_parser_msg(u->p);
-            errno = 0;
-            if (!P->err[0] && st == HTTP_COMPLETE)
-                snprintf(P->err, sizeof P->err, "upload: HTTP %d %.100s", m->status, m->body.data ? m->body.data : "");
-            up_fail(P, u, "upload");
-            return;
-        }
-        uint64_t now = tern_mono_ns();
-        P->ok++;
-        P->bytes += P->cfg->upload_size;
-        P->last_t1 = now;
-        hist_add(&P->lat, now - u->t0);
-        close(u->fd);
-        u->fd = -1;
-        up_start(P, u, now);
-        return;
-    }
-}
-
-static void upool_main(void *arg)
-{
-    upool *P = arg;
-    P->start_ns = tern_mono_ns();
-    for (int i = 0; i < P->n; i++)
-        up_start(P, &P->u[i], P->start_ns);
-    struct epoll_event ev[64];
-    uint64_t give_up = P->stop_ns + 60 * 1000000000ull;
-    for (;;) {
-        int busy = 0, waiting = 0;
-        uint64_t now = tern_mono_ns();
-        for (int i = 0; i < P->n; i++) {
-            if (P->u[i].state == U_WAITING)
-                up_start(P, &P->u[i], now);
-            busy |= P->u[i].state != U_DONE;
-            waiting |= P->u[i].state == U_WAITING;
-        }
-        if (!busy || now > give_up)
-            break;
-        uint64_t due = up_due(P);
-        int timeout = waiting && due > now ? (int)((due - now) / 1000000 + 1) : waiting ? 0 : 100;
-        int k = epoll_wait(P->ep, ev, 64, timeout < 100 ? timeout : 100);
-        for (int i = 0; i < k; i++)
-            up_event(P, ev[i].data.ptr);
-    }
-    for (int i = 0; i < P->n; i++)
-        if (P->u[i].fd >= 0) {
-            errno = 0;
-            up_fail(P, &P->u[i], "still running at the end");
-        }
-}
-
-/* Prepares n uploaders, each with its own user's token (users of the fan-out plan). */
-static int upool_init(upool *P, bench *b, int n)
-{
-    const bench_cfg *cfg = &b->cfg;
-    memset(P, 0, sizeof *P);
-    P->cfg = cfg;
-    P->n = n;
-    P->rate = cfg->upload_rate;
-    P->u = tern_calloc((size_t)(n ? n : 1), sizeof *P->u);
-    P->buf = tern_malloc(XFER_BUF);
-    P->ep = epoll_create1(EPOLL_CLOEXEC);
-    hist_init(&P->lat);
-    int64_t exp = (int64_t)time(NULL) + 86400;
-    for (int i = 0; i < n; i++) {
-        uploader *u = &P->u[i];
-        char tok[TERN_TOKEN_MAX];
-        u->fd = -1;
-        u->state = U_DONE;
-        u->data = random_bytes(cfg->upload_size, cfg->runid * 7919u + (uint64_t)i + 1);
-        u->p = http_parser_new(0, 65536);
-        if (tern_token_mint('u', cfg->appkey, b->conns[i % b->nconns].user, exp, cfg->secret, tok, sizeof tok) < 0)
-            return -1;
-        int hl = upload_head(cfg, tok, cfg->upload_size, u->head, sizeof u->head);
-        if (hl < 0 || !u->p)
-            return -1;
-        u->headlen = (size_t)hl;
-    }
-    return P->ep >= 0 ? 0 : -1;
-}
-
-static void upool_free(upool *P)
-{
-    for (int i = 0; i < P->n; i++) {
-        tern_free(P->u[i].data);
-        http_parser_free(P->u[i].p);
-    }
-    tern_free(P->u);
-    tern_free(P->buf);
-    if (P->ep >= 0)
-        close(P->ep);
-}
-
 /* ---- image header probes ---------------------------------------------------------------- */
 
 /* A JPEG head as a camera writes it: SOI, APP1 Exif (TIFF little-endian, IFD0 with Make,
@@ -669,7 +456,7 @@ static void probe_cases(probe_case c[5])
 static int probe_bench(probe_case c[5])
 {
     probe_cases(c);
-    volatile uint32_t sink = 0;
+    volatile uint32_t acc = 0;
     for (int k = 0; k < 5; k++) {
         tern_img_info info;
         if (tern_img_probe(c[k].bytes, c[k].len, &info) != TERN_IMG_OK || info.width != c[k].w ||
@@ -684,7 +471,7 @@ static int probe_bench(probe_case c[5])
             uint64_t t0 = tern_mono_ns();
             for (int i = 0; i < N; i++) {
                 tern_img_probe(c[k].bytes, c[k].len, &info);
-                sink += info.width;
+                acc += info.width;
             }
             t[r] = (double)(tern_mono_ns() - t0) / N;
         }
@@ -696,23 +483,33 @@ static int probe_bench(probe_case c[5])
             }
         c[k].ns = t[2];
     }
-    (void)sink;
+    (void)acc;
     return 0;
 }
 
 /* ---- the run ---------------------------------------------------------------------------- */
+
+/* One part of the fan-out run: alone, beside uploads to the plain sink, beside uploads
+ * to ternd. */
+enum { SEG_ALONE = 0, SEG_PLAIN, SEG_TERND, NSEG };
+static const char *const SEG_NAME[NSEG] = {"", "_plain_uploads", "_uploads"};
+
+typedef struct segment {
+    hist lat;
+    uint64_t owed, lost, unacked;
+    int64_t cpu_us, busy_us; /* the server's CPU and the whole machine's busy time */
+    upstats up;
+} segment;
 
 typedef struct mresult {
     double up_s[MAX_REPS], up_base_s[MAX_REPS], down_s[MAX_REPS], down_base_s[MAX_REPS];
     double up_cpu_ms[MAX_REPS], down_cpu_ms[MAX_REPS];
     int reps;
     int64_t up_rss_kib, down_rss_kib; /* worst rep */
-    hist quiet, loaded;
-    uint64_t owed_q, lost_q, unacked_q, owed_l, lost_l, unacked_l;
+    segment seg[NSEG];
     double win_s;
-    int64_t cpu_q_us, cpu_l_us;
     int64_t rss_end_kib;
-    upool up;
+    upool pool[NSEG]; /* [SEG_PLAIN] and [SEG_TERND] */
     probe_case probe[5];
     int probe_ok;
     uint64_t fan_errors;
@@ -811,67 +608,99 @@ static int throughput(bench *b, mresult *r)
     return rc;
 }
 
-/* Part 4: the fan-out for 2 x duration, uploads in the second half. */
+/* Part 4: the fan-out for 3 x duration: alone, beside the pool uploading to the plain
+ * sink, beside the pool uploading to ternd (the sink goes first so that the writeback it
+ * leaves behind weighs on ternd's part, not the other way round). */
 static int fanout_with_uploads(bench *b, mresult *r)
 {
     bench_cfg *cfg = &b->cfg;
     int pid = cfg->server_pid;
     double D = cfg->duration;
-    cfg->duration = 2 * D; /* the senders' bookkeeping covers both halves */
+    cfg->duration = NSEG * D; /* the senders' bookkeeping covers every part */
     int prep = client_prepare(b);
     cfg->duration = D;
-    if (prep < 0 || upool_init(&r->up, b, cfg->uploaders) < 0) {
-        fprintf(stderr, "tern-bench: media: cannot prepare the fan-out or the uploaders\n");
+    sink k;
+    if (prep < 0 || upool_init(&r->pool[SEG_PLAIN], b, cfg->uploaders) < 0 ||
+        upool_init(&r->pool[SEG_TERND], b, cfg->uploaders) < 0 || sink_start(&k, cfg->media_dir, cfg->upload_size) < 0) {
+        fprintf(stderr, "tern-bench: media: cannot prepare the fan-out, the uploaders or the sink\n");
         return -1;
     }
     SAY("fan-out: connecting %d WebSockets", b->nconns);
     if (client_start(b) < 0 || bench_wait_connected(b) < 0) {
         bench_stop(b);
+        sink_stop(&k);
         return -1;
     }
     sync();
-    uint64_t now = tern_mono_ns();
+    uint64_t now = tern_mono_ns(), t[NSEG + 1];
     b->t_start = now + 20000000ull;
-    b->win_start = b->t_start + (uint64_t)(cfg->warmup * 1e9);
-    b->win_split = b->win_start + (uint64_t)(D * 1e9);
-    b->win_end = b->win_split + (uint64_t)(D * 1e9);
-    r->up.stop_ns = b->win_end;
+    b->win_start = t[0] = b->t_start + (uint64_t)(cfg->warmup * 1e9);
+    for (int i = 1; i <= NSEG; i++)
+        t[i] = t[i - 1] + (uint64_t)(D * 1e9);
+    b->win_split[0] = t[SEG_PLAIN];
+    b->win_split[1] = t[SEG_TERND];
+    b->win_end = t[NSEG];
     __atomic_store_n(&b->phase, PH_RUN, __ATOMIC_RELEASE);
-    SAY("fan-out: %.1f s warm-up, %.1f s alone, %.1f s with %d uploaders of %" PRIu64 " bytes", cfg->warmup, D, D,
-        cfg->uploaders, cfg->upload_size);
-    bench_sleep_until(b->win_start);
-    int64_t c0 = pid > 0 ? sys_proc_cpu_us(pid) : -1;
-    bench_sleep_until(b->win_split);
-    int64_t c1 = pid > 0 ? sys_proc_cpu_us(pid) : -1;
-    int up_started = cfg->uploaders > 0 && uv_thread_create(&r->up.th, upool_main, &r->up) == 0;
-    bench_sleep_until(b->win_end);
-    int64_t c2 = pid > 0 ? sys_proc_cpu_us(pid) : -1;
+    SAY("fan-out: %.1f s warm-up, then %.1f s alone, beside %d uploaders of %" PRIu64
+        " bytes to a plain sink, beside them uploading to ternd",
+        cfg->warmup, D, cfg->uploaders, cfg->upload_size);
+    int64_t cpu[NSEG + 1], busy[NSEG + 1], total;
+    for (int i = 0; i <= NSEG; i++) {
+        bench_sleep_until(t[i]);
+        cpu[i] = pid > 0 ? sys_proc_cpu_us(pid) : -1;
+        if (sys_machine_cpu_us(&busy[i], &total) != 0)
+            busy[i] = -1;
+        /* A pool's last uploads end early in the next part. */
+        if ((i == SEG_PLAIN || i == SEG_TERND) &&
+            upool_start(&r->pool[i], i == SEG_PLAIN ? &k.addr : &cfg->addr, i == SEG_PLAIN, t[i + 1]) < 0)
+            fprintf(stderr, "tern-bench: media: cannot start the uploaders\n");
+    }
+    for (int i = SEG_PLAIN; i < NSEG; i++) {
+        upool_join(&r->pool[i]);
+        r->seg[i].up = r->pool[i].st;
+    }
     r->win_s = D;
-    r->cpu_q_us = c0 >= 0 && c1 >= 0 ? c1 - c0 : -1;
-    r->cpu_l_us = c1 >= 0 && c2 >= 0 ? c2 - c1 : -1;
+    for (int i = 0; i < NSEG; i++) {
+        r->seg[i].cpu_us = cpu[i] >= 0 && cpu[i + 1] >= 0 ? cpu[i + 1] - cpu[i] : -1;
+        r->seg[i].busy_us = busy[i] >= 0 && busy[i + 1] >= 0 ? busy[i + 1] - busy[i] : -1;
+    }
     r->rss_end_kib = pid > 0 ? sys_proc_rss_kib(pid) : -1;
-    if (up_started)
-        uv_thread_join(&r->up.th);
     bench_drain(b);
     bench_stop(b);
-    hist_init(&r->quiet);
-    hist_init(&r->loaded);
-    for (int k = 0; k < cfg->threads; k++) {
-        hist_merge(&r->quiet, &b->threads[k].lat);
-        hist_merge(&r->loaded, &b->threads[k].lat_b);
-    }
-    for (int k = 0; k < cfg->threads; k++) { /* what the fan-out's errors count, bar unanswered sends */
-        const bcounters *c = &b->threads[k].c;
+    sink_stop(&k);
+    for (int i = 0; i < NSEG; i++)
+        hist_init(&r->seg[i].lat);
+    for (int j = 0; j < cfg->threads; j++) {
+        const bthread *th = &b->threads[j];
+        hist_merge(&r->seg[SEG_ALONE].lat, &th->lat);
+        hist_merge(&r->seg[SEG_PLAIN].lat, &th->lat_seg[0]);
+        hist_merge(&r->seg[SEG_TERND].lat, &th->lat_seg[1]);
+        const bcounters *c = &th->c; /* what the fan-out's errors count, bar unanswered sends */
         r->fan_errors += c->ack_errors + c->conn_failed + c->closed_unexpected + c->server_events + c->send_dropped;
     }
-    bench_count_loss(b, 0, b->win_split, &r->owed_q, &r->lost_q, &r->unacked_q);
-    bench_count_loss(b, b->win_split, UINT64_MAX, &r->owed_l, &r->lost_l, &r->unacked_l);
+    for (int i = 0; i < NSEG; i++) {
+        segment *g = &r->seg[i];
+        bench_count_loss(b, i == 0 ? 0 : t[i], i == NSEG - 1 ? UINT64_MAX : t[i + 1], &g->owed, &g->lost,
+                         &g->unacked);
+    }
     return 0;
 }
 
 static double ms(uint64_t ns)
 {
     return (double)ns / 1e6;
+}
+
+/* A key of a part: base + the part's suffix + tail ("p99" "_uploads" "_ms"). */
+static const char *seg_key(char *out, size_t n, const char *base, int seg, const char *tail)
+{
+    snprintf(out, n, "%s%s%s", base, SEG_NAME[seg], tail);
+    return out;
+}
+
+static double upload_mib_s(const upstats *u)
+{
+    return u->last_t1 > u->first_t0 ? (double)u->bytes / MIB / ((double)(u->last_t1 - u->first_t0) / 1e9) : NAN;
 }
 
 static void report(const bench *b, const mresult *r)
@@ -882,10 +711,9 @@ static void report(const bench *b, const mresult *r)
     double dn = mib / median(r->down_s, r->reps), dnb = mib / median(r->down_base_s, r->reps);
     double win = r->win_s > 0 ? r->win_s : 1;
     int sampled = cfg->server_pid > 0;
-    double upl_s = r->up.last_t1 > r->up.first_t0 ? (double)(r->up.last_t1 - r->up.first_t0) / 1e9 : NAN;
-    int hq = r->quiet.count > 0, hl = r->loaded.count > 0;
     if (cfg->json) {
         FILE *f = stdout;
+        char k[64];
         fprintf(f, "{\"workload\":\"media\"");
         json_num(f, "file_size", (double)cfg->media_size, 1, 0);
         json_num(f, "reps", r->reps, 1, 0);
@@ -904,63 +732,75 @@ static void report(const bench *b, const mresult *r)
         json_num(f, "senders", b->nsenders, 1, 0);
         json_num(f, "rate", cfg->rate, 1, 0);
         json_num(f, "duration", cfg->duration, 1, 1);
-        json_num(f, "delivered_per_s", (double)r->quiet.count / win, 1, 1);
-        json_num(f, "p50_ms", ms(hist_quantile(&r->quiet, 0.5)), hq, 3);
-        json_num(f, "p99_ms", ms(hist_quantile(&r->quiet, 0.99)), hq, 3);
-        json_num(f, "max_ms", ms(r->quiet.max), hq, 3);
-        json_num(f, "lost", (double)r->lost_q, 1, 0);
-        json_num(f, "unacked", (double)r->unacked_q, 1, 0);
-        json_num(f, "delivered_per_s_uploads", (double)r->loaded.count / win, 1, 1);
-        json_num(f, "p50_uploads_ms", ms(hist_quantile(&r->loaded, 0.5)), hl, 3);
-        json_num(f, "p99_uploads_ms", ms(hist_quantile(&r->loaded, 0.99)), hl, 3);
-        json_num(f, "max_uploads_ms", ms(r->loaded.max), hl, 3);
-        json_num(f, "lost_uploads", (double)r->lost_l, 1, 0);
-        json_num(f, "unacked_uploads", (double)r->unacked_l, 1, 0);
-        json_num(f, "server_cpu_pct", (double)r->cpu_q_us / (win * 1e4), sampled && r->cpu_q_us >= 0, 1);
-        json_num(f, "server_cpu_pct_uploads", (double)r->cpu_l_us / (win * 1e4), sampled && r->cpu_l_us >= 0, 1);
-        json_num(f, "server_rss_kib", (double)r->rss_end_kib, sampled && r->rss_end_kib >= 0, 0);
         json_num(f, "uploaders", cfg->uploaders, 1, 0);
         json_num(f, "upload_size", (double)cfg->upload_size, 1, 0);
-        json_num(f, "uploads_done", (double)r->up.ok, 1, 0);
-        json_num(f, "upload_errors", (double)r->up.failed, 1, 0);
-        json_num(f, "uploads_mib_s", (double)r->up.bytes / MIB / upl_s, r->up.ok > 0, 1);
-        json_num(f, "upload_p50_ms", ms(hist_quantile(&r->up.lat, 0.5)), r->up.lat.count > 0, 3);
-        json_num(f, "upload_p99_ms", ms(hist_quantile(&r->up.lat, 0.99)), r->up.lat.count > 0, 3);
-        for (int k = 0; k < 5; k++) {
-            char key[32];
-            snprintf(key, sizeof key, "probe_ns_%s", r->probe[k].name ? r->probe[k].name : "x");
-            json_num(f, key, r->probe[k].ns, r->probe_ok, 1);
+        json_num(f, "upload_rate", cfg->upload_rate, 1, 1);
+        for (int i = 0; i < NSEG; i++) {
+            const segment *g = &r->seg[i];
+            int h = g->lat.count > 0;
+            json_num(f, seg_key(k, sizeof k, "delivered_per_s", i, ""), (double)g->lat.count / win, 1, 1);
+            json_num(f, seg_key(k, sizeof k, "p50", i, "_ms"), ms(hist_quantile(&g->lat, 0.5)), h, 3);
+            json_num(f, seg_key(k, sizeof k, "p99", i, "_ms"), ms(hist_quantile(&g->lat, 0.99)), h, 3);
+            json_num(f, seg_key(k, sizeof k, "max", i, "_ms"), ms(g->lat.max), h, 3);
+            json_num(f, seg_key(k, sizeof k, "lost", i, ""), (double)g->lost, 1, 0);
+            json_num(f, seg_key(k, sizeof k, "unacked", i, ""), (double)g->unacked, 1, 0);
+            json_num(f, seg_key(k, sizeof k, "server_cpu_pct", i, ""), (double)g->cpu_us / (win * 1e4),
+                     sampled && g->cpu_us >= 0, 1);
+            json_num(f, seg_key(k, sizeof k, "machine_busy_pct", i, ""), (double)g->busy_us / (win * 1e4),
+                     g->busy_us >= 0, 1);
+            if (i == SEG_ALONE)
+                continue;
+            const char *pre = i == SEG_PLAIN ? "plain_" : "";
+            const upstats *u = &g->up;
+            snprintf(k, sizeof k, "%suploads_done", pre);
+            json_num(f, k, (double)u->ok, 1, 0);
+            snprintf(k, sizeof k, "%supload_errors", pre);
+            json_num(f, k, (double)u->failed, 1, 0);
+            snprintf(k, sizeof k, "%suploads_mib_s", pre);
+            json_num(f, k, upload_mib_s(u), u->ok > 0, 1);
+            snprintf(k, sizeof k, "%supload_p50_ms", pre);
+            json_num(f, k, ms(hist_quantile(&u->lat, 0.5)), u->lat.count > 0, 3);
+            snprintf(k, sizeof k, "%supload_p99_ms", pre);
+            json_num(f, k, ms(hist_quantile(&u->lat, 0.99)), u->lat.count > 0, 3);
+        }
+        json_num(f, "server_rss_kib", (double)r->rss_end_kib, sampled && r->rss_end_kib >= 0, 0);
+        for (int i = 0; i < 5; i++) {
+            snprintf(k, sizeof k, "probe_ns_%s", r->probe[i].name ? r->probe[i].name : "x");
+            json_num(f, k, r->probe[i].ns, r->probe_ok, 1);
         }
         json_num(f, "errors", (double)r->errors, 1, 0);
         fputs("}\n", f);
         fflush(f);
         return;
     }
-    printf("workload media: %.0f MiB transfers x %d reps; fan-out %d x %d, %.0f msg/s, %.0f s alone + %.0f s with %d "
-           "uploaders of %" PRIu64 " bytes\n",
-           mib, r->reps, cfg->groups, cfg->members, cfg->rate, cfg->duration, cfg->duration, cfg->uploaders,
-           cfg->upload_size);
+    printf("workload media: %.0f MiB transfers x %d reps; fan-out %d x %d, %.0f msg/s, %.0f s alone, beside %d "
+           "uploaders of %" PRIu64 " bytes to a plain sink, to ternd\n",
+           mib, r->reps, cfg->groups, cfg->members, cfg->rate, cfg->duration, cfg->uploaders, cfg->upload_size);
     printf("  upload        %.0f MiB/s, baseline %.0f MiB/s: %.0f %% (target >= 70 %%); server RSS +%" PRId64
            " KiB, CPU %.0f ms\n",
            up, upb, 100 * up / upb, r->up_rss_kib, median(r->up_cpu_ms, r->reps));
     printf("  download      %.0f MiB/s, baseline %.0f MiB/s: %.0f %% (target >= 90 %%); server RSS +%" PRId64
            " KiB, CPU %.0f ms\n",
            dn, dnb, 100 * dn / dnb, r->down_rss_kib, median(r->down_cpu_ms, r->reps));
-    printf("  fan-out alone p50 %.2f p99 %.2f max %.2f ms; lost %" PRIu64 " of %" PRIu64 "\n",
-           ms(hist_quantile(&r->quiet, 0.5)), ms(hist_quantile(&r->quiet, 0.99)), ms(r->quiet.max), r->lost_q,
-           r->owed_q);
-    printf("  with uploads  p50 %.2f p99 %.2f max %.2f ms; lost %" PRIu64 " of %" PRIu64 " (target p99 <= 20 ms, 0 "
-           "lost)\n",
-           ms(hist_quantile(&r->loaded, 0.5)), ms(hist_quantile(&r->loaded, 0.99)), ms(r->loaded.max), r->lost_l,
-           r->owed_l);
-    printf("  uploads       %" PRIu64 " done, %" PRIu64 " failed, %.0f MiB/s; each p50 %.1f p99 %.1f ms%s%s\n", r->up.ok,
-           r->up.failed, (double)r->up.bytes / MIB / upl_s, ms(hist_quantile(&r->up.lat, 0.5)),
-           ms(hist_quantile(&r->up.lat, 0.99)), r->up.err[0] ? "; first error: " : "", r->up.err);
+    static const char *const label[NSEG] = {"alone", "plain uploads", "ternd uploads"};
+    for (int i = 0; i < NSEG; i++) {
+        const segment *g = &r->seg[i];
+        printf("  fan-out, %-13s p50 %.2f p99 %.2f max %.2f ms; lost %" PRIu64 " of %" PRIu64
+               "; server %.0f %%, machine %.0f %% CPU\n",
+               label[i], ms(hist_quantile(&g->lat, 0.5)), ms(hist_quantile(&g->lat, 0.99)), ms(g->lat.max), g->lost,
+               g->owed, (double)g->cpu_us / (win * 1e4), (double)g->busy_us / (win * 1e4));
+        if (i != SEG_ALONE)
+            printf("    uploads %" PRIu64 " done, %" PRIu64 " failed, %.0f MiB/s; each p50 %.1f p99 %.1f ms%s%s\n",
+                   g->up.ok, g->up.failed, upload_mib_s(&g->up), ms(hist_quantile(&g->up.lat, 0.5)),
+                   ms(hist_quantile(&g->up.lat, 0.99)), g->up.err[0] ? "; first error: " : "", g->up.err);
+    }
     printf("  probe         ");
-    for (int k = 0; k < 5; k++)
-        printf("%s %.0f ns%s", r->probe[k].name, r->probe[k].ns, k < 4 ? ", " : " (target <= 10000 ns)\n");
-    printf("  errors        %" PRIu64 " (fan-out %" PRIu64 ", uploads %" PRIu64 ", unanswered sends %" PRIu64 ")\n",
-           r->errors, r->fan_errors, r->up.failed, r->unacked_q + r->unacked_l);
+    for (int i = 0; i < 5; i++)
+        printf("%s %.0f ns%s", r->probe[i].name, r->probe[i].ns, i < 4 ? ", " : " (target <= 10000 ns)\n");
+    printf("  errors        %" PRIu64 " (fan-out %" PRIu64 ", unanswered sends %" PRIu64 ", uploads to ternd %" PRIu64
+           ")\n",
+           r->errors, r->fan_errors, r->seg[0].unacked + r->seg[1].unacked + r->seg[2].unacked,
+           r->seg[SEG_TERND].up.failed);
 }
 
 int media_run(bench *b, int quiet)
@@ -985,8 +825,11 @@ int media_run(bench *b, int quiet)
         return 2;
     if (fanout_with_uploads(b, r) < 0)
         return 2;
-    r->errors = r->fan_errors + r->up.failed + r->unacked_q + r->unacked_l + !r->probe_ok;
+    r->errors = r->fan_errors + r->seg[SEG_PLAIN].up.failed + r->seg[SEG_TERND].up.failed + !r->probe_ok;
+    for (int i = 0; i < NSEG; i++)
+        r->errors += r->seg[i].unacked;
     report(b, r);
-    upool_free(&r->up);
+    upool_free(&r->pool[SEG_PLAIN]);
+    upool_free(&r->pool[SEG_TERND]);
     return 0;
 }

@@ -258,6 +258,9 @@ int floor_run(const bench_cfg *cfg, int quiet);
 
 /* ---- rest.c: blocking HTTP/1.1 client for setup -------------------------------------- */
 
+/* A blocking TCP connection to addr with 60 s send and receive timeouts (TCP_NODELAY if
+ * nodelay): the socket, or -1 with errno. */
+int bench_connect(const struct sockaddr_storage *addr, int nodelay);
 /* Gets an app token and creates every user and group of the plan. Returns 0, or -1 with
  * a message on stderr. */
 int rest_setup(bench *b);
@@ -346,6 +349,11 @@ typedef struct sink {
 } sink;
 
 int sink_start(sink *k, const char *dir, uint64_t size);
+/* A listening TCP socket on 127.0.0.1 and a free port (its address in *addr), or -1. */
+int loopback_listen(struct sockaddr_storage *addr, int backlog);
+/* The head of an upload of size bytes to ternd with the bearer tok, into out: its length,
+ * or -1 if it does not fit. */
+int upload_head(const bench_cfg *cfg, const char *tok, uint64_t size, char *out, size_t outsz);
 /* Stops accepting, waits for the copies in progress (30 s at most), removes the files. */
 void sink_stop(sink *k);
 

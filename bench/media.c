@@ -22,13 +22,10 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,29 +39,12 @@
 #define XFER_BUF UPLOAD_BUF
 #define MIB (1024.0 * 1024.0)
 #define MAX_REPS 64
+#define NSEG_MAX 3
 
 static int quiet_;
 #define SAY(...) BENCH_SAY(quiet_, __VA_ARGS__)
 
 /* ---- sockets and files --------------------------------------------------------------- */
-
-/* A blocking TCP connection to addr (60 s send/receive timeouts), or -1. */
-static int connect_to(const struct sockaddr_storage *addr)
-{
-    const struct sockaddr *sa = (const struct sockaddr *)addr;
-    socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct timeval tv = {.tv_sec = 60, .tv_usec = 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(fd, sa, len) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
 
 /* Writes n bytes to fd in pieces of at most XFER_BUF (send(2) on a socket). 0 or -1. */
 static int put_all(int fd, const char *p, uint64_t n, int sock)
@@ -173,13 +153,8 @@ static int baseline_open(baseline *bl, const bench_cfg *cfg, uint64_t size)
     memset(bl, 0, sizeof *bl);
     bl->size = size;
     snprintf(bl->path, sizeof bl->path, "%s/bench-media-baseline.%d", cfg->media_dir, (int)getpid());
-    struct sockaddr_in *in = (struct sockaddr_in *)&bl->addr;
-    in->sin_family = AF_INET;
-    in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof *in;
-    bl->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (bl->lfd < 0 || bind(bl->lfd, (struct sockaddr *)in, al) != 0 || listen(bl->lfd, 4) != 0 ||
-        getsockname(bl->lfd, (struct sockaddr *)in, &al) != 0) {
+    bl->lfd = loopback_listen(&bl->addr, 4);
+    if (bl->lfd < 0) {
         fprintf(stderr, "tern-bench: media: baseline listener: %s\n", strerror(errno));
         return -1;
     }
@@ -217,7 +192,7 @@ static double baseline_run(baseline *bl, int upload, const char *data, char *buf
     if (uv_thread_create(&bl->th, baseline_serve, bl) != 0)
         return -1;
     uint64_t t0 = tern_mono_ns();
-    int fd = connect_to(&bl->addr);
+    int fd = bench_connect(&bl->addr, 0);
     int ok = 0;
     if (fd >= 0 && upload) {
         char c;
@@ -243,10 +218,10 @@ static int body_count(void *ud, const char *p, size_t n)
 
 /* Reads one HTTP response from fd into p (a body sink, if set, sees the body): its
  * status, or -1. */
-static int read_response(int fd, http_parser *p, char *buf)
+static int read_response(int fd, http_parser *p, char *buf, size_t bufsz)
 {
     for (;;) {
-        ssize_t n = recv(fd, buf, XFER_BUF, 0);
+        ssize_t n = recv(fd, buf, bufsz, 0);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -260,17 +235,6 @@ static int read_response(int fd, http_parser *p, char *buf)
     }
 }
 
-/* The upload request's head for size bytes with the bearer tok. */
-static int upload_head(const bench_cfg *cfg, const char *tok, uint64_t size, char *out, size_t outsz)
-{
-    int n = snprintf(out, outsz,
-                     "POST /%s/%s/media HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
-                     "Content-Type: application/octet-stream\r\nX-Tern-Filename: bench.bin\r\n"
-                     "Content-Length: %" PRIu64 "\r\n\r\n",
-                     cfg->org, cfg->app, cfg->hostport, tok, size);
-    return n > 0 && (size_t)n < outsz ? n : -1;
-}
-
 /* POSTs size bytes of data: seconds until the answer, the media id in id; or -1. */
 static double ternd_upload(const bench_cfg *cfg, const char *tok, const char *data, uint64_t size, char *buf,
                            char id[64])
@@ -279,10 +243,10 @@ static double ternd_upload(const bench_cfg *cfg, const char *tok, const char *da
     int hl = upload_head(cfg, tok, size, head, sizeof head);
     http_parser *p = http_parser_new(0, 65536);
     uint64_t t0 = tern_mono_ns();
-    int fd = hl > 0 && p ? connect_to(&cfg->addr) : -1;
+    int fd = hl > 0 && p ? bench_connect(&cfg->addr, 0) : -1;
     int status = -1;
     if (fd >= 0 && put_all(fd, head, (uint64_t)hl, 1) == 0 && put_all(fd, data, size, 1) == 0)
-        status = read_response(fd, p, buf);
+        status = read_response(fd, p, buf, XFER_BUF);
     uint64_t t1 = tern_mono_ns();
     if (fd >= 0)
         close(fd);
@@ -317,8 +281,8 @@ static double ternd_download(const bench_cfg *cfg, const char *tok, const char *
     if (p)
         http_parser_set_body(p, (size_t)size, body_count, &got);
     uint64_t t0 = tern_mono_ns();
-    int fd = n > 0 && (size_t)n < sizeof req && p ? connect_to(&cfg->addr) : -1;
-    int status = fd >= 0 && put_all(fd, req, (uint64_t)n, 1) == 0 ? read_response(fd, p, buf) : -1;
+    int fd = n > 0 && (size_t)n < sizeof req && p ? bench_connect(&cfg->addr, 0) : -1;
+    int status = fd >= 0 && put_all(fd, req, (uint64_t)n, 1) == 0 ? read_response(fd, p, buf, XFER_BUF) : -1;
     uint64_t t1 = tern_mono_ns();
     if (fd >= 0)
         close(fd);
@@ -329,6 +293,54 @@ static double ternd_download(const bench_cfg *cfg, const char *tok, const char *
         return -1;
     }
     return (double)(t1 - t0) / 1e9;
+}
+
+/* ---- password grants during the fan-out ---------------------------------------------- */
+
+/* A password grant runs scrypt on libuv's pool in ternd, the pool that also runs the
+ * uploads' writes and fsyncs; one every GRANT_EVERY_MS (a wrong password for an existing
+ * user: the same work as a right one, answered 400 1107) times how long a login waits. */
+#define GRANT_EVERY_MS 1000
+
+typedef struct granter {
+    const bench_cfg *cfg;
+    const char *user;
+    uint64_t split[NSEG_MAX]; /* part boundaries: a grant counts in the part it started in */
+    int nsplit;
+    uint64_t stop_ns;
+    hist lat[NSEG_MAX];
+    uint64_t failed;
+    uv_thread_t th;
+} granter;
+
+static void grant_loop(void *arg)
+{
+    granter *g = arg;
+    char req[1024], body[256], buf[4096];
+    int bl = snprintf(body, sizeof body, "{\"grant_type\":\"password\",\"username\":\"%s\",\"password\":\"bench-wrong\"}",
+                      g->user);
+    int n = snprintf(req, sizeof req,
+                     "POST /%s/%s/token HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
+                     g->cfg->org, g->cfg->app, g->cfg->hostport, bl, body);
+    for (uint64_t next = tern_mono_ns(); next < g->stop_ns; next += GRANT_EVERY_MS * 1000000ull) {
+        bench_sleep_until(next);
+        http_parser *p = http_parser_new(0, 65536); /* a new one: each answer closes its connection */
+        uint64_t t0 = tern_mono_ns();
+        int fd = p ? bench_connect(&g->cfg->addr, 1) : -1;
+        int status = fd >= 0 && put_all(fd, req, (uint64_t)n, 1) == 0 ? read_response(fd, p, buf, sizeof buf) : -1;
+        uint64_t t1 = tern_mono_ns();
+        if (fd >= 0)
+            close(fd);
+        http_parser_free(p);
+        int part = 0;
+        while (part + 1 < g->nsplit && t0 >= g->split[part + 1])
+            part++;
+        if (status == 400 && t0 >= g->split[0])
+            hist_add(&g->lat[part], t1 - t0);
+        else if (status != 400 && g->failed++ == 0)
+            fprintf(stderr, "tern-bench: media: a password grant answered %d (400 expected)\n", status);
+    }
 }
 
 /* ---- the server's memory during a transfer ------------------------------------------- */
@@ -496,6 +508,7 @@ static const char *const SEG_NAME[NSEG] = {"", "_plain_uploads", "_uploads"};
 
 typedef struct segment {
     hist lat;
+    hist grant; /* password grants started in the part: connect -> answer */
     uint64_t owed, lost, unacked;
     int64_t cpu_us, busy_us; /* the server's CPU and the whole machine's busy time */
     upstats up;
@@ -512,7 +525,7 @@ typedef struct mresult {
     upool pool[NSEG]; /* [SEG_PLAIN] and [SEG_TERND] */
     probe_case probe[5];
     int probe_ok;
-    uint64_t fan_errors;
+    uint64_t fan_errors, grant_failed;
     uint64_t errors;
 } mresult;
 
@@ -640,6 +653,16 @@ static int fanout_with_uploads(bench *b, mresult *r)
     b->win_split[0] = t[SEG_PLAIN];
     b->win_split[1] = t[SEG_TERND];
     b->win_end = t[NSEG];
+    static granter G;
+    G.cfg = cfg;
+    G.user = b->conns[0].user;
+    G.nsplit = NSEG;
+    for (int i = 0; i < NSEG; i++) {
+        G.split[i] = t[i];
+        hist_init(&G.lat[i]);
+    }
+    G.stop_ns = t[NSEG];
+    int granting = uv_thread_create(&G.th, grant_loop, &G) == 0;
     __atomic_store_n(&b->phase, PH_RUN, __ATOMIC_RELEASE);
     SAY("fan-out: %.1f s warm-up, then %.1f s alone, beside %d uploaders of %" PRIu64
         " bytes to a plain sink, beside them uploading to ternd",
@@ -665,6 +688,11 @@ static int fanout_with_uploads(bench *b, mresult *r)
         r->seg[i].busy_us = busy[i] >= 0 && busy[i + 1] >= 0 ? busy[i + 1] - busy[i] : -1;
     }
     r->rss_end_kib = pid > 0 ? sys_proc_rss_kib(pid) : -1;
+    if (granting)
+        uv_thread_join(&G.th);
+    for (int i = 0; i < NSEG; i++)
+        r->seg[i].grant = G.lat[i];
+    r->grant_failed = granting ? G.failed : 1;
     bench_drain(b);
     bench_stop(b);
     sink_stop(&k);
@@ -748,6 +776,9 @@ static void report(const bench *b, const mresult *r)
                      sampled && g->cpu_us >= 0, 1);
             json_num(f, seg_key(k, sizeof k, "machine_busy_pct", i, ""), (double)g->busy_us / (win * 1e4),
                      g->busy_us >= 0, 1);
+            json_num(f, seg_key(k, sizeof k, "grant_p50", i, "_ms"), ms(hist_quantile(&g->grant, 0.5)),
+                     g->grant.count > 0, 3);
+            json_num(f, seg_key(k, sizeof k, "grant_max", i, "_ms"), ms(g->grant.max), g->grant.count > 0, 3);
             if (i == SEG_ALONE)
                 continue;
             const char *pre = i == SEG_PLAIN ? "plain_" : "";
@@ -786,9 +817,10 @@ static void report(const bench *b, const mresult *r)
     for (int i = 0; i < NSEG; i++) {
         const segment *g = &r->seg[i];
         printf("  fan-out, %-13s p50 %.2f p99 %.2f max %.2f ms; lost %" PRIu64 " of %" PRIu64
-               "; server %.0f %%, machine %.0f %% CPU\n",
+               "; server %.0f %%, machine %.0f %% CPU; password grant p50 %.1f max %.1f ms\n",
                label[i], ms(hist_quantile(&g->lat, 0.5)), ms(hist_quantile(&g->lat, 0.99)), ms(g->lat.max), g->lost,
-               g->owed, (double)g->cpu_us / (win * 1e4), (double)g->busy_us / (win * 1e4));
+               g->owed, (double)g->cpu_us / (win * 1e4), (double)g->busy_us / (win * 1e4),
+               ms(hist_quantile(&g->grant, 0.5)), ms(g->grant.max));
         if (i != SEG_ALONE)
             printf("    uploads %" PRIu64 " done, %" PRIu64 " failed, %.0f MiB/s; each p50 %.1f p99 %.1f ms%s%s\n",
                    g->up.ok, g->up.failed, upload_mib_s(&g->up), ms(hist_quantile(&g->up.lat, 0.5)),
@@ -825,7 +857,7 @@ int media_run(bench *b, int quiet)
         return 2;
     if (fanout_with_uploads(b, r) < 0)
         return 2;
-    r->errors = r->fan_errors + r->seg[SEG_PLAIN].up.failed + r->seg[SEG_TERND].up.failed + !r->probe_ok;
+    r->errors = r->fan_errors + r->grant_failed + r->seg[SEG_PLAIN].up.failed + r->seg[SEG_TERND].up.failed + !r->probe_ok;
     for (int i = 0; i < NSEG; i++)
         r->errors += r->seg[i].unacked;
     report(b, r);

@@ -214,12 +214,8 @@ int upool_init(upool *P, bench *b, int n)
         u->p = http_parser_new(0, 65536);
         if (tern_token_mint('u', cfg->appkey, b->conns[i % b->nconns].user, exp, cfg->secret, tok, sizeof tok) < 0)
             return -1;
-        int hl = snprintf(u->head, sizeof u->head,
-                          "POST /%s/%s/media HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
-                          "Content-Type: application/octet-stream\r\nX-Tern-Filename: bench.bin\r\n"
-                          "Content-Length: %" PRIu64 "\r\n\r\n",
-                          cfg->org, cfg->app, cfg->hostport, tok, cfg->upload_size);
-        if (hl < 0 || (size_t)hl >= sizeof u->head || !u->p)
+        int hl = upload_head(cfg, tok, cfg->upload_size, u->head, sizeof u->head);
+        if (hl < 0 || !u->p)
             return -1;
         u->headlen = (size_t)hl;
     }
@@ -329,18 +325,39 @@ static void sink_accept(void *arg)
     }
 }
 
+int loopback_listen(struct sockaddr_storage *addr, int backlog)
+{
+    memset(addr, 0, sizeof *addr);
+    struct sockaddr_in *in = (struct sockaddr_in *)addr;
+    in->sin_family = AF_INET;
+    in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof *in;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && (bind(fd, (struct sockaddr *)in, al) != 0 || listen(fd, backlog) != 0 ||
+                    getsockname(fd, (struct sockaddr *)in, &al) != 0)) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+int upload_head(const bench_cfg *cfg, const char *tok, uint64_t size, char *out, size_t outsz)
+{
+    int n = snprintf(out, outsz,
+                     "POST /%s/%s/media HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+                     "Content-Type: application/octet-stream\r\nX-Tern-Filename: bench.bin\r\n"
+                     "Content-Length: %" PRIu64 "\r\n\r\n",
+                     cfg->org, cfg->app, cfg->hostport, tok, size);
+    return n > 0 && (size_t)n < outsz ? n : -1;
+}
+
 int sink_start(sink *k, const char *dir, uint64_t size)
 {
     memset(k, 0, sizeof *k);
     snprintf(k->dir, sizeof k->dir, "%s", dir);
     k->size = size;
-    struct sockaddr_in *in = (struct sockaddr_in *)&k->addr;
-    in->sin_family = AF_INET;
-    in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof *in;
-    k->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (k->lfd < 0 || bind(k->lfd, (struct sockaddr *)in, al) != 0 || listen(k->lfd, 256) != 0 ||
-        getsockname(k->lfd, (struct sockaddr *)in, &al) != 0 || uv_thread_create(&k->th, sink_accept, k) != 0) {
+    k->lfd = loopback_listen(&k->addr, 256);
+    if (k->lfd < 0 || uv_thread_create(&k->th, sink_accept, k) != 0) {
         if (k->lfd >= 0)
             close(k->lfd);
         k->lfd = -1;

@@ -84,12 +84,12 @@ typedef struct bench_cfg {
     double app_rate;       /* requests per second per app at most (the limit is 100) */
     char admin_token[256]; /* to create the apps through /admin/apps */
     /* media workload (media.c) */
-    uint64_t media_size;    /* bytes of the big upload/download */
-    int media_reps;         /* alternating baseline/ternd repetitions per run */
-    int uploaders;          /* concurrent 1 MB uploaders beside the fan-out */
-    uint64_t upload_size;   /* bytes per concurrent upload */
-    double upload_rate;     /* concurrent uploads started per second at most (0: back to back) */
-    char media_dir[512];    /* where the baseline copy writes its file (ternd's disk) */
+    uint64_t media_size;  /* bytes of the big upload/download */
+    int media_reps;       /* alternating baseline/ternd repetitions per run */
+    int uploaders;        /* concurrent 1 MB uploaders beside the fan-out */
+    uint64_t upload_size; /* bytes per concurrent upload */
+    double upload_rate;   /* concurrent uploads started per second at most (0: back to back) */
+    char media_dir[512];  /* where the baseline copy writes its file (ternd's disk) */
     int json;
     int verbose;
 } bench_cfg;
@@ -177,8 +177,8 @@ typedef struct bthread {
     uint64_t paced; /* messages due so far (pacing) */
     int running;
     uint64_t t_start, win_start, win_end; /* copied when the run starts */
-    uint64_t win_split[2]; /* media: messages sent from [0] on go to lat_seg[0], from [1] on
-                              to lat_seg[1] (UINT64_MAX: never) */
+    uint64_t win_split[2];                /* media: messages sent from [0] on go to lat_seg[0], from [1] on
+                                             to lat_seg[1] (UINT64_MAX: never) */
     uint64_t first_connect, last_ready;
     uint64_t next_keepalive;
     uint64_t xs; /* xorshift state for masks */
@@ -211,7 +211,7 @@ typedef struct bench {
     int phase; /* atomic */
     uint64_t t_start, win_start, win_end;
     uint64_t win_split[2]; /* media: see bthread.win_split; UINT64_MAX otherwise */
-    bapp *apps; /* stream: the apps (users and groups spread over them), else NULL */
+    bapp *apps;            /* stream: the apps (users and groups spread over them), else NULL */
     int napps;
     struct srun *sr; /* stream: the run's chunk bookkeeping (stream.c) */
 } bench;
@@ -280,6 +280,22 @@ int stream_run(bench *b, int quiet);
 void stream_on_delivery(bconn *c, const char *m, size_t avail);
 #define STREAM_MARKER "~ts~"
 #define STREAM_MARKER_LEN 4
+
+/* ---- probe.c: tern_img_probe's cost (the media workload's part 5) --------------------- */
+
+#define PROBE_CASES 5
+typedef struct probe_case {
+    const char *name; /* "jpeg", "png", "gif", "webp", "bmp" */
+    uint8_t bytes[512];
+    size_t len;
+    uint32_t w, h; /* the size the head must read as */
+    double ns;     /* per probe */
+} probe_case;
+
+/* Fills c with the five heads and the ns per tern_img_probe of each (the median of 5
+ * timed loops of 200 000 probes). 0, or -1 (printed) if a head does not read as its
+ * expected size. */
+int probe_bench(probe_case c[PROBE_CASES]);
 
 /* ---- media.c: the media workload (issue 9) ------------------------------------------ */
 

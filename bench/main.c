@@ -980,8 +980,7 @@ int main(int argc, char **argv)
         return 1;
     if (!cfg->media_dir[0]) { /* the baseline writes beside ternd's data: the same disk */
         const char *sl = app_file ? strrchr(app_file, '/') : NULL;
-        snprintf(cfg->media_dir, sizeof cfg->media_dir, "%.*s", sl ? (int)(sl - app_file) : 1,
-                 sl ? app_file : ".");
+        snprintf(cfg->media_dir, sizeof cfg->media_dir, "%.*s", sl ? (int)(sl - app_file) : 1, sl ? app_file : ".");
     }
     if (cfg->workload == W_STREAM && read_admin_token(cfg, admin_file, app_file) < 0)
         return 1;

@@ -31,7 +31,6 @@
 
 #include "bench.h"
 #include "core/alloc.h"
-#include "core/imgsize.h"
 #include "core/json.h"
 #include "core/token.h"
 #include "core/util.h"
@@ -256,8 +255,8 @@ static double ternd_upload(const bench_cfg *cfg, const char *tok, const char *da
         cJSON *j = NULL;
         tern_str s;
         if (tern_json_parse(m->body.data, m->body.len, &j) == TERN_JSON_OK &&
-            tern_json_get_str(cJSON_GetObjectItemCaseSensitive(j, "data"), "mediaId", &s) == TERN_JSON_OK &&
-            s.n > 0 && s.n < 64) {
+            tern_json_get_str(cJSON_GetObjectItemCaseSensitive(j, "data"), "mediaId", &s) == TERN_JSON_OK && s.n > 0 &&
+            s.n < 64) {
             memcpy(id, s.p, s.n);
             id[s.n] = 0;
             secs = (double)(t1 - t0) / 1e9;
@@ -288,8 +287,8 @@ static double ternd_download(const bench_cfg *cfg, const char *tok, const char *
         close(fd);
     http_parser_free(p);
     if (status != 200 || got != size) {
-        fprintf(stderr, "tern-bench: media: download failed (HTTP %d, %" PRIu64 " of %" PRIu64 " bytes)\n", status,
-                got, size);
+        fprintf(stderr, "tern-bench: media: download failed (HTTP %d, %" PRIu64 " of %" PRIu64 " bytes)\n", status, got,
+                size);
         return -1;
     }
     return (double)(t1 - t0) / 1e9;
@@ -317,8 +316,8 @@ static void grant_loop(void *arg)
 {
     granter *g = arg;
     char req[1024], body[256], buf[4096];
-    int bl = snprintf(body, sizeof body, "{\"grant_type\":\"password\",\"username\":\"%s\",\"password\":\"bench-wrong\"}",
-                      g->user);
+    int bl = snprintf(body, sizeof body,
+                      "{\"grant_type\":\"password\",\"username\":\"%s\",\"password\":\"bench-wrong\"}", g->user);
     int n = snprintf(req, sizeof req,
                      "POST /%s/%s/token HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
                      "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
@@ -391,114 +390,6 @@ static int64_t rss_stop(rss_watch *w)
     return w->rss0 >= 0 && peak >= 0 ? peak - w->rss0 : -1;
 }
 
-/* ---- image header probes ---------------------------------------------------------------- */
-
-/* A JPEG head as a camera writes it: SOI, APP1 Exif (TIFF little-endian, IFD0 with Make,
- * Model and Orientation 6), two DQT tables, SOF0 4000 x 3000, 3 components. The probe
- * reads 3000 x 4000 (orientation 6 turns it). */
-static size_t jpeg_sample(uint8_t *p)
-{
-    size_t n = 0;
-    static const uint8_t app1[] = {
-        0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x40, 'E', 'x', 'i', 'f', 0, 0, /* SOI, APP1 (64), Exif */
-        'I', 'I', 0x2A, 0x00, 0x08, 0x00, 0x00, 0x00,                 /* TIFF header, IFD0 at 8 */
-        0x03, 0x00,                                                   /* 3 entries */
-        0x0F, 0x01, 0x02, 0x00, 0x06, 0x00, 0x00, 0x00, 0x32, 0x00, 0x00, 0x00, /* Make: 6 at 50 */
-        0x10, 0x01, 0x02, 0x00, 0x04, 0x00, 0x00, 0x00, 'E', 'O', 'S', 0x00,   /* Model: inline */
-        0x12, 0x01, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00, /* Orientation 6 */
-        0x00, 0x00, 0x00, 0x00,                                                 /* no IFD1 */
-        'C', 'a', 'n', 'o', 'n', 0x00, 0x00, 0x00};
-    memcpy(p, app1, sizeof app1);
-    n = sizeof app1;
-    for (int t = 0; t < 2; t++) { /* DQT: length 67, table t, 64 entries */
-        static const uint8_t dqt[] = {0xFF, 0xDB, 0x00, 0x43};
-        memcpy(p + n, dqt, sizeof dqt);
-        n += sizeof dqt;
-        p[n++] = (uint8_t)t;
-        for (int i = 0; i < 64; i++)
-            p[n++] = (uint8_t)(1 + i / 4);
-    }
-    static const uint8_t sof[] = {0xFF, 0xC0, 0x00, 0x11, 0x08, 0x0B, 0xB8, 0x0F, 0xA0, 0x03, /* 3000 high, 4000 wide */
-                                  0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01};
-    memcpy(p + n, sof, sizeof sof);
-    return n + sizeof sof;
-}
-
-typedef struct probe_case {
-    const char *name;
-    uint8_t bytes[512];
-    size_t len;
-    uint32_t w, h;
-    double ns;
-} probe_case;
-
-static void probe_cases(probe_case c[5])
-{
-    static const uint8_t png[] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, 'I', 'H', 'D', 'R',
-                                  0, 0, 0x0F, 0xA0, 0, 0, 0x0B, 0xB8, 8, 2, 0, 0, 0, 0x5C, 0x6D, 0x7E, 0x8F};
-    static const uint8_t gif[] = {'G', 'I', 'F', '8', '9', 'a', 0x80, 0x02, 0xE0, 0x01, 0x00, 0, 0, /* 640 x 480 */
-                                  0x21, 0xF9, 0x04, 0x00, 0x0A, 0x00, 0x00, 0x00,                 /* graphic control */
-                                  0x2C, 0, 0, 0, 0, 0x80, 0x02, 0xE0, 0x01, 0x00, /* image descriptor */
-                                  0x02, 0x02, 0x44, 0x01, 0x00, 0x3B};            /* LZW data, trailer */
-    static const uint8_t webp[] = {'R', 'I', 'F', 'F', 0x16, 0, 0, 0, 'W', 'E', 'B', 'P', 'V', 'P', '8', 'X',
-                                   0x0A, 0, 0, 0, 0x10, 0, 0, 0, 0x9F, 0x0F, 0x00, 0xB7, 0x0B, 0x00};
-    static const uint8_t bmp[] = {'B', 'M', 0x36, 0, 0x6E, 0x02, 0, 0, 0, 0, 0x36, 0, 0, 0, /* file header */
-                                  40, 0, 0, 0, 0xA0, 0x0F, 0, 0, 0xB8, 0x0B, 0, 0, 1, 0, 24, 0, /* 4000 x 3000 */
-                                  0, 0, 0, 0, 0, 0, 0, 0, 0x13, 0x0B, 0, 0, 0x13, 0x0B, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-    memset(c, 0, 5 * sizeof *c);
-    c[0].name = "jpeg";
-    c[0].len = jpeg_sample(c[0].bytes);
-    c[0].w = 3000, c[0].h = 4000;
-    c[1].name = "png";
-    memcpy(c[1].bytes, png, c[1].len = sizeof png);
-    c[1].w = 4000, c[1].h = 3000;
-    c[2].name = "gif";
-    memcpy(c[2].bytes, gif, c[2].len = sizeof gif);
-    c[2].w = 640, c[2].h = 480;
-    c[3].name = "webp";
-    memcpy(c[3].bytes, webp, c[3].len = sizeof webp);
-    c[3].w = 4000, c[3].h = 3000;
-    c[4].name = "bmp";
-    memcpy(c[4].bytes, bmp, c[4].len = sizeof bmp);
-    c[4].w = 4000, c[4].h = 3000;
-}
-
-/* ns per tern_img_probe of each case (the median of 5 timed loops of 200 000 probes),
- * or -1 if a sample does not read as expected. */
-static int probe_bench(probe_case c[5])
-{
-    probe_cases(c);
-    volatile uint32_t acc = 0;
-    for (int k = 0; k < 5; k++) {
-        tern_img_info info;
-        if (tern_img_probe(c[k].bytes, c[k].len, &info) != TERN_IMG_OK || info.width != c[k].w ||
-            info.height != c[k].h) {
-            fprintf(stderr, "tern-bench: media: the %s sample reads %ux%u, not %ux%u\n", c[k].name, info.width,
-                    info.height, c[k].w, c[k].h);
-            return -1;
-        }
-        double t[5];
-        const int N = 200000;
-        for (int r = 0; r < 5; r++) {
-            uint64_t t0 = tern_mono_ns();
-            for (int i = 0; i < N; i++) {
-                tern_img_probe(c[k].bytes, c[k].len, &info);
-                acc += info.width;
-            }
-            t[r] = (double)(tern_mono_ns() - t0) / N;
-        }
-        for (int i = 1; i < 5; i++) /* insertion sort of 5 */
-            for (int j = i; j > 0 && t[j - 1] > t[j]; j--) {
-                double x = t[j];
-                t[j] = t[j - 1];
-                t[j - 1] = x;
-            }
-        c[k].ns = t[2];
-    }
-    (void)acc;
-    return 0;
-}
-
 /* ---- the run ---------------------------------------------------------------------------- */
 
 /* One part of the fan-out run: alone, beside uploads to the plain sink, beside uploads
@@ -523,7 +414,7 @@ typedef struct mresult {
     double win_s;
     int64_t rss_end_kib;
     upool pool[NSEG]; /* [SEG_PLAIN] and [SEG_TERND] */
-    probe_case probe[5];
+    probe_case probe[PROBE_CASES];
     int probe_ok;
     uint64_t fan_errors, grant_failed;
     uint64_t errors;
@@ -559,8 +450,8 @@ static int throughput(bench *b, mresult *r)
     int pid = cfg->server_pid;
     uint64_t size = cfg->media_size;
     char tok[TERN_TOKEN_MAX];
-    if (tern_token_mint('u', cfg->appkey, b->conns[0].user, (int64_t)time(NULL) + 86400, cfg->secret, tok,
-                        sizeof tok) < 0)
+    if (tern_token_mint('u', cfg->appkey, b->conns[0].user, (int64_t)time(NULL) + 86400, cfg->secret, tok, sizeof tok) <
+        0)
         return -1;
     baseline bl;
     if (baseline_open(&bl, cfg, size) < 0)
@@ -634,7 +525,8 @@ static int fanout_with_uploads(bench *b, mresult *r)
     cfg->duration = D;
     sink k;
     if (prep < 0 || upool_init(&r->pool[SEG_PLAIN], b, cfg->uploaders) < 0 ||
-        upool_init(&r->pool[SEG_TERND], b, cfg->uploaders) < 0 || sink_start(&k, cfg->media_dir, cfg->upload_size) < 0) {
+        upool_init(&r->pool[SEG_TERND], b, cfg->uploaders) < 0 ||
+        sink_start(&k, cfg->media_dir, cfg->upload_size) < 0) {
         fprintf(stderr, "tern-bench: media: cannot prepare the fan-out, the uploaders or the sink\n");
         return -1;
     }
@@ -708,8 +600,7 @@ static int fanout_with_uploads(bench *b, mresult *r)
     }
     for (int i = 0; i < NSEG; i++) {
         segment *g = &r->seg[i];
-        bench_count_loss(b, i == 0 ? 0 : t[i], i == NSEG - 1 ? UINT64_MAX : t[i + 1], &g->owed, &g->lost,
-                         &g->unacked);
+        bench_count_loss(b, i == 0 ? 0 : t[i], i == NSEG - 1 ? UINT64_MAX : t[i + 1], &g->owed, &g->lost, &g->unacked);
     }
     return 0;
 }
@@ -795,7 +686,7 @@ static void report(const bench *b, const mresult *r)
             json_num(f, k, ms(hist_quantile(&u->lat, 0.99)), u->lat.count > 0, 3);
         }
         json_num(f, "server_rss_kib", (double)r->rss_end_kib, sampled && r->rss_end_kib >= 0, 0);
-        for (int i = 0; i < 5; i++) {
+        for (int i = 0; i < PROBE_CASES; i++) {
             snprintf(k, sizeof k, "probe_ns_%s", r->probe[i].name ? r->probe[i].name : "x");
             json_num(f, k, r->probe[i].ns, r->probe_ok, 1);
         }
@@ -827,8 +718,9 @@ static void report(const bench *b, const mresult *r)
                    ms(hist_quantile(&g->up.lat, 0.99)), g->up.err[0] ? "; first error: " : "", g->up.err);
     }
     printf("  probe         ");
-    for (int i = 0; i < 5; i++)
-        printf("%s %.0f ns%s", r->probe[i].name, r->probe[i].ns, i < 4 ? ", " : " (target <= 10000 ns)\n");
+    for (int i = 0; i < PROBE_CASES; i++)
+        printf("%s %.0f ns%s", r->probe[i].name, r->probe[i].ns,
+               i < PROBE_CASES - 1 ? ", " : " (target <= 10000 ns)\n");
     printf("  errors        %" PRIu64 " (fan-out %" PRIu64 ", unanswered sends %" PRIu64 ", uploads to ternd %" PRIu64
            ")\n",
            r->errors, r->fan_errors, r->seg[0].unacked + r->seg[1].unacked + r->seg[2].unacked,
@@ -844,8 +736,8 @@ int media_run(bench *b, int quiet)
     r->reps = cfg->media_reps < MAX_REPS ? cfg->media_reps : MAX_REPS;
 
     r->probe_ok = probe_bench(r->probe) == 0;
-    SAY("probe: jpeg %.0f, png %.0f, gif %.0f, webp %.0f, bmp %.0f ns", r->probe[0].ns, r->probe[1].ns,
-        r->probe[2].ns, r->probe[3].ns, r->probe[4].ns);
+    SAY("probe: jpeg %.0f, png %.0f, gif %.0f, webp %.0f, bmp %.0f ns", r->probe[0].ns, r->probe[1].ns, r->probe[2].ns,
+        r->probe[3].ns, r->probe[4].ns);
 
     bench_plan(b);
     SAY("setup: %d users and groups (prefix %s)", b->nconns, cfg->prefix);
@@ -857,7 +749,8 @@ int media_run(bench *b, int quiet)
         return 2;
     if (fanout_with_uploads(b, r) < 0)
         return 2;
-    r->errors = r->fan_errors + r->grant_failed + r->seg[SEG_PLAIN].up.failed + r->seg[SEG_TERND].up.failed + !r->probe_ok;
+    r->errors =
+        r->fan_errors + r->grant_failed + r->seg[SEG_PLAIN].up.failed + r->seg[SEG_TERND].up.failed + !r->probe_ok;
     for (int i = 0; i < NSEG; i++)
         r->errors += r->seg[i].unacked;
     report(b, r);

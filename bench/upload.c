@@ -121,8 +121,8 @@ static void up_answer(upool *P, uploader *u)
         }
         errno = 0;
         if (!P->st.err[0] && st == HTTP_COMPLETE)
-            snprintf(P->st.err, sizeof P->st.err, "upload: HTTP %d %.100s", m->status,
-                     m->body.data ? m->body.data : "");
+            snprintf(P->st.err, sizeof P->st.err, "upload: HTTP %d %.*s", m->status,
+                     (int)(m->body.len < 100 ? m->body.len : 100), m->body.data ? m->body.data : "");
         up_fail(P, u, "upload");
         return;
     }

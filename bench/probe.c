@@ -43,6 +43,15 @@ static size_t jpeg_sample(uint8_t *p)
     return n + sizeof sof;
 }
 
+static void set_case(probe_case *c, const char *name, const uint8_t *p, size_t n, uint32_t w, uint32_t h)
+{
+    c->name = name;
+    memcpy(c->bytes, p, n);
+    c->len = n;
+    c->w = w;
+    c->h = h;
+}
+
 static void probe_cases(probe_case c[PROBE_CASES])
 {
     static const uint8_t png[] = {0x89, 'P',  'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A, 0,    0,    0,
@@ -63,18 +72,10 @@ static void probe_cases(probe_case c[PROBE_CASES])
     c[0].name = "jpeg";
     c[0].len = jpeg_sample(c[0].bytes);
     c[0].w = 3000, c[0].h = 4000;
-    c[1].name = "png";
-    memcpy(c[1].bytes, png, c[1].len = sizeof png);
-    c[1].w = 4000, c[1].h = 3000;
-    c[2].name = "gif";
-    memcpy(c[2].bytes, gif, c[2].len = sizeof gif);
-    c[2].w = 640, c[2].h = 480;
-    c[3].name = "webp";
-    memcpy(c[3].bytes, webp, c[3].len = sizeof webp);
-    c[3].w = 4000, c[3].h = 3000;
-    c[4].name = "bmp";
-    memcpy(c[4].bytes, bmp, c[4].len = sizeof bmp);
-    c[4].w = 4000, c[4].h = 3000;
+    set_case(&c[1], "png", png, sizeof png, 4000, 3000);
+    set_case(&c[2], "gif", gif, sizeof gif, 640, 480);
+    set_case(&c[3], "webp", webp, sizeof webp, 4000, 3000);
+    set_case(&c[4], "bmp", bmp, sizeof bmp, 4000, 3000);
 }
 
 int probe_bench(probe_case c[PROBE_CASES])

@@ -48,7 +48,7 @@ uint64_t hist_quantile(const hist *h, double q);
 
 /* ---- configuration ------------------------------------------------------------------- */
 
-enum workload { W_FANOUT = 0, W_C2C, W_IDLE, W_FLOOR, W_STREAM };
+enum workload { W_FANOUT = 0, W_C2C, W_IDLE, W_FLOOR, W_STREAM, W_MEDIA };
 
 typedef struct bench_cfg {
     int workload;
@@ -83,6 +83,13 @@ typedef struct bench_cfg {
     int http_conns;        /* keep-alive HTTP connections per app */
     double app_rate;       /* requests per second per app at most (the limit is 100) */
     char admin_token[256]; /* to create the apps through /admin/apps */
+    /* media workload (media.c) */
+    uint64_t media_size;  /* bytes of the big upload/download */
+    int media_reps;       /* alternating baseline/ternd repetitions per run */
+    int uploaders;        /* concurrent 1 MB uploaders beside the fan-out */
+    uint64_t upload_size; /* bytes per concurrent upload */
+    double upload_rate;   /* concurrent uploads started per second at most (0: back to back) */
+    char media_dir[512];  /* where the baseline copy writes its file (ternd's disk) */
     int json;
     int verbose;
 } bench_cfg;
@@ -170,12 +177,15 @@ typedef struct bthread {
     uint64_t paced; /* messages due so far (pacing) */
     int running;
     uint64_t t_start, win_start, win_end; /* copied when the run starts */
+    uint64_t win_split[2];                /* media: messages sent from [0] on go to lat_seg[0], from [1] on
+                                             to lat_seg[1] (UINT64_MAX: never) */
     uint64_t first_connect, last_ready;
     uint64_t next_keepalive;
     uint64_t xs; /* xorshift state for masks */
     char *readbuf;
     bcounters c;
     hist lat, ack, connect;
+    hist lat_seg[2];  /* deliveries of messages sent after win_split[0], [1] */
     char errmsg[256]; /* first setup error seen */
 } bthread;
 
@@ -200,7 +210,8 @@ typedef struct bench {
     bthread *threads;
     int phase; /* atomic */
     uint64_t t_start, win_start, win_end;
-    bapp *apps; /* stream: the apps (users and groups spread over them), else NULL */
+    uint64_t win_split[2]; /* media: see bthread.win_split; UINT64_MAX otherwise */
+    bapp *apps;            /* stream: the apps (users and groups spread over them), else NULL */
     int napps;
     struct srun *sr; /* stream: the run's chunk bookkeeping (stream.c) */
 } bench;
@@ -211,6 +222,17 @@ typedef struct bench {
 void plan_receivers(bench *b, int G, int M);
 /* Group g's id: "<prefix>g<g>". */
 void plan_group_id(const bench_cfg *cfg, int g, char *out, size_t n);
+/* Plans the connections, users and senders of cfg's workload (fanout, c2c, idle; media
+ * plans a fan-out). */
+void bench_plan(bench *b);
+/* After the window: waits until every send is answered and every owed delivery came, at
+ * most cfg.drain seconds. */
+void bench_drain(bench *b);
+/* Exact loss (after the threads stopped) over the messages sent in [from, to) (monotonic
+ * ns): deliveries owed by acked messages, those missing, and messages never answered. */
+void bench_count_loss(bench *b, uint64_t from, uint64_t to, uint64_t *owed, uint64_t *lost, uint64_t *unacked);
+/* Sleeps until the monotonic time t_ns. */
+void bench_sleep_until(uint64_t t_ns);
 /* Waits until every WebSocket is ready (or the setup timeout): 0, or -1 (printed). */
 int bench_wait_connected(bench *b);
 /* Stops and joins the client threads. */
@@ -236,6 +258,9 @@ int floor_run(const bench_cfg *cfg, int quiet);
 
 /* ---- rest.c: blocking HTTP/1.1 client for setup -------------------------------------- */
 
+/* A blocking TCP connection to addr with 60 s send and receive timeouts (TCP_NODELAY if
+ * nodelay): the socket, or -1 with errno. */
+int bench_connect(const struct sockaddr_storage *addr, int nodelay);
 /* Gets an app token and creates every user and group of the plan. Returns 0, or -1 with
  * a message on stderr. */
 int rest_setup(bench *b);
@@ -255,6 +280,98 @@ int stream_run(bench *b, int quiet);
 void stream_on_delivery(bconn *c, const char *m, size_t avail);
 #define STREAM_MARKER "~ts~"
 #define STREAM_MARKER_LEN 4
+
+/* ---- probe.c: tern_img_probe's cost (the media workload's part 5) --------------------- */
+
+#define PROBE_CASES 5
+typedef struct probe_case {
+    const char *name; /* "jpeg", "png", "gif", "webp", "bmp" */
+    uint8_t bytes[512];
+    size_t len;
+    uint32_t w, h; /* the size the head must read as */
+    double ns;     /* per probe */
+} probe_case;
+
+/* Fills c with the five heads and the ns per tern_img_probe of each (the median of 5
+ * timed loops of 200 000 probes). 0, or -1 (printed) if a head does not read as its
+ * expected size. */
+int probe_bench(probe_case c[PROBE_CASES]);
+
+/* ---- media.c: the media workload (issue 9) ------------------------------------------ */
+
+/* Runs the media workload (upload and download throughput against a plain loopback
+ * copy, the server's RSS growth, fan-out latency with concurrent uploads, the image
+ * header probe's cost) and prints its result; returns the exit status. */
+int media_run(bench *b, int quiet);
+
+/* ---- upload.c: the media workload's concurrent uploaders and their plain sink -------- */
+
+#define UPLOAD_BUF (256 * 1024) /* ternd's upload piece; every copy of the media workload uses it */
+
+/* One client of the pool: a file of cfg.upload_size bytes, uploaded again and again. */
+typedef struct uploader {
+    int fd;
+    int state;
+    char *data;
+    char head[1536]; /* ternd's request head, with this client's user token */
+    size_t headlen;
+    uint64_t off; /* bytes of head + body sent */
+    uint64_t t0, count;
+    http_parser *p;
+} uploader;
+
+/* What a pool did between upool_start and upool_join. */
+typedef struct upstats {
+    uint64_t ok, failed, bytes;
+    uint64_t first_t0, last_t1; /* first upload started, last answered (mono ns) */
+    hist lat;                   /* per upload: connect -> answer */
+    char err[160];              /* the first failure */
+} upstats;
+
+typedef struct upool {
+    const bench_cfg *cfg;
+    uploader *u;
+    int n;
+    int ep;
+    struct sockaddr_storage to;
+    int plain;                  /* 1: to a sink (bare bytes, one byte back), 0: ternd */
+    uint64_t start_ns, stop_ns; /* uploads start in [start_ns, stop_ns) */
+    double rate;                /* uploads started per second at most (0: back to back) */
+    uint64_t started;
+    upstats st;
+    char *buf;
+    int running;
+    uv_thread_t th;
+} upool;
+
+/* n clients of cfg.upload_size random bytes, each with a token of user b->conns[i]. 0/-1. */
+int upool_init(upool *P, bench *b, int n);
+/* Starts the pool's thread: uploads to `to` (ternd when plain is 0, else a sink) until
+ * stop_ns, then waits for the last answers (60 s at most). Resets P->st. 0 or -1. */
+int upool_start(upool *P, const struct sockaddr_storage *to, int plain, uint64_t stop_ns);
+void upool_join(upool *P);
+void upool_free(upool *P);
+
+/* The plain sink: a thread per connection copies size bytes into a file of dir, fsyncs
+ * it and answers "k". The files are removed at sink_stop. */
+typedef struct sink {
+    int lfd;
+    struct sockaddr_storage addr; /* where it listens (127.0.0.1) */
+    char dir[512];
+    uint64_t size;
+    int stop, active; /* atomics */
+    uint64_t files;
+    uv_thread_t th;
+} sink;
+
+int sink_start(sink *k, const char *dir, uint64_t size);
+/* A listening TCP socket on 127.0.0.1 and a free port (its address in *addr), or -1. */
+int loopback_listen(struct sockaddr_storage *addr, int backlog);
+/* The head of an upload of size bytes to ternd with the bearer tok, into out: its length,
+ * or -1 if it does not fit. */
+int upload_head(const bench_cfg *cfg, const char *tok, uint64_t size, char *out, size_t outsz);
+/* Stops accepting, waits for the copies in progress (30 s at most), removes the files. */
+void sink_stop(sink *k);
 
 /* ---- client.c: the WebSocket client threads ------------------------------------------ */
 
@@ -279,6 +396,8 @@ void client_free(bench *b);
 int64_t sys_proc_cpu_us(int pid);
 /* VmRSS of pid in KiB, or -1. */
 int64_t sys_proc_rss_kib(int pid);
+/* VmHWM (peak RSS) of pid in KiB, or -1. */
+int64_t sys_proc_hwm_kib(int pid);
 /* This process's user+system CPU in microseconds. */
 int64_t sys_self_cpu_us(void);
 /* CPU time of the whole machine from /proc/stat (all CPUs): busy (not idle or iowait)

@@ -281,7 +281,7 @@ static void on_delivery(bconn *c, const char *m, size_t avail)
     CINC(t->c.recv);
     if (now >= t->win_start && now < t->win_end) {
         CINC(t->c.recv_win);
-        hist_add(&t->lat, now > ts ? now - ts : 0);
+        hist_add(ts < t->win_split[0] ? &t->lat : &t->lat_seg[ts >= t->win_split[1]], now > ts ? now - ts : 0);
     }
 }
 
@@ -604,6 +604,8 @@ static void on_tick(uv_timer_t *tm)
         t->t_start = b->t_start;
         t->win_start = b->win_start;
         t->win_end = b->win_end;
+        t->win_split[0] = b->win_split[0];
+        t->win_split[1] = b->win_split[1];
         t->running = 1;
     }
     if (t->running)
@@ -713,8 +715,10 @@ int client_start(bench *b)
         t->max_in_flight = cfg->concurrency / T > 0 ? cfg->concurrency / T : 1;
         t->readbuf = tern_malloc(READBUF_SIZE);
         t->xs = 0x9E3779B97F4A7C15ull ^ ((uint64_t)cfg->runid << 16) ^ (uint64_t)(k + 1) * 0xBF58476D1CE4E5B9ull;
-        t->win_start = t->win_end = UINT64_MAX;
+        t->win_start = t->win_end = t->win_split[0] = t->win_split[1] = UINT64_MAX;
         hist_init(&t->lat);
+        hist_init(&t->lat_seg[0]);
+        hist_init(&t->lat_seg[1]);
         hist_init(&t->ack);
         hist_init(&t->connect);
     }

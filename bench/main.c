@@ -23,7 +23,7 @@
 
 #define NS 1000000000ull
 
-static const char *const WORKLOAD_NAMES[] = {"fanout", "c2c", "idle", "floor", "stream"};
+static const char *const WORKLOAD_NAMES[] = {"fanout", "c2c", "idle", "floor", "stream", "media"};
 #define NWORKLOADS (int)(sizeof WORKLOAD_NAMES / sizeof WORKLOAD_NAMES[0])
 
 static void usage(FILE *f)
@@ -57,6 +57,19 @@ static void usage(FILE *f)
           "          Reports latency (request written -> member has it), server CPU per chunk and per\n"
           "          plain message and their ratio, server RSS per open stream. Defaults: 1000\n"
           "          streams, 10 members, 2000 chunks/s, 40 bytes, 20 chunks per stream.\n"
+          "  media   media transfers (issue 9), in one run: (1) a --file-size upload (POST\n"
+          "          /{org}/{app}/media, raw body) and (2) its download (GET, sendfile), each against\n"
+          "          a plain loopback TCP copy of the same bytes that this process makes itself with\n"
+          "          the same 256 KiB buffers (upload: into a file in --media-dir with one fsync at\n"
+          "          the end; download: from that file, the reader counts), alternated --reps times;\n"
+          "          (3) the server's RSS growth during each; (4) the fanout workload for 3 x\n"
+          "          --duration: alone, then beside --uploaders clients uploading --upload-size files\n"
+          "          back to back (or --upload-rate files/s in all) to a plain sink of this process\n"
+          "          (the control: a thread per connection writes the bytes to a file in --media-dir\n"
+          "          and fsyncs it), then the same uploading to ternd; p50/p99/max and exact loss of\n"
+          "          each part, and of a password grant once a second (scrypt runs on the pool\n"
+          "          that writes ternd's uploads); (5) tern_img_probe's ns per image for JPEG (EXIF),\n"
+          "          PNG, GIF, WebP and BMP heads.\n"
           "\n"
           "Server and app (all but floor):\n"
           "  --url ws://HOST:PORT[/PATH]  server (REST on the same port; PATH defaults to /ws)\n"
@@ -77,6 +90,10 @@ static void usage(FILE *f)
           "  --http-conns N [4]  keep-alive HTTP connections per app     stream\n"
           "  --app-rate N [90]   requests/s per app at most (ternd's limit is 100)  stream\n"
           "  --connections C [idle 10000, floor 1000]                    idle, floor\n"
+          "  --file-size N [104857600]  --reps N [3]  --uploaders N [100]  --upload-size N [1048576]\n"
+          "  --upload-rate R [0] media: uploads started per second by the pool at most (0: back to back)\n"
+          "  --media-dir DIR    media: where the baseline copy writes (default: --app-file's directory,\n"
+          "                     i.e. ternd's data directory and disk)                  media\n"
           "  --rate R           aggregate messages sent per second [fanout 5000, c2c 20000];\n"
           "                     floor: writes (deliveries) per second [50000]\n"
           "  --duration T       measured window (idle: hold time), seconds [10]\n"
@@ -123,6 +140,12 @@ static void usage(FILE *f)
           "                                as sent_per_s), and the deliveries a socket did not take\n"
           "                                whole (EAGAIN, short); the server figures are null\n"
           "  writer_cpu_us_per_delivery    the writer's utime+stime in the window / deliveries read\n"
+          "  media: upload_ratio, download_ratio  ternd's MiB/s over the plain copy's (medians of --reps)\n"
+          "  upload_rss_growth_kib         the server's peak RSS during a transfer minus its RSS before\n"
+          "                                (VmHWM if it rose, else 2 ms samples; the worst rep)\n"
+          "  p99_ms, p99_plain_uploads_ms, p99_uploads_ms  fan-out alone, beside the uploads to the\n"
+          "                                sink, beside the uploads to ternd (also p50, max, lost_*)\n"
+          "  probe_ns_jpeg ... probe_ns_bmp  ns per tern_img_probe (median of 5 x 200k probes)\n"
           "  writer_cpu_pct, reader_cpu_pct  the writer's and this process's CPU, % of one core\n"
           "\n"
           "Exit status: 0 when the run completed (loss and errors are reported, not fatal);\n"
@@ -208,10 +231,10 @@ void plan_receivers(bench *b, int G, int M)
         }
 }
 
-static void plan(bench *b)
+void bench_plan(bench *b)
 {
     bench_cfg *cfg = &b->cfg;
-    if (cfg->workload == W_FANOUT) {
+    if (cfg->workload == W_FANOUT || cfg->workload == W_MEDIA) {
         int G = cfg->groups, M = cfg->members, S = cfg->senders;
         b->nconns = G * M + S;
         b->nsenders = S;
@@ -307,7 +330,7 @@ static const char *first_error(bench *b)
     return NULL;
 }
 
-static void sleep_until(uint64_t t_ns)
+void bench_sleep_until(uint64_t t_ns)
 {
     struct timespec ts = {.tv_sec = (time_t)(t_ns / NS), .tv_nsec = (long)(t_ns % NS)};
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
@@ -316,7 +339,7 @@ static void sleep_until(uint64_t t_ns)
 
 static void sleep_ms(unsigned ms)
 {
-    sleep_until(tern_mono_ns() + (uint64_t)ms * 1000000ull);
+    bench_sleep_until(tern_mono_ns() + (uint64_t)ms * 1000000ull);
 }
 
 static int quiet;
@@ -351,14 +374,16 @@ static void merge_hists(bench *b, result *r)
 }
 
 /* Exact loss after the threads stopped: every acked message owes `expect` deliveries. */
-static void count_loss(bench *b, result *r)
+void bench_count_loss(bench *b, uint64_t from, uint64_t to, uint64_t *owed, uint64_t *lost, uint64_t *unacked)
 {
-    r->lost = r->unacked = r->delivered_owed = 0;
+    *owed = *lost = *unacked = 0;
     for (int i = 0; i < b->nsenders; i++) {
         sender *s = &b->senders[i];
         for (uint64_t q = 0; q < s->next_seq; q++) {
+            if (s->send_ns[q] < from || s->send_ns[q] >= to)
+                continue;
             if (s->acked[q] == 0)
-                r->unacked++;
+                (*unacked)++;
             if (s->acked[q] != 1)
                 continue;
             uint32_t got = 0;
@@ -368,8 +393,8 @@ static void count_loss(bench *b, result *r)
                 uint64_t bit = q * s->nslots + k;
                 got += (uint32_t)(s->recv_bits[bit >> 6] >> (bit & 63) & 1);
             }
-            r->delivered_owed += s->expect;
-            r->lost += s->expect - got;
+            *owed += s->expect;
+            *lost += s->expect - got;
         }
     }
 }
@@ -580,6 +605,22 @@ int bench_wait_connected(bench *b)
     return 0;
 }
 
+void bench_drain(bench *b)
+{
+    uint64_t deadline = tern_mono_ns() + (uint64_t)(b->cfg.drain * 1e9);
+    for (;;) {
+        bcounters c;
+        sum_counters(b, &c);
+        if (c.acks + c.ack_errors >= c.sent && c.recv_distinct >= c.expected)
+            break;
+        if (tern_mono_ns() >= deadline) {
+            PROGRESS("drain ended after %.0f s with deliveries or answers outstanding", b->cfg.drain);
+            break;
+        }
+        sleep_ms(5);
+    }
+}
+
 static int run(bench *b)
 {
     bench_cfg *cfg = &b->cfg;
@@ -590,7 +631,7 @@ static int run(bench *b)
     r.srv_rss_kib = r.srv_rss0_kib = r.srv_rss1_kib = -1;
     r.machine_busy_us = -1;
 
-    plan(b);
+    bench_plan(b);
     PROGRESS("setup: %d users%s (prefix %s)", b->nconns, cfg->workload == W_FANOUT ? " and groups" : "", cfg->prefix);
     if (rest_setup(b) < 0)
         return 2;
@@ -634,7 +675,7 @@ static int run(bench *b)
     }
 
     if (cfg->workload == W_IDLE) {
-        sleep_until(tern_mono_ns() + (uint64_t)(cfg->settle * 1e9));
+        bench_sleep_until(tern_mono_ns() + (uint64_t)(cfg->settle * 1e9));
         if (pid > 0)
             r.srv_rss1_kib = sys_proc_rss_kib(pid);
         PROGRESS("holding %" PRIu64 " connections idle for %.0f s", r.c.conn_ready, cfg->duration);
@@ -643,7 +684,7 @@ static int run(bench *b)
         int64_t mb0 = 0, mt0 = 0, mb1 = 0, mt1 = 0;
         int mok = sys_machine_cpu_us(&mb0, &mt0) == 0;
         uint64_t t0 = tern_mono_ns();
-        sleep_until(t0 + (uint64_t)(cfg->duration * 1e9));
+        bench_sleep_until(t0 + (uint64_t)(cfg->duration * 1e9));
         r.window_s = (double)(tern_mono_ns() - t0) / 1e9;
         if (pid > 0 && cpu0 >= 0) {
             r.srv_cpu_us = sys_proc_cpu_us(pid) - cpu0;
@@ -665,13 +706,13 @@ static int run(bench *b)
     __atomic_store_n(&b->phase, PH_RUN, __ATOMIC_RELEASE);
     PROGRESS("running: %.1f s warm-up, %.1f s measured", cfg->warmup, cfg->duration);
 
-    sleep_until(b->win_start);
+    bench_sleep_until(b->win_start);
     int64_t cpu0 = pid > 0 ? sys_proc_cpu_us(pid) : -1;
     int64_t self0 = sys_self_cpu_us();
     int64_t mb0 = 0, mt0 = 0, mb1 = 0, mt1 = 0;
     int mok = sys_machine_cpu_us(&mb0, &mt0) == 0;
     uint64_t w0 = tern_mono_ns();
-    sleep_until(b->win_end);
+    bench_sleep_until(b->win_end);
     uint64_t w1 = tern_mono_ns();
     if (pid > 0 && cpu0 >= 0) {
         r.srv_cpu_us = sys_proc_cpu_us(pid) - cpu0;
@@ -681,23 +722,11 @@ static int run(bench *b)
     r.machine_busy_us = mok && sys_machine_cpu_us(&mb1, &mt1) == 0 ? mb1 - mb0 : -1;
     r.window_s = (double)(w1 - w0) / 1e9;
 
-    /* Drain: wait for every answer and every owed delivery, at most cfg->drain seconds. */
-    uint64_t deadline = w1 + (uint64_t)(cfg->drain * 1e9);
-    for (;;) {
-        bcounters c;
-        sum_counters(b, &c);
-        if (c.acks + c.ack_errors >= c.sent && c.recv_distinct >= c.expected)
-            break;
-        if (tern_mono_ns() >= deadline) {
-            PROGRESS("drain ended after %.0f s with deliveries or answers outstanding", cfg->drain);
-            break;
-        }
-        sleep_ms(5);
-    }
+    bench_drain(b);
     bench_stop(b);
     sum_counters(b, &r.c);
     merge_hists(b, &r);
-    count_loss(b, &r);
+    bench_count_loss(b, 0, UINT64_MAX, &r.delivered_owed, &r.lost, &r.unacked);
     report(b, &r);
     return 0;
 }
@@ -735,7 +764,13 @@ enum {
     O_CHUNK_SIZE,
     O_HTTP_CONNS,
     O_APP_RATE,
-    O_ADMIN_TOKEN_FILE
+    O_ADMIN_TOKEN_FILE,
+    O_FILE_SIZE,
+    O_REPS,
+    O_UPLOADERS,
+    O_UPLOAD_SIZE,
+    O_MEDIA_DIR,
+    O_UPLOAD_RATE
 };
 
 /* stream: the admin token from file (or admin.token beside app_file). 0 or -1. */
@@ -802,6 +837,11 @@ int main(int argc, char **argv)
     cfg->chunk_size = 40;
     cfg->http_conns = 4;
     cfg->app_rate = 90;
+    cfg->media_size = 104857600;
+    cfg->media_reps = 3;
+    cfg->uploaders = 100;
+    cfg->upload_size = 1048576;
+    b->win_split[0] = b->win_split[1] = UINT64_MAX;
     const char *appkey = NULL;
 
     static const struct option opts[] = {
@@ -835,6 +875,12 @@ int main(int argc, char **argv)
         {"http-conns", required_argument, NULL, O_HTTP_CONNS},
         {"app-rate", required_argument, NULL, O_APP_RATE},
         {"admin-token-file", required_argument, NULL, O_ADMIN_TOKEN_FILE},
+        {"file-size", required_argument, NULL, O_FILE_SIZE},
+        {"reps", required_argument, NULL, O_REPS},
+        {"uploaders", required_argument, NULL, O_UPLOADERS},
+        {"upload-size", required_argument, NULL, O_UPLOAD_SIZE},
+        {"media-dir", required_argument, NULL, O_MEDIA_DIR},
+        {"upload-rate", required_argument, NULL, O_UPLOAD_RATE},
         {"json", no_argument, NULL, O_JSON},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -858,6 +904,7 @@ int main(int argc, char **argv)
         case O_SECRET: snprintf(cfg->secret, sizeof cfg->secret, "%s", optarg); break;
         case O_APP_FILE: app_file = optarg; break;
         case O_ADMIN_TOKEN_FILE: admin_file = optarg; break;
+        case O_MEDIA_DIR: snprintf(cfg->media_dir, sizeof cfg->media_dir, "%s", optarg); break;
         case O_PREFIX: snprintf(cfg->prefix, sizeof cfg->prefix, "%s", optarg); break;
         case O_JSON: cfg->json = 1; break;
         case O_WORKLOAD:
@@ -891,6 +938,11 @@ int main(int argc, char **argv)
         case O_CHUNK_SIZE: NUM(chunk_size, 16, 12000, (int))
         case O_HTTP_CONNS: NUM(http_conns, 1, 64, (int))
         case O_APP_RATE: NUM(app_rate, 1, 1e6, )
+        case O_FILE_SIZE: NUM(media_size, 1, 1e12, (uint64_t))
+        case O_REPS: NUM(media_reps, 1, 1000, (int))
+        case O_UPLOADERS: NUM(uploaders, 0, 10000, (int))
+        case O_UPLOAD_SIZE: NUM(upload_size, 1, 1e10, (uint64_t))
+        case O_UPLOAD_RATE: NUM(upload_rate, 0, 1e6, )
 #undef NUM
         default: usage(stderr); return 1;
         }
@@ -899,7 +951,7 @@ int main(int argc, char **argv)
         wl = argv[optind++];
     if (optind < argc || !wl) {
         fprintf(stderr, "tern-bench: %s\n",
-                wl ? "unexpected arguments" : "which workload? fanout, c2c, idle, floor or stream");
+                wl ? "unexpected arguments" : "which workload? fanout, c2c, idle, floor, stream or media");
         usage(stderr);
         return 1;
     }
@@ -907,7 +959,7 @@ int main(int argc, char **argv)
         if (strcmp(wl, WORKLOAD_NAMES[i]) == 0)
             cfg->workload = i;
     if (cfg->workload < 0) {
-        fprintf(stderr, "tern-bench: unknown workload '%s' (fanout, c2c, idle, floor, stream)\n", wl);
+        fprintf(stderr, "tern-bench: unknown workload '%s' (fanout, c2c, idle, floor, stream, media)\n", wl);
         return 1;
     }
     if (cfg->rate < 0)
@@ -926,6 +978,10 @@ int main(int argc, char **argv)
     }
     if (app_file && rest_load_app_file(cfg, app_file) < 0)
         return 1;
+    if (!cfg->media_dir[0]) { /* the baseline writes beside ternd's data: the same disk */
+        const char *sl = app_file ? strrchr(app_file, '/') : NULL;
+        snprintf(cfg->media_dir, sizeof cfg->media_dir, "%.*s", sl ? (int)(sl - app_file) : 1, sl ? app_file : ".");
+    }
     if (cfg->workload == W_STREAM && read_admin_token(cfg, admin_file, app_file) < 0)
         return 1;
     if (appkey) {
@@ -952,7 +1008,8 @@ int main(int argc, char **argv)
         return 1;
     }
     long nofile = sys_raise_nofile();
-    int need = cfg->workload == W_FANOUT   ? cfg->groups * cfg->members + cfg->senders
+    int need = cfg->workload == W_MEDIA    ? cfg->groups * cfg->members + cfg->senders + cfg->uploaders
+               : cfg->workload == W_FANOUT ? cfg->groups * cfg->members + cfg->senders
                : cfg->workload == W_C2C    ? 2 * cfg->pairs
                : cfg->workload == W_STREAM ? cfg->streams * cfg->members
                                            : cfg->connections;
@@ -960,11 +1017,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "tern-bench: warning: %d connections but the open-files limit is %ld\n", need, nofile);
     if (cfg->threads > need)
         cfg->threads = need;
-    if (cfg->workload == W_FANOUT && cfg->senders > cfg->groups)
+    if ((cfg->workload == W_FANOUT || cfg->workload == W_MEDIA) && cfg->senders > cfg->groups)
         PROGRESS("note: %d senders > %d groups: the other senders of a group receive its messages too", cfg->senders,
                  cfg->groups);
 
-    int rc = cfg->workload == W_STREAM ? stream_run(b, quiet) : run(b);
+    int rc = cfg->workload == W_STREAM ? stream_run(b, quiet) : cfg->workload == W_MEDIA ? media_run(b, quiet) : run(b);
     client_free(b);
     tern_free(b->conns);
     tern_free(b->senders);

@@ -35,9 +35,9 @@ static void rest_close(rest *r)
     r->fd = -1;
 }
 
-static int rest_connect(rest *r)
+int bench_connect(const struct sockaddr_storage *addr, int nodelay)
 {
-    const struct sockaddr *sa = (const struct sockaddr *)&r->cfg->addr;
+    const struct sockaddr *sa = (const struct sockaddr *)addr;
     socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -46,15 +46,21 @@ static int rest_connect(rest *r)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (nodelay)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (connect(fd, sa, len) != 0) {
         int e = errno;
         close(fd);
         errno = e;
         return -1;
     }
-    r->fd = fd;
-    return 0;
+    return fd;
+}
+
+static int rest_connect(rest *r)
+{
+    r->fd = bench_connect(&r->cfg->addr, 1);
+    return r->fd >= 0 ? 0 : -1;
 }
 
 static int send_all(int fd, const char *p, size_t n)
@@ -336,7 +342,7 @@ int rest_setup(bench *b)
     int rc = get_app_token(&r);
     if (rc == 0)
         rc = create_users(&r, b);
-    if (rc == 0 && b->cfg.workload == W_FANOUT)
+    if (rc == 0 && (b->cfg.workload == W_FANOUT || b->cfg.workload == W_MEDIA))
         rc = create_groups(&r, b);
     rest_free(&r);
     return rc;

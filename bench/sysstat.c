@@ -51,7 +51,8 @@ int64_t sys_proc_cpu_us(int pid)
     return (int64_t)((ut + st) * 1000000ull / (unsigned long long)hz);
 }
 
-int64_t sys_proc_rss_kib(int pid)
+/* The KiB value of the field key ("VmRSS:") of /proc/PID/status, or -1. */
+static int64_t status_kib(int pid, const char *key)
 {
     char path[64], line[256];
     snprintf(path, sizeof path, "/proc/%d/status", pid);
@@ -60,13 +61,23 @@ int64_t sys_proc_rss_kib(int pid)
         return -1;
     int64_t kib = -1;
     while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "VmRSS:", 6) == 0) {
-            kib = strtoll(line + 6, NULL, 10);
+        if (strncmp(line, key, strlen(key)) == 0) {
+            kib = strtoll(line + strlen(key), NULL, 10);
             break;
         }
     }
     fclose(f);
     return kib;
+}
+
+int64_t sys_proc_rss_kib(int pid)
+{
+    return status_kib(pid, "VmRSS:");
+}
+
+int64_t sys_proc_hwm_kib(int pid)
+{
+    return status_kib(pid, "VmHWM:");
 }
 
 int64_t sys_self_cpu_us(void)

@@ -26,6 +26,18 @@
 #                             with ternd's admin token), then plain group POSTs of the same
 #                             size at the same rate in the same run; its line carries
 #                             cpu_ratio_chunk_vs_plain and server_rss_kib_per_stream
+#   BENCH_MEDIA_SIZE [104857600] BENCH_MEDIA_REPS [3] BENCH_MEDIA_UPLOADERS [100]
+#   BENCH_MEDIA_UPLOAD_SIZE [1048576] BENCH_MEDIA_UPLOAD_RATE [0]
+#                             the `media` workload (issue 9; not in the default set): a
+#                             100 MiB upload and download against a plain loopback copy
+#                             made by tern-bench into ternd's data directory (ratios
+#                             upload_ratio, download_ratio), ternd's RSS growth during
+#                             each, the fan-out for 3 x BENCH_SECONDS: alone, beside
+#                             the uploaders uploading back to back (or at most
+#                             BENCH_MEDIA_UPLOAD_RATE files/s) to a plain sink of
+#                             tern-bench (the control), then to ternd: p99_ms,
+#                             p99_plain_uploads_ms, p99_uploads_ms, lost_*; and
+#                             tern_img_probe's ns per image (probe_ns_*)
 #   BENCH_FLOOR_CONNS [1000]  BENCH_FLOOR_RATE [50000]  BENCH_FLOOR_SIZE [505]
 #                             the `floor` workload runs without ternd: the kernel's cost
 #                             of one loopback write (of a fan-out delivery's frame size)
@@ -147,6 +159,12 @@ run_one() {
     stream) args+=(--streams "${BENCH_STREAM_STREAMS:-1000}" --members "${BENCH_STREAM_MEMBERS:-10}"
                    --rate "${BENCH_STREAM_RATE:-2000}" --chunks "${BENCH_STREAM_CHUNKS:-20}"
                    --chunk-size "${BENCH_STREAM_CHUNK_SIZE:-40}" --warmup "$WARMUP") ;;
+    media)  args+=(--groups "${BENCH_FANOUT_GROUPS:-100}" --members "${BENCH_FANOUT_MEMBERS:-10}"
+                   --senders "${BENCH_FANOUT_SENDERS:-100}" --rate "${BENCH_FANOUT_RATE:-5000}"
+                   --warmup "$WARMUP" --file-size "${BENCH_MEDIA_SIZE:-104857600}"
+                   --reps "${BENCH_MEDIA_REPS:-3}" --uploaders "${BENCH_MEDIA_UPLOADERS:-100}"
+                   --upload-size "${BENCH_MEDIA_UPLOAD_SIZE:-1048576}"
+                   --upload-rate "${BENCH_MEDIA_UPLOAD_RATE:-0}") ;;
     floor|floor_uring)
             args+=(--connections "${BENCH_FLOOR_CONNS:-1000}" --rate "${BENCH_FLOOR_RATE:-50000}"
                    --frame-size "${BENCH_FLOOR_SIZE:-505}" --warmup "$WARMUP")
@@ -191,7 +209,7 @@ done
 
 # Medians per workload: one JSON line each (numeric fields; null if no run had a value),
 # then a short human table.
-KEYS="sent_per_s delivered_per_s lost duplicates errors p50_ms p90_ms p99_ms p999_ms max_ms ack_p50_ms ack_p99_ms ack_max_ms server_cpu_pct server_cpu_us_per_delivery server_cpu_us_per_msg server_rss_kib server_rss_kib_per_conn connects_per_s connect_p99_ms server_cpu_ms_per_connect bench_cpu_pct send_lag_max_ms other_cpu_pct writes_per_s writer_cpu_pct writer_cpu_us_per_delivery reader_cpu_pct plain_p50_ms plain_p99_ms server_cpu_us_per_chunk server_cpu_us_per_plain_msg cpu_ratio_chunk_vs_plain server_rss_kib_per_stream stream_text_bytes_mean"
+KEYS="sent_per_s delivered_per_s lost duplicates errors p50_ms p90_ms p99_ms p999_ms max_ms ack_p50_ms ack_p99_ms ack_max_ms server_cpu_pct server_cpu_us_per_delivery server_cpu_us_per_msg server_rss_kib server_rss_kib_per_conn connects_per_s connect_p99_ms server_cpu_ms_per_connect bench_cpu_pct send_lag_max_ms other_cpu_pct writes_per_s writer_cpu_pct writer_cpu_us_per_delivery reader_cpu_pct plain_p50_ms plain_p99_ms server_cpu_us_per_chunk server_cpu_us_per_plain_msg cpu_ratio_chunk_vs_plain server_rss_kib_per_stream stream_text_bytes_mean upload_mib_s upload_baseline_mib_s upload_ratio download_mib_s download_baseline_mib_s download_ratio upload_server_cpu_ms download_server_cpu_ms upload_rss_growth_kib download_rss_growth_kib p50_uploads_ms p99_uploads_ms max_uploads_ms lost_uploads delivered_per_s_uploads server_cpu_pct_uploads machine_busy_pct machine_busy_pct_uploads uploads_done upload_errors uploads_mib_s upload_p50_ms upload_p99_ms p50_plain_uploads_ms p99_plain_uploads_ms max_plain_uploads_ms lost_plain_uploads delivered_per_s_plain_uploads server_cpu_pct_plain_uploads machine_busy_pct_plain_uploads plain_uploads_done plain_upload_errors plain_uploads_mib_s plain_upload_p50_ms plain_upload_p99_ms grant_p50_ms grant_max_ms grant_p50_plain_uploads_ms grant_max_plain_uploads_ms grant_p50_uploads_ms grant_max_uploads_ms probe_ns_jpeg probe_ns_png probe_ns_gif probe_ns_webp probe_ns_bmp"
 echo "# medians of $RUNS run(s)"
 MEDIANS=$(mktemp)
 for wl in $WORKLOADS; do

@@ -106,7 +106,10 @@ static void second_app(it_server *s, char *tok, size_t toksz)
 static void test_signed_urls(void **state)
 {
     it_server *s = *state;
-    static const char png[] = "\x89PNG\r\n\x1a\n not really a png";
+    static const char png[] = /* a real 1x1 PNG: only what the header says is an image is served inline */
+        "\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x01\x00\x00\x00\x01"
+        "\x08\x02\x00\x00\x00\x90\x77\x53\xde\x00\x00\x00\x0c\x49\x44\x41\x54\x78\x9c\x63\xf8\xcf\xc0\x00"
+        "\x00\x03\x01\x01\x00\xc9\xfe\x92\xef\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42\x60\x82";
     char id[33], id2[33], path[512];
     upload_ok(s, "image/png", png, sizeof png - 1, id);
     upload_ok(s, "text/plain", "other", 5, id2);

@@ -7,11 +7,12 @@
  * or the share-secret (media_auth.c).
  *
  * An upload is checked at its head (media_upload_head: Content-Length required, the
- * size limit, 413 before any body byte), then streams: pieces gather in one buffer on
- * the loop and every UPLOAD_CHUNK bytes go to the temporary file on libuv's pool while
- * the body is paused (the client is held back by TCP), so a file is never whole in
- * memory and the loop never waits on the disk. The sha256 is computed on the pool with
- * the writes. When the body is complete the request handler (media_upload) has the
+ * size limit, 413 before any body byte), then streams, double-buffered: bytes gather in
+ * one buffer on the loop; every UPLOAD_CHUNK bytes that buffer goes to the temporary
+ * file on libuv's pool and the loop reads on into the other one; only when both are
+ * full is the body paused until the write ends (the client is held back by TCP). So a
+ * file is never whole in memory (two pieces at most), the loop never waits on the disk,
+ * and reading overlaps writing. The sha256 is computed on the pool with the writes. When the body is complete the request handler (media_upload) has the
  * pool write the rest, fsync, close and commit the file (media_store.h) and read its
  * head for the image facts and the stored content type (media/probe.h), then the row
  * goes through the store's writer, the answer follows its commit and an image's
@@ -52,6 +53,7 @@ void upload_free(void *ud)
         u->ms->ops->remove(u->ms, u->x.app.id, u->id);
     EVP_MD_CTX_free(u->sha);
     tern_buf_free(&u->buf);
+    tern_buf_free(&u->wbuf);
     tern_free(u);
 }
 
@@ -60,19 +62,19 @@ static int code_of_errno(int e)
     return e == -ENOSPC || e == -EDQUOT ? TERN_ERR_MEDIA_DISK_FULL : TERN_ERR_INTERNAL;
 }
 
-/* Writes u->buf whole and hashes it (pool). */
-static int write_buf(upload *u)
+/* Writes b whole to the file and hashes it (pool). */
+static int write_piece(upload *u, const tern_buf *b)
 {
     size_t off = 0;
-    while (off < u->buf.len) {
-        ssize_t w = write(u->fd, u->buf.data + off, u->buf.len - off);
+    while (off < b->len) {
+        ssize_t w = write(u->fd, b->data + off, b->len - off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
             return w < 0 ? -errno : -EIO;
         off += (size_t)w;
     }
-    if (u->buf.len && EVP_DigestUpdate(u->sha, u->buf.data, u->buf.len) != 1)
+    if (b->len && EVP_DigestUpdate(u->sha, b->data, b->len) != 1)
         return -EIO;
     return 0;
 }
@@ -82,21 +84,43 @@ static void start_final(upload *u);
 static void write_run(uv_work_t *w)
 {
     upload *u = w->data;
-    u->err = write_buf(u);
+    u->werr = write_piece(u, &u->wbuf); /* err is the loop's: it reads on meanwhile */
+}
+
+static void write_after(uv_work_t *w, int status);
+
+/* Hands the filled buf to a write on the pool and reads on into the other buffer (the
+ * two swap). 0, or -1 (u->err set) if the pool refused the job. */
+static int queue_write(upload *u)
+{
+    tern_buf t = u->wbuf;
+    u->wbuf = u->buf;
+    u->buf = t;
+    u->buf.len = 0;
+    u->pending = 1;
+    u->work.data = u;
+    if (uv_queue_work(u->uv, &u->work, write_run, write_after) != 0) {
+        u->pending = 0;
+        u->err = -EIO;
+        return -1;
+    }
+    return 0;
 }
 
 static void write_after(uv_work_t *w, int status)
 {
     upload *u = w->data;
     u->pending = 0;
+    if (u->werr && !u->err)
+        u->err = u->werr;
     if (status != 0 && !u->err)
         u->err = -EIO;
     if (u->gone) {
         upload_free(u);
         return;
     }
-    u->buf.len = 0;
-    if (u->r) { /* the body ended meanwhile: the request waits */
+    u->wbuf.len = 0;
+    if (u->r) { /* the body ended meanwhile: the request waits; buf holds the rest */
         start_final(u);
         return;
     }
@@ -110,7 +134,9 @@ static void write_after(uv_work_t *w, int status)
         tern_free(x);
         return;
     }
-    rest_body_resume(u->body);
+    if (u->buf.len >= UPLOAD_CHUNK && !u->err && !u->code && queue_write(u) < 0)
+        return; /* reported when the body ends */
+    rest_body_resume(u->body); /* if the read paused for this write (a no-op otherwise) */
 }
 
 void upload_append(upload *u, const char *p, size_t n)
@@ -133,14 +159,10 @@ static int upload_data(void *ud, const char *p, size_t n)
     }
     if (u->buf.len < UPLOAD_CHUNK)
         return NET_BODY_MORE;
-    u->pending = 1;
-    u->work.data = u;
-    if (uv_queue_work(u->uv, &u->work, write_run, write_after) != 0) {
-        u->pending = 0;
-        u->err = -EIO;
-        return NET_BODY_MORE; /* reported when the body ends */
-    }
-    return NET_BODY_PAUSE;
+    if (u->pending) /* both buffers are busy: wait for the write (write_after resumes) */
+        return NET_BODY_PAUSE;
+    queue_write(u); /* a refusal is reported when the body ends */
+    return NET_BODY_MORE;
 }
 
 static void upload_gone(void *ud)
@@ -192,7 +214,7 @@ static void final_run(uv_work_t *w)
         }
         return;
     }
-    int rc = write_buf(u);
+    int rc = write_piece(u, &u->buf);
     unsigned char md[32];
     unsigned int mdlen = 0;
     if (rc == 0 && fsync(u->fd) != 0)
@@ -382,6 +404,7 @@ static upload *upload_new(rctx *x, uint64_t len, int fd, const char *tmp, const 
     u->fd = fd;
     snprintf(u->tmp, sizeof u->tmp, "%s", tmp);
     tern_buf_init(&u->buf, 0);
+    tern_buf_init(&u->wbuf, 0);
     u->sha = EVP_MD_CTX_new();
     if (!u->sha || EVP_DigestInit_ex(u->sha, EVP_sha256(), NULL) != 1) {
         rest_reply_err(x, TERN_ERR_INTERNAL);

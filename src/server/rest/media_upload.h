@@ -55,10 +55,13 @@ struct upload {
     uint64_t file_bytes;         /* the file's bytes passed on (the body itself for a raw upload) */
     EVP_MD_CTX *sha;
     char sha_hex[65];
-    tern_buf buf;       /* file bytes not yet written */
+    tern_buf buf;       /* file bytes not yet written, filled by the loop */
+    tern_buf wbuf;      /* the piece a write on the pool holds (double buffering: the loop
+                           goes on reading into buf meanwhile) */
     int pending;        /* a write runs on the pool */
     int gone;           /* the connection closed during that write */
-    int err;            /* -errno of a failed write or commit */
+    int err;            /* -errno of a failed write or commit (the loop's) */
+    int werr;           /* the pool's write of wbuf: -errno, copied into err after it */
     int code;           /* a kind's failure (TERN code), answered at the end of the body */
     char desc[192];     /* its description ("" : tern_strerror's) */
     int committed;      /* the file is in place (tmp renamed) */

@@ -62,8 +62,8 @@ static int code_of_errno(int e)
     return e == -ENOSPC || e == -EDQUOT ? TERN_ERR_MEDIA_DISK_FULL : TERN_ERR_INTERNAL;
 }
 
-/* Writes b whole to the file and hashes it (pool). */
-static int write_piece(upload *u, const tern_buf *b)
+/* Writes b whole to the file (pool). */
+static int write_all(upload *u, const tern_buf *b)
 {
     size_t off = 0;
     while (off < b->len) {
@@ -74,45 +74,72 @@ static int write_piece(upload *u, const tern_buf *b)
             return w < 0 ? -errno : -EIO;
         off += (size_t)w;
     }
-    if (b->len && EVP_DigestUpdate(u->sha, b->data, b->len) != 1)
-        return -EIO;
     return 0;
+}
+
+/* Hashes b into the upload's sha256 (pool). */
+static int hash_piece(upload *u, const tern_buf *b)
+{
+    return b->len && EVP_DigestUpdate(u->sha, b->data, b->len) != 1 ? -EIO : 0;
+}
+
+/* Writes b whole and hashes it, one after the other (pool: the last piece). */
+static int write_piece(upload *u, const tern_buf *b)
+{
+    int rc = write_all(u, b);
+    return rc ? rc : hash_piece(u, b);
 }
 
 static void start_final(upload *u);
 
+/* A piece is written and hashed by two jobs at once (both only read wbuf; the next
+ * piece waits for both, so the hash sees the pieces in order). err is the loop's: it
+ * reads on meanwhile, so each job has its own result field. */
 static void write_run(uv_work_t *w)
 {
     upload *u = w->data;
-    u->werr = write_piece(u, &u->wbuf); /* err is the loop's: it reads on meanwhile */
+    u->werr = write_all(u, &u->wbuf);
+}
+
+static void hash_run(uv_work_t *w)
+{
+    upload *u = w->data;
+    u->herr = hash_piece(u, &u->wbuf);
 }
 
 static void write_after(uv_work_t *w, int status);
 
-/* Hands the filled buf to a write on the pool and reads on into the other buffer (the
- * two swap). 0, or -1 (u->err set) if the pool refused the job. */
+/* Hands the filled buf to the pool (a write and a hash) and reads on into the other
+ * buffer (the two swap). 0, or -1 (u->err set) if the pool refused the write. */
 static int queue_write(upload *u)
 {
     tern_buf t = u->wbuf;
     u->wbuf = u->buf;
     u->buf = t;
     u->buf.len = 0;
-    u->pending = 1;
     u->work.data = u;
+    u->hwork.data = u;
     if (uv_queue_work(u->uv, &u->work, write_run, write_after) != 0) {
-        u->pending = 0;
         u->err = -EIO;
         return -1;
     }
+    u->pending = 1;
+    if (uv_queue_work(u->uv, &u->hwork, hash_run, write_after) != 0)
+        u->herr = -EIO; /* the write still ends in write_after */
+    else
+        u->pending = 2;
     return 0;
 }
 
 static void write_after(uv_work_t *w, int status)
 {
     upload *u = w->data;
-    u->pending = 0;
+    if (--u->pending > 0) /* the piece's other job runs on */
+        return;
     if (u->werr && !u->err)
         u->err = u->werr;
+    if (u->herr && !u->err)
+        u->err = u->herr;
     if (status != 0 && !u->err)
         u->err = -EIO;
     if (u->gone) {

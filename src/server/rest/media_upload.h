@@ -46,7 +46,7 @@ struct upload {
     server *s;
     media_store *ms;
     uv_loop_t *uv;
-    uv_work_t work;
+    uv_work_t work, hwork;
     int fd;
     char tmp[1200];
     char id[MEDIA_ID_LEN + 1];
@@ -58,10 +58,10 @@ struct upload {
     tern_buf buf;       /* file bytes not yet written, filled by the loop */
     tern_buf wbuf;      /* the piece a write on the pool holds (double buffering: the loop
                            goes on reading into buf meanwhile) */
-    int pending;        /* a write runs on the pool */
+    int pending;        /* jobs of a piece running on the pool (its write, its hash) */
     int gone;           /* the connection closed during that write */
     int err;            /* -errno of a failed write or commit (the loop's) */
-    int werr;           /* the pool's write of wbuf: -errno, copied into err after it */
+    int werr, herr;     /* the pool's write and hash of wbuf: -errno, copied into err after */
     int code;           /* a kind's failure (TERN code), answered at the end of the body */
     char desc[192];     /* its description ("" : tern_strerror's) */
     int committed;      /* the file is in place (tmp renamed) */

@@ -27,7 +27,8 @@ import json, statistics, sys
 out = sys.argv[1]
 keys = [("fanout", "server_cpu_us_per_delivery"), ("fanout", "p99_ms"), ("c2c", "delivered_per_s"),
         ("c2c", "p99_ms"), ("c2c", "server_cpu_us_per_msg"), ("idle", "server_rss_kib_per_conn"),
-        ("floor_uring", "writer_cpu_us_per_delivery")]
+        ("floor_uring", "writer_cpu_us_per_delivery"), ("media", "upload_ratio"), ("media", "download_ratio"),
+        ("media", "upload_rss_growth_kib")]
 rows = {v: [json.loads(l) for l in open(f"{out}/{v}.jsonl")] for v in ("old", "new")}
 for wl, k in keys:
     line = f"{wl:12s} {k:28s}"

@@ -16,6 +16,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "sdk/media_msg.c"
 #include "sdk/message.c"
 #include "sdk/sdk_util.c"
 #include "sdk/seqset.c"

@@ -133,8 +133,7 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "make") == 0)
         return make(argv[2], strtod(argv[3], NULL));
-    if (argc == 3 && (strcmp(argv[1], "base") == 0 || strcmp(argv[1], "thumb") == 0 ||
-                      strcmp(argv[1], "warm") == 0))
+    if (argc == 3 && (strcmp(argv[1], "base") == 0 || strcmp(argv[1], "thumb") == 0 || strcmp(argv[1], "warm") == 0))
         return run(argv[2], strcmp(argv[1], "warm") == 0 ? 2 : strcmp(argv[1], "thumb") == 0);
     /* command-line numbers, not network bytes; anything else is refused, never taken as
      * the driver (which runs this program again: a mode it did not know would recurse) */
@@ -181,8 +180,7 @@ int main(int argc, char **argv)
     long mbc = median(bc, runs), mbr = median(br, runs), mtc = median(tc, runs), mtr = median(tr, runs);
     struct stat st0;
     long long fsize = stat(path, &st0) == 0 ? (long long)st0.st_size : -1;
-    printf("4000x3000 JPEG of %lld bytes (noise sigma %s), both thumbnails, %d runs (medians)\n", fsize, sigma,
-           runs);
+    printf("4000x3000 JPEG of %lld bytes (noise sigma %s), both thumbnails, %d runs (medians)\n", fsize, sigma, runs);
     printf("  base : cpu %6.1f ms  peak %6.1f MiB\n", mbc / 1000.0, mbr / 1024.0);
     printf("  thumb: cpu %6.1f ms  peak %6.1f MiB\n", mtc / 1000.0, mtr / 1024.0);
     printf("  thumbnails: cpu %.1f ms (budget 80), process peak %.1f MiB (budget 64)\n", (mtc - mbc) / 1000.0,

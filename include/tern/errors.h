@@ -34,6 +34,7 @@ typedef enum tern_code {
     TERN_ERR_METHOD = 1010,           /* HTTP method not allowed on this path */
     TERN_ERR_CONFLICT = 1011,         /* resource already exists */
     TERN_ERR_NOT_SUPPORTED = 1012,    /* a field or option this server does not implement yet */
+    TERN_ERR_NO_RECEIPT = 1040,       /* receipts asked of a message without needReadReceipt (or unseen) */
 
     /* auth */
     TERN_ERR_TOKEN_INVALID = 1101, /* token malformed or signature wrong */

@@ -65,9 +65,28 @@ static uint64_t media_ceiling(const server *s)
     return s->cfg.media_max_bytes;
 }
 
+/* issue 10 (H3): the rates of seed 001's 接口限制 (ratelimit.h). */
+static uint64_t rate_ceiling(const server *s)
+{
+    (void)s;
+    return 1000000;
+}
+static uint64_t group_msg_rate_default(const server *s)
+{
+    (void)s;
+    return 40;
+}
+static uint64_t rest_group_send_rate_default(const server *s)
+{
+    (void)s;
+    return 200;
+}
+
 static const app_setting_def setting_defs[] = {
     /* issue 9: "per-app setting, default 100 MB; an Agora profile of 30 MB" */
     {"mediaMaxBytes", offsetof(app_settings, media_max_bytes), 1, media_ceiling, media_ceiling},
+    {"groupMsgRate", offsetof(app_settings, group_msg_rate), 1, rate_ceiling, group_msg_rate_default},
+    {"restGroupSendRate", offsetof(app_settings, rest_group_send_rate), 1, rate_ceiling, rest_group_send_rate_default},
 };
 
 const app_setting_def *apps_setting_defs(size_t *n)

@@ -2,6 +2,7 @@
 #include "metrics.h"
 
 #include "core/alloc.h"
+#include "ratelimit.h"
 #include "stream.h"
 
 static void counter(tern_buf *b, const char *name, const char *help, const char *type, unsigned long long v)
@@ -53,6 +54,9 @@ void metrics_write(server *s, tern_buf *b)
             (unsigned long long)ss.rate_limited);
     counter(b, "tern_streams_ended_total", "Streams ended by a limit, the sweeper or a store failure.", "counter",
             (unsigned long long)ss.ended);
+    counter(b, "tern_group_msgs_shed_total",
+            "Group messages shed by the group rate (groupMsgRate): answered success, not stored or delivered.",
+            "counter", (unsigned long long)ratelimit_shed_total(s));
     counter(b, "tern_memory_bytes", "Heap bytes allocated through ternd's allocator.", "gauge",
             (unsigned long long)tern_mem_used());
 }

@@ -18,6 +18,7 @@
 #include "core/ws.h"
 #include "delivery.h"
 #include "media/media_msg.h"
+#include "ratelimit.h"
 
 void send_req_free(send_req *r)
 {
@@ -81,6 +82,8 @@ static int prepare(server *s, store_reader *rd, int64_t app, const char *from, c
     r->sender = tern_strdup(from);
     r->to = tern_strdup(to);
     r->cmid = m->cmid.n ? tern_strndup(m->cmid.p, m->cmid.n) : NULL;
+    r->need_receipt = m->need_read_receipt;
+    r->priority = m->priority;
     char key[160];
     if (is_group)
         tern_conv_key_group(m->to.p, m->to.n, key, sizeof key);
@@ -174,6 +177,9 @@ int msg_submit(send_req *r)
     server *s = r->s;
     if (atomic_load(&s->shutting_down))
         return TERN_ERR_SHUTTING_DOWN;
+    /* H3: the group rate (belongs in msg_dispatch_continue once the seam is in). */
+    if (ratelimit_shed(r))
+        return TERN_OK;
     store_op *op = &r->op;
     op->kind = STORE_OP_MESSAGE;
     op->app = r->app;
@@ -186,11 +192,19 @@ int msg_submit(send_req *r)
     op->u.msg.client_msg_id = r->cmid;
     op->u.msg.fields = r->fields;
     op->u.msg.fields_len = r->fields_len;
+    if (r->need_receipt) { /* the members at send time count the readers (receipts.h) */
+        op->u.msg.need_receipt = 1;
+        op->u.msg.rcpt_members = r->is_group ? (const char *const *)r->snap->members : NULL;
+        op->u.msg.rcpt_nmembers = r->is_group ? r->snap->n : 0;
+    }
     return store_submit(s->st, op);
 }
 
 int msg_send_online(send_req *r)
 {
+    /* H3: the group rate (belongs in msg_dispatch_continue once the seam is in). */
+    if (ratelimit_shed(r))
+        return TERN_OK;
     /* Not stored: an id and a time, seq 0, delivered to whoever is online now. */
     uint64_t id = tern_idgen_next(&r->s->online_ids);
     /* The stored-message shape with "onlineOnly":true as its last member. */

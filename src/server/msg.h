@@ -38,6 +38,10 @@ struct send_req {
     send_complete_fn complete;
     void *ud;
     char *reply; /* scratch for the completion (e.g. the request id JSON) */
+    /* issue 10 (H3; the seam's send options): */
+    int need_receipt; /* needReadReceipt: the store keeps a receipt row */
+    int priority;     /* TERN_MSG_PRIO_*: the group rate sheds lower ones first */
+    int shed;         /* set when the group rate shed it (ratelimit.h): not stored */
 };
 
 /* Authorizes a message validated by the core model (tern_msg_validate runs again here)

@@ -29,6 +29,8 @@
 #include "groups.h"
 #include "handlers.h"
 #include "media/media.h"
+#include "ratelimit.h"
+#include "receipts.h"
 #include "server.h"
 #include "stream.h"
 
@@ -133,6 +135,7 @@ static void writer_started(void *ud)
 static void writer_batch_end(void *ud)
 {
     server *s = ud;
+    receipts_flush(s); /* the batch's coalesced receipt events join its deliveries */
     net_gather_flush(s->net);
 }
 
@@ -237,6 +240,8 @@ int server_start(server *s)
                         .writer_batch_end = writer_batch_end,
                         .hook_ud = s,
                         .fsync_full = s->cfg.fsync_full};
+    ratelimit_init(s);
+    receipts_init(s); /* before the writer, whose batch ends flush it */
     s->st = store_open(&so, err, sizeof err);
     if (!s->st) {
         LOG_ERROR("cannot open the store in %s: %s", s->cfg.data, err);
@@ -290,6 +295,7 @@ int server_start(server *s)
 static void flush_gathered(void *ud)
 {
     server *s = ud;
+    receipts_flush(s); /* the batch's coalesced receipt events join its deliveries */
     net_gather_flush(s->net);
 }
 
@@ -327,6 +333,8 @@ void server_free(server *s)
     s->st = NULL;
     stream_free(s);
     media_free(s);
+    ratelimit_free(s);
+    receipts_free(s);
     net_free(s->net); /* runs what was queued for the loops meanwhile */
     s->net = NULL;
     for (int i = 0; s->loops && i < s->nloops; i++)

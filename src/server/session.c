@@ -20,6 +20,8 @@
 #include "delivery.h"
 #include "groups.h"
 #include "msg.h"
+#include "receipts.h"
+#include "session_rcpt.h"
 
 #define SYNC_MAX_BYTES (1024 * 1024)
 
@@ -354,6 +356,8 @@ typedef struct read_req {
     char *user;
     char *key;
     char conv_id[96];
+    char peer[80];
+    int is_group;
     char *reply;
 } read_req;
 
@@ -375,6 +379,7 @@ static void read_done(store_op *op)
     }
     tern_buf_putc(&b, '}');
     push_reply(r->s, r->loop, r->conn_id, &b);
+    receipts_on_read(r->s, r->app, r->user, r->is_group, r->peer, op); /* frees op's receipts */
     if (code == TERN_OK) {
         /* The user's other sessions learn the new read position. */
         delivery_read_sync(r->s, r->app, r->user, r->session_id, d.data, d.len);
@@ -409,6 +414,8 @@ static void op_read(req *q, cJSON *root)
     r->user = tern_strdup(c->user);
     r->key = tern_strdup(key);
     snprintf(r->conv_id, sizeof r->conv_id, "%s%s", is_group ? "GROUP" : "C2C", peer);
+    memcpy(r->peer, peer, sizeof r->peer);
+    r->is_group = is_group;
     r->reply = q->id.len ? tern_strndup(q->id.data, q->id.len) : NULL;
     r->op.kind = STORE_OP_MARK_READ;
     r->op.app = c->app;
@@ -576,6 +583,29 @@ static void op_logout(req *q, cJSON *root)
     conn_close(q->c, WS_CLOSE_NORMAL, "logout");
 }
 
+/* An op whose handler builds its data object elsewhere (session_rcpt.c, ...). */
+static void reply_data_op(req *q, cJSON *root, int (*fn)(conn *c, cJSON *root, tern_buf *out))
+{
+    tern_buf d;
+    tern_buf_init(&d, 0);
+    int rc = fn(q->c, root, &d);
+    if (rc != TERN_OK)
+        reply_error(q, rc);
+    else
+        reply_ok(q, d.data, d.len);
+    tern_buf_free(&d);
+}
+
+static void op_receipts(req *q, cJSON *root)
+{
+    reply_data_op(q, root, session_rcpt_counts);
+}
+
+static void op_receipt_members(req *q, cJSON *root)
+{
+    reply_data_op(q, root, session_rcpt_members);
+}
+
 typedef struct op_entry {
     const char *name;
     void (*fn)(req *q, cJSON *root);
@@ -585,6 +615,7 @@ typedef struct op_entry {
 static const op_entry ops[] = {
     {"send", op_send, 1}, {"ping", op_ping, 0}, {"history", op_history, 1}, {"conversations", op_conversations, 1},
     {"read", op_read, 1}, {"sync", op_sync, 1}, {"login", op_login, 0},     {"logout", op_logout, 0},
+    {"receipts", op_receipts, 1}, {"receiptMembers", op_receipt_members, 1},
 };
 
 void session_on_message(conn *c, char *data, size_t n)

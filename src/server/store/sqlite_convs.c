@@ -176,6 +176,8 @@ int sq_flush_reads(sq_store *s)
 int sq_op_mark_read(sq_store *s, store_op *op)
 {
     __typeof__(op->u.read) *m = &op->u.read;
+    m->rcpts = NULL;
+    m->nrcpts = 0;
     if (!m->user || !m->conv_key) {
         op->result = TERN_ERR_BAD_FIELD;
         return 0;
@@ -207,9 +209,11 @@ int sq_op_mark_read(sq_store *s, store_op *op)
             e->read_seq = db;
         e->verified = 1;
     }
-    uint64_t target = m->seq < last_seq ? m->seq : last_seq;
+    uint64_t target = m->seq < last_seq ? m->seq : last_seq, old_read = e->read_seq;
     if (target > e->read_seq)
         e->read_seq = target;
+    if (sq_receipt_on_read(s, op, c, old_read, e->read_seq) < 0)
+        return -1;
     m->read_seq = e->read_seq;
     m->last_seq = last_seq;
     op->result = TERN_OK;

@@ -88,6 +88,11 @@ enum {
     W_MEDIA_THUMBS,
     W_SETTING_PUT,
     W_SETTING_DEL,
+    W_RCPT_INSERT,
+    W_RCPT_MAX,
+    W_RCPT_RANGE,
+    W_RCPT_READ,
+    W_RCPT_COUNT,
     W_COUNT
 };
 
@@ -108,6 +113,10 @@ struct hent {
     int64_t last_time_ms;
     uint64_t c2c_gen; /* == store.uc_gen: both C2C user_conv rows are known to exist */
     int is_group;
+    /* read receipts (sqlite_receipts.c): the highest seq of a needReadReceipt message in
+     * the conversation, once rcpt_known (loaded on the first read op that needs it) */
+    uint64_t rcpt_max;
+    int rcpt_known;
     /* pending read position */
     uint64_t read_seq;
     int verified; /* read_seq is the row's exact value (the row exists) */
@@ -197,6 +206,9 @@ enum {
     R_MEDIA_GET,
     R_MEDIA_EXPIRED,
     R_APP_SETTINGS,
+    R_RCPT_GET,
+    R_RCPT_READERS,
+    R_RCPT_HAS_READ,
     R_COUNT
 };
 
@@ -309,6 +321,14 @@ int sq_op_stream_chunk(sq_store *s, store_op *op);
 int sq_op_media(sq_store *s, store_op *op);
 int sq_media_get(store_reader *rr, int64_t app, const char *id, store_media *out);
 int sq_media_expired(store_reader *rr, int64_t now_ms, int limit, void (*cb)(void *ud, const store_media *m), void *ud);
+/* sqlite_receipts.c (migration 10): the receipt row of a message just stored with
+ * need_receipt (0 or -1), and the receipts a read op newly passed from old_read to
+ * new_read (0 or -1; fills op->u.read.rcpt*). */
+int sq_receipt_on_message(sq_store *s, store_op *op, hent *c, uint64_t id, uint64_t seq);
+int sq_receipt_on_read(sq_store *s, store_op *op, hent *c, uint64_t old_read, uint64_t new_read);
+int sq_receipt_get(store_reader *rr, int64_t app, uint64_t msg_id, store_receipt *out);
+int sq_receipt_members(store_reader *rr, int64_t app, uint64_t msg_id, int unread, const char *after, int limit,
+                       store_receipt_member_cb cb, void *ud);
 /* Writer side: 1 if the user exists, 0 if not, -1 on failure. */
 int sq_w_user_exists(sq_store *s, int64_t app, const char *user);
 

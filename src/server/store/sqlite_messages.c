@@ -109,6 +109,10 @@ int sq_op_message(sq_store *s, store_op *op)
     c->last_msg_id = id;
     c->last_time_ms = t;
     c->is_group = m->is_group != 0;
+    if (m->need_receipt && sq_receipt_on_message(s, op, c, id, seq) < 0) {
+        tern_free(json);
+        return -1;
+    }
     if (m->stream_open && sq_stream_open(s, op, id, t) < 0) {
         tern_free(json);
         return -1;

@@ -231,6 +231,10 @@ static void run_batch(sq_store *s, store_op **ops, size_t n)
                 tern_free(op->u.msg.json);
                 op->u.msg.json = NULL;
                 op->u.msg.json_len = 0;
+            } else if (op->kind == STORE_OP_MARK_READ) { /* receipts that never committed */
+                tern_free(op->u.read.rcpts);
+                op->u.read.rcpts = NULL;
+                op->u.read.nrcpts = 0;
             } else if (op->kind == STORE_OP_STREAM_CHUNK || op->kind == STORE_OP_STREAM_END) {
                 tern_free(op->u.chunk.json);
                 op->u.chunk.json = NULL;

@@ -128,9 +128,17 @@ typedef enum store_op_kind {
     STORE_OP_MEDIA_DELETE, /* removes the media row (app, u.media.id); absent is not an error */
     STORE_OP_MEDIA_THUMBS, /* ORs u.media.thumbs into the row's thumbs (TERN_ERR_NOT_FOUND if
                               the row is gone) */
-    STORE_OP_APP_SETTINGS  /* sets (value) or removes (value NULL) the app's settings
+    STORE_OP_APP_SETTINGS, /* sets (value) or removes (value NULL) the app's settings
                               u.settings.keys[i] (apps.h: the keys and their values) */
 } store_op_kind;
+
+/* A needReadReceipt message a read op newly passed (u.read.rcpts): its counts after it. */
+typedef struct store_rcpt_hit {
+    uint64_t msg_id;
+    char sender[65];
+    uint32_t nmembers;   /* members at send time, the sender included (C2C: 2) */
+    uint32_t read_count; /* readers so far, this one included */
+} store_rcpt_hit;
 
 typedef struct store_op store_op;
 typedef void (*store_done_cb)(store_op *op);
@@ -155,6 +163,11 @@ struct store_op {
             size_t fields_len;
             int no_sender_read; /* 1: the sender's read position stays (a stream's `from`,
                                    who need not be a user or a member) */
+            /* needReadReceipt (issue 10): the message gets a receipt row; a group's
+             * members at send time (sorted, the sender among them) are kept with it. */
+            int need_receipt;
+            const char *const *rcpt_members;
+            size_t rcpt_nmembers;
             /* A streamed message's first chunk (stream_open = 1): the message is stored
              * from `fields` as usual and the stream stays open — its HEAD (the fields
              * before the text, core/stream.h) and this first chunk are kept, and later
@@ -182,6 +195,12 @@ struct store_op {
             /* out */
             uint64_t read_seq;
             uint64_t last_seq;
+            /* out, read receipts: the needReadReceipt messages of others that this read
+             * newly passed, in seq order, each counted once for this user (a reader's
+             * row). rcpts is tern_malloc'd (NULL when none), the caller frees it, also
+             * when result is an error. */
+            store_rcpt_hit *rcpts;
+            size_t nrcpts;
         } read;
         struct {
             const char *org, *name, *client_id, *client_secret;
@@ -391,6 +410,26 @@ int store_media_get(store_reader *r, int64_t app, const char *id, store_media *o
  * (valid during the call). Returns TERN_OK / TERN_ERR_STORE. */
 int store_media_expired(store_reader *r, int64_t now_ms, int limit, void (*cb)(void *ud, const store_media *m),
                         void *ud);
+
+/* Read receipts (issue 10): a message stored with need_receipt. */
+typedef struct store_receipt {
+    char conv_key[160];
+    uint64_t seq;
+    char sender[65];
+    uint32_t nmembers;   /* members at send time, the sender included (C2C: 2) */
+    uint32_t read_count; /* users who read past it */
+} store_receipt;
+/* The receipt row of msg_id in app: TERN_OK, TERN_ERR_NOT_FOUND (no such message, or
+ * it was not sent with needReadReceipt), TERN_ERR_STORE. */
+int store_receipt_get(store_reader *r, int64_t app, uint64_t msg_id, store_receipt *out);
+typedef void (*store_receipt_member_cb)(void *ud, const char *user, int64_t read_ms);
+/* The readers (unread = 0; read_ms when they read) or the members at send time who have
+ * not read it (unread = 1; the sender excluded; read_ms 0) of receipt message msg_id,
+ * in user order after `after` ("" = from the start), at most limit, each passed to cb
+ * (valid during the call). A C2C message has no member list: its unread one is the
+ * peer, which the caller knows. TERN_OK / TERN_ERR_NOT_FOUND / TERN_ERR_STORE. */
+int store_receipt_members(store_reader *r, int64_t app, uint64_t msg_id, int unread, const char *after, int limit,
+                          store_receipt_member_cb cb, void *ud);
 
 /* Builds the canonical conversation key into out (NUL-terminated strings; the mapping itself
  * is core/conv.h, shared with the server and libtern); returns its length or -1 if too small. */

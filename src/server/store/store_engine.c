@@ -56,6 +56,8 @@ const char *store_engine_missing(const store_engine *e)
     NEED(message_get)
     NEED(media_get)
     NEED(media_expired)
+    NEED(receipt_get)
+    NEED(receipt_members)
 #undef NEED
     return NULL;
 }
@@ -222,4 +224,15 @@ int store_media_expired(store_reader *r, int64_t now_ms, int limit, void (*cb)(v
                         void *ud)
 {
     return r->engine->media_expired(r, now_ms, limit, cb, ud);
+}
+
+int store_receipt_get(store_reader *r, int64_t app, uint64_t msg_id, store_receipt *out)
+{
+    return r->engine->receipt_get(r, app, msg_id, out);
+}
+
+int store_receipt_members(store_reader *r, int64_t app, uint64_t msg_id, int unread, const char *after, int limit,
+                          store_receipt_member_cb cb, void *ud)
+{
+    return r->engine->receipt_members(r, app, msg_id, unread, after, limit, cb, ud);
 }

@@ -1,0 +1,40 @@
+/*
+ * ratelimit.h — the message rates of seed 001's "接口限制" (issue 10): each group
+ * carries at most the app's groupMsgRate messages a second (default 40), for every
+ * sender and path, higher priorities first and equal ones shed at random; and the REST
+ * group send is limited to restGroupSendRate requests a second per app (default 200),
+ * answered 429 / 1202 past it. The design is in ratelimit.c and docs/protocol.md §4.
+ * All functions are thread-safe (striped locks; no I/O, no allocation per call once a
+ * group's state exists).
+ */
+#ifndef TERN_RATELIMIT_H
+#define TERN_RATELIMIT_H
+#include <stdint.h>
+
+#include "context.h"
+#include "msg.h"
+
+/* Creates and frees the limiter's state (server start / server_free). */
+void ratelimit_init(server *s);
+void ratelimit_free(server *s);
+
+/* The group rate step of a send (msg_dispatch_continue). A C2C message, or a group
+ * message the group's rate admits: returns 0 and r is untouched. A group message past
+ * the rate is shed: it completes now with TERN_OK, r->shed = 1, an id from
+ * s->online_ids, seq 0, nothing stored or delivered (r->complete has run and owns r);
+ * returns 1. */
+int ratelimit_shed(send_req *r);
+
+/* 1: a message of `priority` (TERN_MSG_PRIO_*) to group gid of app may go now; 0: it
+ * is shed. Counts it either way. ratelimit_shed's decision, exposed for tests and the
+ * benchmark. */
+int ratelimit_group_admit(server *s, int64_t app, const char *gid, int priority);
+
+/* One REST group-send request of app: TERN_OK, or TERN_ERR_RATE_LIMITED (1202) past the
+ * app's restGroupSendRate a second (a request refused still counts nothing). */
+int ratelimit_rest_group_send(server *s, int64_t app);
+
+/* Messages shed by the group rate since start (tern_group_msgs_shed_total). */
+uint64_t ratelimit_shed_total(server *s);
+
+#endif

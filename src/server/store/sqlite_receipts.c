@@ -1,0 +1,242 @@
+/*
+ * sqlite_receipts.c — read receipts in the SQLite engine (issue 10, migration 10).
+ *
+ * A message stored with need_receipt gets one receipt_msgs row: its conversation and
+ * seq, its sender, the number of members at send time (the sender included; 2 for
+ * C2C) and, for a group, those members as sorted newline-separated text (who has not
+ * read is "members at send time minus the sender minus the readers", even after some
+ * left). A user who reads past it gets one receipt_reads row, and its read_count grows
+ * by one — once per user, whatever their devices do, since a read position only grows
+ * and the row's key is (msg_id, user).
+ *
+ * Cost. The mark-read op asks receipt_msgs only when the conversation has a receipt
+ * message above the reader's old position: the conversation cache (hent) keeps the
+ * highest receipt seq, loaded by one indexed MAX() the first time a read op of that
+ * conversation needs it and kept current by the message op. Conversations without
+ * receipt messages pay that one lookup per cache lifetime and nothing per read.
+ */
+#include <sqlite3.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "server/store/sqlite_internal.h"
+#include "tern/errors.h"
+
+/* ---- writer ------------------------------------------------------------------------ */
+
+int sq_receipt_on_message(sq_store *s, store_op *op, hent *c, uint64_t id, uint64_t seq)
+{
+    __typeof__(op->u.msg) *m = &op->u.msg;
+    tern_buf mem;
+    tern_buf_init(&mem, 0);
+    size_t n = m->is_group ? m->rcpt_nmembers : 2;
+    for (size_t i = 0; m->is_group && i < m->rcpt_nmembers; i++) {
+        if (i)
+            tern_buf_putc(&mem, '\n');
+        tern_buf_puts(&mem, m->rcpt_members[i]);
+    }
+    sqlite3_stmt *st = s->st[W_RCPT_INSERT];
+    sqlite3_bind_int64(st, 1, (int64_t)id);
+    sqlite3_bind_int64(st, 2, op->app);
+    sq_bind_text(st, 3, m->conv_key);
+    sqlite3_bind_int64(st, 4, (int64_t)seq);
+    sq_bind_text(st, 5, m->sender);
+    sqlite3_bind_int64(st, 6, (int64_t)n);
+    if (m->is_group)
+        sqlite3_bind_text(st, 7, mem.data ? mem.data : "", (int)mem.len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 7);
+    int rc = sq_run(s, st);
+    tern_buf_free(&mem);
+    if (rc < 0)
+        return -1;
+    if (c->rcpt_known && seq > c->rcpt_max)
+        c->rcpt_max = seq;
+    return 0;
+}
+
+int sq_receipt_on_read(sq_store *s, store_op *op, hent *c, uint64_t old_read, uint64_t new_read)
+{
+    __typeof__(op->u.read) *m = &op->u.read;
+    if (new_read <= old_read)
+        return 0;
+    if (!c->rcpt_known) {
+        sqlite3_stmt *st = s->st[W_RCPT_MAX];
+        sqlite3_bind_int64(st, 1, op->app);
+        sq_bind_text(st, 2, m->conv_key);
+        int r = sq_row(s, st);
+        if (r < 0)
+            return -1;
+        c->rcpt_max = r ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+        if (r)
+            sqlite3_reset(st);
+        c->rcpt_known = 1;
+    }
+    if (c->rcpt_max <= old_read)
+        return 0; /* nothing to count: the common case */
+    sqlite3_stmt *st = s->st[W_RCPT_RANGE];
+    sqlite3_bind_int64(st, 1, op->app);
+    sq_bind_text(st, 2, m->conv_key);
+    sqlite3_bind_int64(st, 3, (int64_t)old_read);
+    sqlite3_bind_int64(st, 4, (int64_t)new_read);
+    sq_bind_text(st, 5, m->user);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (m->nrcpts == cap) {
+            cap = cap ? cap * 2 : 4;
+            m->rcpts = tern_realloc(m->rcpts, cap * sizeof *m->rcpts);
+        }
+        store_rcpt_hit *h = &m->rcpts[m->nrcpts++];
+        memset(h, 0, sizeof *h);
+        h->msg_id = (uint64_t)sqlite3_column_int64(st, 0);
+        const char *snd = (const char *)sqlite3_column_text(st, 1);
+        if (snd) {
+            size_t sl = strlen(snd);
+            memcpy(h->sender, snd, sl < sizeof h->sender ? sl : sizeof h->sender - 1);
+        }
+        h->nmembers = (uint32_t)sqlite3_column_int64(st, 2);
+        h->read_count = (uint32_t)sqlite3_column_int64(st, 3);
+    }
+    if (rc != SQLITE_DONE)
+        return sq_fail_stmt(s, st, rc);
+    sqlite3_reset(st);
+    /* One reader row each; a message this user had already counted (it cannot happen
+     * through read positions, which only grow, but a row is the rule) is dropped. */
+    int64_t now = tern_now_ms();
+    size_t k = 0;
+    for (size_t i = 0; i < m->nrcpts; i++) {
+        store_rcpt_hit *h = &m->rcpts[i];
+        st = s->st[W_RCPT_READ];
+        sqlite3_bind_int64(st, 1, (int64_t)h->msg_id);
+        sq_bind_text(st, 2, m->user);
+        sqlite3_bind_int64(st, 3, now);
+        if (sq_run(s, st) < 0)
+            return -1;
+        if (sqlite3_changes(s->db) != 1)
+            continue;
+        st = s->st[W_RCPT_COUNT];
+        sqlite3_bind_int64(st, 1, (int64_t)h->msg_id);
+        if (sq_run(s, st) < 0)
+            return -1;
+        h->read_count++;
+        m->rcpts[k++] = *h;
+    }
+    m->nrcpts = k;
+    return 0;
+}
+
+/* ---- readers ----------------------------------------------------------------------- */
+
+int sq_receipt_get(store_reader *rr, int64_t app, uint64_t msg_id, store_receipt *out)
+{
+    sq_reader *r = (sq_reader *)rr;
+    sqlite3_stmt *st = sq_rst(r, R_RCPT_GET);
+    if (!st)
+        return TERN_ERR_STORE;
+    sqlite3_bind_int64(st, 1, (int64_t)msg_id);
+    sqlite3_bind_int64(st, 2, app);
+    int rc = sq_rrow(r, st);
+    if (rc <= 0)
+        return rc < 0 ? TERN_ERR_STORE : TERN_ERR_NOT_FOUND;
+    sq_copy_col(out->conv_key, sizeof out->conv_key, st, 0);
+    out->seq = (uint64_t)sqlite3_column_int64(st, 1);
+    sq_copy_col(out->sender, sizeof out->sender, st, 2);
+    out->nmembers = (uint32_t)sqlite3_column_int64(st, 3);
+    out->read_count = (uint32_t)sqlite3_column_int64(st, 4);
+    sqlite3_reset(st);
+    return TERN_OK;
+}
+
+/* 1 if user has a reader row of msg_id, 0 if not, -1 on failure. */
+static int has_read(sq_reader *r, uint64_t msg_id, const char *user, size_t n)
+{
+    sqlite3_stmt *st = sq_rst(r, R_RCPT_HAS_READ);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, (int64_t)msg_id);
+    sqlite3_bind_text(st, 2, user, (int)n, SQLITE_STATIC);
+    int rc = sq_rrow(r, st);
+    if (rc == 1)
+        sqlite3_reset(st);
+    return rc;
+}
+
+/* The members at send time (the members column, newline-separated, sorted) after
+ * `after` who are not the sender and have not read. */
+static int unread_members(sq_reader *r, int64_t app, uint64_t msg_id, const char *after, int limit,
+                          store_receipt_member_cb cb, void *ud)
+{
+    sqlite3_stmt *st = sq_rst(r, R_RCPT_GET);
+    if (!st)
+        return TERN_ERR_STORE;
+    sqlite3_bind_int64(st, 1, (int64_t)msg_id);
+    sqlite3_bind_int64(st, 2, app);
+    int rc = sq_rrow(r, st);
+    if (rc <= 0)
+        return rc < 0 ? TERN_ERR_STORE : TERN_ERR_NOT_FOUND;
+    /* Copied: the probes below use the same connection. */
+    char sender[65];
+    sq_copy_col(sender, sizeof sender, st, 2);
+    const char *mt = (const char *)sqlite3_column_text(st, 5);
+    size_t ml = mt ? (size_t)sqlite3_column_bytes(st, 5) : 0;
+    char *members = tern_strndup(mt ? mt : "", ml);
+    sqlite3_reset(st);
+    int n = 0, out = TERN_OK;
+    size_t al = strlen(after);
+    for (char *p = members; *p && n < limit;) {
+        char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        int cmp = memcmp(p, after, len < al ? len : al);
+        int later = cmp > 0 || (cmp == 0 && len > al);
+        if (later && !(len == strlen(sender) && memcmp(p, sender, len) == 0)) {
+            int hr = has_read(r, msg_id, p, len);
+            if (hr < 0) {
+                out = TERN_ERR_STORE;
+                break;
+            }
+            if (!hr) {
+                char u[TERN_IDENT_MAX + 1];
+                size_t ul = len < sizeof u - 1 ? len : sizeof u - 1;
+                memcpy(u, p, ul);
+                u[ul] = 0;
+                cb(ud, u, 0);
+                n++;
+            }
+        }
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    tern_free(members);
+    return out;
+}
+
+int sq_receipt_members(store_reader *rr, int64_t app, uint64_t msg_id, int unread, const char *after, int limit,
+                       store_receipt_member_cb cb, void *ud)
+{
+    sq_reader *r = (sq_reader *)rr;
+    if (unread)
+        return unread_members(r, app, msg_id, after ? after : "", limit, cb, ud);
+    store_receipt rc0;
+    int rc = sq_receipt_get(rr, app, msg_id, &rc0);
+    if (rc != TERN_OK)
+        return rc;
+    sqlite3_stmt *st = sq_rst(r, R_RCPT_READERS);
+    if (!st)
+        return TERN_ERR_STORE;
+    sqlite3_bind_int64(st, 1, (int64_t)msg_id);
+    sq_bind_text(st, 2, after ? after : "");
+    sqlite3_bind_int(st, 3, limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *u = (const char *)sqlite3_column_text(st, 0);
+        cb(ud, u ? u : "", sqlite3_column_int64(st, 1));
+    }
+    if (rc != SQLITE_DONE)
+        return sq_rfail(r, st, rc);
+    sqlite3_reset(st);
+    return TERN_OK;
+}

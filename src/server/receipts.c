@@ -85,6 +85,7 @@ void receipts_on_read(server *s, int64_t app, const char *reader, int is_group, 
                     pe->v = tern_realloc(pe->v, pe->cap * sizeof *pe->v);
                 }
                 rcpt_ev *e = &pe->v[pe->n++];
+                memset(e, 0, sizeof *e);
                 e->msg_id = h[i].msg_id;
                 e->app = app;
                 copy_id(e->sender, sizeof e->sender, h[i].sender);

@@ -204,6 +204,11 @@ static int decide(server *s, int64_t app, shard *sh, gstate *g, int p, uint64_t 
 
 int ratelimit_group_admit(server *s, int64_t app, const char *gid, int priority)
 {
+    return ratelimit_group_admit_at(s, app, gid, priority, tern_mono_ns());
+}
+
+int ratelimit_group_admit_at(server *s, int64_t app, const char *gid, int priority, uint64_t now)
+{
     struct ratelimit *rl = RL(s);
     char key[TERN_IDENT_MAX + 32];
     int kl = snprintf(key, sizeof key, "%lld/%s", (long long)app, gid);
@@ -211,7 +216,6 @@ int ratelimit_group_admit(server *s, int64_t app, const char *gid, int priority)
         return 1; /* not an identifier: validated before, cannot happen */
     int p = priority >= TERN_MSG_PRIO_HIGH && priority <= TERN_MSG_PRIO_LOWEST ? priority - 1 : 1;
     shard *sh = &rl->shards[hmap_hash_bytes(key, (size_t)kl) % NSHARDS];
-    uint64_t now = tern_mono_ns();
     pthread_mutex_lock(&sh->mu);
     gstate *g = hmap_get(&sh->groups, key, (size_t)kl);
     if (!g) {

@@ -29,6 +29,8 @@ int ratelimit_shed(send_req *r);
  * is shed. Counts it either way. ratelimit_shed's decision, exposed for tests and the
  * benchmark. */
 int ratelimit_group_admit(server *s, int64_t app, const char *gid, int priority);
+/* The same at monotonic time now_ns (tests and benchmarks drive the clock). */
+int ratelimit_group_admit_at(server *s, int64_t app, const char *gid, int priority, uint64_t now_ns);
 
 /* One REST group-send request of app: TERN_OK, or TERN_ERR_RATE_LIMITED (1202) past the
  * app's restGroupSendRate a second (a request refused still counts nothing). */

@@ -221,12 +221,27 @@ int msg_dispatch(send_req *r)
     return msg_dispatch_continue(r);
 }
 
+/* A group message past the group rate (seed 001): a success to the sender, an id from
+ * the online ids and seq 0, nothing stored or delivered, no after-send callback. */
+static int shed(send_req *r)
+{
+    uint64_t id = tern_idgen_next(&r->s->online_ids);
+    r->shed = 1;
+    r->op.result = TERN_OK;
+    r->op.u.msg.msg_id = id;
+    r->op.u.msg.seq = 0;
+    r->op.u.msg.time_ms = tern_id_time_ms(id);
+    r->op.u.msg.duplicate = 0;
+    r->complete(r);
+    return TERN_OK;
+}
+
 int msg_dispatch_continue(send_req *r)
 {
     /* 3. The group rate and priority shedding (H3, ratelimit.h): a shed message has
      *    completed (success, seq 0, nothing stored or delivered). */
-    if (ratelimit_shed(r))
-        return TERN_OK;
+    if (r->is_group && !ratelimit_group_admit(r->s, r->app, r->to, r->priority))
+        return shed(r);
     return r->online_only ? msg_send_online(r) : msg_submit(r);
 }
 

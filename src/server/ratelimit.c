@@ -231,22 +231,6 @@ int ratelimit_group_admit_at(server *s, int64_t app, const char *gid, int priori
     return ok;
 }
 
-int ratelimit_shed(send_req *r)
-{
-    if (!r->is_group || ratelimit_group_admit(r->s, r->app, r->to, r->priority))
-        return 0;
-    /* Shed: a success to the sender, nothing stored or delivered (seed 001). */
-    uint64_t id = tern_idgen_next(&r->s->online_ids);
-    r->shed = 1;
-    r->op.result = TERN_OK;
-    r->op.u.msg.msg_id = id;
-    r->op.u.msg.seq = 0;
-    r->op.u.msg.time_ms = tern_id_time_ms(id);
-    r->op.u.msg.duplicate = 0;
-    r->complete(r);
-    return 1;
-}
-
 int ratelimit_rest_group_send(server *s, int64_t app)
 {
     struct ratelimit *rl = RL(s);

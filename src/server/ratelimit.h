@@ -12,22 +12,15 @@
 #include <stdint.h>
 
 #include "context.h"
-#include "msg.h"
 
 /* Creates and frees the limiter's state (server start / server_free). */
 void ratelimit_init(server *s);
 void ratelimit_free(server *s);
 
-/* The group rate step of a send (msg_dispatch_continue). A C2C message, or a group
- * message the group's rate admits: returns 0 and r is untouched. A group message past
- * the rate is shed: it completes now with TERN_OK, r->shed = 1, an id from
- * s->online_ids, seq 0, nothing stored or delivered (r->complete has run and owns r);
- * returns 1. */
-int ratelimit_shed(send_req *r);
-
-/* 1: a message of `priority` (TERN_MSG_PRIO_*) to group gid of app may go now; 0: it
- * is shed. Counts it either way. ratelimit_shed's decision, exposed for tests and the
- * benchmark. */
+/* The group rate step of a send (msg.c msg_dispatch_continue): 1 if a message of
+ * `priority` (TERN_MSG_PRIO_*) to group gid of app may go now, 0 if it is to be shed
+ * (counted in ratelimit_shed_total; the caller completes it as a success with seq 0,
+ * storing and delivering nothing). */
 int ratelimit_group_admit(server *s, int64_t app, const char *gid, int priority);
 /* The same at monotonic time now_ns (tests and benchmarks drive the clock). */
 int ratelimit_group_admit_at(server *s, int64_t app, const char *gid, int priority, uint64_t now_ns);

@@ -178,8 +178,9 @@ static void test_rest_group_send_rate(void **state)
         fail_msg("REST group sends: %d passed, %d limited in %.2f s at 3/s", ok, limited, t);
     /* The C2C REST send is not limited. */
     for (int i = 0; i < 12; i++) {
-        cJSON *j = it_rest(s, "POST", "{\"from\":\"alice\",\"to\":[\"bob\"],\"type\":\"txt\",\"body\":{\"msg\":\"hi\"}}",
-                           200, "/demo/demo/messages/users");
+        cJSON *j =
+            it_rest(s, "POST", "{\"from\":\"alice\",\"to\":[\"bob\"],\"type\":\"txt\",\"body\":{\"msg\":\"hi\"}}", 200,
+                    "/demo/demo/messages/users");
         cJSON_Delete(j);
     }
 }

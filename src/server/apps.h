@@ -16,7 +16,7 @@
  * a row in apps.c's table `setting_defs` (its name, range and default); the store keeps
  * every setting as a (key, text) row, the REST resource lists the table. */
 typedef struct app_settings {
-    uint64_t media_max_bytes; /* mediaMaxBytes: the largest upload; at most --media-max-bytes */
+    uint64_t media_max_bytes;      /* mediaMaxBytes: the largest upload; at most --media-max-bytes */
     uint64_t group_msg_rate;       /* groupMsgRate: messages a second per group (40) */
     uint64_t rest_group_send_rate; /* restGroupSendRate: REST group sends a second per app (200) */
 } app_settings;

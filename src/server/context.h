@@ -63,8 +63,8 @@ struct server {
     struct app_info *apps; /* apps.c */
     size_t napps;
 
-    struct stream_table *streams; /* stream.c: open streamed messages */
-    struct media_service *media;  /* media/media.c: the media store and its sweeper */
+    struct stream_table *streams;    /* stream.c: open streamed messages */
+    struct media_service *media;     /* media/media.c: the media store and its sweeper */
     struct ratelimit *ratelimit;     /* ratelimit.c: group and REST group-send rates */
     struct rcpt_events *rcpt_events; /* receipts.c: group receipt events of a batch */
     pthread_mutex_t groups_mu;

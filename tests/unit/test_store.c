@@ -1629,8 +1629,8 @@ static void test_streams(void **state)
  * by msg_id, 3 -> 4 drops convs and meta, which messages answers for); a newer one is
  * refused rather than misread. */
 /* The newest schema version (sqlite_db.c's migrations[]). */
-#define SCHEMA_NEWEST 9
-#define SCHEMA_NEWEST_S "9"
+#define SCHEMA_NEWEST 10
+#define SCHEMA_NEWEST_S "10"
 
 static int user_version(const char *path)
 {
@@ -1661,13 +1661,14 @@ static void test_schema_versions(void **state)
      * WITHOUT ROWID messages table clustered by conversation, its (app, sender,
      * client_msg_id) index and the (app, msg_id) index, with the stored message; users
      * and groups without the Easemob columns of version 5, no media table (7), no
-     * app_settings (9). */
+     * app_settings (9), no receipt tables (10). */
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
                                   "CREATE TEMP TABLE keep AS SELECT * FROM messages;"
                                   "DROP TABLE messages; DROP TABLE streams; DROP TABLE stream_chunks; DROP TABLE media;"
                                   "DROP TABLE app_settings;"
+                                  "DROP TABLE receipt_msgs; DROP TABLE receipt_members; DROP TABLE receipt_reads;"
                                   "CREATE TABLE messages("
                                   "  app INTEGER NOT NULL, conv_key TEXT NOT NULL, seq INTEGER NOT NULL,"
                                   "  msg_id INTEGER NOT NULL, sender TEXT NOT NULL, client_msg_id TEXT,"
@@ -1909,6 +1910,110 @@ static void test_open_errors(void **state)
     store_reader_close(NULL);
 }
 
+/* ---- read receipts (issue 10) --------------------------------------------------------- */
+
+#define RC_MEMBERS 200
+#define RC_ROUNDS 10
+
+typedef struct rcpt_track {
+    track t; /* first: on_done's */
+    size_t hits;
+} rcpt_track;
+
+static void rcpt_done(store_op *op)
+{
+    /* The receipts a read op reports (a zero count would be a bug: 10^6), then the
+     * store's array freed. */
+    rcpt_track *t = op->ud;
+    for (size_t i = 0; i < op->u.read.nrcpts; i++)
+        t->hits += op->u.read.rcpts[i].read_count == 0 ? 1000000 : 1;
+    tern_free(op->u.read.rcpts);
+    op->u.read.rcpts = NULL;
+    on_done(op);
+}
+
+/* Every member but the sender reads group gid up to seq in one submission; returns the
+ * writer's transaction time for it and adds the receipts the ops reported to *hits. */
+static uint64_t read_all(fx *f, char (*users)[8], const char *key, uint64_t seq, size_t *hits)
+{
+    static store_op ops[RC_MEMBERS];
+    static store_op *p[RC_MEMBERS];
+    static rcpt_track t[RC_MEMBERS];
+    for (int i = 1; i < RC_MEMBERS; i++) {
+        memset(&ops[i], 0, sizeof ops[i]);
+        memset(&t[i], 0, sizeof t[i]);
+        ops[i].kind = STORE_OP_MARK_READ;
+        ops[i].app = f->app;
+        ops[i].done = rcpt_done;
+        ops[i].ud = &t[i];
+        ops[i].u.read.user = users[i];
+        ops[i].u.read.conv_key = key;
+        ops[i].u.read.seq = seq;
+        p[i - 1] = &ops[i];
+    }
+    store_stats a, b;
+    store_get_stats(f->s, &a);
+    run_ops(f->s, p, RC_MEMBERS - 1);
+    store_get_stats(f->s, &b);
+    for (int i = 1; i < RC_MEMBERS; i++)
+        *hits += t[i].hits;
+    return b.commit_ns - a.commit_ns;
+}
+
+/* A 200-member group: a needReadReceipt message counts each member who reads past it
+ * once (read again: nothing), the readers and non-readers list right, a message
+ * without it reports nothing; and what marking read costs with receipts against plain
+ * marks, printed for docs/performance.md. */
+static void test_receipts(void **state)
+{
+    fx *f = *state;
+    static char users[RC_MEMBERS][8];
+    static const char *names[RC_MEMBERS + 1];
+    for (int i = 0; i < RC_MEMBERS; i++) {
+        snprintf(users[i], sizeof users[i], "u%03d", i);
+        names[i] = users[i];
+    }
+    mk_users(f, names);
+    assert_int_equal(group_op(f, STORE_OP_CREATE_GROUP, "rg", "u000", names + 1, RC_MEMBERS - 1, NULL), TERN_OK);
+    assert_int_equal(group_op(f, STORE_OP_CREATE_GROUP, "pg", "u000", names + 1, RC_MEMBERS - 1, NULL), TERN_OK);
+    uint64_t t_rcpt = 0, t_plain = 0, rid = 0;
+    size_t hits = 0, plain_hits = 0;
+    for (int r = 0; r < RC_ROUNDS; r++) {
+        msgreq m;
+        msg_init(&m, f->app, "u000", "rg", 1, NULL, "receipt please");
+        m.op.u.msg.need_receipt = 1;
+        m.op.u.msg.rcpt_members = names;
+        m.op.u.msg.rcpt_nmembers = RC_MEMBERS;
+        assert_int_equal(run_op(f->s, &m.op), TERN_OK);
+        uint64_t seq = m.op.u.msg.seq;
+        rid = m.op.u.msg.msg_id;
+        msg_release(&m);
+        msg_init(&m, f->app, "u000", "pg", 1, NULL, "plain");
+        assert_int_equal(run_op(f->s, &m.op), TERN_OK);
+        uint64_t pseq = m.op.u.msg.seq;
+        msg_release(&m);
+        t_rcpt += read_all(f, users, "g:rg", seq, &hits);
+        t_plain += read_all(f, users, "g:pg", pseq, &plain_hits);
+    }
+    assert_int_equal(hits, (size_t)RC_ROUNDS * (RC_MEMBERS - 1)); /* one each, none zero */
+    assert_int_equal(plain_hits, 0);
+    printf("# receipts: marking read in a %d-member group, %.2f us an op with a receipt message, %.2f us plain "
+           "(ratio %.2f)\n",
+           RC_MEMBERS, t_rcpt / 1e3 / (RC_ROUNDS * (RC_MEMBERS - 1)), t_plain / 1e3 / (RC_ROUNDS * (RC_MEMBERS - 1)),
+           t_plain ? (double)t_rcpt / (double)t_plain : 0);
+    /* Reading again passes nothing new. */
+    hits = 0;
+    read_all(f, users, "g:rg", 1000, &hits);
+    assert_int_equal(hits, 0);
+    store_receipt rc;
+    assert_int_equal(store_receipt_get(f->r, f->app, rid, &rc), TERN_OK);
+    assert_int_equal(rc.read_count, RC_MEMBERS - 1);
+    assert_int_equal(rc.nmembers, RC_MEMBERS);
+    assert_string_equal(rc.sender, "u000");
+    assert_int_equal(store_receipt_get(f->r, f->app, rid + 1, &rc), TERN_ERR_NOT_FOUND);
+    assert_int_equal(store_receipt_get(f->r, f->app + 1, rid, &rc), TERN_ERR_NOT_FOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1938,6 +2043,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_schema_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_injected_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_receipts, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -147,15 +147,17 @@ static const char *const migrations[] = {
     "  app INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
     "  PRIMARY KEY(app, key)) WITHOUT ROWID;",
     /* issue 10 (H3): read receipts. A message sent with needReadReceipt gets a row in
-     * receipt_msgs (its conversation, seq, sender, the group's members at send time as
-     * newline-separated sorted text, their count, the readers so far); each user who
-     * reads past it gets one row in receipt_reads. The mark-read op looks the range it
-     * newly passes up in receipt_msgs_conv; conversations without receipt messages never
-     * touch these tables (sqlite_receipts.c). */
+     * receipt_msgs (its conversation, seq, sender, the number of members at send time,
+     * the readers so far) and, in a group, one in receipt_members (those members as
+     * newline-separated sorted text: apart, so counting a reader rewrites a small row);
+     * each user who reads past it gets one row in receipt_reads. The mark-read op looks
+     * the range it newly passes up in receipt_msgs_conv; conversations without receipt
+     * messages never touch these tables (sqlite_receipts.c). */
     "CREATE TABLE receipt_msgs("
     "  msg_id INTEGER PRIMARY KEY, app INTEGER NOT NULL, conv_key TEXT NOT NULL, seq INTEGER NOT NULL,"
-    "  sender TEXT NOT NULL, nmembers INTEGER NOT NULL, members TEXT, read_count INTEGER NOT NULL DEFAULT 0);"
+    "  sender TEXT NOT NULL, nmembers INTEGER NOT NULL, read_count INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX receipt_msgs_conv ON receipt_msgs(app, conv_key, seq);"
+    "CREATE TABLE receipt_members(msg_id INTEGER PRIMARY KEY, members TEXT NOT NULL);"
     "CREATE TABLE receipt_reads("
     "  msg_id INTEGER NOT NULL, user TEXT NOT NULL, time_ms INTEGER NOT NULL,"
     "  PRIMARY KEY(msg_id, user)) WITHOUT ROWID;",
@@ -218,8 +220,9 @@ static const char *const wsql[W_COUNT] = {
     [W_SETTING_PUT] = "INSERT INTO app_settings(app,key,value) VALUES(?,?,?)"
                       " ON CONFLICT(app,key) DO UPDATE SET value=excluded.value",
     [W_SETTING_DEL] = "DELETE FROM app_settings WHERE app=? AND key=?",
-    [W_RCPT_INSERT] = "INSERT OR IGNORE INTO receipt_msgs(msg_id,app,conv_key,seq,sender,nmembers,members)"
-                      " VALUES(?,?,?,?,?,?,?)",
+    [W_RCPT_INSERT] = "INSERT OR IGNORE INTO receipt_msgs(msg_id,app,conv_key,seq,sender,nmembers)"
+                      " VALUES(?,?,?,?,?,?)",
+    [W_RCPT_MEMBERS] = "INSERT OR IGNORE INTO receipt_members(msg_id,members) VALUES(?,?)",
     [W_RCPT_MAX] = "SELECT IFNULL(MAX(seq),0) FROM receipt_msgs WHERE app=? AND conv_key=?",
     [W_RCPT_RANGE] = "SELECT msg_id,sender,nmembers,read_count FROM receipt_msgs"
                      " WHERE app=? AND conv_key=? AND seq>? AND seq<=? AND sender<>? ORDER BY seq",
@@ -498,7 +501,8 @@ static const char *const rsql[R_COUNT] = {
     [R_MEDIA_GET] = "SELECT " MEDIA_COLS " FROM media WHERE app=? AND id=?",
     [R_MEDIA_EXPIRED] = "SELECT " MEDIA_COLS " FROM media WHERE expires_ms<=? ORDER BY expires_ms LIMIT ?",
     [R_APP_SETTINGS] = "SELECT app,key,value FROM app_settings ORDER BY app,key",
-    [R_RCPT_GET] = "SELECT conv_key,seq,sender,nmembers,read_count,members FROM receipt_msgs WHERE msg_id=? AND app=?",
+    [R_RCPT_GET] = "SELECT r.conv_key,r.seq,r.sender,r.nmembers,r.read_count,m.members FROM receipt_msgs r"
+                   " LEFT JOIN receipt_members m ON m.msg_id=r.msg_id WHERE r.msg_id=? AND r.app=?",
     [R_RCPT_READERS] = "SELECT user,time_ms FROM receipt_reads WHERE msg_id=? AND user>? ORDER BY user LIMIT ?",
     [R_RCPT_HAS_READ] = "SELECT 1 FROM receipt_reads WHERE msg_id=? AND user=?",
 };

@@ -89,6 +89,7 @@ enum {
     W_SETTING_PUT,
     W_SETTING_DEL,
     W_RCPT_INSERT,
+    W_RCPT_MEMBERS,
     W_RCPT_MAX,
     W_RCPT_RANGE,
     W_RCPT_READ,

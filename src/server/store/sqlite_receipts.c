@@ -3,11 +3,12 @@
  *
  * A message stored with need_receipt gets one receipt_msgs row: its conversation and
  * seq, its sender, the number of members at send time (the sender included; 2 for
- * C2C) and, for a group, those members as sorted newline-separated text (who has not
- * read is "members at send time minus the sender minus the readers", even after some
- * left). A user who reads past it gets one receipt_reads row, and its read_count grows
- * by one — once per user, whatever their devices do, since a read position only grows
- * and the row's key is (msg_id, user).
+ * C2C) and the readers so far; a group's message also gets a receipt_members row,
+ * those members as sorted newline-separated text, kept apart so that counting a
+ * reader rewrites a small row. Who has not read is "members at send time minus the
+ * sender minus the readers", even after some left. A user who reads past it gets one
+ * receipt_reads row, and its read_count grows by one — once per user, whatever their
+ * devices do, since a read position only grows and the row's key is (msg_id, user).
  *
  * Cost. The mark-read op asks receipt_msgs only when the conversation has a receipt
  * message above the reader's old position: the conversation cache (hent) keeps the
@@ -45,11 +46,13 @@ int sq_receipt_on_message(sq_store *s, store_op *op, hent *c, uint64_t id, uint6
     sqlite3_bind_int64(st, 4, (int64_t)seq);
     sq_bind_text(st, 5, m->sender);
     sqlite3_bind_int64(st, 6, (int64_t)n);
-    if (m->is_group)
-        sqlite3_bind_text(st, 7, mem.data ? mem.data : "", (int)mem.len, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, 7);
     int rc = sq_run(s, st);
+    if (rc == 0 && m->is_group) {
+        st = s->st[W_RCPT_MEMBERS];
+        sqlite3_bind_int64(st, 1, (int64_t)id);
+        sqlite3_bind_text(st, 2, mem.data ? mem.data : "", (int)mem.len, SQLITE_STATIC);
+        rc = sq_run(s, st);
+    }
     tern_buf_free(&mem);
     if (rc < 0)
         return -1;

@@ -134,9 +134,10 @@ int sq_receipt_on_read(sq_store *s, store_op *op, hent *c, uint64_t old_read, ui
 
 /* ---- readers ----------------------------------------------------------------------- */
 
-int sq_receipt_get(store_reader *rr, int64_t app, uint64_t msg_id, store_receipt *out)
+/* The receipt row of msg_id in app into out and, if members is not NULL, a copy of its
+ * member list (tern_malloc'd, "" for C2C). TERN_OK, TERN_ERR_NOT_FOUND, TERN_ERR_STORE. */
+static int receipt_row(sq_reader *r, int64_t app, uint64_t msg_id, store_receipt *out, char **members)
 {
-    sq_reader *r = (sq_reader *)rr;
     sqlite3_stmt *st = sq_rst(r, R_RCPT_GET);
     if (!st)
         return TERN_ERR_STORE;
@@ -150,8 +151,17 @@ int sq_receipt_get(store_reader *rr, int64_t app, uint64_t msg_id, store_receipt
     sq_copy_col(out->sender, sizeof out->sender, st, 2);
     out->nmembers = (uint32_t)sqlite3_column_int64(st, 3);
     out->read_count = (uint32_t)sqlite3_column_int64(st, 4);
+    if (members) {
+        const char *mt = (const char *)sqlite3_column_text(st, 5);
+        *members = tern_strndup(mt ? mt : "", mt ? (size_t)sqlite3_column_bytes(st, 5) : 0);
+    }
     sqlite3_reset(st);
     return TERN_OK;
+}
+
+int sq_receipt_get(store_reader *rr, int64_t app, uint64_t msg_id, store_receipt *out)
+{
+    return receipt_row((sq_reader *)rr, app, msg_id, out, NULL);
 }
 
 /* 1 if user has a reader row of msg_id, 0 if not, -1 on failure. */
@@ -173,21 +183,12 @@ static int has_read(sq_reader *r, uint64_t msg_id, const char *user, size_t n)
 static int unread_members(sq_reader *r, int64_t app, uint64_t msg_id, const char *after, int limit,
                           store_receipt_member_cb cb, void *ud)
 {
-    sqlite3_stmt *st = sq_rst(r, R_RCPT_GET);
-    if (!st)
-        return TERN_ERR_STORE;
-    sqlite3_bind_int64(st, 1, (int64_t)msg_id);
-    sqlite3_bind_int64(st, 2, app);
-    int rc = sq_rrow(r, st);
-    if (rc <= 0)
-        return rc < 0 ? TERN_ERR_STORE : TERN_ERR_NOT_FOUND;
-    /* Copied: the probes below use the same connection. */
-    char sender[65];
-    sq_copy_col(sender, sizeof sender, st, 2);
-    const char *mt = (const char *)sqlite3_column_text(st, 5);
-    size_t ml = mt ? (size_t)sqlite3_column_bytes(st, 5) : 0;
-    char *members = tern_strndup(mt ? mt : "", ml);
-    sqlite3_reset(st);
+    store_receipt row;
+    char *members = NULL; /* a copy: the probes below use the same connection */
+    int rc = receipt_row(r, app, msg_id, &row, &members);
+    if (rc != TERN_OK)
+        return rc;
+    const char *sender = row.sender;
     int n = 0, out = TERN_OK;
     size_t al = strlen(after);
     for (char *p = members; *p && n < limit;) {
@@ -224,8 +225,8 @@ int sq_receipt_members(store_reader *rr, int64_t app, uint64_t msg_id, int unrea
     sq_reader *r = (sq_reader *)rr;
     if (unread)
         return unread_members(r, app, msg_id, after ? after : "", limit, cb, ud);
-    store_receipt rc0;
-    int rc = sq_receipt_get(rr, app, msg_id, &rc0);
+    store_receipt row;
+    int rc = receipt_row(r, app, msg_id, &row, NULL);
     if (rc != TERN_OK)
         return rc;
     sqlite3_stmt *st = sq_rst(r, R_RCPT_READERS);

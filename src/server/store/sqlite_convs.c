@@ -167,7 +167,7 @@ int sq_flush_reads(sq_store *s)
             return -1;
     }
     sq_ht_clear(&s->reads);
-    return 0;
+    return sq_receipt_flush(s);
 }
 
 /* 1 if the user exists, 0 if not, -1 on failure. */

@@ -227,7 +227,7 @@ static const char *const wsql[W_COUNT] = {
     [W_RCPT_RANGE] = "SELECT msg_id,sender,nmembers,read_count FROM receipt_msgs"
                      " WHERE app=? AND conv_key=? AND seq>? AND seq<=? AND sender<>? ORDER BY seq",
     [W_RCPT_READ] = "INSERT OR IGNORE INTO receipt_reads(msg_id,user,time_ms) VALUES(?,?,?)",
-    [W_RCPT_COUNT] = "UPDATE receipt_msgs SET read_count=read_count+1 WHERE msg_id=?",
+    [W_RCPT_COUNT] = "UPDATE receipt_msgs SET read_count=read_count+? WHERE msg_id=?",
 };
 
 static void set_err(char *err, size_t errsz, const char *fmt, const char *a, const char *b)
@@ -329,6 +329,7 @@ static store *sq_open(const store_options *opt, char *err, size_t errsz)
     pthread_mutex_init(&s->ckpt_mu, NULL);
     pthread_cond_init(&s->ckpt_cv, NULL);
     tern_buf_init(&s->kb, 0);
+    hmap_init(&s->rcpt_pend);
     tern_idgen_init(&s->idgen, opt->node_id);
 
     if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -429,6 +430,7 @@ static void sq_close(store *st)
     sq_ht_free(&s->convs);
     sq_ht_free(&s->reads);
     tern_buf_free(&s->kb);
+    hmap_free(&s->rcpt_pend);
     tern_free(s->batch);
     tern_free(s->path);
     pthread_mutex_destroy(&s->idgen.mu);

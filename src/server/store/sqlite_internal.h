@@ -177,7 +177,8 @@ struct sq_store {
     htab reads;      /* pending read positions of the batch */
     uint64_t uc_gen; /* bumped whenever user_convs rows may have been deleted */
     uint64_t batch_max_id;
-    tern_buf kb; /* key scratch */
+    tern_buf kb;    /* key scratch */
+    hmap rcpt_pend; /* receipts: msg_id -> readers counted in this batch, not yet written */
 
     /* counters for store_get_stats (written by the writer, read by anyone) */
     _Atomic uint64_t n_batches, n_ops, commit_ns, max_batch_seen;
@@ -327,6 +328,10 @@ int sq_media_expired(store_reader *rr, int64_t now_ms, int limit, void (*cb)(voi
  * new_read (0 or -1; fills op->u.read.rcpt*). */
 int sq_receipt_on_message(sq_store *s, store_op *op, hent *c, uint64_t id, uint64_t seq);
 int sq_receipt_on_read(sq_store *s, store_op *op, hent *c, uint64_t old_read, uint64_t new_read);
+/* Adds the batch's reader counts to their rows (with the read positions, before the
+ * commit): 0 or -1. sq_receipt_drop forgets them (a batch rolled back). */
+int sq_receipt_flush(sq_store *s);
+void sq_receipt_drop(sq_store *s);
 int sq_receipt_get(store_reader *rr, int64_t app, uint64_t msg_id, store_receipt *out);
 int sq_receipt_members(store_reader *rr, int64_t app, uint64_t msg_id, int unread, const char *after, int limit,
                        store_receipt_member_cb cb, void *ud);

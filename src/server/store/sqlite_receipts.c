@@ -9,6 +9,9 @@
  * sender minus the readers", even after some left. A user who reads past it gets one
  * receipt_reads row, and its read_count grows by one — once per user, whatever their
  * devices do, since a read position only grows and the row's key is (msg_id, user).
+ * The counts of a batch gather in the writer (rcpt_pend) and are written once per
+ * message when the batch's read positions are (sq_flush_reads), so 200 readers in a
+ * batch cost one UPDATE, not 200; the range query adds what is pending to the row's.
  *
  * Cost. The mark-read op asks receipt_msgs only when the conversation has a receipt
  * message above the reader's old position: the conversation cache (hent) keeps the
@@ -121,15 +124,38 @@ int sq_receipt_on_read(sq_store *s, store_op *op, hent *c, uint64_t old_read, ui
             return -1;
         if (sqlite3_changes(s->db) != 1)
             continue;
-        st = s->st[W_RCPT_COUNT];
-        sqlite3_bind_int64(st, 1, (int64_t)h->msg_id);
-        if (sq_run(s, st) < 0)
-            return -1;
-        h->read_count++;
+        /* The row's count grows once per batch (sq_receipt_flush), not once per reader. */
+        uintptr_t pend = (uintptr_t)hmap_get_u64(&s->rcpt_pend, h->msg_id) + 1;
+        hmap_put_u64(&s->rcpt_pend, h->msg_id, (void *)pend);
+        h->read_count += (uint32_t)pend;
         m->rcpts[k++] = *h;
     }
     m->nrcpts = k;
     return 0;
+}
+
+int sq_receipt_flush(sq_store *s)
+{
+    if (!s->rcpt_pend.used)
+        return 0;
+    hmap_entry *e;
+    sqlite3_stmt *st = s->st[W_RCPT_COUNT];
+    for (size_t i = 0; hmap_next(&s->rcpt_pend, &i, &e);) {
+        sqlite3_bind_int64(st, 1, (int64_t)(uintptr_t)e->val);
+        sqlite3_bind_int64(st, 2, (int64_t)e->ikey);
+        if (sq_run(s, st) < 0)
+            return -1;
+    }
+    sq_receipt_drop(s);
+    return 0;
+}
+
+void sq_receipt_drop(sq_store *s)
+{
+    if (!s->rcpt_pend.used)
+        return;
+    hmap_free(&s->rcpt_pend);
+    hmap_init(&s->rcpt_pend);
 }
 
 /* ---- readers ----------------------------------------------------------------------- */

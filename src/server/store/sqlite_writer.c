@@ -223,6 +223,7 @@ static void run_batch(sq_store *s, store_op **ops, size_t n)
         /* The caches may hold seqs that never committed: start over from the database. */
         sq_ht_clear(&s->convs);
         sq_ht_clear(&s->reads);
+        sq_receipt_drop(s);
         s->uc_gen++;
         for (size_t i = 0; i < n; i++) {
             store_op *op = ops[i];

@@ -266,6 +266,11 @@ int msg_submit(send_req *r)
         op->u.msg.need_receipt = 1;
         op->u.msg.rcpt_members = r->is_group ? (const char *const *)r->snap->members : NULL;
         op->u.msg.rcpt_nmembers = r->is_group ? r->snap->n : 0;
+        if (r->is_group && r->nreceivers) { /* receiverList: only the listed count */
+            op->u.msg.rcpt_members = (const char *const *)r->receivers;
+            op->u.msg.rcpt_nmembers = r->nreceivers;
+            op->u.msg.rcpt_targeted = 1;
+        }
     }
     return store_submit(s->st, op);
 }

@@ -2012,6 +2012,24 @@ static void test_receipts(void **state)
     assert_string_equal(rc.sender, "u000");
     assert_int_equal(store_receipt_get(f->r, f->app, rid + 1, &rc), TERN_ERR_NOT_FOUND);
     assert_int_equal(store_receipt_get(f->r, f->app + 1, rid, &rc), TERN_ERR_NOT_FOUND);
+
+    /* A receiverList message (u002, u001; the sender is added): only they count. */
+    static const char *const rcv[] = {"u002", "u001"};
+    msgreq m;
+    msg_init(&m, f->app, "u000", "rg", 1, NULL, "for two");
+    m.op.u.msg.need_receipt = 1;
+    m.op.u.msg.rcpt_members = rcv;
+    m.op.u.msg.rcpt_nmembers = 2;
+    m.op.u.msg.rcpt_targeted = 1;
+    assert_int_equal(run_op(f->s, &m.op), TERN_OK);
+    uint64_t tseq = m.op.u.msg.seq, tid = m.op.u.msg.msg_id;
+    msg_release(&m);
+    hits = 0;
+    read_all(f, users, "g:rg", tseq, &hits);
+    assert_int_equal(hits, 2);
+    assert_int_equal(store_receipt_get(f->r, f->app, tid, &rc), TERN_OK);
+    assert_int_equal(rc.read_count, 2);
+    assert_int_equal(rc.nmembers, 3);
 }
 
 int main(void)

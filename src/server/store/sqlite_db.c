@@ -155,7 +155,8 @@ static const char *const migrations[] = {
      * messages never touch these tables (sqlite_receipts.c). */
     "CREATE TABLE receipt_msgs("
     "  msg_id INTEGER PRIMARY KEY, app INTEGER NOT NULL, conv_key TEXT NOT NULL, seq INTEGER NOT NULL,"
-    "  sender TEXT NOT NULL, nmembers INTEGER NOT NULL, read_count INTEGER NOT NULL DEFAULT 0);"
+    "  sender TEXT NOT NULL, nmembers INTEGER NOT NULL, read_count INTEGER NOT NULL DEFAULT 0,"
+    "  targeted INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX receipt_msgs_conv ON receipt_msgs(app, conv_key, seq);"
     "CREATE TABLE receipt_members(msg_id INTEGER PRIMARY KEY, members TEXT NOT NULL);"
     "CREATE TABLE receipt_reads("
@@ -220,11 +221,13 @@ static const char *const wsql[W_COUNT] = {
     [W_SETTING_PUT] = "INSERT INTO app_settings(app,key,value) VALUES(?,?,?)"
                       " ON CONFLICT(app,key) DO UPDATE SET value=excluded.value",
     [W_SETTING_DEL] = "DELETE FROM app_settings WHERE app=? AND key=?",
-    [W_RCPT_INSERT] = "INSERT OR IGNORE INTO receipt_msgs(msg_id,app,conv_key,seq,sender,nmembers)"
-                      " VALUES(?,?,?,?,?,?)",
+    [W_RCPT_INSERT] = "INSERT OR IGNORE INTO receipt_msgs(msg_id,app,conv_key,seq,sender,nmembers,targeted)"
+                      " VALUES(?,?,?,?,?,?,?)",
+    [W_RCPT_IS_MEMBER] = "SELECT 1 FROM receipt_members WHERE msg_id=?1"
+                         " AND instr(char(10)||members||char(10),char(10)||?2||char(10))>0",
     [W_RCPT_MEMBERS] = "INSERT OR IGNORE INTO receipt_members(msg_id,members) VALUES(?,?)",
     [W_RCPT_MAX] = "SELECT IFNULL(MAX(seq),0) FROM receipt_msgs WHERE app=? AND conv_key=?",
-    [W_RCPT_RANGE] = "SELECT msg_id,sender,nmembers,read_count FROM receipt_msgs"
+    [W_RCPT_RANGE] = "SELECT msg_id,sender,nmembers,read_count,targeted FROM receipt_msgs"
                      " WHERE app=? AND conv_key=? AND seq>? AND seq<=? AND sender<>? ORDER BY seq",
     [W_RCPT_READ] = "INSERT OR IGNORE INTO receipt_reads(msg_id,user,time_ms) VALUES(?,?,?)",
     [W_RCPT_COUNT] = "UPDATE receipt_msgs SET read_count=read_count+? WHERE msg_id=?",

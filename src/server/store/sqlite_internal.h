@@ -90,6 +90,7 @@ enum {
     W_SETTING_DEL,
     W_RCPT_INSERT,
     W_RCPT_MEMBERS,
+    W_RCPT_IS_MEMBER,
     W_RCPT_MAX,
     W_RCPT_RANGE,
     W_RCPT_READ,

@@ -20,6 +20,7 @@
  * receipt messages pay that one lookup per cache lifetime and nothing per read.
  */
 #include <sqlite3.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -31,17 +32,37 @@
 
 /* ---- writer ------------------------------------------------------------------------ */
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 int sq_receipt_on_message(sq_store *s, store_op *op, hent *c, uint64_t id, uint64_t seq)
 {
     __typeof__(op->u.msg) *m = &op->u.msg;
     tern_buf mem;
     tern_buf_init(&mem, 0);
     size_t n = m->is_group ? m->rcpt_nmembers : 2;
-    for (size_t i = 0; m->is_group && i < m->rcpt_nmembers; i++) {
+    const char *const *list = m->rcpt_members;
+    const char **sorted = NULL;
+    if (m->is_group && m->rcpt_targeted) {
+        /* The receivers and the sender, sorted, each once. */
+        sorted = tern_malloc((m->rcpt_nmembers + 1) * sizeof *sorted);
+        memcpy(sorted, m->rcpt_members, m->rcpt_nmembers * sizeof *sorted);
+        sorted[m->rcpt_nmembers] = m->sender;
+        qsort(sorted, m->rcpt_nmembers + 1, sizeof *sorted, cmp_str);
+        n = 0;
+        for (size_t i = 0; i <= m->rcpt_nmembers; i++)
+            if (n == 0 || strcmp(sorted[n - 1], sorted[i]) != 0)
+                sorted[n++] = sorted[i];
+        list = sorted;
+    }
+    for (size_t i = 0; m->is_group && i < n; i++) {
         if (i)
             tern_buf_putc(&mem, '\n');
-        tern_buf_puts(&mem, m->rcpt_members[i]);
+        tern_buf_puts(&mem, list[i]);
     }
+    tern_free(sorted);
     sqlite3_stmt *st = s->st[W_RCPT_INSERT];
     sqlite3_bind_int64(st, 1, (int64_t)id);
     sqlite3_bind_int64(st, 2, op->app);
@@ -49,6 +70,7 @@ int sq_receipt_on_message(sq_store *s, store_op *op, hent *c, uint64_t id, uint6
     sqlite3_bind_int64(st, 4, (int64_t)seq);
     sq_bind_text(st, 5, m->sender);
     sqlite3_bind_int64(st, 6, (int64_t)n);
+    sqlite3_bind_int(st, 7, m->is_group && m->rcpt_targeted);
     int rc = sq_run(s, st);
     if (rc == 0 && m->is_group) {
         st = s->st[W_RCPT_MEMBERS];
@@ -106,6 +128,7 @@ int sq_receipt_on_read(sq_store *s, store_op *op, hent *c, uint64_t old_read, ui
         }
         h->nmembers = (uint32_t)sqlite3_column_int64(st, 2);
         h->read_count = (uint32_t)sqlite3_column_int64(st, 3);
+        h->targeted = sqlite3_column_int(st, 4);
     }
     if (rc != SQLITE_DONE)
         return sq_fail_stmt(s, st, rc);
@@ -116,6 +139,17 @@ int sq_receipt_on_read(sq_store *s, store_op *op, hent *c, uint64_t old_read, ui
     size_t k = 0;
     for (size_t i = 0; i < m->nrcpts; i++) {
         store_rcpt_hit *h = &m->rcpts[i];
+        if (h->targeted) { /* a receiverList message counts its receivers only */
+            st = s->st[W_RCPT_IS_MEMBER];
+            sqlite3_bind_int64(st, 1, (int64_t)h->msg_id);
+            sq_bind_text(st, 2, m->user);
+            int r = sq_row(s, st);
+            if (r < 0)
+                return -1;
+            if (!r)
+                continue;
+            sqlite3_reset(st);
+        }
         st = s->st[W_RCPT_READ];
         sqlite3_bind_int64(st, 1, (int64_t)h->msg_id);
         sq_bind_text(st, 2, m->user);

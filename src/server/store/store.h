@@ -138,6 +138,7 @@ typedef struct store_rcpt_hit {
     char sender[65];
     uint32_t nmembers;   /* members at send time, the sender included (C2C: 2) */
     uint32_t read_count; /* readers so far, this one included */
+    int targeted;        /* a receiverList message: the reader must be listed */
 } store_rcpt_hit;
 
 typedef struct store_op store_op;
@@ -168,6 +169,9 @@ struct store_op {
             int need_receipt;
             const char *const *rcpt_members;
             size_t rcpt_nmembers;
+            /* receiverList: rcpt_members are the receivers (any order; the sender is
+             * added), and only they count as readers or non-readers. */
+            int rcpt_targeted;
             /* A streamed message's first chunk (stream_open = 1): the message is stored
              * from `fields` as usual and the stream stays open — its HEAD (the fields
              * before the text, core/stream.h) and this first chunk are kept, and later

@@ -65,7 +65,8 @@ static uint64_t media_ceiling(const server *s)
     return s->cfg.media_max_bytes;
 }
 
-/* issue 10 (H3): the rates of seed 001's 接口限制 (ratelimit.h). */
+/* issue 10 (H3): the rates of seed 001's 接口限制 (ratelimit.h); the server settings
+ * --group-msg-rate / --rest-group-send-rate are the defaults (0: no limit). */
 static uint64_t rate_ceiling(const server *s)
 {
     (void)s;
@@ -73,13 +74,11 @@ static uint64_t rate_ceiling(const server *s)
 }
 static uint64_t group_msg_rate_default(const server *s)
 {
-    (void)s;
-    return 40;
+    return (uint64_t)s->cfg.group_msg_rate;
 }
 static uint64_t rest_group_send_rate_default(const server *s)
 {
-    (void)s;
-    return 200;
+    return (uint64_t)s->cfg.rest_group_send_rate;
 }
 
 static const app_setting_def setting_defs[] = {

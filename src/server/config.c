@@ -66,6 +66,10 @@ static const setting settings[] = {
       "streamed messages: chunk requests per second per app (seed 002: 100; over: 429)"),
     I("stream-max-members", stream_max_members, T_INT, "200",
       "streamed messages: most members of a group a stream goes to (seed 002: 200; over: 14100)"),
+    I("group-msg-rate", group_msg_rate, T_INT, "40",
+      "messages a second each group carries, the default of every app's groupMsgRate (seed 001: 40; 0: no limit)"),
+    I("rest-group-send-rate", rest_group_send_rate, T_INT, "200",
+      "REST group sends a second per app, the default of restGroupSendRate (seed 001: 200; 0: no limit)"),
     S("media-dir", media_dir, "", "media files directory (empty: <data>/media)"),
     I("media-max-bytes", media_max_bytes, T_SIZE, "104857600",
       "largest media upload, bytes, for every app (413 over it; Agora profile: 31457280)"),
@@ -291,6 +295,10 @@ int config_load(config *c, int argc, char **argv)
     }
     if (c->store_batch < 1)
         c->store_batch = 1;
+    if (c->group_msg_rate < 0 || c->rest_group_send_rate < 0) {
+        fprintf(errf(), "ternd: group-msg-rate and rest-group-send-rate must be 0 (no limit) or more\n");
+        return -1;
+    }
     if (c->media_max_bytes < 1 || c->media_ttl_days < 1 || c->media_ttl_seconds < 0) {
         fprintf(errf(), "ternd: media-max-bytes and media-ttl-days must be at least 1, media-ttl-seconds 0 or more\n");
         return -1;

@@ -37,6 +37,9 @@ typedef struct config {
     int stream_total_ms;
     int stream_rate;
     int stream_max_members;
+    /* issue 10: the defaults of the apps' groupMsgRate / restGroupSendRate (0: none) */
+    int group_msg_rate;
+    int rest_group_send_rate;
     /* media (issue 9) */
     char media_dir[1024];   /* empty: <data>/media */
     size_t media_max_bytes; /* largest upload, bytes (413 over it) */

@@ -175,6 +175,8 @@ static int decide(server *s, int64_t app, shard *sh, gstate *g, int p, uint64_t 
         g->rate = r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
     }
     g->off[p]++;
+    if (g->rate == 0) /* no limit (--group-msg-rate 0 and the app set none) */
+        return 1;
     int64_t R = g->rate;
     int64_t floor = p == 2 ? R / 4 : p == 3 ? R / 2 : 0;
     /* Tokens the higher priorities are still expected to take, highest first. */
@@ -235,6 +237,8 @@ int ratelimit_rest_group_send(server *s, int64_t app)
 {
     struct ratelimit *rl = RL(s);
     uint64_t per_sec = app_rate(s, app, "restGroupSendRate");
+    if (per_sec == 0)
+        return TERN_OK;
     pthread_mutex_lock(&rl->rest_mu);
     tern_rate *t = hmap_get_u64(&rl->rest, (uint64_t)app);
     if (!t) {

@@ -25,7 +25,8 @@ static int setup(void **state)
 {
     (void)state;
     memset(&S, 0, sizeof S);
-    pthread_rwlock_init(&S.apps_mu, NULL); /* no apps: every app has the default, 40 */
+    pthread_rwlock_init(&S.apps_mu, NULL); /* no apps: every app has the default */
+    S.cfg.group_msg_rate = 40;
     ratelimit_init(&S);
     return 0;
 }

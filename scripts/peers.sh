@@ -14,6 +14,6 @@ PEERS_DIR=${PEERS_DIR:-$(cd "$HERE/../shared/peers" && pwd)}
 DATA=$(mktemp -d /tmp/tern-peers.XXXXXX)
 trap 'rm -rf "$DATA"' EXIT
 export PEERS_DIR TERN_APP_FILE="$DATA/demo-app.json"
-SERVER_CMD="$BUILD/ternd --listen 127.0.0.1:18100 --data $DATA --log-level warn" SERVER_PORT=18100 \
+SERVER_CMD="$BUILD/ternd --listen 127.0.0.1:18100 --data $DATA --log-level warn --group-msg-rate 0 --rest-group-send-rate 0" SERVER_PORT=18100 \
   LABEL=${LABEL:-tern} DRIVER="$HERE/bench/peers/bench-tern.mjs" URL=ws://127.0.0.1:18100/ws \
   bash "$PEERS_DIR/run.sh" custom "$WL" "$@"

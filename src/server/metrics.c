@@ -57,6 +57,9 @@ void metrics_write(server *s, tern_buf *b)
     counter(b, "tern_group_msgs_shed_total",
             "Group messages shed by the group rate (groupMsgRate): answered success, not stored or delivered.",
             "counter", (unsigned long long)ratelimit_shed_total(s));
+    counter(b, "tern_rest_group_send_limited_total",
+            "REST group sends refused with 429 by the app's restGroupSendRate.", "counter",
+            (unsigned long long)ratelimit_rest_limited_total(s));
     counter(b, "tern_memory_bytes", "Heap bytes allocated through ternd's allocator.", "gauge",
             (unsigned long long)tern_mem_used());
 }

@@ -256,3 +256,8 @@ uint64_t ratelimit_shed_total(server *s)
 {
     return atomic_load(&RL(s)->shed);
 }
+
+uint64_t ratelimit_rest_limited_total(server *s)
+{
+    return atomic_load(&RL(s)->rest_limited);
+}

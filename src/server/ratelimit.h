@@ -31,5 +31,7 @@ int ratelimit_rest_group_send(server *s, int64_t app);
 
 /* Messages shed by the group rate since start (tern_group_msgs_shed_total). */
 uint64_t ratelimit_shed_total(server *s);
+/* REST group sends refused with 1202 since start (tern_rest_group_send_limited_total). */
+uint64_t ratelimit_rest_limited_total(server *s);
 
 #endif

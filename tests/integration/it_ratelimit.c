@@ -176,6 +176,7 @@ static void test_rest_group_send_rate(void **state)
     double t = now_s() - t0;
     if (ok < 3 || ok > 3 + 3 * (int)(t + 1) || limited < 1)
         fail_msg("REST group sends: %d passed, %d limited in %.2f s at 3/s", ok, limited, t);
+    assert_int_equal((int)metric(s, "tern_rest_group_send_limited_total"), limited);
     /* The C2C REST send is not limited. */
     for (int i = 0; i < 12; i++) {
         cJSON *j =

@@ -85,13 +85,20 @@ static long long metric(it_server *s, const char *name)
     return v;
 }
 
-static void test_group_rate(void **state)
+/* alice and bob, and group g1 of both. */
+static void setup_group(it_server *s)
 {
-    it_server *s = *state;
     static const char *const u[] = {"alice", "bob", NULL};
     it_create_users(s, u);
     static const char *const members[] = {"bob", NULL};
     it_create_group(s, "g1", "alice", members);
+}
+
+static void test_group_rate(void **state)
+{
+    it_server *s = *state;
+    setup_group(s);
+    static const char *const members[] = {"bob", NULL};
     it_create_group(s, "g2", "alice", members);
     set_setting(s, "groupMsgRate", 5);
     it_ws *a = it_login(s, "alice", "a1");
@@ -124,10 +131,7 @@ static void test_group_rate(void **state)
 static void test_priorities(void **state)
 {
     it_server *s = *state;
-    static const char *const u[] = {"alice", "bob", NULL};
-    it_create_users(s, u);
-    static const char *const members[] = {"bob", NULL};
-    it_create_group(s, "g1", "alice", members);
+    setup_group(s);
     set_setting(s, "groupMsgRate", 8);
     it_ws *a = it_login(s, "alice", "a1");
     /* High and Low interleaved, 30 each: High gets more of the rate. */
@@ -152,10 +156,7 @@ static void test_priorities(void **state)
 static void test_rest_group_send_rate(void **state)
 {
     it_server *s = *state;
-    static const char *const u[] = {"alice", "bob", NULL};
-    it_create_users(s, u);
-    static const char *const members[] = {"bob", NULL};
-    it_create_group(s, "g1", "alice", members);
+    setup_group(s);
     set_setting(s, "restGroupSendRate", 3);
     const char *tok = it_app_token(s);
     int ok = 0, limited = 0;

@@ -90,6 +90,18 @@ static int list_members(it_ws *w, const char *mid, const char *filter, int limit
     return pages;
 }
 
+/* A request (printf format) whose answer must carry code. */
+static void __attribute__((format(printf, 3, 4))) expect_code(it_ws *w, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int64_t id = it_ws_vsend_req(w, fmt, ap);
+    va_end(ap);
+    cJSON *r = it_ws_wait_response(w, id, IT_WAIT_MS);
+    it_assert_code(r, code);
+    cJSON_Delete(r);
+}
+
 static void test_c2c_receipt(void **state)
 {
     it_server *s = *state;
@@ -145,19 +157,11 @@ static void test_c2c_receipt(void **state)
     assert_int_equal((int)it_jnum(cJSON_GetArrayItem(it_jget(r, "data.receipts"), 0), "code", 0), 1040);
     assert_int_equal((int)it_jnum(cJSON_GetArrayItem(it_jget(r, "data.receipts"), 1), "code", 0), 1040);
     cJSON_Delete(r);
-    r = it_ws_request(b, "{\"op\":\"receiptMembers\",\"msgId\":\"%s\",\"filter\":\"read\"}", mid);
-    it_assert_code(r, 1040);
-    cJSON_Delete(r);
+    expect_code(b, 1040, "{\"op\":\"receiptMembers\",\"msgId\":\"%s\",\"filter\":\"read\"}", mid);
     /* Malformed requests. */
-    r = it_ws_request(a1, "{\"op\":\"receipts\",\"msgIds\":[]}");
-    it_assert_code(r, 1003);
-    cJSON_Delete(r);
-    r = it_ws_request(a1, "{\"op\":\"receipts\",\"msgIds\":[12]}");
-    it_assert_code(r, 1003);
-    cJSON_Delete(r);
-    r = it_ws_request(a1, "{\"op\":\"receiptMembers\",\"msgId\":\"%s\",\"filter\":\"all\"}", mid);
-    it_assert_code(r, 1003);
-    cJSON_Delete(r);
+    expect_code(a1, 1003, "{\"op\":\"receipts\",\"msgIds\":[]}");
+    expect_code(a1, 1003, "{\"op\":\"receipts\",\"msgIds\":[12]}");
+    expect_code(a1, 1003, "{\"op\":\"receiptMembers\",\"msgId\":\"%s\",\"filter\":\"all\"}", mid);
 }
 
 static void test_group_receipts(void **state)

@@ -178,6 +178,28 @@ static void test_rest_group_send_rate(void **state)
     if (ok < 3 || ok > 3 + 3 * (int)(t + 1) || limited < 1)
         fail_msg("REST group sends: %d passed, %d limited in %.2f s at 3/s", ok, limited, t);
     assert_int_equal((int)metric(s, "tern_rest_group_send_limited_total"), limited);
+
+    /* REST group sends count against the group's rate as WebSocket ones do: at 2/s,
+     * every request passed answers a message id, but only about the rate is stored.
+     * (A new group: g1's window opened at the old rate, which holds until it closes.) */
+    static const char *const members[] = {"bob", NULL};
+    it_create_group(s, "g2", "alice", members);
+    set_setting(s, "groupMsgRate", 2);
+    set_setting(s, "restGroupSendRate", 1000);
+    it_ws *a = it_login(s, "alice", "a1");
+    int before = history_count(a, "GROUPg2");
+    t0 = now_s();
+    for (int i = 0; i < 10; i++) {
+        cJSON *j = it_rest(s, "POST", "{\"from\":\"alice\",\"to\":[\"g2\"],\"type\":\"txt\",\"body\":{\"msg\":\"hi\"}}",
+                           200, "/demo/demo/messages/chatgroups");
+        if (!it_jstr(j, "data.g2"))
+            fail_msg("a REST group send without its message id: %s", it_jshow(j));
+        cJSON_Delete(j);
+    }
+    t = now_s() - t0;
+    int stored = history_count(a, "GROUPg2") - before;
+    if (stored < 2 || stored > 2 * windows(t))
+        fail_msg("REST group sends at 2/s: %d of 10 stored in %.2f s", stored, t);
     /* The C2C REST send is not limited. */
     for (int i = 0; i < 12; i++) {
         cJSON *j =

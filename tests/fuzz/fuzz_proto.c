@@ -2,8 +2,9 @@
  * fuzz_proto.c — libFuzzer harness for the protocol JSON a client sends: the bytes are
  * parsed as a request (tern_json_parse, as session.c does) and run through the server's
  * message validation and authorization (msg_prepare, against a real SQLite store holding users a, b and group
- * g1) and conversation-id parsing (conv_parse). Any crash, leak or UB is a bug in code
- * that sees every client message.
+ * g1) and conversation-id parsing (conv_parse); and the read-receipt ops (session_rcpt.c,
+ * as user a, whose group message with needReadReceipt b has read). Any crash, leak or UB
+ * is a bug in code that sees every client message.
  */
 #include <cjson/cJSON.h>
 #include <stdint.h>
@@ -12,10 +13,12 @@
 #include <unistd.h>
 
 #include "apps.h"
+#include "core/alloc.h"
 #include "core/json.h"
 #include "core/util.h"
 #include "msg.h"
 #include "session.h"
+#include "session_rcpt.h"
 
 static server srv;
 static store_reader *rd;
@@ -57,6 +60,25 @@ static void setup(void)
     g.u.group.members = users + 1;
     g.u.group.nmembers = 1;
     run(&g);
+    /* A receipt message of a to g1 (members a, b), read by b. */
+    store_op m = {.kind = STORE_OP_MESSAGE, .app = app_id};
+    m.u.msg.conv_key = "g:g1";
+    m.u.msg.is_group = 1;
+    m.u.msg.sender = "a";
+    m.u.msg.peer = "g1";
+    m.u.msg.fields = "\"text\":\"x\"";
+    m.u.msg.fields_len = strlen(m.u.msg.fields);
+    m.u.msg.need_receipt = 1;
+    m.u.msg.rcpt_members = users;
+    m.u.msg.rcpt_nmembers = 2;
+    run(&m);
+    tern_free(m.u.msg.json);
+    store_op rdop = {.kind = STORE_OP_MARK_READ, .app = app_id};
+    rdop.u.read.user = "b";
+    rdop.u.read.conv_key = "g:g1";
+    rdop.u.read.seq = 1;
+    run(&rdop);
+    tern_free(rdop.u.read.rcpts);
     rd = store_reader_open(srv.st);
 }
 
@@ -72,6 +94,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cJSON *root;
     if (tern_json_parse((const char *)data, size, &root) != TERN_OK)
         return 0; /* what session.c refuses before msg_prepare */
+    if (cJSON_IsObject(root)) {
+        static ioloop l;
+        static conn c;
+        l.reader = rd;
+        c.loop = &l;
+        c.app = app_id;
+        c.user = "a";
+        /* An answer they give must be one JSON object. */
+        int (*const ops[])(conn *, cJSON *, tern_buf *) = {session_rcpt_counts, session_rcpt_members};
+        for (int i = 0; i < 2; i++) {
+            tern_buf out;
+            tern_buf_init(&out, 0);
+            if (ops[i](&c, root, &out) == TERN_OK) {
+                cJSON *chk = cJSON_ParseWithLength(out.data, out.len);
+                if (!cJSON_IsObject(chk))
+                    abort();
+                cJSON_Delete(chk);
+            }
+            tern_buf_free(&out);
+        }
+    }
     cJSON *msg = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "msg") : NULL;
     send_req *r = NULL;
     if (msg && msg_prepare(&srv, rd, app_id, "a", msg, &r) == TERN_OK) {

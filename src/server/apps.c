@@ -189,6 +189,16 @@ int apps_with_id(server *s, int64_t id, void (*fn)(const app_info *a, void *arg)
     return found;
 }
 
+size_t apps_count_if(server *s, int (*pred)(const app_info *a))
+{
+    size_t n = 0;
+    pthread_rwlock_rdlock(&s->apps_mu);
+    for (size_t i = 0; i < s->napps; i++)
+        n += pred(&s->apps[i]) != 0;
+    pthread_rwlock_unlock(&s->apps_mu);
+    return n;
+}
+
 /* A string setting: copied whole or not at all. */
 static void cache_str(server *s, int64_t app, const app_setting_def *d, const char *value)
 {

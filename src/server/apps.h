@@ -70,6 +70,8 @@ const char *apps_setting_str(const app_info *a, const app_setting_def *d);
  * it (for the hot paths: a message's hooks); 0, or -1 if there is no such app. fn must
  * not call back into apps_*. */
 int apps_with_id(server *s, int64_t id, void (*fn)(const app_info *a, void *arg), void *arg);
+/* The number of cached apps for which pred(a) is non-zero (under the read lock). */
+size_t apps_count_if(server *s, int (*pred)(const app_info *a));
 /* Sets (value non-NULL: decimal text as stored, or the string) or clears (NULL) the setting key of the
  * cached app id; unknown keys and malformed values are ignored (a row written by a newer
  * server). Call after the store committed the change. */

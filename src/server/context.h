@@ -65,6 +65,8 @@ struct server {
 
     struct stream_table *streams; /* stream.c: open streamed messages */
     struct media_service *media;  /* media/media.c: the media store and its sweeper */
+    struct webhook *webhook;      /* hooks/webhook.c: push and callbacks to app backends */
+    struct moderation *moderation; /* hooks/moderation.c: the apps' keyword matchers */
     pthread_mutex_t groups_mu;
     hmap groups; /* "appid/gid" -> group_snap* (absent = not loaded) */
 

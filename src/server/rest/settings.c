@@ -15,6 +15,7 @@
 
 #include "apps.h"
 #include "core/alloc.h"
+#include "hooks/webhook.h"
 #include "rest/rest.h"
 
 /* The app's settings as a JSON object, into d. */
@@ -76,6 +77,7 @@ static void change_after(rest_op *r)
     settings_change *c = r->ud;
     for (size_t i = 0; i < c->n; i++)
         apps_setting_cache(r->s, r->x.app.id, c->keys[i], c->values[i]);
+    webhook_refresh(r->s);
 }
 
 static void change_finish(rest_op *r)

@@ -146,6 +146,11 @@ static const char *const migrations[] = {
     "CREATE TABLE app_settings("
     "  app INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
     "  PRIMARY KEY(app, key)) WITHOUT ROWID;",
+    /* issue 10 (H4): each app's moderation keywords, ASCII-lower-cased by the server
+     * (hooks/moderation.c), so a word and its case variants are one row. */
+    "CREATE TABLE moderation_keywords("
+    "  app INTEGER NOT NULL, word TEXT NOT NULL,"
+    "  PRIMARY KEY(app, word)) WITHOUT ROWID;",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -205,6 +210,10 @@ static const char *const wsql[W_COUNT] = {
     [W_SETTING_PUT] = "INSERT INTO app_settings(app,key,value) VALUES(?,?,?)"
                       " ON CONFLICT(app,key) DO UPDATE SET value=excluded.value",
     [W_SETTING_DEL] = "DELETE FROM app_settings WHERE app=? AND key=?",
+    [W_KW_COUNT] = "SELECT COUNT(*) FROM moderation_keywords WHERE app=?",
+    [W_KW_INSERT] = "INSERT OR IGNORE INTO moderation_keywords(app,word) VALUES(?,?)",
+    [W_KW_DEL] = "DELETE FROM moderation_keywords WHERE app=? AND word=?",
+    [W_KW_CLEAR] = "DELETE FROM moderation_keywords WHERE app=?",
 };
 
 static void set_err(char *err, size_t errsz, const char *fmt, const char *a, const char *b)
@@ -478,6 +487,7 @@ static const char *const rsql[R_COUNT] = {
     [R_MEDIA_GET] = "SELECT " MEDIA_COLS " FROM media WHERE app=? AND id=?",
     [R_MEDIA_EXPIRED] = "SELECT " MEDIA_COLS " FROM media WHERE expires_ms<=? ORDER BY expires_ms LIMIT ?",
     [R_APP_SETTINGS] = "SELECT app,key,value FROM app_settings ORDER BY app,key",
+    [R_KEYWORDS] = "SELECT word FROM moderation_keywords WHERE app=? ORDER BY word",
 };
 
 static store_reader *sq_reader_open(store *st)
@@ -555,4 +565,5 @@ const store_engine store_engine_sqlite = {
     .message_get = sq_message_get,
     .media_get = sq_media_get,
     .media_expired = sq_media_expired,
+    .keywords = sq_keywords,
 };

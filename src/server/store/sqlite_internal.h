@@ -88,6 +88,10 @@ enum {
     W_MEDIA_THUMBS,
     W_SETTING_PUT,
     W_SETTING_DEL,
+    W_KW_COUNT,
+    W_KW_INSERT,
+    W_KW_DEL,
+    W_KW_CLEAR,
     W_COUNT
 };
 
@@ -197,6 +201,7 @@ enum {
     R_MEDIA_GET,
     R_MEDIA_EXPIRED,
     R_APP_SETTINGS,
+    R_KEYWORDS,
     R_COUNT
 };
 
@@ -317,6 +322,8 @@ int sq_app_get(store_reader *rr, const char *org, const char *name, store_app *o
 int sq_app_list(store_reader *rr, store_app_cb cb, void *ud);
 /* sqlite_users.c: per-app settings (migration 9). */
 int sq_op_app_settings(sq_store *s, store_op *op);
+int sq_op_keywords(sq_store *s, store_op *op);                                       /* sqlite_keywords.c */
+int sq_keywords(store_reader *rr, int64_t app, void (*cb)(void *ud, const char *w), void *ud); /* sqlite_keywords.c */
 int sq_app_settings(store_reader *rr, void (*cb)(void *ud, int64_t app, const char *key, const char *value), void *ud);
 int sq_user_exists(store_reader *rr, int64_t app, const char *user);
 int sq_user_list(store_reader *rr, int64_t app, const char *after, int limit, store_user_cb cb, void *ud);

@@ -56,6 +56,7 @@ const char *store_engine_missing(const store_engine *e)
     NEED(message_get)
     NEED(media_get)
     NEED(media_expired)
+    NEED(keywords)
 #undef NEED
     return NULL;
 }
@@ -222,4 +223,9 @@ int store_media_expired(store_reader *r, int64_t now_ms, int limit, void (*cb)(v
                         void *ud)
 {
     return r->engine->media_expired(r, now_ms, limit, cb, ud);
+}
+
+int store_keywords(store_reader *r, int64_t app, void (*cb)(void *ud, const char *word), void *ud)
+{
+    return r->engine->keywords(r, app, cb, ud);
 }

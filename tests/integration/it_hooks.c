@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -52,7 +53,7 @@ static struct backend {
     char answer[16384]; /* body */
     int delay_ms;
     int fail_first; /* this many requests get 500 first */
-    volatile int stop;
+    atomic_int stop;
 } be = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static void header(const char *head, const char *name, char *out, size_t outsz)
@@ -129,11 +130,11 @@ static void serve(int c)
 static void *backend_run(void *arg)
 {
     (void)arg;
-    while (!be.stop) {
+    while (!atomic_load(&be.stop)) {
         int c = accept(be.fd, NULL, NULL);
         if (c < 0)
             continue;
-        if (!be.stop)
+        if (!atomic_load(&be.stop))
             serve(c);
         close(c);
     }
@@ -162,14 +163,14 @@ static void backend_start(void)
     be.port = ntohs(a.sin_port);
     assert_int_equal(listen(be.fd, 64), 0);
     be.n = 0;
-    be.stop = 0;
+    atomic_store(&be.stop, 0);
     backend_answer(200, "{\"action\":\"allow\"}", 0, 0);
     pthread_create(&be.th, NULL, backend_run, NULL);
 }
 
 static void backend_stop(void)
 {
-    be.stop = 1;
+    atomic_store(&be.stop, 1);
     shutdown(be.fd, SHUT_RDWR);
     /* wake accept() */
     int c = socket(AF_INET, SOCK_STREAM, 0);

@@ -318,6 +318,7 @@ void webhook_free(server *s)
     webhook_stop(s);
     if (w->multi)
         curl_multi_cleanup(w->multi);
+    curl_global_cleanup(); /* pairs with webhook_start's curl_global_init */
     pthread_mutex_destroy(&w->mu);
     tern_free(w);
     s->webhook = NULL;

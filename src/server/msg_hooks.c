@@ -26,6 +26,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/message.h"
+#include "hooks/moderation.h"
 #include "hooks/webhook.h"
 #include "msg.h"
 
@@ -83,13 +84,7 @@ static int rewrite(send_req *r, const cJSON *ans)
     const cJSON *ccd = cJSON_GetObjectItemCaseSensitive(ans, "cloudCustomData");
     if ((p && !cJSON_IsObject(p)) || (ccd && !cJSON_IsString(ccd)) || (!p && !ccd))
         return -1;
-    char *obj = tern_malloc(r->fields_len + 3);
-    obj[0] = '{';
-    memcpy(obj + 1, r->fields, r->fields_len);
-    obj[r->fields_len + 1] = '}';
-    obj[r->fields_len + 2] = 0;
-    cJSON *f = cJSON_ParseWithLength(obj, r->fields_len + 2);
-    tern_free(obj);
+    cJSON *f = moderation_fields_parse(r->fields, r->fields_len);
     if (!f)
         return -1;
     cJSON_DeleteItemFromObjectCaseSensitive(f, "from");

@@ -577,6 +577,49 @@ static void test_queue_bound(void **state)
     it_ws_free(a);
 }
 
+static int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Send -> ack round trips (us) of n messages, sorted into lat. */
+static void round_trips(it_ws *a, int n, long long *lat)
+{
+    for (int i = 0; i < n; i++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        cJSON *r = send_c2c(a, "bob", "TIMTextElem", "{\"text\":\"latency\"}", NULL);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        it_assert_code(r, 0);
+        cJSON_Delete(r);
+        lat[i] = (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_nsec - t0.tv_nsec) / 1000;
+    }
+    qsort(lat, (size_t)n, sizeof *lat, cmp_ll);
+}
+
+/* Not a check: the cost of a before-send callback (docs/performance.md), when
+ * TERN_HOOKS_BENCH is set (run it against a release ternd: TERND=build-rel/ternd). */
+static void test_callback_latency(void **state)
+{
+    if (!getenv("TERN_HOOKS_BENCH"))
+        skip();
+    it_server *s = *state;
+    it_create_users(s, (const char *const[]){"alice", "bob", NULL});
+    it_ws *a = it_login(s, "alice", "a1");
+    enum { N = 2000 };
+    static long long off[N], on[N];
+    round_trips(a, 200, off); /* warm */
+    round_trips(a, N, off);
+    set(s, "{\"callbackUrl\":\"http://127.0.0.1:%d/cb\",\"beforeSendCallback\":1}", be.port);
+    round_trips(a, 200, on);
+    round_trips(a, N, on);
+    printf("before-send latency (send -> ack, us, %d messages): without p50 %lld p99 %lld; with p50 %lld p99 %lld;"
+           " p99 added %lld\n",
+           N, off[N / 2], off[N * 99 / 100], on[N / 2], on[N * 99 / 100], on[N * 99 / 100] - off[N * 99 / 100]);
+    it_ws_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -585,6 +628,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_before_send, setup, teardown),
         cmocka_unit_test_setup_teardown(test_after_send, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_bound, setup_small_queue, teardown),
+        cmocka_unit_test_setup_teardown(test_callback_latency, setup, teardown),
     };
     return it_run_tests("it_hooks", tests);
 }

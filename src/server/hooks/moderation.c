@@ -190,6 +190,20 @@ static void moderation_on(const app_info *a, void *arg)
     *(int *)arg = !v || strcmp(v, "off") != 0;
 }
 
+cJSON *moderation_fields_parse(const char *fields, size_t n)
+{
+    char *obj = tern_malloc(n + 3);
+    if (!obj)
+        return NULL;
+    obj[0] = '{';
+    memcpy(obj + 1, fields, n);
+    obj[n + 1] = '}';
+    obj[n + 2] = 0;
+    cJSON *j = cJSON_ParseWithLength(obj, n + 2);
+    tern_free(obj);
+    return j;
+}
+
 int moderation_hit(server *s, int64_t app, const char *fields, size_t n)
 {
     struct moderation *md = s->moderation;
@@ -205,15 +219,7 @@ int moderation_hit(server *s, int64_t app, const char *fields, size_t n)
     int on = 1, hit = 0;
     apps_with_id(s, app, moderation_on, &on);
     if (on) {
-        /* The fields are our own encoding (msg.c): wrap them into an object and read
-         * the payload's strings and cloudCustomData. */
-        char *obj = tern_malloc(n + 3);
-        obj[0] = '{';
-        memcpy(obj + 1, fields, n);
-        obj[n + 1] = '}';
-        obj[n + 2] = 0;
-        cJSON *j = cJSON_ParseWithLength(obj, n + 2);
-        tern_free(obj);
+        cJSON *j = moderation_fields_parse(fields, n);
         if (j) {
             const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "payload");
             const cJSON *ccd = cJSON_GetObjectItemCaseSensitive(j, "cloudCustomData");

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "context.h"
 
 #define MOD_MAX_KEYWORDS 10000 /* per app */
@@ -32,6 +34,9 @@ int moderation_hit(server *s, int64_t app, const char *fields, size_t n);
 /* Rebuilds app's matcher from the store through rd (after a change committed).
  * Serialized: the last rebuild to run reads the newest list. TERN_OK or 5002/5001. */
 int moderation_reload(server *s, store_reader *rd, int64_t app);
+/* A message's pre-encoded fields (JSON members without braces, our own encoding) as an
+ * object, or NULL (out of memory). Caller frees with cJSON_Delete. Also msg_hooks.c's. */
+cJSON *moderation_fields_parse(const char *fields, size_t n);
 /* A keyword as stored: 1..MOD_MAX_WORD bytes of valid UTF-8 without control characters;
  * ASCII letters are lower-cased in place. 1 if acceptable, 0 if not. */
 int moderation_word_fold(char *w, size_t n);

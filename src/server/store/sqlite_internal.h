@@ -255,6 +255,10 @@ static inline int sq_row(sq_store *s, sqlite3_stmt *st)
     return sq_fail_stmt(s, st, rc);
 }
 
+/* Runs a one-text-column listing bound to (app[, key]: key NULL binds app only), calling
+ * cb per row: TERN_OK or TERN_ERR_STORE (sqlite_groups.c). */
+int sq_list_strings(sq_reader *r, sqlite3_stmt *st, int64_t app, const char *key, void (*cb)(void *ud, const char *),
+                    void *ud);
 /* The reader's cached statement, prepared on first use; NULL on failure (logged). */
 sqlite3_stmt *sq_rst(sq_reader *r, int which);
 /* Logs a failed reader statement and resets it. Returns TERN_ERR_STORE. */

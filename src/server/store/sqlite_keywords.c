@@ -87,14 +87,5 @@ int sq_keywords(store_reader *rr, int64_t app, void (*cb)(void *ud, const char *
 {
     sq_reader *r = (sq_reader *)rr;
     sqlite3_stmt *st = sq_rst(r, R_KEYWORDS);
-    if (!st)
-        return TERN_ERR_STORE;
-    sqlite3_bind_int64(st, 1, app);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        cb(ud, (const char *)sqlite3_column_text(st, 0));
-    if (rc != SQLITE_DONE)
-        return sq_rfail(r, st, rc);
-    sqlite3_reset(st);
-    return TERN_OK;
+    return st ? sq_list_strings(r, st, app, NULL, cb, ud) : TERN_ERR_STORE;
 }

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -481,6 +482,16 @@ static void test_before_send(void **state)
         if (found)
             break;
     }
+    /* REST sends wait for the callback too. */
+    set(s, "{\"callbackUrl\":\"http://127.0.0.1:%d/cb\"}", be.port);
+    backend_answer(200, "{\"action\":\"deny\"}", 0, 0);
+    it_http_resp hr;
+    it_http(s, "POST", "/demo/demo/messages/users", it_app_token(s),
+            "{\"from\":\"alice\",\"to\":[\"bob\"],\"type\":\"txt\",\"body\":{\"msg\":\"via REST\"}}", &hr);
+    if (!strstr(hr.body ? hr.body : "", "10016"))
+        fail_msg("REST send denied by the callback: %d %s", hr.status, hr.body ? hr.body : "");
+    it_http_resp_free(&hr);
+    backend_answer(200, "{\"action\":\"allow\"}", 0, 0);
     /* Off: no request at all. */
     set(s, "{\"callbackUrl\":\"http://127.0.0.1:%d/cb\",\"beforeSendCallback\":0}", be.port);
     int before = backend_count();
@@ -525,6 +536,34 @@ static void test_after_send(void **state)
     it_sleep_ms(300);
     assert_int_equal(backend_count(), 3); /* the before-send only */
     assert_string_equal(be.reqs[2].event, "beforeSend");
+    it_ws_free(a);
+}
+
+/* A message held by a slow before-send callback when ternd stops: the stop neither
+ * hangs nor leaks (the teardown checks the sanitizer report), and the sender hears. */
+static void test_stop_while_held(void **state)
+{
+    it_server *s = *state;
+    it_create_users(s, (const char *const[]){"alice", "bob", NULL});
+    set(s, "{\"callbackUrl\":\"http://127.0.0.1:%d/cb\",\"beforeSendCallback\":1,\"callbackTimeoutMs\":20000}",
+        be.port);
+    backend_answer(200, "{\"action\":\"allow\"}", 4000, 0);
+    it_ws *a = it_login(s, "alice", "a1");
+    int64_t id = it_ws_send_req(a, "{\"op\":\"send\",\"msg\":{\"conversationType\":\"C2C\",\"to\":\"bob\","
+                                   "\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"held\"}}}");
+    assert_true(id > 0);
+    assert_int_equal(backend_wait(1, IT_WAIT_MS), 1); /* the callback is running */
+    int64_t t0 = it_now_ms();
+    int status = -1;
+    assert_int_equal(it_server_stop(s, 10000, &status), 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("ternd's exit status 0x%x", status);
+    if (it_now_ms() - t0 > 3500)
+        fail_msg("the stop waited for the callback (%lld ms)", (long long)(it_now_ms() - t0));
+    cJSON *r = it_ws_wait_response(a, id, 2000);
+    if (r && it_code(r) != 5003)
+        fail_msg("the held send ended with %s", it_jshow(r));
+    cJSON_Delete(r);
     it_ws_free(a);
 }
 
@@ -628,6 +667,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_before_send, setup, teardown),
         cmocka_unit_test_setup_teardown(test_after_send, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_bound, setup_small_queue, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_while_held, setup, teardown),
         cmocka_unit_test_setup_teardown(test_callback_latency, setup, teardown),
     };
     return it_run_tests("it_hooks", tests);

@@ -43,6 +43,7 @@ static void read_cfg(const app_info *a, void *arg)
 {
     msg_hook_cfg *c = arg;
     const app_settings *st = &a->settings;
+    memset(c, 0, sizeof *c);
     c->before = st->callback_url[0] && st->before_send;
     c->after = st->callback_url[0] && st->after_send;
     c->push = st->push_url[0] != 0;
@@ -167,11 +168,12 @@ int msg_hooks_before_send(send_req *r, int *rc)
     server *s = r->s;
     if (!webhook_apps_hooked(s))
         return 0;
-    msg_hook_cfg *c = tern_calloc(1, sizeof *c);
-    if (apps_with_id(s, r->app, read_cfg, c) != 0 || (!c->before && !c->after && !c->push)) {
-        tern_free(c);
+    /* Read on the stack: a message of an app without hooks allocates nothing. */
+    msg_hook_cfg tmp;
+    if (apps_with_id(s, r->app, read_cfg, &tmp) != 0 || (!tmp.before && !tmp.after && !tmp.push))
         return 0;
-    }
+    msg_hook_cfg *c = tern_malloc(sizeof *c);
+    *c = tmp;
     r->hcfg = c;
     if (!c->before)
         return 0;

@@ -86,29 +86,29 @@ static int change(rctx *x, const http_msg *m, int mode)
     } else if (cJSON_GetArraySize(j) != 1) {
         bad = "the body has one member, keywords";
     }
-    rest_op *r = bad ? NULL : rest_op_new(x, change_finish);
-    if (r) {
-        r->list = tern_calloc((size_t)cJSON_GetArraySize(kw) + 1, sizeof *r->list);
-        const cJSON *e;
-        cJSON_ArrayForEach(e, kw)
-        {
-            size_t n = cJSON_IsString(e) ? strlen(e->valuestring) : 0;
-            char *w = n ? tern_strndup(e->valuestring, n) : NULL;
-            if (!w || !moderation_word_fold(w, n)) {
-                tern_free(w);
-                bad = "a keyword is 1 to 64 bytes of UTF-8 without control characters";
-                break;
-            }
-            r->list[r->nlist++] = w;
-        }
-    }
-    cJSON_Delete(j);
     if (bad) {
-        if (r)
-            rest_op_free(r);
+        cJSON_Delete(j);
         rest_reply_err_desc(x, TERN_ERR_BAD_FIELD, NULL, bad);
         return 0;
     }
+    rest_op *r = rest_op_new(x, change_finish);
+    r->list = tern_calloc((size_t)cJSON_GetArraySize(kw) + 1, sizeof *r->list);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, kw)
+    {
+        size_t n = cJSON_IsString(e) ? strlen(e->valuestring) : 0;
+        char *w = n ? tern_strndup(e->valuestring, n) : NULL;
+        if (!w || !moderation_word_fold(w, n)) {
+            tern_free(w);
+            cJSON_Delete(j);
+            rest_op_free(r);
+            rest_reply_err_desc(x, TERN_ERR_BAD_FIELD, NULL,
+                                "a keyword is 1 to 64 bytes of UTF-8 without control characters");
+            return 0;
+        }
+        r->list[r->nlist++] = w;
+    }
+    cJSON_Delete(j);
     r->op.kind = STORE_OP_KEYWORDS;
     r->op.u.keywords.mode = mode;
     r->op.u.keywords.words = (const char *const *)r->list;

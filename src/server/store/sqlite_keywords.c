@@ -50,7 +50,7 @@ int sq_op_keywords(sq_store *s, store_op *op)
     }
     /* An add that would pass the bound undoes its own inserts: the rows it added are
      * known from sqlite3_changes, so the list is left as it was. */
-    uint8_t *added = k->mode == STORE_KW_ADD && k->n ? tern_calloc(k->n, 1) : NULL;
+    uint8_t *added = k->mode == STORE_KW_ADD ? tern_calloc(k->n ? k->n : 1, 1) : NULL;
     size_t n = before;
     for (size_t i = 0; i < k->n; i++) {
         int which = k->mode == STORE_KW_REMOVE ? W_KW_DEL : W_KW_INSERT;
@@ -66,7 +66,7 @@ int sq_op_keywords(sq_store *s, store_op *op)
         if (added)
             added[i] = (uint8_t)ch;
     }
-    if (k->mode == STORE_KW_ADD && n > k->max) {
+    if (added && n > k->max) {
         for (size_t i = 0; i < k->n; i++)
             if (added[i] && kw_one(s, W_KW_DEL, op->app, k->words[i]) < 0) {
                 tern_free(added);

@@ -199,23 +199,33 @@ int msg_hooks_before_send(send_req *r, int *rc)
 
 /* ---- after commit: after-send and the offline push ---------------------------------- */
 
+/* A push on its way: the recipients are a group's membership snapshot (a reference, no
+ * copy: the writer does nothing per member) or a copied list (the C2C peer, a
+ * receiverList of at most 50), the sender being left out on the webhook thread. */
 typedef struct push_job {
     int64_t app;
     char *json; /* the stored message */
     size_t json_n;
     char *push_json; /* offlinePushInfo, or NULL */
-    char **users;    /* the recipients (not the sender) */
+    char *sender;
+    group_snap *snap; /* referenced, or NULL */
+    char **users;     /* owned copies when snap is NULL */
     size_t nusers;
 } push_job;
 
 static void push_job_free(void *ud)
 {
     push_job *p = ud;
-    for (size_t i = 0; i < p->nusers; i++)
-        tern_free(p->users[i]);
-    tern_free(p->users);
+    if (p->snap)
+        group_snap_unref(p->snap);
+    else
+        for (size_t i = 0; i < p->nusers; i++)
+            tern_free(p->users[i]);
+    if (!p->snap)
+        tern_free(p->users);
     tern_free(p->json);
     tern_free(p->push_json);
+    tern_free(p->sender);
     tern_free(p);
 }
 
@@ -256,8 +266,9 @@ static void put_str_member(tern_buf *b, const char *name, const cJSON *o, const 
 static int push_prepare(void *ud, server *s, char **body, size_t *n)
 {
     push_job *p = ud;
+    const char *const *users = p->snap ? (const char *const *)p->snap->members : (const char *const *)p->users;
     uint8_t *online = tern_calloc(p->nusers ? p->nusers : 1, 1);
-    registry_presence(s->reg, p->app, (const char *const *)p->users, p->nusers, online);
+    registry_presence(s->reg, p->app, users, p->nusers, online);
     cJSON *m = cJSON_ParseWithLength(p->json, p->json_n);
     cJSON *pi = p->push_json ? cJSON_Parse(p->push_json) : NULL;
     int sent = 0;
@@ -278,11 +289,11 @@ static int push_prepare(void *ud, server *s, char **body, size_t *n)
         put_str_member(&b, "to", m, "to");
         tern_buf_puts(&b, ",\"recipients\":[");
         for (size_t i = 0; i < p->nusers; i++) {
-            if (online[i])
+            if (online[i] || !strcmp(users[i], p->sender))
                 continue;
             if (sent++)
                 tern_buf_putc(&b, ',');
-            tern_buf_json_str(&b, p->users[i], strlen(p->users[i]));
+            tern_buf_json_str(&b, users[i], strlen(users[i]));
         }
         tern_buf_puts(&b, "],\"summary\":");
         tern_buf_json_str(&b, summary, strlen(summary));
@@ -313,23 +324,19 @@ static void queue_push(send_req *r, const msg_hook_cfg *c, const char *json, siz
     p->json = tern_strndup(json, n);
     p->json_n = n;
     p->push_json = r->push_json ? tern_strdup(r->push_json) : NULL;
+    p->sender = tern_strdup(r->sender);
     /* The recipients: the C2C peer; a group's listed receivers, else its members. */
-    const char *const *src;
-    size_t ns;
-    if (!r->is_group) {
-        src = (const char *const *)&r->to;
-        ns = 1;
-    } else if (r->nreceivers) {
-        src = (const char *const *)r->receivers;
-        ns = r->nreceivers;
+    if (r->is_group && !r->nreceivers) {
+        p->snap = r->snap;
+        atomic_fetch_add(&p->snap->refs, 1);
+        p->nusers = p->snap->n;
     } else {
-        src = (const char *const *)r->snap->members;
-        ns = r->snap->n;
-    }
-    p->users = tern_calloc(ns ? ns : 1, sizeof *p->users);
-    for (size_t i = 0; i < ns; i++)
-        if (strcmp(src[i], r->sender) != 0)
+        const char *const *src = r->is_group ? (const char *const *)r->receivers : (const char *const *)&r->to;
+        size_t ns = r->is_group ? r->nreceivers : 1;
+        p->users = tern_calloc(ns, sizeof *p->users);
+        for (size_t i = 0; i < ns; i++)
             p->users[p->nusers++] = tern_strdup(src[i]);
+    }
     /* The body is made on the webhook thread; until then it holds the app key. */
     wh_request rq = {.kind = WH_PUSH,
                      .url = c->push_url,
@@ -341,7 +348,7 @@ static void queue_push(send_req *r, const msg_hook_cfg *c, const char *json, siz
                      .prepare = push_prepare,
                      .free_ud = push_job_free,
                      .ud = p};
-    if (!p->nusers || webhook_submit(r->s, &rq) != TERN_OK) {
+    if (webhook_submit(r->s, &rq) != TERN_OK) {
         tern_free(rq.body);
         push_job_free(p);
     }

@@ -53,6 +53,9 @@ typedef enum tern_code {
     TERN_ERR_TOO_MANY = 1203,   /* a list over its limit (members, receivers, page size) */
     TERN_ERR_GROUP_FULL = 1204, /* adding members would pass the group's maxusers */
 
+    /* webhooks and moderation (issue 10; 1050-1059) */
+    TERN_ERR_KEYWORDS_FULL = 1050, /* the app's moderation keyword list would pass its bound */
+
     /* seed-defined */
     TERN_ERR_SYSTEM_CONV = 2106,       /* sending to the system conversation (Tencent) */
     TERN_ERR_GROUP_PERMISSION = 10007, /* not a member of the group (Tencent server) */
@@ -60,6 +63,8 @@ typedef enum tern_code {
     TERN_ERR_USER_NOT_FOUND = 20003,   /* recipient or user not registered */
     TERN_ERR_NOT_FRIEND = 20009,       /* friend check failed (Tencent) */
     TERN_ERR_MSG_TOO_LONG = 80002,     /* message body over 12 KB (Tencent) */
+    TERN_ERR_CALLBACK_REJECTED = 10016, /* the app's before-send callback refused the message (Tencent) */
+    TERN_ERR_MODERATION = 80001,        /* content moderation hit a keyword (Tencent's code, unverified) */
 
     /* streamed messages (Easemob, seed 002; 14100 is Tern's) */
     TERN_ERR_STREAM_FROM = 14001,       /* param from can't be empty */

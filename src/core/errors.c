@@ -37,6 +37,7 @@ TERN_API const char *tern_strerror(int code)
     case TERN_ERR_SLOW_CONSUMER: return "send queue full: resync";
     case TERN_ERR_RATE_LIMITED: return "rate limited";
     case TERN_ERR_TOO_MANY: return "too many items";
+    case TERN_ERR_KEYWORDS_FULL: return "too many moderation keywords";
     case TERN_ERR_GROUP_FULL: return "group is full (maxusers)";
     case TERN_ERR_SYSTEM_CONV: return "cannot send to the system conversation";
     case TERN_ERR_GROUP_PERMISSION: return "not a member of the group";
@@ -44,6 +45,8 @@ TERN_API const char *tern_strerror(int code)
     case TERN_ERR_USER_NOT_FOUND: return "user not found";
     case TERN_ERR_NOT_FRIEND: return "not friends";
     case TERN_ERR_MSG_TOO_LONG: return "message body over 12 KB (or over 32 KB with its thumbnail)";
+    case TERN_ERR_CALLBACK_REJECTED: return "rejected by callback";
+    case TERN_ERR_MODERATION: return "content moderation hit";
     case TERN_ERR_STREAM_FROM: return "param from can't be empty";
     case TERN_ERR_STREAM_TO: return "param to can't be empty";
     case TERN_ERR_STREAM_BODY: return "param body can't be empty";

@@ -81,12 +81,84 @@ static uint64_t rest_group_send_rate_default(const server *s)
     return (uint64_t)s->cfg.rest_group_send_rate;
 }
 
+static uint64_t one(const server *s)
+{
+    return 1;
+}
+
+static uint64_t zero(const server *s)
+{
+    return 0;
+}
+
+static uint64_t timeout_max(const server *s)
+{
+    return 30000;
+}
+
+static uint64_t timeout_dflt(const server *s)
+{
+    return 2000;
+}
+
+/* An absolute http or https URL with a host: printable ASCII, no spaces. */
+static int valid_url(const char *v, size_t n)
+{
+    size_t h = n >= 7 && !memcmp(v, "http://", 7) ? 7 : n >= 8 && !memcmp(v, "https://", 8) ? 8 : 0;
+    if (!h || h == n || v[h] == '/' || v[h] == ':' || v[h] == '?' || v[h] == '#')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] >= 0x7f)
+            return 0;
+    return 1;
+}
+
+/* 16 or more printable ASCII bytes. */
+static int valid_secret(const char *v, size_t n)
+{
+    if (n < 16)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] >= 0x7f)
+            return 0;
+    return 1;
+}
+
+static int valid_allow_deny(const char *v, size_t n)
+{
+    return (n == 5 && !memcmp(v, "allow", 5)) || (n == 4 && !memcmp(v, "deny", 4));
+}
+
+static int valid_on_off(const char *v, size_t n)
+{
+    return (n == 2 && !memcmp(v, "on", 2)) || (n == 3 && !memcmp(v, "off", 3));
+}
+
+#define STR_SETTING(name, member, check, dflt, what)                                                                  \
+    {name, offsetof(app_settings, member), 0, zero, zero, APP_SETTING_STR, sizeof(((app_settings *)0)->member), check, \
+     dflt, what}
+
+/* An integer row names its first five members only; the string members stay zero. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const app_setting_def setting_defs[] = {
     /* issue 9: "per-app setting, default 100 MB; an Agora profile of 30 MB" */
     {"mediaMaxBytes", offsetof(app_settings, media_max_bytes), 1, media_ceiling, media_ceiling},
+    /* issue 10: the rates of seed 001's 接口限制 (ratelimit.h) */
     {"groupMsgRate", offsetof(app_settings, group_msg_rate), 1, rate_ceiling, group_msg_rate_default},
     {"restGroupSendRate", offsetof(app_settings, rest_group_send_rate), 1, rate_ceiling, rest_group_send_rate_default},
+    /* issue 10: webhooks and moderation (hooks/webhook.h, hooks/moderation.h) */
+    STR_SETTING("pushWebhookUrl", push_url, valid_url, NULL, "an http:// or https:// URL of at most 512 bytes"),
+    STR_SETTING("callbackUrl", callback_url, valid_url, NULL, "an http:// or https:// URL of at most 512 bytes"),
+    STR_SETTING("callbackSecret", callback_secret, valid_secret, NULL,
+                "16 to 128 printable ASCII characters (null: the app's client secret)"),
+    STR_SETTING("callbackOnFailure", callback_on_failure, valid_allow_deny, "allow", "\"allow\" or \"deny\""),
+    {"callbackTimeoutMs", offsetof(app_settings, callback_timeout_ms), 100, timeout_max, timeout_dflt},
+    {"beforeSendCallback", offsetof(app_settings, before_send), 0, one, zero},
+    {"afterSendCallback", offsetof(app_settings, after_send), 0, one, zero},
+    STR_SETTING("moderation", moderation, valid_on_off, "on", "\"on\" or \"off\""),
 };
+#pragma GCC diagnostic pop
 
 const app_setting_def *apps_setting_defs(size_t *n)
 {
@@ -115,9 +187,59 @@ uint64_t apps_setting_get(const server *s, const app_info *a, const app_setting_
     return v < max ? v : max;
 }
 
+const char *apps_setting_str(const app_info *a, const app_setting_def *d)
+{
+    const char *v = (const char *)&a->settings + d->offset;
+    return *v ? v : d->sdflt;
+}
+
+int apps_with_id(server *s, int64_t id, void (*fn)(const app_info *a, void *arg), void *arg)
+{
+    int found = -1;
+    pthread_rwlock_rdlock(&s->apps_mu);
+    for (size_t i = 0; i < s->napps; i++) {
+        if (s->apps[i].id == id) {
+            fn(&s->apps[i], arg);
+            found = 0;
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&s->apps_mu);
+    return found;
+}
+
+size_t apps_count_if(server *s, int (*pred)(const app_info *a))
+{
+    size_t n = 0;
+    pthread_rwlock_rdlock(&s->apps_mu);
+    for (size_t i = 0; i < s->napps; i++)
+        n += pred(&s->apps[i]) != 0;
+    pthread_rwlock_unlock(&s->apps_mu);
+    return n;
+}
+
+/* A string setting: copied whole or not at all. */
+static void cache_str(server *s, int64_t app, const app_setting_def *d, const char *value)
+{
+    size_t n = value ? strlen(value) : 0;
+    if (value && (n == 0 || n >= d->cap || !d->valid(value, n)))
+        return;
+    pthread_rwlock_wrlock(&s->apps_mu);
+    for (size_t i = 0; i < s->napps; i++)
+        if (s->apps[i].id == app) {
+            char *slot = (char *)&s->apps[i].settings + d->offset;
+            memcpy(slot, value ? value : "", n + 1);
+        }
+    pthread_rwlock_unlock(&s->apps_mu);
+}
+
 void apps_setting_cache(server *s, int64_t app, const char *key, const char *value)
 {
     const app_setting_def *d = apps_setting_find(key, strlen(key));
+    if (d && d->kind == APP_SETTING_STR) {
+        cache_str(s, app, d, value);
+        return;
+    }
     uint64_t v = 0;
     for (const char *p = value; p && *p; p++) {
         if (!d || *p < '0' || *p > '9' || v > (UINT64_MAX - 9) / 10)

@@ -11,14 +11,26 @@
 
 #include "context.h"
 
+/* The longest URL setting, in bytes. */
+#define APP_URL_MAX 512
+
 /* Per-app settings (docs/rest-api.md "App settings"): the values an app changed from
- * the server's defaults, 0 meaning "the default". Adding a setting is a member here and
- * a row in apps.c's table `setting_defs` (its name, range and default); the store keeps
- * every setting as a (key, text) row, the REST resource lists the table. */
+ * the server's defaults, 0 (an integer) or "" (a string) meaning "the default". Adding a
+ * setting is a member here and a row in apps.c's table `setting_defs` (its name, range
+ * and default); the store keeps every setting as a (key, text) row, the REST resource
+ * lists the table. A string member is a char array: its size bounds the value. */
 typedef struct app_settings {
     uint64_t media_max_bytes;      /* mediaMaxBytes: the largest upload; at most --media-max-bytes */
     uint64_t group_msg_rate;       /* groupMsgRate: messages a second per group (40) */
     uint64_t rest_group_send_rate; /* restGroupSendRate: REST group sends a second per app (200) */
+    /* issue 10, webhooks (hooks/webhook.h) and moderation (hooks/moderation.h) */
+    char push_url[APP_URL_MAX + 1];     /* pushWebhookUrl: http(s) URL; "" none */
+    char callback_url[APP_URL_MAX + 1]; /* callbackUrl: http(s) URL; "" none */
+    char callback_secret[129];          /* callbackSecret: HMAC key; "" = the app's secret */
+    char callback_on_failure[8];        /* callbackOnFailure: allow|deny ("" = allow) */
+    char moderation[4];                 /* moderation: on|off ("" = on) */
+    uint64_t callback_timeout_ms;       /* callbackTimeoutMs */
+    uint64_t before_send, after_send;   /* beforeSendCallback, afterSendCallback: 0/1 */
 } app_settings;
 
 typedef struct app_info {
@@ -28,13 +40,23 @@ typedef struct app_info {
     app_settings settings;
 } app_info;
 
-/* One setting: an unsigned integer member of app_settings, 0 being "the default". */
+/* The kinds of setting; an integer row leaves `kind` and the members after it zero. */
+enum { APP_SETTING_UINT = 0, APP_SETTING_STR = 1 };
+
+/* One setting: an unsigned integer member of app_settings, 0 being "the default", or
+ * (kind APP_SETTING_STR) a char array member, "" being "the default". */
 typedef struct app_setting_def {
     const char *key;                   /* the JSON name, "mediaMaxBytes" */
-    size_t offset;                     /* of its uint64_t in app_settings */
+    size_t offset;                     /* of its uint64_t (or char array) in app_settings */
     uint64_t min;                      /* the smallest value an app may set */
     uint64_t (*max)(const server *s);  /* the largest (a server setting) */
     uint64_t (*dflt)(const server *s); /* the value of an app that set none */
+    /* string settings only */
+    int kind;                           /* APP_SETTING_UINT or APP_SETTING_STR */
+    size_t cap;                         /* the member's size: values are 1..cap-1 bytes */
+    int (*valid)(const char *v, size_t n); /* 1 if v[0..n) may be set (n >= 1, < cap) */
+    const char *sdflt;                  /* the value of an app that set none; NULL: none */
+    const char *what;                   /* the accepted values, for the error message */
 } app_setting_def;
 
 /* The settings table: *n rows. */
@@ -43,7 +65,16 @@ const app_setting_def *apps_setting_defs(size_t *n);
 const app_setting_def *apps_setting_find(const char *key, size_t n);
 /* The value of d for the app a: its own, else the default (never over d->max). */
 uint64_t apps_setting_get(const server *s, const app_info *a, const app_setting_def *d);
-/* Sets (value non-NULL: decimal text as stored) or clears (NULL) the setting key of the
+/* The value of the string setting d for the app a: its own, else d->sdflt (NULL when
+ * that is NULL: "not set"). Points into a (or the table). */
+const char *apps_setting_str(const app_info *a, const app_setting_def *d);
+/* Runs fn(a, arg) with the cached app id under the cache's read lock, without copying
+ * it (for the hot paths: a message's hooks); 0, or -1 if there is no such app. fn must
+ * not call back into apps_*. */
+int apps_with_id(server *s, int64_t id, void (*fn)(const app_info *a, void *arg), void *arg);
+/* The number of cached apps for which pred(a) is non-zero (under the read lock). */
+size_t apps_count_if(server *s, int (*pred)(const app_info *a));
+/* Sets (value non-NULL: decimal text as stored, or the string) or clears (NULL) the setting key of the
  * cached app id; unknown keys and malformed values are ignored (a row written by a newer
  * server). Call after the store committed the change. */
 void apps_setting_cache(server *s, int64_t app, const char *key, const char *value);

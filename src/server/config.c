@@ -80,6 +80,11 @@ static const setting settings[] = {
     I("thumb-workers", thumb_workers, T_INT, "2", "threads making thumbnails (libvips), off the I/O loops"),
     I("thumb-queue", thumb_queue, T_INT, "256",
       "thumbnail jobs queued at upload, at most (past it: made on the first download)"),
+    I("webhook-queue", webhook_queue, T_INT, "10000",
+      "webhook requests (push, callbacks) waiting or in flight, at most; past it they are dropped and counted"),
+    I("webhook-attempts", webhook_attempts, T_INT, "5", "tries of an after-send or push request before it is dropped"),
+    I("webhook-retry-ms", webhook_retry_ms, T_INT, "500",
+      "wait before the first retry of a failed webhook request; doubled at each retry (at most 60 s)"),
     S("public-url", public_url, "",
       "scheme://host[:port] clients reach this server at, put before the media URLs of messages"
       " (empty: URLs are paths, resolved against the server the client talks to)"),
@@ -305,6 +310,10 @@ int config_load(config *c, int argc, char **argv)
     }
     if (c->media_max_pixels < 1 || c->thumb_workers < 1 || c->thumb_workers > 64 || c->thumb_queue < 1) {
         fprintf(errf(), "ternd: media-max-pixels and thumb-queue must be at least 1, thumb-workers 1..64\n");
+        return -1;
+    }
+    if (c->webhook_queue < 1 || c->webhook_attempts < 1 || c->webhook_attempts > 20 || c->webhook_retry_ms < 1) {
+        fprintf(errf(), "ternd: webhook-queue and webhook-retry-ms must be at least 1, webhook-attempts 1..20\n");
         return -1;
     }
     size_t pu = strlen(c->public_url);

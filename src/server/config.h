@@ -49,6 +49,10 @@ typedef struct config {
     size_t media_max_pixels; /* images over it get no thumbnail (checked from the header) */
     int thumb_workers;       /* thumbnailer threads */
     int thumb_queue;         /* thumbnail jobs queued at upload, at most */
+    /* webhooks (issue 10: hooks/webhook.h) */
+    int webhook_queue;    /* requests waiting or in flight, at most (past it: dropped, counted) */
+    int webhook_attempts; /* tries of an asynchronous request */
+    int webhook_retry_ms; /* first retry's wait, doubled at each */
 } config;
 
 /* Fills defaults, then the file named by --config / TERN_CONFIG, then the environment,

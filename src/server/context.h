@@ -67,6 +67,8 @@ struct server {
     struct media_service *media;     /* media/media.c: the media store and its sweeper */
     struct ratelimit *ratelimit;     /* ratelimit.c: group and REST group-send rates */
     struct rcpt_events *rcpt_events; /* receipts.c: group receipt events of a batch */
+    struct webhook *webhook;      /* hooks/webhook.c: push and callbacks to app backends */
+    struct moderation *moderation; /* hooks/moderation.c: the apps' keyword matchers */
     pthread_mutex_t groups_mu;
     hmap groups; /* "appid/gid" -> group_snap* (absent = not loaded) */
 

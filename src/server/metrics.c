@@ -3,6 +3,7 @@
 
 #include "core/alloc.h"
 #include "ratelimit.h"
+#include "hooks/webhook.h"
 #include "stream.h"
 
 static void counter(tern_buf *b, const char *name, const char *help, const char *type, unsigned long long v)
@@ -60,6 +61,18 @@ void metrics_write(server *s, tern_buf *b)
     counter(b, "tern_rest_group_send_limited_total",
             "REST group sends refused with 429 by the app's restGroupSendRate.", "counter",
             (unsigned long long)ratelimit_rest_limited_total(s));
+    webhook_stats ws;
+    webhook_get_stats(s, &ws);
+    counter(b, "tern_webhook_queue", "Webhook requests (push, callbacks) waiting or in flight.", "gauge",
+            (unsigned long long)ws.queued);
+    counter(b, "tern_webhook_sent_total", "Webhook requests answered with a 2xx status.", "counter",
+            (unsigned long long)ws.sent);
+    counter(b, "tern_webhook_failed_total", "Webhook requests that ended without a 2xx answer after their tries.",
+            "counter", (unsigned long long)ws.failed);
+    counter(b, "tern_webhook_retries_total", "Webhook attempts after a first one.", "counter",
+            (unsigned long long)ws.retries);
+    counter(b, "tern_webhook_dropped_total", "Webhook requests refused because the queue was full (or stopping).",
+            "counter", (unsigned long long)ws.dropped);
     counter(b, "tern_memory_bytes", "Heap bytes allocated through ternd's allocator.", "gauge",
             (unsigned long long)tern_mem_used());
 }

@@ -17,6 +17,7 @@
 #include "core/wire.h"
 #include "core/ws.h"
 #include "delivery.h"
+#include "hooks/moderation.h"
 #include "media/media_msg.h"
 #include "ratelimit.h"
 
@@ -36,6 +37,7 @@ void send_req_free(send_req *r)
         tern_free(r->receivers[i]);
     tern_free(r->receivers);
     tern_free(r->push_json);
+    msg_hook_cfg_free(r->hcfg);
     tern_free(r);
 }
 
@@ -186,6 +188,8 @@ static void on_committed(store_op *op)
             frame *f = event_frame(op->u.msg.json, op->u.msg.json_len);
             fan_out(r, f);
             frame_unref(f);
+            if (r->hcfg) /* H4: after-send, offline push (enqueued only) */
+                msg_hooks_sent(r, op->u.msg.json, op->u.msg.json_len);
         }
     }
     r->complete(r);
@@ -193,8 +197,8 @@ static void on_committed(store_op *op)
 
 int msg_set_options(send_req *r, const tern_send_opts *o)
 {
-    /* H1: messageControlInfo's unread and last-message flags; H4: moderation, push. */
-    if (o->no_unread || o->no_last || o->no_moderation || o->push.present)
+    /* H1: messageControlInfo's unread and last-message flags. */
+    if (o->no_unread || o->no_last)
         return TERN_ERR_NOT_SUPPORTED;
     r->online_only = o->online_only;
     r->no_unread = o->no_unread;
@@ -216,8 +220,13 @@ int msg_set_options(send_req *r, const tern_send_opts *o)
 int msg_dispatch(send_req *r)
 {
     /* 1. Content moderation (H4): synchronous, unless r->no_moderation. */
+    if (!r->no_moderation && moderation_hit(r->s, r->app, r->fields, r->fields_len))
+        return TERN_ERR_MODERATION;
     /* 2. The before-send callback (H4): hands r to the webhook thread, which calls
      *    msg_dispatch_continue(r) or completes r with 10016. */
+    int rc;
+    if (msg_hooks_before_send(r, &rc))
+        return rc;
     return msg_dispatch_continue(r);
 }
 
@@ -295,6 +304,8 @@ int msg_send_online(send_req *r)
     r->op.u.msg.json_len = jn;
     fan_out(r, f);
     frame_unref(f);
+    if (r->hcfg) /* H4: after-send (online-only messages are never pushed) */
+        msg_hooks_sent(r, json, jn);
     r->complete(r);
     return TERN_OK;
 }

@@ -11,6 +11,7 @@
 #include "groups.h"
 
 typedef struct send_req send_req;
+typedef struct msg_hook_cfg msg_hook_cfg;
 /* Called once per request after commit (op.result says how it went), or right away for
  * onlineUserOnly messages. Runs on the store writer thread (or the calling loop for
  * online-only); it must hand any socket work to a loop inbox and free the request
@@ -48,6 +49,7 @@ struct send_req {
     int no_unread, no_last, no_moderation; /* messageControlInfo */
     char *push_json;                       /* offlinePushInfo's canonical object, or NULL */
     int shed;                              /* out: dropped by the group rate (reported as sent; nothing stored) */
+    struct msg_hook_cfg *hcfg; /* the app's webhooks, read at dispatch (msg_hooks.c); NULL: none */
 };
 
 /* Authorizes a message validated by the core model (tern_msg_validate runs again here)
@@ -80,6 +82,16 @@ int msg_submit(send_req *r);
  * event cannot be built (allocation failure), TERN_ERR_INTERNAL: complete does not run
  * and the caller still owns r, as after a failed msg_submit. */
 int msg_send_online(send_req *r);
+/* msg_hooks.c — the app's webhooks (hooks/webhook.h), called by msg.c only.
+ * Before-send: 0 if the message goes on now (no callback, or the queue refused it and
+ * callbackOnFailure is allow); 1 if it was taken, *rc then being msg_dispatch's answer:
+ * TERN_OK (the webhook thread continues or completes r) or 10016 (refused at once).
+ * Reads the app's hook settings into r->hcfg (when it has any). */
+int msg_hooks_before_send(send_req *r, int *rc);
+/* After commit (writer) or online delivery: queues the after-send callback and the
+ * offline push of the message object json[0..n), as r->hcfg says. Only enqueues. */
+void msg_hooks_sent(send_req *r, const char *json, size_t n);
+void msg_hook_cfg_free(msg_hook_cfg *c);
 /* Appends the sender-side conversation id (C2C<to> / GROUP<to>). */
 void msg_conv_id(const send_req *r, tern_buf *out);
 void send_req_free(send_req *r);

@@ -28,6 +28,8 @@
 #include "core/util.h"
 #include "groups.h"
 #include "handlers.h"
+#include "hooks/moderation.h"
+#include "hooks/webhook.h"
 #include "media/media.h"
 #include "ratelimit.h"
 #include "receipts.h"
@@ -247,10 +249,12 @@ int server_start(server *s)
         LOG_ERROR("cannot open the store in %s: %s", s->cfg.data, err);
         return -1;
     }
-    if (apps_load(s) != 0 || apps_bootstrap(s) != 0 || media_init(s) != 0)
+    if (apps_load(s) != 0 || apps_bootstrap(s) != 0 || media_init(s) != 0 || webhook_start(s) != 0)
         return -1;
     store_reader *rd = store_reader_open(s->st);
     int sr = rd ? stream_init(s, rd) : -1;
+    if (sr == 0)
+        sr = moderation_init(s, rd);
     store_reader_close(rd);
     if (sr != 0)
         return -1;
@@ -303,6 +307,9 @@ void server_begin_shutdown(server *s)
 {
     if (atomic_exchange(&s->shutting_down, 1))
         return;
+    /* Requests held by a before-send callback end now (their answers go through the
+     * barrier below); after-send and push requests not yet made are dropped. */
+    webhook_stop(s);
     /* Barrier: an op that commits after everything queued before it (the writer is
      * FIFO), so all acks of accepted messages are in the inboxes when it returns. */
     store_op op = {.kind = STORE_OP_MARK_READ, .app = -1};
@@ -335,6 +342,8 @@ void server_free(server *s)
     media_free(s);
     ratelimit_free(s);
     receipts_free(s);
+    webhook_free(s);
+    moderation_free(s);
     net_free(s->net); /* runs what was queued for the loops meanwhile */
     s->net = NULL;
     for (int i = 0; s->loops && i < s->nloops; i++)

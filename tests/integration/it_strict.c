@@ -140,7 +140,9 @@ static void test_ws_send_fields(void **state)
         {1012, SEND("\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMTextElem\","
                     "\"payload\":{\"text\":\"@bob\",\"atUserList\":[\"bob\"]}",
                     "")},
-        {1012, SEND("\"conversationType\":\"C2C\",\"to\":\"bob\"," TXT, ",\"options\":{\"offlinePushInfo\":{}}")},
+        /* offlinePushInfo is implemented (H4); a key it does not have is still 1012. */
+        {1012,
+         SEND("\"conversationType\":\"C2C\",\"to\":\"bob\"," TXT, ",\"options\":{\"offlinePushInfo\":{\"sound\":\"x\"}}")},
         /* Seed 001, note 5: onlineUserOnly and messageControlInfo never together. */
         {1013, SEND("\"conversationType\":\"C2C\",\"to\":\"bob\"," TXT,
                     ",\"options\":{\"onlineUserOnly\":true,\"messageControlInfo\":{}}")},

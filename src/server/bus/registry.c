@@ -134,6 +134,29 @@ void registry_remove(registry *r, int64_t app, const char *user, uint64_t sessio
     pthread_mutex_unlock(&r->mu);
 }
 
+/* Inside a walk of a user list under the lock: lets others in every REG_PUSH_CHUNK users. */
+static inline void breathe(registry *r, size_t u)
+{
+    if (u && u % REG_PUSH_CHUNK == 0) {
+        pthread_mutex_unlock(&r->mu);
+        pthread_mutex_lock(&r->mu);
+    }
+}
+
+void registry_presence(registry *r, int64_t app, const char *const *users, size_t n, uint8_t *online)
+{
+    char k[REG_KEY_MAX];
+    size_t pn = reg_prefix(k, app);
+    pthread_mutex_lock(&r->mu);
+    for (size_t u = 0; u < n; u++) {
+        breathe(r, u);
+        size_t kn = reg_key_user(k, pn, users[u]);
+        const session_list *l = hmap_get(&r->map, k, kn);
+        online[u] = l && l->n;
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
 int registry_push_users(registry *r, int64_t app, const char *const *users, size_t n, uint64_t except_session, frame *f,
                         int close_code)
 {
@@ -146,10 +169,7 @@ int registry_push_users(registry *r, int64_t app, const char *const *users, size
      * on the loops waiting for long. */
     pthread_mutex_lock(&r->mu);
     for (size_t u = 0; u < n; u++) {
-        if (u && u % REG_PUSH_CHUNK == 0) {
-            pthread_mutex_unlock(&r->mu);
-            pthread_mutex_lock(&r->mu);
-        }
+        breathe(r, u);
         size_t kn = reg_key_user(k, pn, users[u]);
         session_list *l = hmap_get(&r->map, k, kn);
         for (size_t i = 0; l && i < l->n; i++) {

@@ -43,6 +43,11 @@ void registry_remove(registry *r, int64_t app, const char *user, uint64_t sessio
 int registry_push_users(registry *r, int64_t app, const char *const *users, size_t n, uint64_t except_session, frame *f,
                         int close_code);
 
+/* Presence on this node: online[i] = 1 if users[i] (i < n) has a session here, else 0,
+ * under the lock (released every 256 users like registry_push_users). For the offline
+ * push (hooks/webhook.c), which runs it on its own thread, never on the writer. */
+void registry_presence(registry *r, int64_t app, const char *const *users, size_t n, uint8_t *online);
+
 /* Sessions registered now (a gauge). */
 uint64_t registry_sessions(registry *r);
 /* Frames queued for sessions since the registry was created (a counter). */

@@ -17,6 +17,8 @@ int rest_status_of(int code)
     case TERN_ERR_BAD_FIELD:
     case TERN_ERR_UNSUPPORTED_TYPE:
     case TERN_ERR_MSG_TOO_LONG:
+    case TERN_ERR_MODERATION:
+    case TERN_ERR_KEYWORDS_FULL:
     case TERN_ERR_SYSTEM_CONV:
     case TERN_ERR_NOT_SUPPORTED:
     case TERN_ERR_OPTIONS_CONFLICT:
@@ -54,6 +56,7 @@ int rest_status_of(int code)
     case TERN_ERR_BAD_CREDENTIALS: return 401;
     case TERN_ERR_FORBIDDEN:
     case TERN_ERR_GROUP_FULL:
+    case TERN_ERR_CALLBACK_REJECTED:
     case TERN_ERR_GROUP_PERMISSION: return 403;
     case TERN_ERR_NOT_FOUND:
     case TERN_ERR_APP_NOT_FOUND:
@@ -90,6 +93,9 @@ const char *rest_error_name(int code)
     case TERN_ERR_SYSTEM_CONV: return "system_conversation";
     case TERN_ERR_TOO_MANY: return "too_many_items";
     case TERN_ERR_NOT_SUPPORTED: return "not_supported";
+    case TERN_ERR_MODERATION: return "content_moderation";
+    case TERN_ERR_CALLBACK_REJECTED: return "rejected_by_callback";
+    case TERN_ERR_KEYWORDS_FULL: return "too_many_keywords";
     case TERN_ERR_RATE_LIMITED: return "resource_limited";
     case TERN_ERR_MEDIA_EMPTY: return "file_empty";
     case TERN_ERR_MEDIA_EXPIRED: return "media_expired";

@@ -288,6 +288,10 @@ int chatfiles_upload_head(rctx *x, const http_msg *m, size_t *limit);  /* chatfi
 int chatfiles_download(rctx *x, const http_msg *m);                    /* chatfiles.c */
 int settings_get(rctx *x, const http_msg *m);                          /* settings.c */
 int settings_put(rctx *x, const http_msg *m);                          /* settings.c */
+int moderation_get(rctx *x, const http_msg *m);                        /* moderation.c */
+int moderation_put(rctx *x, const http_msg *m);                        /* moderation.c */
+int moderation_post(rctx *x, const http_msg *m);                       /* moderation.c */
+int moderation_delete(rctx *x, const http_msg *m);                     /* moderation.c */
 
 /* media_auth.c: the one access rule of every media GET/HEAD (/media/{id} and
  * /chatfiles/{uuid}), for routes of auth kind REST_AUTH_MEDIA. Allowed with (a) an app

@@ -24,6 +24,11 @@ const rest_route rest_routes[] = {
     /* settings.c: the app's settings (apps.h) */
     {HTTP_M_GET, "/{org}/{app}/settings", APP, settings_get, J},
     {HTTP_M_PUT, "/{org}/{app}/settings", APP, settings_put, J},
+    /* moderation.c: the app's moderation keywords (hooks/moderation.h) */
+    {HTTP_M_GET, "/{org}/{app}/moderation/keywords", APP, moderation_get, J},
+    {HTTP_M_PUT, "/{org}/{app}/moderation/keywords", APP, moderation_put, J},
+    {HTTP_M_POST, "/{org}/{app}/moderation/keywords", APP, moderation_post, J},
+    {HTTP_M_DELETE, "/{org}/{app}/moderation/keywords", APP, moderation_delete, J},
     /* users.c */
     {HTTP_M_POST, "/{org}/{app}/users", APP, users_create, J},
     {HTTP_M_GET, "/{org}/{app}/users", APP, users_list, J},

@@ -6,7 +6,8 @@
  *   PUT /{org}/{app}/settings   {"mediaMaxBytes":N, ...}: sets the named ones (null: back
  *                               to the server's default); all or nothing
  * An unknown name is 1012, a value that is not an integer in the setting's range 1003
- * (the description gives the range). The change goes through the store's writer; the
+ * (the description gives the range); a string setting (a URL, an enum: the table's
+ * `valid`) takes a JSON string and is shown as one, or null when it has no value. The change goes through the store's writer; the
  * app cache follows the commit, and the answer is the settings then in force.
  */
 #include <stdio.h>
@@ -14,6 +15,7 @@
 
 #include "apps.h"
 #include "core/alloc.h"
+#include "hooks/webhook.h"
 #include "rest/rest.h"
 
 /* The app's settings as a JSON object, into d. */
@@ -22,9 +24,18 @@ static void settings_json(server *s, const app_info *a, tern_buf *d)
     size_t n;
     const app_setting_def *defs = apps_setting_defs(&n);
     tern_buf_putc(d, '{');
-    for (size_t i = 0; i < n; i++)
-        tern_buf_printf(d, "%s\"%s\":%llu", i ? "," : "", defs[i].key,
-                        (unsigned long long)apps_setting_get(s, a, &defs[i]));
+    for (size_t i = 0; i < n; i++) {
+        tern_buf_printf(d, "%s\"%s\":", i ? "," : "", defs[i].key);
+        if (defs[i].kind == APP_SETTING_STR) {
+            const char *v = apps_setting_str(a, &defs[i]);
+            if (v)
+                tern_buf_json_str(d, v, strlen(v));
+            else
+                tern_buf_puts(d, "null");
+        } else {
+            tern_buf_printf(d, "%llu", (unsigned long long)apps_setting_get(s, a, &defs[i]));
+        }
+    }
     tern_buf_putc(d, '}');
 }
 
@@ -49,8 +60,8 @@ int settings_get(rctx *x, const http_msg *m)
 /* The change being stored: names and values (decimal text, or NULL). */
 typedef struct settings_change {
     size_t n;
-    const char *keys[16];
-    char *values[16];
+    const char *keys[32];
+    char *values[32];
 } settings_change;
 
 static void change_free(void *ud)
@@ -66,6 +77,7 @@ static void change_after(rest_op *r)
     settings_change *c = r->ud;
     for (size_t i = 0; i < c->n; i++)
         apps_setting_cache(r->s, r->x.app.id, c->keys[i], c->values[i]);
+    webhook_refresh(r->s);
 }
 
 static void change_finish(rest_op *r)
@@ -98,6 +110,17 @@ static int read_member(const rctx *x, server *s, const cJSON *v, settings_change
     if (cJSON_IsNull(v)) {
         c->keys[c->n] = def->key;
         c->values[c->n++] = NULL;
+        return TERN_OK;
+    }
+    if (def->kind == APP_SETTING_STR) {
+        size_t n = cJSON_IsString(v) ? strlen(v->valuestring) : 0; /* the strict parse refused \u0000 */
+        if (!n || n >= def->cap || !def->valid(v->valuestring, n)) {
+            snprintf(d, sizeof d, "%s must be %s, or null for the default", def->key, def->what);
+            rest_reply_err_desc(x, TERN_ERR_BAD_FIELD, NULL, d);
+            return TERN_ERR_BAD_FIELD;
+        }
+        c->keys[c->n] = def->key;
+        c->values[c->n++] = tern_strndup(v->valuestring, n);
         return TERN_OK;
     }
     if (!cJSON_IsNumber(v) || v->valuedouble < (double)def->min || v->valuedouble > (double)max ||

@@ -162,6 +162,11 @@ static const char *const migrations[] = {
     "CREATE TABLE receipt_reads("
     "  msg_id INTEGER NOT NULL, user TEXT NOT NULL, time_ms INTEGER NOT NULL,"
     "  PRIMARY KEY(msg_id, user)) WITHOUT ROWID;",
+    /* issue 10 (H4): each app's moderation keywords, ASCII-lower-cased by the server
+     * (hooks/moderation.c), so a word and its case variants are one row. */
+    "CREATE TABLE moderation_keywords("
+    "  app INTEGER NOT NULL, word TEXT NOT NULL,"
+    "  PRIMARY KEY(app, word)) WITHOUT ROWID;",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -231,6 +236,10 @@ static const char *const wsql[W_COUNT] = {
                      " WHERE app=? AND conv_key=? AND seq>? AND seq<=? AND sender<>? ORDER BY seq",
     [W_RCPT_READ] = "INSERT OR IGNORE INTO receipt_reads(msg_id,user,time_ms) VALUES(?,?,?)",
     [W_RCPT_COUNT] = "UPDATE receipt_msgs SET read_count=read_count+? WHERE msg_id=?",
+    [W_KW_COUNT] = "SELECT COUNT(*) FROM moderation_keywords WHERE app=?",
+    [W_KW_INSERT] = "INSERT OR IGNORE INTO moderation_keywords(app,word) VALUES(?,?)",
+    [W_KW_DEL] = "DELETE FROM moderation_keywords WHERE app=? AND word=?",
+    [W_KW_CLEAR] = "DELETE FROM moderation_keywords WHERE app=?",
 };
 
 static void set_err(char *err, size_t errsz, const char *fmt, const char *a, const char *b)
@@ -510,6 +519,7 @@ static const char *const rsql[R_COUNT] = {
                    " LEFT JOIN receipt_members m ON m.msg_id=r.msg_id WHERE r.msg_id=? AND r.app=?",
     [R_RCPT_READERS] = "SELECT user,time_ms FROM receipt_reads WHERE msg_id=? AND user>? ORDER BY user LIMIT ?",
     [R_RCPT_HAS_READ] = "SELECT 1 FROM receipt_reads WHERE msg_id=? AND user=?",
+    [R_KEYWORDS] = "SELECT word FROM moderation_keywords WHERE app=? ORDER BY word",
 };
 
 static store_reader *sq_reader_open(store *st)
@@ -589,4 +599,5 @@ const store_engine store_engine_sqlite = {
     .media_expired = sq_media_expired,
     .receipt_get = sq_receipt_get,
     .receipt_members = sq_receipt_members,
+    .keywords = sq_keywords,
 };

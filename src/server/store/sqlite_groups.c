@@ -311,12 +311,12 @@ int sq_group_get(store_reader *rr, int64_t app, const char *group_id, store_grou
     return TERN_OK;
 }
 
-/* Runs a one-text-column listing bound to (app, key), calling cb per row. */
-static int list_strings(sq_reader *r, sqlite3_stmt *st, int64_t app, const char *key,
-                        void (*cb)(void *ud, const char *), void *ud)
+int sq_list_strings(sq_reader *r, sqlite3_stmt *st, int64_t app, const char *key, void (*cb)(void *ud, const char *),
+                    void *ud)
 {
     sqlite3_bind_int64(st, 1, app);
-    sq_bind_text(st, 2, key);
+    if (key)
+        sq_bind_text(st, 2, key);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         cb(ud, (const char *)sqlite3_column_text(st, 0));
@@ -340,7 +340,7 @@ int sq_group_members(store_reader *rr, int64_t app, const char *group_id, store_
     sqlite3_reset(ex);
     if (rc == SQLITE_DONE)
         return TERN_ERR_GROUP_NOT_FOUND;
-    return list_strings(r, st, app, group_id, cb, ud);
+    return sq_list_strings(r, st, app, group_id, cb, ud);
 }
 
 int sq_user_groups(store_reader *rr, int64_t app, const char *user, store_name_cb cb, void *ud)
@@ -349,7 +349,7 @@ int sq_user_groups(store_reader *rr, int64_t app, const char *user, store_name_c
     sqlite3_stmt *st = sq_rst(r, R_USER_GROUPS);
     if (!st)
         return TERN_ERR_STORE;
-    return list_strings(r, st, app, user, cb, ud);
+    return sq_list_strings(r, st, app, user, cb, ud);
 }
 
 /* Appends the JSON array of the statement's message bodies (column col) to out, at most

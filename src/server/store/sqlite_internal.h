@@ -95,6 +95,10 @@ enum {
     W_RCPT_RANGE,
     W_RCPT_READ,
     W_RCPT_COUNT,
+    W_KW_COUNT,
+    W_KW_INSERT,
+    W_KW_DEL,
+    W_KW_CLEAR,
     W_COUNT
 };
 
@@ -212,6 +216,7 @@ enum {
     R_RCPT_GET,
     R_RCPT_READERS,
     R_RCPT_HAS_READ,
+    R_KEYWORDS,
     R_COUNT
 };
 
@@ -265,6 +270,10 @@ static inline int sq_row(sq_store *s, sqlite3_stmt *st)
     return sq_fail_stmt(s, st, rc);
 }
 
+/* Runs a one-text-column listing bound to (app[, key]: key NULL binds app only), calling
+ * cb per row: TERN_OK or TERN_ERR_STORE (sqlite_groups.c). */
+int sq_list_strings(sq_reader *r, sqlite3_stmt *st, int64_t app, const char *key, void (*cb)(void *ud, const char *),
+                    void *ud);
 /* The reader's cached statement, prepared on first use; NULL on failure (logged). */
 sqlite3_stmt *sq_rst(sq_reader *r, int which);
 /* Logs a failed reader statement and resets it. Returns TERN_ERR_STORE. */
@@ -344,6 +353,8 @@ int sq_app_get(store_reader *rr, const char *org, const char *name, store_app *o
 int sq_app_list(store_reader *rr, store_app_cb cb, void *ud);
 /* sqlite_users.c: per-app settings (migration 9). */
 int sq_op_app_settings(sq_store *s, store_op *op);
+int sq_op_keywords(sq_store *s, store_op *op);                                       /* sqlite_keywords.c */
+int sq_keywords(store_reader *rr, int64_t app, void (*cb)(void *ud, const char *w), void *ud); /* sqlite_keywords.c */
 int sq_app_settings(store_reader *rr, void (*cb)(void *ud, int64_t app, const char *key, const char *value), void *ud);
 int sq_user_exists(store_reader *rr, int64_t app, const char *user);
 int sq_user_list(store_reader *rr, int64_t app, const char *after, int limit, store_user_cb cb, void *ud);

@@ -130,6 +130,8 @@ typedef enum store_op_kind {
                               the row is gone) */
     STORE_OP_APP_SETTINGS, /* sets (value) or removes (value NULL) the app's settings
                               u.settings.keys[i] (apps.h: the keys and their values) */
+    STORE_OP_KEYWORDS      /* the app's moderation keywords (u.keywords): replace, add or
+                              remove; TERN_ERR_KEYWORDS_FULL (nothing changed) past max */
 } store_op_kind;
 
 /* A needReadReceipt message a read op newly passed (u.read.rcpts): its counts after it. */
@@ -140,6 +142,8 @@ typedef struct store_rcpt_hit {
     uint32_t read_count; /* readers so far, this one included */
     int targeted;        /* a receiverList message: the reader must be listed */
 } store_rcpt_hit;
+/* u.keywords.mode */
+enum { STORE_KW_REPLACE, STORE_KW_ADD, STORE_KW_REMOVE };
 
 typedef struct store_op store_op;
 typedef void (*store_done_cb)(store_op *op);
@@ -261,6 +265,13 @@ struct store_op {
             const char *const *values; /* their values as text; NULL: back to the default */
             size_t n;
         } settings;
+        struct {
+            int mode;                 /* STORE_KW_* */
+            const char *const *words; /* n keywords (as the server folded them) */
+            size_t n;
+            size_t max;   /* the list's bound: an op that would pass it fails */
+            size_t count; /* out: the list's size after the op */
+        } keywords;
     } u;
 };
 
@@ -384,6 +395,10 @@ int store_streams_open(store_reader *r, void (*cb)(void *ud, const store_stream 
 /* The message object with id msg_id of app, appended to out (an open stream's with its
  * text so far): TERN_OK, TERN_ERR_NOT_FOUND, TERN_ERR_STORE. */
 int store_message_get(store_reader *r, int64_t app, uint64_t msg_id, tern_buf *out);
+
+/* Calls cb for every moderation keyword of app (STORE_OP_KEYWORDS), in byte order:
+ * TERN_OK or TERN_ERR_STORE. */
+int store_keywords(store_reader *r, int64_t app, void (*cb)(void *ud, const char *word), void *ud);
 
 /* A media file's metadata row (issue 9); the file itself lives in the media store
  * (server/media/media_store.h). */

@@ -58,6 +58,7 @@ const char *store_engine_missing(const store_engine *e)
     NEED(media_expired)
     NEED(receipt_get)
     NEED(receipt_members)
+    NEED(keywords)
 #undef NEED
     return NULL;
 }
@@ -235,4 +236,9 @@ int store_receipt_members(store_reader *r, int64_t app, uint64_t msg_id, int unr
                           store_receipt_member_cb cb, void *ud)
 {
     return r->engine->receipt_members(r, app, msg_id, unread, after, limit, cb, ud);
+}
+
+int store_keywords(store_reader *r, int64_t app, void (*cb)(void *ud, const char *word), void *ud)
+{
+    return r->engine->keywords(r, app, cb, ud);
 }

@@ -70,6 +70,7 @@ struct store_engine {
     int (*receipt_get)(store_reader *r, int64_t app, uint64_t msg_id, store_receipt *out);
     int (*receipt_members)(store_reader *r, int64_t app, uint64_t msg_id, int unread, const char *after, int limit,
                            store_receipt_member_cb cb, void *ud);
+    int (*keywords)(store_reader *r, int64_t app, store_name_cb cb, void *ud);
 };
 
 /* The engines this build has, NULL-terminated; the first one is the default. */

@@ -34,6 +34,14 @@ typedef enum tern_code {
     TERN_ERR_METHOD = 1010,           /* HTTP method not allowed on this path */
     TERN_ERR_CONFLICT = 1011,         /* resource already exists */
     TERN_ERR_NOT_SUPPORTED = 1012,    /* a field or option this server does not implement yet */
+    /* issue 10, merger and message extensions (server/merger.h, server/msgext.h) */
+    TERN_ERR_MERGER_MSG_NOT_FOUND = 1030, /* a merged message never sent, or not visible to the sender */
+    TERN_ERR_MERGER_NOT_FOUND = 1031,     /* downloadKey unknown; downloadMerger of a non-merger */
+    TERN_ERR_EXT_CONFLICT = 1032,         /* extension: the key's version moved on (compare-and-set) */
+    TERN_ERR_EXT_TOO_MANY_KEYS = 1033,    /* extension: the message would pass extMaxKeys */
+    TERN_ERR_EXT_TOO_LONG = 1034,         /* extension: key over 100 bytes or value over 1 KB */
+    TERN_ERR_EXT_UNSUPPORTED = 1035,      /* the message was not sent with isSupportExtension */
+    TERN_ERR_MERGER_TOO_LARGE = 1036,     /* the merged messages' objects pass 1 MiB */
 
     /* auth */
     TERN_ERR_TOKEN_INVALID = 1101, /* token malformed or signature wrong */

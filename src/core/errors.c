@@ -24,6 +24,13 @@ TERN_API const char *tern_strerror(int code)
     case TERN_ERR_METHOD: return "method not allowed";
     case TERN_ERR_CONFLICT: return "already exists";
     case TERN_ERR_NOT_SUPPORTED: return "field not supported yet";
+    case TERN_ERR_MERGER_MSG_NOT_FOUND: return "merged message not found";
+    case TERN_ERR_MERGER_NOT_FOUND: return "merger content not found";
+    case TERN_ERR_EXT_CONFLICT: return "extension version conflict";
+    case TERN_ERR_EXT_TOO_MANY_KEYS: return "too many extension keys";
+    case TERN_ERR_EXT_TOO_LONG: return "extension key or value too long";
+    case TERN_ERR_EXT_UNSUPPORTED: return "message does not support extensions";
+    case TERN_ERR_MERGER_TOO_LARGE: return "merged messages too large";
     case TERN_ERR_TOKEN_INVALID: return "invalid token";
     case TERN_ERR_TOKEN_EXPIRED: return "token expired";
     case TERN_ERR_APP_NOT_FOUND: return "app not found";

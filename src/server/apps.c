@@ -65,9 +65,30 @@ static uint64_t media_ceiling(const server *s)
     return s->cfg.media_max_bytes;
 }
 
+/* issue 10, H2: the merger's inline list (merger.h; at most the 12 KB rule) and the
+ * extension keys per message (msgext.h; Tencent: 300). */
+static uint64_t merger_inline_max(const server *s)
+{
+    return 12288;
+}
+static uint64_t merger_inline_default(const server *s)
+{
+    return 8192;
+}
+static uint64_t ext_keys_max(const server *s)
+{
+    return 1000;
+}
+static uint64_t ext_keys_default(const server *s)
+{
+    return 300;
+}
+
 static const app_setting_def setting_defs[] = {
     /* issue 9: "per-app setting, default 100 MB; an Agora profile of 30 MB" */
     {"mediaMaxBytes", offsetof(app_settings, media_max_bytes), 1, media_ceiling, media_ceiling},
+    {"mergerInlineMaxBytes", offsetof(app_settings, merger_inline_max), 1, merger_inline_max, merger_inline_default},
+    {"extMaxKeys", offsetof(app_settings, ext_max_keys), 1, ext_keys_max, ext_keys_default},
 };
 
 const app_setting_def *apps_setting_defs(size_t *n)

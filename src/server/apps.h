@@ -17,6 +17,8 @@
  * every setting as a (key, text) row, the REST resource lists the table. */
 typedef struct app_settings {
     uint64_t media_max_bytes; /* mediaMaxBytes: the largest upload; at most --media-max-bytes */
+    uint64_t merger_inline_max; /* mergerInlineMaxBytes: a merger's list embedded up to this (8192) */
+    uint64_t ext_max_keys;      /* extMaxKeys: extension keys per message (300) */
 } app_settings;
 
 typedef struct app_info {

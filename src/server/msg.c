@@ -18,6 +18,7 @@
 #include "core/ws.h"
 #include "delivery.h"
 #include "media/media_msg.h"
+#include "merger.h"
 
 void send_req_free(send_req *r)
 {
@@ -31,6 +32,7 @@ void send_req_free(send_req *r)
     tern_free(r->cmid);
     tern_free(r->op.u.msg.json);
     tern_free(r->reply);
+    tern_free(r->merger_body);
     tern_free(r);
 }
 
@@ -59,12 +61,15 @@ static int prepare(server *s, store_reader *rd, int64_t app, const char *from, c
             return ex < 0 ? TERN_ERR_STORE : TERN_ERR_USER_NOT_FOUND;
     }
 
-    /* A media message is stored as completed from its media rows (media_msg.h). */
+    /* A media message is stored as completed from its media rows (media_msg.h), a
+     * merger with the messages it names (merger.h). */
     tern_msg done;
-    if (m->elem->media) {
+    merger_row mrow = {.key = ""};
+    if (m->elem->media || m->elem->encode == tern_elem_merger_encode) {
         done = *m;
         tern_buf_init(&done.payload, 0);
-        int rc = media_msg_complete(s, rd, app, m, tern_now_ms(), &done.payload);
+        int rc = m->elem->media ? media_msg_complete(s, rd, app, m, tern_now_ms(), &done.payload)
+                                : merger_complete(s, rd, app, from, m, &done.payload, &mrow);
         if (rc != TERN_OK) {
             tern_buf_free(&done.payload);
             group_snap_unref(snap);
@@ -87,6 +92,10 @@ static int prepare(server *s, store_reader *rd, int64_t app, const char *from, c
     else
         tern_conv_key_c2c(from, strlen(from), m->to.p, m->to.n, key, sizeof key);
     r->conv_key = tern_strdup(key);
+    memcpy(r->merger_key, mrow.key, sizeof r->merger_key);
+    r->merger_body = mrow.body;
+    r->merger_len = mrow.len;
+    r->merger_layers = mrow.layers;
 
     tern_buf f;
     tern_buf_init(&f, 0);
@@ -186,6 +195,10 @@ int msg_submit(send_req *r)
     op->u.msg.client_msg_id = r->cmid;
     op->u.msg.fields = r->fields;
     op->u.msg.fields_len = r->fields_len;
+    op->u.msg.merger_key = r->merger_body ? r->merger_key : NULL; /* a list the app has not stored */
+    op->u.msg.merger_body = r->merger_body;
+    op->u.msg.merger_len = r->merger_len;
+    op->u.msg.merger_layers = r->merger_layers;
     return store_submit(s->st, op);
 }
 

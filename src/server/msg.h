@@ -38,6 +38,11 @@ struct send_req {
     send_complete_fn complete;
     void *ud;
     char *reply; /* scratch for the completion (e.g. the request id JSON) */
+    /* A merger's list to store with the message (merger.h; key "" when none). */
+    char merger_key[TERN_MERGER_KEY_LEN + 1];
+    char *merger_body;
+    size_t merger_len;
+    int merger_layers;
 };
 
 /* Authorizes a message validated by the core model (tern_msg_validate runs again here)
@@ -45,8 +50,9 @@ struct send_req {
  * caller's store reader. On success returns TERN_OK and a new request in *out (caller
  * sets origin fields and complete); m is not kept. Otherwise the error code (those of
  * tern_msg_validate, 10007, 10010, 20003, 5002). A media message (elem.h's media rows) is
- * completed from its media rows first (media/media_msg.h: 7006, 7002, 7030), and the
- * request carries the completed payload. */
+ * completed from its media rows first (media/media_msg.h: 7006, 7002, 7030), a merger
+ * from the messages it names (merger.h: 1030, 1031, 1036), and the request carries the
+ * completed payload. */
 int msg_prepare_msg(server *s, store_reader *rd, int64_t app, const char *from, const tern_msg *m, send_req **out);
 /* The same from a client's message object: tern_msg_parse_send (1003, 1008, 1012, 2106,
  * 80002, docs/protocol.md §4) then msg_prepare_msg. */

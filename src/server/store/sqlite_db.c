@@ -146,6 +146,18 @@ static const char *const migrations[] = {
     "CREATE TABLE app_settings("
     "  app INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
     "  PRIMARY KEY(app, key)) WITHOUT ROWID;",
+    /* issue 10, H2: merger lists and message extensions (sqlite_relay.c). A merger's
+     * list of message objects is kept under its content key (the SHA-256 of the list,
+     * server/merger.h), once per app whatever the number of messages carrying it, with
+     * its nesting depth. An extension key of a message keeps a version that only grows:
+     * a deleted key stays as a row with a NULL value (a tombstone), so a writer holding
+     * an old version never wins after a delete and a re-create. */
+    "CREATE TABLE IF NOT EXISTS merger("
+    "  app INTEGER NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL, layers INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL, PRIMARY KEY(app, key)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS msg_ext("
+    "  app INTEGER NOT NULL, msg_id INTEGER NOT NULL, key TEXT NOT NULL, value TEXT, version INTEGER NOT NULL,"
+    "  PRIMARY KEY(app, msg_id, key)) WITHOUT ROWID;",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -205,6 +217,10 @@ static const char *const wsql[W_COUNT] = {
     [W_SETTING_PUT] = "INSERT INTO app_settings(app,key,value) VALUES(?,?,?)"
                       " ON CONFLICT(app,key) DO UPDATE SET value=excluded.value",
     [W_SETTING_DEL] = "DELETE FROM app_settings WHERE app=? AND key=?",
+    [W_MERGER_PUT] = "INSERT OR IGNORE INTO merger(app,key,body,layers,created_ms) VALUES(?,?,?,?,?)",
+    [W_EXT_GET] = "SELECT version,value FROM msg_ext WHERE app=? AND msg_id=? AND key=?",
+    [W_EXT_PUT] = "INSERT OR REPLACE INTO msg_ext(app,msg_id,key,value,version) VALUES(?,?,?,?,?)",
+    [W_EXT_COUNT] = "SELECT COUNT(*) FROM msg_ext WHERE app=? AND msg_id=? AND value IS NOT NULL",
 };
 
 static void set_err(char *err, size_t errsz, const char *fmt, const char *a, const char *b)
@@ -478,6 +494,8 @@ static const char *const rsql[R_COUNT] = {
     [R_MEDIA_GET] = "SELECT " MEDIA_COLS " FROM media WHERE app=? AND id=?",
     [R_MEDIA_EXPIRED] = "SELECT " MEDIA_COLS " FROM media WHERE expires_ms<=? ORDER BY expires_ms LIMIT ?",
     [R_APP_SETTINGS] = "SELECT app,key,value FROM app_settings ORDER BY app,key",
+    [R_MERGER_GET] = "SELECT body,layers FROM merger WHERE app=? AND key=?",
+    [R_EXT_LIST] = "SELECT key,value,version FROM msg_ext WHERE app=? AND msg_id=? AND value IS NOT NULL ORDER BY key",
 };
 
 static store_reader *sq_reader_open(store *st)
@@ -555,4 +573,6 @@ const store_engine store_engine_sqlite = {
     .message_get = sq_message_get,
     .media_get = sq_media_get,
     .media_expired = sq_media_expired,
+    .merger_get = sq_merger_get,
+    .ext_list = sq_ext_list,
 };

@@ -88,6 +88,10 @@ enum {
     W_MEDIA_THUMBS,
     W_SETTING_PUT,
     W_SETTING_DEL,
+    W_MERGER_PUT,
+    W_EXT_GET,
+    W_EXT_PUT,
+    W_EXT_COUNT,
     W_COUNT
 };
 
@@ -197,6 +201,8 @@ enum {
     R_MEDIA_GET,
     R_MEDIA_EXPIRED,
     R_APP_SETTINGS,
+    R_MERGER_GET,
+    R_EXT_LIST,
     R_COUNT
 };
 
@@ -309,6 +315,12 @@ int sq_op_stream_chunk(sq_store *s, store_op *op);
 int sq_op_media(sq_store *s, store_op *op);
 int sq_media_get(store_reader *rr, int64_t app, const char *id, store_media *out);
 int sq_media_expired(store_reader *rr, int64_t now_ms, int limit, void (*cb)(void *ud, const store_media *m), void *ud);
+/* sqlite_relay.c: merger lists and message extensions (issue 10). sq_merger_put stores
+ * a message op's merger list (called by sq_op_message after its row is in): 0 or -1. */
+int sq_merger_put(sq_store *s, store_op *op, int64_t t);
+int sq_op_ext(sq_store *s, store_op *op);
+int sq_merger_get(store_reader *rr, int64_t app, const char *key, tern_buf *body, int *layers);
+int sq_ext_list(store_reader *rr, int64_t app, uint64_t msg_id, store_ext_cb cb, void *ud);
 /* Writer side: 1 if the user exists, 0 if not, -1 on failure. */
 int sq_w_user_exists(sq_store *s, int64_t app, const char *user);
 

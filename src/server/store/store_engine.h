@@ -67,6 +67,8 @@ struct store_engine {
     int (*media_get)(store_reader *r, int64_t app, const char *id, store_media *out);
     int (*media_expired)(store_reader *r, int64_t now_ms, int limit, void (*cb)(void *ud, const store_media *m),
                          void *ud);
+    int (*merger_get)(store_reader *r, int64_t app, const char *key, tern_buf *body, int *layers);
+    int (*ext_list)(store_reader *r, int64_t app, uint64_t msg_id, store_ext_cb cb, void *ud);
 };
 
 /* The engines this build has, NULL-terminated; the first one is the default. */

@@ -67,7 +67,7 @@ static int prepare(server *s, store_reader *rd, int64_t app, const char *from, c
 
     /* Options this server does not act on yet are refused, never dropped (issue 10's
      * helpers remove these lines as they implement them). */
-    if (m->receivers || m->support_extension) { /* H1: receivers; H2: extensions */
+    if (m->receivers) { /* H1: receivers */
         group_snap_unref(snap);
         return TERN_ERR_NOT_SUPPORTED;
     }

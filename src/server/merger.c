@@ -229,6 +229,7 @@ int merger_complete(server *s, store_reader *rd, int64_t app, const char *from, 
                               tern_msg_body_size(out->len - at, m->ccd.p, m->ccd.n) > TERN_MSG_MAX_BODY)) {
             out->len = at;
             rc = write_payload(out, p, NULL, 0, key, 0);
+            row->apart = 1;
         }
         if (rc == TERN_OK) {
             memcpy(row->key, key, sizeof key);

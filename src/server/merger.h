@@ -23,6 +23,9 @@
  * list is accepted when its content key is one the app stored: it is then a copy of a
  * merger someone could see; otherwise 1030.
  *
+ * An onlineUserOnly merger whose list is not embedded is refused with 80002: its list
+ * would need a stored message (msg_set_options).
+ *
  * Nesting: a merger's depth is 1 + the deepest merger in its list. Past
  * TERN_MERGER_MAX_LAYERS the message is still sent, with "layersOverLimit":true and
  * neither a list nor a key (clients show title, abstracts or compatibleText).
@@ -46,6 +49,7 @@ typedef struct merger_row {
     char *body;                        /* the list (tern_malloc'd; NULL if the app has it) */
     size_t len;
     int layers;
+    int apart; /* the message carries downloadKey, not the list */
 } merger_row;
 
 /* Appends to out the stored payload of m (m->elem the merger row, m->payload its

@@ -117,6 +117,7 @@ static int prepare(server *s, store_reader *rd, int64_t app, const char *from, c
     r->merger_body = mrow.body;
     r->merger_len = mrow.len;
     r->merger_layers = mrow.layers;
+    r->merger_apart = mrow.apart;
 
     tern_buf f;
     tern_buf_init(&f, 0);
@@ -205,6 +206,8 @@ int msg_set_options(send_req *r, const tern_send_opts *o)
     if (o->no_unread || o->no_last || o->no_moderation || o->push.present)
         return TERN_ERR_NOT_SUPPORTED;
     r->online_only = o->online_only;
+    if (r->online_only && r->merger_apart) /* H2: a list stored apart needs its message stored */
+        return TERN_ERR_MSG_TOO_LONG;
     r->no_unread = o->no_unread;
     r->no_last = o->no_last;
     r->no_moderation = o->no_moderation;

@@ -53,6 +53,7 @@ struct send_req {
     char *merger_body;
     size_t merger_len;
     int merger_layers;
+    int merger_apart; /* the list is not embedded (downloadKey): never online-only */
 };
 
 /* Authorizes a message validated by the core model (tern_msg_validate runs again here)

@@ -9,7 +9,7 @@
  * missing 1003, an unknown downloadKey 1031, an unknown key 1012; a big merger carries a
  * downloadKey and an empty list, and downloadMerger gives the list to a user who can see
  * the merger message (also after a restart) and 1009 to one who cannot; nesting past
- * 10 layers gives layersOverLimit; forwarding a received text, location, image-free
+ * 10 layers gives layersOverLimit; an online-only merger not embedded is 80002; forwarding a received text, location, image-free
  * custom, inline merger (by someone outside the merged group) and big merger is
  * accepted, a tampered merger list is not.
  */
@@ -262,6 +262,10 @@ static void test_merger_big_download_restart(void **state)
     snprintf(list, sizeof list, "[\"%s\",\"%s\",\"%s\",\"%s\"]", ids[0], ids[1], ids[2], ids[3]);
     merger_msg(m, sizeof m, "dave", list);
     send_ok(a, m, mid, sizeof mid);
+    /* not embedded, so never online-only: the list needs a stored message */
+    cJSON *r = it_ws_request(a, "{\"op\":\"send\",\"msg\":%s,\"options\":{\"onlineUserOnly\":true}}", m);
+    it_assert_code(r, 80002);
+    cJSON_Delete(r);
     cJSON *ev = next_msg(d);
     const char *key = it_jstr(ev, "data.payload.downloadKey");
     assert_non_null(key);
@@ -269,7 +273,7 @@ static void test_merger_big_download_restart(void **state)
     assert_int_equal(cJSON_GetArraySize(it_jget(ev, "data.payload.messageList")), 0);
     char *pj = cJSON_PrintUnformatted(it_jget(ev, "data.payload"));
     cJSON_Delete(ev);
-    cJSON *r = it_ws_request(d, "{\"op\":\"downloadMerger\",\"msgId\":\"%s\"}", mid);
+    r = it_ws_request(d, "{\"op\":\"downloadMerger\",\"msgId\":\"%s\"}", mid);
     it_assert_code(r, 0);
     const cJSON *ml = it_jget(r, "data.messageList");
     assert_int_equal(cJSON_GetArraySize(ml), 4);

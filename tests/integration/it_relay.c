@@ -9,8 +9,8 @@
  * missing 1003, an unknown downloadKey 1031, an unknown key 1012; a big merger carries a
  * downloadKey and an empty list, and downloadMerger gives the list to a user who can see
  * the merger message (also after a restart) and 1009 to one who cannot; nesting past
- * 10 layers gives layersOverLimit; an online-only merger not embedded is 80002; forwarding a received text, location, image-free
- * custom, inline merger (by someone outside the merged group) and big merger is
+ * 10 layers gives layersOverLimit; an online-only merger not embedded is 80002; forwarding a received text, location,
+ * custom, image, inline merger (by someone outside the merged group) and big merger is
  * accepted, a tampered merger list is not.
  */
 #include <stdio.h>
@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "harness_media.h"
 
 static void setup_world(it_server *s)
 {
@@ -229,7 +230,20 @@ static void test_merger_inline_and_forward(void **state)
             "{\"conversationType\":\"C2C\",\"to\":\"dave\",\"type\":\"TIMCustomElem\",\"payload\":{\"data\":\"d\","
             "\"description\":\"x\",\"extension\":\"e\"}}",
             NULL, 0);
-    for (int i = 0; i < 3; i++) {
+    size_t png_n;
+    uint8_t *png = make_png(64, 48, &png_n);
+    it_http_resp up;
+    int st = upload(s, "/demo/demo", it_app_token(s), "image/png", "p.png", (const char *)png, png_n, &up);
+    free(png);
+    if (st != 200 || !up.json)
+        fail_msg("upload: %d", st);
+    char img[256];
+    snprintf(img, sizeof img,
+             "{\"conversationType\":\"C2C\",\"to\":\"dave\",\"type\":\"TIMImageElem\",\"payload\":{\"uuid\":\"%s\"}}",
+             it_jstr(up.json, "data.mediaId"));
+    it_http_resp_free(&up);
+    send_ok(a, img, NULL, 0);
+    for (int i = 0; i < 4; i++) {
         cJSON *got = next_msg(d);
         char *payload = cJSON_PrintUnformatted(it_jget(got, "data.payload"));
         snprintf(m, sizeof m, "{\"conversationType\":\"C2C\",\"to\":\"erin\",\"type\":\"%s\",\"payload\":%s}",
@@ -237,7 +251,12 @@ static void test_merger_inline_and_forward(void **state)
         send_ok(d, m, NULL, 0);
         cJSON *fw = next_msg(e);
         char *p2 = cJSON_PrintUnformatted(it_jget(fw, "data.payload"));
-        assert_string_equal(payload, p2);
+        if (i == 3) { /* the image: completed again from its media row (the same media) */
+            assert_string_equal(it_jstr(fw, "data.payload.uuid"), it_jstr(got, "data.payload.uuid"));
+            assert_non_null(it_jget(fw, "data.payload.imageInfoArray"));
+        } else {
+            assert_string_equal(payload, p2);
+        }
         assert_string_equal(it_jstr(fw, "data.from"), "dave");
         cJSON_free(p2);
         cJSON_free(payload);

@@ -32,9 +32,9 @@ static const tern_elem_field video_fields[] = {
     {"snapshotHeight", 0, 0, 1}, {"fileName", 0, 0, 0},    {"thumbnail", 0, 0, 0}};
 static const tern_elem_field file_fields[] = {{"uuid", 1, 0, 0}, {"fileName", 0, 0, 0}};
 /* TIMRelayElem: its own codec (elem_merger.c); the lists are read from the payload JSON. */
-static const tern_elem_field merger_fields[] = {{"messageList", 1, 0, 0},    {"title", 0, 0, 0},
-                                                {"abstractList", 0, 0, 0},   {"compatibleText", 1, 0, 0},
-                                                {"downloadKey", 0, 0, 0},    {"layersOverLimit", 0, 0, 0}};
+static const tern_elem_field merger_fields[] = {{"messageList", 1, 0, 0},  {"title", 0, 0, 0},
+                                                {"abstractList", 0, 0, 0}, {"compatibleText", 1, 0, 0},
+                                                {"downloadKey", 0, 0, 0},  {"layersOverLimit", 0, 0, 0}};
 
 static int location_encode(const tern_elem_type *t, const cJSON *payload, tern_buf *out);
 static void location_decode(const tern_elem_type *t, const cJSON *payload, const char **vals);

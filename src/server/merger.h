@@ -39,9 +39,9 @@
 #include "core/message.h"
 #include "store/store.h"
 
-#define TERN_MERGER_MAX_LAYERS 10              /* nesting depth embedded; deeper: layersOverLimit */
-#define TERN_MERGER_MAX_LIST (1024 * 1024)     /* bytes of the merged messages' objects → 1036 */
-#define TERN_MERGER_INLINE_DEFAULT 8192        /* mergerInlineMaxBytes default */
+#define TERN_MERGER_MAX_LAYERS 10          /* nesting depth embedded; deeper: layersOverLimit */
+#define TERN_MERGER_MAX_LIST (1024 * 1024) /* bytes of the merged messages' objects → 1036 */
+#define TERN_MERGER_INLINE_DEFAULT 8192    /* mergerInlineMaxBytes default */
 
 /* What the store keeps for a merger message (STORE_OP_MESSAGE's merger_* fields). */
 typedef struct merger_row {

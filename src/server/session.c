@@ -591,11 +591,19 @@ typedef struct op_entry {
 } op_entry;
 
 static const op_entry ops[] = {
-    {"send", op_send, 1}, {"ping", op_ping, 0}, {"history", op_history, 1}, {"conversations", op_conversations, 1},
-    {"read", op_read, 1}, {"sync", op_sync, 1}, {"login", op_login, 0},     {"logout", op_logout, 0},
-    /* issue 10, H2 (session_relay.c) */
-    {"getMessages", op_get_messages, 1}, {"downloadMerger", op_download_merger, 1}, {"extSet", op_ext_set, 1},
-    {"extDelete", op_ext_delete, 1}, {"extGet", op_ext_get, 1},
+    {"send", op_send, 1},
+    {"ping", op_ping, 0},
+    {"history", op_history, 1},
+    {"conversations", op_conversations, 1},
+    {"read", op_read, 1},
+    {"sync", op_sync, 1},
+    {"login", op_login, 0},
+    {"logout", op_logout, 0},
+    {"getMessages", op_get_messages, 1},
+    {"downloadMerger", op_download_merger, 1},
+    {"extSet", op_ext_set, 1},
+    {"extDelete", op_ext_delete, 1},
+    {"extGet", op_ext_get, 1},
 };
 
 void session_on_message(conn *c, char *data, size_t n)

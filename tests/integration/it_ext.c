@@ -64,8 +64,9 @@ static void test_ext_basic(void **state)
     it_ws_clear(a);
     it_ws_clear(b);
 
-    cJSON *r = it_ws_request(b, "{\"op\":\"extSet\",\"msgId\":\"%s\",\"items\":[{\"key\":\"k1\",\"value\":\"v1\"},"
-                                "{\"key\":\"k2\",\"value\":\"v2\",\"version\":0}]}",
+    cJSON *r = it_ws_request(b,
+                             "{\"op\":\"extSet\",\"msgId\":\"%s\",\"items\":[{\"key\":\"k1\",\"value\":\"v1\"},"
+                             "{\"key\":\"k2\",\"value\":\"v2\",\"version\":0}]}",
                              id);
     it_assert_code(r, 0);
     assert_int_equal(it_jnum(result_of(r, "k1"), "code", -1), 0);
@@ -81,8 +82,9 @@ static void test_ext_basic(void **state)
     assert_int_equal(it_ws_count_events(b, "ext"), 0); /* the writer got the answer */
 
     /* a stale version: that item fails with the current value, the other applies */
-    r = it_ws_request(a, "{\"op\":\"extSet\",\"msgId\":\"%s\",\"items\":[{\"key\":\"k1\",\"value\":\"late\","
-                         "\"version\":0},{\"key\":\"k3\",\"value\":\"v3\"}]}",
+    r = it_ws_request(a,
+                      "{\"op\":\"extSet\",\"msgId\":\"%s\",\"items\":[{\"key\":\"k1\",\"value\":\"late\","
+                      "\"version\":0},{\"key\":\"k3\",\"value\":\"v3\"}]}",
                       id);
     it_assert_code(r, 0);
     const cJSON *k1 = result_of(r, "k1");
@@ -111,8 +113,8 @@ static void test_ext_basic(void **state)
     assert_string_equal(it_jstr(cJSON_GetArrayItem(x, 1), "value"), "v3");
     cJSON_Delete(r);
     /* re-created after the delete: version 0 is stale now */
-    r = it_ws_request(a, "{\"op\":\"extSet\",\"msgId\":\"%s\",\"items\":[{\"key\":\"k1\",\"value\":\"a\",\"version\":0}]}",
-                      id);
+    r = it_ws_request(
+        a, "{\"op\":\"extSet\",\"msgId\":\"%s\",\"items\":[{\"key\":\"k1\",\"value\":\"a\",\"version\":0}]}", id);
     assert_int_equal(it_jnum(result_of(r, "k1"), "code", -1), 1032);
     cJSON_Delete(r);
 
@@ -129,13 +131,15 @@ static void test_ext_basic(void **state)
     char longkey[128];
     memset(longkey, 'k', 101);
     longkey[101] = 0;
-    r = it_ws_request(a, "{\"op\":\"extSet\",\"msgId\":\"%s\",\"items\":[{\"key\":\"%s\",\"value\":\"v\"}]}", id, longkey);
+    r = it_ws_request(a, "{\"op\":\"extSet\",\"msgId\":\"%s\",\"items\":[{\"key\":\"%s\",\"value\":\"v\"}]}", id,
+                      longkey);
     it_assert_code(r, 1034);
     cJSON_Delete(r);
     char longval[1100];
     memset(longval, 'v', 1025);
     longval[1025] = 0;
-    r = it_ws_request(a, "{\"op\":\"extSet\",\"msgId\":\"%s\",\"items\":[{\"key\":\"k\",\"value\":\"%s\"}]}", id, longval);
+    r = it_ws_request(a, "{\"op\":\"extSet\",\"msgId\":\"%s\",\"items\":[{\"key\":\"k\",\"value\":\"%s\"}]}", id,
+                      longval);
     it_assert_code(r, 1034);
     cJSON_Delete(r);
     char items[2048] = "";
@@ -145,8 +149,9 @@ static void test_ext_basic(void **state)
     r = it_ws_request(a, "{\"op\":\"extSet\",\"msgId\":\"%s\",\"items\":[%s]}", id, items);
     it_assert_code(r, 1203);
     cJSON_Delete(r);
-    r = it_ws_request(a, "{\"op\":\"extSet\",\"msgId\":\"%s\",\"items\":[{\"key\":\"k\",\"value\":\"v\"},"
-                         "{\"key\":\"k\",\"value\":\"w\"}]}",
+    r = it_ws_request(a,
+                      "{\"op\":\"extSet\",\"msgId\":\"%s\",\"items\":[{\"key\":\"k\",\"value\":\"v\"},"
+                      "{\"key\":\"k\",\"value\":\"w\"}]}",
                       id);
     it_assert_code(r, 1003);
     cJSON_Delete(r);
@@ -171,8 +176,9 @@ static void test_ext_c2c_and_max_keys(void **state)
           *c = it_login(s, "carol", NULL);
     char id[32];
     send_text(a, "C2C", "bob", 1, id, sizeof id);
-    cJSON *r = it_ws_request(b, "{\"op\":\"extSet\",\"msgId\":\"%s\",\"items\":[{\"key\":\"a\",\"value\":\"1\"},"
-                                "{\"key\":\"b\",\"value\":\"2\"},{\"key\":\"c\",\"value\":\"3\"}]}",
+    cJSON *r = it_ws_request(b,
+                             "{\"op\":\"extSet\",\"msgId\":\"%s\",\"items\":[{\"key\":\"a\",\"value\":\"1\"},"
+                             "{\"key\":\"b\",\"value\":\"2\"},{\"key\":\"c\",\"value\":\"3\"}]}",
                              id);
     it_assert_code(r, 0);
     assert_int_equal(it_jnum(result_of(r, "c"), "code", -1), 1033);

@@ -54,8 +54,9 @@ static void send_err(it_ws *w, const char *msg, int code)
 static void text_to(it_ws *w, const char *kind, const char *to, const char *text, char *id, size_t idsz)
 {
     char m[16384];
-    snprintf(m, sizeof m, "{\"conversationType\":\"%s\",\"to\":\"%s\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"%s\"}}",
-             kind, to, text);
+    snprintf(m, sizeof m,
+             "{\"conversationType\":\"%s\",\"to\":\"%s\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"%s\"}}", kind,
+             to, text);
     send_ok(w, m, id, idsz);
 }
 
@@ -135,8 +136,9 @@ static void test_merger_refusals(void **state)
     merger_msg(m, sizeof m, "dave", list);
     send_err(a, m, 1030);
     /* an online-only message is never stored: as if it failed */
-    cJSON *r = it_ws_request(a, "{\"op\":\"send\",\"msg\":{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":"
-                                "\"TIMTextElem\",\"payload\":{\"text\":\"now\"}},\"options\":{\"onlineUserOnly\":true}}");
+    cJSON *r =
+        it_ws_request(a, "{\"op\":\"send\",\"msg\":{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":"
+                         "\"TIMTextElem\",\"payload\":{\"text\":\"now\"}},\"options\":{\"onlineUserOnly\":true}}");
     it_assert_code(r, 0);
     snprintf(list, sizeof list, "[\"%s\"]", it_jstr(r, "data.msgId"));
     cJSON_Delete(r);
@@ -144,16 +146,18 @@ static void test_merger_refusals(void **state)
     send_err(a, m, 1030);
     /* shapes */
     send_err(a,
-             "{\"conversationType\":\"C2C\",\"to\":\"dave\",\"type\":\"TIMRelayElem\",\"payload\":{\"messageList\":[\"1\"]}}",
+             "{\"conversationType\":\"C2C\",\"to\":\"dave\",\"type\":\"TIMRelayElem\",\"payload\":{\"messageList\":["
+             "\"1\"]}}",
              1003);
     send_err(a,
              "{\"conversationType\":\"C2C\",\"to\":\"dave\",\"type\":\"TIMRelayElem\",\"payload\":{\"messageList\":[],"
              "\"compatibleText\":\"x\"}}",
              1003);
-    send_err(a,
-             "{\"conversationType\":\"C2C\",\"to\":\"dave\",\"type\":\"TIMRelayElem\",\"payload\":{\"messageList\":[\"1\"],"
-             "\"compatibleText\":\"x\",\"extra\":1}}",
-             1012);
+    send_err(
+        a,
+        "{\"conversationType\":\"C2C\",\"to\":\"dave\",\"type\":\"TIMRelayElem\",\"payload\":{\"messageList\":[\"1\"],"
+        "\"compatibleText\":\"x\",\"extra\":1}}",
+        1012);
     send_err(a,
              "{\"conversationType\":\"C2C\",\"to\":\"dave\",\"type\":\"TIMRelayElem\",\"payload\":{\"messageList\":[],"
              "\"compatibleText\":\"x\",\"downloadKey\":\"nothex\"}}",
@@ -195,7 +199,8 @@ static void test_merger_inline_and_forward(void **state)
     assert_string_equal(it_jstr(cJSON_GetArrayItem(ml, 1), "msgId"), g2);
     /* dave is no member of g1, yet forwards the merger he received to erin */
     char *pj = cJSON_PrintUnformatted(p);
-    snprintf(m, sizeof m, "{\"conversationType\":\"C2C\",\"to\":\"erin\",\"type\":\"TIMRelayElem\",\"payload\":%s}", pj);
+    snprintf(m, sizeof m, "{\"conversationType\":\"C2C\",\"to\":\"erin\",\"type\":\"TIMRelayElem\",\"payload\":%s}",
+             pj);
     send_ok(d, m, NULL, 0);
     cJSON *ev2 = next_msg(e);
     char *pj2 = cJSON_PrintUnformatted(it_jget(ev2, "data.payload"));
@@ -207,7 +212,8 @@ static void test_merger_inline_and_forward(void **state)
     cJSON *first = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(bad, "messageList"), 0), "payload");
     cJSON_ReplaceItemInObject(first, "text", cJSON_CreateString("forged"));
     char *bj = cJSON_PrintUnformatted(bad);
-    snprintf(m, sizeof m, "{\"conversationType\":\"C2C\",\"to\":\"erin\",\"type\":\"TIMRelayElem\",\"payload\":%s}", bj);
+    snprintf(m, sizeof m, "{\"conversationType\":\"C2C\",\"to\":\"erin\",\"type\":\"TIMRelayElem\",\"payload\":%s}",
+             bj);
     send_err(d, m, 1030);
     cJSON_free(bj);
     cJSON_Delete(bad);
@@ -308,7 +314,8 @@ static void test_merger_big_download_restart(void **state)
     it_assert_code(r, 1009);
     cJSON_Delete(r);
     /* dave forwards the big one (its downloadKey) to erin, who can then download it */
-    snprintf(m, sizeof m, "{\"conversationType\":\"C2C\",\"to\":\"erin\",\"type\":\"TIMRelayElem\",\"payload\":%s}", pj);
+    snprintf(m, sizeof m, "{\"conversationType\":\"C2C\",\"to\":\"erin\",\"type\":\"TIMRelayElem\",\"payload\":%s}",
+             pj);
     char fid[32];
     send_ok(d, m, fid, sizeof fid);
     cJSON_free(pj);

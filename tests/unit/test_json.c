@@ -324,13 +324,13 @@ static void test_elem_merger(void **state)
     assert_int_equal(tern_elem_encode_values(t, vals, 0, &v), TERN_OK);
     assert_string_equal(v.data, o.data);
     static const char *const bad[] = {
-        "{\"compatibleText\":\"c\"}",                                     /* no list */
-        "{\"messageList\":[\"1\"]}",                                       /* no compatibleText */
-        "{\"messageList\":[\"1\"],\"compatibleText\":\"\"}",                /* empty text */
-        "{\"messageList\":[],\"compatibleText\":\"c\"}",                    /* empty list, no key */
-        "{\"messageList\":[\"1a\"],\"compatibleText\":\"c\"}",              /* not an id */
-        "{\"messageList\":[1],\"compatibleText\":\"c\"}",                   /* a number */
-        "{\"messageList\":[{\"id\":\"1\"}],\"compatibleText\":\"c\"}",      /* no msgId */
+        "{\"compatibleText\":\"c\"}",                                  /* no list */
+        "{\"messageList\":[\"1\"]}",                                   /* no compatibleText */
+        "{\"messageList\":[\"1\"],\"compatibleText\":\"\"}",           /* empty text */
+        "{\"messageList\":[],\"compatibleText\":\"c\"}",               /* empty list, no key */
+        "{\"messageList\":[\"1a\"],\"compatibleText\":\"c\"}",         /* not an id */
+        "{\"messageList\":[1],\"compatibleText\":\"c\"}",              /* a number */
+        "{\"messageList\":[{\"id\":\"1\"}],\"compatibleText\":\"c\"}", /* no msgId */
         "{\"messageList\":[\"1\"],\"compatibleText\":\"c\",\"downloadKey\":\"ab\"}",
         "{\"messageList\":[\"1\"],\"compatibleText\":\"c\",\"abstractList\":\"x\"}",
         "{\"messageList\":[\"1\"],\"compatibleText\":\"c\",\"layersOverLimit\":1}",
@@ -589,9 +589,9 @@ int main(void)
 {
     tern_json_use_tern_alloc();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_strict), cmocka_unit_test(test_getters),       cmocka_unit_test(test_conv),
-        cmocka_unit_test(test_elem_table),   cmocka_unit_test(test_elem_merger),   cmocka_unit_test(test_message_model), cmocka_unit_test(test_alloc_failure),
-        cmocka_unit_test(test_send_opts),
+        cmocka_unit_test(test_parse_strict),  cmocka_unit_test(test_getters),     cmocka_unit_test(test_conv),
+        cmocka_unit_test(test_elem_table),    cmocka_unit_test(test_elem_merger), cmocka_unit_test(test_message_model),
+        cmocka_unit_test(test_alloc_failure), cmocka_unit_test(test_send_opts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,7 +39,6 @@ typedef enum tern_code {
     /* issue 10, merger and message extensions (server/merger.h, server/msgext.h) */
     TERN_ERR_MERGER_MSG_NOT_FOUND = 1030, /* a merged message never sent, or not visible to the sender */
     TERN_ERR_MERGER_NOT_FOUND = 1031,     /* downloadKey unknown; downloadMerger of a non-merger */
-    TERN_ERR_EXT_CONFLICT = 1032,         /* extension: the key's version moved on (compare-and-set) */
     TERN_ERR_EXT_TOO_MANY_KEYS = 1033,    /* extension: the message would pass extMaxKeys */
     TERN_ERR_EXT_TOO_LONG = 1034,         /* extension: key over 100 bytes or value over 1 KB */
     TERN_ERR_EXT_UNSUPPORTED = 1035,      /* the message was not sent with isSupportExtension */
@@ -66,6 +65,7 @@ typedef enum tern_code {
     TERN_ERR_GROUP_NOT_FOUND = 10010,  /* group does not exist or was dismissed */
     TERN_ERR_USER_NOT_FOUND = 20003,   /* recipient or user not registered */
     TERN_ERR_NOT_FRIEND = 20009,       /* friend check failed (Tencent) */
+    TERN_ERR_EXT_CONFLICT = 23001,     /* message extension: the key's version moved on (Tencent SDK) */
     TERN_ERR_MSG_TOO_LONG = 80002,     /* message body over 12 KB (Tencent) */
 
     /* streamed messages (Easemob, seed 002; 14100 is Tern's) */

@@ -7,7 +7,7 @@
  * Extensions. Each key of a message has a version that grows by one at every set or
  * delete; extSet and extDelete may give the version they expect per key, and the store
  * writer compares and sets inside its transaction (STORE_OP_EXT), so of two writers
- * holding one version exactly one wins; the other's item fails with 1032 and carries
+ * holding one version exactly one wins; the other's item fails with 23001 (Tencent's code) and carries
  * the key's current value and version. Bounds: MSGEXT_MAX_ITEMS items per call, keys of
  * 1..MSGEXT_MAX_KEY bytes, values of at most MSGEXT_MAX_VALUE bytes, at most extMaxKeys
  * live keys per message (apps.h, default 300 as Tencent's). The changes that won go to

@@ -3,7 +3,7 @@
  * `ext` event) against the real ternd (issue 10; docs/protocol.md §3 "Message
  * extensions").
  *
- * Covered: set, get, delete with versions; a stale version fails that item with 1032
+ * Covered: set, get, delete with versions; a stale version fails that item with 23001
  * and the current value and version while the others apply; the `ext` event reaches
  * the conversation's other members online (group) and both sides (C2C) and not a
  * non-member; the refusals (not visible 1009, no isSupportExtension 1035, key or value
@@ -88,7 +88,7 @@ static void test_ext_basic(void **state)
                       id);
     it_assert_code(r, 0);
     const cJSON *k1 = result_of(r, "k1");
-    assert_int_equal(it_jnum(k1, "code", -1), 1032);
+    assert_int_equal(it_jnum(k1, "code", -1), 23001);
     assert_string_equal(it_jstr(k1, "value"), "v1");
     assert_int_equal(it_jnum(k1, "version", -1), 1);
     assert_int_equal(it_jnum(result_of(r, "k3"), "code", -1), 0);
@@ -115,7 +115,7 @@ static void test_ext_basic(void **state)
     /* re-created after the delete: version 0 is stale now */
     r = it_ws_request(
         a, "{\"op\":\"extSet\",\"msgId\":\"%s\",\"items\":[{\"key\":\"k1\",\"value\":\"a\",\"version\":0}]}", id);
-    assert_int_equal(it_jnum(result_of(r, "k1"), "code", -1), 1032);
+    assert_int_equal(it_jnum(result_of(r, "k1"), "code", -1), 23001);
     cJSON_Delete(r);
 
     /* refusals */
@@ -230,7 +230,7 @@ static void test_ext_race_and_restart(void **state)
         it_assert_code(ra, 0);
         it_assert_code(rb, 0);
         int ca = (int)it_jnum(result_of(ra, "n"), "code", -1), cb = (int)it_jnum(result_of(rb, "n"), "code", -1);
-        if (!((ca == 0 && cb == 1032) || (ca == 1032 && cb == 0)))
+        if (!((ca == 0 && cb == 23001) || (ca == 23001 && cb == 0)))
             fail_msg("round %d: %s / %s", round, it_jshow(ra), it_jshow(rb));
         /* the loser sees the winner's value and the new version */
         const cJSON *lose = ca ? result_of(ra, "n") : result_of(rb, "n");

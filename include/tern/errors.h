@@ -37,6 +37,13 @@ typedef enum tern_code {
     TERN_ERR_NO_RECEIPT = 1040,       /* receipts asked of a message without needReadReceipt (or unseen) */
     TERN_ERR_OPTIONS_CONFLICT = 1013, /* onlineUserOnly together with messageControlInfo (seed 001) */
     TERN_ERR_GROUP_ONLY = 1020,       /* a group-only field (receiverList, atUserList) in a C2C message */
+    /* issue 10, merger and message extensions (server/merger.h, server/msgext.h) */
+    TERN_ERR_MERGER_MSG_NOT_FOUND = 1030, /* a merged message never sent, or not visible to the sender */
+    TERN_ERR_MERGER_NOT_FOUND = 1031,     /* downloadKey unknown; downloadMerger of a non-merger */
+    TERN_ERR_EXT_TOO_MANY_KEYS = 1033,    /* extension: the message would pass extMaxKeys */
+    TERN_ERR_EXT_TOO_LONG = 1034,         /* extension: key over 100 bytes or value over 1 KB */
+    TERN_ERR_EXT_UNSUPPORTED = 1035,      /* the message was not sent with isSupportExtension */
+    TERN_ERR_MERGER_TOO_LARGE = 1036,     /* the merged messages' objects pass 1 MiB */
 
     /* auth */
     TERN_ERR_TOKEN_INVALID = 1101, /* token malformed or signature wrong */
@@ -62,6 +69,7 @@ typedef enum tern_code {
     TERN_ERR_GROUP_NOT_FOUND = 10010,  /* group does not exist or was dismissed */
     TERN_ERR_USER_NOT_FOUND = 20003,   /* recipient or user not registered */
     TERN_ERR_NOT_FRIEND = 20009,       /* friend check failed (Tencent) */
+    TERN_ERR_EXT_CONFLICT = 23001,     /* message extension: the key's version moved on (Tencent SDK) */
     TERN_ERR_MSG_TOO_LONG = 80002,     /* message body over 12 KB (Tencent) */
     TERN_ERR_CALLBACK_REJECTED = 10016, /* the app's before-send callback refused the message (Tencent) */
     TERN_ERR_MODERATION = 80001,        /* content moderation hit a keyword (Tencent's code, unverified) */

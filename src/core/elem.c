@@ -1,7 +1,7 @@
 /*
  * elem.c — the element type table and the generic string-field codec; see elem.h.
  * Today: TIMTextElem {text}, TIMCustomElem {data, description, extension},
- * TIMLocationElem {description, longitude, latitude} and the four media rows
+ * TIMLocationElem {description, longitude, latitude}, TIMRelayElem (elem_merger.c) and the four media rows
  * TIMImageElem, TIMSoundElem, TIMVideoFileElem, TIMFileElem, whose codec is the spec
  * table media_spec below (docs/protocol.md §4 send). The
  * canonical form writes every field of the row, in row order; an optional string field
@@ -31,6 +31,10 @@ static const tern_elem_field video_fields[] = {
     {"videoUUID", 1, 0, 0},      {"videoSecond", 1, 0, 1}, {"snapshotUUID", 0, 0, 0}, {"snapshotWidth", 0, 0, 1},
     {"snapshotHeight", 0, 0, 1}, {"fileName", 0, 0, 0},    {"thumbnail", 0, 0, 0}};
 static const tern_elem_field file_fields[] = {{"uuid", 1, 0, 0}, {"fileName", 0, 0, 0}};
+/* TIMRelayElem: its own codec (elem_merger.c); the lists are read from the payload JSON. */
+static const tern_elem_field merger_fields[] = {{"messageList", 1, 0, 0},  {"title", 0, 0, 0},
+                                                {"abstractList", 0, 0, 0}, {"compatibleText", 1, 0, 0},
+                                                {"downloadKey", 0, 0, 0},  {"layersOverLimit", 0, 0, 0}};
 
 static int location_encode(const tern_elem_type *t, const cJSON *payload, tern_buf *out);
 static void location_decode(const tern_elem_type *t, const cJSON *payload, const char **vals);
@@ -53,6 +57,8 @@ static const tern_elem_type table[] = {
      1},
     {"TIMLocationElem", 7 /* TERN_MSG_LOCATION */, location_fields, NFIELDS(location_fields), location_encode,
      location_decode, 0},
+    {"TIMRelayElem", 9 /* TERN_MSG_MERGER */, merger_fields, NFIELDS(merger_fields), tern_elem_merger_encode,
+     tern_elem_merger_decode, 0},
 };
 
 const tern_elem_type *tern_elem_find(const char *s, size_t n)
@@ -218,6 +224,8 @@ int tern_elem_encode_values(const tern_elem_type *t, const char *const *vals, in
 {
     if (t->media)
         return encode_values_via_json(t, vals, out);
+    if (t->encode == tern_elem_merger_encode)
+        return tern_elem_merger_encode_values(t, vals, out);
     for (size_t i = 0; i < t->nfields; i++)
         if (t->fields[i].number)
             return encode_values_via_json(t, vals, out);

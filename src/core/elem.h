@@ -72,6 +72,25 @@ struct tern_elem_type {
 #define TERN_ELEM_MAX_FILE_NAME 255 /* a display file name, bytes */
 #define TERN_ELEM_MEDIA_ID_LEN 32   /* lower-case hex digits (server/media/media.h) */
 
+/* TIMRelayElem, the merger (elem_merger.c; docs/protocol.md §4 "Merger messages"). */
+#define TERN_MERGER_MAX_MSGS 300     /* messageList entries a client may name */
+#define TERN_MERGER_MAX_TITLE 256    /* bytes */
+#define TERN_MERGER_MAX_ABSTRACTS 10 /* abstractList strings */
+#define TERN_MERGER_MAX_ABSTRACT 256 /* bytes each */
+#define TERN_MERGER_MAX_COMPAT 1024  /* compatibleText bytes (required, at least 1) */
+#define TERN_MERGER_KEY_LEN 64       /* downloadKey: lower-case hex (a SHA-256) */
+/* The merger codec (the row's encode/decode) and its helpers. */
+int tern_elem_merger_encode(const tern_elem_type *t, const cJSON *payload, tern_buf *out);
+void tern_elem_merger_decode(const tern_elem_type *t, const cJSON *payload, const char **vals);
+/* encode_values for the merger: messageList and abstractList are JSON array texts,
+ * layersOverLimit "true"/"false", the rest strings; then the row's encode. */
+int tern_elem_merger_encode_values(const tern_elem_type *t, const char *const *vals, tern_buf *out);
+/* The msgId of a messageList entry (a decimal string of 1-20 digits, or an object whose
+ * "msgId" is one), borrowed from e, or NULL. */
+const char *tern_elem_merger_entry_id(const cJSON *e);
+/* 1 if s[0..n) is "" or TERN_MERGER_KEY_LEN lower-case hex digits. */
+int tern_elem_merger_key_ok(const char *s, size_t n);
+
 /* The row of wire name s[0..n), or NULL (the caller answers 1008). */
 const tern_elem_type *tern_elem_find(const char *s, size_t n);
 /* The row of a tern_msg_type value other than 0, or NULL. */

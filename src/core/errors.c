@@ -27,6 +27,13 @@ TERN_API const char *tern_strerror(int code)
     case TERN_ERR_NO_RECEIPT: return "no read receipt for this message";
     case TERN_ERR_OPTIONS_CONFLICT: return "onlineUserOnly cannot be combined with messageControlInfo";
     case TERN_ERR_GROUP_ONLY: return "field allowed in group messages only";
+    case TERN_ERR_MERGER_MSG_NOT_FOUND: return "merged message not found";
+    case TERN_ERR_MERGER_NOT_FOUND: return "merger content not found";
+    case TERN_ERR_EXT_CONFLICT: return "extension version conflict";
+    case TERN_ERR_EXT_TOO_MANY_KEYS: return "too many extension keys";
+    case TERN_ERR_EXT_TOO_LONG: return "extension key or value too long";
+    case TERN_ERR_EXT_UNSUPPORTED: return "message does not support extensions";
+    case TERN_ERR_MERGER_TOO_LARGE: return "merged messages too large";
     case TERN_ERR_TOKEN_INVALID: return "invalid token";
     case TERN_ERR_TOKEN_EXPIRED: return "token expired";
     case TERN_ERR_APP_NOT_FOUND: return "app not found";

@@ -191,6 +191,8 @@ int tern_msg_encode_fields(tern_buf *out, const tern_msg *m, const char *from, s
     rc |= tern_buf_json_str(out, m->ccd.p ? m->ccd.p : "", m->ccd.n);
     rc |= tern_buf_printf(out, ",\"priority\":\"%s\",\"needReadReceipt\":%s", tern_msg_priority_name(m->priority),
                           m->need_read_receipt ? "true" : "false");
+    if (m->support_extension) /* only then: other messages keep their bytes */
+        rc |= tern_buf_puts(out, ",\"isSupportExtension\":true");
     return rc ? -1 : 0;
 }
 

@@ -137,7 +137,7 @@ int tern_msg_priority_parse(const char *s, size_t n);
 
 /* Appends the message's fields as the server stores and pushes them, without braces:
  * "conversationType":..,"from":..,"to":..[,"clientMsgId":..],"type":..,"payload":..,
- * "cloudCustomData":..,"priority":..,"needReadReceipt":.. (docs/protocol.md §6).
+ * "cloudCustomData":..,"priority":..,"needReadReceipt":..[,"isSupportExtension":true] (docs/protocol.md §6).
  * Returns 0, or -1 (out of memory). */
 int tern_msg_encode_fields(tern_buf *out, const tern_msg *m, const char *from, size_t from_n);
 

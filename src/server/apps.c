@@ -138,12 +138,34 @@ static int valid_on_off(const char *v, size_t n)
     {name, offsetof(app_settings, member), 0, zero, zero, APP_SETTING_STR, sizeof(((app_settings *)0)->member), check, \
      dflt, what}
 
+/* issue 10, H2: the merger's inline list (merger.h; at most the 12 KB rule) and the
+ * extension keys per message (msgext.h; Tencent: 300). */
+static uint64_t merger_inline_max(const server *s)
+{
+    return 12288;
+}
+static uint64_t merger_inline_default(const server *s)
+{
+    return 8192;
+}
+static uint64_t ext_keys_max(const server *s)
+{
+    return 1000;
+}
+static uint64_t ext_keys_default(const server *s)
+{
+    return 300;
+}
+
 /* An integer row names its first five members only; the string members stay zero. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const app_setting_def setting_defs[] = {
     /* issue 9: "per-app setting, default 100 MB; an Agora profile of 30 MB" */
     {"mediaMaxBytes", offsetof(app_settings, media_max_bytes), 1, media_ceiling, media_ceiling},
+    /* issue 10: the merger's inline list and the extension keys per message (H2) */
+    {"mergerInlineMaxBytes", offsetof(app_settings, merger_inline_max), 1, merger_inline_max, merger_inline_default},
+    {"extMaxKeys", offsetof(app_settings, ext_max_keys), 1, ext_keys_max, ext_keys_default},
     /* issue 10: the rates of seed 001's 接口限制 (ratelimit.h) */
     {"groupMsgRate", offsetof(app_settings, group_msg_rate), 1, rate_ceiling, group_msg_rate_default},
     {"restGroupSendRate", offsetof(app_settings, rest_group_send_rate), 1, rate_ceiling, rest_group_send_rate_default},

@@ -31,6 +31,8 @@ typedef struct app_settings {
     char moderation[4];                 /* moderation: on|off ("" = on) */
     uint64_t callback_timeout_ms;       /* callbackTimeoutMs */
     uint64_t before_send, after_send;   /* beforeSendCallback, afterSendCallback: 0/1 */
+    uint64_t merger_inline_max; /* mergerInlineMaxBytes: a merger's list embedded up to this (8192) */
+    uint64_t ext_max_keys;      /* extMaxKeys: extension keys per message (300) */
 } app_settings;
 
 typedef struct app_info {

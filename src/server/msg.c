@@ -20,6 +20,7 @@
 #include "hooks/moderation.h"
 #include "media/media_msg.h"
 #include "ratelimit.h"
+#include "merger.h"
 
 void send_req_free(send_req *r)
 {
@@ -33,6 +34,7 @@ void send_req_free(send_req *r)
     tern_free(r->cmid);
     tern_free(r->op.u.msg.json);
     tern_free(r->reply);
+    tern_free(r->merger_body);
     for (size_t i = 0; i < r->nreceivers; i++)
         tern_free(r->receivers[i]);
     tern_free(r->receivers);
@@ -68,17 +70,20 @@ static int prepare(server *s, store_reader *rd, int64_t app, const char *from, c
 
     /* Options this server does not act on yet are refused, never dropped (issue 10's
      * helpers remove these lines as they implement them). */
-    if (m->receivers || m->support_extension) { /* H1: receivers; H2: extensions */
+    if (m->receivers) { /* H1: receivers */
         group_snap_unref(snap);
         return TERN_ERR_NOT_SUPPORTED;
     }
 
-    /* A media message is stored as completed from its media rows (media_msg.h). */
+    /* A media message is stored as completed from its media rows (media_msg.h), a
+     * merger with the messages it names (merger.h). */
     tern_msg done;
-    if (m->elem->media) {
+    merger_row mrow = {.key = ""};
+    if (m->elem->media || m->elem->encode == tern_elem_merger_encode) {
         done = *m;
         tern_buf_init(&done.payload, 0);
-        int rc = media_msg_complete(s, rd, app, m, tern_now_ms(), &done.payload);
+        int rc = m->elem->media ? media_msg_complete(s, rd, app, m, tern_now_ms(), &done.payload)
+                                : merger_complete(s, rd, app, from, m, &done.payload, &mrow);
         if (rc != TERN_OK) {
             tern_buf_free(&done.payload);
             group_snap_unref(snap);
@@ -111,6 +116,11 @@ static int prepare(server *s, store_reader *rd, int64_t app, const char *from, c
     else
         tern_conv_key_c2c(from, strlen(from), m->to.p, m->to.n, key, sizeof key);
     r->conv_key = tern_strdup(key);
+    memcpy(r->merger_key, mrow.key, sizeof r->merger_key);
+    r->merger_body = mrow.body;
+    r->merger_len = mrow.len;
+    r->merger_layers = mrow.layers;
+    r->merger_apart = mrow.apart;
 
     tern_buf f;
     tern_buf_init(&f, 0);
@@ -201,6 +211,8 @@ int msg_set_options(send_req *r, const tern_send_opts *o)
     if (o->no_unread || o->no_last)
         return TERN_ERR_NOT_SUPPORTED;
     r->online_only = o->online_only;
+    if (r->online_only && r->merger_apart) /* H2: a list stored apart needs its message stored */
+        return TERN_ERR_MSG_TOO_LONG;
     r->no_unread = o->no_unread;
     r->no_last = o->no_last;
     r->no_moderation = o->no_moderation;
@@ -281,6 +293,10 @@ int msg_submit(send_req *r)
             op->u.msg.rcpt_targeted = 1;
         }
     }
+    op->u.msg.merger_key = r->merger_body ? r->merger_key : NULL; /* a list the app has not stored */
+    op->u.msg.merger_body = r->merger_body;
+    op->u.msg.merger_len = r->merger_len;
+    op->u.msg.merger_layers = r->merger_layers;
     return store_submit(s->st, op);
 }
 

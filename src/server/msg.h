@@ -50,6 +50,12 @@ struct send_req {
     char *push_json;                       /* offlinePushInfo's canonical object, or NULL */
     int shed;                              /* out: dropped by the group rate (reported as sent; nothing stored) */
     struct msg_hook_cfg *hcfg; /* the app's webhooks, read at dispatch (msg_hooks.c); NULL: none */
+    /* A merger's list to store with the message (merger.h; key "" when none). */
+    char merger_key[TERN_MERGER_KEY_LEN + 1];
+    char *merger_body;
+    size_t merger_len;
+    int merger_layers;
+    int merger_apart; /* the list is not embedded (downloadKey): never online-only */
 };
 
 /* Authorizes a message validated by the core model (tern_msg_validate runs again here)
@@ -57,8 +63,9 @@ struct send_req {
  * caller's store reader. On success returns TERN_OK and a new request in *out (caller
  * sets origin fields and complete); m is not kept. Otherwise the error code (those of
  * tern_msg_validate, 10007, 10010, 20003, 5002). A media message (elem.h's media rows) is
- * completed from its media rows first (media/media_msg.h: 7006, 7002, 7030), and the
- * request carries the completed payload. */
+ * completed from its media rows first (media/media_msg.h: 7006, 7002, 7030), a merger
+ * from the messages it names (merger.h: 1030, 1031, 1036), and the request carries the
+ * completed payload. */
 int msg_prepare_msg(server *s, store_reader *rd, int64_t app, const char *from, const tern_msg *m, send_req **out);
 /* The same from a client's message object: tern_msg_parse_send (1003, 1008, 1012, 2106,
  * 80002, docs/protocol.md §4) then msg_prepare_msg. */

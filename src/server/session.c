@@ -22,14 +22,9 @@
 #include "msg.h"
 #include "receipts.h"
 #include "session_rcpt.h"
+#include "session_ops.h"
 
 #define SYNC_MAX_BYTES (1024 * 1024)
-
-typedef struct req {
-    conn *c;
-    const char *op;
-    tern_buf id; /* the request id as JSON, empty if none */
-} req;
 
 /* ---- responses ---------------------------------------------------------------------- */
 
@@ -190,6 +185,24 @@ static void push_reply(server *s, int loop, uint64_t conn_id, tern_buf *b)
 {
     inbox_item it = {.conn_id = conn_id, .f = frame_text(b->data, b->len)};
     inbox_push(&s->loops[loop], &it);
+}
+
+/* For the ops in other files (session_ops.h). */
+void session_reply_error(req *q, int code)
+{
+    reply_error(q, code);
+}
+void session_reply_ok(req *q, const char *data, size_t n)
+{
+    reply_ok(q, data, n);
+}
+void session_resp_head(tern_buf *b, const char *op, const tern_buf *id, int code)
+{
+    resp_head(b, op, id, code);
+}
+void session_push_reply(server *s, int loop, uint64_t conn_id, tern_buf *b)
+{
+    push_reply(s, loop, conn_id, b);
 }
 
 static void send_done(send_req *r)
@@ -608,9 +621,21 @@ typedef struct op_entry {
 } op_entry;
 
 static const op_entry ops[] = {
-    {"send", op_send, 1}, {"ping", op_ping, 0}, {"history", op_history, 1}, {"conversations", op_conversations, 1},
-    {"read", op_read, 1}, {"sync", op_sync, 1}, {"login", op_login, 0},     {"logout", op_logout, 0},
-    {"receipts", op_receipts, 1}, {"receiptMembers", op_receipt_members, 1},
+    {"send", op_send, 1},
+    {"ping", op_ping, 0},
+    {"history", op_history, 1},
+    {"conversations", op_conversations, 1},
+    {"read", op_read, 1},
+    {"sync", op_sync, 1},
+    {"login", op_login, 0},
+    {"logout", op_logout, 0},
+    {"receipts", op_receipts, 1},
+    {"receiptMembers", op_receipt_members, 1},
+    {"getMessages", op_get_messages, 1},
+    {"downloadMerger", op_download_merger, 1},
+    {"extSet", op_ext_set, 1},
+    {"extDelete", op_ext_delete, 1},
+    {"extGet", op_ext_get, 1},
 };
 
 void session_on_message(conn *c, char *data, size_t n)

@@ -207,8 +207,8 @@ static void test_elem_table(void **state)
         assert_non_null(t->encode);
         assert_non_null(t->decode);
         assert_true(t->nfields <= TERN_ELEM_MAX_FIELDS);
-        if (t->media)
-            continue; /* media ids and integers: test_msg.c, test_media_elems */
+        if (t->media || t->encode == tern_elem_merger_encode)
+            continue; /* media ids and integers: test_msg.c, test_media_elems; lists: test_elem_merger */
         cJSON *p = cJSON_CreateObject();
         const char *vals[TERN_ELEM_MAX_FIELDS];
         for (size_t f = 0; f < t->nfields; f++) {
@@ -289,6 +289,81 @@ static void test_elem_table(void **state)
     const char *tv[1] = {NULL};
     assert_int_equal(tern_elem_encode_values(text, tv, 0, &o), TERN_ERR_BAD_FIELD);
     tern_buf_free(&o);
+    (void)state;
+}
+
+static int merger_code(const char *payload, tern_buf *out)
+{
+    const tern_elem_type *t = tern_elem_find("TIMRelayElem", 12);
+    cJSON *p = cJSON_Parse(payload);
+    assert_non_null(p);
+    tern_buf_reset(out);
+    int rc = t->encode(t, p, out);
+    cJSON_Delete(p);
+    return rc;
+}
+
+/* TIMRelayElem's client form (elem_merger.c): ids or objects with msgId, the bounds,
+ * downloadKey's form, the canonical bytes, and encode_values agreeing with encode. */
+static void test_elem_merger(void **state)
+{
+    const tern_elem_type *t = tern_elem_find("TIMRelayElem", 12);
+    assert_non_null(t);
+    assert_ptr_equal(tern_elem_by_sdk_type(9), t);
+    tern_buf o, v;
+    tern_buf_init(&o, 0);
+    tern_buf_init(&v, 0);
+    assert_int_equal(merger_code("{\"messageList\":[\"12\",{\"msgId\":\"34\",\"x\":[1]}],\"compatibleText\":\"c\","
+                                 "\"abstractList\":[\"a: hi\"]}",
+                                 &o),
+                     TERN_OK);
+    assert_string_equal(o.data, "{\"messageList\":[\"12\",{\"msgId\":\"34\",\"x\":[1]}],\"title\":\"\","
+                                "\"abstractList\":[\"a: hi\"],\"compatibleText\":\"c\",\"downloadKey\":\"\","
+                                "\"layersOverLimit\":false}");
+    const char *vals[6] = {"[\"12\",{\"msgId\":\"34\",\"x\":[1]}]", NULL, "[\"a: hi\"]", "c", NULL, NULL};
+    assert_int_equal(tern_elem_encode_values(t, vals, 0, &v), TERN_OK);
+    assert_string_equal(v.data, o.data);
+    static const char *const bad[] = {
+        "{\"compatibleText\":\"c\"}",                                  /* no list */
+        "{\"messageList\":[\"1\"]}",                                   /* no compatibleText */
+        "{\"messageList\":[\"1\"],\"compatibleText\":\"\"}",           /* empty text */
+        "{\"messageList\":[],\"compatibleText\":\"c\"}",               /* empty list, no key */
+        "{\"messageList\":[\"1a\"],\"compatibleText\":\"c\"}",         /* not an id */
+        "{\"messageList\":[1],\"compatibleText\":\"c\"}",              /* a number */
+        "{\"messageList\":[{\"id\":\"1\"}],\"compatibleText\":\"c\"}", /* no msgId */
+        "{\"messageList\":[\"1\"],\"compatibleText\":\"c\",\"downloadKey\":\"ab\"}",
+        "{\"messageList\":[\"1\"],\"compatibleText\":\"c\",\"abstractList\":\"x\"}",
+        "{\"messageList\":[\"1\"],\"compatibleText\":\"c\",\"layersOverLimit\":1}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (merger_code(bad[i], &o) != TERN_ERR_BAD_FIELD)
+            fail_msg("accepted: %s", bad[i]);
+    assert_int_equal(merger_code("{\"messageList\":[\"1\"],\"compatibleText\":\"c\",\"more\":1}", &o),
+                     TERN_ERR_NOT_SUPPORTED);
+    /* a received big merger: empty list with a key */
+    assert_int_equal(merger_code("{\"messageList\":[],\"compatibleText\":\"c\",\"downloadKey\":"
+                                 "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
+                                 "\"layersOverLimit\":false}",
+                                 &o),
+                     TERN_OK);
+    /* bounds: 300 entries, 10 abstracts */
+    tern_buf big;
+    tern_buf_init(&big, 0);
+    tern_buf_puts(&big, "{\"compatibleText\":\"c\",\"messageList\":[\"1\"");
+    for (int i = 1; i < TERN_MERGER_MAX_MSGS; i++)
+        tern_buf_puts(&big, ",\"1\"");
+    tern_buf_puts(&big, "]}");
+    assert_int_equal(merger_code(big.data, &o), TERN_OK);
+    big.len -= 2;
+    tern_buf_puts(&big, ",\"1\"]}");
+    assert_int_equal(merger_code(big.data, &o), TERN_ERR_BAD_FIELD);
+    tern_buf_free(&big);
+    assert_int_equal(merger_code("{\"messageList\":[\"1\"],\"compatibleText\":\"c\",\"abstractList\":"
+                                 "[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\",\"10\",\"11\"]}",
+                                 &o),
+                     TERN_ERR_BAD_FIELD);
+    tern_buf_free(&o);
+    tern_buf_free(&v);
     (void)state;
 }
 
@@ -514,9 +589,9 @@ int main(void)
 {
     tern_json_use_tern_alloc();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_strict), cmocka_unit_test(test_getters),       cmocka_unit_test(test_conv),
-        cmocka_unit_test(test_elem_table),   cmocka_unit_test(test_message_model), cmocka_unit_test(test_alloc_failure),
-        cmocka_unit_test(test_send_opts),
+        cmocka_unit_test(test_parse_strict),  cmocka_unit_test(test_getters),     cmocka_unit_test(test_conv),
+        cmocka_unit_test(test_elem_table),    cmocka_unit_test(test_elem_merger), cmocka_unit_test(test_message_model),
+        cmocka_unit_test(test_alloc_failure), cmocka_unit_test(test_send_opts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

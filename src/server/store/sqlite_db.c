@@ -167,6 +167,18 @@ static const char *const migrations[] = {
     "CREATE TABLE moderation_keywords("
     "  app INTEGER NOT NULL, word TEXT NOT NULL,"
     "  PRIMARY KEY(app, word)) WITHOUT ROWID;",
+    /* issue 10, H2: merger lists and message extensions (sqlite_relay.c). A merger's
+     * list of message objects is kept under its content key (the SHA-256 of the list,
+     * server/merger.h), once per app whatever the number of messages carrying it, with
+     * its nesting depth. An extension key of a message keeps a version that only grows:
+     * a deleted key stays as a row with a NULL value (a tombstone), so a writer holding
+     * an old version never wins after a delete and a re-create. */
+    "CREATE TABLE IF NOT EXISTS merger("
+    "  app INTEGER NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL, layers INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL, PRIMARY KEY(app, key)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS msg_ext("
+    "  app INTEGER NOT NULL, msg_id INTEGER NOT NULL, key TEXT NOT NULL, value TEXT, version INTEGER NOT NULL,"
+    "  PRIMARY KEY(app, msg_id, key)) WITHOUT ROWID;",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -240,6 +252,10 @@ static const char *const wsql[W_COUNT] = {
     [W_KW_INSERT] = "INSERT OR IGNORE INTO moderation_keywords(app,word) VALUES(?,?)",
     [W_KW_DEL] = "DELETE FROM moderation_keywords WHERE app=? AND word=?",
     [W_KW_CLEAR] = "DELETE FROM moderation_keywords WHERE app=?",
+    [W_MERGER_PUT] = "INSERT OR IGNORE INTO merger(app,key,body,layers,created_ms) VALUES(?,?,?,?,?)",
+    [W_EXT_GET] = "SELECT version,value FROM msg_ext WHERE app=? AND msg_id=? AND key=?",
+    [W_EXT_PUT] = "INSERT OR REPLACE INTO msg_ext(app,msg_id,key,value,version) VALUES(?,?,?,?,?)",
+    [W_EXT_COUNT] = "SELECT COUNT(*) FROM msg_ext WHERE app=? AND msg_id=? AND value IS NOT NULL",
 };
 
 static void set_err(char *err, size_t errsz, const char *fmt, const char *a, const char *b)
@@ -520,6 +536,8 @@ static const char *const rsql[R_COUNT] = {
     [R_RCPT_READERS] = "SELECT user,time_ms FROM receipt_reads WHERE msg_id=? AND user>? ORDER BY user LIMIT ?",
     [R_RCPT_HAS_READ] = "SELECT 1 FROM receipt_reads WHERE msg_id=? AND user=?",
     [R_KEYWORDS] = "SELECT word FROM moderation_keywords WHERE app=? ORDER BY word",
+    [R_MERGER_GET] = "SELECT body,layers FROM merger WHERE app=? AND key=?",
+    [R_EXT_LIST] = "SELECT key,value,version FROM msg_ext WHERE app=? AND msg_id=? AND value IS NOT NULL ORDER BY key",
 };
 
 static store_reader *sq_reader_open(store *st)
@@ -600,4 +618,6 @@ const store_engine store_engine_sqlite = {
     .receipt_get = sq_receipt_get,
     .receipt_members = sq_receipt_members,
     .keywords = sq_keywords,
+    .merger_get = sq_merger_get,
+    .ext_list = sq_ext_list,
 };

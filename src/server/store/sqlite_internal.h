@@ -99,6 +99,10 @@ enum {
     W_KW_INSERT,
     W_KW_DEL,
     W_KW_CLEAR,
+    W_MERGER_PUT,
+    W_EXT_GET,
+    W_EXT_PUT,
+    W_EXT_COUNT,
     W_COUNT
 };
 
@@ -217,6 +221,8 @@ enum {
     R_RCPT_READERS,
     R_RCPT_HAS_READ,
     R_KEYWORDS,
+    R_MERGER_GET,
+    R_EXT_LIST,
     R_COUNT
 };
 
@@ -345,6 +351,12 @@ void sq_receipt_drop(sq_store *s);
 int sq_receipt_get(store_reader *rr, int64_t app, uint64_t msg_id, store_receipt *out);
 int sq_receipt_members(store_reader *rr, int64_t app, uint64_t msg_id, int unread, const char *after, int limit,
                        store_receipt_member_cb cb, void *ud);
+/* sqlite_relay.c: merger lists and message extensions (issue 10). sq_merger_put stores
+ * a message op's merger list (called by sq_op_message after its row is in): 0 or -1. */
+int sq_merger_put(sq_store *s, store_op *op, int64_t t);
+int sq_op_ext(sq_store *s, store_op *op);
+int sq_merger_get(store_reader *rr, int64_t app, const char *key, tern_buf *body, int *layers);
+int sq_ext_list(store_reader *rr, int64_t app, uint64_t msg_id, store_ext_cb cb, void *ud);
 /* Writer side: 1 if the user exists, 0 if not, -1 on failure. */
 int sq_w_user_exists(sq_store *s, int64_t app, const char *user);
 

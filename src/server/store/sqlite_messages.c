@@ -117,6 +117,10 @@ int sq_op_message(sq_store *s, store_op *op)
         tern_free(json);
         return -1;
     }
+    if (m->merger_key && sq_merger_put(s, op, t) < 0) {
+        tern_free(json);
+        return -1;
+    }
     /* Sending reads everything up to one's own message. */
     if (!m->no_sender_read) {
         int created;

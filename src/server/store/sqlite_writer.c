@@ -195,6 +195,7 @@ static int apply(sq_store *s, store_op *op)
     case STORE_OP_MEDIA_THUMBS: return sq_op_media(s, op);
     case STORE_OP_APP_SETTINGS: return sq_op_app_settings(s, op);
     case STORE_OP_KEYWORDS: return sq_op_keywords(s, op);
+    case STORE_OP_EXT: return sq_op_ext(s, op);
     }
     op->result = TERN_ERR_INTERNAL;
     return 0;

@@ -130,8 +130,10 @@ typedef enum store_op_kind {
                               the row is gone) */
     STORE_OP_APP_SETTINGS, /* sets (value) or removes (value NULL) the app's settings
                               u.settings.keys[i] (apps.h: the keys and their values) */
-    STORE_OP_KEYWORDS      /* the app's moderation keywords (u.keywords): replace, add or
+    STORE_OP_KEYWORDS,     /* the app's moderation keywords (u.keywords): replace, add or
                               remove; TERN_ERR_KEYWORDS_FULL (nothing changed) past max */
+    STORE_OP_EXT           /* sets or deletes extension keys of a message, each with
+                              compare-and-set on its version (u.ext) */
 } store_op_kind;
 
 /* A needReadReceipt message a read op newly passed (u.read.rcpts): its counts after it. */
@@ -188,6 +190,12 @@ struct store_op {
             int64_t chunk_seq;
             const char *chunk_text;
             size_t chunk_len;
+            /* A merger's list (server/merger.h), stored under merger_key in the same
+             * transaction if the app has no list of that key yet (NULL: none). */
+            const char *merger_key;
+            const char *merger_body;
+            size_t merger_len;
+            int merger_layers;
             /* out */
             uint64_t msg_id;
             uint64_t seq;
@@ -260,6 +268,23 @@ struct store_op {
             int width, height, img_format, animated, thumbs;
             const char *share_secret; /* NULL or "": none */
         } media;
+        struct {
+            uint64_t msg_id;
+            size_t n;                  /* items */
+            const char *const *keys;   /* n keys */
+            const char *const *values; /* n values; NULL: delete that key (a tombstone keeps
+                                          its version growing) */
+            const int64_t *versions;   /* n expected versions: -1 none; else it must equal the
+                                          key's current one (0: never set) */
+            uint64_t max_keys;         /* a set may not make the live keys more than this */
+            /* out, the caller's arrays of n: TERN_OK, TERN_ERR_EXT_CONFLICT (the version
+             * moved on) or TERN_ERR_EXT_TOO_MANY_KEYS; the key's version after the item
+             * (the current one if refused); its value if refused (tern_malloc'd, NULL if
+             * none: the caller frees). The op's result is TERN_OK. */
+            int *codes;
+            int64_t *out_versions;
+            char **out_values;
+        } ext;
         struct {
             const char *const *keys;   /* n setting names */
             const char *const *values; /* their values as text; NULL: back to the default */
@@ -449,6 +474,13 @@ typedef void (*store_receipt_member_cb)(void *ud, const char *user, int64_t read
  * peer, which the caller knows. TERN_OK / TERN_ERR_NOT_FOUND / TERN_ERR_STORE. */
 int store_receipt_members(store_reader *r, int64_t app, uint64_t msg_id, int unread, const char *after, int limit,
                           store_receipt_member_cb cb, void *ud);
+/* The merger list stored under key (STORE_OP_MESSAGE's merger_key) appended to body,
+ * its depth in *layers: TERN_OK, TERN_ERR_NOT_FOUND, TERN_ERR_STORE. */
+int store_merger_get(store_reader *r, int64_t app, const char *key, tern_buf *body, int *layers);
+/* The live extension keys of a message (STORE_OP_EXT), in key order, each passed to cb
+ * (strings valid during the call). TERN_OK / TERN_ERR_STORE. */
+typedef void (*store_ext_cb)(void *ud, const char *key, const char *value, int64_t version);
+int store_ext_list(store_reader *r, int64_t app, uint64_t msg_id, store_ext_cb cb, void *ud);
 
 /* Builds the canonical conversation key into out (NUL-terminated strings; the mapping itself
  * is core/conv.h, shared with the server and libtern); returns its length or -1 if too small. */

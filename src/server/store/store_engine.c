@@ -54,6 +54,8 @@ const char *store_engine_missing(const store_engine *e)
     NEED(conversation_get)
     NEED(streams_open)
     NEED(message_get)
+    NEED(merger_get)
+    NEED(ext_list)
     NEED(media_get)
     NEED(media_expired)
     NEED(receipt_get)
@@ -241,4 +243,14 @@ int store_receipt_members(store_reader *r, int64_t app, uint64_t msg_id, int unr
 int store_keywords(store_reader *r, int64_t app, void (*cb)(void *ud, const char *word), void *ud)
 {
     return r->engine->keywords(r, app, cb, ud);
+}
+
+int store_merger_get(store_reader *r, int64_t app, const char *key, tern_buf *body, int *layers)
+{
+    return r->engine->merger_get(r, app, key, body, layers);
+}
+
+int store_ext_list(store_reader *r, int64_t app, uint64_t msg_id, store_ext_cb cb, void *ud)
+{
+    return r->engine->ext_list(r, app, msg_id, cb, ud);
 }

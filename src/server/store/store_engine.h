@@ -71,6 +71,8 @@ struct store_engine {
     int (*receipt_members)(store_reader *r, int64_t app, uint64_t msg_id, int unread, const char *after, int limit,
                            store_receipt_member_cb cb, void *ud);
     int (*keywords)(store_reader *r, int64_t app, store_name_cb cb, void *ud);
+    int (*merger_get)(store_reader *r, int64_t app, const char *key, tern_buf *body, int *layers);
+    int (*ext_list)(store_reader *r, int64_t app, uint64_t msg_id, store_ext_cb cb, void *ud);
 };
 
 /* The engines this build has, NULL-terminated; the first one is the default. */

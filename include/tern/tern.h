@@ -95,7 +95,8 @@ typedef enum tern_msg_type {
     TERN_MSG_SOUND = 4,   /* "TIMSoundElem" */
     TERN_MSG_VIDEO = 5,   /* "TIMVideoFileElem" */
     TERN_MSG_FILE = 6,    /* "TIMFileElem" */
-    TERN_MSG_LOCATION = 7 /* "TIMLocationElem" */
+    TERN_MSG_LOCATION = 7, /* "TIMLocationElem" */
+    TERN_MSG_FACE = 8      /* "TIMFaceElem", payload {"index","data"} */
 } tern_msg_type;
 
 typedef enum tern_priority {

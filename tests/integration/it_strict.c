@@ -10,7 +10,7 @@
  *     REST username "eve\u0000x" creates nobody and from "alice\u0000zz" sends nothing;
  *   - conversationType "@TIM#SYSTEM" is 2106 (was 1003);
  *   - fields the server does not implement (receiverList, messageControlInfo,
- *     atUserList, offlinePushInfo, unknown options and keys) are 1012, never dropped;
+ *     offlinePushInfo, unknown options and keys) are 1012, never dropped;
  *   - the 12 KB rule counts cloudCustomData JSON-escaped: 12188 bytes of payload plus
  *     100 '"' is 80002.
  * Each case fails on the code before the fix (see the commit that added it).
@@ -137,7 +137,7 @@ static void test_ws_send_fields(void **state)
         {1012, SEND("\"conversationType\":\"C2C\",\"to\":\"bob\"," TXT
                     ",\"messageControlInfo\":{\"excludedFromUnreadCount\":true}",
                     "")},
-        {1012, SEND("\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMTextElem\","
+        {1020, SEND("\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\","
                     "\"payload\":{\"text\":\"@bob\",\"atUserList\":[\"bob\"]}",
                     "")},
         {1012, SEND("\"conversationType\":\"C2C\",\"to\":\"bob\"," TXT, ",\"options\":{\"offlinePushInfo\":{}}")},

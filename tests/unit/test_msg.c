@@ -235,7 +235,7 @@ static void test_errors(void **state)
         {"carol",
          "{\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}",
          TERN_ERR_GROUP_PERMISSION},
-        {"alice", "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMFaceElem\",\"payload\":{}}",
+        {"alice", "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMGroupTipElem\",\"payload\":{}}",
          TERN_ERR_UNSUPPORTED_TYPE},
         {"alice", "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":5}}",
          TERN_ERR_BAD_FIELD},
@@ -282,9 +282,9 @@ static void test_errors(void **state)
          "\"messageControlInfo\":{\"excludedFromUnreadCount\":true}}",
          TERN_ERR_NOT_SUPPORTED},
         {"alice",
-         "{\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\","
+         "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\","
          "\"atUserList\":[\"bob\"]}}",
-         TERN_ERR_NOT_SUPPORTED},
+         TERN_ERR_GROUP_ONLY},
         {"alice",
          "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"},"
          "\"offlinePushInfo\":{\"disablePush\":true}}",

@@ -31,7 +31,67 @@ void send_req_free(send_req *r)
     tern_free(r->cmid);
     tern_free(r->op.u.msg.json);
     tern_free(r->reply);
+    for (size_t i = 0; i < r->nreceivers; i++)
+        tern_free(r->receivers[i]);
+    tern_free(r->receivers);
+    for (size_t i = 0; i < r->nat; i++)
+        tern_free(r->at_users[i]);
+    tern_free(r->at_users);
     tern_free(r);
+}
+
+/* An @ message's mentions, read back from its canonical payload (only a text payload
+ * with atUserList gets here). 0, or -1 out of memory. */
+static int take_mentions(send_req *r, const tern_buf *payload)
+{
+    cJSON *p = cJSON_ParseWithLength(payload->data, payload->len);
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(p, "atUserList"), *e;
+    int n = cJSON_GetArraySize(list);
+    if (!p || n <= 0) {
+        cJSON_Delete(p);
+        return -1;
+    }
+    r->at_users = tern_calloc((size_t)n, sizeof *r->at_users);
+    cJSON_ArrayForEach(e, list)
+    {
+        if (!strcmp(e->valuestring, TERN_ELEM_AT_ALL))
+            r->at_all = 1;
+        else
+            r->at_users[r->nat++] = tern_strdup(e->valuestring);
+    }
+    cJSON_Delete(p);
+    return 0;
+}
+
+int msg_take_receivers(send_req *r, const cJSON *list)
+{
+    if (!r->is_group)
+        return TERN_ERR_GROUP_ONLY;
+    if (r->nat || r->at_all)
+        return TERN_ERR_AT_WITH_RECEIVERS;
+    int n = cJSON_GetArraySize(list);
+    if (!cJSON_IsArray(list) || n == 0)
+        return TERN_ERR_BAD_FIELD;
+    if (n > MSG_MAX_RECEIVERS)
+        return TERN_ERR_TOO_MANY;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, list)
+    {
+        if (!cJSON_IsString(e))
+            return TERN_ERR_BAD_FIELD;
+        if (!group_snap_has(r->snap, e->valuestring))
+            return TERN_ERR_RECEIVER_NOT_MEMBER;
+    }
+    r->receivers = tern_calloc((size_t)n, sizeof *r->receivers);
+    cJSON_ArrayForEach(e, list)
+    r->receivers[r->nreceivers++] = tern_strdup(e->valuestring);
+    return TERN_OK;
+}
+
+int msg_store_flags(const send_req *r)
+{
+    return (r->no_unread ? STORE_MSG_NO_UNREAD : 0) | (r->no_last ? STORE_MSG_NO_LAST : 0) |
+           (r->nreceivers ? STORE_MSG_PRIVATE : 0);
 }
 
 /* Authorizes and prepares m, which the caller has validated. */
@@ -92,6 +152,13 @@ static int prepare(server *s, store_reader *rd, int64_t app, const char *from, c
     tern_buf_init(&f, 0);
     tern_msg_encode_fields(&f, m, from, strlen(from));
     r->fields = tern_buf_steal(&f, &r->fields_len);
+    if (is_group && m->elem->sdk_type == 1 /* TERN_MSG_TEXT */ && tern_elem_text_has_at(m->payload.data, m->payload.len) &&
+        take_mentions(r, &m->payload) < 0) {
+        if (m == &done)
+            tern_buf_free(&done.payload);
+        send_req_free(r);
+        return TERN_ERR_INTERNAL;
+    }
     if (m == &done)
         tern_buf_free(&done.payload);
     *out = r;
@@ -127,7 +194,16 @@ void msg_conv_id(const send_req *r, tern_buf *out)
 static void fan_out(send_req *r, frame *f)
 {
     server *s = r->s;
-    if (r->is_group) {
+    if (r->nreceivers) {
+        /* A private message (receiverList): its receivers and the sender only. */
+        const char *users[MSG_MAX_RECEIVERS + 1];
+        size_t n = 0;
+        for (size_t i = 0; i < r->nreceivers && n < MSG_MAX_RECEIVERS; i++)
+            if (strcmp(r->receivers[i], r->sender) != 0)
+                users[n++] = r->receivers[i];
+        users[n++] = r->sender;
+        delivery_push_users(s, r->app, users, n, r->origin_session, f);
+    } else if (r->is_group) {
         delivery_push_users(s, r->app, (const char *const *)r->snap->members, r->snap->n, r->origin_session, f);
     } else {
         const char *users[2] = {r->to, r->sender};
@@ -186,6 +262,12 @@ int msg_submit(send_req *r)
     op->u.msg.client_msg_id = r->cmid;
     op->u.msg.fields = r->fields;
     op->u.msg.fields_len = r->fields_len;
+    op->u.msg.flags = msg_store_flags(r);
+    op->u.msg.receivers = (const char *const *)r->receivers;
+    op->u.msg.nreceivers = r->nreceivers;
+    op->u.msg.at_users = (const char *const *)r->at_users;
+    op->u.msg.nat = r->nat;
+    op->u.msg.at_all = r->at_all;
     return store_submit(s->st, op);
 }
 

@@ -10,6 +10,8 @@
 #include "core/message.h"
 #include "groups.h"
 
+#define MSG_MAX_RECEIVERS 50 /* receiverList entries (seed 001; over: 1203) */
+
 typedef struct send_req send_req;
 /* Called once per request after commit (op.result says how it went), or right away for
  * onlineUserOnly messages. Runs on the store writer thread (or the calling loop for
@@ -38,6 +40,17 @@ struct send_req {
     send_complete_fn complete;
     void *ud;
     char *reply; /* scratch for the completion (e.g. the request id JSON) */
+    /* Issue 10, H1 (the seam's send options; names of the contract): messageControlInfo's
+     * excludedFromUnreadCount / excludedFromLastMessage, and receiverList (owned, checked
+     * by msg_take_receivers: group members, at most 50, not with @). */
+    int no_unread, no_last;
+    char **receivers;
+    size_t nreceivers;
+    /* An @ message (filled in by msg_prepare*): the mentioned ids (owned; non-members are
+     * kept here and skipped by the store) and whether @ALL is among them. */
+    char **at_users;
+    size_t nat;
+    int at_all;
 };
 
 /* Authorizes a message validated by the core model (tern_msg_validate runs again here)
@@ -51,6 +64,18 @@ int msg_prepare_msg(server *s, store_reader *rd, int64_t app, const char *from, 
 /* The same from a client's message object: tern_msg_parse_send (1003, 1008, 1012, 2106,
  * 80002, docs/protocol.md §4) then msg_prepare_msg. */
 int msg_prepare(server *s, store_reader *rd, int64_t app, const char *from, cJSON *msg, send_req **out);
+/* receiverList (issue 10): checks the array `list` (the seam validated it: 1..50
+ * distinct identifiers, C2C already refused with 1020) against the prepared group
+ * request r and keeps a copy in r->receivers. Returns TERN_OK, TERN_ERR_GROUP_ONLY (r is
+ * C2C), TERN_ERR_AT_WITH_RECEIVERS (r is an @ message), TERN_ERR_TOO_MANY (over 50),
+ * TERN_ERR_BAD_FIELD (an entry not a string), TERN_ERR_RECEIVER_NOT_MEMBER (an entry not
+ * in r's member snapshot). On error r is unchanged. The message then reaches only the
+ * receivers and the sender: live (also onlineUserOnly), and in history, sync and as
+ * last message; it never counts as unread. */
+int msg_take_receivers(send_req *r, const cJSON *list);
+/* The store flags (STORE_MSG_*) of r's options. */
+int msg_store_flags(const send_req *r);
+
 /* Queues the request in the store. TERN_OK: complete will run. Otherwise (5003, 5004)
  * complete will not run and the caller still owns r. */
 int msg_submit(send_req *r);

@@ -165,13 +165,25 @@ int store_user_groups(store_reader *r, int64_t app, const char *user, void (*cb)
 int store_history(store_reader *r, int64_t app, const char *conv_key, uint64_t before_seq, int limit, tern_buf *out,
                   int *more)
 {
-    return r->engine->history(r, app, conv_key, before_seq, limit, out, more);
+    return r->engine->history(r, app, conv_key, NULL, before_seq, limit, out, more);
+}
+
+int store_history_for(store_reader *r, int64_t app, const char *conv_key, const char *viewer, uint64_t before_seq,
+                      int limit, tern_buf *out, int *more)
+{
+    return r->engine->history(r, app, conv_key, viewer, before_seq, limit, out, more);
 }
 
 int store_messages_after(store_reader *r, int64_t app, const char *conv_key, uint64_t after_seq, int limit,
                          tern_buf *out, int *more, uint64_t *last_seq)
 {
-    return r->engine->messages_after(r, app, conv_key, after_seq, limit, out, more, last_seq);
+    return r->engine->messages_after(r, app, conv_key, NULL, after_seq, limit, out, more, last_seq);
+}
+
+int store_messages_after_for(store_reader *r, int64_t app, const char *conv_key, const char *viewer,
+                             uint64_t after_seq, int limit, tern_buf *out, int *more, uint64_t *last_seq)
+{
+    return r->engine->messages_after(r, app, conv_key, viewer, after_seq, limit, out, more, last_seq);
 }
 
 int store_seq_at_id(store_reader *r, int64_t app, const char *conv_key, uint64_t id, uint64_t *seq)

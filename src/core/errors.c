@@ -24,7 +24,8 @@ TERN_API const char *tern_strerror(int code)
     case TERN_ERR_METHOD: return "method not allowed";
     case TERN_ERR_CONFLICT: return "already exists";
     case TERN_ERR_NOT_SUPPORTED: return "field not supported yet";
-    case TERN_ERR_GROUP_ONLY: return "a group-only field in a C2C message";
+    case TERN_ERR_OPTIONS_CONFLICT: return "onlineUserOnly cannot be combined with messageControlInfo";
+    case TERN_ERR_GROUP_ONLY: return "field allowed in group messages only";
     case TERN_ERR_AT_WITH_RECEIVERS: return "an @ message cannot have a receiverList";
     case TERN_ERR_RECEIVER_NOT_MEMBER: return "a receiver is not a member of the group";
     case TERN_ERR_TOKEN_INVALID: return "invalid token";

@@ -34,6 +34,7 @@ void send_req_free(send_req *r)
     for (size_t i = 0; i < r->nreceivers; i++)
         tern_free(r->receivers[i]);
     tern_free(r->receivers);
+    tern_free(r->push_json);
     for (size_t i = 0; i < r->nat; i++)
         tern_free(r->at_users[i]);
     tern_free(r->at_users);
@@ -63,28 +64,18 @@ static int take_mentions(send_req *r, const tern_buf *payload)
     return 0;
 }
 
-int msg_take_receivers(send_req *r, const cJSON *list)
+/* receiverList (H1): not with an @ message (1021), every entry a member of the group at
+ * send time (1022). The core model checked the rest (message.c: 1020, 1203, 1003). */
+static int receivers_ok(const tern_msg *m, const group_snap *snap)
 {
-    if (!r->is_group)
-        return TERN_ERR_GROUP_ONLY;
-    if (r->nat || r->at_all)
+    if (m->elem->sdk_type == 1 /* TERN_MSG_TEXT */ && tern_elem_text_has_at(m->payload.data, m->payload.len))
         return TERN_ERR_AT_WITH_RECEIVERS;
-    int n = cJSON_GetArraySize(list);
-    if (!cJSON_IsArray(list) || n == 0)
-        return TERN_ERR_BAD_FIELD;
-    if (n > MSG_MAX_RECEIVERS)
-        return TERN_ERR_TOO_MANY;
     const cJSON *e;
-    cJSON_ArrayForEach(e, list)
+    cJSON_ArrayForEach(e, m->receivers)
     {
-        if (!cJSON_IsString(e))
-            return TERN_ERR_BAD_FIELD;
-        if (!group_snap_has(r->snap, e->valuestring))
+        if (!group_snap_has(snap, e->valuestring))
             return TERN_ERR_RECEIVER_NOT_MEMBER;
     }
-    r->receivers = tern_calloc((size_t)n, sizeof *r->receivers);
-    cJSON_ArrayForEach(e, list)
-    r->receivers[r->nreceivers++] = tern_strdup(e->valuestring);
     return TERN_OK;
 }
 
@@ -119,6 +110,20 @@ static int prepare(server *s, store_reader *rd, int64_t app, const char *from, c
             return ex < 0 ? TERN_ERR_STORE : TERN_ERR_USER_NOT_FOUND;
     }
 
+    /* Options this server does not act on yet are refused, never dropped (issue 10's
+     * helpers remove these lines as they implement them). */
+    if (m->support_extension) { /* H2: extensions */
+        group_snap_unref(snap);
+        return TERN_ERR_NOT_SUPPORTED;
+    }
+    if (m->receivers) {
+        int rc = is_group ? receivers_ok(m, snap) : TERN_ERR_GROUP_ONLY;
+        if (rc != TERN_OK) {
+            group_snap_unref(snap);
+            return rc;
+        }
+    }
+
     /* A media message is stored as completed from its media rows (media_msg.h). */
     tern_msg done;
     if (m->elem->media) {
@@ -141,6 +146,16 @@ static int prepare(server *s, store_reader *rd, int64_t app, const char *from, c
     r->sender = tern_strdup(from);
     r->to = tern_strdup(to);
     r->cmid = m->cmid.n ? tern_strndup(m->cmid.p, m->cmid.n) : NULL;
+    r->priority = m->priority;
+    r->need_receipt = m->need_read_receipt;
+    r->support_extension = m->support_extension;
+    if (m->receivers) {
+        r->nreceivers = (size_t)cJSON_GetArraySize(m->receivers);
+        r->receivers = tern_calloc(r->nreceivers, sizeof *r->receivers);
+        size_t i = 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, m->receivers) r->receivers[i++] = tern_strdup(e->valuestring);
+    }
     char key[160];
     if (is_group)
         tern_conv_key_group(m->to.p, m->to.n, key, sizeof key);
@@ -196,9 +211,9 @@ static void fan_out(send_req *r, frame *f)
     server *s = r->s;
     if (r->nreceivers) {
         /* A private message (receiverList): its receivers and the sender only. */
-        const char *users[MSG_MAX_RECEIVERS + 1];
+        const char *users[TERN_MSG_MAX_RECEIVERS + 1];
         size_t n = 0;
-        for (size_t i = 0; i < r->nreceivers && n < MSG_MAX_RECEIVERS; i++)
+        for (size_t i = 0; i < r->nreceivers && n < TERN_MSG_MAX_RECEIVERS; i++)
             if (strcmp(r->receivers[i], r->sender) != 0)
                 users[n++] = r->receivers[i];
         users[n++] = r->sender;
@@ -243,6 +258,42 @@ static void on_committed(store_op *op)
         }
     }
     r->complete(r);
+}
+
+int msg_set_options(send_req *r, const tern_send_opts *o)
+{
+    /* H4: moderation, push. */
+    if (o->no_moderation || o->push.present)
+        return TERN_ERR_NOT_SUPPORTED;
+    r->online_only = o->online_only;
+    r->no_unread = o->no_unread;
+    r->no_last = o->no_last;
+    r->no_moderation = o->no_moderation;
+    if (o->push.present) {
+        tern_buf b;
+        tern_buf_init(&b, 0);
+        if (tern_push_info_encode(&b, &o->push) != 0) {
+            tern_buf_free(&b);
+            return TERN_ERR_INTERNAL;
+        }
+        size_t n;
+        r->push_json = tern_buf_steal(&b, &n);
+    }
+    return TERN_OK;
+}
+
+int msg_dispatch(send_req *r)
+{
+    /* 1. Content moderation (H4): synchronous, unless r->no_moderation. */
+    /* 2. The before-send callback (H4): hands r to the webhook thread, which calls
+     *    msg_dispatch_continue(r) or completes r with 10016. */
+    return msg_dispatch_continue(r);
+}
+
+int msg_dispatch_continue(send_req *r)
+{
+    /* 3. The group rate and priority shedding (H3). */
+    return r->online_only ? msg_send_online(r) : msg_submit(r);
 }
 
 int msg_submit(send_req *r)

@@ -10,8 +10,6 @@
 #include "core/message.h"
 #include "groups.h"
 
-#define MSG_MAX_RECEIVERS 50 /* receiverList entries (seed 001; over: 1203) */
-
 typedef struct send_req send_req;
 /* Called once per request after commit (op.result says how it went), or right away for
  * onlineUserOnly messages. Runs on the store writer thread (or the calling loop for
@@ -40,14 +38,18 @@ struct send_req {
     send_complete_fn complete;
     void *ud;
     char *reply; /* scratch for the completion (e.g. the request id JSON) */
-    /* Issue 10, H1 (the seam's send options; names of the contract): messageControlInfo's
-     * excludedFromUnreadCount / excludedFromLastMessage, and receiverList (owned, checked
-     * by msg_take_receivers: group members, at most 50, not with @). */
-    int no_unread, no_last;
-    char **receivers;
+    /* The message's options (issue 10; docs/protocol.md §4 send), owned. */
+    int priority;          /* TERN_MSG_PRIO_* */
+    int need_receipt;      /* needReadReceipt */
+    int support_extension; /* isSupportExtension */
+    char **receivers;      /* receiverList: nreceivers user ids, or NULL */
     size_t nreceivers;
-    /* An @ message (filled in by msg_prepare*): the mentioned ids (owned; non-members are
-     * kept here and skipped by the store) and whether @ALL is among them. */
+    int online_only;                       /* onlineUserOnly: delivered now, never stored */
+    int no_unread, no_last, no_moderation; /* messageControlInfo */
+    char *push_json;                       /* offlinePushInfo's canonical object, or NULL */
+    int shed;                              /* out: dropped by the group rate (reported as sent; nothing stored) */
+    /* An @ message (H1; filled in by prepare from the payload's atUserList): the
+     * mentioned ids (owned; the store skips those who are not members) and @ALL. */
     char **at_users;
     size_t nat;
     int at_all;
@@ -64,18 +66,21 @@ int msg_prepare_msg(server *s, store_reader *rd, int64_t app, const char *from, 
 /* The same from a client's message object: tern_msg_parse_send (1003, 1008, 1012, 2106,
  * 80002, docs/protocol.md §4) then msg_prepare_msg. */
 int msg_prepare(server *s, store_reader *rd, int64_t app, const char *from, cJSON *msg, send_req **out);
-/* receiverList (issue 10): checks the array `list` (the seam validated it: 1..50
- * distinct identifiers, C2C already refused with 1020) against the prepared group
- * request r and keeps a copy in r->receivers. Returns TERN_OK, TERN_ERR_GROUP_ONLY (r is
- * C2C), TERN_ERR_AT_WITH_RECEIVERS (r is an @ message), TERN_ERR_TOO_MANY (over 50),
- * TERN_ERR_BAD_FIELD (an entry not a string), TERN_ERR_RECEIVER_NOT_MEMBER (an entry not
- * in r's member snapshot). On error r is unchanged. The message then reaches only the
- * receivers and the sender: live (also onlineUserOnly), and in history, sync and as
- * last message; it never counts as unread. */
-int msg_take_receivers(send_req *r, const cJSON *list);
-/* The store flags (STORE_MSG_*) of r's options. */
+/* Takes the send options o into r (copies what it keeps). TERN_OK, or 1012 for an
+ * option this server does not act on yet (never accepted and dropped). */
+int msg_set_options(send_req *r, const tern_send_opts *o);
+/* Sends a prepared request on its way: content moderation, the before-send callback,
+ * the group rate (priority shedding), then msg_send_online (r->online_only) or
+ * msg_submit. TERN_OK: r->complete will run, perhaps on another thread and perhaps with
+ * r->op.result an error code (10016 rejected by the callback, a store failure); any other
+ * return: complete will not run and the caller still owns r. */
+int msg_dispatch(send_req *r);
+/* The steps after the before-send callback (the rate, then store or online delivery),
+ * for the webhook thread that ran the callback; the same contract as msg_dispatch. */
+int msg_dispatch_continue(send_req *r);
+/* The store flags (STORE_MSG_*, store.h) of r's options: no_unread, no_last, and a
+ * receiverList (private). */
 int msg_store_flags(const send_req *r);
-
 /* Queues the request in the store. TERN_OK: complete will run. Otherwise (5003, 5004)
  * complete will not run and the caller still owns r. */
 int msg_submit(send_req *r);

@@ -9,7 +9,7 @@
  *     collide, "bob\u0000evil" reaches nobody, text "a\u0000b" is not stored cut,
  *     REST username "eve\u0000x" creates nobody and from "alice\u0000zz" sends nothing;
  *   - conversationType "@TIM#SYSTEM" is 2106 (was 1003);
- *   - fields the server does not implement (receiverList, messageControlInfo,
+ *   - fields the server does not implement (messageControlInfo in msg,
  *     offlinePushInfo, unknown options and keys) are 1012, never dropped;
  *   - the 12 KB rule counts cloudCustomData JSON-escaped: 12188 bytes of payload plus
  *     100 '"' is 80002.
@@ -133,7 +133,6 @@ static void test_ws_send_fields(void **state)
         /* The system conversation, however it is named. */
         {2106, SEND("\"conversationType\":\"@TIM#SYSTEM\",\"to\":\"bob\"," TXT, "")},
         /* Not implemented: refused, never dropped. */
-        {1012, SEND("\"conversationType\":\"GROUP\",\"to\":\"g1\"," TXT ",\"receiverList\":[\"bob\"]", "")},
         {1012, SEND("\"conversationType\":\"C2C\",\"to\":\"bob\"," TXT
                     ",\"messageControlInfo\":{\"excludedFromUnreadCount\":true}",
                     "")},
@@ -141,8 +140,16 @@ static void test_ws_send_fields(void **state)
                     "\"payload\":{\"text\":\"@bob\",\"atUserList\":[\"bob\"]}",
                     "")},
         {1012, SEND("\"conversationType\":\"C2C\",\"to\":\"bob\"," TXT, ",\"options\":{\"offlinePushInfo\":{}}")},
+        /* Seed 001, note 5: onlineUserOnly and messageControlInfo never together. */
+        {1013, SEND("\"conversationType\":\"C2C\",\"to\":\"bob\"," TXT,
+                    ",\"options\":{\"onlineUserOnly\":true,\"messageControlInfo\":{}}")},
         {1012, SEND("\"conversationType\":\"C2C\",\"to\":\"bob\"," TXT,
-                    ",\"options\":{\"onlineUserOnly\":false,\"messageControlInfo\":{}}")},
+                    ",\"options\":{\"messageControlInfo\":{\"excludedFromUnreadCount\":true,\"x\":1}}")},
+        {1003,
+         SEND("\"conversationType\":\"C2C\",\"to\":\"bob\"," TXT, ",\"options\":{\"offlinePushInfo\":{\"title\":1}}")},
+        /* Targeted messages exist in groups only. */
+        {1020, SEND("\"conversationType\":\"C2C\",\"to\":\"bob\"," TXT ",\"receiverList\":[\"bob\"]", "")},
+        {1003, SEND("\"conversationType\":\"GROUP\",\"to\":\"g1\"," TXT ",\"receiverList\":[\"bob\",\"bob\"]", "")},
         {1012, SEND("\"conversationType\":\"GROUP\",\"to\":\"g1\"," TXT, ",\"receiverList\":[\"bob\"]")},
         {1012, SEND("\"conversationType\":\"C2C\",\"to\":\"bob\"," TXT ",\"isSupportExtension\":true", "")},
     };

@@ -272,11 +272,16 @@ static void test_errors(void **state)
          "{\"conversationType\":\"@TIM#SYSTEM\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{"
          "\"text\":\"x\"}}",
          TERN_ERR_SYSTEM_CONV},
-        /* Fields the server does not implement are refused (1012), never dropped. */
+        /* receiverList: members only (1022), never with @ (1021). */
         {"alice",
          "{\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"},"
-         "\"receiverList\":[\"bob\"]}",
-         TERN_ERR_NOT_SUPPORTED},
+         "\"receiverList\":[\"bob\",\"zed\"]}",
+         TERN_ERR_RECEIVER_NOT_MEMBER},
+        {"alice",
+         "{\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\","
+         "\"atUserList\":[\"bob\"]},\"receiverList\":[\"bob\"]}",
+         TERN_ERR_AT_WITH_RECEIVERS},
+        /* Fields the server does not implement are refused (1012), never dropped. */
         {"alice",
          "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"},"
          "\"messageControlInfo\":{\"excludedFromUnreadCount\":true}}",

@@ -872,6 +872,81 @@ static void test_conversations(void **state)
     assert_int_equal(l.rows[0].last_seq - l.rows[0].read_seq, 1);
 }
 
+static void copy_conv(void *ud, const store_conv *c)
+{
+    store_conv *o = ud;
+    *o = *c;
+    o->conv_key = o->peer = o->last_msg_json = NULL; /* valid during the callback only */
+}
+
+/* Issue 10: a private message (receiverList) and the flags, at the store's level: who
+ * sees it (history, sync, store_msg_receiver_ok), the not-counted counter across the
+ * writer's cache being dropped (a reopen), at-info of members only. */
+static void test_private_and_flags(void **state)
+{
+    fx *f = *state;
+    mk_users(f, (const char *[]){"alice", "bob", "carol", NULL});
+    const char *members[] = {"bob", "carol"};
+    assert_int_equal(group_op(f, STORE_OP_CREATE_GROUP, "g", "alice", members, 2, NULL), TERN_OK);
+    send1(f, "alice", "g", 1, NULL, NULL);
+    msgreq m;
+    msg_init(&m, f->app, "alice", "g", 1, NULL, "secret");
+    const char *rcv[] = {"bob"};
+    m.op.u.msg.flags = STORE_MSG_PRIVATE;
+    m.op.u.msg.receivers = rcv;
+    m.op.u.msg.nreceivers = 1;
+    assert_int_equal(run_op(f->s, &m.op), TERN_OK);
+    uint64_t pid = m.op.u.msg.msg_id;
+    msg_release(&m);
+    msg_init(&m, f->app, "bob", "g", 1, NULL, "at");
+    const char *at[] = {"carol", "mallory"}; /* mallory: no member, skipped */
+    m.op.u.msg.flags = STORE_MSG_NO_UNREAD;
+    m.op.u.msg.at_users = at;
+    m.op.u.msg.nat = 2;
+    assert_int_equal(run_op(f->s, &m.op), TERN_OK);
+    msg_release(&m);
+    assert_int_equal(store_msg_receiver_ok(f->r, f->app, pid, "bob"), 1);
+    assert_int_equal(store_msg_receiver_ok(f->r, f->app, pid, "alice"), 1);
+    assert_int_equal(store_msg_receiver_ok(f->r, f->app, pid, "carol"), 0);
+    assert_int_equal(store_msg_receiver_ok(f->r, f->app, pid + 1000, "bob"), 0);
+    tern_buf b;
+    tern_buf_init(&b, 0);
+    int more;
+    uint64_t seqs[8], last;
+    assert_int_equal(store_history_for(f->r, f->app, gkey("g"), "carol", 0, 10, &b, &more), TERN_OK);
+    assert_int_equal(parse_seqs(b.data, b.len, seqs, 8), 2);
+    assert_true(seqs[0] == 3 && seqs[1] == 1);
+    tern_buf_reset(&b);
+    assert_int_equal(store_messages_after_for(f->r, f->app, gkey("g"), "bob", 0, 10, &b, &more, &last), TERN_OK);
+    assert_int_equal(parse_seqs(b.data, b.len, seqs, 8), 3);
+    tern_buf_reset(&b);
+    assert_int_equal(store_messages_after(f->r, f->app, gkey("g"), 0, 10, &b, &more, &last), TERN_OK);
+    assert_int_equal(parse_seqs(b.data, b.len, seqs, 8), 3); /* no viewer: all */
+    tern_buf_free(&b);
+    /* carol: 3 messages, 2 not counted (private, no-unread) → 1; @ from bob at seq 3. */
+    for (int pass = 0; pass < 2; pass++) {
+        store_conv got = {0};
+        assert_int_equal(store_conversation_get(f->r, f->app, "carol", gkey("g"), copy_conv, &got), TERN_OK);
+        assert_int_equal(got.last_seq, 3);
+        assert_int_equal(got.uncounted, 2); /* seqs 2 and 3, whether seq 1 is read or not */
+        assert_int_equal(got.at_seq, 3);
+        assert_int_equal(got.at_all_seq, 0);
+        assert_int_equal(got.shown_msg_id, got.last_msg_id); /* seq 3: not NO_LAST, not private */
+        assert_int_equal(store_conversation_get(f->r, f->app, "bob", gkey("g"), copy_conv, &got), TERN_OK);
+        assert_int_equal(got.at_seq, 0);
+        fx_close(f);
+        fx_open(f, 64, 0); /* the writer's cache starts empty: nc comes from the row */
+        store_op op = {.kind = STORE_OP_MARK_READ, .app = f->app};
+        op.u.read.user = "carol";
+        op.u.read.conv_key = gkey("g");
+        op.u.read.seq = 1;
+        assert_int_equal(run_op(f->s, &op), TERN_OK);
+        assert_int_equal(op.u.read.read_seq, 1);
+        assert_int_equal(op.u.read.uncounted, 2); /* seqs 2 and 3 */
+    }
+    (void)state;
+}
+
 static void test_groups(void **state)
 {
     fx *f = *state;
@@ -1920,6 +1995,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_keys),
         cmocka_unit_test(test_open_errors),
+        cmocka_unit_test_setup_teardown(test_private_and_flags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_users, setup, teardown),
         cmocka_unit_test_setup_teardown(test_easemob_fields, setup, teardown),

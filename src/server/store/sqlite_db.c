@@ -511,6 +511,7 @@ static const char *const rsql[R_COUNT] = {
                        " JOIN stream_chunks c ON c.msg_id=s.msg_id GROUP BY s.msg_id",
     [R_MSG_GET] = "SELECT m.seq,m.body,st.head,m.msg_id,m.time_ms,st.format FROM messages m"
                   " LEFT JOIN streams st ON st.msg_id=m.msg_id WHERE m.msg_id=? AND m.app=?",
+    [R_MSG_RECEIVER_OK] = "SELECT 1 FROM messages m WHERE m.msg_id=?1 AND m.app=?2 AND " SQ_VISIBLE("m", "?3"),
     [R_MEDIA_GET] = "SELECT " MEDIA_COLS " FROM media WHERE app=? AND id=?",
     [R_MEDIA_EXPIRED] = "SELECT " MEDIA_COLS " FROM media WHERE expires_ms<=? ORDER BY expires_ms LIMIT ?",
     [R_APP_SETTINGS] = "SELECT app,key,value FROM app_settings ORDER BY app,key",
@@ -589,6 +590,7 @@ const store_engine store_engine_sqlite = {
     .conversation_get = sq_conversation_get,
     .streams_open = sq_streams_open,
     .message_get = sq_message_get,
+    .msg_receiver_ok = sq_msg_receiver_ok,
     .media_get = sq_media_get,
     .media_expired = sq_media_expired,
 };

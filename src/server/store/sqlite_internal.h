@@ -199,6 +199,7 @@ enum {
     R_STREAM_CHUNKS,
     R_STREAMS_OPEN,
     R_MSG_GET,
+    R_MSG_RECEIVER_OK,
     R_MEDIA_GET,
     R_MEDIA_EXPIRED,
     R_APP_SETTINGS,
@@ -339,6 +340,7 @@ int sq_conversation_get(store_reader *rr, int64_t app, const char *user, const c
                         void *ud);
 int sq_streams_open(store_reader *rr, store_stream_cb cb, void *ud);
 int sq_message_get(store_reader *rr, int64_t app, uint64_t msg_id, tern_buf *out);
+int sq_msg_receiver_ok(store_reader *rr, int64_t app, uint64_t msg_id, const char *user);
 /* Appends the message object of an open stream — its HEAD (head[0..hn)), the text of
  * its chunks committed so far, state open — given its id, seq, time and format; the
  * reader's chunks query. TERN_OK / TERN_ERR_STORE / TERN_ERR_TOO_MANY (out's ceiling). */

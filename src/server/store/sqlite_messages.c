@@ -261,6 +261,21 @@ int sq_messages_after(store_reader *rr, int64_t app, const char *conv_key, const
     return rc;
 }
 
+int sq_msg_receiver_ok(store_reader *rr, int64_t app, uint64_t msg_id, const char *user)
+{
+    sq_reader *r = (sq_reader *)rr;
+    sqlite3_stmt *st = sq_rst(r, R_MSG_RECEIVER_OK);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, msg_id > INT64_MAX ? INT64_MAX : (int64_t)msg_id);
+    sqlite3_bind_int64(st, 2, app);
+    sq_bind_text(st, 3, user);
+    int row = sq_rrow(r, st);
+    if (row > 0)
+        sqlite3_reset(st);
+    return row;
+}
+
 int sq_seq_at_id(store_reader *rr, int64_t app, const char *conv_key, uint64_t id, uint64_t *seq)
 {
     sq_reader *r = (sq_reader *)rr;

@@ -398,6 +398,11 @@ int store_streams_open(store_reader *r, void (*cb)(void *ud, const store_stream 
 /* The message object with id msg_id of app, appended to out (an open stream's with its
  * text so far): TERN_OK, TERN_ERR_NOT_FOUND, TERN_ERR_STORE. */
 int store_message_get(store_reader *r, int64_t app, uint64_t msg_id, tern_buf *out);
+/* Whether the stored message msg_id of app may be shown to `user` as far as receiverList
+ * goes (issue 10): 1 if it is not private, or user sent it or is one of its receivers;
+ * 0 if it is private to others or does not exist; -1 on a store failure. The conversation check (C2C participant,
+ * group member) is the caller's (msgget.c's msg_get_visible). */
+int store_msg_receiver_ok(store_reader *r, int64_t app, uint64_t msg_id, const char *user);
 
 /* A media file's metadata row (issue 9); the file itself lives in the media store
  * (server/media/media_store.h). */

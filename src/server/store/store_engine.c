@@ -54,6 +54,7 @@ const char *store_engine_missing(const store_engine *e)
     NEED(conversation_get)
     NEED(streams_open)
     NEED(message_get)
+    NEED(msg_receiver_ok)
     NEED(media_get)
     NEED(media_expired)
 #undef NEED
@@ -223,6 +224,11 @@ int store_streams_open(store_reader *r, void (*cb)(void *ud, const store_stream 
 int store_message_get(store_reader *r, int64_t app, uint64_t msg_id, tern_buf *out)
 {
     return r->engine->message_get(r, app, msg_id, out);
+}
+
+int store_msg_receiver_ok(store_reader *r, int64_t app, uint64_t msg_id, const char *user)
+{
+    return r->engine->msg_receiver_ok(r, app, msg_id, user);
 }
 
 int store_media_get(store_reader *r, int64_t app, const char *id, store_media *out)

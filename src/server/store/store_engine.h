@@ -64,6 +64,7 @@ struct store_engine {
                             void *ud);
     int (*streams_open)(store_reader *r, store_stream_cb cb, void *ud);
     int (*message_get)(store_reader *r, int64_t app, uint64_t msg_id, tern_buf *out);
+    int (*msg_receiver_ok)(store_reader *r, int64_t app, uint64_t msg_id, const char *user);
     int (*media_get)(store_reader *r, int64_t app, const char *id, store_media *out);
     int (*media_expired)(store_reader *r, int64_t now_ms, int limit, void (*cb)(void *ud, const store_media *m),
                          void *ud);

@@ -243,16 +243,9 @@ static int text_encode(const tern_elem_type *t, const cJSON *payload, tern_buf *
 
 int tern_elem_text_has_at(const char *p, size_t n)
 {
-    /* Inside the escaped text every quote is preceded by a backslash, so this unescaped
-     * sequence can only be the key after the text's closing quote. */
-    static const char key[] = "\",\"atUserList\":[";
-    const size_t kn = sizeof key - 1;
-    if (!p || n < kn)
-        return 0;
-    for (size_t i = 0; i + kn <= n; i++)
-        if (p[i] == '"' && (i == 0 || p[i - 1] != '\\') && !memcmp(p + i, key, kn))
-            return 1;
-    return 0;
+    /* The canonical form ends with the text's closing quote and '}' when it has no list
+     * and with the list's ']' and '}' when it has one: one look, whatever the text. */
+    return p && n >= 2 && p[n - 1] == '}' && p[n - 2] == ']';
 }
 
 /* TIMFaceElem {index, data}: index an integer in the int32 range (Tencent's number),

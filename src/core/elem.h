@@ -77,7 +77,8 @@ struct tern_elem_type {
 #define TERN_ELEM_MAX_AT 64         /* atUserList entries (over: 1203) */
 #define TERN_ELEM_AT_ALL "__kImSDK_MesssageAtALL__" /* @ everyone (Tencent's spelling) */
 
-/* 1 if p[0..n), a canonical TIMTextElem payload, carries atUserList (an @ message). */
+/* 1 if p[0..n), a canonical TIMTextElem payload (text_encode's bytes, not any JSON),
+ * carries atUserList (an @ message). O(1). */
 int tern_elem_text_has_at(const char *p, size_t n);
 
 /* The row of wire name s[0..n), or NULL (the caller answers 1008). */

@@ -36,6 +36,8 @@ typedef enum tern_code {
     TERN_ERR_NOT_SUPPORTED = 1012,    /* a field or option this server does not implement yet */
     TERN_ERR_OPTIONS_CONFLICT = 1013, /* onlineUserOnly together with messageControlInfo (seed 001) */
     TERN_ERR_GROUP_ONLY = 1020,       /* a group-only field (receiverList, atUserList) in a C2C message */
+
+    /* send options (issue 10, H1) */
     TERN_ERR_AT_WITH_RECEIVERS = 1021,   /* an @ message (atUserList) with receiverList */
     TERN_ERR_RECEIVER_NOT_MEMBER = 1022, /* a receiverList user who is not a member of the group */
 

@@ -44,8 +44,7 @@ static int text_encode(const tern_elem_type *t, const cJSON *payload, tern_buf *
 #define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
 
 static const tern_elem_type table[] = {
-    {"TIMTextElem", 1 /* TERN_MSG_TEXT */, text_fields, NFIELDS(text_fields), text_encode, tern_elem_decode_strings,
-     0},
+    {"TIMTextElem", 1 /* TERN_MSG_TEXT */, text_fields, NFIELDS(text_fields), text_encode, tern_elem_decode_strings, 0},
     {"TIMCustomElem", 2 /* TERN_MSG_CUSTOM */, custom_fields, NFIELDS(custom_fields), tern_elem_encode_strings,
      tern_elem_decode_strings, 0},
     {"TIMImageElem", 3 /* TERN_MSG_IMAGE */, image_fields, NFIELDS(image_fields), media_encode,

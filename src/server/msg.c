@@ -167,8 +167,8 @@ static int prepare(server *s, store_reader *rd, int64_t app, const char *from, c
     tern_buf_init(&f, 0);
     tern_msg_encode_fields(&f, m, from, strlen(from));
     r->fields = tern_buf_steal(&f, &r->fields_len);
-    if (is_group && m->elem->sdk_type == 1 /* TERN_MSG_TEXT */ && tern_elem_text_has_at(m->payload.data, m->payload.len) &&
-        take_mentions(r, &m->payload) < 0) {
+    if (is_group && m->elem->sdk_type == 1 /* TERN_MSG_TEXT */ &&
+        tern_elem_text_has_at(m->payload.data, m->payload.len) && take_mentions(r, &m->payload) < 0) {
         if (m == &done)
             tern_buf_free(&done.payload);
         send_req_free(r);

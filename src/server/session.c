@@ -307,7 +307,8 @@ static void append_conv(tern_buf *b, const store_conv *cv)
     int at = (cv->at_seq > cv->read_seq ? 1 : 0) | (cv->at_all_seq > cv->read_seq ? 2 : 0);
     if (at)
         tern_buf_printf(b, ",\"atInfo\":%d,\"atMeSeq\":%llu,\"atAllSeq\":%llu", at,
-                        (unsigned long long)(at & 1 ? cv->at_seq : 0), (unsigned long long)(at & 2 ? cv->at_all_seq : 0));
+                        (unsigned long long)(at & 1 ? cv->at_seq : 0),
+                        (unsigned long long)(at & 2 ? cv->at_all_seq : 0));
     tern_buf_putc(b, '}');
 }
 

@@ -69,8 +69,8 @@ static void as_message(const cJSON *obj)
                 m.elem->encode(m.elem, p, &again) != TERN_OK || again.len != m.payload.len ||
                 memcmp(again.data, m.payload.data, again.len) != 0)
                 abort();
-            const cJSON *in = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "payload"),
-                                                               "atUserList");
+            const cJSON *in =
+                cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "payload"), "atUserList");
             if (m.elem->sdk_type == 1 && tern_elem_text_has_at(m.payload.data, m.payload.len) != (in != NULL))
                 abort();
             cJSON_Delete(p);

@@ -102,9 +102,10 @@ static void read_to(it_ws *w, int64_t seq, int want_unread)
     cJSON_Delete(r);
 }
 
-#define GTEXT(t) "\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"" t "\"}"
+#define GTEXT(t)                                                                                                       \
+    "\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"" t "\"}"
 #define GAT(t, list)                                                                                                   \
-    "\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"" t                \
+    "\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"" t                 \
     "\",\"atUserList\":[" list "]}"
 
 static void test_face(void **state)
@@ -130,7 +131,8 @@ static void test_face(void **state)
                  bad[i]);
         send_code(a, m, "", 1003);
     }
-    send_code(a, "\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMFaceElem\",\"payload\":{\"index\":1,\"x\":1}",
+    send_code(a,
+              "\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMFaceElem\",\"payload\":{\"index\":1,\"x\":1}",
               "", 1012);
 }
 

@@ -262,8 +262,8 @@ static void test_elem_table(void **state)
     const char *fv[2] = {"-7", NULL};
     assert_int_equal(tern_elem_encode_values(face, fv, 0, &fb), TERN_OK);
     assert_string_equal(fb.data, "{\"index\":-7,\"data\":\"\"}");
-    static const char *const bad_faces[] = {"{}", "{\"index\":1.5}", "{\"index\":\"1\"}", "{\"index\":2147483648}",
-                                            "{\"index\":1,\"data\":2}", "[]"};
+    static const char *const bad_faces[] = {
+        "{}", "{\"index\":1.5}", "{\"index\":\"1\"}", "{\"index\":2147483648}", "{\"index\":1,\"data\":2}", "[]"};
     for (size_t k = 0; k < sizeof bad_faces / sizeof bad_faces[0]; k++) {
         cJSON *fp = cJSON_Parse(bad_faces[k]);
         tern_buf_reset(&fb);
@@ -330,16 +330,18 @@ static int send_code(const char *json)
 /* An @ message: TIMTextElem's atUserList, groups only (1020), bounded (1203). */
 static void test_text_at(void **state)
 {
-#define G_AT(list) "{\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":" \
-                   "\"hi \\\",\\\"atUserList\\\":[\"" list "}}"
+#define G_AT(list)                                                                                                     \
+    "{\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":"                    \
+    "\"hi \\\",\\\"atUserList\\\":[\"" list "}}"
     assert_int_equal(send_code(G_AT(",\"atUserList\":[\"bob\",\"__kImSDK_MesssageAtALL__\"]")), TERN_OK);
     assert_int_equal(send_code(G_AT(",\"atUserList\":[]")), TERN_ERR_BAD_FIELD);
     assert_int_equal(send_code(G_AT(",\"atUserList\":\"bob\"")), TERN_ERR_BAD_FIELD);
     assert_int_equal(send_code(G_AT(",\"atUserList\":[1]")), TERN_ERR_BAD_FIELD);
     assert_int_equal(send_code(G_AT(",\"atUserList\":[\"bo b\"]")), TERN_ERR_BAD_FIELD);
     assert_int_equal(send_code(G_AT(",\"atUserList\":[\"bob\",\"bob\"]")), TERN_ERR_BAD_FIELD);
-    assert_int_equal(send_code(G_AT(",\"atUserList\":[\"u12345678901234567890123456789012345678901234567890123456789012345\"]")),
-                     TERN_ERR_BAD_FIELD); /* 66 bytes: not an identifier */
+    assert_int_equal(
+        send_code(G_AT(",\"atUserList\":[\"u12345678901234567890123456789012345678901234567890123456789012345\"]")),
+        TERN_ERR_BAD_FIELD); /* 66 bytes: not an identifier */
     assert_int_equal(send_code(G_AT(",\"atList\":[\"bob\"]")), TERN_ERR_NOT_SUPPORTED);
     /* C2C: 1020; the same text without a list is an ordinary message (the escaped
      * look-alike inside the text does not count). */

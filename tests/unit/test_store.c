@@ -1739,42 +1739,43 @@ static void test_schema_versions(void **state)
      * app_settings (9). */
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db,
-                                  "CREATE TEMP TABLE keep AS SELECT * FROM messages;"
-                                  "DROP TABLE messages; DROP TABLE streams; DROP TABLE stream_chunks; DROP TABLE media;"
-                                  "DROP TABLE app_settings; DROP TABLE msg_receivers;"
-                                  "CREATE TEMP TABLE uckeep AS SELECT app,user,conv_key,peer,read_seq FROM user_convs;"
-                                  "DROP TABLE user_convs;"
-                                  "CREATE TABLE user_convs("
-                                  "  app INTEGER NOT NULL, user TEXT NOT NULL, conv_key TEXT NOT NULL, peer TEXT NOT NULL,"
-                                  "  read_seq INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(app, user, conv_key)) WITHOUT ROWID;"
-                                  "INSERT INTO user_convs SELECT * FROM uckeep;"
-                                  "CREATE TABLE messages("
-                                  "  app INTEGER NOT NULL, conv_key TEXT NOT NULL, seq INTEGER NOT NULL,"
-                                  "  msg_id INTEGER NOT NULL, sender TEXT NOT NULL, client_msg_id TEXT,"
-                                  "  time_ms INTEGER NOT NULL, body TEXT NOT NULL,"
-                                  "  PRIMARY KEY(app, conv_key, seq)) WITHOUT ROWID;"
-                                  "CREATE UNIQUE INDEX messages_client_id ON messages(app, sender, client_msg_id)"
-                                  " WHERE client_msg_id IS NOT NULL;"
-                                  "CREATE INDEX messages_msg_id ON messages(app, msg_id);"
-                                  "CREATE TABLE convs("
-                                  "  app INTEGER NOT NULL, conv_key TEXT NOT NULL, is_group INTEGER NOT NULL,"
-                                  "  last_seq INTEGER NOT NULL, last_msg_id INTEGER NOT NULL,"
-                                  "  last_time_ms INTEGER NOT NULL, PRIMARY KEY(app, conv_key)) WITHOUT ROWID;"
-                                  "INSERT INTO messages(app,conv_key,seq,msg_id,sender,client_msg_id,time_ms,body)"
-                                  " SELECT app,conv_key,seq,msg_id,sender,client_msg_id,time_ms,body FROM keep;"
-                                  "CREATE TEMP TABLE ukeep AS SELECT app,user,nickname,created_ms FROM users;"
-                                  "DROP TABLE users;"
-                                  "CREATE TABLE users(app INTEGER NOT NULL, user TEXT NOT NULL, nickname TEXT,"
-                                  "  created_ms INTEGER NOT NULL, PRIMARY KEY(app, user)) WITHOUT ROWID;"
-                                  "INSERT INTO users SELECT * FROM ukeep;"
-                                  "DROP TABLE groups;"
-                                  "CREATE TABLE groups(app INTEGER NOT NULL, group_id TEXT NOT NULL, name TEXT,"
-                                  "  owner TEXT, created_ms INTEGER NOT NULL, dismissed INTEGER NOT NULL DEFAULT 0,"
-                                  "  PRIMARY KEY(app, group_id)) WITHOUT ROWID;"
-                                  "PRAGMA user_version=1;",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "CREATE TEMP TABLE keep AS SELECT * FROM messages;"
+                     "DROP TABLE messages; DROP TABLE streams; DROP TABLE stream_chunks; DROP TABLE media;"
+                     "DROP TABLE app_settings; DROP TABLE msg_receivers;"
+                     "CREATE TEMP TABLE uckeep AS SELECT app,user,conv_key,peer,read_seq FROM user_convs;"
+                     "DROP TABLE user_convs;"
+                     "CREATE TABLE user_convs("
+                     "  app INTEGER NOT NULL, user TEXT NOT NULL, conv_key TEXT NOT NULL, peer TEXT NOT NULL,"
+                     "  read_seq INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(app, user, conv_key)) WITHOUT ROWID;"
+                     "INSERT INTO user_convs SELECT * FROM uckeep;"
+                     "CREATE TABLE messages("
+                     "  app INTEGER NOT NULL, conv_key TEXT NOT NULL, seq INTEGER NOT NULL,"
+                     "  msg_id INTEGER NOT NULL, sender TEXT NOT NULL, client_msg_id TEXT,"
+                     "  time_ms INTEGER NOT NULL, body TEXT NOT NULL,"
+                     "  PRIMARY KEY(app, conv_key, seq)) WITHOUT ROWID;"
+                     "CREATE UNIQUE INDEX messages_client_id ON messages(app, sender, client_msg_id)"
+                     " WHERE client_msg_id IS NOT NULL;"
+                     "CREATE INDEX messages_msg_id ON messages(app, msg_id);"
+                     "CREATE TABLE convs("
+                     "  app INTEGER NOT NULL, conv_key TEXT NOT NULL, is_group INTEGER NOT NULL,"
+                     "  last_seq INTEGER NOT NULL, last_msg_id INTEGER NOT NULL,"
+                     "  last_time_ms INTEGER NOT NULL, PRIMARY KEY(app, conv_key)) WITHOUT ROWID;"
+                     "INSERT INTO messages(app,conv_key,seq,msg_id,sender,client_msg_id,time_ms,body)"
+                     " SELECT app,conv_key,seq,msg_id,sender,client_msg_id,time_ms,body FROM keep;"
+                     "CREATE TEMP TABLE ukeep AS SELECT app,user,nickname,created_ms FROM users;"
+                     "DROP TABLE users;"
+                     "CREATE TABLE users(app INTEGER NOT NULL, user TEXT NOT NULL, nickname TEXT,"
+                     "  created_ms INTEGER NOT NULL, PRIMARY KEY(app, user)) WITHOUT ROWID;"
+                     "INSERT INTO users SELECT * FROM ukeep;"
+                     "DROP TABLE groups;"
+                     "CREATE TABLE groups(app INTEGER NOT NULL, group_id TEXT NOT NULL, name TEXT,"
+                     "  owner TEXT, created_ms INTEGER NOT NULL, dismissed INTEGER NOT NULL DEFAULT 0,"
+                     "  PRIMARY KEY(app, group_id)) WITHOUT ROWID;"
+                     "PRAGMA user_version=1;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     fx_open(f, 64, 0);
     assert_int_equal(user_version(path), SCHEMA_NEWEST);

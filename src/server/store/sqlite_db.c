@@ -446,7 +446,7 @@ int sq_fail_stmt(sq_store *s, sqlite3_stmt *st, int rc)
 
 /* Whether the private message l (STORE_MSG_PRIVATE) is visible to user u. */
 #define SQ_VISIBLE(l, u)                                                                                               \
-    "((" l ".flags&4)=0 OR " l ".sender=" u " OR EXISTS(SELECT 1 FROM msg_receivers v WHERE v.msg_id=" l             \
+    "((" l ".flags&4)=0 OR " l ".sender=" u " OR EXISTS(SELECT 1 FROM msg_receivers v WHERE v.msg_id=" l               \
     ".msg_id AND v.user=" u "))"
 
 /* A conversation's last message t is its last row in messages_conv (a covering lookup
@@ -458,15 +458,15 @@ int sq_fail_stmt(sq_store *s, sqlite3_stmt *st, int rc)
 #define CONV_SELECT                                                                                                    \
     "SELECT uc.conv_key,uc.peer,uc.read_seq,IFNULL(t.seq,0),IFNULL(m.msg_id,0),IFNULL(m.time_ms,0),m.body,"            \
     "st.head,st.format,"                                                                                               \
-    "CASE WHEN IFNULL(t.nc,0)=0 THEN 0 ELSE t.nc-IFNULL((SELECT r.nc FROM messages r WHERE r.app=uc.app"              \
+    "CASE WHEN IFNULL(t.nc,0)=0 THEN 0 ELSE t.nc-IFNULL((SELECT r.nc FROM messages r WHERE r.app=uc.app"               \
     " AND r.conv_key=uc.conv_key AND r.seq=uc.read_seq),0) END,"                                                       \
     "uc.at_seq,uc.at_all_seq,IFNULL(m.seq,0),IFNULL(t.msg_id,0)"                                                       \
     " FROM user_convs uc LEFT JOIN messages t ON t.msg_id=(SELECT l.msg_id FROM messages l"                            \
     " WHERE l.app=uc.app AND l.conv_key=uc.conv_key ORDER BY l.seq DESC LIMIT 1)"                                      \
     " LEFT JOIN messages m ON m.msg_id=CASE WHEN t.flags=0 THEN t.msg_id ELSE (SELECT l.msg_id FROM messages l"        \
-    " WHERE l.app=uc.app AND l.conv_key=uc.conv_key AND (l.flags&2)=0 AND " SQ_VISIBLE("l", "uc.user")                \
-    " ORDER BY l.seq DESC LIMIT 1) END"                                                                                \
-    " LEFT JOIN streams st ON st.msg_id=m.msg_id"
+    " WHERE l.app=uc.app AND l.conv_key=uc.conv_key AND (l.flags&2)=0 AND " SQ_VISIBLE(                                \
+        "l", "uc.user") " ORDER BY l.seq DESC LIMIT 1) END"                                                            \
+                        " LEFT JOIN streams st ON st.msg_id=m.msg_id"
 
 /* A user's columns as store_user wants them (sqlite_users.c reads them in this order). */
 #define USER_COLS "user,nickname,created_ms,IFNULL(modified_ms,created_ms),IFNULL(uuid,''),password"
@@ -493,12 +493,14 @@ static const char *const rsql[R_COUNT] = {
      * its text so far (sqlite_streams.c); the join probes the small streams table. */
     [R_HISTORY] = "SELECT m.seq,m.body,st.head,m.msg_id,m.time_ms,st.format FROM messages m"
                   " LEFT JOIN streams st ON st.msg_id=m.msg_id"
-                  " WHERE m.app=?1 AND m.conv_key=?2 AND m.seq<?3 AND (?5 IS NULL OR " SQ_VISIBLE("m", "?5") ")"
-                  " ORDER BY m.seq DESC LIMIT ?4",
+                  " WHERE m.app=?1 AND m.conv_key=?2 AND m.seq<?3 AND (?5 IS NULL OR " SQ_VISIBLE(
+                      "m", "?5") ")"
+                                 " ORDER BY m.seq DESC LIMIT ?4",
     [R_AFTER] = "SELECT m.seq,m.body,st.head,m.msg_id,m.time_ms,st.format FROM messages m"
                 " LEFT JOIN streams st ON st.msg_id=m.msg_id"
-                " WHERE m.app=?1 AND m.conv_key=?2 AND m.seq>?3 AND (?5 IS NULL OR " SQ_VISIBLE("m", "?5") ")"
-                " ORDER BY m.seq LIMIT ?4",
+                " WHERE m.app=?1 AND m.conv_key=?2 AND m.seq>?3 AND (?5 IS NULL OR " SQ_VISIBLE(
+                    "m", "?5") ")"
+                               " ORDER BY m.seq LIMIT ?4",
     /* "+msg_id" keeps the planner on the primary key: walk back from the newest seq. */
     [R_SEQ_AT_ID] = "SELECT seq FROM messages WHERE app=? AND conv_key=? AND +msg_id<=?"
                     " ORDER BY seq DESC LIMIT 1",

@@ -228,8 +228,8 @@ full:
 
 /* A page of messages of conv_key through statement `which` (bound: app, conv_key, seq
  * bound, limit + 1), appended to out by message_array. */
-static int page(sq_reader *r, int which, int64_t app, const char *conv_key, const char *viewer, uint64_t seq,
-                int limit, tern_buf *out, int *more, uint64_t *last_seq)
+static int page(sq_reader *r, int which, int64_t app, const char *conv_key, const char *viewer, uint64_t seq, int limit,
+                tern_buf *out, int *more, uint64_t *last_seq)
 {
     sqlite3_stmt *st = sq_rst(r, which);
     if (!st)
@@ -247,8 +247,8 @@ static int page(sq_reader *r, int which, int64_t app, const char *conv_key, cons
 int sq_history(store_reader *rr, int64_t app, const char *conv_key, const char *viewer, uint64_t before_seq, int limit,
                tern_buf *out, int *more)
 {
-    return page((sq_reader *)rr, R_HISTORY, app, conv_key, viewer, before_seq == 0 ? UINT64_MAX : before_seq, limit, out, more,
-                NULL);
+    return page((sq_reader *)rr, R_HISTORY, app, conv_key, viewer, before_seq == 0 ? UINT64_MAX : before_seq, limit,
+                out, more, NULL);
 }
 
 int sq_messages_after(store_reader *rr, int64_t app, const char *conv_key, const char *viewer, uint64_t after_seq,

@@ -344,8 +344,8 @@ int store_messages_after(store_reader *r, int64_t app, const char *conv_key, uin
  * returned. viewer NULL: every message (the functions above). */
 int store_history_for(store_reader *r, int64_t app, const char *conv_key, const char *viewer, uint64_t before_seq,
                       int limit, tern_buf *out, int *more);
-int store_messages_after_for(store_reader *r, int64_t app, const char *conv_key, const char *viewer,
-                             uint64_t after_seq, int limit, tern_buf *out, int *more, uint64_t *last_seq);
+int store_messages_after_for(store_reader *r, int64_t app, const char *conv_key, const char *viewer, uint64_t after_seq,
+                             int limit, tern_buf *out, int *more, uint64_t *last_seq);
 /* Highest seq in conv_key whose message id is <= id (0 if none). Cost is proportional to
  * the number of messages after that point, not to the conversation's length. */
 int store_seq_at_id(store_reader *r, int64_t app, const char *conv_key, uint64_t id, uint64_t *seq);

@@ -181,8 +181,8 @@ int store_messages_after(store_reader *r, int64_t app, const char *conv_key, uin
     return r->engine->messages_after(r, app, conv_key, NULL, after_seq, limit, out, more, last_seq);
 }
 
-int store_messages_after_for(store_reader *r, int64_t app, const char *conv_key, const char *viewer,
-                             uint64_t after_seq, int limit, tern_buf *out, int *more, uint64_t *last_seq)
+int store_messages_after_for(store_reader *r, int64_t app, const char *conv_key, const char *viewer, uint64_t after_seq,
+                             int limit, tern_buf *out, int *more, uint64_t *last_seq)
 {
     return r->engine->messages_after(r, app, conv_key, viewer, after_seq, limit, out, more, last_seq);
 }

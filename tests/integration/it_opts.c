@@ -310,6 +310,23 @@ static void test_receivers(void **state)
     check_conv(c, "carol", 1, "public", 0, 0, 0);
     check_conv(b, "bob", 1, "secret", 0, 0, 0);
     check_conv(a, "alice", 0, "secret", 0, 0, 0);
+    /* REST: the same answers for the same users. */
+    static const char *const rest_want[][2] = {{"carol", "1:1"}, {"bob", "2:1"}};
+    for (int i = 0; i < 2; i++) {
+        cJSON *hj = it_rest(s, "GET", NULL, 200, "/demo/demo/users/%s/conversations/GROUPg1/messages", rest_want[i][0]);
+        cJSON *cj = it_rest(s, "GET", NULL, 200, "/demo/demo/users/%s/conversations", rest_want[i][0]);
+        char got[16];
+        snprintf(got, sizeof got, "%d:%d", cJSON_GetArraySize(it_jget(hj, "data.messages")),
+                 (int)it_jnum(cJSON_GetArrayItem(it_jget(cj, "data.conversations"), 0), "unreadCount", -1));
+        /* The oldest message each sees is the public one; carol sees nothing else. */
+        int nm = cJSON_GetArraySize(it_jget(hj, "data.messages"));
+        const char *t = it_jstr(cJSON_GetArrayItem(it_jget(hj, "data.messages"), nm - 1), "payload.text");
+        if (strcmp(got, rest_want[i][1]) || !t || strcmp(t, "public"))
+            fail_msg("REST as %s: wanted messages:unread %s, got %s (%s)", rest_want[i][0], rest_want[i][1], got,
+                     it_jshow(hj));
+        cJSON_Delete(hj);
+        cJSON_Delete(cj);
+    }
     cJSON *cv = conv_of(c, "GROUPg1");
     assert_int_equal((int)it_jnum(cv, "lastSeq", -1), (int)sp); /* the gap is named, not hidden */
     cJSON_Delete(cv);

@@ -45,6 +45,10 @@ typedef enum tern_code {
     TERN_ERR_EXT_UNSUPPORTED = 1035,      /* the message was not sent with isSupportExtension */
     TERN_ERR_MERGER_TOO_LARGE = 1036,     /* the merged messages' objects pass 1 MiB */
 
+    /* send options (issue 10, H1) */
+    TERN_ERR_AT_WITH_RECEIVERS = 1021,   /* an @ message (atUserList) with receiverList */
+    TERN_ERR_RECEIVER_NOT_MEMBER = 1022, /* a receiverList user who is not a member of the group */
+
     /* auth */
     TERN_ERR_TOKEN_INVALID = 1101, /* token malformed or signature wrong */
     TERN_ERR_TOKEN_EXPIRED = 1102,

@@ -88,14 +88,15 @@ typedef enum tern_conv_type {
 } tern_conv_type;
 
 typedef enum tern_msg_type {
-    TERN_MSG_UNKNOWN = 0, /* a type this SDK version does not know: read tern_message_payload_json */
-    TERN_MSG_TEXT = 1,    /* "TIMTextElem", payload {"text"} */
-    TERN_MSG_CUSTOM = 2,  /* "TIMCustomElem", payload {"data","description","extension"} */
-    TERN_MSG_IMAGE = 3,   /* "TIMImageElem" */
-    TERN_MSG_SOUND = 4,   /* "TIMSoundElem" */
-    TERN_MSG_VIDEO = 5,   /* "TIMVideoFileElem" */
-    TERN_MSG_FILE = 6,    /* "TIMFileElem" */
+    TERN_MSG_UNKNOWN = 0,  /* a type this SDK version does not know: read tern_message_payload_json */
+    TERN_MSG_TEXT = 1,     /* "TIMTextElem", payload {"text"} */
+    TERN_MSG_CUSTOM = 2,   /* "TIMCustomElem", payload {"data","description","extension"} */
+    TERN_MSG_IMAGE = 3,    /* "TIMImageElem" */
+    TERN_MSG_SOUND = 4,    /* "TIMSoundElem" */
+    TERN_MSG_VIDEO = 5,    /* "TIMVideoFileElem" */
+    TERN_MSG_FILE = 6,     /* "TIMFileElem" */
     TERN_MSG_LOCATION = 7, /* "TIMLocationElem" */
+    TERN_MSG_FACE = 8,     /* "TIMFaceElem", payload {"index","data"} */
     TERN_MSG_MERGER = 9    /* "TIMRelayElem" (merger): payload {"messageList","title","abstractList",
                               "compatibleText","downloadKey","layersOverLimit"} */
 } tern_msg_type;

@@ -15,12 +15,14 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "core/util.h"
 #include "tern/errors.h"
 
 static const tern_elem_field text_fields[] = {{"text", 1, 0, 0}};
 static const tern_elem_field custom_fields[] = {{"data", 0, 0, 0}, {"description", 0, 0, 0}, {"extension", 0, 0, 0}};
 static const tern_elem_field location_fields[] = {
     {"description", 0, 0, 0}, {"longitude", 1, 0, 1}, {"latitude", 1, 0, 1}};
+static const tern_elem_field face_fields[] = {{"index", 1, 0, 1}, {"data", 0, 0, 0}};
 
 /* Media rows: the client's fields, in canonical order (thumbnail last). Numbers are
  * number fields, so libtern's drafts and the table's encode_values agree. */
@@ -39,12 +41,14 @@ static const tern_elem_field merger_fields[] = {{"messageList", 1, 0, 0},  {"tit
 static int location_encode(const tern_elem_type *t, const cJSON *payload, tern_buf *out);
 static void location_decode(const tern_elem_type *t, const cJSON *payload, const char **vals);
 static int media_encode(const tern_elem_type *t, const cJSON *payload, tern_buf *out);
+static int face_encode(const tern_elem_type *t, const cJSON *payload, tern_buf *out);
+static void face_decode(const tern_elem_type *t, const cJSON *payload, const char **vals);
+static int text_encode(const tern_elem_type *t, const cJSON *payload, tern_buf *out);
 
 #define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
 
 static const tern_elem_type table[] = {
-    {"TIMTextElem", 1 /* TERN_MSG_TEXT */, text_fields, NFIELDS(text_fields), tern_elem_encode_strings,
-     tern_elem_decode_strings, 0},
+    {"TIMTextElem", 1 /* TERN_MSG_TEXT */, text_fields, NFIELDS(text_fields), text_encode, tern_elem_decode_strings, 0},
     {"TIMCustomElem", 2 /* TERN_MSG_CUSTOM */, custom_fields, NFIELDS(custom_fields), tern_elem_encode_strings,
      tern_elem_decode_strings, 0},
     {"TIMImageElem", 3 /* TERN_MSG_IMAGE */, image_fields, NFIELDS(image_fields), media_encode,
@@ -59,6 +63,7 @@ static const tern_elem_type table[] = {
      location_decode, 0},
     {"TIMRelayElem", 9 /* TERN_MSG_MERGER */, merger_fields, NFIELDS(merger_fields), tern_elem_merger_encode,
      tern_elem_merger_decode, 0},
+    {"TIMFaceElem", 8 /* TERN_MSG_FACE */, face_fields, NFIELDS(face_fields), face_encode, face_decode, 0},
 };
 
 const tern_elem_type *tern_elem_find(const char *s, size_t n)
@@ -185,6 +190,93 @@ static void location_decode(const tern_elem_type *t, const cJSON *payload, const
 {
     vals[0] = tern_json_str(payload, "description");
     vals[1] = vals[2] = NULL; /* numbers: read the payload JSON */
+}
+
+/* TIMTextElem {text, atUserList?}: atUserList (an @ message, groups only: message.c
+ * answers 1020 in C2C) is an array of 1..TERN_ELEM_MAX_AT distinct user ids or
+ * TERN_ELEM_AT_ALL. Canonical {"text":".."} without a list (the bytes of every text
+ * message before @), {"text":"..","atUserList":[..]} with one. */
+static int text_encode(const tern_elem_type *t, const cJSON *payload, tern_buf *out)
+{
+    if (!cJSON_IsObject(payload))
+        return TERN_ERR_BAD_FIELD;
+    tern_str text;
+    if (tern_json_get_str(payload, "text", &text) != TERN_JSON_OK)
+        return TERN_ERR_BAD_FIELD;
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(payload, "atUserList");
+    int n = 0;
+    if (at) {
+        if (!cJSON_IsArray(at))
+            return TERN_ERR_BAD_FIELD;
+        const cJSON *e, *f;
+        cJSON_ArrayForEach(e, at)
+        {
+            if (!cJSON_IsString(e))
+                return TERN_ERR_BAD_FIELD;
+            size_t len = strlen(e->valuestring);
+            if (!tern_ident_valid(e->valuestring, len) && strcmp(e->valuestring, TERN_ELEM_AT_ALL) != 0)
+                return TERN_ERR_BAD_FIELD;
+            for (f = at->child; f != e; f = f->next)
+                if (!strcmp(f->valuestring, e->valuestring))
+                    return TERN_ERR_BAD_FIELD; /* distinct */
+            if (++n > TERN_ELEM_MAX_AT)
+                return TERN_ERR_TOO_MANY;
+        }
+        if (n == 0)
+            return TERN_ERR_BAD_FIELD;
+    }
+    static const char *const keys[] = {"text", "atUserList"};
+    if (!tern_json_only_keys(payload, keys, 2))
+        return TERN_ERR_NOT_SUPPORTED;
+    (void)t;
+    int rc = tern_buf_puts(out, "{\"text\":");
+    rc |= tern_buf_json_str(out, text.p, text.n);
+    if (at) {
+        rc |= tern_buf_puts(out, ",\"atUserList\":[");
+        const cJSON *e;
+        cJSON_ArrayForEach(e, at)
+        {
+            if (e != at->child)
+                rc |= tern_buf_putc(out, ',');
+            rc |= tern_buf_json_str(out, e->valuestring, strlen(e->valuestring));
+        }
+        rc |= tern_buf_putc(out, ']');
+    }
+    rc |= tern_buf_putc(out, '}');
+    return rc ? TERN_ERR_INTERNAL : TERN_OK;
+}
+
+int tern_elem_text_has_at(const char *p, size_t n)
+{
+    /* The canonical form ends with the text's closing quote and '}' when it has no list
+     * and with the list's ']' and '}' when it has one: one look, whatever the text. */
+    return p && n >= 2 && p[n - 1] == '}' && p[n - 2] == ']';
+}
+
+/* TIMFaceElem {index, data}: index an integer in the int32 range (Tencent's number),
+ * data an optional string; canonical {"index":N,"data":"..."}. */
+static int face_encode(const tern_elem_type *t, const cJSON *payload, tern_buf *out)
+{
+    if (!cJSON_IsObject(payload))
+        return TERN_ERR_BAD_FIELD;
+    long long index;
+    tern_str data = {"", 0};
+    if (tern_json_int_value(cJSON_GetObjectItemCaseSensitive(payload, "index"), INT32_MIN, INT32_MAX, &index) != 0 ||
+        tern_json_get_str(payload, "data", &data) == TERN_JSON_INVALID)
+        return TERN_ERR_BAD_FIELD;
+    if (!row_keys_only(t, payload))
+        return TERN_ERR_NOT_SUPPORTED;
+    int rc = tern_buf_printf(out, "{\"index\":%lld,\"data\":", index);
+    rc |= tern_buf_json_str(out, data.p, data.n);
+    rc |= tern_buf_putc(out, '}');
+    return rc ? TERN_ERR_INTERNAL : TERN_OK;
+}
+
+static void face_decode(const tern_elem_type *t, const cJSON *payload, const char **vals)
+{
+    (void)t;
+    vals[0] = NULL; /* a number: read the payload JSON */
+    vals[1] = tern_json_str(payload, "data");
 }
 
 /* A decimal number's text (at most 40 bytes of [0-9+-.eE]) into *v; 0 or -1. */

@@ -11,6 +11,9 @@
  * A payload key that the type does not list is refused with 1012 (never dropped).
  * TIMLocationElem {description, longitude, latitude} (Tencent's Geo, seed 001) has two
  * number fields: longitude in [-180, 180], latitude in [-90, 90] (1003 outside).
+ * TIMFaceElem {index, data} (issue 10): index an integer in the int32 range, data an
+ * optional string. TIMTextElem may carry atUserList (an @ message, issue 10): 1..64
+ * distinct user ids or TERN_ELEM_AT_ALL (1003 otherwise; over 64 is 1203).
  *
  * The four media rows (issue 9, seed 001; docs/protocol.md §4 "Media messages") take what
  * a client sends:
@@ -71,6 +74,12 @@ struct tern_elem_type {
 #define TERN_ELEM_MAX_SECONDS 86400 /* a sound's or video's duration */
 #define TERN_ELEM_MAX_FILE_NAME 255 /* a display file name, bytes */
 #define TERN_ELEM_MEDIA_ID_LEN 32   /* lower-case hex digits (server/media/media.h) */
+#define TERN_ELEM_MAX_AT 64         /* atUserList entries (over: 1203) */
+#define TERN_ELEM_AT_ALL "__kImSDK_MesssageAtALL__" /* @ everyone (Tencent's spelling) */
+
+/* 1 if p[0..n), a canonical TIMTextElem payload (text_encode's bytes, not any JSON),
+ * carries atUserList (an @ message). O(1). */
+int tern_elem_text_has_at(const char *p, size_t n);
 
 /* TIMRelayElem, the merger (elem_merger.c; docs/protocol.md §4 "Merger messages"). */
 #define TERN_MERGER_MAX_MSGS 300     /* messageList entries a client may name */

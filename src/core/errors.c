@@ -34,6 +34,8 @@ TERN_API const char *tern_strerror(int code)
     case TERN_ERR_EXT_TOO_LONG: return "extension key or value too long";
     case TERN_ERR_EXT_UNSUPPORTED: return "message does not support extensions";
     case TERN_ERR_MERGER_TOO_LARGE: return "merged messages too large";
+    case TERN_ERR_AT_WITH_RECEIVERS: return "an @ message cannot have a receiverList";
+    case TERN_ERR_RECEIVER_NOT_MEMBER: return "a receiver is not a member of the group";
     case TERN_ERR_TOKEN_INVALID: return "invalid token";
     case TERN_ERR_TOKEN_EXPIRED: return "token expired";
     case TERN_ERR_APP_NOT_FOUND: return "app not found";

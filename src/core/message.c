@@ -83,6 +83,10 @@ int tern_msg_validate(const tern_msg *m)
         return TERN_ERR_BAD_FIELD;
     if (!m->elem)
         return TERN_ERR_UNSUPPORTED_TYPE;
+    /* An @ message is for groups (issue 10). */
+    if (m->kind == TERN_CONV_KIND_C2C && m->elem->sdk_type == 1 /* TERN_MSG_TEXT */ &&
+        tern_elem_text_has_at(m->payload.data, m->payload.len))
+        return TERN_ERR_GROUP_ONLY;
     size_t body, media;
     tern_msg_sizes(m, &body, &media);
     if (body > TERN_MSG_MAX_BODY || media > TERN_MSG_MAX_MEDIA)

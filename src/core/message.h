@@ -113,13 +113,16 @@ void tern_msg_clear(tern_msg *m);
  *        isSupportExtension not a boolean;
  *   1008 a type not in the element table;
  *   7006 a media id (image, sound, video, file) not of the id form;
+ *   1020 an @ message (TIMTextElem with atUserList) in C2C;
+ *   1203 atUserList over 64 entries;
  *   80002 tern_msg_body_size over 12288;
  *   5001 out of memory (alloc.h hook).
  * On error m holds nothing to free (tern_msg_clear is still allowed). */
 int tern_msg_parse_send(const cJSON *obj, tern_msg *m);
 
 /* The checks every sender applies to a filled-in m (payload already encoded):
- * 2106, 1003 (kind, `to`, clientMsgId length), 1008 (elem NULL), 80002 (either measure
+ * 2106, 1003 (kind, `to`, clientMsgId length), 1008 (elem NULL), 1020 (an @ message in
+ * C2C), 80002 (either measure
  * of tern_msg_sizes over its limit). */
 int tern_msg_validate(const tern_msg *m);
 

@@ -40,7 +40,54 @@ void send_req_free(send_req *r)
     tern_free(r->receivers);
     tern_free(r->push_json);
     msg_hook_cfg_free(r->hcfg);
+    for (size_t i = 0; i < r->nat; i++)
+        tern_free(r->at_users[i]);
+    tern_free(r->at_users);
     tern_free(r);
+}
+
+/* An @ message's mentions, read back from its canonical payload (only a text payload
+ * with atUserList gets here). 0, or -1 out of memory. */
+static int take_mentions(send_req *r, const tern_buf *payload)
+{
+    cJSON *p = cJSON_ParseWithLength(payload->data, payload->len);
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(p, "atUserList"), *e;
+    int n = cJSON_GetArraySize(list);
+    if (!p || n <= 0) {
+        cJSON_Delete(p);
+        return -1;
+    }
+    r->at_users = tern_calloc((size_t)n, sizeof *r->at_users);
+    cJSON_ArrayForEach(e, list)
+    {
+        if (!strcmp(e->valuestring, TERN_ELEM_AT_ALL))
+            r->at_all = 1;
+        else
+            r->at_users[r->nat++] = tern_strdup(e->valuestring);
+    }
+    cJSON_Delete(p);
+    return 0;
+}
+
+/* receiverList (H1): not with an @ message (1021), every entry a member of the group at
+ * send time (1022). The core model checked the rest (message.c: 1020, 1203, 1003). */
+static int receivers_ok(const tern_msg *m, const group_snap *snap)
+{
+    if (m->elem->sdk_type == 1 /* TERN_MSG_TEXT */ && tern_elem_text_has_at(m->payload.data, m->payload.len))
+        return TERN_ERR_AT_WITH_RECEIVERS;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, m->receivers)
+    {
+        if (!group_snap_has(snap, e->valuestring))
+            return TERN_ERR_RECEIVER_NOT_MEMBER;
+    }
+    return TERN_OK;
+}
+
+int msg_store_flags(const send_req *r)
+{
+    return (r->no_unread ? STORE_MSG_NO_UNREAD : 0) | (r->no_last ? STORE_MSG_NO_LAST : 0) |
+           (r->nreceivers ? STORE_MSG_PRIVATE : 0);
 }
 
 /* Authorizes and prepares m, which the caller has validated. */
@@ -68,11 +115,12 @@ static int prepare(server *s, store_reader *rd, int64_t app, const char *from, c
             return ex < 0 ? TERN_ERR_STORE : TERN_ERR_USER_NOT_FOUND;
     }
 
-    /* Options this server does not act on yet are refused, never dropped (issue 10's
-     * helpers remove these lines as they implement them). */
-    if (m->receivers) { /* H1: receivers */
-        group_snap_unref(snap);
-        return TERN_ERR_NOT_SUPPORTED;
+    if (m->receivers) {
+        int rc = is_group ? receivers_ok(m, snap) : TERN_ERR_GROUP_ONLY;
+        if (rc != TERN_OK) {
+            group_snap_unref(snap);
+            return rc;
+        }
     }
 
     /* A media message is stored as completed from its media rows (media_msg.h), a
@@ -126,6 +174,13 @@ static int prepare(server *s, store_reader *rd, int64_t app, const char *from, c
     tern_buf_init(&f, 0);
     tern_msg_encode_fields(&f, m, from, strlen(from));
     r->fields = tern_buf_steal(&f, &r->fields_len);
+    if (is_group && m->elem->sdk_type == 1 /* TERN_MSG_TEXT */ &&
+        tern_elem_text_has_at(m->payload.data, m->payload.len) && take_mentions(r, &m->payload) < 0) {
+        if (m == &done)
+            tern_buf_free(&done.payload);
+        send_req_free(r);
+        return TERN_ERR_INTERNAL;
+    }
     if (m == &done)
         tern_buf_free(&done.payload);
     *out = r;
@@ -161,7 +216,16 @@ void msg_conv_id(const send_req *r, tern_buf *out)
 static void fan_out(send_req *r, frame *f)
 {
     server *s = r->s;
-    if (r->is_group) {
+    if (r->nreceivers) {
+        /* A private message (receiverList): its receivers and the sender only. */
+        const char *users[TERN_MSG_MAX_RECEIVERS + 1];
+        size_t n = 0;
+        for (size_t i = 0; i < r->nreceivers && n < TERN_MSG_MAX_RECEIVERS; i++)
+            if (strcmp(r->receivers[i], r->sender) != 0)
+                users[n++] = r->receivers[i];
+        users[n++] = r->sender;
+        delivery_push_users(s, r->app, users, n, r->origin_session, f);
+    } else if (r->is_group) {
         delivery_push_users(s, r->app, (const char *const *)r->snap->members, r->snap->n, r->origin_session, f);
     } else {
         const char *users[2] = {r->to, r->sender};
@@ -207,9 +271,6 @@ static void on_committed(store_op *op)
 
 int msg_set_options(send_req *r, const tern_send_opts *o)
 {
-    /* H1: messageControlInfo's unread and last-message flags. */
-    if (o->no_unread || o->no_last)
-        return TERN_ERR_NOT_SUPPORTED;
     r->online_only = o->online_only;
     if (r->online_only && r->merger_apart) /* H2: a list stored apart needs its message stored */
         return TERN_ERR_MSG_TOO_LONG;
@@ -297,6 +358,12 @@ int msg_submit(send_req *r)
     op->u.msg.merger_body = r->merger_body;
     op->u.msg.merger_len = r->merger_len;
     op->u.msg.merger_layers = r->merger_layers;
+    op->u.msg.flags = msg_store_flags(r);
+    op->u.msg.receivers = (const char *const *)r->receivers;
+    op->u.msg.nreceivers = r->nreceivers;
+    op->u.msg.at_users = (const char *const *)r->at_users;
+    op->u.msg.nat = r->nat;
+    op->u.msg.at_all = r->at_all;
     return store_submit(s->st, op);
 }
 

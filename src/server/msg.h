@@ -56,6 +56,11 @@ struct send_req {
     size_t merger_len;
     int merger_layers;
     int merger_apart; /* the list is not embedded (downloadKey): never online-only */
+    /* An @ message (H1; filled in by prepare from the payload's atUserList): the
+     * mentioned ids (owned; the store skips those who are not members) and @ALL. */
+    char **at_users;
+    size_t nat;
+    int at_all;
 };
 
 /* Authorizes a message validated by the core model (tern_msg_validate runs again here)
@@ -82,6 +87,9 @@ int msg_dispatch(send_req *r);
 /* The steps after the before-send callback (the rate, then store or online delivery),
  * for the webhook thread that ran the callback; the same contract as msg_dispatch. */
 int msg_dispatch_continue(send_req *r);
+/* The store flags (STORE_MSG_*, store.h) of r's options: no_unread, no_last, and a
+ * receiverList (private). */
+int msg_store_flags(const send_req *r);
 /* Queues the request in the store. TERN_OK: complete will run. Otherwise (5003, 5004)
  * complete will not run and the caller still owns r. */
 int msg_submit(send_req *r);

@@ -3,7 +3,8 @@
  * with conversationType, from and to written before the payload (core/message.h,
  * tern_msg_encode_fields), all identifiers without escapes: the raw scanners read them
  * without a parse. Group membership comes from the groups cache (no store read when the
- * group is cached).
+ * group is cached); a group message then also passes the receiverList check (one indexed
+ * read).
  */
 #include "msgget.h"
 
@@ -50,6 +51,14 @@ int msg_get_visible(server *s, store_reader *rd, int64_t app, const char *user, 
                 rc = TERN_ERR_STORE;
             visible = g && group_snap_has(g, user);
             group_snap_unref(g);
+            /* A private message (receiverList) is visible to its sender and receivers
+             * only (store_msg_receiver_ok: 1 also for an ordinary message). */
+            if (visible) {
+                int ok = store_msg_receiver_ok(rd, app, msg_id, user);
+                if (ok < 0)
+                    rc = TERN_ERR_STORE;
+                visible = ok > 0;
+            }
             tern_conv_key_group(to, strlen(to), key, sizeof key);
         }
     }

@@ -288,7 +288,7 @@ static void op_history(req *q, cJSON *root)
     tern_buf_init(&d, 0);
     tern_buf_puts(&d, "{\"messages\":");
     int more = 0;
-    rc = store_history(c->loop->reader, c->app, key, (uint64_t)before, (int)limit, &d, &more);
+    rc = store_history_for(c->loop->reader, c->app, key, c->user, (uint64_t)before, (int)limit, &d, &more);
     if (rc != TERN_OK) {
         tern_buf_free(&d);
         return reply_error(q, rc);
@@ -306,6 +306,7 @@ typedef struct conv_list {
 static void append_conv(tern_buf *b, const store_conv *cv)
 {
     uint64_t unread = cv->last_seq > cv->read_seq ? cv->last_seq - cv->read_seq : 0;
+    unread = unread > cv->uncounted ? unread - cv->uncounted : 0;
     tern_buf_puts(b, "{\"conversationID\":");
     append_conv_id(b, cv->is_group, cv->peer);
     tern_buf_printf(b, ",\"type\":\"%s\",\"peer\":", cv->is_group ? "GROUP" : "C2C");
@@ -316,6 +317,13 @@ static void append_conv(tern_buf *b, const store_conv *cv)
         tern_buf_append(b, cv->last_msg_json, cv->last_msg_len);
     else
         tern_buf_puts(b, "null");
+    /* at-info (issue 10), only while pending: Tencent's CONV_AT_ME 1, CONV_AT_ALL 2,
+     * CONV_AT_ALL_AT_ME 3, with the seqs of the newest @ messages behind it. */
+    int at = (cv->at_seq > cv->read_seq ? 1 : 0) | (cv->at_all_seq > cv->read_seq ? 2 : 0);
+    if (at)
+        tern_buf_printf(b, ",\"atInfo\":%d,\"atMeSeq\":%llu,\"atAllSeq\":%llu", at,
+                        (unsigned long long)(at & 1 ? cv->at_seq : 0),
+                        (unsigned long long)(at & 2 ? cv->at_all_seq : 0));
     tern_buf_putc(b, '}');
 }
 
@@ -380,6 +388,7 @@ static void read_done(store_op *op)
     resp_head(&b, "read", &id, code);
     if (code == TERN_OK) {
         uint64_t unread = op->u.read.last_seq > op->u.read.read_seq ? op->u.read.last_seq - op->u.read.read_seq : 0;
+        unread = unread > op->u.read.uncounted ? unread - op->u.read.uncounted : 0;
         tern_buf_printf(&d, "{\"conversationID\":\"%s\",\"readSeq\":%llu,\"unreadCount\":%llu}", r->conv_id,
                         (unsigned long long)op->u.read.read_seq, (unsigned long long)unread);
         tern_buf_puts(&b, ",\"data\":");
@@ -545,7 +554,7 @@ static void op_sync(req *q, cJSON *root)
         page.max = d.len + 16384 < SYNC_MAX_BYTES ? SYNC_MAX_BYTES - d.len : 16384;
         int m = 0;
         uint64_t last = 0;
-        rc = store_messages_after(c->loop->reader, c->app, it->key, after, (int)left, &page, &m, &last);
+        rc = store_messages_after_for(c->loop->reader, c->app, it->key, c->user, after, (int)left, &page, &m, &last);
         if (rc != TERN_OK)
             break;
         if (page.len > 2) { /* strip the array brackets and splice */

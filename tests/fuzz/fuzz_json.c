@@ -58,6 +58,24 @@ static void as_message(const cJSON *obj)
     if (rc == TERN_OK) {
         if (tern_msg_validate(&m) != TERN_OK || !m.elem)
             abort();
+        /* Issue 10's validators (text with atUserList, face): the canonical payload is a
+         * fixed point of its encoder, and says whether it is an @ message exactly when
+         * the client's payload had a list. */
+        if (m.elem->sdk_type == 1 || m.elem->sdk_type == 8) {
+            cJSON *p = NULL;
+            tern_buf again;
+            tern_buf_init(&again, 0);
+            if (tern_json_parse(m.payload.data, m.payload.len, &p) != TERN_OK ||
+                m.elem->encode(m.elem, p, &again) != TERN_OK || again.len != m.payload.len ||
+                memcmp(again.data, m.payload.data, again.len) != 0)
+                abort();
+            const cJSON *in =
+                cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "payload"), "atUserList");
+            if (m.elem->sdk_type == 1 && tern_elem_text_has_at(m.payload.data, m.payload.len) != (in != NULL))
+                abort();
+            cJSON_Delete(p);
+            tern_buf_free(&again);
+        }
         tern_buf f;
         tern_buf_init(&f, 0);
         tern_buf_puts(&f, "{\"msgId\":\"1\",\"seq\":1,\"time\":1,");

@@ -106,7 +106,7 @@ static void test_send_errors(void **state)
            "\"payload\":{\"text\":\"x\"}}}");
     expect(alice, 1104, "{\"op\":\"history\",\"conversationID\":\"GROUPg1\"}");
     expect(alice, 1008,
-           "{\"op\":\"send\",\"msg\":{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMFaceElem\","
+           "{\"op\":\"send\",\"msg\":{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMGroupTipElem\","
            "\"payload\":{\"text\":\"x\"}}}");
 
     /* 1003: missing or invalid fields. */

@@ -9,8 +9,8 @@
  *     collide, "bob\u0000evil" reaches nobody, text "a\u0000b" is not stored cut,
  *     REST username "eve\u0000x" creates nobody and from "alice\u0000zz" sends nothing;
  *   - conversationType "@TIM#SYSTEM" is 2106 (was 1003);
- *   - fields the server does not implement (receiverList, messageControlInfo,
- *     atUserList, offlinePushInfo, unknown options and keys) are 1012, never dropped;
+ *   - fields the server does not implement (messageControlInfo in msg,
+ *     offlinePushInfo, unknown options and keys) are 1012, never dropped;
  *   - the 12 KB rule counts cloudCustomData JSON-escaped: 12188 bytes of payload plus
  *     100 '"' is 80002.
  * Each case fails on the code before the fix (see the commit that added it).
@@ -133,11 +133,10 @@ static void test_ws_send_fields(void **state)
         /* The system conversation, however it is named. */
         {2106, SEND("\"conversationType\":\"@TIM#SYSTEM\",\"to\":\"bob\"," TXT, "")},
         /* Not implemented: refused, never dropped. */
-        {1012, SEND("\"conversationType\":\"GROUP\",\"to\":\"g1\"," TXT ",\"receiverList\":[\"bob\"]", "")},
         {1012, SEND("\"conversationType\":\"C2C\",\"to\":\"bob\"," TXT
                     ",\"messageControlInfo\":{\"excludedFromUnreadCount\":true}",
                     "")},
-        {1012, SEND("\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMTextElem\","
+        {1020, SEND("\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\","
                     "\"payload\":{\"text\":\"@bob\",\"atUserList\":[\"bob\"]}",
                     "")},
         /* offlinePushInfo is implemented (H4); a key it does not have is still 1012. */

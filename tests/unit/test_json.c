@@ -213,10 +213,10 @@ static void test_elem_table(void **state)
         const char *vals[TERN_ELEM_MAX_FIELDS];
         for (size_t f = 0; f < t->nfields; f++) {
             if (t->fields[f].number)
-                cJSON_AddNumberToObject(p, t->fields[f].name, 1.5);
+                cJSON_AddNumberToObject(p, t->fields[f].name, 15);
             else
                 cJSON_AddStringToObject(p, t->fields[f].name, "v\"1");
-            vals[f] = t->fields[f].number ? "1.5" : "v\"1";
+            vals[f] = t->fields[f].number ? "15" : "v\"1";
         }
         tern_buf a, b;
         tern_buf_init(&a, 0);
@@ -252,8 +252,30 @@ static void test_elem_table(void **state)
         tern_buf_free(&a);
         tern_buf_free(&b);
     }
-    assert_true(i > 7); /* Text, Custom, Location and the four media rows at least */
-    assert_null(tern_elem_find("TIMFaceElem", 11));
+    assert_true(i > 8); /* Text, Custom, Location, Face and the four media rows at least */
+    /* TIMFaceElem: index an int32, data optional; canonical {"index":N,"data":".."}. */
+    const tern_elem_type *face = tern_elem_find("TIMFaceElem", 11);
+    assert_non_null(face);
+    assert_int_equal(face->sdk_type, 8);
+    tern_buf fb;
+    tern_buf_init(&fb, 0);
+    const char *fv[2] = {"-7", NULL};
+    assert_int_equal(tern_elem_encode_values(face, fv, 0, &fb), TERN_OK);
+    assert_string_equal(fb.data, "{\"index\":-7,\"data\":\"\"}");
+    static const char *const bad_faces[] = {
+        "{}", "{\"index\":1.5}", "{\"index\":\"1\"}", "{\"index\":2147483648}", "{\"index\":1,\"data\":2}", "[]"};
+    for (size_t k = 0; k < sizeof bad_faces / sizeof bad_faces[0]; k++) {
+        cJSON *fp = cJSON_Parse(bad_faces[k]);
+        tern_buf_reset(&fb);
+        assert_int_equal(face->encode(face, fp, &fb), TERN_ERR_BAD_FIELD);
+        cJSON_Delete(fp);
+    }
+    cJSON *fp = cJSON_Parse("{\"data\":\"x\",\"index\":2147483647}");
+    tern_buf_reset(&fb);
+    assert_int_equal(face->encode(face, fp, &fb), TERN_OK);
+    assert_string_equal(fb.data, "{\"index\":2147483647,\"data\":\"x\"}");
+    cJSON_Delete(fp);
+    tern_buf_free(&fb);
     /* TIMLocationElem: numbers in their shortest exact form, coordinates in range. */
     const tern_elem_type *loc = tern_elem_find("TIMLocationElem", 15);
     assert_non_null(loc);
@@ -380,6 +402,58 @@ static int send_code(const char *json)
     return rc;
 }
 
+/* An @ message: TIMTextElem's atUserList, groups only (1020), bounded (1203). */
+static void test_text_at(void **state)
+{
+#define G_AT(list)                                                                                                     \
+    "{\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":"                    \
+    "\"hi \\\",\\\"atUserList\\\":[\"" list "}}"
+    assert_int_equal(send_code(G_AT(",\"atUserList\":[\"bob\",\"__kImSDK_MesssageAtALL__\"]")), TERN_OK);
+    assert_int_equal(send_code(G_AT(",\"atUserList\":[]")), TERN_ERR_BAD_FIELD);
+    assert_int_equal(send_code(G_AT(",\"atUserList\":\"bob\"")), TERN_ERR_BAD_FIELD);
+    assert_int_equal(send_code(G_AT(",\"atUserList\":[1]")), TERN_ERR_BAD_FIELD);
+    assert_int_equal(send_code(G_AT(",\"atUserList\":[\"bo b\"]")), TERN_ERR_BAD_FIELD);
+    assert_int_equal(send_code(G_AT(",\"atUserList\":[\"bob\",\"bob\"]")), TERN_ERR_BAD_FIELD);
+    assert_int_equal(
+        send_code(G_AT(",\"atUserList\":[\"u12345678901234567890123456789012345678901234567890123456789012345\"]")),
+        TERN_ERR_BAD_FIELD); /* 66 bytes: not an identifier */
+    assert_int_equal(send_code(G_AT(",\"atList\":[\"bob\"]")), TERN_ERR_NOT_SUPPORTED);
+    /* C2C: 1020; the same text without a list is an ordinary message (the escaped
+     * look-alike inside the text does not count). */
+    assert_int_equal(send_code("{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":"
+                               "{\"text\":\"x\",\"atUserList\":[\"bob\"]}}"),
+                     TERN_ERR_GROUP_ONLY);
+    assert_int_equal(send_code("{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":"
+                               "{\"text\":\"\\\",\\\"atUserList\\\":[\"}}"),
+                     TERN_OK);
+    /* 64 entries pass, 65 are 1203. */
+    tern_buf b;
+    tern_buf_init(&b, 0);
+    tern_buf_puts(&b, "{\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":"
+                      "\"x\",\"atUserList\":[\"u0\"");
+    for (int i = 1; i < 64; i++)
+        tern_buf_printf(&b, ",\"u%d\"", i);
+    size_t at64 = b.len;
+    tern_buf_puts(&b, "]}}");
+    assert_int_equal(send_code(b.data), TERN_OK);
+    b.len = at64;
+    tern_buf_puts(&b, ",\"u64\"]}}");
+    assert_int_equal(send_code(b.data), TERN_ERR_TOO_MANY);
+    tern_buf_free(&b);
+    /* The canonical bytes: the list after the text, and none without it. */
+    const tern_elem_type *text = tern_elem_find("TIMTextElem", 11);
+    cJSON *p = cJSON_Parse("{\"atUserList\":[\"a\",\"b\"],\"text\":\"t\"}");
+    tern_buf_init(&b, 0);
+    assert_int_equal(text->encode(text, p, &b), TERN_OK);
+    assert_string_equal(b.data, "{\"text\":\"t\",\"atUserList\":[\"a\",\"b\"]}");
+    assert_true(tern_elem_text_has_at(b.data, b.len));
+    assert_false(tern_elem_text_has_at("{\"text\":\"t\"}", 12));
+    cJSON_Delete(p);
+    tern_buf_free(&b);
+#undef G_AT
+    (void)state;
+}
+
 static void test_message_model(void **state)
 {
     const char *ok = "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":"
@@ -452,7 +526,7 @@ static void test_message_model(void **state)
         {"{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"},"
          "\"isSupportExtension\":1}",
          TERN_ERR_BAD_FIELD},
-        {"{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMFaceElem\",\"payload\":{}}",
+        {"{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMGroupTipElem\",\"payload\":{}}",
          TERN_ERR_UNSUPPORTED_TYPE},
         {"{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{}}", TERN_ERR_BAD_FIELD},
         {"{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"},"
@@ -591,7 +665,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_strict),  cmocka_unit_test(test_getters),     cmocka_unit_test(test_conv),
         cmocka_unit_test(test_elem_table),    cmocka_unit_test(test_elem_merger), cmocka_unit_test(test_message_model),
-        cmocka_unit_test(test_alloc_failure), cmocka_unit_test(test_send_opts),
+        cmocka_unit_test(test_alloc_failure), cmocka_unit_test(test_send_opts), cmocka_unit_test(test_text_at),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

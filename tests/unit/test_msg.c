@@ -235,7 +235,7 @@ static void test_errors(void **state)
         {"carol",
          "{\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"}}",
          TERN_ERR_GROUP_PERMISSION},
-        {"alice", "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMFaceElem\",\"payload\":{}}",
+        {"alice", "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMGroupTipElem\",\"payload\":{}}",
          TERN_ERR_UNSUPPORTED_TYPE},
         {"alice", "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":5}}",
          TERN_ERR_BAD_FIELD},
@@ -272,19 +272,24 @@ static void test_errors(void **state)
          "{\"conversationType\":\"@TIM#SYSTEM\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{"
          "\"text\":\"x\"}}",
          TERN_ERR_SYSTEM_CONV},
-        /* Fields the server does not implement are refused (1012), never dropped. */
+        /* receiverList: members only (1022), never with @ (1021). */
         {"alice",
          "{\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"},"
-         "\"receiverList\":[\"bob\"]}",
-         TERN_ERR_NOT_SUPPORTED},
+         "\"receiverList\":[\"bob\",\"zed\"]}",
+         TERN_ERR_RECEIVER_NOT_MEMBER},
+        {"alice",
+         "{\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\","
+         "\"atUserList\":[\"bob\"]},\"receiverList\":[\"bob\"]}",
+         TERN_ERR_AT_WITH_RECEIVERS},
+        /* Fields the server does not implement are refused (1012), never dropped. */
         {"alice",
          "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"},"
          "\"messageControlInfo\":{\"excludedFromUnreadCount\":true}}",
          TERN_ERR_NOT_SUPPORTED},
         {"alice",
-         "{\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\","
+         "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\","
          "\"atUserList\":[\"bob\"]}}",
-         TERN_ERR_NOT_SUPPORTED},
+         TERN_ERR_GROUP_ONLY},
         {"alice",
          "{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"},"
          "\"offlinePushInfo\":{\"disablePush\":true}}",

@@ -872,6 +872,81 @@ static void test_conversations(void **state)
     assert_int_equal(l.rows[0].last_seq - l.rows[0].read_seq, 1);
 }
 
+static void copy_conv(void *ud, const store_conv *c)
+{
+    store_conv *o = ud;
+    *o = *c;
+    o->conv_key = o->peer = o->last_msg_json = NULL; /* valid during the callback only */
+}
+
+/* Issue 10: a private message (receiverList) and the flags, at the store's level: who
+ * sees it (history, sync, store_msg_receiver_ok), the not-counted counter across the
+ * writer's cache being dropped (a reopen), at-info of members only. */
+static void test_private_and_flags(void **state)
+{
+    fx *f = *state;
+    mk_users(f, (const char *[]){"alice", "bob", "carol", NULL});
+    const char *members[] = {"bob", "carol"};
+    assert_int_equal(group_op(f, STORE_OP_CREATE_GROUP, "g", "alice", members, 2, NULL), TERN_OK);
+    send1(f, "alice", "g", 1, NULL, NULL);
+    msgreq m;
+    msg_init(&m, f->app, "alice", "g", 1, NULL, "secret");
+    const char *rcv[] = {"bob"};
+    m.op.u.msg.flags = STORE_MSG_PRIVATE;
+    m.op.u.msg.receivers = rcv;
+    m.op.u.msg.nreceivers = 1;
+    assert_int_equal(run_op(f->s, &m.op), TERN_OK);
+    uint64_t pid = m.op.u.msg.msg_id;
+    msg_release(&m);
+    msg_init(&m, f->app, "bob", "g", 1, NULL, "at");
+    const char *at[] = {"carol", "mallory"}; /* mallory: no member, skipped */
+    m.op.u.msg.flags = STORE_MSG_NO_UNREAD;
+    m.op.u.msg.at_users = at;
+    m.op.u.msg.nat = 2;
+    assert_int_equal(run_op(f->s, &m.op), TERN_OK);
+    msg_release(&m);
+    assert_int_equal(store_msg_receiver_ok(f->r, f->app, pid, "bob"), 1);
+    assert_int_equal(store_msg_receiver_ok(f->r, f->app, pid, "alice"), 1);
+    assert_int_equal(store_msg_receiver_ok(f->r, f->app, pid, "carol"), 0);
+    assert_int_equal(store_msg_receiver_ok(f->r, f->app, pid + 1000, "bob"), 0);
+    tern_buf b;
+    tern_buf_init(&b, 0);
+    int more;
+    uint64_t seqs[8], last;
+    assert_int_equal(store_history_for(f->r, f->app, gkey("g"), "carol", 0, 10, &b, &more), TERN_OK);
+    assert_int_equal(parse_seqs(b.data, b.len, seqs, 8), 2);
+    assert_true(seqs[0] == 3 && seqs[1] == 1);
+    tern_buf_reset(&b);
+    assert_int_equal(store_messages_after_for(f->r, f->app, gkey("g"), "bob", 0, 10, &b, &more, &last), TERN_OK);
+    assert_int_equal(parse_seqs(b.data, b.len, seqs, 8), 3);
+    tern_buf_reset(&b);
+    assert_int_equal(store_messages_after(f->r, f->app, gkey("g"), 0, 10, &b, &more, &last), TERN_OK);
+    assert_int_equal(parse_seqs(b.data, b.len, seqs, 8), 3); /* no viewer: all */
+    tern_buf_free(&b);
+    /* carol: 3 messages, 2 not counted (private, no-unread) → 1; @ from bob at seq 3. */
+    for (int pass = 0; pass < 2; pass++) {
+        store_conv got = {0};
+        assert_int_equal(store_conversation_get(f->r, f->app, "carol", gkey("g"), copy_conv, &got), TERN_OK);
+        assert_int_equal(got.last_seq, 3);
+        assert_int_equal(got.uncounted, 2); /* seqs 2 and 3, whether seq 1 is read or not */
+        assert_int_equal(got.at_seq, 3);
+        assert_int_equal(got.at_all_seq, 0);
+        assert_int_equal(got.shown_msg_id, got.last_msg_id); /* seq 3: not NO_LAST, not private */
+        assert_int_equal(store_conversation_get(f->r, f->app, "bob", gkey("g"), copy_conv, &got), TERN_OK);
+        assert_int_equal(got.at_seq, 0);
+        fx_close(f);
+        fx_open(f, 64, 0); /* the writer's cache starts empty: nc comes from the row */
+        store_op op = {.kind = STORE_OP_MARK_READ, .app = f->app};
+        op.u.read.user = "carol";
+        op.u.read.conv_key = gkey("g");
+        op.u.read.seq = 1;
+        assert_int_equal(run_op(f->s, &op), TERN_OK);
+        assert_int_equal(op.u.read.read_seq, 1);
+        assert_int_equal(op.u.read.uncounted, 2); /* seqs 2 and 3 */
+    }
+    (void)state;
+}
+
 static void test_groups(void **state)
 {
     fx *f = *state;
@@ -1629,8 +1704,8 @@ static void test_streams(void **state)
  * by msg_id, 3 -> 4 drops convs and meta, which messages answers for); a newer one is
  * refused rather than misread. */
 /* The newest schema version (sqlite_db.c's migrations[]). */
-#define SCHEMA_NEWEST 12
-#define SCHEMA_NEWEST_S "12"
+#define SCHEMA_NEWEST 13
+#define SCHEMA_NEWEST_S "13"
 
 static int user_version(const char *path)
 {
@@ -1664,38 +1739,45 @@ static void test_schema_versions(void **state)
      * app_settings (9), no receipt tables (10). */
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db,
-                                  "CREATE TEMP TABLE keep AS SELECT * FROM messages;"
-                                  "DROP TABLE messages; DROP TABLE streams; DROP TABLE stream_chunks; DROP TABLE media;"
-                                  "DROP TABLE app_settings;"
-                                  "DROP TABLE receipt_msgs; DROP TABLE receipt_members; DROP TABLE receipt_reads;"
-                                  "DROP TABLE moderation_keywords; DROP TABLE merger; DROP TABLE msg_ext;"
-                                  "CREATE TABLE messages("
-                                  "  app INTEGER NOT NULL, conv_key TEXT NOT NULL, seq INTEGER NOT NULL,"
-                                  "  msg_id INTEGER NOT NULL, sender TEXT NOT NULL, client_msg_id TEXT,"
-                                  "  time_ms INTEGER NOT NULL, body TEXT NOT NULL,"
-                                  "  PRIMARY KEY(app, conv_key, seq)) WITHOUT ROWID;"
-                                  "CREATE UNIQUE INDEX messages_client_id ON messages(app, sender, client_msg_id)"
-                                  " WHERE client_msg_id IS NOT NULL;"
-                                  "CREATE INDEX messages_msg_id ON messages(app, msg_id);"
-                                  "CREATE TABLE convs("
-                                  "  app INTEGER NOT NULL, conv_key TEXT NOT NULL, is_group INTEGER NOT NULL,"
-                                  "  last_seq INTEGER NOT NULL, last_msg_id INTEGER NOT NULL,"
-                                  "  last_time_ms INTEGER NOT NULL, PRIMARY KEY(app, conv_key)) WITHOUT ROWID;"
-                                  "INSERT INTO messages(app,conv_key,seq,msg_id,sender,client_msg_id,time_ms,body)"
-                                  " SELECT app,conv_key,seq,msg_id,sender,client_msg_id,time_ms,body FROM keep;"
-                                  "CREATE TEMP TABLE ukeep AS SELECT app,user,nickname,created_ms FROM users;"
-                                  "DROP TABLE users;"
-                                  "CREATE TABLE users(app INTEGER NOT NULL, user TEXT NOT NULL, nickname TEXT,"
-                                  "  created_ms INTEGER NOT NULL, PRIMARY KEY(app, user)) WITHOUT ROWID;"
-                                  "INSERT INTO users SELECT * FROM ukeep;"
-                                  "DROP TABLE groups;"
-                                  "CREATE TABLE groups(app INTEGER NOT NULL, group_id TEXT NOT NULL, name TEXT,"
-                                  "  owner TEXT, created_ms INTEGER NOT NULL, dismissed INTEGER NOT NULL DEFAULT 0,"
-                                  "  PRIMARY KEY(app, group_id)) WITHOUT ROWID;"
-                                  "PRAGMA user_version=1;",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "CREATE TEMP TABLE keep AS SELECT * FROM messages;"
+                     "DROP TABLE messages; DROP TABLE streams; DROP TABLE stream_chunks; DROP TABLE media;"
+                     "DROP TABLE app_settings; DROP TABLE msg_receivers;"
+                     "DROP TABLE receipt_msgs; DROP TABLE receipt_members; DROP TABLE receipt_reads;"
+                     "DROP TABLE moderation_keywords; DROP TABLE merger; DROP TABLE msg_ext;"
+                     "CREATE TEMP TABLE uckeep AS SELECT app,user,conv_key,peer,read_seq FROM user_convs;"
+                     "DROP TABLE user_convs;"
+                     "CREATE TABLE user_convs("
+                     "  app INTEGER NOT NULL, user TEXT NOT NULL, conv_key TEXT NOT NULL, peer TEXT NOT NULL,"
+                     "  read_seq INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(app, user, conv_key)) WITHOUT ROWID;"
+                     "INSERT INTO user_convs SELECT * FROM uckeep;"
+                     "CREATE TABLE messages("
+                     "  app INTEGER NOT NULL, conv_key TEXT NOT NULL, seq INTEGER NOT NULL,"
+                     "  msg_id INTEGER NOT NULL, sender TEXT NOT NULL, client_msg_id TEXT,"
+                     "  time_ms INTEGER NOT NULL, body TEXT NOT NULL,"
+                     "  PRIMARY KEY(app, conv_key, seq)) WITHOUT ROWID;"
+                     "CREATE UNIQUE INDEX messages_client_id ON messages(app, sender, client_msg_id)"
+                     " WHERE client_msg_id IS NOT NULL;"
+                     "CREATE INDEX messages_msg_id ON messages(app, msg_id);"
+                     "CREATE TABLE convs("
+                     "  app INTEGER NOT NULL, conv_key TEXT NOT NULL, is_group INTEGER NOT NULL,"
+                     "  last_seq INTEGER NOT NULL, last_msg_id INTEGER NOT NULL,"
+                     "  last_time_ms INTEGER NOT NULL, PRIMARY KEY(app, conv_key)) WITHOUT ROWID;"
+                     "INSERT INTO messages(app,conv_key,seq,msg_id,sender,client_msg_id,time_ms,body)"
+                     " SELECT app,conv_key,seq,msg_id,sender,client_msg_id,time_ms,body FROM keep;"
+                     "CREATE TEMP TABLE ukeep AS SELECT app,user,nickname,created_ms FROM users;"
+                     "DROP TABLE users;"
+                     "CREATE TABLE users(app INTEGER NOT NULL, user TEXT NOT NULL, nickname TEXT,"
+                     "  created_ms INTEGER NOT NULL, PRIMARY KEY(app, user)) WITHOUT ROWID;"
+                     "INSERT INTO users SELECT * FROM ukeep;"
+                     "DROP TABLE groups;"
+                     "CREATE TABLE groups(app INTEGER NOT NULL, group_id TEXT NOT NULL, name TEXT,"
+                     "  owner TEXT, created_ms INTEGER NOT NULL, dismissed INTEGER NOT NULL DEFAULT 0,"
+                     "  PRIMARY KEY(app, group_id)) WITHOUT ROWID;"
+                     "PRAGMA user_version=1;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     fx_open(f, 64, 0);
     assert_int_equal(user_version(path), SCHEMA_NEWEST);
@@ -2038,6 +2120,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_keys),
         cmocka_unit_test(test_open_errors),
+        cmocka_unit_test_setup_teardown(test_private_and_flags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_users, setup, teardown),
         cmocka_unit_test_setup_teardown(test_easemob_fields, setup, teardown),

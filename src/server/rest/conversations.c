@@ -56,7 +56,7 @@ int user_history(rctx *x, const http_msg *m)
     tern_buf_init(&d, 0);
     tern_buf_puts(&d, "{\"messages\":");
     int more = 0;
-    rc = store_history(rest_reader(x), x->app.id, key, before, (int)limit, &d, &more);
+    rc = store_history_for(rest_reader(x), x->app.id, key, user, before, (int)limit, &d, &more);
     tern_buf_printf(&d, ",\"more\":%s}", more ? "true" : "false");
     rest_reply_buf(x, rc, &d);
     return 0;

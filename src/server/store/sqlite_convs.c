@@ -132,6 +132,7 @@ hent *sq_conv_get(sq_store *s, int64_t app, const char *conv_key)
         e->last_seq = (uint64_t)sqlite3_column_int64(st, 0);
         e->last_msg_id = (uint64_t)sqlite3_column_int64(st, 1);
         e->last_time_ms = sqlite3_column_int64(st, 2);
+        e->last_nc = (uint64_t)sqlite3_column_int64(st, 3);
         sqlite3_reset(st);
     }
     return e;
@@ -216,6 +217,25 @@ int sq_op_mark_read(sq_store *s, store_op *op)
         return -1;
     m->read_seq = e->read_seq;
     m->last_seq = last_seq;
+    m->uncounted = 0;
+    if (c->last_nc && e->read_seq < last_seq) {
+        /* The conversation has messages that do not count as unread (issue 10). */
+        uint64_t at_read = 0;
+        if (e->read_seq) {
+            sqlite3_stmt *st = s->st[W_MSG_NC_AT];
+            sqlite3_bind_int64(st, 1, op->app);
+            sq_bind_text(st, 2, m->conv_key);
+            sqlite3_bind_int64(st, 3, (int64_t)e->read_seq);
+            int r = sq_row(s, st);
+            if (r < 0)
+                return -1;
+            if (r) {
+                at_read = (uint64_t)sqlite3_column_int64(st, 0);
+                sqlite3_reset(st);
+            }
+        }
+        m->uncounted = c->last_nc > at_read ? c->last_nc - at_read : 0;
+    }
     op->result = TERN_OK;
     return 0;
 }
@@ -232,15 +252,20 @@ static int conv_rows(sq_reader *r, sqlite3_stmt *st, void (*cb)(void *ud, const 
         c.peer = (const char *)sqlite3_column_text(st, 1);
         c.read_seq = (uint64_t)sqlite3_column_int64(st, 2);
         c.last_seq = (uint64_t)sqlite3_column_int64(st, 3);
-        c.last_msg_id = (uint64_t)sqlite3_column_int64(st, 4);
+        c.shown_msg_id = (uint64_t)sqlite3_column_int64(st, 4);
         c.last_time_ms = sqlite3_column_int64(st, 5);
         c.last_msg_json = (const char *)sqlite3_column_text(st, 6);
         c.last_msg_len = c.last_msg_json ? (size_t)sqlite3_column_bytes(st, 6) : 0;
+        c.uncounted = (uint64_t)sqlite3_column_int64(st, 9);
+        c.at_seq = (uint64_t)sqlite3_column_int64(st, 10);
+        c.at_all_seq = (uint64_t)sqlite3_column_int64(st, 11);
+        uint64_t shown_seq = (uint64_t)sqlite3_column_int64(st, 12);
+        c.last_msg_id = (uint64_t)sqlite3_column_int64(st, 13);
         tern_buf sb = {0};
         if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
-            /* The last message is an open stream: its text so far. */
+            /* The shown message is an open stream: its text so far. */
             if (sq_stream_body(r, (const char *)sqlite3_column_text(st, 7), (size_t)sqlite3_column_bytes(st, 7),
-                               c.last_msg_id, c.last_seq, c.last_time_ms, sqlite3_column_int(st, 8), &sb) != TERN_OK) {
+                               c.shown_msg_id, shown_seq, c.last_time_ms, sqlite3_column_int(st, 8), &sb) != TERN_OK) {
                 tern_buf_free(&sb);
                 rc = SQLITE_ERROR;
                 break;

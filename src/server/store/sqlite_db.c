@@ -179,6 +179,20 @@ static const char *const migrations[] = {
     "CREATE TABLE IF NOT EXISTS msg_ext("
     "  app INTEGER NOT NULL, msg_id INTEGER NOT NULL, key TEXT NOT NULL, value TEXT, version INTEGER NOT NULL,"
     "  PRIMARY KEY(app, msg_id, key)) WITHOUT ROWID;",
+    /* issue 10 (H1): send options and @ messages. messages.flags: STORE_MSG_* (store.h);
+     * messages.nc: how many messages of the conversation up to and including this one do
+     * not count as unread (NO_UNREAD or PRIVATE), so unread = last_seq - read_seq -
+     * (nc(last) - nc(read_seq)) with one row lookup, and only when nc(last) > 0. Both
+     * default to 0, which is exact for every existing row (nothing was excluded), so
+     * the migration rewrites no row. msg_receivers: the users of a private message
+     * (receiverList). user_convs.at_seq / at_all_seq: the newest @ message naming the
+     * user / @ALL (at-info while above read_seq). */
+    "ALTER TABLE messages ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE messages ADD COLUMN nc INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE user_convs ADD COLUMN at_seq INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE user_convs ADD COLUMN at_all_seq INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE msg_receivers("
+    "  msg_id INTEGER NOT NULL, user TEXT NOT NULL, PRIMARY KEY(msg_id, user)) WITHOUT ROWID;",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -186,11 +200,16 @@ static const char *const wsql[W_COUNT] = {
     [W_BEGIN] = "BEGIN",
     [W_COMMIT] = "COMMIT",
     [W_ROLLBACK] = "ROLLBACK",
-    [W_MSG_INSERT] = "INSERT INTO messages(app,conv_key,seq,msg_id,sender,client_msg_id,time_ms,body)"
-                     " VALUES(?,?,?,?,?,?,?,?)",
+    [W_MSG_INSERT] = "INSERT INTO messages(app,conv_key,seq,msg_id,sender,client_msg_id,time_ms,body,flags,nc)"
+                     " VALUES(?,?,?,?,?,?,?,?,?,?)",
+    [W_MSG_NC_AT] = "SELECT nc FROM messages WHERE app=? AND conv_key=? AND seq=?",
+    [W_RCV_INSERT] = "INSERT OR IGNORE INTO msg_receivers(msg_id,user) VALUES(?,?)",
+    [W_UC_AT_SET] = "UPDATE user_convs SET at_seq=?4 WHERE app=?1 AND user=?2 AND conv_key=?3",
+    [W_UC_AT_ALL] = "UPDATE user_convs SET at_all_seq=?3 WHERE app=?1 AND conv_key=?2 AND user IN"
+                    " (SELECT user FROM group_members WHERE app=?1 AND group_id=?4)",
     [W_MSG_BY_CLIENT] = "SELECT msg_id,seq,time_ms,body FROM messages"
                         " WHERE app=? AND sender=? AND client_msg_id=?",
-    [W_CONV_GET] = "SELECT seq,msg_id,time_ms FROM messages WHERE app=? AND conv_key=? ORDER BY seq DESC LIMIT 1",
+    [W_CONV_GET] = "SELECT seq,msg_id,time_ms,nc FROM messages WHERE app=? AND conv_key=? ORDER BY seq DESC LIMIT 1",
     [W_UC_ENSURE] = "INSERT OR IGNORE INTO user_convs(app,user,conv_key,peer,read_seq) VALUES(?,?,?,?,0)",
     [W_UC_JOIN] = "INSERT OR REPLACE INTO user_convs(app,user,conv_key,peer,read_seq) VALUES(?,?,?,?,?)",
     [W_UC_READ_GET] = "SELECT read_seq FROM user_convs WHERE app=? AND user=? AND conv_key=?",
@@ -478,14 +497,29 @@ int sq_fail_stmt(sq_store *s, sqlite3_stmt *st, int rc)
 
 /* ---- readers' connections ---------------------------------------------------------- */
 
-/* A conversation's last message is its last row in messages_conv (a covering lookup
- * that yields the msg_id), then that row by its rowid. */
+/* Whether the private message l (STORE_MSG_PRIVATE) is visible to user u. */
+#define SQ_VISIBLE(l, u)                                                                                               \
+    "((" l ".flags&4)=0 OR " l ".sender=" u " OR EXISTS(SELECT 1 FROM msg_receivers v WHERE v.msg_id=" l               \
+    ".msg_id AND v.user=" u "))"
+
+/* A conversation's last message t is its last row in messages_conv (a covering lookup
+ * that yields the msg_id), then that row by its rowid. The message shown, m, is t when
+ * t has no flags (every conversation without issue 10's options: the same row again);
+ * otherwise the newest row that is not NO_LAST and is visible to the user. The
+ * messages not counted as unread come from nc (see the migration) and cost a lookup
+ * only in a conversation that has such messages. */
 #define CONV_SELECT                                                                                                    \
-    "SELECT uc.conv_key,uc.peer,uc.read_seq,IFNULL(m.seq,0),IFNULL(m.msg_id,0),IFNULL(m.time_ms,0),m.body,"            \
-    "st.head,st.format"                                                                                                \
-    " FROM user_convs uc LEFT JOIN messages m ON m.msg_id=(SELECT l.msg_id FROM messages l"                            \
+    "SELECT uc.conv_key,uc.peer,uc.read_seq,IFNULL(t.seq,0),IFNULL(m.msg_id,0),IFNULL(m.time_ms,0),m.body,"            \
+    "st.head,st.format,"                                                                                               \
+    "CASE WHEN IFNULL(t.nc,0)=0 THEN 0 ELSE t.nc-IFNULL((SELECT r.nc FROM messages r WHERE r.app=uc.app"               \
+    " AND r.conv_key=uc.conv_key AND r.seq=uc.read_seq),0) END,"                                                       \
+    "uc.at_seq,uc.at_all_seq,IFNULL(m.seq,0),IFNULL(t.msg_id,0)"                                                       \
+    " FROM user_convs uc LEFT JOIN messages t ON t.msg_id=(SELECT l.msg_id FROM messages l"                            \
     " WHERE l.app=uc.app AND l.conv_key=uc.conv_key ORDER BY l.seq DESC LIMIT 1)"                                      \
-    " LEFT JOIN streams st ON st.msg_id=m.msg_id"
+    " LEFT JOIN messages m ON m.msg_id=CASE WHEN t.flags=0 THEN t.msg_id ELSE (SELECT l.msg_id FROM messages l"        \
+    " WHERE l.app=uc.app AND l.conv_key=uc.conv_key AND (l.flags&2)=0 AND " SQ_VISIBLE(                                \
+        "l", "uc.user") " ORDER BY l.seq DESC LIMIT 1) END"                                                            \
+                        " LEFT JOIN streams st ON st.msg_id=m.msg_id"
 
 /* A user's columns as store_user wants them (sqlite_users.c reads them in this order). */
 #define USER_COLS "user,nickname,created_ms,IFNULL(modified_ms,created_ms),IFNULL(uuid,''),password"
@@ -512,10 +546,14 @@ static const char *const rsql[R_COUNT] = {
      * its text so far (sqlite_streams.c); the join probes the small streams table. */
     [R_HISTORY] = "SELECT m.seq,m.body,st.head,m.msg_id,m.time_ms,st.format FROM messages m"
                   " LEFT JOIN streams st ON st.msg_id=m.msg_id"
-                  " WHERE m.app=? AND m.conv_key=? AND m.seq<? ORDER BY m.seq DESC LIMIT ?",
+                  " WHERE m.app=?1 AND m.conv_key=?2 AND m.seq<?3 AND (?5 IS NULL OR " SQ_VISIBLE(
+                      "m", "?5") ")"
+                                 " ORDER BY m.seq DESC LIMIT ?4",
     [R_AFTER] = "SELECT m.seq,m.body,st.head,m.msg_id,m.time_ms,st.format FROM messages m"
                 " LEFT JOIN streams st ON st.msg_id=m.msg_id"
-                " WHERE m.app=? AND m.conv_key=? AND m.seq>? ORDER BY m.seq LIMIT ?",
+                " WHERE m.app=?1 AND m.conv_key=?2 AND m.seq>?3 AND (?5 IS NULL OR " SQ_VISIBLE(
+                    "m", "?5") ")"
+                               " ORDER BY m.seq LIMIT ?4",
     /* "+msg_id" keeps the planner on the primary key: walk back from the newest seq. */
     [R_SEQ_AT_ID] = "SELECT seq FROM messages WHERE app=? AND conv_key=? AND +msg_id<=?"
                     " ORDER BY seq DESC LIMIT 1",
@@ -528,6 +566,7 @@ static const char *const rsql[R_COUNT] = {
                        " JOIN stream_chunks c ON c.msg_id=s.msg_id GROUP BY s.msg_id",
     [R_MSG_GET] = "SELECT m.seq,m.body,st.head,m.msg_id,m.time_ms,st.format FROM messages m"
                   " LEFT JOIN streams st ON st.msg_id=m.msg_id WHERE m.msg_id=? AND m.app=?",
+    [R_MSG_RECEIVER_OK] = "SELECT 1 FROM messages m WHERE m.msg_id=?1 AND m.app=?2 AND " SQ_VISIBLE("m", "?3"),
     [R_MEDIA_GET] = "SELECT " MEDIA_COLS " FROM media WHERE app=? AND id=?",
     [R_MEDIA_EXPIRED] = "SELECT " MEDIA_COLS " FROM media WHERE expires_ms<=? ORDER BY expires_ms LIMIT ?",
     [R_APP_SETTINGS] = "SELECT app,key,value FROM app_settings ORDER BY app,key",
@@ -613,6 +652,7 @@ const store_engine store_engine_sqlite = {
     .conversation_get = sq_conversation_get,
     .streams_open = sq_streams_open,
     .message_get = sq_message_get,
+    .msg_receiver_ok = sq_msg_receiver_ok,
     .media_get = sq_media_get,
     .media_expired = sq_media_expired,
     .receipt_get = sq_receipt_get,

@@ -53,6 +53,10 @@ enum {
     W_COMMIT,
     W_ROLLBACK,
     W_MSG_INSERT,
+    W_MSG_NC_AT,
+    W_RCV_INSERT,
+    W_UC_AT_SET,
+    W_UC_AT_ALL,
     W_MSG_BY_CLIENT,
     W_CONV_GET,
     W_UC_ENSURE,
@@ -120,6 +124,7 @@ struct hent {
     const char *s2; /* reads: conv_key */
     /* conversation cache */
     uint64_t last_seq, last_msg_id;
+    uint64_t last_nc; /* messages.nc of the last message (issue 10) */
     int64_t last_time_ms;
     uint64_t c2c_gen; /* == store.uc_gen: both C2C user_conv rows are known to exist */
     int is_group;
@@ -214,6 +219,7 @@ enum {
     R_STREAM_CHUNKS,
     R_STREAMS_OPEN,
     R_MSG_GET,
+    R_MSG_RECEIVER_OK,
     R_MEDIA_GET,
     R_MEDIA_EXPIRED,
     R_APP_SETTINGS,
@@ -374,16 +380,17 @@ int sq_user_get(store_reader *rr, int64_t app, const char *user, store_user_cb c
 int sq_group_get(store_reader *rr, int64_t app, const char *group_id, store_group *out);
 int sq_group_members(store_reader *rr, int64_t app, const char *group_id, store_name_cb cb, void *ud);
 int sq_user_groups(store_reader *rr, int64_t app, const char *user, store_name_cb cb, void *ud);
-int sq_history(store_reader *rr, int64_t app, const char *conv_key, uint64_t before_seq, int limit, tern_buf *out,
-               int *more);
-int sq_messages_after(store_reader *rr, int64_t app, const char *conv_key, uint64_t after_seq, int limit, tern_buf *out,
-                      int *more, uint64_t *last_seq);
+int sq_history(store_reader *rr, int64_t app, const char *conv_key, const char *viewer, uint64_t before_seq, int limit,
+               tern_buf *out, int *more);
+int sq_messages_after(store_reader *rr, int64_t app, const char *conv_key, const char *viewer, uint64_t after_seq,
+                      int limit, tern_buf *out, int *more, uint64_t *last_seq);
 int sq_seq_at_id(store_reader *rr, int64_t app, const char *conv_key, uint64_t id, uint64_t *seq);
 int sq_conversations(store_reader *rr, int64_t app, const char *user, int limit, store_conv_cb cb, void *ud);
 int sq_conversation_get(store_reader *rr, int64_t app, const char *user, const char *conv_key, store_conv_cb cb,
                         void *ud);
 int sq_streams_open(store_reader *rr, store_stream_cb cb, void *ud);
 int sq_message_get(store_reader *rr, int64_t app, uint64_t msg_id, tern_buf *out);
+int sq_msg_receiver_ok(store_reader *rr, int64_t app, uint64_t msg_id, const char *user);
 /* Appends the message object of an open stream — its HEAD (head[0..hn)), the text of
  * its chunks committed so far, state open — given its id, seq, time and format; the
  * reader's chunks query. TERN_OK / TERN_ERR_STORE / TERN_ERR_TOO_MANY (out's ceiling). */

@@ -23,6 +23,39 @@
 
 /* ---- writer ------------------------------------------------------------------------ */
 
+/* Issue 10's rows of a stored message: a private message's receivers, an @ message's
+ * at-info. Only messages with those options get here. 0 or -1. */
+static int message_extras(sq_store *s, store_op *op, uint64_t id, uint64_t seq)
+{
+    __typeof__(op->u.msg) *m = &op->u.msg;
+    sqlite3_stmt *st = s->st[W_RCV_INSERT];
+    for (size_t i = 0; i < m->nreceivers; i++) {
+        sqlite3_bind_int64(st, 1, (int64_t)id);
+        sq_bind_text(st, 2, m->receivers[i]);
+        if (sq_run(s, st) < 0)
+            return -1;
+    }
+    st = s->st[W_UC_AT_SET];
+    for (size_t i = 0; i < m->nat; i++) {
+        sqlite3_bind_int64(st, 1, op->app);
+        sq_bind_text(st, 2, m->at_users[i]);
+        sq_bind_text(st, 3, m->conv_key);
+        sqlite3_bind_int64(st, 4, (int64_t)seq);
+        if (sq_run(s, st) < 0)
+            return -1;
+    }
+    if (m->at_all && m->is_group) {
+        st = s->st[W_UC_AT_ALL];
+        sqlite3_bind_int64(st, 1, op->app);
+        sq_bind_text(st, 2, m->conv_key);
+        sqlite3_bind_int64(st, 3, (int64_t)seq);
+        sq_bind_text(st, 4, m->peer);
+        if (sq_run(s, st) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int sq_op_message(sq_store *s, store_op *op)
 {
     __typeof__(op->u.msg) *m = &op->u.msg;
@@ -57,6 +90,9 @@ int sq_op_message(sq_store *s, store_op *op)
     sq_bind_text(st, 6, has_cid ? m->client_msg_id : NULL);
     sqlite3_bind_int64(st, 7, t);
     sqlite3_bind_text(st, 8, json, (int)jl, SQLITE_STATIC);
+    uint64_t nc = c->last_nc + ((m->flags & (STORE_MSG_NO_UNREAD | STORE_MSG_PRIVATE)) != 0);
+    sqlite3_bind_int(st, 9, m->flags);
+    sqlite3_bind_int64(st, 10, (int64_t)nc);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc == SQLITE_CONSTRAINT_UNIQUE && has_cid) {
@@ -105,7 +141,12 @@ int sq_op_message(sq_store *s, store_op *op)
         }
         c->c2c_gen = s->uc_gen;
     }
+    if ((m->nreceivers || m->nat || m->at_all) && message_extras(s, op, id, seq) < 0) {
+        tern_free(json);
+        return -1;
+    }
     c->last_seq = seq;
+    c->last_nc = nc;
     c->last_msg_id = id;
     c->last_time_ms = t;
     c->is_group = m->is_group != 0;
@@ -195,8 +236,8 @@ full:
 
 /* A page of messages of conv_key through statement `which` (bound: app, conv_key, seq
  * bound, limit + 1), appended to out by message_array. */
-static int page(sq_reader *r, int which, int64_t app, const char *conv_key, uint64_t seq, int limit, tern_buf *out,
-                int *more, uint64_t *last_seq)
+static int page(sq_reader *r, int which, int64_t app, const char *conv_key, const char *viewer, uint64_t seq, int limit,
+                tern_buf *out, int *more, uint64_t *last_seq)
 {
     sqlite3_stmt *st = sq_rst(r, which);
     if (!st)
@@ -207,24 +248,40 @@ static int page(sq_reader *r, int which, int64_t app, const char *conv_key, uint
     sq_bind_text(st, 2, conv_key);
     sqlite3_bind_int64(st, 3, seq > INT64_MAX ? INT64_MAX : (int64_t)seq);
     sqlite3_bind_int64(st, 4, (int64_t)limit + 1);
+    sq_bind_text(st, 5, viewer);
     return message_array(r, st, limit, out, more, last_seq);
 }
 
-int sq_history(store_reader *rr, int64_t app, const char *conv_key, uint64_t before_seq, int limit, tern_buf *out,
-               int *more)
+int sq_history(store_reader *rr, int64_t app, const char *conv_key, const char *viewer, uint64_t before_seq, int limit,
+               tern_buf *out, int *more)
 {
-    return page((sq_reader *)rr, R_HISTORY, app, conv_key, before_seq == 0 ? UINT64_MAX : before_seq, limit, out, more,
-                NULL);
+    return page((sq_reader *)rr, R_HISTORY, app, conv_key, viewer, before_seq == 0 ? UINT64_MAX : before_seq, limit,
+                out, more, NULL);
 }
 
-int sq_messages_after(store_reader *rr, int64_t app, const char *conv_key, uint64_t after_seq, int limit, tern_buf *out,
-                      int *more, uint64_t *last_seq)
+int sq_messages_after(store_reader *rr, int64_t app, const char *conv_key, const char *viewer, uint64_t after_seq,
+                      int limit, tern_buf *out, int *more, uint64_t *last_seq)
 {
     *last_seq = after_seq;
-    int rc = page((sq_reader *)rr, R_AFTER, app, conv_key, after_seq, limit, out, more, last_seq);
+    int rc = page((sq_reader *)rr, R_AFTER, app, conv_key, viewer, after_seq, limit, out, more, last_seq);
     if (rc != TERN_OK)
         *last_seq = after_seq;
     return rc;
+}
+
+int sq_msg_receiver_ok(store_reader *rr, int64_t app, uint64_t msg_id, const char *user)
+{
+    sq_reader *r = (sq_reader *)rr;
+    sqlite3_stmt *st = sq_rst(r, R_MSG_RECEIVER_OK);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, msg_id > INT64_MAX ? INT64_MAX : (int64_t)msg_id);
+    sqlite3_bind_int64(st, 2, app);
+    sq_bind_text(st, 3, user);
+    int row = sq_rrow(r, st);
+    if (row > 0)
+        sqlite3_reset(st);
+    return row;
 }
 
 int sq_seq_at_id(store_reader *rr, int64_t app, const char *conv_key, uint64_t id, uint64_t *seq)

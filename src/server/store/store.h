@@ -112,6 +112,12 @@ void store_get_stats(store *s, store_stats *out);
 
 /* ---- writes ------------------------------------------------------------------------ */
 
+/* A message's flags (issue 10), stored per row. NO_UNREAD and PRIVATE messages do not
+ * count as unread for anyone (store_conv.uncounted); NO_LAST and PRIVATE messages are
+ * not a conversation's last message (PRIVATE ones still are for their sender and
+ * receivers). */
+enum { STORE_MSG_NO_UNREAD = 1, STORE_MSG_NO_LAST = 2, STORE_MSG_PRIVATE = 4 };
+
 typedef enum store_op_kind {
     STORE_OP_MESSAGE = 1, /* store one message */
     STORE_OP_MARK_READ,   /* user_conv.read_seq = max(read_seq, min(seq, last_seq)) */
@@ -178,6 +184,18 @@ struct store_op {
             /* receiverList: rcpt_members are the receivers (any order; the sender is
              * added), and only they count as readers or non-readers. */
             int rcpt_targeted;
+            /* Issue 10. flags: STORE_MSG_* (0 for an ordinary message: nothing more is
+             * written). receivers[0..nreceivers): a private message's users (flags has
+             * STORE_MSG_PRIVATE; the sender sees it too). at_users[0..nat): the members
+             * an @ message mentions (their user_convs get at_seq = seq; a user without
+             * a row for the conversation, i.e. not a member, is skipped); at_all: every
+             * member's at_all_seq = seq (is_group only). */
+            int flags;
+            const char *const *receivers;
+            size_t nreceivers;
+            const char *const *at_users;
+            size_t nat;
+            int at_all;
             /* A streamed message's first chunk (stream_open = 1): the message is stored
              * from `fields` as usual and the stream stays open — its HEAD (the fields
              * before the text, core/stream.h) and this first chunk are kept, and later
@@ -217,6 +235,8 @@ struct store_op {
              * when result is an error. */
             store_rcpt_hit *rcpts;
             size_t nrcpts;
+            uint64_t uncounted; /* messages in (read_seq, last_seq] that do not count as
+                                   unread: unread = last_seq - read_seq - uncounted */
         } read;
         struct {
             const char *org, *name, *client_id, *client_secret;
@@ -377,6 +397,14 @@ int store_history(store_reader *r, int64_t app, const char *conv_key, uint64_t b
  * (after_seq if none). */
 int store_messages_after(store_reader *r, int64_t app, const char *conv_key, uint64_t after_seq, int limit,
                          tern_buf *out, int *more, uint64_t *last_seq);
+/* The same as seen by user `viewer` (issue 10): a private message (receiverList,
+ * STORE_MSG_PRIVATE) is left out unless viewer sent it or is one of its receivers, so
+ * the seqs returned may have gaps; `limit`, *more and *last_seq count the messages
+ * returned. viewer NULL: every message (the functions above). */
+int store_history_for(store_reader *r, int64_t app, const char *conv_key, const char *viewer, uint64_t before_seq,
+                      int limit, tern_buf *out, int *more);
+int store_messages_after_for(store_reader *r, int64_t app, const char *conv_key, const char *viewer, uint64_t after_seq,
+                             int limit, tern_buf *out, int *more, uint64_t *last_seq);
 /* Highest seq in conv_key whose message id is <= id (0 if none). Cost is proportional to
  * the number of messages after that point, not to the conversation's length. */
 int store_seq_at_id(store_reader *r, int64_t app, const char *conv_key, uint64_t id, uint64_t *seq);
@@ -386,11 +414,20 @@ typedef struct store_conv {
     int is_group;
     const char *peer; /* C2C: the other user; group: the group id */
     uint64_t read_seq;
-    uint64_t last_seq;
-    uint64_t last_msg_id;
-    int64_t last_time_ms;
-    const char *last_msg_json; /* NULL if the conversation has no message yet */
+    uint64_t last_seq;    /* the conversation's last seq (every message counts) */
+    uint64_t last_msg_id; /* the id of that last message (sync compares it to a cursor) */
+    /* The last message shown (issue 10): the newest one that is neither NO_LAST nor
+     * private to others; 0 / NULL if none. */
+    uint64_t shown_msg_id;
+    int64_t last_time_ms;      /* of the shown message */
+    const char *last_msg_json; /* the shown message; NULL if none */
     size_t last_msg_len;
+    /* Messages in (read_seq, last_seq] that do not count as unread (NO_UNREAD or
+     * PRIVATE): unread = last_seq - read_seq - uncounted. */
+    uint64_t uncounted;
+    /* at-info (issue 10): the seq of the newest @ message naming the user / @ALL; it is
+     * pending while above read_seq. */
+    uint64_t at_seq, at_all_seq;
 } store_conv;
 /* The user's conversations, most recent message first (conversations without messages
  * last), at most limit. Pointers are valid during the callback only. */
@@ -420,6 +457,11 @@ int store_streams_open(store_reader *r, void (*cb)(void *ud, const store_stream 
 /* The message object with id msg_id of app, appended to out (an open stream's with its
  * text so far): TERN_OK, TERN_ERR_NOT_FOUND, TERN_ERR_STORE. */
 int store_message_get(store_reader *r, int64_t app, uint64_t msg_id, tern_buf *out);
+/* Whether the stored message msg_id of app may be shown to `user` as far as receiverList
+ * goes (issue 10): 1 if it is not private, or user sent it or is one of its receivers;
+ * 0 if it is private to others or does not exist; -1 on a store failure. The conversation check (C2C participant,
+ * group member) is the caller's (msgget.c's msg_get_visible). */
+int store_msg_receiver_ok(store_reader *r, int64_t app, uint64_t msg_id, const char *user);
 
 /* Calls cb for every moderation keyword of app (STORE_OP_KEYWORDS), in byte order:
  * TERN_OK or TERN_ERR_STORE. */

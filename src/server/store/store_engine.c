@@ -56,6 +56,7 @@ const char *store_engine_missing(const store_engine *e)
     NEED(message_get)
     NEED(merger_get)
     NEED(ext_list)
+    NEED(msg_receiver_ok)
     NEED(media_get)
     NEED(media_expired)
     NEED(receipt_get)
@@ -170,13 +171,25 @@ int store_user_groups(store_reader *r, int64_t app, const char *user, void (*cb)
 int store_history(store_reader *r, int64_t app, const char *conv_key, uint64_t before_seq, int limit, tern_buf *out,
                   int *more)
 {
-    return r->engine->history(r, app, conv_key, before_seq, limit, out, more);
+    return r->engine->history(r, app, conv_key, NULL, before_seq, limit, out, more);
+}
+
+int store_history_for(store_reader *r, int64_t app, const char *conv_key, const char *viewer, uint64_t before_seq,
+                      int limit, tern_buf *out, int *more)
+{
+    return r->engine->history(r, app, conv_key, viewer, before_seq, limit, out, more);
 }
 
 int store_messages_after(store_reader *r, int64_t app, const char *conv_key, uint64_t after_seq, int limit,
                          tern_buf *out, int *more, uint64_t *last_seq)
 {
-    return r->engine->messages_after(r, app, conv_key, after_seq, limit, out, more, last_seq);
+    return r->engine->messages_after(r, app, conv_key, NULL, after_seq, limit, out, more, last_seq);
+}
+
+int store_messages_after_for(store_reader *r, int64_t app, const char *conv_key, const char *viewer, uint64_t after_seq,
+                             int limit, tern_buf *out, int *more, uint64_t *last_seq)
+{
+    return r->engine->messages_after(r, app, conv_key, viewer, after_seq, limit, out, more, last_seq);
 }
 
 int store_seq_at_id(store_reader *r, int64_t app, const char *conv_key, uint64_t id, uint64_t *seq)
@@ -216,6 +229,11 @@ int store_streams_open(store_reader *r, void (*cb)(void *ud, const store_stream 
 int store_message_get(store_reader *r, int64_t app, uint64_t msg_id, tern_buf *out)
 {
     return r->engine->message_get(r, app, msg_id, out);
+}
+
+int store_msg_receiver_ok(store_reader *r, int64_t app, uint64_t msg_id, const char *user)
+{
+    return r->engine->msg_receiver_ok(r, app, msg_id, user);
 }
 
 int store_media_get(store_reader *r, int64_t app, const char *id, store_media *out)

@@ -54,16 +54,17 @@ struct store_engine {
     int (*group_get)(store_reader *r, int64_t app, const char *group_id, store_group *out);
     int (*group_members)(store_reader *r, int64_t app, const char *group_id, store_name_cb cb, void *ud);
     int (*user_groups)(store_reader *r, int64_t app, const char *user, store_name_cb cb, void *ud);
-    int (*history)(store_reader *r, int64_t app, const char *conv_key, uint64_t before_seq, int limit, tern_buf *out,
-                   int *more);
-    int (*messages_after)(store_reader *r, int64_t app, const char *conv_key, uint64_t after_seq, int limit,
-                          tern_buf *out, int *more, uint64_t *last_seq);
+    int (*history)(store_reader *r, int64_t app, const char *conv_key, const char *viewer, uint64_t before_seq,
+                   int limit, tern_buf *out, int *more);
+    int (*messages_after)(store_reader *r, int64_t app, const char *conv_key, const char *viewer, uint64_t after_seq,
+                          int limit, tern_buf *out, int *more, uint64_t *last_seq);
     int (*seq_at_id)(store_reader *r, int64_t app, const char *conv_key, uint64_t id, uint64_t *seq);
     int (*conversations)(store_reader *r, int64_t app, const char *user, int limit, store_conv_cb cb, void *ud);
     int (*conversation_get)(store_reader *r, int64_t app, const char *user, const char *conv_key, store_conv_cb cb,
                             void *ud);
     int (*streams_open)(store_reader *r, store_stream_cb cb, void *ud);
     int (*message_get)(store_reader *r, int64_t app, uint64_t msg_id, tern_buf *out);
+    int (*msg_receiver_ok)(store_reader *r, int64_t app, uint64_t msg_id, const char *user);
     int (*media_get)(store_reader *r, int64_t app, const char *id, store_media *out);
     int (*media_expired)(store_reader *r, int64_t now_ms, int limit, void (*cb)(void *ud, const store_media *m),
                          void *ud);

@@ -50,12 +50,16 @@ typedef enum tern_code {
     TERN_ERR_TOO_MANY = 1203,   /* a list over its limit (members, receivers, page size) */
     TERN_ERR_GROUP_FULL = 1204, /* adding members would pass the group's maxusers */
 
+    /* friends (issue 10; Tern's codes) */
+    TERN_ERR_FRIENDS_FULL = 1060, /* a friend list would pass its limit (1000 per user) */
+    TERN_ERR_FRIEND_SELF = 1061,  /* a user cannot be its own friend */
+
     /* seed-defined */
     TERN_ERR_SYSTEM_CONV = 2106,       /* sending to the system conversation (Tencent) */
     TERN_ERR_GROUP_PERMISSION = 10007, /* not a member of the group (Tencent server) */
     TERN_ERR_GROUP_NOT_FOUND = 10010,  /* group does not exist or was dismissed */
     TERN_ERR_USER_NOT_FOUND = 20003,   /* recipient or user not registered */
-    TERN_ERR_NOT_FRIEND = 20009,       /* friend check failed (Tencent) */
+    TERN_ERR_NOT_FRIEND = 20009,       /* friendCheck on: C2C between users who are not friends (Tencent) */
     TERN_ERR_MSG_TOO_LONG = 80002,     /* message body over 12 KB (Tencent) */
 
     /* streamed messages (Easemob, seed 002; 14100 is Tern's) */

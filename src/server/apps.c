@@ -65,9 +65,24 @@ static uint64_t media_ceiling(const server *s)
     return s->cfg.media_max_bytes;
 }
 
+/* A switch: 0 or 1, default 0. */
+static uint64_t setting_zero(const server *s)
+{
+    (void)s;
+    return 0;
+}
+
+static uint64_t setting_one(const server *s)
+{
+    (void)s;
+    return 1;
+}
+
 static const app_setting_def setting_defs[] = {
     /* issue 9: "per-app setting, default 100 MB; an Agora profile of 30 MB" */
     {"mediaMaxBytes", offsetof(app_settings, media_max_bytes), 1, media_ceiling, media_ceiling},
+    /* issue 10 (H5): the friend check of C2C sends, off by default */
+    {"friendCheck", offsetof(app_settings, friend_check), 0, setting_one, setting_zero},
 };
 
 const app_setting_def *apps_setting_defs(size_t *n)
@@ -95,6 +110,20 @@ uint64_t apps_setting_get(const server *s, const app_info *a, const app_setting_
     if (v == 0)
         v = d->dflt(s);
     return v < max ? v : max;
+}
+
+uint64_t apps_setting_of(const server *s, int64_t app, const app_setting_def *d)
+{
+    uint64_t v = 0;
+    server *w = (server *)s; /* the lock is the one mutable part */
+    pthread_rwlock_rdlock(&w->apps_mu);
+    for (size_t i = 0; i < s->napps; i++)
+        if (s->apps[i].id == app) {
+            v = apps_setting_get(s, &s->apps[i], d);
+            break;
+        }
+    pthread_rwlock_unlock(&w->apps_mu);
+    return v;
 }
 
 void apps_setting_cache(server *s, int64_t app, const char *key, const char *value)

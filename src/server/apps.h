@@ -17,6 +17,7 @@
  * every setting as a (key, text) row, the REST resource lists the table. */
 typedef struct app_settings {
     uint64_t media_max_bytes; /* mediaMaxBytes: the largest upload; at most --media-max-bytes */
+    uint64_t friend_check;    /* friendCheck: 1 refuses C2C between non-friends (20009) */
 } app_settings;
 
 typedef struct app_info {
@@ -41,6 +42,9 @@ const app_setting_def *apps_setting_defs(size_t *n);
 const app_setting_def *apps_setting_find(const char *key, size_t n);
 /* The value of d for the app a: its own, else the default (never over d->max). */
 uint64_t apps_setting_get(const server *s, const app_info *a, const app_setting_def *d);
+/* The value of d for the app with store id `app` (as apps_setting_get; 0 if there is no
+ * such app), without copying the app: a read lock and a scan, for the send path. */
+uint64_t apps_setting_of(const server *s, int64_t app, const app_setting_def *d);
 /* Sets (value non-NULL: decimal text as stored) or clears (NULL) the setting key of the
  * cached app id; unknown keys and malformed values are ignored (a row written by a newer
  * server). Call after the store committed the change. */

@@ -17,6 +17,7 @@
 #include "core/wire.h"
 #include "core/ws.h"
 #include "delivery.h"
+#include "friends.h"
 #include "media/media_msg.h"
 
 void send_req_free(send_req *r)
@@ -57,6 +58,10 @@ static int prepare(server *s, store_reader *rd, int64_t app, const char *from, c
         int ex = store_user_exists(rd, app, to);
         if (ex != 1)
             return ex < 0 ? TERN_ERR_STORE : TERN_ERR_USER_NOT_FOUND;
+        /* H5: the app's friendCheck (20009); one indexed read, only when it is on */
+        int fc = friends_check(s, rd, app, from, to);
+        if (fc != TERN_OK)
+            return fc;
     }
 
     /* A media message is stored as completed from its media rows (media_msg.h). */

@@ -561,6 +561,20 @@ static void op_sync(req *q, cJSON *root)
     tern_buf_free(&d);
 }
 
+/* ---- ops in files of their own ------------------------------------------------------ */
+
+static void op_friends(req *q, cJSON *root)
+{
+    tern_buf d;
+    tern_buf_init(&d, 0);
+    int rc = session_friends(q->c, root, &d);
+    if (rc != TERN_OK)
+        reply_error(q, rc);
+    else
+        reply_ok(q, d.data, d.len);
+    tern_buf_free(&d);
+}
+
 /* ---- dispatch ----------------------------------------------------------------------- */
 
 static void op_ping(req *q, cJSON *root)
@@ -585,6 +599,7 @@ typedef struct op_entry {
 static const op_entry ops[] = {
     {"send", op_send, 1}, {"ping", op_ping, 0}, {"history", op_history, 1}, {"conversations", op_conversations, 1},
     {"read", op_read, 1}, {"sync", op_sync, 1}, {"login", op_login, 0},     {"logout", op_logout, 0},
+    {"friends", op_friends, 1}, /* session_friends.c (H5) */
 };
 
 void session_on_message(conn *c, char *data, size_t n)

@@ -146,6 +146,11 @@ static const char *const migrations[] = {
     "CREATE TABLE app_settings("
     "  app INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
     "  PRIMARY KEY(app, key)) WITHOUT ROWID;",
+    /* friends (issue 10, H5): symmetric, one row per direction, so a user's list and
+     * the friend check (friendCheck) are each one primary-key range or lookup. */
+    "CREATE TABLE friends("
+    "  app INTEGER NOT NULL, user TEXT NOT NULL, friend TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(app, user, friend)) WITHOUT ROWID;",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -205,6 +210,13 @@ static const char *const wsql[W_COUNT] = {
     [W_SETTING_PUT] = "INSERT INTO app_settings(app,key,value) VALUES(?,?,?)"
                       " ON CONFLICT(app,key) DO UPDATE SET value=excluded.value",
     [W_SETTING_DEL] = "DELETE FROM app_settings WHERE app=? AND key=?",
+    [W_FRIEND_INSERT] = "INSERT OR IGNORE INTO friends(app,user,friend,created_ms) VALUES(?,?,?,?)",
+    [W_FRIEND_DEL] = "DELETE FROM friends WHERE app=? AND user=? AND friend=?",
+    [W_FRIEND_COUNT] = "SELECT COUNT(*) FROM friends WHERE app=? AND user=?",
+    /* the other direction of each of ?2's rows, each by primary key */
+    [W_FRIEND_DEL_MIRRORS] = "DELETE FROM friends WHERE app=?1 AND friend=?2 AND user IN"
+                             " (SELECT friend FROM friends WHERE app=?1 AND user=?2)",
+    [W_FRIEND_DEL_USER] = "DELETE FROM friends WHERE app=? AND user=?",
 };
 
 static void set_err(char *err, size_t errsz, const char *fmt, const char *a, const char *b)
@@ -478,6 +490,8 @@ static const char *const rsql[R_COUNT] = {
     [R_MEDIA_GET] = "SELECT " MEDIA_COLS " FROM media WHERE app=? AND id=?",
     [R_MEDIA_EXPIRED] = "SELECT " MEDIA_COLS " FROM media WHERE expires_ms<=? ORDER BY expires_ms LIMIT ?",
     [R_APP_SETTINGS] = "SELECT app,key,value FROM app_settings ORDER BY app,key",
+    [R_FRIENDS] = "SELECT friend FROM friends WHERE app=? AND user=? ORDER BY friend",
+    [R_IS_FRIEND] = "SELECT 1 FROM friends WHERE app=? AND user=? AND friend=?",
 };
 
 static store_reader *sq_reader_open(store *st)
@@ -555,4 +569,6 @@ const store_engine store_engine_sqlite = {
     .message_get = sq_message_get,
     .media_get = sq_media_get,
     .media_expired = sq_media_expired,
+    .friends = sq_friends,
+    .is_friend = sq_is_friend,
 };

@@ -88,6 +88,11 @@ enum {
     W_MEDIA_THUMBS,
     W_SETTING_PUT,
     W_SETTING_DEL,
+    W_FRIEND_INSERT,
+    W_FRIEND_DEL,
+    W_FRIEND_COUNT,
+    W_FRIEND_DEL_MIRRORS,
+    W_FRIEND_DEL_USER,
     W_COUNT
 };
 
@@ -197,6 +202,8 @@ enum {
     R_MEDIA_GET,
     R_MEDIA_EXPIRED,
     R_APP_SETTINGS,
+    R_FRIENDS,
+    R_IS_FRIEND,
     R_COUNT
 };
 
@@ -309,6 +316,12 @@ int sq_op_stream_chunk(sq_store *s, store_op *op);
 int sq_op_media(sq_store *s, store_op *op);
 int sq_media_get(store_reader *rr, int64_t app, const char *id, store_media *out);
 int sq_media_expired(store_reader *rr, int64_t now_ms, int limit, void (*cb)(void *ud, const store_media *m), void *ud);
+/* sqlite_friends.c: friends (the friends table). */
+int sq_op_friend(sq_store *s, store_op *op);
+/* Deletes every friend row of user, both directions (part of DELETE_USER): 0 or -1. */
+int sq_friends_del_user(sq_store *s, int64_t app, const char *user);
+int sq_friends(store_reader *rr, int64_t app, const char *user, store_name_cb cb, void *ud);
+int sq_is_friend(store_reader *rr, int64_t app, const char *a, const char *b);
 /* Writer side: 1 if the user exists, 0 if not, -1 on failure. */
 int sq_w_user_exists(sq_store *s, int64_t app, const char *user);
 

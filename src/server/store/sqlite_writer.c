@@ -194,6 +194,8 @@ static int apply(sq_store *s, store_op *op)
     case STORE_OP_MEDIA_DELETE:
     case STORE_OP_MEDIA_THUMBS: return sq_op_media(s, op);
     case STORE_OP_APP_SETTINGS: return sq_op_app_settings(s, op);
+    case STORE_OP_FRIEND_ADD:
+    case STORE_OP_FRIEND_DELETE: return sq_op_friend(s, op);
     }
     op->result = TERN_ERR_INTERNAL;
     return 0;

@@ -56,6 +56,8 @@ const char *store_engine_missing(const store_engine *e)
     NEED(message_get)
     NEED(media_get)
     NEED(media_expired)
+    NEED(friends)
+    NEED(is_friend)
 #undef NEED
     return NULL;
 }
@@ -222,4 +224,14 @@ int store_media_expired(store_reader *r, int64_t now_ms, int limit, void (*cb)(v
                         void *ud)
 {
     return r->engine->media_expired(r, now_ms, limit, cb, ud);
+}
+
+int store_friends(store_reader *r, int64_t app, const char *user, void (*cb)(void *ud, const char *friend_), void *ud)
+{
+    return r->engine->friends(r, app, user, cb, ud);
+}
+
+int store_is_friend(store_reader *r, int64_t app, const char *a, const char *b)
+{
+    return r->engine->is_friend(r, app, a, b);
 }

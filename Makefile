@@ -6,12 +6,15 @@ LISTEN ?= 127.0.0.1:8080
 DATA ?= ./data
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-asan tsan fuzz fuzz-quick lint tidy bench install clean format
+.PHONY: all deps test-deps build run test test-asan tsan fuzz fuzz-quick lint tidy bench install clean format
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
+
+test-deps:
+	@scripts/install-deps.sh --test
 
 build: deps
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTERN_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
@@ -23,7 +26,7 @@ run: build
 # The test build: the layering and clang-tidy checks, -Werror, AddressSanitizer +
 # UndefinedBehaviorSanitizer, every ctest test, then the libFuzzer harnesses briefly, then
 # the threaded tests under ThreadSanitizer.
-test: deps lint test-asan fuzz-quick tsan
+test: deps test-deps lint test-asan fuzz-quick tsan
 
 # The one direction of includes (scripts/check-layers.sh) and the clang-tidy checks we
 # hold to (.clang-tidy, scripts/tidy.sh).

@@ -34,6 +34,8 @@ typedef enum tern_code {
     TERN_ERR_METHOD = 1010,           /* HTTP method not allowed on this path */
     TERN_ERR_CONFLICT = 1011,         /* resource already exists */
     TERN_ERR_NOT_SUPPORTED = 1012,    /* a field or option this server does not implement yet */
+    TERN_ERR_OPTIONS_CONFLICT = 1013, /* onlineUserOnly together with messageControlInfo (seed 001) */
+    TERN_ERR_GROUP_ONLY = 1020,       /* a group-only field (receiverList, atUserList) in a C2C message */
 
     /* auth */
     TERN_ERR_TOKEN_INVALID = 1101, /* token malformed or signature wrong */

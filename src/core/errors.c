@@ -24,6 +24,8 @@ TERN_API const char *tern_strerror(int code)
     case TERN_ERR_METHOD: return "method not allowed";
     case TERN_ERR_CONFLICT: return "already exists";
     case TERN_ERR_NOT_SUPPORTED: return "field not supported yet";
+    case TERN_ERR_OPTIONS_CONFLICT: return "onlineUserOnly cannot be combined with messageControlInfo";
+    case TERN_ERR_GROUP_ONLY: return "field allowed in group messages only";
     case TERN_ERR_TOKEN_INVALID: return "invalid token";
     case TERN_ERR_TOKEN_EXPIRED: return "token expired";
     case TERN_ERR_APP_NOT_FOUND: return "app not found";

@@ -12,8 +12,16 @@
 #include "tern/errors.h"
 
 /* The keys of a client's message object that the server implements. */
-static const char *const send_keys[] = {"conversationType", "to",       "type",           "payload", "clientMsgId",
-                                        "cloudCustomData",  "priority", "needReadReceipt"};
+static const char *const send_keys[] = {"conversationType",
+                                        "to",
+                                        "type",
+                                        "payload",
+                                        "clientMsgId",
+                                        "cloudCustomData",
+                                        "priority",
+                                        "needReadReceipt",
+                                        "receiverList",
+                                        "isSupportExtension"};
 
 static const char *const prio_names[] = {"", "High", "Normal", "Low", "Lowest"};
 
@@ -90,6 +98,33 @@ static int known_key(const char *k)
     return 0;
 }
 
+/* receiverList (seed 001): groups only, 1..50 distinct identifiers; null is absent. */
+static int parse_receivers(tern_msg *m, const cJSON *rl)
+{
+    if (!rl || cJSON_IsNull(rl))
+        return TERN_OK;
+    if (m->kind != TERN_CONV_KIND_GROUP)
+        return TERN_ERR_GROUP_ONLY;
+    if (!cJSON_IsArray(rl))
+        return TERN_ERR_BAD_FIELD;
+    int n = cJSON_GetArraySize(rl);
+    if (n > TERN_MSG_MAX_RECEIVERS)
+        return TERN_ERR_TOO_MANY;
+    if (n == 0)
+        return TERN_ERR_BAD_FIELD;
+    const cJSON *a, *b;
+    cJSON_ArrayForEach(a, rl)
+    {
+        if (!cJSON_IsString(a) || !tern_ident_valid(a->valuestring, strlen(a->valuestring)))
+            return TERN_ERR_BAD_FIELD;
+        for (b = rl->child; b != a; b = b->next)
+            if (!strcmp(a->valuestring, b->valuestring))
+                return TERN_ERR_BAD_FIELD;
+    }
+    m->receivers = rl;
+    return TERN_OK;
+}
+
 int tern_msg_parse_send(const cJSON *obj, tern_msg *m)
 {
     tern_msg_init(m);
@@ -102,14 +137,16 @@ int tern_msg_parse_send(const cJSON *obj, tern_msg *m)
     m->kind = tern_conv_kind_parse(ctype.p, ctype.n);
     if (m->kind == TERN_CONV_KIND_SYSTEM || is_system_id(m->to))
         return TERN_ERR_SYSTEM_CONV;
-    int nrr = 0;
+    int nrr = 0, ext = 0;
     if (tern_json_get_str(obj, "type", &type) != TERN_JSON_OK ||
+        tern_json_get_bool(obj, "isSupportExtension", &ext) == TERN_JSON_INVALID ||
         tern_json_get_str(obj, "cloudCustomData", &m->ccd) == TERN_JSON_INVALID ||
         tern_json_get_str(obj, "clientMsgId", &m->cmid) == TERN_JSON_INVALID ||
         tern_json_get_str(obj, "priority", &prio) == TERN_JSON_INVALID ||
         tern_json_get_bool(obj, "needReadReceipt", &nrr) == TERN_JSON_INVALID)
         return TERN_ERR_BAD_FIELD;
     m->need_read_receipt = nrr;
+    m->support_extension = ext;
     if (prio.p && !(m->priority = tern_msg_priority_parse(prio.p, prio.n)))
         return TERN_ERR_BAD_FIELD;
     if ((m->kind != TERN_CONV_KIND_C2C && m->kind != TERN_CONV_KIND_GROUP) || !tern_ident_valid(m->to.p, m->to.n) ||
@@ -121,10 +158,13 @@ int tern_msg_parse_send(const cJSON *obj, tern_msg *m)
         if (!known_key(k->string))
             return TERN_ERR_NOT_SUPPORTED;
     }
+    int rc = parse_receivers(m, cJSON_GetObjectItemCaseSensitive(obj, "receiverList"));
+    if (rc != TERN_OK)
+        return rc;
     m->elem = tern_elem_find(type.p, type.n);
     if (!m->elem)
         return TERN_ERR_UNSUPPORTED_TYPE;
-    int rc = m->elem->encode(m->elem, cJSON_GetObjectItemCaseSensitive(obj, "payload"), &m->payload);
+    rc = m->elem->encode(m->elem, cJSON_GetObjectItemCaseSensitive(obj, "payload"), &m->payload);
     if (rc == TERN_OK)
         rc = tern_msg_validate(m);
     if (rc != TERN_OK)

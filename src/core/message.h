@@ -49,7 +49,47 @@ typedef struct tern_msg {
     tern_str cmid;              /* clientMsgId (borrowed; empty if none) */
     int priority;               /* TERN_MSG_PRIO_* */
     int need_read_receipt;
+    int support_extension;  /* isSupportExtension (issue 10) */
+    const cJSON *receivers; /* receiverList (borrowed from the parsed object; NULL if absent):
+                               an array of 1..TERN_MSG_MAX_RECEIVERS distinct identifiers */
 } tern_msg;
+
+#define TERN_MSG_MAX_RECEIVERS 50 /* receiverList, seed 001: at most 50 → 1203 */
+
+/* The options of sendMessage(message, options) (seed 001, docs/protocol.md §4 send):
+ * the `options` object of a WebSocket send. Strings are borrowed from the parsed
+ * object; empty when absent. */
+typedef struct tern_push_info {
+    int present; /* offlinePushInfo given */
+    int disable_push, disable_voip_push, ignore_ios_badge;
+    tern_str title, description, extension, oppo_channel;
+} tern_push_info;
+
+#define TERN_PUSH_MAX_TITLE 256
+#define TERN_PUSH_MAX_DESCRIPTION 1024
+#define TERN_PUSH_MAX_EXTENSION 4096
+#define TERN_PUSH_MAX_CHANNEL 128
+
+typedef struct tern_send_opts {
+    int online_only;                       /* onlineUserOnly */
+    int ctl_present;                       /* messageControlInfo given */
+    int no_unread, no_last, no_moderation; /* excludedFromUnreadCount, excludedFromLastMessage,
+                                              excludedFromContentModeration */
+    tern_push_info push;
+} tern_send_opts;
+
+/* Reads a send's `options` object (NULL or absent: all defaults) into o (zeroed by the
+ * call). Returns TERN_OK, or:
+ *   1003 options (or offlinePushInfo, messageControlInfo) not an object, a member of the
+ *        wrong type, a string over its TERN_PUSH_MAX_* bytes;
+ *   1012 a key other than onlineUserOnly, offlinePushInfo, messageControlInfo, or one
+ *        these objects do not have (seed 001's fields only);
+ *   1013 onlineUserOnly true together with messageControlInfo (seed 001, note 5). */
+int tern_send_opts_parse(const cJSON *options, tern_send_opts *o);
+/* Appends o's offlinePushInfo as its canonical JSON object (every field, in the seed's
+ * order: disablePush, disableVoipPush, title, description, extension, ignoreIOSBadge,
+ * androidOPPOChannelID). Returns 0 or -1 (out of memory). */
+int tern_push_info_encode(tern_buf *out, const tern_push_info *p);
 
 /* An empty message: priority Normal, no payload. */
 void tern_msg_init(tern_msg *m);
@@ -65,8 +105,12 @@ void tern_msg_clear(tern_msg *m);
  *   2106 the system conversation (conversationType "SYSTEM" or "@TIM#SYSTEM", or to
  *        "@TIM#SYSTEM");
  *   1012 a key other than conversationType, to, type, payload, clientMsgId,
- *        cloudCustomData, priority, needReadReceipt (receiverList, atUserList,
- *        messageControlInfo, offlinePushInfo, ...), or a payload key the type lacks;
+ *        cloudCustomData, priority, needReadReceipt, receiverList, isSupportExtension,
+ *        or a payload key the type lacks;
+ *   1020 receiverList in a C2C message (groups only);
+ *   1203 receiverList of more than TERN_MSG_MAX_RECEIVERS;
+ *   1003 receiverList empty, not an array of identifiers, or naming a user twice;
+ *        isSupportExtension not a boolean;
  *   1008 a type not in the element table;
  *   7006 a media id (image, sound, video, file) not of the id form;
  *   80002 tern_msg_body_size over 12288;

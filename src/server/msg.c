@@ -32,6 +32,10 @@ void send_req_free(send_req *r)
     tern_free(r->cmid);
     tern_free(r->op.u.msg.json);
     tern_free(r->reply);
+    for (size_t i = 0; i < r->nreceivers; i++)
+        tern_free(r->receivers[i]);
+    tern_free(r->receivers);
+    tern_free(r->push_json);
     tern_free(r);
 }
 
@@ -64,6 +68,13 @@ static int prepare(server *s, store_reader *rd, int64_t app, const char *from, c
             return fc;
     }
 
+    /* Options this server does not act on yet are refused, never dropped (issue 10's
+     * helpers remove these lines as they implement them). */
+    if (m->receivers || m->support_extension) { /* H1: receivers; H2: extensions */
+        group_snap_unref(snap);
+        return TERN_ERR_NOT_SUPPORTED;
+    }
+
     /* A media message is stored as completed from its media rows (media_msg.h). */
     tern_msg done;
     if (m->elem->media) {
@@ -86,6 +97,16 @@ static int prepare(server *s, store_reader *rd, int64_t app, const char *from, c
     r->sender = tern_strdup(from);
     r->to = tern_strdup(to);
     r->cmid = m->cmid.n ? tern_strndup(m->cmid.p, m->cmid.n) : NULL;
+    r->priority = m->priority;
+    r->need_receipt = m->need_read_receipt;
+    r->support_extension = m->support_extension;
+    if (m->receivers) {
+        r->nreceivers = (size_t)cJSON_GetArraySize(m->receivers);
+        r->receivers = tern_calloc(r->nreceivers, sizeof *r->receivers);
+        size_t i = 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, m->receivers) r->receivers[i++] = tern_strdup(e->valuestring);
+    }
     char key[160];
     if (is_group)
         tern_conv_key_group(m->to.p, m->to.n, key, sizeof key);
@@ -172,6 +193,42 @@ static void on_committed(store_op *op)
         }
     }
     r->complete(r);
+}
+
+int msg_set_options(send_req *r, const tern_send_opts *o)
+{
+    /* H1: messageControlInfo's unread and last-message flags; H4: moderation, push. */
+    if (o->no_unread || o->no_last || o->no_moderation || o->push.present)
+        return TERN_ERR_NOT_SUPPORTED;
+    r->online_only = o->online_only;
+    r->no_unread = o->no_unread;
+    r->no_last = o->no_last;
+    r->no_moderation = o->no_moderation;
+    if (o->push.present) {
+        tern_buf b;
+        tern_buf_init(&b, 0);
+        if (tern_push_info_encode(&b, &o->push) != 0) {
+            tern_buf_free(&b);
+            return TERN_ERR_INTERNAL;
+        }
+        size_t n;
+        r->push_json = tern_buf_steal(&b, &n);
+    }
+    return TERN_OK;
+}
+
+int msg_dispatch(send_req *r)
+{
+    /* 1. Content moderation (H4): synchronous, unless r->no_moderation. */
+    /* 2. The before-send callback (H4): hands r to the webhook thread, which calls
+     *    msg_dispatch_continue(r) or completes r with 10016. */
+    return msg_dispatch_continue(r);
+}
+
+int msg_dispatch_continue(send_req *r)
+{
+    /* 3. The group rate and priority shedding (H3). */
+    return r->online_only ? msg_send_online(r) : msg_submit(r);
 }
 
 int msg_submit(send_req *r)

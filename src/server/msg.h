@@ -38,6 +38,16 @@ struct send_req {
     send_complete_fn complete;
     void *ud;
     char *reply; /* scratch for the completion (e.g. the request id JSON) */
+    /* The message's options (issue 10; docs/protocol.md §4 send), owned. */
+    int priority;          /* TERN_MSG_PRIO_* */
+    int need_receipt;      /* needReadReceipt */
+    int support_extension; /* isSupportExtension */
+    char **receivers;      /* receiverList: nreceivers user ids, or NULL */
+    size_t nreceivers;
+    int online_only;                       /* onlineUserOnly: delivered now, never stored */
+    int no_unread, no_last, no_moderation; /* messageControlInfo */
+    char *push_json;                       /* offlinePushInfo's canonical object, or NULL */
+    int shed;                              /* out: dropped by the group rate (reported as sent; nothing stored) */
 };
 
 /* Authorizes a message validated by the core model (tern_msg_validate runs again here)
@@ -51,6 +61,18 @@ int msg_prepare_msg(server *s, store_reader *rd, int64_t app, const char *from, 
 /* The same from a client's message object: tern_msg_parse_send (1003, 1008, 1012, 2106,
  * 80002, docs/protocol.md §4) then msg_prepare_msg. */
 int msg_prepare(server *s, store_reader *rd, int64_t app, const char *from, cJSON *msg, send_req **out);
+/* Takes the send options o into r (copies what it keeps). TERN_OK, or 1012 for an
+ * option this server does not act on yet (never accepted and dropped). */
+int msg_set_options(send_req *r, const tern_send_opts *o);
+/* Sends a prepared request on its way: content moderation, the before-send callback,
+ * the group rate (priority shedding), then msg_send_online (r->online_only) or
+ * msg_submit. TERN_OK: r->complete will run, perhaps on another thread and perhaps with
+ * r->op.result an error code (10016 rejected by the callback, a store failure); any other
+ * return: complete will not run and the caller still owns r. */
+int msg_dispatch(send_req *r);
+/* The steps after the before-send callback (the rate, then store or online delivery),
+ * for the webhook thread that ran the callback; the same contract as msg_dispatch. */
+int msg_dispatch_continue(send_req *r);
 /* Queues the request in the store. TERN_OK: complete will run. Otherwise (5003, 5004)
  * complete will not run and the caller still owns r. */
 int msg_submit(send_req *r);

@@ -217,18 +217,11 @@ static void op_send(req *q, cJSON *root)
     server *s = c->loop->srv;
     if (atomic_load(&s->shutting_down))
         return reply_error(q, TERN_ERR_SHUTTING_DOWN);
-    cJSON *opts = cJSON_GetObjectItemCaseSensitive(root, "options");
-    int online = 0;
-    if ((opts && !cJSON_IsObject(opts)) || tern_json_get_bool(opts, "onlineUserOnly", &online) == TERN_JSON_INVALID)
-        return reply_error(q, TERN_ERR_BAD_FIELD);
-    /* What the server does not implement is refused, never dropped: receiverList,
-     * offlinePushInfo, messageControlInfo, ... (docs/protocol.md §4 send). */
+    tern_send_opts opts;
+    int rc = tern_send_opts_parse(cJSON_GetObjectItemCaseSensitive(root, "options"), &opts);
+    if (rc != TERN_OK)
+        return reply_error(q, rc);
     const cJSON *k;
-    cJSON_ArrayForEach(k, opts)
-    {
-        if (strcmp(k->string, "onlineUserOnly") != 0)
-            return reply_error(q, TERN_ERR_NOT_SUPPORTED);
-    }
     cJSON_ArrayForEach(k, root)
     {
         if (strcmp(k->string, "op") != 0 && strcmp(k->string, "id") != 0 && strcmp(k->string, "msg") != 0 &&
@@ -236,7 +229,9 @@ static void op_send(req *q, cJSON *root)
             return reply_error(q, TERN_ERR_NOT_SUPPORTED);
     }
     send_req *r;
-    int rc = msg_prepare(s, c->loop->reader, c->app, c->user, cJSON_GetObjectItemCaseSensitive(root, "msg"), &r);
+    rc = msg_prepare(s, c->loop->reader, c->app, c->user, cJSON_GetObjectItemCaseSensitive(root, "msg"), &r);
+    if (rc == TERN_OK && (rc = msg_set_options(r, &opts)) != TERN_OK)
+        send_req_free(r);
     if (rc != TERN_OK)
         return reply_error(q, rc);
     r->loop = c->loop->index;
@@ -244,7 +239,7 @@ static void op_send(req *q, cJSON *root)
     r->origin_session = delivery_session_id(s, c->id);
     r->complete = send_done;
     r->reply = q->id.len ? tern_strndup(q->id.data, q->id.len) : NULL;
-    rc = online ? msg_send_online(r) : msg_submit(r);
+    rc = msg_dispatch(r);
     if (rc != TERN_OK) {
         send_req_free(r);
         reply_error(q, rc);

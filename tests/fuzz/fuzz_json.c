@@ -78,6 +78,20 @@ static void as_message(const cJSON *obj)
         tern_buf_free(&f);
     }
     tern_msg_clear(&m);
+    /* The same object as a send's options: a push object read must encode to JSON
+     * that parses again. */
+    tern_send_opts o;
+    if (tern_send_opts_parse(obj, &o) == TERN_OK && o.push.present) {
+        tern_buf p;
+        tern_buf_init(&p, 0);
+        if (tern_push_info_encode(&p, &o.push) < 0)
+            abort();
+        cJSON *back;
+        if (tern_json_parse(p.data, p.len, &back) != TERN_OK)
+            abort();
+        cJSON_Delete(back);
+        tern_buf_free(&p);
+    }
     tern_msg_view v;
     if (tern_msg_decode(obj, &v) == 0) {
         char id[160];

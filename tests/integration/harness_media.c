@@ -187,3 +187,85 @@ int post_form(it_server *s, const char *app_path, const char *ctype, const char 
     free(req);
     return st;
 }
+
+/* ---- a real PNG (grayscale, stored deflate blocks), so a thumbnailer can decode it ---- */
+
+static uint32_t crc32_of(const uint8_t *p, size_t n, uint32_t crc)
+{
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++)
+            crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1)));
+    }
+    return ~crc;
+}
+
+static void be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* Appends a chunk (type, data) at out + *n. */
+static void chunk(uint8_t *out, size_t *n, const char *type, const uint8_t *data, size_t len)
+{
+    be32(out + *n, (uint32_t)len);
+    memcpy(out + *n + 4, type, 4);
+    if (len)
+        memcpy(out + *n + 8, data, len);
+    be32(out + *n + 8 + len, crc32_of(out + *n + 4, len + 4, 0));
+    *n += 12 + len;
+}
+
+/* A w x h 8-bit grayscale PNG (a gradient); malloc'd, its size in *len. */
+uint8_t *make_png(uint32_t w, uint32_t h, size_t *len)
+{
+    size_t raw_n = (size_t)h * (w + 1);
+    uint8_t *raw = malloc(raw_n);
+    for (uint32_t y = 0; y < h; y++) {
+        raw[(size_t)y * (w + 1)] = 0; /* filter: none */
+        for (uint32_t x = 0; x < w; x++)
+            raw[(size_t)y * (w + 1) + 1 + x] = (uint8_t)((x + y) & 0xff);
+    }
+    size_t nblocks = (raw_n + 65534) / 65535;
+    size_t z_n = 2 + raw_n + 5 * nblocks + 4;
+    uint8_t *z = malloc(z_n);
+    size_t o = 0;
+    z[o++] = 0x78;
+    z[o++] = 0x01;
+    uint32_t a = 1, b = 0;
+    for (size_t off = 0; off < raw_n; off += 65535) {
+        size_t bn = raw_n - off < 65535 ? raw_n - off : 65535;
+        z[o++] = off + bn == raw_n ? 1 : 0;
+        z[o++] = (uint8_t)bn;
+        z[o++] = (uint8_t)(bn >> 8);
+        z[o++] = (uint8_t)~bn;
+        z[o++] = (uint8_t)(~bn >> 8);
+        memcpy(z + o, raw + off, bn);
+        o += bn;
+    }
+    for (size_t i = 0; i < raw_n; i++) {
+        a = (a + raw[i]) % 65521;
+        b = (b + a) % 65521;
+    }
+    be32(z + o, (b << 16) | a);
+    o += 4;
+    uint8_t *png = malloc(o + 64);
+    size_t n = 0;
+    memcpy(png, "\x89PNG\r\n\x1a\n", 8);
+    n = 8;
+    uint8_t ihdr[13] = {0};
+    be32(ihdr, w);
+    be32(ihdr + 4, h);
+    ihdr[8] = 8; /* bit depth; color type 0 (gray), deflate, no filter method, no interlace */
+    chunk(png, &n, "IHDR", ihdr, sizeof ihdr);
+    chunk(png, &n, "IDAT", z, o);
+    chunk(png, &n, "IEND", NULL, 0);
+    free(raw);
+    free(z);
+    *len = n;
+    return png;
+}

@@ -43,6 +43,10 @@ const char *header_has(const it_http_resp *r, const char *h);
  * secret, "{org}/{app}\n{id}\n{thumb}\n{exp}")), computed here from the document. */
 void media_signed_path(it_server *s, const char *id, int thumb, long long exp, char *out, size_t outsz);
 
+/* A real w x h 8-bit grayscale PNG (a gradient, stored deflate blocks), so a thumbnailer
+ * or a browser can decode it; malloc'd, its size in *len. */
+uint8_t *make_png(uint32_t w, uint32_t h, size_t *len);
+
 /* Multipart forms (Easemob chatfiles) with the boundary BOUNDARY. */
 #define BOUNDARY "----TernTestBoundary7MA4YWxk"
 /* Appends a part (filename and ctype may be NULL) to the form b[0..*n) (malloc'd, grown;

@@ -141,8 +141,16 @@ static void test_ws_send_fields(void **state)
                     "\"payload\":{\"text\":\"@bob\",\"atUserList\":[\"bob\"]}",
                     "")},
         {1012, SEND("\"conversationType\":\"C2C\",\"to\":\"bob\"," TXT, ",\"options\":{\"offlinePushInfo\":{}}")},
+        /* Seed 001, note 5: onlineUserOnly and messageControlInfo never together. */
+        {1013, SEND("\"conversationType\":\"C2C\",\"to\":\"bob\"," TXT,
+                    ",\"options\":{\"onlineUserOnly\":true,\"messageControlInfo\":{}}")},
         {1012, SEND("\"conversationType\":\"C2C\",\"to\":\"bob\"," TXT,
-                    ",\"options\":{\"onlineUserOnly\":false,\"messageControlInfo\":{}}")},
+                    ",\"options\":{\"messageControlInfo\":{\"excludedFromUnreadCount\":true,\"x\":1}}")},
+        {1003,
+         SEND("\"conversationType\":\"C2C\",\"to\":\"bob\"," TXT, ",\"options\":{\"offlinePushInfo\":{\"title\":1}}")},
+        /* Targeted messages exist in groups only. */
+        {1020, SEND("\"conversationType\":\"C2C\",\"to\":\"bob\"," TXT ",\"receiverList\":[\"bob\"]", "")},
+        {1003, SEND("\"conversationType\":\"GROUP\",\"to\":\"g1\"," TXT ",\"receiverList\":[\"bob\",\"bob\"]", "")},
         {1012, SEND("\"conversationType\":\"GROUP\",\"to\":\"g1\"," TXT, ",\"receiverList\":[\"bob\"]")},
         {1012, SEND("\"conversationType\":\"C2C\",\"to\":\"bob\"," TXT ",\"isSupportExtension\":true", "")},
     };

@@ -367,7 +367,16 @@ static void test_message_model(void **state)
          TERN_ERR_BAD_FIELD},
         {"{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"},"
          "\"receiverList\":[\"a\"]}",
-         TERN_ERR_NOT_SUPPORTED},
+         TERN_ERR_GROUP_ONLY},
+        {"{\"conversationType\":\"GROUP\",\"to\":\"g\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"},"
+         "\"receiverList\":[]}",
+         TERN_ERR_BAD_FIELD},
+        {"{\"conversationType\":\"GROUP\",\"to\":\"g\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"},"
+         "\"receiverList\":[\"a\",7]}",
+         TERN_ERR_BAD_FIELD},
+        {"{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"x\"},"
+         "\"isSupportExtension\":1}",
+         TERN_ERR_BAD_FIELD},
         {"{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMFaceElem\",\"payload\":{}}",
          TERN_ERR_UNSUPPORTED_TYPE},
         {"{\"conversationType\":\"C2C\",\"to\":\"bob\",\"type\":\"TIMTextElem\",\"payload\":{}}", TERN_ERR_BAD_FIELD},
@@ -448,12 +457,66 @@ static void test_alloc_failure(void **state)
     (void)state;
 }
 
+/* The send options (seed 001's sendMessage options): codes and the push object. */
+static void test_send_opts(void **state)
+{
+    static const struct {
+        const char *json;
+        int code;
+    } cases[] = {
+        {"null", TERN_OK},
+        {"{}", TERN_OK},
+        {"[]", TERN_ERR_BAD_FIELD},
+        {"{\"onlineUserOnly\":1}", TERN_ERR_BAD_FIELD},
+        {"{\"onlineUserOnly\":true}", TERN_OK},
+        {"{\"junk\":true}", TERN_ERR_NOT_SUPPORTED},
+        {"{\"offlinePushInfo\":{\"title\":\"t\",\"x\":1}}", TERN_ERR_NOT_SUPPORTED},
+        {"{\"offlinePushInfo\":[]}", TERN_ERR_BAD_FIELD},
+        {"{\"offlinePushInfo\":{\"disablePush\":\"yes\"}}", TERN_ERR_BAD_FIELD},
+        {"{\"messageControlInfo\":{\"excludedFromLastMessage\":true}}", TERN_OK},
+        {"{\"messageControlInfo\":{\"excludedFromUnreadCount\":0}}", TERN_ERR_BAD_FIELD},
+        {"{\"onlineUserOnly\":true,\"messageControlInfo\":{}}", TERN_ERR_OPTIONS_CONFLICT},
+        {"{\"onlineUserOnly\":false,\"messageControlInfo\":{}}", TERN_OK},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cJSON *j = cJSON_Parse(cases[i].json);
+        tern_send_opts o;
+        int rc = tern_send_opts_parse(j, &o);
+        if (rc != cases[i].code)
+            fail_msg("case %zu: got %d, want %d: %s", i, rc, cases[i].code, cases[i].json);
+        cJSON_Delete(j);
+    }
+    /* A title one byte over its limit; then the canonical push object. */
+    char big[TERN_PUSH_MAX_TITLE + 64];
+    int n = snprintf(big, sizeof big, "{\"offlinePushInfo\":{\"title\":\"");
+    memset(big + n, 'a', TERN_PUSH_MAX_TITLE + 1);
+    strcpy(big + n + TERN_PUSH_MAX_TITLE + 1, "\"}}");
+    cJSON *j = cJSON_Parse(big);
+    tern_send_opts o;
+    assert_int_equal(tern_send_opts_parse(j, &o), TERN_ERR_BAD_FIELD);
+    cJSON_Delete(j);
+    j = cJSON_Parse("{\"offlinePushInfo\":{\"title\":\"T\\\"\",\"disablePush\":true,\"androidOPPOChannelID\":\"c\"}}");
+    assert_int_equal(tern_send_opts_parse(j, &o), TERN_OK);
+    assert_true(o.push.present && o.push.disable_push);
+    tern_buf b;
+    tern_buf_init(&b, 0);
+    assert_int_equal(tern_push_info_encode(&b, &o.push), 0);
+    tern_buf_putc(&b, 0);
+    assert_string_equal((char *)b.data, "{\"disablePush\":true,\"disableVoipPush\":false,\"title\":\"T\\\"\","
+                                        "\"description\":\"\",\"extension\":\"\",\"ignoreIOSBadge\":false,"
+                                        "\"androidOPPOChannelID\":\"c\"}");
+    tern_buf_free(&b);
+    cJSON_Delete(j);
+    (void)state;
+}
+
 int main(void)
 {
     tern_json_use_tern_alloc();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_strict), cmocka_unit_test(test_getters),       cmocka_unit_test(test_conv),
         cmocka_unit_test(test_elem_table),   cmocka_unit_test(test_message_model), cmocka_unit_test(test_alloc_failure),
+        cmocka_unit_test(test_send_opts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

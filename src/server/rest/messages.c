@@ -188,7 +188,8 @@ static int messages_send(rctx *x, const http_msg *m, int is_group)
             reqs[i]->ud = rs;
             /* sync_device (C2C): the sender's sessions get it only when asked. */
             reqs[i]->skip_sender = !o.sync_device;
-            codes[i] = o.online_only ? msg_send_online(reqs[i]) : msg_submit(reqs[i]);
+            reqs[i]->online_only = o.online_only;
+            codes[i] = msg_dispatch(reqs[i]);
             if (codes[i] == TERN_OK)
                 continue;
             tern_free(rs->target);

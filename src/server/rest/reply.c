@@ -19,6 +19,8 @@ int rest_status_of(int code)
     case TERN_ERR_MSG_TOO_LONG:
     case TERN_ERR_SYSTEM_CONV:
     case TERN_ERR_NOT_SUPPORTED:
+    case TERN_ERR_OPTIONS_CONFLICT:
+    case TERN_ERR_GROUP_ONLY:
     case TERN_ERR_CONFLICT:     /* Easemob: 400 duplicate_unique_property_exists */
     case TERN_ERR_BAD_PASSWORD: /* Easemob: 400 invalid_grant */
     case TERN_ERR_TOO_MANY:

@@ -16,9 +16,11 @@
 
 #include <cjson/cJSON.h>
 
+#include "sdk/elem_msg.c"
 #include "sdk/media_msg.c"
 #include "sdk/message.c"
 #include "sdk/sdk_util.c"
+#include "sdk/send_opts.c"
 #include "sdk/seqset.c"
 
 /* message.c's tern_create_*_message ask the client for its user; no client here. */
@@ -67,7 +69,7 @@ static void read_message(const tern_message *m)
     }
     tern_buf b;
     tern_buf_init(&b, 0);
-    sdk_msg_encode_send(&b, m, 0);
+    sdk_msg_encode_send(&b, m, NULL);
     sink += b.len + (size_t)sdk_msg_check(m);
     tern_buf_free(&b);
 }

@@ -647,14 +647,22 @@ TERN_API int tern_message_merger_layers_over_limit(const tern_message *msg);
 TERN_API int tern_download_merger_message(tern_client *client, const tern_message *msg, tern_message_list_cb cb,
                                           void *user_data);
 
+/* Messages by id (WebSocket op `getMessages`): msg_ids[0..count) (decimal ids, 1..100)
+ * of messages the user sent or received; cb gets those found, in the server's order
+ * (one the user cannot see is left out, as one that does not exist). For
+ * tern_create_forward_message of a message the app no longer holds. Returns as
+ * tern_get_message_list (TERN_ERR_SDK_INVALID_ARG also for a malformed id). Any thread. */
+TERN_API int tern_get_messages(tern_client *client, const char *const *msg_ids, size_t count,
+                               tern_message_list_cb cb, void *user_data);
+
 /* Completion of tern_request: data is the answer's "data" as compact JSON text ("{}"
  * if none; NULL unless code is 0), borrowed for the call. */
 typedef void (*tern_json_cb)(tern_client *client, int code, const char *message, const char *data, void *user_data);
 
 /* Sends any op of docs/protocol.md that has no function of its own (e.g. "friends",
  * "getMessages", "receipts", "receiptMembers", "extGet"): fields_json is a JSON object
- * whose members are added to {"op":op,"id":..} (NULL: none). A request that needs
- * login waits for it, as the others do. Returns TERN_OK (cb will run),
+ * whose members are added to {"op":op,"id":..} (NULL: none). As tern_get_message_list,
+ * it needs the login done (else cb gets TERN_ERR_SDK_NOT_READY). Returns TERN_OK (cb will run),
  * TERN_ERR_SDK_INVALID_ARG (NULL cb or op, op not 1-32 of [A-Za-z], fields_json not a
  * JSON object or with an "op" or "id" member), TERN_ERR_SDK_CANCELED. Any thread. */
 TERN_API int tern_request(tern_client *client, const char *op, const char *fields_json, tern_json_cb cb,

@@ -140,7 +140,7 @@ static void client_shutdown(tern_client *c)
         sdk_req *next = q->next;
         if (q->kind == REQ_SEND || q->kind == REQ_HISTORY || q->kind == REQ_CONVS || q->kind == REQ_READ ||
             q->kind == REQ_LOGIN || q->kind == REQ_LOGOUT || q->kind == REQ_MEDIA || q->kind == REQ_MEDIA_CANCEL ||
-            q->kind == REQ_RAW || q->kind == REQ_MERGER)
+            q->kind == REQ_RAW || q->kind == REQ_MERGER || q->kind == REQ_GET_MSGS)
             sdk_complete(c, q, TERN_ERR_SDK_CANCELED, NULL, NULL);
         else
             sdk_req_free(q);

@@ -110,6 +110,7 @@ void sdk_complete(tern_client *c, sdk_req *r, int code, const char *message, con
         switch (r->kind) {
         case REQ_SEND: ((tern_send_cb)r->cb)(c, r->msg, code, message, r->ud); break;
         case REQ_HISTORY:
+        case REQ_GET_MSGS:
         case REQ_MERGER: complete_history(c, r, code, message, data); break;
         case REQ_RAW: complete_raw(c, r, code, message, data); break;
         case REQ_CONVS: complete_convs(c, r, code, message, data); break;

@@ -1,9 +1,9 @@
 /*
- * ops.c — libtern's requests of issue 10 that have no state of their own: tern_request
+ * ops.c — libtern's requests of issue 10 that keep no state of their own: tern_request
  * (any op of docs/protocol.md by name, for the ops other parts of the server add:
- * friends, getMessages, receipts, receiptMembers, extensions) and
- * tern_download_merger_message (a merger's list, inline or by `downloadMerger`). Both
- * queue an sdk_req like every request (client.c) and complete in complete.c.
+ * friends, receipts, receiptMembers, extensions), tern_get_messages (`getMessages`) and
+ * tern_download_merger_message (a merger's list, inline or by `downloadMerger`). Each
+ * queues an sdk_req like every request (client.c) and completes in complete.c.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -55,6 +55,30 @@ TERN_API int tern_request(tern_client *client, const char *op, const char *field
     sdk_req *r = sdk_req_new(REQ_RAW);
     memcpy(r->op, op, strlen(op) + 1);
     r->str = fields;
+    r->cb = (sdk_fn)cb;
+    r->ud = user_data;
+    return enqueue(client, r);
+}
+
+TERN_API int tern_get_messages(tern_client *client, const char *const *msg_ids, size_t count,
+                               tern_message_list_cb cb, void *user_data)
+{
+    if (!client || !cb || !msg_ids || count < 1 || count > 100)
+        return TERN_ERR_SDK_INVALID_ARG;
+    tern_buf b;
+    tern_buf_init(&b, 0);
+    tern_buf_puts(&b, "{\"msgIds\":[");
+    for (size_t i = 0; i < count; i++) {
+        uint64_t v;
+        if (!msg_ids[i] || tern_parse_u64(msg_ids[i], strlen(msg_ids[i]), &v) < 0) {
+            tern_buf_free(&b);
+            return TERN_ERR_SDK_INVALID_ARG;
+        }
+        tern_buf_printf(&b, "%s\"%" PRIu64 "\"", i ? "," : "", v);
+    }
+    tern_buf_puts(&b, "]}");
+    sdk_req *r = sdk_req_new(REQ_GET_MSGS);
+    r->str = tern_buf_steal(&b, NULL);
     r->cb = (sdk_fn)cb;
     r->ud = user_data;
     return enqueue(client, r);

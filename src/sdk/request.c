@@ -100,6 +100,7 @@ const char *sdk_req_op_name(int kind)
     case REQ_READ: return "read";
     case REQ_SYNC: return "sync";
     case REQ_MERGER: return "downloadMerger";
+    case REQ_GET_MSGS: return "getMessages";
     default: return "ping";
     }
 }
@@ -123,6 +124,7 @@ void sdk_req_encode(tern_client *c, sdk_req *r, tern_buf *b)
         tern_buf_json_str(b, c->platform, strlen(c->platform));
         break;
     case REQ_SEND: sdk_msg_encode_send(b, r->msg, r->sx); break;
+    case REQ_GET_MSGS:
     case REQ_RAW: /* the members of a checked JSON object: between its braces */
         if (r->str && r->str[0] == '{' && strcmp(r->str, "{}")) {
             tern_buf_putc(b, ',');

@@ -96,6 +96,7 @@ enum {
     REQ_MEDIA,        /* queue only: a media transfer (r->xfer), media.h */
     REQ_MEDIA_CANCEL, /* queue only: cancel transfer r->num (r->limit 1 upload, 2 download) */
     REQ_RAW,          /* tern_request: op r->op with the members of r->str (a JSON object) */
+    REQ_GET_MSGS,     /* tern_get_messages: getMessages with the members of r->str */
     REQ_MERGER        /* tern_download_merger_message: r->str the inline list (JSON), or
                          downloadMerger of msgId r->num with key r->op2 */
 };

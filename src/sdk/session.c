@@ -681,6 +681,7 @@ void sdk_sess_handle(tern_client *c, sdk_req *r)
     case REQ_HISTORY:
     case REQ_CONVS:
     case REQ_RAW:
+    case REQ_GET_MSGS:
     case REQ_READ:
         if (!c->logged_in) {
             sdk_complete(c, r, TERN_ERR_SDK_NOT_READY, NULL, NULL);

@@ -339,6 +339,14 @@ static void test_requests(void **state)
     assert_string_equal(b.data, "{\"op\":\"friends\",\"id\":5}");
     sdk_req_free(r);
 
+    r = sdk_req_new(REQ_GET_MSGS);
+    r->id = 7;
+    r->str = tern_strdup("{\"msgIds\":[\"42\"]}");
+    tern_buf_reset(&b);
+    sdk_req_encode(NULL, r, &b);
+    assert_string_equal(b.data, "{\"op\":\"getMessages\",\"id\":7,\"msgIds\":[\"42\"]}");
+    sdk_req_free(r);
+
     r = sdk_req_new(REQ_MERGER);
     r->id = 6;
     r->num = 7264021817339904001ull;

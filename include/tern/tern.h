@@ -88,13 +88,13 @@ typedef enum tern_conv_type {
 } tern_conv_type;
 
 typedef enum tern_msg_type {
-    TERN_MSG_UNKNOWN = 0, /* a type this SDK version does not know: read tern_message_payload_json */
-    TERN_MSG_TEXT = 1,    /* "TIMTextElem", payload {"text"} */
-    TERN_MSG_CUSTOM = 2,  /* "TIMCustomElem", payload {"data","description","extension"} */
-    TERN_MSG_IMAGE = 3,   /* "TIMImageElem" */
-    TERN_MSG_SOUND = 4,   /* "TIMSoundElem" */
-    TERN_MSG_VIDEO = 5,   /* "TIMVideoFileElem" */
-    TERN_MSG_FILE = 6,    /* "TIMFileElem" */
+    TERN_MSG_UNKNOWN = 0,  /* a type this SDK version does not know: read tern_message_payload_json */
+    TERN_MSG_TEXT = 1,     /* "TIMTextElem", payload {"text"} */
+    TERN_MSG_CUSTOM = 2,   /* "TIMCustomElem", payload {"data","description","extension"} */
+    TERN_MSG_IMAGE = 3,    /* "TIMImageElem" */
+    TERN_MSG_SOUND = 4,    /* "TIMSoundElem" */
+    TERN_MSG_VIDEO = 5,    /* "TIMVideoFileElem" */
+    TERN_MSG_FILE = 6,     /* "TIMFileElem" */
     TERN_MSG_LOCATION = 7, /* "TIMLocationElem" {description, longitude, latitude} */
     TERN_MSG_FACE = 8,     /* "TIMFaceElem" {index, data} */
     TERN_MSG_MERGER = 9    /* "TIMRelayElem" (a merged message) */
@@ -473,9 +473,9 @@ typedef struct tern_send_options {
                              (onlineUserOnly; cannot be combined with the control info: 1013) */
     /* messageControlInfo, sent when any of the three is 1 (or control_info is 1) */
     int control_info;
-    int excluded_from_unread_count;        /* stored, but no unread count for it */
-    int excluded_from_last_message;        /* stored, but not the conversation's last message */
-    int excluded_from_content_moderation;  /* skips the app's keyword moderation */
+    int excluded_from_unread_count;       /* stored, but no unread count for it */
+    int excluded_from_last_message;       /* stored, but not the conversation's last message */
+    int excluded_from_content_moderation; /* skips the app's keyword moderation */
     tern_offline_push_info offline_push_info;
     /* receiverList: a group message only these members (and the sender) receive and see;
      * 1..50 distinct user ids (server: 1020 in C2C, 1203 over 50, 1022 a non-member) */
@@ -584,8 +584,7 @@ TERN_API int tern_set_message_read(tern_client *client, const char *conversation
  * NULL for a C2C target (the server refuses it with 1020) or any invalid argument;
  * otherwise as tern_create_text_message. */
 TERN_API tern_message *tern_create_text_at_message(tern_client *client, tern_conv_type conv_type, const char *to,
-                                                   const char *text, const char *const *at_users,
-                                                   size_t at_user_count);
+                                                   const char *text, const char *const *at_users, size_t at_user_count);
 
 /* A face (sticker) message ("TIMFaceElem" {index, data}): index any int, data the app's
  * own string (may be NULL: ""). As tern_create_text_message otherwise. */
@@ -652,8 +651,8 @@ TERN_API int tern_download_merger_message(tern_client *client, const tern_messag
  * (one the user cannot see is left out, as one that does not exist). For
  * tern_create_forward_message of a message the app no longer holds. Returns as
  * tern_get_message_list (TERN_ERR_SDK_INVALID_ARG also for a malformed id). Any thread. */
-TERN_API int tern_get_messages(tern_client *client, const char *const *msg_ids, size_t count,
-                               tern_message_list_cb cb, void *user_data);
+TERN_API int tern_get_messages(tern_client *client, const char *const *msg_ids, size_t count, tern_message_list_cb cb,
+                               void *user_data);
 
 /* Completion of tern_request: data is the answer's "data" as compact JSON text ("{}"
  * if none; NULL unless code is 0), borrowed for the call. */

@@ -50,10 +50,10 @@ typedef struct cli_opts {
     long long before;
     int online_only;
     /* send options of issue 10 (send.c) */
-    cli_list at, receivers, merge;   /* --at U, --receiver U, --merge ID[,ID...] (repeatable) */
+    cli_list at, receivers, merge; /* --at U, --receiver U, --merge ID[,ID...] (repeatable) */
     int at_all, no_unread, no_last, need_receipt;
-    const char *location, *face;     /* --location LON,LAT[,DESC], --face INDEX[:DATA] */
-    const char *forward, *title;     /* --forward MSGID, --merge's --title */
+    const char *location, *face; /* --location LON,LAT[,DESC], --face INDEX[:DATA] */
+    const char *forward, *title; /* --forward MSGID, --merge's --title */
     /* positionals: command, subcommand, arguments */
     const char *pos[CLI_MAX_POS];
     int npos;

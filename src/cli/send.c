@@ -285,8 +285,7 @@ static void on_receipts(tern_client *c, int code, const char *message, const cha
         char rd[24], un[24];
         snprintf(rd, sizeof rd, "%.0f", cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, "readCount")));
         snprintf(un, sizeof un, "%.0f", cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, "unreadCount")));
-        const char *cells[] = {id, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "conversationID")), rd,
-                               un};
+        const char *cells[] = {id, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "conversationID")), rd, un};
         cli_table_add(&t, cells, 0);
     }
     if (!r->o->json && t.nrows)

@@ -22,7 +22,7 @@
 #include "sdk/sdk.h"
 #include "sdk/sdk_util.h"
 
-#define MERGER_MAX_MSGS 300     /* messageList entries (server: TERN_MERGER_MAX_MSGS) */
+#define MERGER_MAX_MSGS 300 /* messageList entries (server: TERN_MERGER_MAX_MSGS) */
 #define MERGER_MAX_TITLE 256
 #define MERGER_MAX_ABSTRACTS 10
 #define MERGER_MAX_ABSTRACT 256
@@ -206,8 +206,7 @@ int sdk_msg_set_at_users(tern_message *m, const char *const *at, size_t n)
 }
 
 TERN_API tern_message *tern_create_text_at_message(tern_client *client, tern_conv_type conv_type, const char *to,
-                                                   const char *text, const char *const *at_users,
-                                                   size_t at_user_count)
+                                                   const char *text, const char *const *at_users, size_t at_user_count)
 {
     if (!client || conv_type != TERN_CONV_GROUP)
         return NULL;

@@ -60,8 +60,8 @@ TERN_API int tern_request(tern_client *client, const char *op, const char *field
     return enqueue(client, r);
 }
 
-TERN_API int tern_get_messages(tern_client *client, const char *const *msg_ids, size_t count,
-                               tern_message_list_cb cb, void *user_data)
+TERN_API int tern_get_messages(tern_client *client, const char *const *msg_ids, size_t count, tern_message_list_cb cb,
+                               void *user_data)
 {
     if (!client || !cb || !msg_ids || count < 1 || count > 100)
         return TERN_ERR_SDK_INVALID_ARG;

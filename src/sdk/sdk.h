@@ -114,8 +114,8 @@ typedef struct sdk_req {
     struct sdk_send_extra *sx; /* REQ_SEND: the options beyond online_only (owned), or NULL */
     char op[33];               /* REQ_RAW: the op's name */
     char *op2;                 /* REQ_MERGER: the downloadKey (owned), or NULL */
-    char *str;    /* conversation id (HISTORY, READ), token (SET_TOKEN) */
-    uint64_t num; /* before_seq / read seq */
+    char *str;                 /* conversation id (HISTORY, READ), token (SET_TOKEN) */
+    uint64_t num;              /* before_seq / read seq */
     unsigned limit;
     uint64_t msg_id;       /* REQ_STREAM_FETCH: the stream fetched */
     struct sdk_xfer *xfer; /* REQ_MEDIA (owned until handed to the engine) */

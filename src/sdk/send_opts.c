@@ -17,9 +17,9 @@
 #define MAX_RECEIVERS TERN_MSG_MAX_RECEIVERS
 
 struct sdk_send_extra {
-    tern_send_opts o;  /* the core model's options; its strings point at the copies below */
-    char *push[4];     /* title, description, extension, androidOPPOChannelID */
-    cJSON *receivers;  /* receiverList, or NULL */
+    tern_send_opts o; /* the core model's options; its strings point at the copies below */
+    char *push[4];    /* title, description, extension, androidOPPOChannelID */
+    cJSON *receivers; /* receiverList, or NULL */
     int support_extension;
 };
 
@@ -86,9 +86,8 @@ int sdk_send_extra_new(const tern_send_options *opts, sdk_send_extra **out)
     *out = NULL;
     if (!opts)
         return TERN_OK;
-    if (opts->receiver_count &&
-        (!opts->receivers || opts->receiver_count > MAX_RECEIVERS ||
-         !sdk_id_list_ok(opts->receivers, opts->receiver_count, 0)))
+    if (opts->receiver_count && (!opts->receivers || opts->receiver_count > MAX_RECEIVERS ||
+                                 !sdk_id_list_ok(opts->receivers, opts->receiver_count, 0)))
         return TERN_ERR_SDK_INVALID_ARG;
     if (opts->priority && (opts->priority < TERN_PRIORITY_HIGH || opts->priority > TERN_PRIORITY_LOWEST))
         return TERN_ERR_SDK_INVALID_ARG;

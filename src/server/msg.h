@@ -54,9 +54,9 @@ struct send_req {
  * sent by `from`: the C2C recipient exists, the GROUP sender is a member, using the
  * caller's store reader. On success returns TERN_OK and a new request in *out (caller
  * sets origin fields and complete); m is not kept. Otherwise the error code (those of
- * tern_msg_validate, 10007, 10010, 20003, 20009 (friendCheck, friends.h), 5002). A media message (elem.h's media rows) is
- * completed from its media rows first (media/media_msg.h: 7006, 7002, 7030), and the
- * request carries the completed payload. */
+ * tern_msg_validate, 10007, 10010, 20003, 20009 (friendCheck, friends.h), 5002). A
+ * media message (elem.h's media rows) is completed from its media rows first
+ * (media/media_msg.h: 7006, 7002, 7030), and the request carries the completed payload. */
 int msg_prepare_msg(server *s, store_reader *rd, int64_t app, const char *from, const tern_msg *m, send_req **out);
 /* The same from a client's message object: tern_msg_parse_send (1003, 1008, 1012, 2106,
  * 80002, docs/protocol.md §4) then msg_prepare_msg. */

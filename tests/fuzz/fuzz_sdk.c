@@ -68,9 +68,9 @@ static void read_message(const tern_message *m)
         tern_message_release(c);
     }
     /* issue 10's fields, read lazily from the payload (elem_msg.c), and a forward */
-    sink += (size_t)tern_message_face_index(m) + tern_message_at_user_count(m) +
-            tern_message_merger_abstract_count(m) + tern_message_merger_message_count(m) +
-            (size_t)tern_message_merger_layers_over_limit(m) + (size_t)(tern_message_location_latitude(m) != 0);
+    sink += (size_t)tern_message_face_index(m) + tern_message_at_user_count(m) + tern_message_merger_abstract_count(m) +
+            tern_message_merger_message_count(m) + (size_t)tern_message_merger_layers_over_limit(m) +
+            (size_t)(tern_message_location_latitude(m) != 0);
     touch(tern_message_face_data(m));
     touch(tern_message_location_description(m));
     touch(tern_message_at_user(m, 0));

@@ -148,7 +148,7 @@ static void test_forward_merge(void **state)
     assert_int_equal(cli(s, out, "history --user carol --conv GROUPteam"), 0);
     assert_match(out, "bob: \\[merger\\] Chat with alice \\(2 messages\\)$");
     assert_int_equal(cli(s, out, "send --user bob --group team --merge %s,%s", a, b), 0); /* commas too */
-    assert_int_equal(cli(s, out, "send --user bob --group team --merge 1"), 1);       /* never sent: refused */
+    assert_int_equal(cli(s, out, "send --user bob --group team --merge 1"), 1);           /* never sent: refused */
 }
 
 static void test_receipts(void **state)

@@ -70,10 +70,10 @@ static void test_rest_and_ws_list(void **state)
     rest_list(s, "bob", l, sizeof l); /* symmetric */
     assert_string_equal(l, "alice");
 
-    it_expect_error(s, "POST", "/demo/demo/users/alice/contacts/users/nobody", it_app_token(s), NULL, 404, 20003,
-                    NULL, NULL);
-    it_expect_error(s, "POST", "/demo/demo/users/nobody/contacts/users/alice", it_app_token(s), NULL, 404, 20003,
-                    NULL, NULL);
+    it_expect_error(s, "POST", "/demo/demo/users/alice/contacts/users/nobody", it_app_token(s), NULL, 404, 20003, NULL,
+                    NULL);
+    it_expect_error(s, "POST", "/demo/demo/users/nobody/contacts/users/alice", it_app_token(s), NULL, 404, 20003, NULL,
+                    NULL);
     it_expect_error(s, "POST", "/demo/demo/users/alice/contacts/users/alice", it_app_token(s), NULL, 400, 1061, NULL,
                     NULL);
     it_expect_error(s, "POST", "/demo/demo/users/alice/contacts/users/a%20b", it_app_token(s), NULL, 400, 1003, NULL,

@@ -85,7 +85,10 @@ static void test_every_option(void **state)
     tern_send_options o = {
         .excluded_from_unread_count = 1,
         .excluded_from_content_moderation = 1,
-        .offline_push_info = {.disable_voip_push = 1, .ignore_ios_badge = 1, .title = "T", .extension = "{\"k\":1}",
+        .offline_push_info = {.disable_voip_push = 1,
+                              .ignore_ios_badge = 1,
+                              .title = "T",
+                              .extension = "{\"k\":1}",
                               .android_oppo_channel_id = "ch"},
         .receivers = rcv,
         .receiver_count = 2,
@@ -353,8 +356,8 @@ static void test_requests(void **state)
     r->op2 = tern_strdup("ab");
     tern_buf_reset(&b);
     sdk_req_encode(NULL, r, &b);
-    assert_string_equal(b.data,
-                        "{\"op\":\"downloadMerger\",\"id\":6,\"msgId\":\"7264021817339904001\",\"downloadKey\":\"ab\"}");
+    assert_string_equal(
+        b.data, "{\"op\":\"downloadMerger\",\"id\":6,\"msgId\":\"7264021817339904001\",\"downloadKey\":\"ab\"}");
     sdk_req_free(r);
     tern_buf_free(&b);
 }

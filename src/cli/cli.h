@@ -238,6 +238,7 @@ int cmd_stream(cli_opts *o);     /* stream.c */
 int cmd_send_media(cli_opts *o); /* media.c: send --image/--file/--audio/--video */
 int cmd_download(cli_opts *o);   /* media.c */
 int cmd_receipts(cli_opts *o);   /* send.c: tern receipts MSGID... */
+int cmd_friends(cli_opts *o);    /* send.c: the user's friends (WebSocket op friends) */
 /* The send options of o (--online-only, --receiver, --no-unread, --no-last, --priority,
  * --need-receipt) into so; the strings stay o's. Returns 0, or 2 after printing a bad
  * --priority (send.c). */

@@ -39,6 +39,7 @@ static const char OVERVIEW[] =
     "  history        print a conversation's messages\n"
     "  conversations  the conversation list with unread counts\n"
     "  receipts       read counts of messages you sent with --need-receipt\n"
+    "  friends        the user's friends (an app backend adds them over REST)\n"
     "  download       fetch an image, audio, video or file of a message (-o FILE)\n"
     "\n"
     "Administration and app backends (REST API; need an app token, or the admin token for apps):\n"
@@ -177,6 +178,11 @@ static const struct {
      "many did not (a C2C message: 1 or 0), as a table MSGID CONVERSATION READ UNREAD;\n"
      "--json: one {\"msgId\",\"conversationID\",\"readCount\",\"unreadCount\"} per line.\n"
      "A message sent without --need-receipt, or by someone else, is an error (1040).\n"},
+    {"friends", NULL,
+     "usage: tern friends [--json]\n"
+     "Logs in and prints the user's friends, one per line (--json: {\"friend\":ID} lines).\n"
+     "App backends add and remove friends over REST (POST/DELETE\n"
+     "/{org}/{app}/users/{user}/contacts/users/{friend}); friendship goes both ways.\n"},
     {"download", NULL,
      "usage: tern download MEDIA -o FILE [--timeout SECONDS] [--json]\n"
      "Fetches media as the user (--user and a token, no login needed) into FILE: MEDIA is\n"
@@ -498,6 +504,8 @@ static int dispatch(cli_opts *op)
         return cmd_download(&o);
     if (!strcmp(cmd, "receipts"))
         return cmd_receipts(&o);
+    if (!strcmp(cmd, "friends"))
+        return cmd_friends(&o);
     if (!strcmp(cmd, "users") || !strcmp(cmd, "token") || !strcmp(cmd, "groups") || !strcmp(cmd, "apps"))
         return cmd_rest(&o);
     cli_error(0, "unknown command %s (see tern --help)", cmd);

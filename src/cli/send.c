@@ -1,6 +1,6 @@
 /*
  * send.c — `tern send` (text, @, face, location, forward, merger; media in media.c) with
- * every send option of issue 10, and `tern receipts` (docs/cli.md "Sending"). One
+ * every send option of issue 10, `tern receipts` and `tern friends` (docs/cli.md). One
  * libtern client per run (wscmd.c's cli_run); a forward first fetches the message it
  * copies (`getMessages`).
  */
@@ -335,4 +335,55 @@ int cmd_receipts(cli_opts *o)
     if (rc)
         return rc;
     return cli_run_loop(&r);
+}
+
+/* ---- tern friends --------------------------------------------------------------------- */
+
+static void on_friends(tern_client *c, int code, const char *message, const char *data, void *ud)
+{
+    (void)c;
+    cli_run *r = ud;
+    if (r->finishing)
+        return;
+    if (code != TERN_OK) {
+        cli_error(code, "friends failed: %s", message);
+        cli_run_finish(r, 1);
+        return;
+    }
+    cJSON *j = cJSON_Parse(data), *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(j, "friends"))
+    {
+        const char *f = cJSON_GetStringValue(e);
+        if (!f)
+            continue;
+        if (r->o->json) {
+            tern_buf b;
+            tern_buf_init(&b, 0);
+            tern_buf_puts(&b, "{\"friend\":");
+            tern_buf_json_str(&b, f, strlen(f));
+            tern_buf_putc(&b, '}');
+            cli_json_line(b.data);
+            tern_buf_free(&b);
+        } else {
+            printf("%s\n", f);
+        }
+    }
+    fflush(stdout);
+    cJSON_Delete(j);
+    cli_run_finish(r, 0);
+}
+
+static void on_login_friends(tern_client *c, int code, const char *message, void *ud)
+{
+    cli_run *r = ud;
+    cli_run_on_login(c, code, message, ud);
+    if (code == TERN_OK && !r->finishing && tern_request(c, "friends", NULL, on_friends, r) != TERN_OK)
+        cli_run_finish(r, 1);
+}
+
+int cmd_friends(cli_opts *o)
+{
+    cli_run r;
+    int rc = cli_run_setup(&r, o, cli_plain_event, on_login_friends, o->timeout >= 0 ? o->timeout : 30, NULL);
+    return rc ? rc : cli_run_loop(&r);
 }

@@ -2,7 +2,7 @@
  * it_cli_send.c — `tern send`'s options of issue 10 and `tern receipts`, running the
  * tern binary against the real ternd, and how history shows the new types.
  *
- * Runs now: --location (history shows "Beijing (116.397128, 39.916527)"), --priority,
+ * Runs now: `tern friends`, --location (history shows "Beijing (116.397128, 39.916527)"), --priority,
  * --need-receipt, --online-only (also with other options), and the refusals made before
  * connecting (bad --location, --face, --merge, --title without --merge, --at without
  * --text, two kinds at once).
@@ -76,6 +76,21 @@ static void test_location_priority_receipt(void **state)
     assert_match(out, "^sent to GROUPteam at [0-9]{2}:[0-9]{2} \\(online only, not stored\\)");
     assert_int_equal(cli(s, out, "history --json --user bob --conv GROUPteam 2>/dev/null"), 0);
     assert_int_equal(json_lines(out), 0);
+}
+
+static void test_friends(void **state)
+{
+    it_server *s = *state;
+    static char out[OUT_MAX];
+    seed(s);
+    assert_int_equal(cli(s, out, "friends --user alice"), 0);
+    assert_string_equal(out, "");
+    cJSON_Delete(it_rest(s, "POST", NULL, 200, "/demo/demo/users/alice/contacts/users/bob"));
+    cJSON_Delete(it_rest(s, "POST", NULL, 200, "/demo/demo/users/carol/contacts/users/alice"));
+    assert_int_equal(cli(s, out, "friends --user alice"), 0);
+    assert_string_equal(out, "bob\ncarol\n");
+    assert_int_equal(cli(s, out, "friends --json --user bob 2>/dev/null"), 0);
+    assert_string_equal(out, "{\"friend\":\"alice\"}\n");
 }
 
 static void test_refused_before_connecting(void **state)
@@ -175,6 +190,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_location_priority_receipt, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_refused_before_connecting, it_setup_default, it_teardown_default),
+        cmocka_unit_test_setup_teardown(test_friends, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_at_face_receivers, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_forward_merge, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_receipts, it_setup_default, it_teardown_default),

@@ -642,7 +642,8 @@ TERN_API int tern_message_merger_layers_over_limit(const tern_message *msg);
  * order, borrowed for the call, or an error: 1031 unknown key, 1009 the user cannot
  * see the merger, the SDK's request errors. Returns TERN_OK (cb will run),
  * TERN_ERR_SDK_INVALID_ARG (NULL, or msg not a merger), TERN_ERR_SDK_CANCELED. An
- * inline list is answered without the network (still on the loop thread). Any thread. */
+ * inline list is answered without the network (still on the loop thread); otherwise the
+ * SDK asks `downloadMerger` with the merger's msgId. Any thread. */
 TERN_API int tern_download_merger_message(tern_client *client, const tern_message *msg, tern_message_list_cb cb,
                                           void *user_data);
 

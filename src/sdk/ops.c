@@ -112,7 +112,6 @@ TERN_API int tern_download_merger_message(tern_client *client, const tern_messag
             sdk_req_free(r);
             return TERN_ERR_SDK_INVALID_ARG;
         }
-        r->op2 = key && *key ? tern_strdup(key) : NULL;
     }
     return enqueue(client, r);
 }

@@ -66,7 +66,6 @@ void sdk_req_free(sdk_req *r)
         return;
     tern_message_release(r->msg);
     sdk_send_extra_free(r->sx);
-    tern_free(r->op2);
     tern_free(r->str);
     sdk_xfer_free(r->xfer);
     tern_free(r);
@@ -131,10 +130,7 @@ void sdk_req_encode(tern_client *c, sdk_req *r, tern_buf *b)
             tern_buf_append(b, r->str + 1, strlen(r->str) - 2);
         }
         break;
-    case REQ_MERGER:
-        tern_buf_printf(b, ",\"msgId\":\"%" PRIu64 "\",\"downloadKey\":", r->num);
-        tern_buf_json_str(b, r->op2 ? r->op2 : "", r->op2 ? strlen(r->op2) : 0);
-        break;
+    case REQ_MERGER: tern_buf_printf(b, ",\"msgId\":\"%" PRIu64 "\"", r->num); break;
     case REQ_HISTORY:
     case REQ_STREAM_FETCH:
         tern_buf_puts(b, ",\"conversationID\":");

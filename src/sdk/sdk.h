@@ -98,7 +98,7 @@ enum {
     REQ_RAW,          /* tern_request: op r->op with the members of r->str (a JSON object) */
     REQ_GET_MSGS,     /* tern_get_messages: getMessages with the members of r->str */
     REQ_MERGER        /* tern_download_merger_message: r->str the inline list (JSON), or
-                         downloadMerger of msgId r->num with key r->op2 */
+                         downloadMerger of msgId r->num */
 };
 
 /* Callbacks of every signature are stored as this type and cast back by kind. */
@@ -113,7 +113,6 @@ typedef struct sdk_req {
     int online_only;
     struct sdk_send_extra *sx; /* REQ_SEND: the options beyond online_only (owned), or NULL */
     char op[33];               /* REQ_RAW: the op's name */
-    char *op2;                 /* REQ_MERGER: the downloadKey (owned), or NULL */
     char *str;                 /* conversation id (HISTORY, READ), token (SET_TOKEN) */
     uint64_t num;              /* before_seq / read seq */
     unsigned limit;

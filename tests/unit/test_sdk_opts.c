@@ -353,11 +353,10 @@ static void test_requests(void **state)
     r = sdk_req_new(REQ_MERGER);
     r->id = 6;
     r->num = 7264021817339904001ull;
-    r->op2 = tern_strdup("ab");
     tern_buf_reset(&b);
     sdk_req_encode(NULL, r, &b);
     assert_string_equal(
-        b.data, "{\"op\":\"downloadMerger\",\"id\":6,\"msgId\":\"7264021817339904001\",\"downloadKey\":\"ab\"}");
+        b.data, "{\"op\":\"downloadMerger\",\"id\":6,\"msgId\":\"7264021817339904001\"}");
     sdk_req_free(r);
     tern_buf_free(&b);
 }

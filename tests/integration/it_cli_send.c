@@ -13,6 +13,8 @@
  *   IT_I10_OPTS  (H1, i10-opts):  --at/--at-all, --face, --receiver, --no-unread/--no-last
  *   IT_I10_RELAY (H2, i10-relay): --forward (op getMessages), --merge (TIMRelayElem)
  *   IT_I10_RCPT  (H3, i10-rcpt):  tern receipts (op receipts)
+ * All six tests passed with the three set to 1 on a trial merge of i10-sdk with i10-rcpt
+ * (1e7602a), i10-relay (d638d67) and i10-opts (0d5d2ff), 22:45 UTC.
  */
 #include <stdio.h>
 #include <string.h>

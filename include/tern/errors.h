@@ -66,6 +66,9 @@ typedef enum tern_code {
 
     /* webhooks and moderation (issue 10; 1050-1059) */
     TERN_ERR_KEYWORDS_FULL = 1050, /* the app's moderation keyword list would pass its bound */
+    /* friends (issue 10; Tern's codes) */
+    TERN_ERR_FRIENDS_FULL = 1060, /* a friend list would pass its limit (1000 per user) */
+    TERN_ERR_FRIEND_SELF = 1061,  /* a user cannot be its own friend */
 
     /* seed-defined */
     TERN_ERR_SYSTEM_CONV = 2106,       /* sending to the system conversation (Tencent) */

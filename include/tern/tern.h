@@ -101,6 +101,9 @@ typedef enum tern_msg_type {
                               "compatibleText","downloadKey","layersOverLimit"} */
 } tern_msg_type;
 
+/* The @ALL entry of an at-user list (Tencent's spelling, with three s). */
+#define TERN_AT_ALL "__kImSDK_MesssageAtALL__"
+
 typedef enum tern_priority {
     TERN_PRIORITY_HIGH = 1,
     TERN_PRIORITY_NORMAL = 2, /* the default */
@@ -449,9 +452,47 @@ TERN_API int tern_message_stream_end_code(const tern_message *msg);
 
 /* ---- sending ------------------------------------------------------------------- */
 
+/* offlinePushInfo of a send (Tencent's fields): what the app's push webhook gets for a
+ * recipient with no online session. Sent when `present` is 1 or any field is set. */
+typedef struct tern_offline_push_info {
+    int present;
+    int disable_push;                    /* disablePush: no push for this message */
+    int disable_voip_push;               /* disableVoipPush */
+    int ignore_ios_badge;                /* ignoreIOSBadge */
+    const char *title;                   /* <= 256 bytes; NULL: "" */
+    const char *description;             /* <= 1024 bytes; NULL: "" */
+    const char *extension;               /* <= 4096 bytes; NULL: "" */
+    const char *android_oppo_channel_id; /* androidOPPOChannelID, <= 128 bytes; NULL: "" */
+} tern_offline_push_info;
+
+/* The options of tern_send_message (seed 001's sendMessage(message, options) plus the
+ * message fields Tencent sets at send time). All zero (tern_send_options_init) is the
+ * default: an ordinary stored message with the draft's own priority and receipt flag.
+ * Strings and arrays are copied by tern_send_message; the caller keeps ownership. */
 typedef struct tern_send_options {
-    int online_user_only; /* 1: deliver to online sessions only; not stored, seq 0, no unread */
+    int online_user_only; /* 1: deliver to online sessions only; not stored, seq 0, no unread
+                             (onlineUserOnly; cannot be combined with the control info: 1013) */
+    /* messageControlInfo, sent when any of the three is 1 (or control_info is 1) */
+    int control_info;
+    int excluded_from_unread_count;       /* stored, but no unread count for it */
+    int excluded_from_last_message;       /* stored, but not the conversation's last message */
+    int excluded_from_content_moderation; /* skips the app's keyword moderation */
+    tern_offline_push_info offline_push_info;
+    /* receiverList: a group message only these members (and the sender) receive and see;
+     * 1..50 distinct user ids (server: 1020 in C2C, 1203 over 50, 1022 a non-member) */
+    const char *const *receivers;
+    size_t receiver_count;
+    int is_support_extension; /* isSupportExtension: the message takes extensions */
+    tern_priority priority;   /* 0: the draft's own (tern_message_set_priority) */
+    int need_read_receipt;    /* 1: needReadReceipt (as tern_message_set_need_read_receipt) */
+    /* atUserList of a text message to a group (as tern_create_text_at_message; replaces
+     * the draft's list): user ids and/or TERN_AT_ALL, 1..64 distinct entries */
+    const char *const *at_users;
+    size_t at_user_count;
 } tern_send_options;
+
+/* Fills opts with the defaults (all zero). Any thread. */
+TERN_API void tern_send_options_init(tern_send_options *opts);
 
 /* Completion of tern_send_message, on the loop thread. msg is the message given to
  * tern_send_message (borrowed for the call; the SDK's reference is dropped after cb
@@ -475,9 +516,14 @@ typedef void (*tern_send_cb)(tern_client *client, tern_message *msg, int code, c
  * twice, and the callback runs once: the app never loses a message it was told is
  * sent, and never sees a duplicate. Its own sent messages are never delivered back as
  * MESSAGE_RECEIVED to this client.
- * opts may be NULL (defaults). cb may be NULL.
+ * opts may be NULL (defaults); its priority, need_read_receipt and at-user list are
+ * written into the message (they are message fields), the rest travels with this send
+ * only (docs/sdk.md "Send options"). cb may be NULL.
  * Returns TERN_OK (cb will run), TERN_ERR_SDK_INVALID_ARG (NULL, or msg is SENDING,
- * SENT or RECEIVED), TERN_ERR_SDK_CANCELED (client being destroyed). Any thread. */
+ * SENT or RECEIVED; an option out of its bounds: a push string too long, a receiver or
+ * at-user that is no identifier, a repeated one, more than 50 receivers or 64 at-users,
+ * an at-user list on a message that is not text), TERN_ERR_SDK_CANCELED (client being
+ * destroyed). Any thread. */
 TERN_API int tern_send_message(tern_client *client, tern_message *msg, const tern_send_options *opts, tern_send_cb cb,
                                void *user_data);
 
@@ -530,6 +576,98 @@ typedef void (*tern_read_cb)(tern_client *client, int code, const char *message,
  * tern_get_message_list (cb may be NULL here). Any thread. */
 TERN_API int tern_set_message_read(tern_client *client, const char *conversation_id, uint64_t seq, tern_read_cb cb,
                                    void *user_data);
+
+/* ---- issue 10: more message types, forward, merger ---------------------------- */
+
+/* A text message to a group that mentions users (Tencent's createTextAtMessage): payload
+ * {"text":..,"atUserList":[..]}. at_users: 1..64 distinct user ids and/or TERN_AT_ALL
+ * (@ everyone). Each mentioned member's conversation shows the at-info until read.
+ * NULL for a C2C target (the server refuses it with 1020) or any invalid argument;
+ * otherwise as tern_create_text_message. */
+TERN_API tern_message *tern_create_text_at_message(tern_client *client, tern_conv_type conv_type, const char *to,
+                                                   const char *text, const char *const *at_users, size_t at_user_count);
+
+/* A face (sticker) message ("TIMFaceElem" {index, data}): index any int, data the app's
+ * own string (may be NULL: ""). As tern_create_text_message otherwise. */
+TERN_API tern_message *tern_create_face_message(tern_client *client, tern_conv_type conv_type, const char *to,
+                                                int index, const char *data);
+
+/* A location message ("TIMLocationElem" {description, longitude, latitude}): longitude
+ * in [-180, 180], latitude in [-90, 90] (NULL outside), description may be NULL. */
+TERN_API tern_message *tern_create_location_message(tern_client *client, tern_conv_type conv_type, const char *to,
+                                                    const char *description, double longitude, double latitude);
+
+/* A merged message ("TIMRelayElem", Tencent's createMergerMessage): the messages
+ * msg_ids[0..count) (decimal message ids the user sent or received, 1..300; the server
+ * refuses one that was never sent or that the user cannot see), title (may be NULL),
+ * abstracts[0..abstract_count) (the lines shown in the bubble; may be NULL/0) and
+ * compatible_text (required: what a client that cannot show mergers shows). A large
+ * list is stored apart by the server and fetched with tern_download_merger_message. */
+TERN_API tern_message *tern_create_merger_message(tern_client *client, tern_conv_type conv_type, const char *to,
+                                                  const char *const *msg_ids, size_t count, const char *title,
+                                                  const char *const *abstracts, size_t abstract_count,
+                                                  const char *compatible_text);
+
+/* A message with the same type and payload as src (one the user received or sent: a
+ * media message keeps naming the same media, a merger the same list), to a new target
+ * from the client's user (Tencent's createForwardMessage). Its cloudCustomData,
+ * priority and options are fresh (the defaults). NULL if src is a draft, still sending,
+ * or an argument is invalid. */
+TERN_API tern_message *tern_create_forward_message(tern_client *client, const tern_message *src,
+                                                   tern_conv_type conv_type, const char *to);
+
+/* Accessors of these types (NULL/0 when the message is another type or lacks it;
+ * strings owned by the message). */
+TERN_API int tern_message_face_index(const tern_message *msg);
+TERN_API const char *tern_message_face_data(const tern_message *msg);
+TERN_API const char *tern_message_location_description(const tern_message *msg);
+TERN_API double tern_message_location_longitude(const tern_message *msg);
+TERN_API double tern_message_location_latitude(const tern_message *msg);
+/* An @ message's atUserList: its length, and entry i (TERN_AT_ALL for @ everyone). */
+TERN_API size_t tern_message_at_user_count(const tern_message *msg);
+TERN_API const char *tern_message_at_user(const tern_message *msg, size_t i);
+/* A merger's fields: title, compatibleText, abstractList entries, the number of
+ * messages carried inline (0 for a large merger: see tern_message_merger_download_key),
+ * downloadKey ("" when the list is inline) and layersOverLimit. */
+TERN_API const char *tern_message_merger_title(const tern_message *msg);
+TERN_API const char *tern_message_merger_compatible_text(const tern_message *msg);
+TERN_API size_t tern_message_merger_abstract_count(const tern_message *msg);
+TERN_API const char *tern_message_merger_abstract(const tern_message *msg, size_t i);
+TERN_API size_t tern_message_merger_message_count(const tern_message *msg);
+TERN_API const char *tern_message_merger_download_key(const tern_message *msg);
+TERN_API int tern_message_merger_layers_over_limit(const tern_message *msg);
+
+/* The messages of a merger (Tencent's downloadMergerMessage): the inline list, or the
+ * list the server keeps under its downloadKey (WebSocket op `downloadMerger`), as
+ * messages (a nested merger is one of them: download it in turn). cb gets them in
+ * order, borrowed for the call, or an error: 1031 unknown key, 1009 the user cannot
+ * see the merger, the SDK's request errors. Returns TERN_OK (cb will run),
+ * TERN_ERR_SDK_INVALID_ARG (NULL, or msg not a merger), TERN_ERR_SDK_CANCELED. An
+ * inline list is answered without the network (still on the loop thread); otherwise the
+ * SDK asks `downloadMerger` with the merger's msgId. Any thread. */
+TERN_API int tern_download_merger_message(tern_client *client, const tern_message *msg, tern_message_list_cb cb,
+                                          void *user_data);
+
+/* Messages by id (WebSocket op `getMessages`): msg_ids[0..count) (decimal ids, 1..100)
+ * of messages the user sent or received; cb gets those found, in the server's order
+ * (one the user cannot see is left out, as one that does not exist). For
+ * tern_create_forward_message of a message the app no longer holds. Returns as
+ * tern_get_message_list (TERN_ERR_SDK_INVALID_ARG also for a malformed id). Any thread. */
+TERN_API int tern_get_messages(tern_client *client, const char *const *msg_ids, size_t count, tern_message_list_cb cb,
+                               void *user_data);
+
+/* Completion of tern_request: data is the answer's "data" as compact JSON text ("{}"
+ * if none; NULL unless code is 0), borrowed for the call. */
+typedef void (*tern_json_cb)(tern_client *client, int code, const char *message, const char *data, void *user_data);
+
+/* Sends any op of docs/protocol.md that has no function of its own (e.g. "friends",
+ * "getMessages", "receipts", "receiptMembers", "extGet"): fields_json is a JSON object
+ * whose members are added to {"op":op,"id":..} (NULL: none). As tern_get_message_list,
+ * it needs the login done (else cb gets TERN_ERR_SDK_NOT_READY). Returns TERN_OK (cb will run),
+ * TERN_ERR_SDK_INVALID_ARG (NULL cb or op, op not 1-32 of [A-Za-z], fields_json not a
+ * JSON object or with an "op" or "id" member), TERN_ERR_SDK_CANCELED. Any thread. */
+TERN_API int tern_request(tern_client *client, const char *op, const char *fields_json, tern_json_cb cb,
+                          void *user_data);
 
 /* ---- media: uploads, downloads, image/audio/video/file messages ------------------- */
 /*

@@ -17,6 +17,13 @@
 #include "tern/tern.h"
 
 #define CLI_MAX_POS 64
+#define CLI_MAX_LIST 300 /* values of a repeatable option (--at, --receiver, --merge) */
+
+/* A repeatable option's values, in order. */
+typedef struct cli_list {
+    const char *v[CLI_MAX_LIST];
+    int n;
+} cli_list;
 
 typedef struct cli_opts {
     /* global */
@@ -42,6 +49,11 @@ typedef struct cli_opts {
     double timeout;
     long long before;
     int online_only;
+    /* send options of issue 10 (send.c) */
+    cli_list at, receivers, merge; /* --at U, --receiver U, --merge ID[,ID...] (repeatable) */
+    int at_all, no_unread, no_last, need_receipt;
+    const char *location, *face; /* --location LON,LAT[,DESC], --face INDEX[:DATA] */
+    const char *forward, *title; /* --forward MSGID, --merge's --title */
     /* positionals: command, subcommand, arguments */
     const char *pos[CLI_MAX_POS];
     int npos;
@@ -225,6 +237,15 @@ int cmd_chat(cli_opts *o);
 int cmd_stream(cli_opts *o);     /* stream.c */
 int cmd_send_media(cli_opts *o); /* media.c: send --image/--file/--audio/--video */
 int cmd_download(cli_opts *o);   /* media.c */
+int cmd_receipts(cli_opts *o);   /* send.c: tern receipts MSGID... */
+int cmd_friends(cli_opts *o);    /* send.c: the user's friends (WebSocket op friends) */
+/* The send options of o (--online-only, --receiver, --no-unread, --no-last, --priority,
+ * --need-receipt) into so; the strings stay o's. Returns 0, or 2 after printing a bad
+ * --priority (send.c). */
+int cli_send_options(const cli_opts *o, tern_send_options *so);
+/* What to show of a face, location, merger or @ message (its own words, in a static
+ * buffer until the next call), or NULL for another message (fmt.c). */
+const char *cli_elem_body(const tern_message *m);
 /* "512 B", "34.2 KB", "5.0 MB", "1.20 GB" (fmt.c). */
 void cli_fmt_bytes(uint64_t n, char *out, size_t outsz);
 

@@ -139,6 +139,7 @@ const char *cli_msg_kind(const tern_message *m, char *buf, size_t bufsz)
     switch (tern_message_type(m)) { /* Tencent's names are not all words */
     case TERN_MSG_SOUND: return "audio";
     case TERN_MSG_VIDEO: return "video";
+    case TERN_MSG_MERGER: return "merger";
     default: break;
     }
     const char *t = tern_message_type_name(m);
@@ -183,9 +184,56 @@ static const char *media_body(const tern_message *m)
     return line;
 }
 
+/* Face, location, merger and @ messages in words (issue 10). */
+const char *cli_elem_body(const tern_message *m)
+{
+    static char line[1024];
+    size_t n;
+    switch (tern_message_type(m)) {
+    case TERN_MSG_TEXT:
+        if (!(n = tern_message_at_user_count(m)))
+            return NULL;
+        snprintf(line, sizeof line, "%s  [@", tern_message_text(m));
+        for (size_t i = 0; i < n; i++) {
+            const char *u = tern_message_at_user(m, i);
+            size_t l = strlen(line);
+            snprintf(line + l, sizeof line - l, "%s%s", i ? " @" : "", strcmp(u, TERN_AT_ALL) ? u : "all");
+        }
+        n = strlen(line);
+        snprintf(line + n, sizeof line - n, "]");
+        return line;
+    case TERN_MSG_FACE: {
+        const char *d = tern_message_face_data(m);
+        snprintf(line, sizeof line, "face %d%s%s", tern_message_face_index(m), d && *d ? " " : "", d ? d : "");
+        return line;
+    }
+    case TERN_MSG_LOCATION: {
+        const char *d = tern_message_location_description(m);
+        snprintf(line, sizeof line, "%s%s(%.6f, %.6f)", d ? d : "", d && *d ? " " : "",
+                 tern_message_location_longitude(m), tern_message_location_latitude(m));
+        return line;
+    }
+    case TERN_MSG_MERGER: {
+        const char *t = tern_message_merger_title(m), *key = tern_message_merger_download_key(m);
+        size_t cnt = tern_message_merger_message_count(m);
+        if (key && *key)
+            snprintf(line, sizeof line, "%s (stored apart: tern history shows the merger only)",
+                     t && *t ? t : "merged messages");
+        else
+            snprintf(line, sizeof line, "%s (%zu message%s)", t && *t ? t : "merged messages", cnt,
+                     cnt == 1 ? "" : "s");
+        return line;
+    }
+    default: return NULL;
+    }
+}
+
 const char *cli_msg_body(const tern_message *m)
 {
-    const char *body = tern_message_text(m);
+    const char *body = cli_elem_body(m); /* face, location, merger, @ */
+    if (body)
+        return body;
+    body = tern_message_text(m);
     if (body)
         return body;
     if (tern_message_media_id(m))

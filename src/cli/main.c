@@ -38,6 +38,8 @@ static const char OVERVIEW[] =
     "  listen         print received messages as they come (--since CURSOR: catch up first)\n"
     "  history        print a conversation's messages\n"
     "  conversations  the conversation list with unread counts\n"
+    "  receipts       read counts of messages you sent with --need-receipt\n"
+    "  friends        the user's friends (an app backend adds them over REST)\n"
     "  download       fetch an image, audio, video or file of a message (-o FILE)\n"
     "\n"
     "Administration and app backends (REST API; need an app token, or the admin token for apps):\n"
@@ -99,6 +101,10 @@ static const struct {
      "usage: tern send (--to USER | --group GROUP) --text TEXT [--custom-data S]\n"
      "                 [--client-msg-id ID] [--priority High|Normal|Low|Lowest]\n"
      "                 [--online-only] [--timeout SECONDS] [--json]\n"
+     "                 [--at USER]... [--at-all] [--receiver USER]... [--need-receipt]\n"
+     "                 [--no-unread] [--no-last]\n"
+     "       tern send (--to USER | --group GROUP) (--location LON,LAT[,DESC] |\n"
+     "                 --face INDEX[:DATA] | --forward MSGID | --merge MSGID... [--title T])\n"
      "       tern send (--to USER | --group GROUP) (--image F | --file F |\n"
      "                 --audio F --seconds N | --video F [--snapshot IMAGE] [--seconds N])\n"
      "Logs in over WebSocket, sends one text message and prints the acknowledgement:\n"
@@ -110,6 +116,13 @@ static const struct {
      "With --json, one line: {\"msgId\":\"...\",\"seq\":N,\"time\":MS,\"conversationID\":\"C2Cbob\"}\n"
      "--custom-data sets cloudCustomData; --client-msg-id makes a retry idempotent (the\n"
      "server stores one message per sender and id); --online-only is not stored (seq 0).\n"
+     "--at USER / --at-all mention members of the group (an @ message); --receiver USER\n"
+     "(up to 50) sends to those members only; --need-receipt asks for read receipts (see\n"
+     "`tern receipts`); --no-unread / --no-last: stored, but not counted unread / not the\n"
+     "conversation's last message (not with --online-only). --location, --face: those\n"
+     "message types; --forward MSGID sends a copy of a message you sent or received (same\n"
+     "type and content); --merge ID[,ID...] (repeatable, or ids after the options) sends\n"
+     "one merged message of them, titled --title.\n"
      "Exits 0, or 1 with the error on stderr. --timeout (default 30) bounds the whole run.\n"},
     {"listen", NULL,
      "usage: tern listen [--since CURSOR] [--count N] [--timeout SECONDS] [--json]\n"
@@ -159,6 +172,17 @@ static const struct {
      "message as markdown. --from is not checked against the users (as Easemob).\n"
      "Prints the message id once the first chunk is accepted (-v: every chunk's answer);\n"
      "--json prints {\"msgId\",\"chunks\",\"bytes\"} at the end instead.\n"},
+    {"receipts", NULL,
+     "usage: tern receipts MSGID... [--json]\n"
+     "For messages the user sent with --need-receipt: how many members read each and how\n"
+     "many did not (a C2C message: 1 or 0), as a table MSGID CONVERSATION READ UNREAD;\n"
+     "--json: one {\"msgId\",\"conversationID\",\"readCount\",\"unreadCount\"} per line.\n"
+     "A message sent without --need-receipt, or by someone else, is an error (1040).\n"},
+    {"friends", NULL,
+     "usage: tern friends [--json]\n"
+     "Logs in and prints the user's friends, one per line (--json: {\"friend\":ID} lines).\n"
+     "App backends add and remove friends over REST (POST/DELETE\n"
+     "/{org}/{app}/users/{user}/contacts/users/{friend}); friendship goes both ways.\n"},
     {"download", NULL,
      "usage: tern download MEDIA -o FILE [--timeout SECONDS] [--json]\n"
      "Fetches media as the user (--user and a token, no login needed) into FILE: MEDIA is\n"
@@ -215,7 +239,7 @@ int cli_usage(const char *cmd, const char *sub)
 
 /* ---- options --------------------------------------------------------------------- */
 
-typedef enum { T_STR, T_LONG, T_DOUBLE, T_LLONG, T_FLAG } opt_type;
+typedef enum { T_STR, T_LONG, T_DOUBLE, T_LLONG, T_FLAG, T_LIST } opt_type;
 
 static int parse_num(const char *name, const char *v, opt_type t, void *dst)
 {
@@ -291,6 +315,17 @@ static int parse_args(int argc, char **argv, cli_opts *o)
         {"timeout", T_DOUBLE, &o->timeout},
         {"before", T_LLONG, &o->before},
         {"online-only", T_FLAG, &o->online_only},
+        {"at", T_LIST, &o->at},
+        {"at-all", T_FLAG, &o->at_all},
+        {"receiver", T_LIST, &o->receivers},
+        {"no-unread", T_FLAG, &o->no_unread},
+        {"no-last", T_FLAG, &o->no_last},
+        {"need-receipt", T_FLAG, &o->need_receipt},
+        {"location", T_STR, &o->location},
+        {"face", T_STR, &o->face},
+        {"forward", T_STR, &o->forward},
+        {"merge", T_LIST, &o->merge},
+        {"title", T_STR, &o->title},
         {"verbose", T_FLAG, &o->verbose},
         {"help", T_FLAG, &o->help},
     };
@@ -360,10 +395,18 @@ static int parse_args(int argc, char **argv, cli_opts *o)
             }
             v = argv[++i];
         }
-        if (table[k].type == T_STR)
+        if (table[k].type == T_STR) {
             *(const char **)table[k].dst = v;
-        else if (parse_num(table[k].name, v, table[k].type, table[k].dst) < 0)
+        } else if (table[k].type == T_LIST) {
+            cli_list *l = table[k].dst;
+            if (l->n == CLI_MAX_LIST) {
+                cli_error(0, "--%s given more than %d times", table[k].name, CLI_MAX_LIST);
+                return -1;
+            }
+            l->v[l->n++] = v;
+        } else if (parse_num(table[k].name, v, table[k].type, table[k].dst) < 0) {
             return -1;
+        }
     }
     return 0;
 }
@@ -459,6 +502,10 @@ static int dispatch(cli_opts *op)
         return cmd_stream(&o);
     if (!strcmp(cmd, "download"))
         return cmd_download(&o);
+    if (!strcmp(cmd, "receipts"))
+        return cmd_receipts(&o);
+    if (!strcmp(cmd, "friends"))
+        return cmd_friends(&o);
     if (!strcmp(cmd, "users") || !strcmp(cmd, "token") || !strcmp(cmd, "groups") || !strcmp(cmd, "apps"))
         return cmd_rest(&o);
     cli_error(0, "unknown command %s (see tern --help)", cmd);

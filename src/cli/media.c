@@ -115,7 +115,8 @@ static void on_built(tern_client *c, uint64_t id, int code, const char *message,
         tern_message_set_cloud_custom_data(m, r->o->custom_data);
     if (r->o->client_msg_id)
         tern_message_set_client_msg_id(m, r->o->client_msg_id);
-    tern_send_options so = {.online_user_only = r->o->online_only};
+    tern_send_options so;
+    cli_send_options(r->o, &so); /* --priority was checked before the upload */
     if (tern_send_message(c, m, &so, cli_on_sent, r) != TERN_OK)
         cli_run_finish(r, 1);
 }

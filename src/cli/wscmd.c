@@ -194,67 +194,6 @@ void cli_on_sent(tern_client *c, tern_message *m, int code, const char *message,
     cli_run_finish(r, 0);
 }
 
-static int parse_target(cli_opts *o, tern_conv_type *type, const char **to)
-{
-    if (!!o->to == !!o->group) {
-        cli_error(TERN_ERR_SDK_INVALID_ARG, "give exactly one of --to USER or --group GROUP");
-        return -1;
-    }
-    *type = o->to ? TERN_CONV_C2C : TERN_CONV_GROUP;
-    *to = o->to ? o->to : o->group;
-    return 0;
-}
-
-int cmd_send(cli_opts *o)
-{
-    tern_conv_type type;
-    const char *to;
-    if (o->image || o->file || o->audio || o->video)
-        return cmd_send_media(o);
-    if (parse_target(o, &type, &to) < 0)
-        return 2;
-    if (!o->text) {
-        cli_error(TERN_ERR_SDK_INVALID_ARG, "--text is required");
-        return 2;
-    }
-    tern_priority prio = TERN_PRIORITY_NORMAL;
-    if (o->priority) {
-        const char *names[] = {"High", "Normal", "Low", "Lowest"};
-        prio = 0;
-        for (int i = 0; i < 4; i++)
-            if (!strcasecmp(o->priority, names[i]))
-                prio = (tern_priority)(i + 1);
-        if (!prio) {
-            cli_error(TERN_ERR_SDK_INVALID_ARG, "--priority must be High, Normal, Low or Lowest");
-            return 2;
-        }
-    }
-    cli_run r;
-    int rc = cli_run_setup(&r, o, cli_plain_event, cli_run_on_login, o->timeout >= 0 ? o->timeout : 30, NULL);
-    if (rc)
-        return rc;
-    tern_message *m = tern_create_text_message(r.c, type, to, o->text);
-    if (!m) {
-        cli_error(TERN_ERR_SDK_INVALID_ARG, "invalid recipient or text (recipient ids are 1-64 of "
-                                            "[A-Za-z0-9_.@=+-]; text must be UTF-8)");
-        tern_client_destroy(r.c);
-        return 1;
-    }
-    if ((o->custom_data && tern_message_set_cloud_custom_data(m, o->custom_data) != TERN_OK) ||
-        (o->client_msg_id && tern_message_set_client_msg_id(m, o->client_msg_id) != TERN_OK) ||
-        tern_message_set_priority(m, prio) != TERN_OK) {
-        cli_error(TERN_ERR_SDK_INVALID_ARG, "invalid --custom-data or --client-msg-id (UTF-8, id 1-64 bytes)");
-        tern_message_release(m);
-        tern_client_destroy(r.c);
-        return 1;
-    }
-    tern_send_options so = {.online_user_only = o->online_only};
-    /* Queued behind the login: it goes out as soon as the login succeeds. */
-    tern_send_message(r.c, m, &so, cli_on_sent, &r);
-    tern_message_release(m);
-    return cli_run_loop(&r);
-}
-
 /* ---- history ----------------------------------------------------------------------- */
 
 static void on_history(tern_client *c, int code, const char *message, const tern_message *const *msgs, size_t n,

@@ -48,6 +48,8 @@ TERN_API const char *tern_strerror(int code)
     case TERN_ERR_TOO_MANY: return "too many items";
     case TERN_ERR_KEYWORDS_FULL: return "too many moderation keywords";
     case TERN_ERR_GROUP_FULL: return "group is full (maxusers)";
+    case TERN_ERR_FRIENDS_FULL: return "friend list is full";
+    case TERN_ERR_FRIEND_SELF: return "cannot add oneself as a friend";
     case TERN_ERR_SYSTEM_CONV: return "cannot send to the system conversation";
     case TERN_ERR_GROUP_PERMISSION: return "not a member of the group";
     case TERN_ERR_GROUP_NOT_FOUND: return "group not found";

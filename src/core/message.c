@@ -202,6 +202,14 @@ int tern_msg_encode_fields(tern_buf *out, const tern_msg *m, const char *from, s
 
 int tern_msg_encode_send(tern_buf *out, const tern_msg *m, int online_only)
 {
+    tern_send_opts o;
+    memset(&o, 0, sizeof o);
+    o.online_only = online_only;
+    return tern_msg_encode_send_opts(out, m, &o);
+}
+
+int tern_msg_encode_send_opts(tern_buf *out, const tern_msg *m, const tern_send_opts *o)
+{
     int rc = tern_buf_puts(out, m->kind == TERN_CONV_KIND_GROUP ? ",\"msg\":{\"conversationType\":\"GROUP\",\"to\":"
                                                                 : ",\"msg\":{\"conversationType\":\"C2C\",\"to\":");
     rc |= tern_buf_json_str(out, m->to.p, m->to.n);
@@ -215,9 +223,24 @@ int tern_msg_encode_send(tern_buf *out, const tern_msg *m, int online_only)
     }
     rc |= tern_buf_puts(out, ",\"cloudCustomData\":");
     rc |= tern_buf_json_str(out, m->ccd.p ? m->ccd.p : "", m->ccd.n);
-    rc |= tern_buf_printf(out, ",\"priority\":\"%s\",\"needReadReceipt\":%s},\"options\":{\"onlineUserOnly\":%s}",
-                          tern_msg_priority_name(m->priority), m->need_read_receipt ? "true" : "false",
-                          online_only ? "true" : "false");
+    rc |= tern_buf_printf(out, ",\"priority\":\"%s\",\"needReadReceipt\":%s", tern_msg_priority_name(m->priority),
+                          m->need_read_receipt ? "true" : "false");
+    if (cJSON_IsArray(m->receivers)) {
+        const cJSON *r;
+        rc |= tern_buf_puts(out, ",\"receiverList\":[");
+        cJSON_ArrayForEach(r, m->receivers)
+        {
+            const char *v = cJSON_IsString(r) ? r->valuestring : "";
+            if (r != m->receivers->child)
+                rc |= tern_buf_putc(out, ',');
+            rc |= tern_buf_json_str(out, v, strlen(v));
+        }
+        rc |= tern_buf_putc(out, ']');
+    }
+    if (m->support_extension)
+        rc |= tern_buf_puts(out, ",\"isSupportExtension\":true");
+    rc |= tern_buf_puts(out, "},\"options\":");
+    rc |= tern_send_opts_encode(out, o);
     return rc ? -1 : 0;
 }
 

@@ -145,8 +145,19 @@ int tern_msg_priority_parse(const char *s, size_t n);
 int tern_msg_encode_fields(tern_buf *out, const tern_msg *m, const char *from, size_t from_n);
 
 /* Appends what follows the id in libtern's `send` request:
- * ,"msg":{...},"options":{"onlineUserOnly":..}. Returns 0 or -1. */
+ * ,"msg":{...},"options":{"onlineUserOnly":..}. Returns 0 or -1. The same as
+ * tern_msg_encode_send_opts with options {onlineUserOnly: online_only} only. */
 int tern_msg_encode_send(tern_buf *out, const tern_msg *m, int online_only);
+/* The same with every option of o (NULL: defaults): "msg" ends with
+ * ,"receiverList":[..] when m->receivers is an array and ,"isSupportExtension":true when
+ * m->support_extension is set; "options" is tern_send_opts_encode(o). Returns 0 or -1. */
+int tern_msg_encode_send_opts(tern_buf *out, const tern_msg *m, const tern_send_opts *o);
+/* Appends o as a send's `options` object: {"onlineUserOnly":b} then
+ * "messageControlInfo":{"excludedFromUnreadCount":b,"excludedFromLastMessage":b,
+ * "excludedFromContentModeration":b} when o->ctl_present, then "offlinePushInfo" as
+ * tern_push_info_encode when o->push.present. NULL o: {"onlineUserOnly":false}.
+ * tern_send_opts_parse reads it back to o. Returns 0 or -1. */
+int tern_send_opts_encode(tern_buf *out, const tern_send_opts *o);
 
 /* The `msg` event around a message object: prefix + object + suffix. */
 #define TERN_MSG_EVENT_PREFIX "{\"ev\":\"msg\",\"data\":"

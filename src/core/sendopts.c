@@ -109,3 +109,20 @@ int tern_push_info_encode(tern_buf *out, const tern_push_info *p)
     rc |= tern_buf_putc(out, '}');
     return rc ? -1 : 0;
 }
+
+int tern_send_opts_encode(tern_buf *out, const tern_send_opts *o)
+{
+    int rc = tern_buf_printf(out, "{\"onlineUserOnly\":%s", o && o->online_only ? "true" : "false");
+    if (o && o->ctl_present)
+        rc |= tern_buf_printf(out,
+                              ",\"messageControlInfo\":{\"excludedFromUnreadCount\":%s,\"excludedFromLastMessage\":%s,"
+                              "\"excludedFromContentModeration\":%s}",
+                              o->no_unread ? "true" : "false", o->no_last ? "true" : "false",
+                              o->no_moderation ? "true" : "false");
+    if (o && o->push.present) {
+        rc |= tern_buf_puts(out, ",\"offlinePushInfo\":");
+        rc |= tern_push_info_encode(out, &o->push);
+    }
+    rc |= tern_buf_putc(out, '}');
+    return rc ? -1 : 0;
+}

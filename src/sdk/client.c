@@ -139,7 +139,8 @@ static void client_shutdown(tern_client *c)
     while (q) {
         sdk_req *next = q->next;
         if (q->kind == REQ_SEND || q->kind == REQ_HISTORY || q->kind == REQ_CONVS || q->kind == REQ_READ ||
-            q->kind == REQ_LOGIN || q->kind == REQ_LOGOUT || q->kind == REQ_MEDIA || q->kind == REQ_MEDIA_CANCEL)
+            q->kind == REQ_LOGIN || q->kind == REQ_LOGOUT || q->kind == REQ_MEDIA || q->kind == REQ_MEDIA_CANCEL ||
+            q->kind == REQ_RAW || q->kind == REQ_MERGER || q->kind == REQ_GET_MSGS)
             sdk_complete(c, q, TERN_ERR_SDK_CANCELED, NULL, NULL);
         else
             sdk_req_free(q);
@@ -489,9 +490,33 @@ TERN_API int tern_send_message(tern_client *c, tern_message *m, const tern_send_
         if (!atomic_compare_exchange_strong(&m->status, &prev, TERN_MSG_STATUS_SENDING))
             return TERN_ERR_SDK_INVALID_ARG;
     }
+    /* The options: checked and copied now; the message fields among them written into
+     * the message, which is ours alone between the status change and the queue. */
+    sdk_send_extra *sx = NULL;
+    int rc = sdk_send_extra_new(opts, &sx);
+    if (rc == TERN_OK && opts && opts->at_user_count)
+        rc = sdk_msg_set_at_users(m, opts->at_users, opts->at_user_count);
+    if (rc != TERN_OK) {
+        sdk_send_extra_free(sx);
+        atomic_store(&m->status, prev);
+        return rc;
+    }
+    if (opts && opts->priority)
+        m->priority = opts->priority;
+    if (opts && opts->need_read_receipt)
+        m->need_read_receipt = 1;
     tern_message_ref(m);
-    int rc = submit(c, REQ_SEND, (sdk_fn)cb, ud, NULL, 0, 0, m, opts && opts->online_user_only);
+    sdk_req *r = tern_calloc(1, sizeof *r);
+    r->kind = REQ_SEND;
+    r->cb = (sdk_fn)cb;
+    r->ud = ud;
+    r->msg = m;
+    r->online_only = sdk_send_extra_online_only(sx);
+    r->sx = sx;
+    rc = sdk_enqueue(c, r);
     if (rc) {
+        r->msg = NULL;
+        sdk_req_free(r);
         atomic_store(&m->status, prev);
         tern_message_release(m);
     }

@@ -11,6 +11,8 @@
 #include "sdk/media.h"
 #include "sdk/sdk.h"
 
+/* A list of messages: history's data.messages, or a merger's data.messageList (the
+ * inline list, or downloadMerger's answer). */
 static void complete_history(tern_client *c, sdk_req *r, int code, const char *message, const cJSON *data)
 {
     tern_message_list_cb cb = (tern_message_list_cb)r->cb;
@@ -19,9 +21,11 @@ static void complete_history(tern_client *c, sdk_req *r, int code, const char *m
     int more = 0;
     if (code == 0) {
         const cJSON *arr = cJSON_GetObjectItemCaseSensitive(data, "messages");
+        if (r->kind == REQ_MERGER && !arr)
+            arr = cJSON_GetObjectItemCaseSensitive(data, "messageList");
         if (!cJSON_IsArray(arr)) {
             code = TERN_ERR_BAD_JSON;
-            message = "malformed history response";
+            message = r->kind == REQ_MERGER ? "malformed downloadMerger response" : "malformed history response";
         } else {
             size_t cap = (size_t)cJSON_GetArraySize(arr);
             msgs = tern_calloc(cap ? cap : 1, sizeof *msgs);
@@ -73,6 +77,13 @@ static void complete_convs(tern_client *c, sdk_req *r, int code, const char *mes
     tern_free(convs);
 }
 
+static void complete_raw(tern_client *c, sdk_req *r, int code, const char *message, const cJSON *data)
+{
+    char *d = code == 0 ? (data ? cJSON_PrintUnformatted(data) : NULL) : NULL;
+    ((tern_json_cb)r->cb)(c, code, message, code == 0 ? (d ? d : "{}") : NULL, r->ud);
+    cJSON_free(d);
+}
+
 static void complete_read(tern_client *c, sdk_req *r, int code, const char *message, const cJSON *data)
 {
     tern_read_cb cb = (tern_read_cb)r->cb;
@@ -98,7 +109,10 @@ void sdk_complete(tern_client *c, sdk_req *r, int code, const char *message, con
         c->in_cb++;
         switch (r->kind) {
         case REQ_SEND: ((tern_send_cb)r->cb)(c, r->msg, code, message, r->ud); break;
-        case REQ_HISTORY: complete_history(c, r, code, message, data); break;
+        case REQ_HISTORY:
+        case REQ_GET_MSGS:
+        case REQ_MERGER: complete_history(c, r, code, message, data); break;
+        case REQ_RAW: complete_raw(c, r, code, message, data); break;
         case REQ_CONVS: complete_convs(c, r, code, message, data); break;
         case REQ_READ: complete_read(c, r, code, message, data); break;
         case REQ_LOGIN:

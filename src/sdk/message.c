@@ -66,6 +66,7 @@ static void msg_free(tern_message *m)
     tern_free(m->client_msg_id);
     tern_free(m->json);
     sdk_media_fields_free(m->media);
+    sdk_elem_fields_free(atomic_load(&m->elem));
     tern_free(m);
 }
 
@@ -242,11 +243,13 @@ static void as_core(const tern_message *m, tern_msg *cm)
     cm->need_read_receipt = m->need_read_receipt;
 }
 
-int sdk_msg_encode_send(tern_buf *out, const tern_message *m, int online_only)
+int sdk_msg_encode_send(tern_buf *out, const tern_message *m, const sdk_send_extra *x)
 {
     tern_msg cm;
+    const tern_send_opts *o;
     as_core(m, &cm);
-    return cm.elem ? tern_msg_encode_send(out, &cm, online_only) : -1;
+    sdk_send_extra_apply(x, &cm, &o);
+    return cm.elem ? tern_msg_encode_send_opts(out, &cm, o) : -1;
 }
 
 int sdk_msg_check(const tern_message *m)
@@ -379,7 +382,7 @@ tern_message *sdk_msg_from_json(const cJSON *obj, const char *me)
     m->to = tern_strdup(v.to);
     m->conv_id = tern_strdup(conv);
     m->type_name = tern_strdup(v.type);
-    m->type = v.elem ? (tern_msg_type)v.elem->sdk_type : TERN_MSG_UNKNOWN;
+    m->type = v.elem ? (tern_msg_type)v.elem->sdk_type : (tern_msg_type)sdk_elem_type_of(v.type);
     const char *vals[TERN_ELEM_MAX_FIELDS] = {0};
     if (v.elem && cJSON_IsObject(v.payload))
         v.elem->decode(v.elem, v.payload, vals);

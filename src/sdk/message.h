@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/message.h"
 #include "tern/tern.h"
 
 struct tern_message {
@@ -39,6 +40,9 @@ struct tern_message {
     int finish_reason, end_code;
     size_t text_len, text_cap;      /* streamed, once appended to: text's length, allocation */
     struct sdk_media_fields *media; /* image/audio/video/file messages (below), else NULL */
+    /* face, location, merger and @ fields, read from the payload on first use
+     * (elem_msg.c); NULL until then */
+    _Atomic(struct sdk_elem_fields *) elem;
 };
 
 struct tern_conversation {
@@ -63,8 +67,22 @@ tern_message *sdk_msg_new_bare_draft(const char *me, int mtype, const char *type
  * RECEIVED, json = the object's compact text, refcount 1. */
 tern_message *sdk_msg_from_json(const cJSON *obj, const char *me);
 
-/* Appends the `send` request fields after the id: ,"msg":{...},"options":{...}. */
-int sdk_msg_encode_send(tern_buf *out, const tern_message *m, int online_only);
+/* ---- send_opts.c: tern_send_options as a request keeps them ---- */
+typedef struct sdk_send_extra sdk_send_extra;
+/* Checks and copies opts (NULL: *out NULL, the defaults). TERN_OK or
+ * TERN_ERR_SDK_INVALID_ARG (see tern_send_message). The at-user list, priority and
+ * needReadReceipt are not kept: the caller writes them into the message. */
+int sdk_send_extra_new(const tern_send_options *opts, sdk_send_extra **out);
+void sdk_send_extra_free(sdk_send_extra *x);
+int sdk_send_extra_online_only(const sdk_send_extra *x);
+/* Points cm's receivers/support_extension and *o at what x holds (x NULL: defaults). */
+void sdk_send_extra_apply(const sdk_send_extra *x, tern_msg *cm, const tern_send_opts **o);
+/* 1 if v[0..n) are distinct identifiers (or TERN_AT_ALL when all_ok). */
+int sdk_id_list_ok(const char *const *v, size_t n, int all_ok);
+
+/* Appends the `send` request fields after the id: ,"msg":{...},"options":{...}, with the
+ * options x holds (NULL: the defaults). */
+int sdk_msg_encode_send(tern_buf *out, const tern_message *m, const sdk_send_extra *x);
 
 /* The checks the server applies to a send, run before sending (core/message.h
  * tern_msg_validate on the canonical payload): TERN_OK, 2106 (system conversation),
@@ -95,6 +113,19 @@ int sdk_msg_stream_append(tern_message *m, const char *p, size_t n, size_t max);
 int sdk_msg_parse_stream(tern_message *m, const cJSON *st);
 /* tern_stream_state for "open", "finished", "ended"; TERN_STREAM_NONE otherwise. */
 int sdk_stream_state_parse(const char *s);
+
+/* ---- elem_msg.c: face, location, merger and @ messages ---- */
+#define TERN_SDK_MAX_AT 64 /* atUserList entries (server: 1203 past it) */
+typedef struct sdk_elem_fields sdk_elem_fields;
+void sdk_elem_fields_free(sdk_elem_fields *f);
+/* Rewrites a text draft's payload with atUserList at[0..n) (checked: 1..64 distinct ids
+ * or TERN_AT_ALL). TERN_OK or TERN_ERR_SDK_INVALID_ARG (not text, a bad list). */
+int sdk_msg_set_at_users(tern_message *m, const char *const *at, size_t n);
+/* A merger's messageList as compact JSON, or NULL (not a merger, none). */
+const char *sdk_msg_merger_list_json(const tern_message *m);
+/* The tern_msg_type of the wire names of issue 10 the element table may lack in this
+ * build (TIMFaceElem, TIMRelayElem), else 0. */
+int sdk_elem_type_of(const char *type_name);
 
 /* ---- media_msg.c: the media fields of image/audio/video/file messages ---- */
 /* Media fields of a message (drafts: what the app set; received: from the payload). */

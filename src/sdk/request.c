@@ -65,6 +65,7 @@ void sdk_req_free(sdk_req *r)
     if (!r)
         return;
     tern_message_release(r->msg);
+    sdk_send_extra_free(r->sx);
     tern_free(r->str);
     sdk_xfer_free(r->xfer);
     tern_free(r);
@@ -97,13 +98,15 @@ const char *sdk_req_op_name(int kind)
     case REQ_CONVS: return "conversations";
     case REQ_READ: return "read";
     case REQ_SYNC: return "sync";
+    case REQ_MERGER: return "downloadMerger";
+    case REQ_GET_MSGS: return "getMessages";
     default: return "ping";
     }
 }
 
 void sdk_req_encode(tern_client *c, sdk_req *r, tern_buf *b)
 {
-    tern_buf_printf(b, "{\"op\":\"%s\",\"id\":%" PRIu64, sdk_req_op_name(r->kind), r->id);
+    tern_buf_printf(b, "{\"op\":\"%s\",\"id\":%" PRIu64, r->kind == REQ_RAW ? r->op : sdk_req_op_name(r->kind), r->id);
     switch (r->kind) {
     case REQ_LOGIN:
         tern_buf_puts(b, ",\"app\":");
@@ -119,7 +122,15 @@ void sdk_req_encode(tern_client *c, sdk_req *r, tern_buf *b)
         tern_buf_puts(b, ",\"platform\":");
         tern_buf_json_str(b, c->platform, strlen(c->platform));
         break;
-    case REQ_SEND: sdk_msg_encode_send(b, r->msg, r->online_only); break;
+    case REQ_SEND: sdk_msg_encode_send(b, r->msg, r->sx); break;
+    case REQ_GET_MSGS:
+    case REQ_RAW: /* the members of a checked JSON object: between its braces */
+        if (r->str && r->str[0] == '{' && strcmp(r->str, "{}")) {
+            tern_buf_putc(b, ',');
+            tern_buf_append(b, r->str + 1, strlen(r->str) - 2);
+        }
+        break;
+    case REQ_MERGER: tern_buf_printf(b, ",\"msgId\":\"%" PRIu64 "\"", r->num); break;
     case REQ_HISTORY:
     case REQ_STREAM_FETCH:
         tern_buf_puts(b, ",\"conversationID\":");

@@ -94,7 +94,11 @@ enum {
     REQ_DESTROY,      /* queue only */
     REQ_STREAM_FETCH, /* internal: `history` of one streamed message (stream.c) */
     REQ_MEDIA,        /* queue only: a media transfer (r->xfer), media.h */
-    REQ_MEDIA_CANCEL  /* queue only: cancel transfer r->num (r->limit 1 upload, 2 download) */
+    REQ_MEDIA_CANCEL, /* queue only: cancel transfer r->num (r->limit 1 upload, 2 download) */
+    REQ_RAW,          /* tern_request: op r->op with the members of r->str (a JSON object) */
+    REQ_GET_MSGS,     /* tern_get_messages: getMessages with the members of r->str */
+    REQ_MERGER        /* tern_download_merger_message: r->str the inline list (JSON), or
+                         downloadMerger of msgId r->num */
 };
 
 /* Callbacks of every signature are stored as this type and cast back by kind. */
@@ -107,8 +111,10 @@ typedef struct sdk_req {
     uint64_t deadline; /* uv_now() ms when the response is overdue */
     tern_message *msg; /* REQ_SEND (a reference) */
     int online_only;
-    char *str;    /* conversation id (HISTORY, READ), token (SET_TOKEN) */
-    uint64_t num; /* before_seq / read seq */
+    struct sdk_send_extra *sx; /* REQ_SEND: the options beyond online_only (owned), or NULL */
+    char op[33];               /* REQ_RAW: the op's name */
+    char *str;                 /* conversation id (HISTORY, READ), token (SET_TOKEN) */
+    uint64_t num;              /* before_seq / read seq */
     unsigned limit;
     uint64_t msg_id;       /* REQ_STREAM_FETCH: the stream fetched */
     struct sdk_xfer *xfer; /* REQ_MEDIA (owned until handed to the engine) */
@@ -212,6 +218,8 @@ void sdk_req_encode(tern_client *c, sdk_req *r, tern_buf *b);
 /* Completes req's app callback with code/message and frees req. data (may be NULL) is
  * the response's data object for successful completions. */
 void sdk_complete(tern_client *c, sdk_req *req, int code, const char *message, const cJSON *data);
+/* ops.c: completes a REQ_MERGER whose list came inline (r->str) without the network. */
+void sdk_merger_complete_inline(tern_client *c, sdk_req *r);
 void sdk_sess_handle(tern_client *c, sdk_req *req); /* a dequeued app request */
 void sdk_sess_on_open(tern_client *c);              /* WebSocket open: log in */
 void sdk_sess_on_text(tern_client *c, const char *p, size_t n);

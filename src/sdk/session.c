@@ -672,8 +672,16 @@ void sdk_sess_handle(tern_client *c, sdk_req *r)
             sdk_req_list_push(&c->outbox, r);
         return;
 
+    case REQ_MERGER:
+        if (r->str) { /* the list came inline: no request */
+            sdk_merger_complete_inline(c, r);
+            return;
+        }
+        /* fall through */
     case REQ_HISTORY:
     case REQ_CONVS:
+    case REQ_RAW:
+    case REQ_GET_MSGS:
     case REQ_READ:
         if (!c->logged_in) {
             sdk_complete(c, r, TERN_ERR_SDK_NOT_READY, NULL, NULL);

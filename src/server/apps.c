@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/rand.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -163,6 +164,8 @@ static uint64_t ext_keys_default(const server *s)
 static const app_setting_def setting_defs[] = {
     /* issue 9: "per-app setting, default 100 MB; an Agora profile of 30 MB" */
     {"mediaMaxBytes", offsetof(app_settings, media_max_bytes), 1, media_ceiling, media_ceiling},
+    /* issue 10 (H5): the friend check of C2C sends, off by default */
+    {"friendCheck", offsetof(app_settings, friend_check), 0, one, zero},
     /* issue 10: the merger's inline list and the extension keys per message (H2) */
     {"mergerInlineMaxBytes", offsetof(app_settings, merger_inline_max), 1, merger_inline_max, merger_inline_default},
     {"extMaxKeys", offsetof(app_settings, ext_max_keys), 1, ext_keys_max, ext_keys_default},
@@ -255,6 +258,31 @@ static void cache_str(server *s, int64_t app, const app_setting_def *d, const ch
     pthread_rwlock_unlock(&s->apps_mu);
 }
 
+/* Per setting row: how many cached apps hold a value of their own (not 0). While a row
+ * has none, apps_setting_of answers the default without the lock, so a setting no app
+ * uses (friendCheck, usually) costs the send path one relaxed load. Process-wide: two
+ * servers in one process (tests) only add up, which keeps the answer right. */
+#define NDEFS (sizeof setting_defs / sizeof setting_defs[0])
+static _Atomic uint32_t setting_users[NDEFS];
+
+uint64_t apps_setting_of(const server *s, int64_t app, const app_setting_def *d)
+{
+    if (!atomic_load_explicit(&setting_users[d - setting_defs], memory_order_relaxed)) {
+        uint64_t v = d->dflt(s), max = d->max(s);
+        return v < max ? v : max;
+    }
+    uint64_t v = 0;
+    server *w = (server *)s; /* the lock is the one mutable part */
+    pthread_rwlock_rdlock(&w->apps_mu);
+    for (size_t i = 0; i < s->napps; i++)
+        if (s->apps[i].id == app) {
+            v = apps_setting_get(s, &s->apps[i], d);
+            break;
+        }
+    pthread_rwlock_unlock(&w->apps_mu);
+    return v;
+}
+
 void apps_setting_cache(server *s, int64_t app, const char *key, const char *value)
 {
     const app_setting_def *d = apps_setting_find(key, strlen(key));
@@ -272,8 +300,12 @@ void apps_setting_cache(server *s, int64_t app, const char *key, const char *val
         return;
     pthread_rwlock_wrlock(&s->apps_mu);
     for (size_t i = 0; i < s->napps; i++)
-        if (s->apps[i].id == app)
-            *setting_slot(&s->apps[i].settings, d) = v;
+        if (s->apps[i].id == app) {
+            uint64_t *slot = setting_slot(&s->apps[i].settings, d);
+            if (!*slot != !v) /* the app starts or stops having its own value */
+                atomic_fetch_add(&setting_users[d - setting_defs], v ? 1u : (uint32_t)-1);
+            *slot = v;
+        }
     pthread_rwlock_unlock(&s->apps_mu);
 }
 

@@ -33,6 +33,7 @@ typedef struct app_settings {
     uint64_t before_send, after_send;   /* beforeSendCallback, afterSendCallback: 0/1 */
     uint64_t merger_inline_max; /* mergerInlineMaxBytes: a merger's list embedded up to this (8192) */
     uint64_t ext_max_keys;      /* extMaxKeys: extension keys per message (300) */
+    uint64_t friend_check;    /* friendCheck: 1 refuses C2C between non-friends (20009) */
 } app_settings;
 
 typedef struct app_info {
@@ -76,6 +77,9 @@ const char *apps_setting_str(const app_info *a, const app_setting_def *d);
 int apps_with_id(server *s, int64_t id, void (*fn)(const app_info *a, void *arg), void *arg);
 /* The number of cached apps for which pred(a) is non-zero (under the read lock). */
 size_t apps_count_if(server *s, int (*pred)(const app_info *a));
+/* The value of d for the app with store id `app` (as apps_setting_get; 0 if there is no
+ * such app), without copying the app: a read lock and a scan, for the send path. */
+uint64_t apps_setting_of(const server *s, int64_t app, const app_setting_def *d);
 /* Sets (value non-NULL: decimal text as stored, or the string) or clears (NULL) the setting key of the
  * cached app id; unknown keys and malformed values are ignored (a row written by a newer
  * server). Call after the store committed the change. */

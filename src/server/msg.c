@@ -18,6 +18,7 @@
 #include "core/ws.h"
 #include "delivery.h"
 #include "hooks/moderation.h"
+#include "friends.h"
 #include "media/media_msg.h"
 #include "ratelimit.h"
 #include "merger.h"
@@ -113,6 +114,10 @@ static int prepare(server *s, store_reader *rd, int64_t app, const char *from, c
         int ex = store_user_exists(rd, app, to);
         if (ex != 1)
             return ex < 0 ? TERN_ERR_STORE : TERN_ERR_USER_NOT_FOUND;
+        /* H5: the app's friendCheck (20009); one indexed read, only when it is on */
+        int fc = friends_check(s, rd, app, from, to);
+        if (fc != TERN_OK)
+            return fc;
     }
 
     if (m->receivers) {

@@ -67,7 +67,7 @@ struct send_req {
  * sent by `from`: the C2C recipient exists, the GROUP sender is a member, using the
  * caller's store reader. On success returns TERN_OK and a new request in *out (caller
  * sets origin fields and complete); m is not kept. Otherwise the error code (those of
- * tern_msg_validate, 10007, 10010, 20003, 5002). A media message (elem.h's media rows) is
+ * tern_msg_validate, 10007, 10010, 20003, 20009 (friendCheck, friends.h), 5002). A media message (elem.h's media rows) is
  * completed from its media rows first (media/media_msg.h: 7006, 7002, 7030), a merger
  * from the messages it names (merger.h: 1030, 1031, 1036), and the request carries the
  * completed payload. */

@@ -585,6 +585,20 @@ static void op_sync(req *q, cJSON *root)
     tern_buf_free(&d);
 }
 
+/* ---- ops in files of their own ------------------------------------------------------ */
+
+static void op_friends(req *q, cJSON *root)
+{
+    tern_buf d;
+    tern_buf_init(&d, 0);
+    int rc = session_friends(q->c, root, &d);
+    if (rc != TERN_OK)
+        reply_error(q, rc);
+    else
+        reply_ok(q, d.data, d.len);
+    tern_buf_free(&d);
+}
+
 /* ---- dispatch ----------------------------------------------------------------------- */
 
 static void op_ping(req *q, cJSON *root)
@@ -645,6 +659,7 @@ static const op_entry ops[] = {
     {"extSet", op_ext_set, 1},
     {"extDelete", op_ext_delete, 1},
     {"extGet", op_ext_get, 1},
+    {"friends", op_friends, 1}, /* session_friends.c */
 };
 
 void session_on_message(conn *c, char *data, size_t n)

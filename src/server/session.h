@@ -7,9 +7,11 @@
  */
 #ifndef TERN_SESSION_H
 #define TERN_SESSION_H
+#include <cjson/cJSON.h>
 #include <stddef.h>
 
 #include "conn.h"
+#include "core/buf.h"
 
 /* One complete, valid UTF-8 text message from the client; data is writable scratch
  * valid only during the call. Answers (now or through the inbox later). */
@@ -30,5 +32,10 @@ void session_on_shutdown(conn *c);
  * with rest/conversations.c. */
 int conv_parse(const char *cid, size_t n, const char *me, char *key, size_t keysz, int *is_group, char *peer,
                size_t peersz);
+
+/* session_friends.c, the `friends` op (docs/protocol.md §4): appends its answer's data
+ * {"friends":["bob",...]} (the user's friends in id order) to out. TERN_OK, or the code
+ * to answer (5002). */
+int session_friends(conn *c, const cJSON *root, tern_buf *out);
 
 #endif

@@ -16,9 +16,11 @@
 
 #include <cjson/cJSON.h>
 
+#include "sdk/elem_msg.c"
 #include "sdk/media_msg.c"
 #include "sdk/message.c"
 #include "sdk/sdk_util.c"
+#include "sdk/send_opts.c"
 #include "sdk/seqset.c"
 
 /* message.c's tern_create_*_message ask the client for its user; no client here. */
@@ -65,9 +67,26 @@ static void read_message(const tern_message *m)
         touch(tern_message_payload_json(c));
         tern_message_release(c);
     }
+    /* issue 10's fields, read lazily from the payload (elem_msg.c), and a forward */
+    sink += (size_t)tern_message_face_index(m) + tern_message_at_user_count(m) + tern_message_merger_abstract_count(m) +
+            tern_message_merger_message_count(m) + (size_t)tern_message_merger_layers_over_limit(m) +
+            (size_t)(tern_message_location_latitude(m) != 0);
+    touch(tern_message_face_data(m));
+    touch(tern_message_location_description(m));
+    touch(tern_message_at_user(m, 0));
+    touch(tern_message_merger_title(m));
+    touch(tern_message_merger_compatible_text(m));
+    touch(tern_message_merger_abstract(m, 0));
+    touch(tern_message_merger_download_key(m));
+    touch(sdk_msg_merger_list_json(m));
+    tern_message *f = tern_create_forward_message((tern_client *)1, m, TERN_CONV_GROUP, "g1");
+    if (f) {
+        touch(tern_message_payload_json(f));
+        tern_message_release(f);
+    }
     tern_buf b;
     tern_buf_init(&b, 0);
-    sdk_msg_encode_send(&b, m, 0);
+    sdk_msg_encode_send(&b, m, NULL);
     sink += b.len + (size_t)sdk_msg_check(m);
     tern_buf_free(&b);
 }

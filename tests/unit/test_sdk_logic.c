@@ -11,9 +11,11 @@
 
 #include <cmocka.h>
 
+#include "sdk/elem_msg.c"
 #include "sdk/media_msg.c"
 #include "sdk/message.c"
 #include "sdk/sdk_util.c"
+#include "sdk/send_opts.c"
 #include "sdk/seqset.c"
 
 /* message.c's tern_create_*_message ask the client for its user; no client here. */
@@ -213,7 +215,11 @@ static void test_draft(void **state)
     assert_int_equal(tern_message_set_priority(m, TERN_PRIORITY_LOWEST), 0);
     tern_buf b;
     tern_buf_init(&b, 0);
-    assert_int_equal(sdk_msg_encode_send(&b, m, 1), 0);
+    tern_send_options so = {.online_user_only = 1};
+    sdk_send_extra *sx;
+    assert_int_equal(sdk_send_extra_new(&so, &sx), 0);
+    assert_int_equal(sdk_msg_encode_send(&b, m, sx), 0);
+    sdk_send_extra_free(sx);
     char *js = tern_malloc(b.len + 2);
     js[0] = '{';
     memcpy(js + 1, b.data + 1, b.len - 1); /* drop the leading comma */

@@ -1138,6 +1138,91 @@ static void test_group_batches(void **state)
     assert_int_equal(conv_of(f, "alice", key, &c), TERN_ERR_NOT_FOUND);
 }
 
+/* ---- friends (issue 10) ------------------------------------------------------------ */
+
+static int friend_op(fx *f, store_op_kind kind, const char *a, const char *b, int *changed)
+{
+    store_op op = {.kind = kind, .app = f->app};
+    op.u.friends.user = a;
+    op.u.friends.other = b;
+    op.u.friends.created_ms = 1;
+    int rc = run_op(f->s, &op);
+    if (changed)
+        *changed = op.u.friends.changed;
+    return rc;
+}
+
+static void friends_of(fx *f, const char *user, char *out, size_t outsz)
+{
+    static strlist l;
+    l.n = 0;
+    assert_int_equal(store_friends(f->r, f->app, user, collect_str, &l), TERN_OK);
+    out[0] = 0;
+    for (int i = 0; i < l.n; i++)
+        snprintf(out + strlen(out), outsz - strlen(out), "%s%s", i ? "," : "", l.items[i]);
+}
+
+static void test_friends(void **state)
+{
+    fx *f = *state;
+    mk_users(f, (const char *[]){"alice", "bob", "carol", NULL});
+    int changed = -1;
+    char l[256];
+    assert_int_equal(store_is_friend(f->r, f->app, "alice", "bob"), 0);
+    assert_int_equal(friend_op(f, STORE_OP_FRIEND_ADD, "alice", "bob", &changed), TERN_OK);
+    assert_int_equal(changed, 1);
+    assert_int_equal(friend_op(f, STORE_OP_FRIEND_ADD, "bob", "alice", &changed), TERN_OK); /* already */
+    assert_int_equal(changed, 0);
+    assert_int_equal(friend_op(f, STORE_OP_FRIEND_ADD, "carol", "alice", NULL), TERN_OK);
+    assert_int_equal(store_is_friend(f->r, f->app, "alice", "bob"), 1);
+    assert_int_equal(store_is_friend(f->r, f->app, "bob", "alice"), 1); /* both ways */
+    assert_int_equal(store_is_friend(f->r, f->app, "bob", "carol"), 0);
+    friends_of(f, "alice", l, sizeof l);
+    assert_string_equal(l, "bob,carol");
+    assert_int_equal(friend_op(f, STORE_OP_FRIEND_ADD, "alice", "alice", NULL), TERN_ERR_FRIEND_SELF);
+    assert_int_equal(friend_op(f, STORE_OP_FRIEND_ADD, "alice", "nobody", NULL), TERN_ERR_USER_NOT_FOUND);
+    assert_int_equal(friend_op(f, STORE_OP_FRIEND_ADD, "nobody", "alice", NULL), TERN_ERR_USER_NOT_FOUND);
+    assert_int_equal(friend_op(f, STORE_OP_FRIEND_ADD, "alice", "", NULL), TERN_ERR_BAD_FIELD);
+    assert_int_equal(friend_op(f, STORE_OP_FRIEND_DELETE, "bob", "alice", &changed), TERN_OK);
+    assert_int_equal(changed, 1);
+    assert_int_equal(friend_op(f, STORE_OP_FRIEND_DELETE, "bob", "alice", &changed), TERN_OK); /* not friends */
+    assert_int_equal(changed, 0);
+    assert_int_equal(store_is_friend(f->r, f->app, "alice", "bob"), 0);
+    friends_of(f, "bob", l, sizeof l);
+    assert_string_equal(l, "");
+
+    /* A deleted user's friendships go on both sides. */
+    assert_int_equal(friend_op(f, STORE_OP_FRIEND_ADD, "bob", "carol", NULL), TERN_OK);
+    assert_int_equal(user_op(f, STORE_OP_DELETE_USER, "carol", NULL), TERN_OK);
+    friends_of(f, "alice", l, sizeof l);
+    assert_string_equal(l, "");
+    friends_of(f, "bob", l, sizeof l);
+    assert_string_equal(l, "");
+    assert_int_equal(user_op(f, STORE_OP_CREATE_USER, "carol", NULL), TERN_OK);
+    friends_of(f, "carol", l, sizeof l);
+    assert_string_equal(l, "");
+}
+
+static void test_friends_limit(void **state)
+{
+    fx *f = *state;
+    mk_users(f, (const char *[]){"hub", "late", NULL});
+    char name[32];
+    for (int i = 0; i < STORE_FRIENDS_MAX; i++) {
+        snprintf(name, sizeof name, "u%04d", i);
+        assert_int_equal(user_op(f, STORE_OP_CREATE_USER, name, NULL), TERN_OK);
+        assert_int_equal(friend_op(f, STORE_OP_FRIEND_ADD, i % 2 ? "hub" : name, i % 2 ? name : "hub", NULL),
+                         TERN_OK);
+    }
+    /* hub is full, whichever side asks; nothing of the refused adds stays */
+    assert_int_equal(friend_op(f, STORE_OP_FRIEND_ADD, "hub", "late", NULL), TERN_ERR_FRIENDS_FULL);
+    assert_int_equal(friend_op(f, STORE_OP_FRIEND_ADD, "late", "hub", NULL), TERN_ERR_FRIENDS_FULL);
+    assert_int_equal(store_is_friend(f->r, f->app, "hub", "late"), 0);
+    assert_int_equal(store_is_friend(f->r, f->app, "late", "hub"), 0);
+    assert_int_equal(friend_op(f, STORE_OP_FRIEND_DELETE, "hub", "u0000", NULL), TERN_OK);
+    assert_int_equal(friend_op(f, STORE_OP_FRIEND_ADD, "late", "hub", NULL), TERN_OK);
+}
+
 static void test_delete_user(void **state)
 {
     fx *f = *state;
@@ -1704,8 +1789,8 @@ static void test_streams(void **state)
  * by msg_id, 3 -> 4 drops convs and meta, which messages answers for); a newer one is
  * refused rather than misread. */
 /* The newest schema version (sqlite_db.c's migrations[]). */
-#define SCHEMA_NEWEST 13
-#define SCHEMA_NEWEST_S "13"
+#define SCHEMA_NEWEST 14
+#define SCHEMA_NEWEST_S "14"
 
 static int user_version(const char *path)
 {
@@ -1745,7 +1830,7 @@ static void test_schema_versions(void **state)
                      "DROP TABLE messages; DROP TABLE streams; DROP TABLE stream_chunks; DROP TABLE media;"
                      "DROP TABLE app_settings; DROP TABLE msg_receivers;"
                      "DROP TABLE receipt_msgs; DROP TABLE receipt_members; DROP TABLE receipt_reads;"
-                     "DROP TABLE moderation_keywords; DROP TABLE merger; DROP TABLE msg_ext;"
+                     "DROP TABLE moderation_keywords; DROP TABLE merger; DROP TABLE msg_ext; DROP TABLE friends;"
                      "CREATE TEMP TABLE uckeep AS SELECT app,user,conv_key,peer,read_seq FROM user_convs;"
                      "DROP TABLE user_convs;"
                      "CREATE TABLE user_convs("
@@ -2143,6 +2228,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_close_drains, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_ceiling, setup_small_queue, teardown),
         cmocka_unit_test_setup_teardown(test_schema_versions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_friends, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_friends_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_injected_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_receipts, setup, teardown),

@@ -26,6 +26,8 @@ int rest_status_of(int code)
     case TERN_ERR_CONFLICT:     /* Easemob: 400 duplicate_unique_property_exists */
     case TERN_ERR_BAD_PASSWORD: /* Easemob: 400 invalid_grant */
     case TERN_ERR_TOO_MANY:
+    case TERN_ERR_FRIENDS_FULL:
+    case TERN_ERR_FRIEND_SELF:
     case TERN_ERR_STREAM_FROM:
     case TERN_ERR_STREAM_TO:
     case TERN_ERR_STREAM_BODY:
@@ -57,6 +59,7 @@ int rest_status_of(int code)
     case TERN_ERR_FORBIDDEN:
     case TERN_ERR_GROUP_FULL:
     case TERN_ERR_CALLBACK_REJECTED:
+    case TERN_ERR_NOT_FRIEND:
     case TERN_ERR_GROUP_PERMISSION: return 403;
     case TERN_ERR_NOT_FOUND:
     case TERN_ERR_APP_NOT_FOUND:
@@ -86,7 +89,10 @@ const char *rest_error_name(int code)
     case TERN_ERR_USER_NOT_FOUND: return "service_resource_not_found"; /* Easemob's name */
     case TERN_ERR_GROUP_NOT_FOUND: return "group_not_found";
     case TERN_ERR_GROUP_PERMISSION:
+    case TERN_ERR_NOT_FRIEND:
     case TERN_ERR_GROUP_FULL: return "forbidden_op";
+    case TERN_ERR_FRIENDS_FULL: return "exceed_limit";
+    case TERN_ERR_FRIEND_SELF: return "illegal_argument";
     case TERN_ERR_CONFLICT: return "duplicate_unique_property_exists";
     case TERN_ERR_METHOD: return "method_not_allowed";
     case TERN_ERR_MSG_TOO_LONG: return "message_too_long";

@@ -256,6 +256,9 @@ int users_list(rctx *x, const http_msg *m);                            /* users.
 int user_get(rctx *x, const http_msg *m);                              /* users.c */
 int user_delete(rctx *x, const http_msg *m);                           /* users.c */
 int user_groups(rctx *x, const http_msg *m);                           /* users.c */
+int friends_get(rctx *x, const http_msg *m);                           /* friends.c */
+int friend_add(rctx *x, const http_msg *m);                            /* friends.c */
+int friend_delete(rctx *x, const http_msg *m);                         /* friends.c */
 int user_conversations(rctx *x, const http_msg *m);                    /* conversations.c */
 int user_history(rctx *x, const http_msg *m);                          /* conversations.c */
 int group_create(rctx *x, const http_msg *m);                          /* groups.c */

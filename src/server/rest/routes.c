@@ -35,6 +35,10 @@ const rest_route rest_routes[] = {
     {HTTP_M_GET, "/{org}/{app}/users/{user}", APP, user_get, J},
     {HTTP_M_DELETE, "/{org}/{app}/users/{user}", APP, user_delete, J},
     {HTTP_M_GET, "/{org}/{app}/users/{user}/joined_chatgroups", APP, user_groups, J},
+    /* friends.c (Easemob's contacts; the friend id is the {conv} segment) */
+    {HTTP_M_GET, "/{org}/{app}/users/{user}/contacts/users", APP, friends_get, J},
+    {HTTP_M_POST, "/{org}/{app}/users/{user}/contacts/users/{conv}", APP, friend_add, J},
+    {HTTP_M_DELETE, "/{org}/{app}/users/{user}/contacts/users/{conv}", APP, friend_delete, J},
     /* conversations.c */
     {HTTP_M_GET, "/{org}/{app}/users/{user}/conversations", APP, user_conversations, J},
     {HTTP_M_GET, "/{org}/{app}/users/{user}/conversations/{conv}/messages", APP, user_history, J},

@@ -193,6 +193,11 @@ static const char *const migrations[] = {
     "ALTER TABLE user_convs ADD COLUMN at_all_seq INTEGER NOT NULL DEFAULT 0;"
     "CREATE TABLE msg_receivers("
     "  msg_id INTEGER NOT NULL, user TEXT NOT NULL, PRIMARY KEY(msg_id, user)) WITHOUT ROWID;",
+    /* friends (issue 10, H5): symmetric, one row per direction, so a user's list and
+     * the friend check (friendCheck) are each one primary-key range or lookup. */
+    "CREATE TABLE friends("
+    "  app INTEGER NOT NULL, user TEXT NOT NULL, friend TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(app, user, friend)) WITHOUT ROWID;",
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -275,6 +280,13 @@ static const char *const wsql[W_COUNT] = {
     [W_EXT_GET] = "SELECT version,value FROM msg_ext WHERE app=? AND msg_id=? AND key=?",
     [W_EXT_PUT] = "INSERT OR REPLACE INTO msg_ext(app,msg_id,key,value,version) VALUES(?,?,?,?,?)",
     [W_EXT_COUNT] = "SELECT COUNT(*) FROM msg_ext WHERE app=? AND msg_id=? AND value IS NOT NULL",
+    [W_FRIEND_INSERT] = "INSERT OR IGNORE INTO friends(app,user,friend,created_ms) VALUES(?,?,?,?)",
+    [W_FRIEND_DEL] = "DELETE FROM friends WHERE app=? AND user=? AND friend=?",
+    [W_FRIEND_COUNT] = "SELECT COUNT(*) FROM friends WHERE app=? AND user=?",
+    /* the other direction of each of ?2's rows, each by primary key */
+    [W_FRIEND_DEL_MIRRORS] = "DELETE FROM friends WHERE app=?1 AND friend=?2 AND user IN"
+                             " (SELECT friend FROM friends WHERE app=?1 AND user=?2)",
+    [W_FRIEND_DEL_USER] = "DELETE FROM friends WHERE app=? AND user=?",
 };
 
 static void set_err(char *err, size_t errsz, const char *fmt, const char *a, const char *b)
@@ -577,6 +589,8 @@ static const char *const rsql[R_COUNT] = {
     [R_KEYWORDS] = "SELECT word FROM moderation_keywords WHERE app=? ORDER BY word",
     [R_MERGER_GET] = "SELECT body,layers FROM merger WHERE app=? AND key=?",
     [R_EXT_LIST] = "SELECT key,value,version FROM msg_ext WHERE app=? AND msg_id=? AND value IS NOT NULL ORDER BY key",
+    [R_FRIENDS] = "SELECT friend FROM friends WHERE app=? AND user=? ORDER BY friend",
+    [R_IS_FRIEND] = "SELECT 1 FROM friends WHERE app=? AND user=? AND friend=?",
 };
 
 static store_reader *sq_reader_open(store *st)
@@ -660,4 +674,6 @@ const store_engine store_engine_sqlite = {
     .keywords = sq_keywords,
     .merger_get = sq_merger_get,
     .ext_list = sq_ext_list,
+    .friends = sq_friends,
+    .is_friend = sq_is_friend,
 };

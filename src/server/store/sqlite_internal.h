@@ -107,6 +107,11 @@ enum {
     W_EXT_GET,
     W_EXT_PUT,
     W_EXT_COUNT,
+    W_FRIEND_INSERT,
+    W_FRIEND_DEL,
+    W_FRIEND_COUNT,
+    W_FRIEND_DEL_MIRRORS,
+    W_FRIEND_DEL_USER,
     W_COUNT
 };
 
@@ -229,6 +234,8 @@ enum {
     R_KEYWORDS,
     R_MERGER_GET,
     R_EXT_LIST,
+    R_FRIENDS,
+    R_IS_FRIEND,
     R_COUNT
 };
 
@@ -363,6 +370,12 @@ int sq_merger_put(sq_store *s, store_op *op, int64_t t);
 int sq_op_ext(sq_store *s, store_op *op);
 int sq_merger_get(store_reader *rr, int64_t app, const char *key, tern_buf *body, int *layers);
 int sq_ext_list(store_reader *rr, int64_t app, uint64_t msg_id, store_ext_cb cb, void *ud);
+/* sqlite_friends.c: friends (the friends table). */
+int sq_op_friend(sq_store *s, store_op *op);
+/* Deletes every friend row of user, both directions (part of DELETE_USER): 0 or -1. */
+int sq_friends_del_user(sq_store *s, int64_t app, const char *user);
+int sq_friends(store_reader *rr, int64_t app, const char *user, store_name_cb cb, void *ud);
+int sq_is_friend(store_reader *rr, int64_t app, const char *a, const char *b);
 /* Writer side: 1 if the user exists, 0 if not, -1 on failure. */
 int sq_w_user_exists(sq_store *s, int64_t app, const char *user);
 

@@ -93,6 +93,8 @@ int sq_op_delete_user(sq_store *s, store_op *op)
         if (sq_run(s, st) < 0)
             return -1;
     }
+    if (sq_friends_del_user(s, op->app, user) < 0)
+        return -1;
     s->uc_gen++; /* C2C rows of this user are gone: ensure them again on the next message */
     s->batch_deleted_user = 1;
     op->result = TERN_OK;

@@ -196,6 +196,8 @@ static int apply(sq_store *s, store_op *op)
     case STORE_OP_APP_SETTINGS: return sq_op_app_settings(s, op);
     case STORE_OP_KEYWORDS: return sq_op_keywords(s, op);
     case STORE_OP_EXT: return sq_op_ext(s, op);
+    case STORE_OP_FRIEND_ADD:
+    case STORE_OP_FRIEND_DELETE: return sq_op_friend(s, op);
     }
     op->result = TERN_ERR_INTERNAL;
     return 0;

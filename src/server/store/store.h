@@ -123,7 +123,7 @@ typedef enum store_op_kind {
     STORE_OP_MARK_READ,   /* user_conv.read_seq = max(read_seq, min(seq, last_seq)) */
     STORE_OP_CREATE_APP,
     STORE_OP_CREATE_USER,
-    STORE_OP_DELETE_USER,  /* removes the user, its group memberships and user_convs */
+    STORE_OP_DELETE_USER,  /* removes the user, its group memberships, user_convs and friends */
     STORE_OP_CREATE_GROUP, /* creates the group; owner and initial members join */
     STORE_OP_DISMISS_GROUP,
     STORE_OP_ADD_MEMBERS,
@@ -138,8 +138,13 @@ typedef enum store_op_kind {
                               u.settings.keys[i] (apps.h: the keys and their values) */
     STORE_OP_KEYWORDS,     /* the app's moderation keywords (u.keywords): replace, add or
                               remove; TERN_ERR_KEYWORDS_FULL (nothing changed) past max */
-    STORE_OP_EXT           /* sets or deletes extension keys of a message, each with
+    STORE_OP_EXT,          /* sets or deletes extension keys of a message, each with
                               compare-and-set on its version (u.ext) */
+    STORE_OP_FRIEND_ADD,   /* u.friends: makes user and friend friends of each other (both
+                              rows); TERN_ERR_USER_NOT_FOUND if either is not a user,
+                              TERN_ERR_FRIENDS_FULL if a list would pass STORE_FRIENDS_MAX;
+                              already friends is TERN_OK (changed 0) */
+    STORE_OP_FRIEND_DELETE /* u.friends: removes both rows; not friends is TERN_OK (changed 0) */
 } store_op_kind;
 
 /* A needReadReceipt message a read op newly passed (u.read.rcpts): its counts after it. */
@@ -152,6 +157,9 @@ typedef struct store_rcpt_hit {
 } store_rcpt_hit;
 /* u.keywords.mode */
 enum { STORE_KW_REPLACE, STORE_KW_ADD, STORE_KW_REMOVE };
+
+/* The most friends a user may have (Easemob's free tier: 1000). */
+#define STORE_FRIENDS_MAX 1000
 
 typedef struct store_op store_op;
 typedef void (*store_done_cb)(store_op *op);
@@ -305,6 +313,11 @@ struct store_op {
             int64_t *out_versions;
             char **out_values;
         } ext;
+        struct {
+            const char *user, *other; /* FRIEND_ADD / FRIEND_DELETE: the two users */
+            int64_t created_ms;
+            int changed; /* out: 1 if the rows were added / removed now */
+        } friends;
         struct {
             const char *const *keys;   /* n setting names */
             const char *const *values; /* their values as text; NULL: back to the default */
@@ -466,6 +479,14 @@ int store_msg_receiver_ok(store_reader *r, int64_t app, uint64_t msg_id, const c
 /* Calls cb for every moderation keyword of app (STORE_OP_KEYWORDS), in byte order:
  * TERN_OK or TERN_ERR_STORE. */
 int store_keywords(store_reader *r, int64_t app, void (*cb)(void *ud, const char *word), void *ud);
+
+/* Friends (issue 10; table friends: one row per direction, both always present). */
+/* The user's friends in id order, each passed to cb (valid during the call). TERN_OK or
+ * TERN_ERR_STORE. A user who is not a user has none. */
+int store_friends(store_reader *r, int64_t app, const char *user, void (*cb)(void *ud, const char *friend_),
+                  void *ud);
+/* 1 if a and b are friends, 0 if not, -1 on a store failure: one primary-key lookup. */
+int store_is_friend(store_reader *r, int64_t app, const char *a, const char *b);
 
 /* A media file's metadata row (issue 9); the file itself lives in the media store
  * (server/media/media_store.h). */

@@ -62,6 +62,8 @@ const char *store_engine_missing(const store_engine *e)
     NEED(receipt_get)
     NEED(receipt_members)
     NEED(keywords)
+    NEED(friends)
+    NEED(is_friend)
 #undef NEED
     return NULL;
 }
@@ -271,4 +273,14 @@ int store_merger_get(store_reader *r, int64_t app, const char *key, tern_buf *bo
 int store_ext_list(store_reader *r, int64_t app, uint64_t msg_id, store_ext_cb cb, void *ud)
 {
     return r->engine->ext_list(r, app, msg_id, cb, ud);
+}
+
+int store_friends(store_reader *r, int64_t app, const char *user, void (*cb)(void *ud, const char *friend_), void *ud)
+{
+    return r->engine->friends(r, app, user, cb, ud);
+}
+
+int store_is_friend(store_reader *r, int64_t app, const char *a, const char *b)
+{
+    return r->engine->is_friend(r, app, a, b);
 }

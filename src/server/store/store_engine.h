@@ -66,6 +66,8 @@ struct store_engine {
     int (*message_get)(store_reader *r, int64_t app, uint64_t msg_id, tern_buf *out);
     int (*msg_receiver_ok)(store_reader *r, int64_t app, uint64_t msg_id, const char *user);
     int (*media_get)(store_reader *r, int64_t app, const char *id, store_media *out);
+    int (*friends)(store_reader *r, int64_t app, const char *user, store_name_cb cb, void *ud);
+    int (*is_friend)(store_reader *r, int64_t app, const char *a, const char *b);
     int (*media_expired)(store_reader *r, int64_t now_ms, int limit, void (*cb)(void *ud, const store_media *m),
                          void *ud);
     int (*receipt_get)(store_reader *r, int64_t app, uint64_t msg_id, store_receipt *out);

@@ -89,10 +89,10 @@ int tern_elem_merger_encode(const tern_elem_type *t, const cJSON *payload, tern_
     const cJSON *over = cJSON_GetObjectItemCaseSensitive(payload, "layersOverLimit");
     if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > TERN_MERGER_MAX_MSGS)
         return TERN_ERR_BAD_FIELD;
-    if (key && !cJSON_IsNull(key) &&
-        (!cJSON_IsString(key) || !tern_elem_merger_key_ok(key->valuestring, strlen(key->valuestring))))
+    const char *kv = key && !cJSON_IsNull(key) ? cJSON_GetStringValue(key) : NULL;
+    if (key && !cJSON_IsNull(key) && (!kv || !tern_elem_merger_key_ok(kv, strlen(kv))))
         return TERN_ERR_BAD_FIELD;
-    int has_key = cJSON_IsString(key) && key->valuestring[0];
+    int has_key = kv && kv[0];
     if (!has_key && cJSON_GetArraySize(list) == 0)
         return TERN_ERR_BAD_FIELD;
     const cJSON *e;

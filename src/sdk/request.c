@@ -125,7 +125,7 @@ void sdk_req_encode(tern_client *c, sdk_req *r, tern_buf *b)
     case REQ_SEND: sdk_msg_encode_send(b, r->msg, r->sx); break;
     case REQ_GET_MSGS:
     case REQ_RAW: /* the members of a checked JSON object: between its braces */
-        if (r->str && r->str[0] == '{' && strcmp(r->str, "{}")) {
+        if (r->str && r->str[0] == '{' && strcmp(r->str, "{}") != 0) {
             tern_buf_putc(b, ',');
             tern_buf_append(b, r->str + 1, strlen(r->str) - 2);
         }

@@ -91,7 +91,8 @@ void receipts_on_read(server *s, int64_t app, const char *reader, int is_group, 
                 copy_id(e->sender, sizeof e->sender, h[i].sender);
                 copy_id(e->gid, sizeof e->gid, peer);
                 at = pe->n;
-                hmap_put_u64(&pe->idx, h[i].msg_id, (void *)at);
+                hmap_put_u64(&pe->idx, h[i].msg_id,
+                             (void *)at); // NOLINT(performance-no-int-to-ptr): an index in the pointer slot
             }
             rcpt_ev *e = &pe->v[at - 1];
             e->nmembers = h[i].nmembers;

@@ -229,7 +229,7 @@ static void ext_done(store_op *op)
         } else {
             const char *a[1] = {x->from}, *z[1] = {x->to};
             ext_event(x, a, 1, x->from, op->u.ext.msg_id);
-            if (strcmp(x->from, x->to))
+            if (strcmp(x->from, x->to) != 0)
                 ext_event(x, z, 1, x->to, op->u.ext.msg_id);
         }
     }

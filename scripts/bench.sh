@@ -103,7 +103,10 @@ start_ternd() {
   # The seed's group rates (40 msgs/s a group, 200 REST group sends/s an app) are off:
   # the workloads measure capacity. shellcheck disable=SC2086 (TERND_ARGS splits)
   # shellcheck disable=SC2086
-  "$TERND" --listen 127.0.0.1:0 --data "$TMP" --log-level warn --group-msg-rate 0 --rest-group-send-rate 0 ${TERND_ARGS:-} 2>"$TMP/ternd.log" &
+  # The seed's group rates off (capacity workloads); an older ternd (ab.sh) has no such flags.
+  rates_off=""
+  "$TERND" --help 2>&1 | grep -q -- --group-msg-rate && rates_off="--group-msg-rate 0 --rest-group-send-rate 0"
+  "$TERND" --listen 127.0.0.1:0 --data "$TMP" --log-level warn $rates_off ${TERND_ARGS:-} 2>"$TMP/ternd.log" &
   TERND_PID=$!
   PORT=""
   for _ in $(seq 1 300); do

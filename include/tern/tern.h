@@ -182,7 +182,20 @@ typedef enum tern_event_type {
      * 5002 store). ev->chunk/chunk_seq: the last chunk when it carried text, else
      * NULL/-1. The message is now the conversation's stored message; libtern forgets
      * it after this event. */
-    TERN_EVENT_STREAM_FINISHED = 11
+    TERN_EVENT_STREAM_FINISHED = 11,
+    /* Read receipts and extensions (issue 10; docs/protocol.md §5 `receipt`, `ext`). */
+    /* ev->conversation_id (C2C<peer>), ev->read_seq (the peer's read position),
+     * ev->time_ms: the peer read past messages this user sent with need_read_receipt
+     * (Tencent's MESSAGE_READ_BY_PEER). Messages without it raise nothing. */
+    TERN_EVENT_MESSAGE_READ_BY_PEER = 12,
+    /* ev->conversation_id (GROUP<id>), ev->msg_id, ev->read_count, ev->unread_count:
+     * members read a group message this user sent with need_read_receipt (at most one
+     * event per message per server store batch, with the counts after it). */
+    TERN_EVENT_MESSAGE_READ_RECEIPT = 13,
+    /* ev->conversation_id, ev->msg_id, ev->json: another session changed the message's
+     * extensions; json is the array [{"key","value"|null,"version"}] (value null: the key
+     * was deleted). Valid during the callback. */
+    TERN_EVENT_MESSAGE_EXTENSIONS_UPDATED = 14
 } tern_event_type;
 
 /* The state of a streamed message (tern_message_stream_state). */
@@ -208,6 +221,10 @@ typedef struct tern_event {
     unsigned delay_ms;           /* RECONNECTING */
     const char *chunk;           /* STREAM_*: the text this event adds (NULL: none) */
     int64_t chunk_seq;           /* STREAM_*: the backend's seq of that text (-1: none) */
+    const char *msg_id;          /* MESSAGE_READ_RECEIPT, MESSAGE_EXTENSIONS_UPDATED */
+    uint64_t read_count;         /* MESSAGE_READ_RECEIPT (unread_count: the others) */
+    int64_t time_ms;             /* MESSAGE_READ_BY_PEER: when the peer read */
+    const char *json;            /* MESSAGE_EXTENSIONS_UPDATED: the changes */
 } tern_event;
 
 /* Called on the client's loop thread for every event. Must not block for long (it
@@ -564,6 +581,11 @@ TERN_API uint64_t tern_conversation_read_seq(const tern_conversation *conv);
 TERN_API uint64_t tern_conversation_last_seq(const tern_conversation *conv);
 /* The last message, or NULL (borrowed like the conversation). */
 TERN_API const tern_message *tern_conversation_last_message(const tern_conversation *conv);
+/* Tencent's group at-info of the conversation while the user has not read past it:
+ * 0 none, TERN_CONV_AT_ME 1 (an @ naming the user), TERN_CONV_AT_ALL 2 (an @ALL),
+ * TERN_CONV_AT_ALL_AT_ME 3 (both). */
+enum { TERN_CONV_AT_ME = 1, TERN_CONV_AT_ALL = 2, TERN_CONV_AT_ALL_AT_ME = 3 };
+TERN_API int tern_conversation_at_info(const tern_conversation *conv);
 
 /* Completion of tern_set_message_read: the new read position and unread count. */
 typedef void (*tern_read_cb)(tern_client *client, int code, const char *message, const char *conversation_id,

@@ -644,6 +644,9 @@ tern_conversation *sdk_conv_from_json(const cJSON *obj, const char *me)
     tern_json_get_u64(obj, "unreadCount", &c->unread);
     tern_json_get_u64(obj, "readSeq", &c->read_seq);
     tern_json_get_u64(obj, "lastSeq", &c->last_seq);
+    uint64_t at = 0;
+    if (tern_json_get_u64(obj, "atInfo", &at) == 0 && at <= TERN_CONV_AT_ALL_AT_ME)
+        c->at_info = (int)at;
     const cJSON *lm = cJSON_GetObjectItemCaseSensitive(obj, "lastMessage");
     if (cJSON_IsObject(lm))
         c->last = sdk_msg_from_json(lm, me);
@@ -687,4 +690,8 @@ TERN_API uint64_t tern_conversation_last_seq(const tern_conversation *c)
 TERN_API const tern_message *tern_conversation_last_message(const tern_conversation *c)
 {
     return c ? c->last : NULL;
+}
+TERN_API int tern_conversation_at_info(const tern_conversation *c)
+{
+    return c ? c->at_info : 0;
 }

@@ -50,6 +50,7 @@ struct tern_conversation {
     tern_conv_type type;
     char *peer;
     uint64_t unread, read_seq, last_seq;
+    int at_info; /* atInfo (issue 10): 0..3 */
     tern_message *last;
 };
 

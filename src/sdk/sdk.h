@@ -201,6 +201,9 @@ void sdk_handle_closed(tern_client *c);
 int sdk_enqueue(tern_client *c, sdk_req *r);
 /* Calls the app's event callback (nothing after destroy). */
 void sdk_emit(tern_client *c, tern_event *ev);
+/* The `receipt` and `ext` events (notify.c): each becomes its tern_event, or nothing when
+ * malformed. */
+void sdk_notify_on_event(tern_client *c, const char *ev, const cJSON *data);
 
 /* ---- request.c ---- */
 sdk_req *sdk_req_new(int kind); /* zeroed, kind set */

@@ -399,6 +399,8 @@ static void on_server_event(tern_client *c, const char *ev, const cJSON *data)
             e.reason = "";
         e.text = "";
         sdk_emit(c, &e);
+    } else if (!strcmp(ev, "receipt") || !strcmp(ev, "ext")) {
+        sdk_notify_on_event(c, ev, data);
     } else if (!strcmp(ev, "kicked")) {
         uint64_t code = 0;
         c->kick_code = tern_json_get_u64(data, "code", &code) == 0 && code ? (int)code : TERN_ERR_KICKED;

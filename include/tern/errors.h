@@ -71,13 +71,14 @@ typedef enum tern_code {
     TERN_ERR_FRIEND_SELF = 1061,  /* a user cannot be its own friend */
 
     /* seed-defined */
-    TERN_ERR_SYSTEM_CONV = 2106,       /* sending to the system conversation (Tencent) */
-    TERN_ERR_GROUP_PERMISSION = 10007, /* not a member of the group (Tencent server) */
-    TERN_ERR_GROUP_NOT_FOUND = 10010,  /* group does not exist or was dismissed */
-    TERN_ERR_USER_NOT_FOUND = 20003,   /* recipient or user not registered */
-    TERN_ERR_NOT_FRIEND = 20009,       /* friend check failed (Tencent) */
-    TERN_ERR_EXT_CONFLICT = 23001,     /* message extension: the key's version moved on (Tencent SDK) */
-    TERN_ERR_MSG_TOO_LONG = 80002,     /* message body over 12 KB (Tencent) */
+    TERN_ERR_SYSTEM_CONV = 2106,        /* sending to the system conversation (Tencent) */
+    TERN_ERR_GROUP_PERMISSION = 10007,  /* not a member of the group (Tencent server) */
+    TERN_ERR_GROUP_NOT_FOUND = 10010,   /* group does not exist or was dismissed */
+    TERN_ERR_USER_NOT_FOUND = 20003,    /* recipient or user not registered */
+    TERN_ERR_SEND_RATE = 10023,         /* REST group sends over the app's restGroupSendRate (Tencent) */
+    TERN_ERR_NOT_FRIEND = 20009,        /* friend check failed (Tencent) */
+    TERN_ERR_EXT_CONFLICT = 23001,      /* message extension: the key's version moved on (Tencent SDK) */
+    TERN_ERR_MSG_TOO_LONG = 80002,      /* message body over 12 KB (Tencent) */
     TERN_ERR_CALLBACK_REJECTED = 10016, /* the app's before-send callback refused the message (Tencent) */
     TERN_ERR_MODERATION = 80001,        /* content moderation hit a keyword (Tencent's code, unverified) */
 

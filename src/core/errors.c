@@ -45,6 +45,7 @@ TERN_API const char *tern_strerror(int code)
     case TERN_ERR_BAD_PASSWORD: return "invalid username or password";
     case TERN_ERR_SLOW_CONSUMER: return "send queue full: resync";
     case TERN_ERR_RATE_LIMITED: return "rate limited";
+    case TERN_ERR_SEND_RATE: return "send rate exceeded";
     case TERN_ERR_TOO_MANY: return "too many items";
     case TERN_ERR_KEYWORDS_FULL: return "too many moderation keywords";
     case TERN_ERR_GROUP_FULL: return "group is full (maxusers)";

@@ -249,7 +249,7 @@ int ratelimit_rest_group_send(server *s, int64_t app)
     pthread_mutex_unlock(&rl->rest_mu);
     if (!ok)
         atomic_fetch_add(&rl->rest_limited, 1);
-    return ok ? TERN_OK : TERN_ERR_RATE_LIMITED;
+    return ok ? TERN_OK : TERN_ERR_SEND_RATE;
 }
 
 uint64_t ratelimit_shed_total(server *s)

@@ -5,7 +5,7 @@
  * delivered, the rest (seq 0) are absent from history and counted by
  * tern_group_msgs_shed_total; with mixed priorities High survives over Low; another
  * group and C2C are not affected; the REST group send is limited per app
- * (restGroupSendRate, 429 / 1202) and REST C2C sends are not.
+ * (restGroupSendRate, 429 / 10023) and REST C2C sends are not.
  *
  * The rates are set small (5 and 8 a second) so a slow box stays within a window or
  * two; the counts are bounded by the windows the burst actually spanned (measured),
@@ -168,7 +168,7 @@ static void test_rest_group_send_rate(void **state)
         if (st == 200)
             ok++;
         else if (st == 429 && it_jstr(r.json, "error") && !strcmp(it_jstr(r.json, "error"), "resource_limited") &&
-                 (int)it_jnum(r.json, "error_code", -1) == 1202)
+                 (int)it_jnum(r.json, "error_code", -1) == 10023)
             limited++;
         else
             fail_msg("wanted 200 or 429 resource_limited, got %d %s", st, r.body);

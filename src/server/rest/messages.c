@@ -222,7 +222,7 @@ int messages_send_users(rctx *x, const http_msg *m)
 int messages_send_groups(rctx *x, const http_msg *m)
 {
     /* restGroupSendRate requests a second per app (seed 001); every request counts and
-     * one past it is 429 / 1202 with Easemob's body, as the stream rate answers. */
+     * one past it is 429 / 10023 (Tencent's code) with Easemob's body, as the stream rate answers. */
     int rc = ratelimit_rest_group_send(rest_server(x), x->app.id);
     if (rc != TERN_OK) {
         rest_reply_err(x, rc);

@@ -67,7 +67,8 @@ int rest_status_of(int code)
     case TERN_ERR_USER_NOT_FOUND:
     case TERN_ERR_STREAM_NOT_FOUND: return 404;
     case TERN_ERR_METHOD: return 405;
-    case TERN_ERR_RATE_LIMITED: return 429;
+    case TERN_ERR_RATE_LIMITED:
+    case TERN_ERR_SEND_RATE: return 429;
     case TERN_ERR_SHUTTING_DOWN:
     case TERN_ERR_OVERLOADED: return 503;
     default: return 500;
@@ -102,7 +103,8 @@ const char *rest_error_name(int code)
     case TERN_ERR_MODERATION: return "content_moderation";
     case TERN_ERR_CALLBACK_REJECTED: return "rejected_by_callback";
     case TERN_ERR_KEYWORDS_FULL: return "too_many_keywords";
-    case TERN_ERR_RATE_LIMITED: return "resource_limited";
+    case TERN_ERR_RATE_LIMITED:
+    case TERN_ERR_SEND_RATE: return "resource_limited";
     case TERN_ERR_MEDIA_EMPTY: return "file_empty";
     case TERN_ERR_MEDIA_EXPIRED: return "media_expired";
     case TERN_ERR_MEDIA_TOO_LARGE: return "file_too_large";
@@ -149,16 +151,18 @@ int rest_is_stream_code(int code)
 void rest_error_body(tern_buf *b, const rctx *x, int code)
 {
     rest_error_body_desc(b, x, code, NULL,
-                         code == TERN_ERR_RATE_LIMITED ? "This request has reached api limit" : tern_strerror(code));
+                         code == TERN_ERR_RATE_LIMITED || code == TERN_ERR_SEND_RATE
+                             ? "This request has reached api limit"
+                             : tern_strerror(code));
 }
 
 void rest_error_body_desc(tern_buf *b, const rctx *x, int code, const char *name, const char *description)
 {
     /* Easemob's members (error, exception, timestamp, duration, error_code,
      * error_description) and Tern's (code, path). */
-    const char *exc = rest_is_stream_code(code)       ? "MessageSendException"
-                      : code == TERN_ERR_RATE_LIMITED ? "ResourceLimitedException"
-                                                      : "TernException";
+    const char *exc = rest_is_stream_code(code)                                     ? "MessageSendException"
+                      : code == TERN_ERR_RATE_LIMITED || code == TERN_ERR_SEND_RATE ? "ResourceLimitedException"
+                                                                                    : "TernException";
     rest_error_head(b, name ? name : rest_error_name(code), code, description);
     tern_buf_printf(b, ",\"error_code\":%d,\"exception\":\"%s\",\"timestamp\":%lld,\"duration\":%lld,\"path\":", code,
                     exc, (long long)tern_now_ms(), (long long)(tern_now_ms() - x->start_ms));

@@ -68,11 +68,6 @@ static uint64_t media_ceiling(const server *s)
 
 /* issue 10 (H3): the rates of seed 001's 接口限制 (ratelimit.h); the server settings
  * --group-msg-rate / --rest-group-send-rate are the defaults (0: no limit). */
-static uint64_t rate_ceiling(const server *s)
-{
-    (void)s;
-    return 1000000;
-}
 static uint64_t group_msg_rate_default(const server *s)
 {
     return (uint64_t)s->cfg.group_msg_rate;
@@ -80,26 +75,6 @@ static uint64_t group_msg_rate_default(const server *s)
 static uint64_t rest_group_send_rate_default(const server *s)
 {
     return (uint64_t)s->cfg.rest_group_send_rate;
-}
-
-static uint64_t one(const server *s)
-{
-    return 1;
-}
-
-static uint64_t zero(const server *s)
-{
-    return 0;
-}
-
-static uint64_t timeout_max(const server *s)
-{
-    return 30000;
-}
-
-static uint64_t timeout_dflt(const server *s)
-{
-    return 2000;
 }
 
 /* An absolute http or https URL with a host: printable ASCII, no spaces. */
@@ -135,55 +110,52 @@ static int valid_on_off(const char *v, size_t n)
     return (n == 2 && !memcmp(v, "on", 2)) || (n == 3 && !memcmp(v, "off", 3));
 }
 
-#define STR_SETTING(name, member, check, dflt, what)                                                                  \
-    {name, offsetof(app_settings, member), 0, zero, zero, APP_SETTING_STR, sizeof(((app_settings *)0)->member), check, \
-     dflt, what}
+#define STR_SETTING(name, member, check, dflt, desc)                                                                   \
+    {                                                                                                                  \
+        .key = (name), .offset = offsetof(app_settings, member), .kind = APP_SETTING_STR,                              \
+        .cap = sizeof(((app_settings *)0)->member), .valid = (check), .sdflt = (dflt), .what = (desc)                  \
+    }
+/* An integer setting with constant bounds: min..max, default dflt. */
+#define UINT_SETTING(name, member, lo, hi, def)                                                                        \
+    {                                                                                                                  \
+        .key = (name), .offset = offsetof(app_settings, member), .min = (lo), .max_c = (hi), .dflt_c = (def)           \
+    }
 
-/* issue 10, H2: the merger's inline list (merger.h; at most the 12 KB rule) and the
- * extension keys per message (msgext.h; Tencent: 300). */
-static uint64_t merger_inline_max(const server *s)
-{
-    return 12288;
-}
-static uint64_t merger_inline_default(const server *s)
-{
-    return 8192;
-}
-static uint64_t ext_keys_max(const server *s)
-{
-    return 1000;
-}
-static uint64_t ext_keys_default(const server *s)
-{
-    return 300;
-}
-
-/* An integer row names its first five members only; the string members stay zero. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const app_setting_def setting_defs[] = {
     /* issue 9: "per-app setting, default 100 MB; an Agora profile of 30 MB" */
-    {"mediaMaxBytes", offsetof(app_settings, media_max_bytes), 1, media_ceiling, media_ceiling},
+    {.key = "mediaMaxBytes",
+     .offset = offsetof(app_settings, media_max_bytes),
+     .min = 1,
+     .max = media_ceiling,
+     .dflt = media_ceiling},
     /* issue 10 (H5): the friend check of C2C sends, off by default */
-    {"friendCheck", offsetof(app_settings, friend_check), 0, one, zero},
+    UINT_SETTING("friendCheck", friend_check, 0, 1, 0),
     /* issue 10: the merger's inline list and the extension keys per message (H2) */
-    {"mergerInlineMaxBytes", offsetof(app_settings, merger_inline_max), 1, merger_inline_max, merger_inline_default},
-    {"extMaxKeys", offsetof(app_settings, ext_max_keys), 1, ext_keys_max, ext_keys_default},
+    /* (merger.h: the list at most the 12 KB rule; msgext.h: Tencent's 300 keys) */
+    UINT_SETTING("mergerInlineMaxBytes", merger_inline_max, 1, 12288, 8192),
+    UINT_SETTING("extMaxKeys", ext_max_keys, 1, 1000, 300),
     /* issue 10: the rates of seed 001's 接口限制 (ratelimit.h) */
-    {"groupMsgRate", offsetof(app_settings, group_msg_rate), 1, rate_ceiling, group_msg_rate_default},
-    {"restGroupSendRate", offsetof(app_settings, rest_group_send_rate), 1, rate_ceiling, rest_group_send_rate_default},
+    {.key = "groupMsgRate",
+     .offset = offsetof(app_settings, group_msg_rate),
+     .min = 1,
+     .max_c = 1000000,
+     .dflt = group_msg_rate_default},
+    {.key = "restGroupSendRate",
+     .offset = offsetof(app_settings, rest_group_send_rate),
+     .min = 1,
+     .max_c = 1000000,
+     .dflt = rest_group_send_rate_default},
     /* issue 10: webhooks and moderation (hooks/webhook.h, hooks/moderation.h) */
     STR_SETTING("pushWebhookUrl", push_url, valid_url, NULL, "an http:// or https:// URL of at most 512 bytes"),
     STR_SETTING("callbackUrl", callback_url, valid_url, NULL, "an http:// or https:// URL of at most 512 bytes"),
     STR_SETTING("callbackSecret", callback_secret, valid_secret, NULL,
                 "16 to 128 printable ASCII characters (null: the app's client secret)"),
     STR_SETTING("callbackOnFailure", callback_on_failure, valid_allow_deny, "allow", "\"allow\" or \"deny\""),
-    {"callbackTimeoutMs", offsetof(app_settings, callback_timeout_ms), 100, timeout_max, timeout_dflt},
-    {"beforeSendCallback", offsetof(app_settings, before_send), 0, one, zero},
-    {"afterSendCallback", offsetof(app_settings, after_send), 0, one, zero},
+    UINT_SETTING("callbackTimeoutMs", callback_timeout_ms, 100, 30000, 2000),
+    UINT_SETTING("beforeSendCallback", before_send, 0, 1, 0),
+    UINT_SETTING("afterSendCallback", after_send, 0, 1, 0),
     STR_SETTING("moderation", moderation, valid_on_off, "on", "\"on\" or \"off\""),
 };
-#pragma GCC diagnostic pop
 
 const app_setting_def *apps_setting_defs(size_t *n)
 {
@@ -204,11 +176,21 @@ static uint64_t *setting_slot(app_settings *st, const app_setting_def *d)
     return (uint64_t *)((char *)st + d->offset);
 }
 
+uint64_t apps_setting_max(const server *s, const app_setting_def *d)
+{
+    return d->max ? d->max(s) : d->max_c;
+}
+
+uint64_t apps_setting_default(const server *s, const app_setting_def *d)
+{
+    return d->dflt ? d->dflt(s) : d->dflt_c;
+}
+
 uint64_t apps_setting_get(const server *s, const app_info *a, const app_setting_def *d)
 {
-    uint64_t v = *(const uint64_t *)((const char *)&a->settings + d->offset), max = d->max(s);
+    uint64_t v = *(const uint64_t *)((const char *)&a->settings + d->offset), max = apps_setting_max(s, d);
     if (v == 0)
-        v = d->dflt(s);
+        v = apps_setting_default(s, d);
     return v < max ? v : max;
 }
 
@@ -268,7 +250,7 @@ static _Atomic uint32_t setting_users[NDEFS];
 uint64_t apps_setting_of(const server *s, int64_t app, const app_setting_def *d)
 {
     if (!atomic_load_explicit(&setting_users[d - setting_defs], memory_order_relaxed)) {
-        uint64_t v = d->dflt(s), max = d->max(s);
+        uint64_t v = apps_setting_default(s, d), max = apps_setting_max(s, d);
         return v < max ? v : max;
     }
     uint64_t v = 0;

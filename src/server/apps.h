@@ -31,9 +31,9 @@ typedef struct app_settings {
     char moderation[4];                 /* moderation: on|off ("" = on) */
     uint64_t callback_timeout_ms;       /* callbackTimeoutMs */
     uint64_t before_send, after_send;   /* beforeSendCallback, afterSendCallback: 0/1 */
-    uint64_t merger_inline_max; /* mergerInlineMaxBytes: a merger's list embedded up to this (8192) */
-    uint64_t ext_max_keys;      /* extMaxKeys: extension keys per message (300) */
-    uint64_t friend_check;    /* friendCheck: 1 refuses C2C between non-friends (20009) */
+    uint64_t merger_inline_max;         /* mergerInlineMaxBytes: a merger's list embedded up to this (8192) */
+    uint64_t ext_max_keys;              /* extMaxKeys: extension keys per message (300) */
+    uint64_t friend_check;              /* friendCheck: 1 refuses C2C between non-friends (20009) */
 } app_settings;
 
 typedef struct app_info {
@@ -52,21 +52,27 @@ typedef struct app_setting_def {
     const char *key;                   /* the JSON name, "mediaMaxBytes" */
     size_t offset;                     /* of its uint64_t (or char array) in app_settings */
     uint64_t min;                      /* the smallest value an app may set */
-    uint64_t (*max)(const server *s);  /* the largest (a server setting) */
-    uint64_t (*dflt)(const server *s); /* the value of an app that set none */
+    uint64_t (*max)(const server *s);  /* the largest, when a server setting; NULL: max_c */
+    uint64_t (*dflt)(const server *s); /* the value of an app that set none, when a server
+                                          setting; NULL: dflt_c */
+    uint64_t max_c, dflt_c;            /* the same as constants */
     /* string settings only */
-    int kind;                           /* APP_SETTING_UINT or APP_SETTING_STR */
-    size_t cap;                         /* the member's size: values are 1..cap-1 bytes */
+    int kind;                              /* APP_SETTING_UINT or APP_SETTING_STR */
+    size_t cap;                            /* the member's size: values are 1..cap-1 bytes */
     int (*valid)(const char *v, size_t n); /* 1 if v[0..n) may be set (n >= 1, < cap) */
-    const char *sdflt;                  /* the value of an app that set none; NULL: none */
-    const char *what;                   /* the accepted values, for the error message */
+    const char *sdflt;                     /* the value of an app that set none; NULL: none */
+    const char *what;                      /* the accepted values, for the error message */
 } app_setting_def;
 
 /* The settings table: *n rows. */
 const app_setting_def *apps_setting_defs(size_t *n);
 /* The row named key[0..n), or NULL. */
 const app_setting_def *apps_setting_find(const char *key, size_t n);
-/* The value of d for the app a: its own, else the default (never over d->max). */
+/* The largest value and the default of the integer setting d (its function, else its
+ * constant). */
+uint64_t apps_setting_max(const server *s, const app_setting_def *d);
+uint64_t apps_setting_default(const server *s, const app_setting_def *d);
+/* The value of d for the app a: its own, else the default (never over the largest). */
 uint64_t apps_setting_get(const server *s, const app_info *a, const app_setting_def *d);
 /* The value of the string setting d for the app a: its own, else d->sdflt (NULL when
  * that is NULL: "not set"). Points into a (or the table). */

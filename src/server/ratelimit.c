@@ -115,13 +115,12 @@ void ratelimit_free(server *s)
     s->ratelimit = NULL;
 }
 
+/* The app's rate (apps_setting_of: no copy of the app, and no lock while no app set
+ * its own value). */
 static uint64_t app_rate(server *s, int64_t app, const char *key)
 {
-    app_info a;
     const app_setting_def *d = apps_setting_find(key, strlen(key));
-    if (!d || apps_find_id(s, app, &a) != 0)
-        return d ? d->dflt(s) : 1;
-    return apps_setting_get(s, &a, d);
+    return d ? apps_setting_of(s, app, d) : 1;
 }
 
 /* Drops the groups idle for two windows (shard locked). */

@@ -106,7 +106,7 @@ static int read_member(const rctx *x, server *s, const cJSON *v, settings_change
             c->keys[i] = c->keys[c->n];
             break;
         }
-    uint64_t max = def->max(s);
+    uint64_t max = apps_setting_max(s, def);
     if (cJSON_IsNull(v)) {
         c->keys[c->n] = def->key;
         c->values[c->n++] = NULL;
@@ -126,7 +126,7 @@ static int read_member(const rctx *x, server *s, const cJSON *v, settings_change
     if (!cJSON_IsNumber(v) || v->valuedouble < (double)def->min || v->valuedouble > (double)max ||
         v->valuedouble != (double)(uint64_t)v->valuedouble) {
         snprintf(d, sizeof d, "%s must be an integer from %llu to %llu, or null for the default (%llu)", def->key,
-                 (unsigned long long)def->min, (unsigned long long)max, (unsigned long long)def->dflt(s));
+                 (unsigned long long)def->min, (unsigned long long)max, (unsigned long long)apps_setting_default(s, def));
         rest_reply_err_desc(x, TERN_ERR_BAD_FIELD, NULL, d);
         return TERN_ERR_BAD_FIELD;
     }

@@ -195,7 +195,37 @@ typedef enum tern_event_type {
     /* ev->conversation_id, ev->msg_id, ev->json: another session changed the message's
      * extensions; json is the array [{"key","value"|null,"version"}] (value null: the key
      * was deleted). Valid during the callback. */
-    TERN_EVENT_MESSAGE_EXTENSIONS_UPDATED = 14
+    TERN_EVENT_MESSAGE_EXTENSIONS_UPDATED = 14,
+    /* ev->conversations[0..ev->conversation_count): the conversation list entries that
+     * changed since the previous such event, each with its current state (Tencent's
+     * CONVERSATION_LIST_UPDATED / onConversationChanged): keep the list on screen
+     * without polling. libtern keeps a cache of the user's entries (at most 10000; the
+     * least recently updated is forgotten first):
+     *   - after every SDK_READY it asks the server for the list (at most 500 entries)
+     *     and raises one event with every entry that differs from the cache — all of
+     *     them after the first login of the client (also when there are none:
+     *     conversation_count 0), none if nothing changed while the client was away or
+     *     if that request fails. Between the login and that answer (the catch-up) no
+     *     event of this type is raised, so one event reflects the whole catch-up;
+     *   - then: messages received (unread_count +1 for a message from another user
+     *     above read_seq, last_seq, last message, at-info of an @ naming the user or
+     *     @ALL), this client's own sends once acknowledged, reads by this client
+     *     (tern_set_message_read) or by another session (MESSAGE_READ), streamed
+     *     messages when they start and finish. Online-only messages change nothing;
+     *   - the answers to tern_get_conversation_list refresh the cache without an event.
+     * Changes are coalesced: at most one event per turn of the client's loop, after the
+     * other events of that turn. A conversation the user left or that was dismissed is
+     * dropped from the cache without this event: CONVERSATION_CHANGED reports it.
+     * Known limit (docs/sdk.md): a received message sent with excludedFromUnreadCount or
+     * excludedFromLastMessage looks like any other to its receivers (the message object
+     * does not carry those options), so until the next SDK_READY or
+     * tern_get_conversation_list the entry counts it as unread and shows it as the last
+     * message, where the server does not; and last_seq does not move for a receiverList
+     * message the user is not among the receivers of (the server's lastSeq does).
+     * Every pointer (entries, their strings and last messages) is valid during the
+     * callback only: copy what you keep, or tern_message_ref a last message. Raised
+     * only when the app has an on_event: without one libtern keeps no cache. */
+    TERN_EVENT_CONVERSATION_LIST_UPDATED = 15
 } tern_event_type;
 
 /* The state of a streamed message (tern_message_stream_state). */
@@ -225,6 +255,8 @@ typedef struct tern_event {
     uint64_t read_count;         /* MESSAGE_READ_RECEIPT (unread_count: the others) */
     int64_t time_ms;             /* MESSAGE_READ_BY_PEER: when the peer read */
     const char *json;            /* MESSAGE_EXTENSIONS_UPDATED: the changes */
+    const tern_conversation *const *conversations; /* CONVERSATION_LIST_UPDATED: the entries */
+    size_t conversation_count;                     /* CONVERSATION_LIST_UPDATED */
 } tern_event;
 
 /* Called on the client's loop thread for every event. Must not block for long (it

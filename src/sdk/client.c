@@ -29,7 +29,7 @@
 #include "sdk/media.h"
 #include "sdk/sdk.h"
 
-#define NUM_HANDLES 5 /* async + 4 timers */
+#define NUM_HANDLES 6 /* async + 5 timers */
 
 /* The client whose SDK thread this is (thread mode), to recognise destroy from inside
  * a callback without reading another thread's data. */
@@ -100,6 +100,7 @@ static void client_free(tern_client *c)
     sdk_seqset_free(&c->seen);
     sdk_live_clear(c);
     sdk_streams_free(&c->streams);
+    sdk_convlist_free(c);
     sdk_media_free(c);
     uv_mutex_destroy(&c->mu);
     tern_free(c->app);
@@ -155,6 +156,7 @@ static void client_shutdown(tern_client *c)
     uv_close((uv_handle_t *)&c->hb_timer, on_handle_closed);
     uv_close((uv_handle_t *)&c->retry_timer, on_handle_closed);
     uv_close((uv_handle_t *)&c->conn_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->cl_timer, on_handle_closed);
 }
 
 /* ---- the queue ---------------------------------------------------------------------- */
@@ -351,6 +353,8 @@ TERN_API int tern_client_create(const char *server_url, const char *app, const c
     init_timer(c, &c->hb_timer);
     init_timer(c, &c->retry_timer);
     init_timer(c, &c->conn_timer);
+    init_timer(c, &c->cl_timer);
+    sdk_convlist_init(c);
     c->handles_open = NUM_HANDLES;
     *out = c;
     return TERN_OK;
@@ -570,6 +574,7 @@ TERN_API const char *tern_event_name(tern_event_type t)
     case TERN_EVENT_MESSAGE_READ_BY_PEER: return "MESSAGE_READ_BY_PEER";
     case TERN_EVENT_MESSAGE_READ_RECEIPT: return "MESSAGE_READ_RECEIPT";
     case TERN_EVENT_MESSAGE_EXTENSIONS_UPDATED: return "MESSAGE_EXTENSIONS_UPDATED";
+    case TERN_EVENT_CONVERSATION_LIST_UPDATED: return "CONVERSATION_LIST_UPDATED";
     }
     return "UNKNOWN";
 }

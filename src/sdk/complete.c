@@ -105,6 +105,8 @@ void sdk_complete(tern_client *c, sdk_req *r, int code, const char *message, con
         message = tern_strerror(code);
     if (r->kind == REQ_SEND && code != 0 && r->msg)
         atomic_store(&r->msg->status, TERN_MSG_STATUS_FAILED);
+    if (c->convlist && (r->kind == REQ_CONV_SEED || r->kind == REQ_CONVS || r->kind == REQ_READ))
+        sdk_convlist_on_complete(c, r, code, data);
     if (r->cb) {
         c->in_cb++;
         switch (r->kind) {

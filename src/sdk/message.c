@@ -647,6 +647,8 @@ tern_conversation *sdk_conv_from_json(const cJSON *obj, const char *me)
     uint64_t at = 0;
     if (tern_json_get_u64(obj, "atInfo", &at) == 0 && at <= TERN_CONV_AT_ALL_AT_ME)
         c->at_info = (int)at;
+    tern_json_get_u64(obj, "atMeSeq", &c->at_me_seq);
+    tern_json_get_u64(obj, "atAllSeq", &c->at_all_seq);
     const cJSON *lm = cJSON_GetObjectItemCaseSensitive(obj, "lastMessage");
     if (cJSON_IsObject(lm))
         c->last = sdk_msg_from_json(lm, me);

@@ -51,6 +51,7 @@ struct tern_conversation {
     char *peer;
     uint64_t unread, read_seq, last_seq;
     int at_info; /* atInfo (issue 10): 0..3 */
+    uint64_t at_me_seq, at_all_seq; /* atMeSeq, atAllSeq: the newest pending @ of each kind */
     tern_message *last;
 };
 
@@ -76,6 +77,8 @@ typedef struct sdk_send_extra sdk_send_extra;
 int sdk_send_extra_new(const tern_send_options *opts, sdk_send_extra **out);
 void sdk_send_extra_free(sdk_send_extra *x);
 int sdk_send_extra_online_only(const sdk_send_extra *x);
+/* 1 if x asks excludedFromLastMessage (NULL: 0). */
+int sdk_send_extra_no_last(const sdk_send_extra *x);
 /* Points cm's receivers/support_extension and *o at what x holds (x NULL: defaults). */
 void sdk_send_extra_apply(const sdk_send_extra *x, tern_msg *cm, const tern_send_opts **o);
 /* 1 if v[0..n) are distinct identifiers (or TERN_AT_ALL when all_ok). */

@@ -95,7 +95,8 @@ const char *sdk_req_op_name(int kind)
     case REQ_SEND: return "send";
     case REQ_HISTORY:
     case REQ_STREAM_FETCH: return "history";
-    case REQ_CONVS: return "conversations";
+    case REQ_CONVS:
+    case REQ_CONV_SEED: return "conversations";
     case REQ_READ: return "read";
     case REQ_SYNC: return "sync";
     case REQ_MERGER: return "downloadMerger";
@@ -137,7 +138,8 @@ void sdk_req_encode(tern_client *c, sdk_req *r, tern_buf *b)
         tern_buf_json_str(b, r->str, strlen(r->str));
         tern_buf_printf(b, ",\"beforeSeq\":%" PRIu64 ",\"limit\":%u", r->num, r->limit);
         break;
-    case REQ_CONVS: tern_buf_printf(b, ",\"limit\":%u", r->limit); break;
+    case REQ_CONVS:
+    case REQ_CONV_SEED: tern_buf_printf(b, ",\"limit\":%u", r->limit); break;
     case REQ_READ:
         tern_buf_puts(b, ",\"conversationID\":");
         tern_buf_json_str(b, r->str, strlen(r->str));

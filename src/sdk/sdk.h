@@ -8,6 +8,7 @@
  *   conn.c     the transport: DNS, TCP, WebSocket handshake and framing
  *   stream.c   streamed messages: held copies, the client rule, refetch (below)
  *   xfer.c, media.c, media_msg.c  media transfers and messages (media.h)
+ *   convlist.c the conversation-list cache and TERN_EVENT_CONVERSATION_LIST_UPDATED
  *
  * Everything below marked "loop" is touched only on the client's loop thread; fields
  * marked "mu" only under c->mu; the rest is immutable after tern_client_create.
@@ -97,8 +98,9 @@ enum {
     REQ_MEDIA_CANCEL, /* queue only: cancel transfer r->num (r->limit 1 upload, 2 download) */
     REQ_RAW,          /* tern_request: op r->op with the members of r->str (a JSON object) */
     REQ_GET_MSGS,     /* tern_get_messages: getMessages with the members of r->str */
-    REQ_MERGER        /* tern_download_merger_message: r->str the inline list (JSON), or
+    REQ_MERGER,       /* tern_download_merger_message: r->str the inline list (JSON), or
                          downloadMerger of msgId r->num */
+    REQ_CONV_SEED     /* internal: `conversations` seeding the list cache (convlist.c) */
 };
 
 /* Callbacks of every signature are stored as this type and cast back by kind. */
@@ -179,6 +181,9 @@ struct tern_client {
     size_t nlive, caplive;
     sdk_streams streams;     /* held streamed messages (stream.c) */
     struct sdk_media *media; /* the transfer engine (xfer.c), made at the first transfer */
+    struct sdk_convlist *convlist; /* the conversation-list cache (convlist.c); NULL
+                                      when the app has no on_event */
+    uv_timer_t cl_timer;           /* convlist.c: emits the turn's dirty entries */
     int syncing;
     unsigned hb_ms;
     int hb_missed, hb_rx;
@@ -265,6 +270,43 @@ void sdk_stream_after_sync(tern_client *c);
 /* The live buffer (c->live): append (ownership taken), release everything. */
 void sdk_live_push(tern_client *c, tern_message *m, cJSON *ev);
 void sdk_live_clear(tern_client *c);
+
+/* ---- convlist.c ----
+ *
+ * The conversation-list cache behind TERN_EVENT_CONVERSATION_LIST_UPDATED: one entry per
+ * conversation id (at most SDK_CONVLIST_MAX, the least recently updated goes first),
+ * seeded after every SDK_READY by one `conversations` request (REQ_CONV_SEED, limit
+ * SDK_CONVLIST_SEED), refreshed by the answers to the app's tern_get_conversation_list,
+ * and updated in between by the messages, reads and conv events the session sees.
+ * A change only marks its entry dirty; one event per loop turn (c->cl_timer, 0 ms)
+ * carries every dirty entry. From the login until the seed answered (the catch-up
+ * sync), nothing is emitted. Everything is a no-op when the app has no on_event
+ * (c->convlist NULL). Loop thread only. */
+#define SDK_CONVLIST_MAX 10000 /* entries kept */
+#define SDK_CONVLIST_SEED 500  /* the seed's limit (the server's maximum) */
+/* At tern_client_create: the cache when the app has an on_event (c->cl_timer is
+ * initialised by client.c in every case). */
+void sdk_convlist_init(tern_client *c);
+/* At client_free: every entry. */
+void sdk_convlist_free(tern_client *c);
+/* A login succeeded: hold events until the seed answered. */
+void sdk_convlist_hold(tern_client *c);
+/* SDK_READY was emitted: send the seed request (logged in). */
+void sdk_convlist_seed(tern_client *c);
+/* A request completes (sdk_complete, before the app's callback): the seed's answer or
+ * failure, the app's conversation list (refresh, no event), the app's read. */
+void sdk_convlist_on_complete(tern_client *c, const sdk_req *r, int code, const cJSON *data);
+/* A stored message (seq > 0) this user received, from others or from this user's
+ * other sessions (MESSAGE_RECEIVED, STREAM_STARTED, STREAM_FINISHED). m borrowed. */
+void sdk_convlist_on_message(tern_client *c, tern_message *m);
+/* This client's own send was acknowledged with a seq (or its echo came through sync);
+ * no_last: it was sent with excludedFromLastMessage. m borrowed. */
+void sdk_convlist_on_sent(tern_client *c, tern_message *m, int no_last);
+/* Another session's `read` event: the server's read position and unread count. */
+void sdk_convlist_on_read(tern_client *c, const char *conv, uint64_t read_seq, uint64_t unread);
+/* The user left the group or it was dismissed: the entry goes, without an event
+ * (CONVERSATION_CHANGED says it). */
+void sdk_convlist_drop(tern_client *c, const char *conv);
 
 /* ---- conn.c ---- */
 /* wss://: a TLS client context that verifies the server's certificate chain against

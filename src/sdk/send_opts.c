@@ -116,6 +116,11 @@ int sdk_send_extra_online_only(const sdk_send_extra *x)
     return x && x->o.online_only;
 }
 
+int sdk_send_extra_no_last(const sdk_send_extra *x)
+{
+    return x && x->o.no_last;
+}
+
 void sdk_send_extra_apply(const sdk_send_extra *x, tern_msg *cm, const tern_send_opts **o)
 {
     *o = x ? &x->o : NULL;

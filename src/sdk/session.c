@@ -150,6 +150,7 @@ static int match_own_send(tern_client *c, const tern_message *m)
                 !strcmp(r->msg->conv_id, m->conv_id)) {
                 sdk_req_list_unlink(lists[i], r);
                 sdk_msg_apply_echo(r->msg, m);
+                sdk_convlist_on_sent(c, r->msg, sdk_send_extra_no_last(r->sx));
                 sdk_complete(c, r, 0, NULL, NULL);
                 return 1;
             }
@@ -165,6 +166,7 @@ void sdk_sess_deliver(tern_client *c, tern_message *m)
             return;
         if (!strcmp(m->from, c->user) && match_own_send(c, m))
             return;
+        sdk_convlist_on_message(c, m);
     }
     tern_event ev;
     memset(&ev, 0, sizeof ev);
@@ -212,6 +214,7 @@ static void finish_sync(tern_client *c)
     sdk_set_state(c, TERN_STATE_READY);
     c->ready_emitted = 1;
     emit_simple(c, TERN_EVENT_SDK_READY, 0, "");
+    sdk_convlist_seed(c); /* the list cache's truth, after READY (convlist.c) */
 }
 
 static void on_sync_resp(tern_client *c, int code, const char *message, const cJSON *data)
@@ -299,6 +302,7 @@ static void on_login_resp(tern_client *c, int code, const char *message, const c
     while (c->logged_in && (r = sdk_req_list_pop(&c->outbox)))
         sdk_sess_send_req(c, r);
     c->syncing = 1;
+    sdk_convlist_hold(c); /* no list event until the seed after this sync answered */
     c->streams.gen++; /* held streams are current again once this sync or an event says so */
     send_sync(c);
 }
@@ -314,8 +318,10 @@ static void on_send_resp(tern_client *c, sdk_req *r, int code, const char *messa
         tern_json_get_u64(data, "seq", &seq);
         tern_json_get_u64(data, "time", &t);
         sdk_msg_apply_ack(r->msg, idbuf, seq, (int64_t)t, tern_json_str(data, "conversationID"), r->online_only);
-        if (seq)
+        if (seq) {
             sdk_seqset_own(&c->seen, r->msg->conv_id, seq);
+            sdk_convlist_on_sent(c, r->msg, sdk_send_extra_no_last(r->sx));
+        }
     }
     sdk_complete(c, r, code, message, data);
 }
@@ -386,6 +392,7 @@ static void on_server_event(tern_client *c, const char *ev, const cJSON *data)
         tern_json_get_u64(data, "readSeq", &e.read_seq);
         tern_json_get_u64(data, "unreadCount", &e.unread_count);
         e.text = "";
+        sdk_convlist_on_read(c, e.conversation_id, e.read_seq, e.unread_count);
         sdk_emit(c, &e);
     } else if (!strcmp(ev, "conv")) {
         tern_event e;
@@ -398,6 +405,8 @@ static void on_server_event(tern_client *c, const char *ev, const cJSON *data)
         if (!e.reason)
             e.reason = "";
         e.text = "";
+        if (!strcmp(e.reason, "left") || !strcmp(e.reason, "dismissed"))
+            sdk_convlist_drop(c, e.conversation_id);
         sdk_emit(c, &e);
     } else if (!strcmp(ev, "receipt") || !strcmp(ev, "ext")) {
         sdk_notify_on_event(c, ev, data);

@@ -150,6 +150,8 @@ static void emit(tern_client *c, tern_event_type type, const tern_message *m, co
     ev.chunk = chunk;
     ev.chunk_seq = chunk ? chunk_seq : -1;
     ev.text = "";
+    if (type != TERN_EVENT_STREAM_CHUNK) /* the list shows a stream's start and its end */
+        sdk_convlist_on_message(c, (tern_message *)m);
     sdk_emit(c, &ev);
 }
 

@@ -6,14 +6,16 @@
  * entry, asked on alice's raw session (which leaves the SDK's cache alone):
  *   1. login: one event after SDK_READY with the conversations made before it;
  *   2. live: bob's three C2C messages → unread 3, last message the third;
- *   3. alice's other session reads → unread 0, read_seq = last_seq;
+ *   3. alice's other session reads → unread 0, read_seq = last_seq; alice sends (from
+ *      the SDK, then from the other session): sending reads, her message is the last;
  *   4. group @: @alice → at-info 1, read → 0, @ALL → 2, read by the other session → 0;
  *   5. receiverList without alice changes nothing; excludedFromUnreadCount and
  *      excludedFromLastMessage cannot be told by a receiver (the protocol gap tern.h
  *      states): the test shows that tern_get_conversation_list's answer repairs the
  *      cache, silently;
- *   6. ternd restarts, bob sends meanwhile → after the second SDK_READY one event with
- *      the caught-up entry, and none while syncing.
+ *   6. ternd restarts, bob sends and alice's other session reads meanwhile → after the
+ *      second SDK_READY one event with the caught-up entries (the catch-up's messages
+ *      and the seed's read position together), and none while syncing.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -134,6 +136,14 @@ static void on_json(tern_client *c, int code, const char *message, const char *d
     (void)c;
     (void)message;
     (void)data;
+    finish(ud, code);
+}
+
+static void on_sent(tern_client *c, tern_message *msg, int code, const char *message, void *ud)
+{
+    (void)c;
+    (void)msg;
+    (void)message;
     finish(ud, code);
 }
 
@@ -334,6 +344,32 @@ static void test_convlist(void **state)
     assert_int_equal((int)sc.read_seq, (int)sc.last_seq);
     compare(&ra, aw, "C2Cbob", CMP_ALL, 1);
 
+    /* 3b. Sending reads: bob sends one, alice answers from the SDK (acknowledged send),
+     * then from her other session (received as her own): unread 0, her text last. */
+    got = ra.received;
+    it_send_text_ok(bob, "C2C", "alice", "question", NULL, 0);
+    wait_received(&ra, got + 1);
+    settle(a, &ra, &sa);
+    assert_int_equal((int)get_seen(&ra, "C2Cbob").unread, 1);
+    tern_message *mine = tern_create_text_message(a, TERN_CONV_C2C, "bob", "answer");
+    assert_non_null(mine);
+    assert_int_equal(tern_send_message(a, mine, NULL, on_sent, &ra), TERN_OK);
+    tern_message_release(mine);
+    await(&ra, &sa, "send");
+    settle(a, &ra, &sa);
+    sc = get_seen(&ra, "C2Cbob");
+    assert_int_equal((int)sc.unread, 0);
+    assert_string_equal(sc.last_text, "answer");
+    compare(&ra, aw, "C2Cbob", CMP_ALL, 1);
+    it_send_text_ok(bob, "C2C", "alice", "again", NULL, 0);
+    it_send_text_ok(aw, "C2C", "bob", "from my phone", NULL, 0);
+    wait_received(&ra, got + 3);
+    settle(a, &ra, &sa);
+    sc = get_seen(&ra, "C2Cbob");
+    assert_int_equal((int)sc.unread, 0);
+    assert_string_equal(sc.last_text, "from my phone");
+    compare(&ra, aw, "C2Cbob", CMP_ALL, 1);
+
     /* 4. Group @: @alice → 1; alice reads → 0; @ALL → 2; the other session reads → 0. */
     got = ra.received;
     raw_send(bob, GROUP_TEXT("{\"text\":\"hi alice\",\"atUserList\":[\"alice\"]}"), NULL);
@@ -419,8 +455,17 @@ static void test_convlist(void **state)
     if (it_server_restart_same_port(s) != 0)
         fail_msg("ternd did not restart on port %d", s->port);
     bob = it_login(s, "bob", "raw");
+    carol = it_login(s, "carol", "raw");
+    aw = it_login(s, "alice", "raw");
     it_send_text_ok(bob, "C2C", "alice", "away 1", NULL, 0);
     it_send_text_ok(bob, "C2C", "alice", "away 2", NULL, 0);
+    /* carol's message comes with the catch-up, but the other session read it: only the
+     * seed knows, and the one event shows the seed's count. */
+    it_send_text_ok(carol, "GROUP", "g1", "away g", NULL, 0);
+    resp = it_ws_request(aw, "{\"op\":\"read\",\"conversationID\":\"GROUPg1\",\"seq\":%llu}",
+                         (unsigned long long)READ_ALL);
+    it_assert_code(resp, 0);
+    cJSON_Delete(resp);
     if (!it_wait_int(&ra.mu, &ra.cv, &ra.ready, 2, 3 * IT_WAIT_MS))
         fail_msg("alice: no second SDK_READY");
     if (!it_wait_int(&ra.mu, &ra.cv, &ra.lists, ra.lists_at_ready + 1, IT_WAIT_MS))
@@ -431,13 +476,15 @@ static void test_convlist(void **state)
     sc = get_seen(&ra, "C2Cbob");
     assert_int_equal((int)sc.unread, 2);
     assert_string_equal(sc.last_text, "away 2");
-    aw = it_login(s, "alice", "raw");
+    assert_int_equal((int)get_seen(&ra, "GROUPg1").unread, 0);
+    assert_string_equal(get_seen(&ra, "GROUPg1").last_text, "away g");
     compare(&ra, aw, "C2Cbob", CMP_ALL, 1);
     compare(&ra, aw, "GROUPg1", CMP_ALL, 1);
 
     tern_client_destroy(a);
     it_ws_free(aw);
     it_ws_free(bob);
+    it_ws_free(carol);
 }
 
 static int setup(void **state)

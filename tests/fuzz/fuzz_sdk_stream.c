@@ -7,6 +7,10 @@
  * events are held back until a `sync` answer with the next request id ends it). The
  * event callback reads every accessor of the message it is lent and keeps some of them
  * (so later changes go through copy-on-write); everything is released at the end.
+ * The conversation-list cache (convlist.c) follows the same frames: a `sync` answer
+ * sends its seed request (the next id), whose `conversations` answer a line may give,
+ * and the loop runs one non-blocking turn after each line, so its coalesced
+ * CONVERSATION_LIST_UPDATED events go out and are read through every accessor.
  * Links libtern whole (tern_static).
  */
 #include <stdint.h>
@@ -33,6 +37,15 @@ static void on_event(tern_client *c, const tern_event *ev, void *ud)
     (void)ud;
     touch(ev->chunk);
     sink += (size_t)ev->chunk_seq;
+    for (size_t i = 0; i < ev->conversation_count; i++) {
+        const tern_conversation *v = ev->conversations[i];
+        touch(tern_conversation_id(v));
+        touch(tern_conversation_peer(v));
+        sink += (size_t)tern_conversation_type(v) + (size_t)tern_conversation_unread_count(v) +
+                (size_t)tern_conversation_read_seq(v) + (size_t)tern_conversation_last_seq(v) +
+                (size_t)tern_conversation_at_info(v);
+        touch(tern_message_json(tern_conversation_last_message(v)));
+    }
     const tern_message *m = ev->message;
     if (!m)
         return;
@@ -72,6 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             sdk_sess_on_text(c, line, n);
             free(line);
         }
+        uv_run(c->loop, UV_RUN_NOWAIT); /* the turn's list event */
         p += n + 1;
     }
     tern_client_destroy(c);

@@ -198,7 +198,7 @@ struct tern_client {
 /* ---- client.c ---- */
 void sdk_set_state(tern_client *c, tern_state s);
 /* A handle of the client was closed (uv_close callbacks of handles other than the
- * client's own five call it once each, after c->handles_open++ at their init): the
+ * client's own six call it once each, after c->handles_open++ at their init): the
  * last one frees the client in app-loop mode. */
 void sdk_handle_closed(tern_client *c);
 /* Queues r for the loop thread (any thread). Returns 0, or TERN_ERR_SDK_CANCELED

@@ -255,8 +255,9 @@ typedef struct tern_event {
     uint64_t read_count;         /* MESSAGE_READ_RECEIPT (unread_count: the others) */
     int64_t time_ms;             /* MESSAGE_READ_BY_PEER: when the peer read */
     const char *json;            /* MESSAGE_EXTENSIONS_UPDATED: the changes */
-    const tern_conversation *const *conversations; /* CONVERSATION_LIST_UPDATED: the entries */
-    size_t conversation_count;                     /* CONVERSATION_LIST_UPDATED */
+    /* CONVERSATION_LIST_UPDATED: the entries that changed, conversation_count of them */
+    const tern_conversation *const *conversations;
+    size_t conversation_count;
 } tern_event;
 
 /* Called on the client's loop thread for every event. Must not block for long (it

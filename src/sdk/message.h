@@ -51,7 +51,8 @@ struct tern_conversation {
     char *peer;
     uint64_t unread, read_seq, last_seq;
     int at_info; /* atInfo (issue 10): 0..3 */
-    uint64_t at_me_seq, at_all_seq; /* atMeSeq, atAllSeq: the newest pending @ of each kind */
+    /* atMeSeq, atAllSeq: the newest pending @ of each kind (0: none) */
+    uint64_t at_me_seq, at_all_seq;
     tern_message *last;
 };
 

@@ -181,9 +181,10 @@ struct tern_client {
     size_t nlive, caplive;
     sdk_streams streams;     /* held streamed messages (stream.c) */
     struct sdk_media *media; /* the transfer engine (xfer.c), made at the first transfer */
-    struct sdk_convlist *convlist; /* the conversation-list cache (convlist.c); NULL
-                                      when the app has no on_event */
-    uv_timer_t cl_timer;           /* convlist.c: emits the turn's dirty entries */
+    /* The conversation-list cache (convlist.c; NULL when the app has no on_event) and
+     * its timer, which emits a loop turn's changed entries. */
+    struct sdk_convlist *convlist;
+    uv_timer_t cl_timer;
     int syncing;
     unsigned hb_ms;
     int hb_missed, hb_rx;

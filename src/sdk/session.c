@@ -302,7 +302,8 @@ static void on_login_resp(tern_client *c, int code, const char *message, const c
     while (c->logged_in && (r = sdk_req_list_pop(&c->outbox)))
         sdk_sess_send_req(c, r);
     c->syncing = 1;
-    sdk_convlist_hold(c); /* no list event until the seed after this sync answered */
+    /* No list event until the seed after this sync answered. */
+    sdk_convlist_hold(c);
     c->streams.gen++; /* held streams are current again once this sync or an event says so */
     send_sync(c);
 }

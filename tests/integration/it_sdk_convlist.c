@@ -45,11 +45,11 @@ typedef struct rec {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int ready, received, not_ready;
-    int lists;           /* CONVERSATION_LIST_UPDATED events */
-    int lists_unready;   /* ... raised while the client was not READY */
-    int lists_at_ready;  /* lists when the last SDK_READY came */
-    int last_count;      /* conversation_count of the last one */
-    int done, code;      /* the last request's completion */
+    int lists;          /* CONVERSATION_LIST_UPDATED events */
+    int lists_unready;  /* ... raised while the client was not READY */
+    int lists_at_ready; /* lists when the last SDK_READY came */
+    int last_count;     /* conversation_count of the last one */
+    int done, code;     /* the last request's completion */
     seen_conv seen[MAX_SEEN];
     int nseen;
 } rec;
@@ -334,8 +334,8 @@ static void test_convlist(void **state)
     compare(&ra, aw, "C2Cbob", CMP_ALL, 1);
 
     /* 3. alice's other session reads: unread 0, read_seq = last_seq. */
-    cJSON *resp = it_ws_request(aw, "{\"op\":\"read\",\"conversationID\":\"C2Cbob\",\"seq\":%llu}",
-                                (unsigned long long)READ_ALL);
+    cJSON *resp =
+        it_ws_request(aw, "{\"op\":\"read\",\"conversationID\":\"C2Cbob\",\"seq\":%llu}", (unsigned long long)READ_ALL);
     it_assert_code(resp, 0);
     cJSON_Delete(resp);
     settle(a, &ra, &sa);
@@ -398,9 +398,8 @@ static void test_convlist(void **state)
     /* 5a. A receiverList message without alice: she gets nothing and her entry does not
      * move; the server's lastSeq does (a seq she never receives), so last_seq may lag. */
     int lists = ra.lists;
-    resp = it_ws_request(bob,
-                         "{\"op\":\"send\",\"msg\":{\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":"
-                         "\"TIMTextElem\",\"payload\":{\"text\":\"private\"},\"receiverList\":[\"carol\"]}}");
+    resp = it_ws_request(bob, "{\"op\":\"send\",\"msg\":{\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":"
+                              "\"TIMTextElem\",\"payload\":{\"text\":\"private\"},\"receiverList\":[\"carol\"]}}");
     it_assert_code(resp, 0);
     cJSON_Delete(resp);
     settle(a, &ra, &sa);
@@ -410,7 +409,8 @@ static void test_convlist(void **state)
     /* 5b. excludedFromUnreadCount: alice cannot tell; the list answer repairs the cache
      * without an event, and the next change shows the server's count. */
     got = ra.received;
-    raw_send(bob, GROUP_TEXT("{\"text\":\"not unread\"}"), "{\"messageControlInfo\":{\"excludedFromUnreadCount\":true}}");
+    raw_send(bob, GROUP_TEXT("{\"text\":\"not unread\"}"),
+             "{\"messageControlInfo\":{\"excludedFromUnreadCount\":true}}");
     wait_received(&ra, got + 1);
     settle(a, &ra, &sa);
     if (!compare(&ra, aw, "GROUPg1", CMP_NO_LAST_SEQ, 0))

@@ -217,11 +217,12 @@ typedef enum tern_event_type {
      * other events of that turn. A conversation the user left or that was dismissed is
      * dropped from the cache without this event: CONVERSATION_CHANGED reports it.
      * Known limit (docs/sdk.md): a received message sent with excludedFromUnreadCount or
-     * excludedFromLastMessage looks like any other to its receivers (the message object
-     * does not carry those options), so until the next SDK_READY or
-     * tern_get_conversation_list the entry counts it as unread and shows it as the last
-     * message, where the server does not; and last_seq does not move for a receiverList
-     * message the user is not among the receivers of (the server's lastSeq does).
+     * excludedFromLastMessage, or with a receiverList (never unread), looks like any
+     * other to its receivers (the message object carries neither), so until the next
+     * SDK_READY or tern_get_conversation_list the entry counts it as unread (and shows an
+     * excludedFromLastMessage one as the last message) where the server does not; and
+     * last_seq does not move for a receiverList message the user is not among the
+     * receivers of (the server's lastSeq does).
      * Every pointer (entries, their strings and last messages) is valid during the
      * callback only: copy what you keep, or tern_message_ref a last message. Raised
      * only when the app has an on_event: without one libtern keeps no cache. */

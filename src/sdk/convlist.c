@@ -396,8 +396,9 @@ static void own_message(tern_client *c, tern_message *m, int no_last)
     }
     if (m->seq > v->read_seq)
         v->read_seq = m->seq;
-    if (v->read_seq >= v->last_seq)
-        v->unread = 0;
+    uint64_t above = v->last_seq > v->read_seq ? v->last_seq - v->read_seq : 0;
+    if (v->unread > above) /* no more than what is above the read position */
+        v->unread = above;
     recompute_at(v);
     mark(c, e);
 }

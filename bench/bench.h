@@ -73,6 +73,7 @@ typedef struct bench_cfg {
     int text_size;
     int frame_size;  /* floor: bytes per delivery */
     int floor_uring; /* floor: each tick's writes in one io_uring submission */
+    int mix;         /* fanout: sender i sends type i % 5 (text, @, custom, location, face) */
     int threads;
     int concurrency; /* connects in flight (all threads) */
     int server_pid;  /* 0: not sampled */

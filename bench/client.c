@@ -663,7 +663,18 @@ static int build_template(bench *b, int si)
     tern_buf_puts(&t, cfg->workload == W_C2C ? "\"C2C\"" : "\"GROUP\"");
     tern_buf_puts(&t, ",\"to\":");
     tern_buf_json_str(&t, to, strlen(to));
-    tern_buf_puts(&t, ",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"");
+    /* --mix: the type, and the payload around the marked string (which keeps its
+     * --text-size, so only the type's own cost differs from the text-only run) */
+    static const char *const heads[5] = {
+        ",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"",
+        ",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"",
+        ",\"type\":\"TIMCustomElem\",\"payload\":{\"description\":\"bench\",\"extension\":\"x\",\"data\":\"",
+        ",\"type\":\"TIMLocationElem\",\"payload\":{\"longitude\":116.397128,\"latitude\":39.916527,"
+        "\"description\":\"",
+        ",\"type\":\"TIMFaceElem\",\"payload\":{\"index\":3,\"data\":\"",
+    };
+    int kind = cfg->mix && cfg->workload == W_FANOUT ? si % 5 : 0;
+    tern_buf_puts(&t, heads[kind]);
     size_t txt = t.len;
     tern_buf_printf(&t, MARKER "%08x~%06d~0000000000~00000000000000000000~", cfg->runid, si);
     if (t.len - txt != TXT_HEAD_LEN) {
@@ -676,7 +687,14 @@ static int build_template(bench *b, int si)
         tern_buf_putc(&t, (char)('a' + i % 26));
     /* clientMsgId = prefix-<send time>-<sender>-<seq>: time first, like libtern's ids,
      * so the server's dedup index sees the append-mostly pattern of real clients. */
-    tern_buf_printf(&t, "\"},\"clientMsgId\":\"%s-", cfg->prefix);
+    tern_buf_putc(&t, '"');
+    if (kind == 1) { /* @ the group's first member (plan_receivers: conns[g * M + m]) */
+        const char *at = b->conns[s->group * cfg->members].user;
+        tern_buf_puts(&t, ",\"atUserList\":[");
+        tern_buf_json_str(&t, at, strlen(at));
+        tern_buf_putc(&t, ']');
+    }
+    tern_buf_printf(&t, "},\"clientMsgId\":\"%s-", cfg->prefix);
     s->off_cmid_ts = t.len;
     tern_buf_printf(&t, "00000000000000000000-%06d-", si);
     s->off_cmid = t.len;

@@ -102,6 +102,9 @@ static void usage(FILE *f)
           "  --settle S         idle: seconds between the last `ready` and the RSS sample [2]\n"
           "  --text-size N      bytes of message text, >= 53 [200]\n"
           "  --frame-size B     floor: bytes per write (delivery), >= 8 [330]\n"
+          "  --mix              fanout: sender i sends one type, i %% 5: text, text @ the group's first\n"
+          "                     member (atUserList), custom, location, face, each with its --text-size\n"
+          "                     string; the result's workload is then fanout_mix\n"
           "  --uring            floor: the writer submits each 1 ms tick's writes together through\n"
           "                     io_uring (as ternd's loops do by default) instead of one write(2)\n"
           "                     each; the result's workload is then floor_uring\n"
@@ -456,7 +459,7 @@ static void report(bench *b, result *r)
 
     if (cfg->json) {
         FILE *f = stdout;
-        fprintf(f, "{\"workload\":\"%s\"", WORKLOAD_NAMES[w]);
+        fprintf(f, "{\"workload\":\"%s%s\"", WORKLOAD_NAMES[w], w == W_FANOUT && cfg->mix ? "_mix" : "");
         json_num(f, "groups", cfg->groups, w == W_FANOUT, 0);
         json_num(f, "members", cfg->members, w == W_FANOUT, 0);
         json_num(f, "senders", b->nsenders, msgs, 0);
@@ -508,7 +511,7 @@ static void report(bench *b, result *r)
         return;
     }
 
-    printf("workload %s", WORKLOAD_NAMES[w]);
+    printf("workload %s%s", WORKLOAD_NAMES[w], w == W_FANOUT && cfg->mix ? "_mix" : "");
     if (w == W_FANOUT)
         printf(": %d groups x %d receivers, %d senders, %.0f msg/s (%.0f deliveries/s offered), %d-byte text\n",
                cfg->groups, cfg->members, cfg->senders, cfg->rate, cfg->rate * mean_expect(b), cfg->text_size);
@@ -754,6 +757,7 @@ enum {
     O_TEXT_SIZE,
     O_FRAME_SIZE,
     O_URING,
+    O_MIX,
     O_THREADS,
     O_CONCURRENCY,
     O_SETUP_TIMEOUT,
@@ -865,6 +869,7 @@ int main(int argc, char **argv)
         {"text-size", required_argument, NULL, O_TEXT_SIZE},
         {"frame-size", required_argument, NULL, O_FRAME_SIZE},
         {"uring", no_argument, NULL, O_URING},
+        {"mix", no_argument, NULL, O_MIX},
         {"threads", required_argument, NULL, O_THREADS},
         {"concurrency", required_argument, NULL, O_CONCURRENCY},
         {"setup-timeout", required_argument, NULL, O_SETUP_TIMEOUT},
@@ -930,6 +935,7 @@ int main(int argc, char **argv)
         case O_TEXT_SIZE: NUM(text_size, 53, 12000, (int))
         case O_FRAME_SIZE: NUM(frame_size, 8, 65536, (int))
         case O_URING: cfg->floor_uring = 1; break;
+        case O_MIX: cfg->mix = 1; break;
         case O_THREADS: NUM(threads, 1, 64, (int))
         case O_CONCURRENCY: NUM(concurrency, 1, 100000, (int))
         case O_SETUP_TIMEOUT: NUM(setup_timeout, 1, 86400, )

@@ -16,6 +16,11 @@
 #   BENCH_WARMUP [2]          warm-up seconds before the window
 #   BENCH_FANOUT_GROUPS [100] BENCH_FANOUT_MEMBERS [10] BENCH_FANOUT_SENDERS [100]
 #   BENCH_FANOUT_RATE [5000]  messages/s (x members = deliveries/s)
+#                             `fanout_mix` (issue 10; not in the default set): the same
+#                             fan-out with sender i sending type i % 5 (text, text @ a
+#                             member, custom, location, face; tern-bench --mix); with
+#                             fanout in the same run the script prints the ratio of
+#                             their server CPU per delivery (fanout_mix_vs_fanout)
 #   BENCH_C2C_PAIRS [100]     BENCH_C2C_RATE [20000]
 #   BENCH_IDLE_CONNS [10000]
 #   BENCH_STREAM_STREAMS [1000] BENCH_STREAM_MEMBERS [10] BENCH_STREAM_RATE [2000]
@@ -156,9 +161,11 @@ run_one() {
   local wl=$1 run=$2
   local args=(--json -q --threads "$THREADS" --duration "$SECONDS_")
   case $wl in
-    fanout) args+=(--groups "${BENCH_FANOUT_GROUPS:-100}" --members "${BENCH_FANOUT_MEMBERS:-10}"
+    fanout|fanout_mix)
+            args+=(--groups "${BENCH_FANOUT_GROUPS:-100}" --members "${BENCH_FANOUT_MEMBERS:-10}"
                    --senders "${BENCH_FANOUT_SENDERS:-100}" --rate "${BENCH_FANOUT_RATE:-5000}"
-                   --warmup "$WARMUP") ;;
+                   --warmup "$WARMUP")
+            [ "$wl" = fanout_mix ] && args+=(--mix) ;;
     c2c)    args+=(--pairs "${BENCH_C2C_PAIRS:-100}" --rate "${BENCH_C2C_RATE:-20000}" --warmup "$WARMUP") ;;
     idle)   args+=(--connections "${BENCH_IDLE_CONNS:-10000}") ;;
     stream) args+=(--streams "${BENCH_STREAM_STREAMS:-1000}" --members "${BENCH_STREAM_MEMBERS:-10}"
@@ -185,7 +192,7 @@ run_one() {
   else
     start_ternd || return 1
     # shellcheck disable=SC2086
-    line=$("$BENCH" "$wl" --url "ws://127.0.0.1:$PORT" --app-file "$TMP/demo-app.json" \
+    line=$("$BENCH" "${wl%_mix}" --url "ws://127.0.0.1:$PORT" --app-file "$TMP/demo-app.json" \
            --server-pid "$TERND_PID" "${args[@]}" ${BENCH_ARGS:-}) || rc=$?
     if ! kill -0 "$TERND_PID" 2>/dev/null; then
       echo "bench.sh: ternd died during $wl run $run; its log:" >&2
@@ -257,5 +264,10 @@ for fl in floor floor_uring; do
     awk -v a="$fan" -v b="$flo" -v fl="$fl" 'BEGIN { if (b > 0) printf "{\"workload\":\"fanout_vs_%s\",\"server_cpu_us_per_delivery\":%s,\"floor_us_per_delivery\":%s,\"ratio\":%.3g}\n", fl, a, b, a / b }'
   fi
 done
+# The mixed-type fan-out against text only (issue 10: within the noise).
+mix=$(grep '"workload":"fanout_mix"' "$MEDIANS" | sed -n 's/.*"server_cpu_us_per_delivery":\([0-9.e+-]*\).*/\1/p' || true)
+if [ -n "$fan" ] && [ -n "$mix" ]; then
+  awk -v a="$mix" -v b="$fan" 'BEGIN { if (b > 0) printf "{\"workload\":\"fanout_mix_vs_fanout\",\"server_cpu_us_per_delivery_mix\":%s,\"server_cpu_us_per_delivery_text\":%s,\"ratio\":%.3g}\n", a, b, a / b }'
+fi
 rm -f "$MEDIANS"
 [ $failed -eq 0 ] || { echo "bench.sh: $failed run(s) failed" >&2; exit 1; }

@@ -295,6 +295,10 @@ typedef struct tern_client_options {
                                     self-signed server certificate). NULL: the system's
                                     (OpenSSL's default paths). The server certificate is
                                     always verified, and so is its name (DNS or IP) */
+    uint64_t media_max_bytes_per_sec; /* cap on the speed of each media transfer (upload
+                                    and download), e.g. to keep a mobile link free for
+                                    messages; libcurl paces the transfer from the loop's
+                                    timer, so messaging is not held up. 0: no cap */
 } tern_client_options;
 
 /* Fills opts with the defaults (all zero/NULL, meaning the defaults above).

@@ -48,22 +48,23 @@ static int text_encode(const tern_elem_type *t, const cJSON *payload, tern_buf *
 #define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
 
 static const tern_elem_type table[] = {
-    {"TIMTextElem", 1 /* TERN_MSG_TEXT */, text_fields, NFIELDS(text_fields), text_encode, tern_elem_decode_strings, 0},
+    {"TIMTextElem", 1 /* TERN_MSG_TEXT */, text_fields, NFIELDS(text_fields), text_encode, tern_elem_decode_strings, 0,
+     0},
     {"TIMCustomElem", 2 /* TERN_MSG_CUSTOM */, custom_fields, NFIELDS(custom_fields), tern_elem_encode_strings,
-     tern_elem_decode_strings, 0},
+     tern_elem_decode_strings, 0, 0},
     {"TIMImageElem", 3 /* TERN_MSG_IMAGE */, image_fields, NFIELDS(image_fields), media_encode,
-     tern_elem_decode_strings, 1},
+     tern_elem_decode_strings, 1, 0},
     {"TIMSoundElem", 4 /* TERN_MSG_SOUND */, sound_fields, NFIELDS(sound_fields), media_encode,
-     tern_elem_decode_strings, 1},
+     tern_elem_decode_strings, 1, 0},
     {"TIMVideoFileElem", 5 /* TERN_MSG_VIDEO */, video_fields, NFIELDS(video_fields), media_encode,
-     tern_elem_decode_strings, 1},
-    {"TIMFileElem", 6 /* TERN_MSG_FILE */, file_fields, NFIELDS(file_fields), media_encode, tern_elem_decode_strings,
-     1},
+     tern_elem_decode_strings, 1, 0},
+    {"TIMFileElem", 6 /* TERN_MSG_FILE */, file_fields, NFIELDS(file_fields), media_encode, tern_elem_decode_strings, 1,
+     0},
     {"TIMLocationElem", 7 /* TERN_MSG_LOCATION */, location_fields, NFIELDS(location_fields), location_encode,
-     location_decode, 0},
+     location_decode, 0, 0},
     {"TIMRelayElem", 9 /* TERN_MSG_MERGER */, merger_fields, NFIELDS(merger_fields), tern_elem_merger_encode,
-     tern_elem_merger_decode, 0},
-    {"TIMFaceElem", 8 /* TERN_MSG_FACE */, face_fields, NFIELDS(face_fields), face_encode, face_decode, 0},
+     tern_elem_merger_decode, 0, 1},
+    {"TIMFaceElem", 8 /* TERN_MSG_FACE */, face_fields, NFIELDS(face_fields), face_encode, face_decode, 0, 0},
 };
 
 const tern_elem_type *tern_elem_find(const char *s, size_t n)
@@ -316,7 +317,7 @@ int tern_elem_encode_values(const tern_elem_type *t, const char *const *vals, in
 {
     if (t->media)
         return encode_values_via_json(t, vals, out);
-    if (t->encode == tern_elem_merger_encode)
+    if (t->merger)
         return tern_elem_merger_encode_values(t, vals, out);
     for (size_t i = 0; i < t->nfields; i++)
         if (t->fields[i].number)

@@ -67,14 +67,15 @@ struct tern_elem_type {
     /* Reads a payload received from the server: vals[i] = the string of fields[i]
      * (borrowed from the tree), or NULL if absent. Lenient: never fails. */
     void (*decode)(const tern_elem_type *t, const cJSON *payload, const char **vals);
-    int media; /* 1: a media row (ids completed by the server; the thumbnail rules) */
+    int media;  /* 1: a media row (ids completed by the server; the thumbnail rules) */
+    int merger; /* 1: the merger (its list resolved by the server: server/merger.h) */
 };
 
-#define TERN_ELEM_MAX_DIM 100000    /* width/height an app may set */
-#define TERN_ELEM_MAX_SECONDS 86400 /* a sound's or video's duration */
-#define TERN_ELEM_MAX_FILE_NAME 255 /* a display file name, bytes */
-#define TERN_ELEM_MEDIA_ID_LEN 32   /* lower-case hex digits (server/media/media.h) */
-#define TERN_ELEM_MAX_AT 64         /* atUserList entries (over: 1203) */
+#define TERN_ELEM_MAX_DIM 100000                    /* width/height an app may set */
+#define TERN_ELEM_MAX_SECONDS 86400                 /* a sound's or video's duration */
+#define TERN_ELEM_MAX_FILE_NAME 255                 /* a display file name, bytes */
+#define TERN_ELEM_MEDIA_ID_LEN 32                   /* lower-case hex digits (server/media/media.h) */
+#define TERN_ELEM_MAX_AT 64                         /* atUserList entries (over: 1203) */
 #define TERN_ELEM_AT_ALL "__kImSDK_MesssageAtALL__" /* @ everyone (Tencent's spelling) */
 
 /* 1 if p[0..n), a canonical TIMTextElem payload (text_encode's bytes, not any JSON),

@@ -314,6 +314,7 @@ TERN_API int tern_client_create(const char *server_url, const char *app, const c
     c->device = opts->device ? tern_strdup(opts->device) : NULL;
     c->platform = tern_strdup(opts->platform ? opts->platform : "c");
     c->tls_ca_file = opts->tls_ca_file ? tern_strdup(opts->tls_ca_file) : NULL;
+    c->media_max_bps = opts->media_max_bytes_per_sec;
     c->on_event = opts->on_event;
     c->event_ud = opts->user_data;
     c->req_timeout_ms = opts->request_timeout_ms ? opts->request_timeout_ms : 10000;

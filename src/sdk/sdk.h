@@ -142,6 +142,7 @@ struct tern_client {
     size_t max_msg;
     struct ssl_ctx_st *ssl_ctx; /* wss://: shared by the client's connections, else NULL */
     char *tls_ca_file;          /* opts.tls_ca_file (media transfers give it to libcurl) */
+    uint64_t media_max_bps;     /* opts.media_max_bytes_per_sec (0: none) */
     uv_loop_t *loop;
     uv_loop_t own_loop_storage;
     int own_loop;

@@ -272,6 +272,10 @@ static CURL *new_easy(tern_client *c, sdk_xfer *x, const char *url)
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)STALL_SECONDS);
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, IO_BUFSZ);
+    if (c->media_max_bps) {
+        curl_easy_setopt(e, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)c->media_max_bps);
+        curl_easy_setopt(e, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)c->media_max_bps);
+    }
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);

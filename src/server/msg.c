@@ -17,11 +17,11 @@
 #include "core/wire.h"
 #include "core/ws.h"
 #include "delivery.h"
-#include "hooks/moderation.h"
 #include "friends.h"
+#include "hooks/moderation.h"
 #include "media/media_msg.h"
-#include "ratelimit.h"
 #include "merger.h"
+#include "ratelimit.h"
 
 void send_req_free(send_req *r)
 {
@@ -132,7 +132,7 @@ static int prepare(server *s, store_reader *rd, int64_t app, const char *from, c
      * merger with the messages it names (merger.h). */
     tern_msg done;
     merger_row mrow = {.key = ""};
-    if (m->elem->media || m->elem->encode == tern_elem_merger_encode) {
+    if (m->elem->media || m->elem->merger) {
         done = *m;
         tern_buf_init(&done.payload, 0);
         int rc = m->elem->media ? media_msg_complete(s, rd, app, m, tern_now_ms(), &done.payload)

@@ -61,7 +61,8 @@ typedef struct ctx {
     int cancels, cancel_code;
 } ctx;
 
-static ctx *ctx_new(it_server *s, const char *user)
+/* A client of user; opts may be NULL (the defaults). */
+static ctx *ctx_new_opts(it_server *s, const char *user, const tern_client_options *opts)
 {
     ctx *t = calloc(1, sizeof *t);
     pthread_mutex_init(&t->mu, NULL);
@@ -70,8 +71,13 @@ static ctx *ctx_new(it_server *s, const char *user)
     snprintf(url, sizeof url, "ws://127.0.0.1:%d", s->port);
     it_create_user(s, user);
     it_user_token(s, user, tok, sizeof tok);
-    assert_int_equal(tern_client_create(url, "demo/demo", user, tok, NULL, &t->c), TERN_OK);
+    assert_int_equal(tern_client_create(url, "demo/demo", user, tok, opts, &t->c), TERN_OK);
     return t;
+}
+
+static ctx *ctx_new(it_server *s, const char *user)
+{
+    return ctx_new_opts(s, user, NULL);
 }
 
 static void ctx_free(ctx *t)
@@ -546,20 +552,30 @@ static void on_sent(tern_client *c, tern_message *m, int code, const char *messa
     pthread_mutex_unlock(&s->t->mu);
 }
 
-/* While a 90 MB upload runs, a message sent on the same client is acknowledged before
- * the upload ends: the transfer does not hold up the messaging connection. */
+/* While an upload runs, a message sent on the same client is acknowledged before the
+ * upload ends: the transfer does not hold up the messaging connection. The transfers
+ * are paced at XFER_BPS (media_max_bytes_per_sec), so each lasts about 3 s whatever the
+ * machine's speed: a message held up behind the transfer (the loop starved) is
+ * acknowledged only after it, while an ack that is merely slow (a sanitizer build on a
+ * busy machine) still comes well within the 3 s. Unpaced, a 90 MB download from a
+ * sendfile server could end before a TSan ternd acknowledged the message. */
+#define XFER_BPS (8u << 20)
+#define XFER_SIZE (24u << 20)
 static void test_messaging_not_blocked(void **state)
 {
     it_server *s = *state;
     it_create_user(s, "bob");
-    ctx *t = ctx_new(s, "gina");
+    tern_client_options o;
+    tern_client_options_init(&o);
+    o.media_max_bytes_per_sec = XFER_BPS;
+    ctx *t = ctx_new_opts(s, "gina", &o);
     assert_int_equal(tern_client_start_thread(t->c), TERN_OK);
     assert_int_equal(tern_login(t->c, on_login_done, t), TERN_OK);
     assert_true(it_wait_int(&t->mu, &t->cv, &t->cancels, 1000, WAIT_MS));
     assert_int_equal(t->cancel_code, 0);
     char src[300];
     snprintf(src, sizeof src, "%s/long.bin", tmpdir);
-    size_t size = 90u << 20;
+    size_t size = XFER_SIZE;
     make_file(src, size, 3);
     xrec *first = slot(t); /* x[0]: a small upload so that the connection to ternd is warm */
     char small[300];
@@ -568,6 +584,7 @@ static void test_messaging_not_blocked(void **state)
     START(t, first, tern_upload_media(t->c, small, NULL, &first->id, NULL, on_uploaded, t));
     assert_true(wait_done(t, first));
     xrec *u = slot(t); /* x[1] */
+    int64_t t0 = it_now_ms();
     START(t, u, tern_upload_media(t->c, src, NULL, &u->id, on_progress, on_uploaded, t));
     assert_true(it_wait_int(&t->mu, &t->cv, &u->nprogress, 1, WAIT_MS));
     tern_message *m = tern_create_text_message(t->c, TERN_CONV_C2C, "bob", "while uploading");
@@ -577,6 +594,10 @@ static void test_messaging_not_blocked(void **state)
     tern_message_release(m);
     assert_true(it_wait_int(&t->mu, &t->cv, &sent.done, 1, WAIT_MS));
     assert_true(wait_done(t, u));
+    /* the pace was kept: a lower bound only (a slow machine takes longer, never less) */
+    int64_t took = it_now_ms() - t0;
+    if (took < (int64_t)XFER_SIZE * 1000 / XFER_BPS * 3 / 4)
+        fail_msg("the upload took %lld ms: media_max_bytes_per_sec not applied", (long long)took);
     assert_int_equal(sent.code, 0);
     assert_int_equal(sent.upload_done_before, 0);
     assert_int_equal(u->code, 0);
@@ -586,6 +607,7 @@ static void test_messaging_not_blocked(void **state)
     char dst[300];
     snprintf(dst, sizeof dst, "%s/long-back.bin", tmpdir);
     xrec *d = slot(t); /* x[2] */
+    t0 = it_now_ms();
     START(t, d, tern_download_media(t->c, u->media_id, dst, &d->id, on_progress, on_downloaded, t));
     assert_true(it_wait_int(&t->mu, &t->cv, &d->nprogress, 1, WAIT_MS));
     m = tern_create_text_message(t->c, TERN_CONV_C2C, "bob", "while downloading");
@@ -596,6 +618,9 @@ static void test_messaging_not_blocked(void **state)
     tern_message_release(m);
     assert_true(it_wait_int(&t->mu, &t->cv, &sent.done, 1, WAIT_MS));
     assert_true(wait_done(t, d));
+    took = it_now_ms() - t0;
+    if (took < (int64_t)XFER_SIZE * 1000 / XFER_BPS * 3 / 4)
+        fail_msg("the download took %lld ms: media_max_bytes_per_sec not applied", (long long)took);
     assert_int_equal(sent.code, 0);
     assert_int_equal(d->code, 0);
     if (sent.upload_done_before)

@@ -641,7 +641,7 @@ static void test_idempotent_resend(void **state)
     uint64_t seqs[16];
     assert_int_equal(parse_seqs(buf.data, buf.len, seqs, 16), 5);
     tern_buf_free(&buf);
-    convrow c;
+    convrow c = {0};
     assert_int_equal(conv_of(f, "bob", c2c("alice", "bob"), &c), TERN_OK);
     assert_int_equal(c.last_seq, 5);
     msg_release(&a);
@@ -652,7 +652,7 @@ static void test_c2c_unread(void **state)
     fx *f = *state;
     mk_users(f, (const char *[]){"alice", "bob", NULL});
     const char *key = c2c("alice", "bob");
-    convrow c;
+    convrow c = {0};
     assert_int_equal(conv_of(f, "alice", key, &c), TERN_ERR_NOT_FOUND);
     send1(f, "alice", "bob", 0, NULL, NULL);
     send1(f, "alice", "bob", 0, NULL, NULL);
@@ -697,7 +697,7 @@ static void test_mark_read(void **state)
     assert_int_equal(mark_read(f, "bob", key, 999, &rs, &ls), TERN_OK); /* clamped to last_seq */
     assert_int_equal(rs, 5);
     assert_int_equal(ls, 5);
-    convrow c;
+    convrow c = {0};
     assert_int_equal(conv_of(f, "bob", key, &c), TERN_OK);
     assert_int_equal(c.read_seq, 5);
     assert_int_equal(mark_read(f, "carol", key, 1, &rs, &ls), TERN_ERR_NOT_FOUND);
@@ -983,7 +983,7 @@ static void test_groups(void **state)
     const char *key = gkey("g1");
     assert_int_equal(send1(f, "alice", "g1", 1, NULL, NULL), 1);
     assert_int_equal(send1(f, "bob", "g1", 1, "b1", NULL), 2);
-    convrow c;
+    convrow c = {0};
     assert_int_equal(conv_of(f, "alice", key, &c), TERN_OK);
     assert_int_equal(c.is_group, 1);
     assert_string_equal(c.peer, "g1");
@@ -1114,7 +1114,7 @@ static void test_group_batches(void **state)
     assert_int_equal(rd.u.read.last_seq, 2);
     msg_release(&mc);
     msg_release(&mb);
-    convrow c;
+    convrow c = {0};
     assert_int_equal(conv_of(f, "carol", key, &c), TERN_ERR_NOT_FOUND);
     assert_int_equal(conv_of(f, "bob", key, &c), TERN_ERR_NOT_FOUND);
     assert_int_equal(conv_of(f, "alice", key, &c), TERN_OK);
@@ -1267,7 +1267,7 @@ static void test_delete_user(void **state)
     store_group g;
     assert_int_equal(store_group_get(f->r, f->app, "g", &g), TERN_OK);
     assert_int_equal(g.member_count, 2);
-    convrow c;
+    convrow c = {0};
     assert_int_equal(conv_of(f, "alice", c2c("alice", "bob"), &c), TERN_OK); /* the peer keeps hers */
     assert_int_equal(c.last_seq, 3);
     tern_buf b;
@@ -1341,7 +1341,7 @@ static void test_reopen(void **state)
     store_group g;
     assert_int_equal(store_group_get(f->r, f->app, "g", &g), TERN_OK);
     assert_int_equal(g.member_count, 2);
-    convrow c;
+    convrow c = {0};
     assert_int_equal(conv_of(f, "alice", c2c("alice", "bob"), &c), TERN_OK);
     assert_int_equal(c.read_seq, 3);
     assert_int_equal(c.last_seq, 5);
@@ -1483,7 +1483,7 @@ static void test_close_drains(void **state)
     }
     free(m);
     fx_open(f, 64, 0);
-    convrow c;
+    convrow c = {0};
     assert_int_equal(conv_of(f, "bob", c2c("alice", "bob"), &c), TERN_OK);
     assert_int_equal(c.last_seq, N);
 }
@@ -1572,7 +1572,7 @@ static void test_failed_batch(void **state)
     assert_int_equal(again.op.u.msg.seq, 2);
     msg_release(&again);
     assert_int_equal(send1(f, "bob", "alice", 0, NULL, NULL), 3);
-    convrow c;
+    convrow c = {0};
     assert_int_equal(conv_of(f, "bob", c2c("alice", "bob"), &c), TERN_OK);
     assert_int_equal(c.read_seq, 3);
     assert_int_equal(c.last_seq, 3);
@@ -1618,7 +1618,7 @@ static void test_injected_failures(void **state)
     assert_null(m1.op.u.msg.json);
     assert_null(m2.op.u.msg.json);
     assert_int_equal(store_last_id(f->s), last);
-    convrow c;
+    convrow c = {0};
     assert_int_equal(conv_of(f, "alice", key, &c), TERN_OK);
     assert_int_equal(c.last_seq, 1);
     assert_int_equal(c.read_seq, 1);

@@ -438,7 +438,7 @@ void sdk_convlist_on_message(tern_client *c, tern_message *m)
 
 void sdk_convlist_on_sent(tern_client *c, tern_message *m, int no_last)
 {
-    if (!on(c) || m->seq == 0 || !m->conv_id)
+    if (!on(c) || m->seq == 0 || !m->conv_id || !*m->conv_id)
         return;
     own_message(c, m, no_last);
 }

@@ -422,6 +422,9 @@ void sdk_convlist_on_message(tern_client *c, tern_message *m)
         }
         return;
     }
+    /* Protocol gap (tern.h, docs/sdk.md): the message object does not say whether it was
+     * sent with excludedFromLastMessage / excludedFromUnreadCount or a receiverList (never
+     * unread), so these two lines cannot skip such a message; the next list corrects it. */
     v->last_seq = m->seq;
     set_last(v, m);
     if (m->seq > v->read_seq)

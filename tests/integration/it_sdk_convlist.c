@@ -274,8 +274,8 @@ static tern_client *sdk_login(it_server *s, rec *r, int *seen)
     o.on_event = on_event;
     o.user_data = r;
     o.request_timeout_ms = 5000;
-    o.reconnect_min_ms = 4000; /* step 6: bob's messages go out before alice is back */
-    o.reconnect_max_ms = 8000;
+    o.reconnect_min_ms = 6000; /* step 6: bob's messages go out before alice is back */
+    o.reconnect_max_ms = 12000;
     tern_client *c = NULL;
     assert_int_equal(tern_client_create(url, "demo/demo", "alice", tok, &o, &c), TERN_OK);
     assert_int_equal(tern_client_start_thread(c), TERN_OK);
@@ -466,6 +466,11 @@ static void test_convlist(void **state)
                          (unsigned long long)READ_ALL);
     it_assert_code(resp, 0);
     cJSON_Delete(resp);
+    pthread_mutex_lock(&ra.mu);
+    int early = ra.ready > 1;
+    pthread_mutex_unlock(&ra.mu);
+    if (early)
+        fail_msg("alice was back before bob's messages (a slow restart?): raise reconnect_min_ms");
     if (!it_wait_int(&ra.mu, &ra.cv, &ra.ready, 2, 3 * IT_WAIT_MS))
         fail_msg("alice: no second SDK_READY");
     if (!it_wait_int(&ra.mu, &ra.cv, &ra.lists, ra.lists_at_ready + 1, IT_WAIT_MS))

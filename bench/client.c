@@ -669,8 +669,7 @@ static int build_template(bench *b, int si)
         ",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"",
         ",\"type\":\"TIMTextElem\",\"payload\":{\"text\":\"",
         ",\"type\":\"TIMCustomElem\",\"payload\":{\"description\":\"bench\",\"extension\":\"x\",\"data\":\"",
-        ",\"type\":\"TIMLocationElem\",\"payload\":{\"longitude\":116.397128,\"latitude\":39.916527,"
-        "\"description\":\"",
+        ",\"type\":\"TIMLocationElem\",\"payload\":{\"longitude\":116.4,\"latitude\":39.9,\"description\":\"",
         ",\"type\":\"TIMFaceElem\",\"payload\":{\"index\":3,\"data\":\"",
     };
     int kind = cfg->mix && cfg->workload == W_FANOUT ? si % 5 : 0;

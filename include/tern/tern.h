@@ -216,13 +216,12 @@ typedef enum tern_event_type {
      * Changes are coalesced: at most one event per turn of the client's loop, after the
      * other events of that turn. A conversation the user left or that was dismissed is
      * dropped from the cache without this event: CONVERSATION_CHANGED reports it.
-     * Known limit (docs/sdk.md): a received message sent with excludedFromUnreadCount or
-     * excludedFromLastMessage, or with a receiverList (never unread), looks like any
-     * other to its receivers (the message object carries neither), so until the next
-     * SDK_READY or tern_get_conversation_list the entry counts it as unread (and shows an
-     * excludedFromLastMessage one as the last message) where the server does not; and
-     * last_seq does not move for a receiverList message the user is not among the
-     * receivers of (the server's lastSeq does).
+     * A received message the server marks isExcludedFromUnreadCount (excludedFromUnreadCount,
+     * or a receiverList) is not counted as unread, and one marked
+     * isExcludedFromLastMessage moves last_seq but not the last message, as on the server.
+     * Known limit (docs/sdk.md): last_seq does not move for a receiverList message the
+     * user is not among the receivers of (the server's lastSeq does) until the next
+     * message or SDK_READY.
      * Every pointer (entries, their strings and last messages) is valid during the
      * callback only: copy what you keep, or tern_message_ref a last message. Raised
      * only when the app has an on_event: without one libtern keeps no cache. */
@@ -485,6 +484,13 @@ TERN_API const char *tern_message_client_msg_id(const tern_message *msg);
 TERN_API int tern_message_need_read_receipt(const tern_message *msg);
 /* 1 for an onlineUserOnly message (never stored, seq 0). */
 TERN_API int tern_message_online_only(const tern_message *msg);
+/* Received messages (Tencent's V2TIMMessage.isExcludedFromUnreadCount /
+ * isExcludedFromLastMessage): 1 when the message never counts as unread (sent with
+ * messageControlInfo.excludedFromUnreadCount, or with a receiverList) / never shows as
+ * the conversation's last message (excludedFromLastMessage). 0 for drafts and sends
+ * (their options are in tern_send_options). */
+TERN_API int tern_message_excluded_from_unread_count(const tern_message *msg);
+TERN_API int tern_message_excluded_from_last_message(const tern_message *msg);
 /* The whole message object as compact JSON (docs/protocol.md §6): for a received
  * message, exactly the object the server sent (a streamed message the SDK extended
  * with chunks: the same fields with the text so far and its current `stream` object);

@@ -277,5 +277,9 @@ int tern_msg_decode(const cJSON *obj, tern_msg_view *v)
     v->need_read_receipt = tern_json_get_bool(obj, "needReadReceipt", &b) == TERN_JSON_OK && b;
     b = 0;
     v->online_only = (tern_json_get_bool(obj, "onlineOnly", &b) == TERN_JSON_OK && b) || v->seq == 0;
+    b = 0;
+    v->no_unread = tern_json_get_bool(obj, "isExcludedFromUnreadCount", &b) == TERN_JSON_OK && b;
+    b = 0;
+    v->no_last = tern_json_get_bool(obj, "isExcludedFromLastMessage", &b) == TERN_JSON_OK && b;
     return 0;
 }

@@ -176,6 +176,10 @@ typedef struct tern_msg_view {
     const char *ccd, *cmid;     /* "" if absent */
     int priority;               /* Normal if absent or unknown */
     int need_read_receipt, online_only;
+    /* isExcludedFromUnreadCount / isExcludedFromLastMessage (server/msg.h
+     * msg_fields_flags): the message never counts as unread / never shows as the
+     * conversation's last message */
+    int no_unread, no_last;
 } tern_msg_view;
 
 /* Reads a message object. Returns 0, or -1 if msgId (decimal string, or a number up to

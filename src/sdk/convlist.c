@@ -408,7 +408,7 @@ void sdk_convlist_on_message(tern_client *c, tern_message *m)
     if (!on(c) || m->seq == 0)
         return;
     if (!strcmp(m->from, c->user)) {
-        own_message(c, m, 0);
+        own_message(c, m, m->no_last);
         return;
     }
     cl_entry *e = entry_of_message(c->convlist, m);
@@ -422,12 +422,13 @@ void sdk_convlist_on_message(tern_client *c, tern_message *m)
         }
         return;
     }
-    /* Protocol gap (tern.h, docs/sdk.md): the message object does not say whether it was
-     * sent with excludedFromLastMessage / excludedFromUnreadCount or a receiverList (never
-     * unread), so these two lines cannot skip such a message; the next list corrects it. */
+    /* The server's rules (store: CONV_SELECT): lastSeq moves for every message, the last
+     * message skips isExcludedFromLastMessage ones, unread skips
+     * isExcludedFromUnreadCount ones (excludedFromUnreadCount, or a receiverList). */
     v->last_seq = m->seq;
-    set_last(v, m);
-    if (m->seq > v->read_seq)
+    if (!m->no_last)
+        set_last(v, m);
+    if (m->seq > v->read_seq && !m->no_unread)
         v->unread++;
     if (m->conv_type == TERN_CONV_GROUP && m->type == TERN_MSG_TEXT) {
         if (at_names(m, c->user))

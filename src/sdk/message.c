@@ -400,6 +400,8 @@ tern_message *sdk_msg_from_json(const cJSON *obj, const char *me)
     m->priority = (tern_priority)v.priority;
     m->need_read_receipt = v.need_read_receipt;
     m->online_only = v.online_only;
+    m->no_unread = v.no_unread;
+    m->no_last = v.no_last;
     int mt = sdk_media_type_of(v.type); /* by name: whatever the element table says */
     if (mt) {
         m->type = (tern_msg_type)mt;
@@ -489,6 +491,14 @@ TERN_API const char *tern_message_client_msg_id(const tern_message *msg)
 TERN_API int tern_message_need_read_receipt(const tern_message *msg)
 {
     return msg ? msg->need_read_receipt : 0;
+}
+TERN_API int tern_message_excluded_from_unread_count(const tern_message *msg)
+{
+    return msg ? msg->no_unread : 0;
+}
+TERN_API int tern_message_excluded_from_last_message(const tern_message *msg)
+{
+    return msg ? msg->no_last : 0;
 }
 TERN_API int tern_message_online_only(const tern_message *msg)
 {

@@ -22,6 +22,7 @@ struct tern_message {
     tern_priority priority;
     int need_read_receipt;
     int online_only;
+    int no_unread, no_last; /* received: isExcludedFromUnreadCount, isExcludedFromLastMessage */
     char msg_id[24]; /* "" until known */
     uint64_t seq;
     int64_t time;

@@ -274,6 +274,20 @@ static void on_committed(store_op *op)
     r->complete(r);
 }
 
+int msg_fields_flags(send_req *r)
+{
+    int flag_unread = r->no_unread || r->nreceivers, flag_last = r->no_last;
+    if (!flag_unread && !flag_last)
+        return 0;
+    tern_buf f = {.data = r->fields, .len = r->fields_len, .cap = r->fields_len};
+    int rc = (flag_unread && tern_buf_puts(&f, ",\"" MSG_FLAG_NO_UNREAD "\":true")) ||
+             (flag_last && tern_buf_puts(&f, ",\"" MSG_FLAG_NO_LAST "\":true"));
+    r->fields = f.data; /* grown or not, still r's: fields_len says what is valid */
+    if (!rc)
+        r->fields_len = f.len;
+    return rc ? -1 : 0;
+}
+
 int msg_set_options(send_req *r, const tern_send_opts *o)
 {
     r->online_only = o->online_only;
@@ -282,6 +296,8 @@ int msg_set_options(send_req *r, const tern_send_opts *o)
     r->no_unread = o->no_unread;
     r->no_last = o->no_last;
     r->no_moderation = o->no_moderation;
+    if (msg_fields_flags(r) != 0)
+        return TERN_ERR_INTERNAL;
     if (o->push.present) {
         tern_buf b;
         tern_buf_init(&b, 0);

@@ -78,6 +78,17 @@ int msg_prepare(server *s, store_reader *rd, int64_t app, const char *from, cJSO
 /* Takes the send options o into r (copies what it keeps). TERN_OK, or 1012 for an
  * option this server does not act on yet (never accepted and dropped). */
 int msg_set_options(send_req *r, const tern_send_opts *o);
+/* What a receiver cannot tell from the message otherwise (its client keeps the
+ * conversation list: libtern's convlist.c): Tencent's V2TIMMessage flags, appended to
+ * r->fields (the stored object) only on the messages that have them, so the others
+ * keep their bytes. MSG_FLAG_NO_UNREAD for excludedFromUnreadCount and for a
+ * receiverList message (never unread, seed 001); MSG_FLAG_NO_LAST for
+ * excludedFromLastMessage. Called by msg_set_options and again after a before-send
+ * rewrite re-encodes the fields. Returns 0, or -1 out of memory (r->fields unchanged
+ * in what fields_len covers). */
+#define MSG_FLAG_NO_UNREAD "isExcludedFromUnreadCount"
+#define MSG_FLAG_NO_LAST "isExcludedFromLastMessage"
+int msg_fields_flags(send_req *r);
 /* Sends a prepared request on its way: content moderation, the before-send callback,
  * the group rate (priority shedding), then msg_send_online (r->online_only) or
  * msg_submit. TERN_OK: r->complete will run, perhaps on another thread and perhaps with

@@ -89,6 +89,8 @@ static int rewrite(send_req *r, const cJSON *ans)
     if (!f)
         return -1;
     cJSON_DeleteItemFromObjectCaseSensitive(f, "from");
+    cJSON_DeleteItemFromObjectCaseSensitive(f, MSG_FLAG_NO_UNREAD); /* msg_fields_flags adds them again */
+    cJSON_DeleteItemFromObjectCaseSensitive(f, MSG_FLAG_NO_LAST);
     if (p)
         cJSON_ReplaceItemInObjectCaseSensitive(f, "payload", cJSON_Duplicate(p, 1));
     if (ccd)
@@ -106,6 +108,8 @@ static int rewrite(send_req *r, const cJSON *ans)
         } else {
             tern_free(r->fields);
             r->fields = tern_buf_steal(&b, &r->fields_len);
+            if (msg_fields_flags(r) != 0)
+                rc = TERN_ERR_INTERNAL;
         }
     }
     tern_msg_clear(&m);

@@ -429,6 +429,15 @@ static void test_before_send(void **state)
     ev = it_ws_wait_event(b, "msg", IT_WAIT_MS);
     assert_string_equal(it_jstr(ev, "data.payload.text"), "rewritten");
     assert_string_equal(it_jstr(ev, "data.cloudCustomData"), "cc");
+    assert_null(cJSON_GetObjectItemCaseSensitive(it_jget(ev, "data"), "isExcludedFromUnreadCount"));
+    cJSON_Delete(ev);
+    /* a rewrite keeps what the send options put in the stored object */
+    expect_code(send_c2c(a, "bob", "TIMTextElem", "{\"text\":\"original\"}",
+                         "{\"messageControlInfo\":{\"excludedFromUnreadCount\":true}}"),
+                0);
+    ev = it_ws_wait_event(b, "msg", IT_WAIT_MS);
+    assert_string_equal(it_jstr(ev, "data.payload.text"), "rewritten");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it_jget(ev, "data"), "isExcludedFromUnreadCount")));
     cJSON_Delete(ev);
     /* A rewrite is validated like a client's message: over 12 KB is 80002. */
     static char big[14000];
@@ -438,11 +447,11 @@ static void test_before_send(void **state)
     backend_answer(200, big, 0, 0);
     expect_code(send_c2c(a, "bob", "TIMTextElem", "{\"text\":\"small\"}", NULL), 80002);
 
-    /* History holds the allowed and the rewritten messages only. */
+    /* History holds the allowed and the two rewritten messages only. */
     cJSON *h = it_ws_request(a, "{\"op\":\"history\",\"conversationID\":\"C2Cbob\",\"limit\":10}");
     it_assert_code(h, 0);
     const cJSON *msgs = it_jget(h, "data.messages");
-    assert_int_equal(cJSON_GetArraySize(msgs), 2);
+    assert_int_equal(cJSON_GetArraySize(msgs), 3);
     cJSON_Delete(h);
 
     /* A 500 or an answer without an action: callbackOnFailure (allow by default). */

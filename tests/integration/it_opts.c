@@ -201,6 +201,28 @@ static void test_at_info(void **state)
     check_conv(b, "bob read all", 0, "all", 0, 0, 0);
 }
 
+/* GROUPg1's history for w as "text:flags,..." (newest first), flags U for
+ * isExcludedFromUnreadCount, L for isExcludedFromLastMessage (server/msg.h
+ * msg_fields_flags): what a receiver's client keeps its conversation list by. */
+static void history_flags(it_ws *w, char *out, size_t outsz)
+{
+    cJSON *r = it_ws_request(w, "{\"op\":\"history\",\"conversationID\":\"GROUPg1\",\"limit\":100}");
+    it_assert_code(r, 0);
+    out[0] = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, it_jget(r, "data.messages"))
+    {
+        const char *t = it_jstr(m, "payload.text");
+        size_t l = strlen(out);
+        snprintf(out + l, outsz - l, "%s%s:%s%s", l ? "," : "", t ? t : "?",
+                 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "isExcludedFromUnreadCount")) ? "U" : "",
+                 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "isExcludedFromLastMessage")) ? "L" : "");
+        if (cJSON_GetObjectItemCaseSensitive(m, "isExcludedFromUnreadCount") && !strstr(out + l, "U"))
+            fail_msg("a message without the option carries isExcludedFromUnreadCount");
+    }
+    cJSON_Delete(r);
+}
+
 static void test_control_info(void **state)
 {
     it_server *s = *state;
@@ -230,6 +252,10 @@ static void test_control_info(void **state)
     /* A plain message after them is counted and shown. */
     send_ok(a, GTEXT("loud"), "");
     check_conv(b, "loud", 1, "loud", 0, 0, 0);
+    /* The stored objects carry the flags, only where set (the others keep their bytes). */
+    char h[256];
+    history_flags(b, h, sizeof h);
+    assert_string_equal(h, "loud:,both:UL,hidden:L,quiet:U,one:");
     /* Seed 001 note 5: never with onlineUserOnly (1013). */
     send_code(a, GTEXT("x"), "\"onlineUserOnly\":true,\"messageControlInfo\":{\"excludedFromUnreadCount\":true}", 1013);
 }
@@ -302,6 +328,8 @@ static void test_receivers(void **state)
     assert_string_equal(h, "secret,public");
     history_texts(a, h, sizeof h);
     assert_string_equal(h, "secret,public");
+    history_flags(b, h, sizeof h); /* a receiverList message never counts as unread */
+    assert_string_equal(h, "secret:U,public:");
     sync_texts(c, h, sizeof h);
     assert_string_equal(h, "public");
     sync_texts(b, h, sizeof h);

@@ -201,10 +201,11 @@ static void test_at_info(void **state)
     check_conv(b, "bob read all", 0, "all", 0, 0, 0);
 }
 
-/* GROUPg1's history for w as "text:flags,..." (newest first), flags U for
- * isExcludedFromUnreadCount, L for isExcludedFromLastMessage (server/msg.h
- * msg_fields_flags): what a receiver's client keeps its conversation list by. */
-static void history_flags(it_ws *w, char *out, size_t outsz)
+/* Messages of GROUPg1 in a history answer for w (newest first): their texts joined by
+ * ','; with flags, each text followed by ':' and U for isExcludedFromUnreadCount, L for
+ * isExcludedFromLastMessage (server/msg.h msg_fields_flags: what a receiver's client
+ * keeps its conversation list by). */
+static void history_of(it_ws *w, char *out, size_t outsz, int flags)
 {
     cJSON *r = it_ws_request(w, "{\"op\":\"history\",\"conversationID\":\"GROUPg1\",\"limit\":100}");
     it_assert_code(r, 0);
@@ -214,11 +215,14 @@ static void history_flags(it_ws *w, char *out, size_t outsz)
     {
         const char *t = it_jstr(m, "payload.text");
         size_t l = strlen(out);
-        snprintf(out + l, outsz - l, "%s%s:%s%s", l ? "," : "", t ? t : "?",
-                 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "isExcludedFromUnreadCount")) ? "U" : "",
-                 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "isExcludedFromLastMessage")) ? "L" : "");
-        if (cJSON_GetObjectItemCaseSensitive(m, "isExcludedFromUnreadCount") && !strstr(out + l, "U"))
-            fail_msg("a message without the option carries isExcludedFromUnreadCount");
+        snprintf(out + l, outsz - l, "%s%s", l ? "," : "", t ? t : "?");
+        const cJSON *u = cJSON_GetObjectItemCaseSensitive(m, "isExcludedFromUnreadCount"),
+                    *x = cJSON_GetObjectItemCaseSensitive(m, "isExcludedFromLastMessage");
+        if ((u && !cJSON_IsTrue(u)) || (x && !cJSON_IsTrue(x)))
+            fail_msg("a flag present but not true: %s", it_jshow(m));
+        l = strlen(out);
+        if (flags)
+            snprintf(out + l, outsz - l, ":%s%s", u ? "U" : "", x ? "L" : "");
     }
     cJSON_Delete(r);
 }
@@ -254,26 +258,10 @@ static void test_control_info(void **state)
     check_conv(b, "loud", 1, "loud", 0, 0, 0);
     /* The stored objects carry the flags, only where set (the others keep their bytes). */
     char h[256];
-    history_flags(b, h, sizeof h);
+    history_of(b, h, sizeof h, 1);
     assert_string_equal(h, "loud:,both:UL,hidden:L,quiet:U,one:");
     /* Seed 001 note 5: never with onlineUserOnly (1013). */
     send_code(a, GTEXT("x"), "\"onlineUserOnly\":true,\"messageControlInfo\":{\"excludedFromUnreadCount\":true}", 1013);
-}
-
-/* Messages of GROUPg1 in a history answer for w: their texts joined by ','. */
-static void history_texts(it_ws *w, char *out, size_t outsz)
-{
-    cJSON *r = it_ws_request(w, "{\"op\":\"history\",\"conversationID\":\"GROUPg1\",\"limit\":100}");
-    it_assert_code(r, 0);
-    out[0] = 0;
-    const cJSON *m;
-    cJSON_ArrayForEach(m, it_jget(r, "data.messages"))
-    {
-        const char *t = it_jstr(m, "payload.text");
-        size_t l = strlen(out);
-        snprintf(out + l, outsz - l, "%s%s", l ? "," : "", t ? t : "?");
-    }
-    cJSON_Delete(r);
 }
 
 static void sync_texts(it_ws *w, char *out, size_t outsz)
@@ -322,13 +310,13 @@ static void test_receivers(void **state)
     assert_int_equal((int)msgs_after_ping(c), 1);
     /* History and sync: carol never sees it; bob and alice do. */
     char h[512];
-    history_texts(c, h, sizeof h);
+    history_of(c, h, sizeof h, 0);
     assert_string_equal(h, "public");
-    history_texts(b, h, sizeof h);
+    history_of(b, h, sizeof h, 0);
     assert_string_equal(h, "secret,public");
-    history_texts(a, h, sizeof h);
+    history_of(a, h, sizeof h, 0);
     assert_string_equal(h, "secret,public");
-    history_flags(b, h, sizeof h); /* a receiverList message never counts as unread */
+    history_of(b, h, sizeof h, 1); /* a receiverList message never counts as unread */
     assert_string_equal(h, "secret:U,public:");
     sync_texts(c, h, sizeof h);
     assert_string_equal(h, "public");
@@ -372,7 +360,7 @@ static void test_receivers(void **state)
     cJSON *j = it_rest(s, "POST", NULL, 200, "/demo/demo/chatgroups/g1/users/dave");
     cJSON_Delete(j);
     it_ws *d = it_login(s, "dave", NULL);
-    history_texts(d, h, sizeof h);
+    history_of(d, h, sizeof h, 0);
     assert_string_equal(h, "after,public");
     it_ws_free(d);
 }

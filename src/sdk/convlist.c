@@ -17,8 +17,10 @@
  *     the last;
  *   - a read (this client's answer, another session's event): the server's readSeq and
  *     unreadCount.
- * What a receiver cannot tell (the message object carries neither messageControlInfo
- * nor receiverList) is listed in tern.h; the next seed or list answer corrects it.
+ *   - a message the server marks isExcludedFromUnreadCount / isExcludedFromLastMessage
+ *     (docs/protocol.md §6) does not count as unread / moves lastSeq only.
+ * What a receiver cannot tell (a receiverList message it is not among the receivers of
+ * moves the server's lastSeq) is listed in tern.h; the next seed corrects it.
  *
  * A change marks its entry dirty and arms a 0-ms timer on the client's loop: the timer
  * fires in the next loop iteration, after every callback of this one, and emits one

@@ -298,6 +298,11 @@ typedef struct tern_client_options {
                                     and download), e.g. to keep a mobile link free for
                                     messages; libcurl paces the transfer from the loop's
                                     timer, so messaging is not held up. 0: no cap */
+    int no_conversation_list;    /* 1: keep no conversation-list cache: no
+                                    CONVERSATION_LIST_UPDATED and no `conversations`
+                                    request after each SDK_READY (for bots and one-shot
+                                    tools that show no list; the request costs the
+                                    server about 13 us per conversation of the user) */
 } tern_client_options;
 
 /* Fills opts with the defaults (all zero/NULL, meaning the defaults above).

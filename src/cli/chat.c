@@ -255,6 +255,7 @@ int cmd_chat(cli_opts *o)
     opts.device = o->device;
     opts.tls_ca_file = o->ca_file;
     opts.platform = "tern-cli";
+    opts.no_conversation_list = 1; /* the CLI shows no list: spare the server the query */
     /* A user that does not exist: said before anything else when REST can tell. */
     if (type == TERN_CONV_C2C && (o->app_token || o->client_secret)) {
         char *app_tok = cli_app_token(o), path[400];

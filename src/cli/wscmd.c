@@ -107,6 +107,7 @@ int cli_run_setup(cli_run *r, cli_opts *o, tern_event_cb on_event, tern_result_c
     opts.tls_ca_file = o->ca_file;
     opts.platform = "tern-cli";
     opts.sync_cursor = sync_cursor;
+    opts.no_conversation_list = 1; /* the CLI shows no list: spare the server the query */
     int rc = tern_client_create(url, o->app, o->user, token, &opts, &r->c);
     tern_free(token);
     if (rc != TERN_OK) {

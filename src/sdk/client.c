@@ -355,7 +355,8 @@ TERN_API int tern_client_create(const char *server_url, const char *app, const c
     init_timer(c, &c->retry_timer);
     init_timer(c, &c->conn_timer);
     init_timer(c, &c->cl_timer);
-    sdk_convlist_init(c);
+    if (!opts->no_conversation_list)
+        sdk_convlist_init(c);
     c->handles_open = NUM_HANDLES;
     *out = c;
     return TERN_OK;

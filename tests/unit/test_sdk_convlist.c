@@ -68,11 +68,13 @@ static const seen *entry(const char *id)
     return NULL;
 }
 
+/* with_events: 0 no on_event, 1 on_event, 2 on_event and no_conversation_list. */
 static tern_client *new_client(int with_events)
 {
     tern_client_options o;
     tern_client_options_init(&o);
     o.on_event = with_events ? on_event : NULL;
+    o.no_conversation_list = with_events == 2;
     tern_client *c = NULL;
     assert_int_equal(tern_client_create("ws://127.0.0.1:1", "demo/demo", "bob", "tok", &o, &c), TERN_OK);
     c->session = 1;
@@ -353,15 +355,18 @@ static void test_bound_and_no_callback(void **state)
     assert_string_equal(ent[0].id, "C2Cu1");
     tern_client_destroy(c);
 
-    /* No on_event: no cache, no seed request. */
-    c = new_client(0);
-    assert_null(c->convlist);
-    msg(c, "C2C", "alice", "bob", 1, 101, NULL);
-    sdk_convlist_hold(c);
-    sdk_convlist_seed(c);
-    assert_null(c->inflight.head);
-    turn(c);
-    tern_client_destroy(c);
+    /* No on_event, or no_conversation_list: no cache, no seed request, no event. */
+    for (int with = 0; with <= 2; with += 2) {
+        c = new_client(with);
+        assert_null(c->convlist);
+        msg(c, "C2C", "alice", "bob", 1, 101, NULL);
+        sdk_convlist_hold(c);
+        sdk_convlist_seed(c);
+        assert_null(c->inflight.head);
+        turn(c);
+        assert_int_equal(nlists, 0);
+        tern_client_destroy(c);
+    }
 }
 
 int main(void)

@@ -129,6 +129,8 @@ typedef struct ext_req {
     int is_group;
     char from[TERN_IDENT_MAX + 1], to[TERN_IDENT_MAX + 1]; /* C2C: both users; group: to */
     group_snap *snap;                                      /* group: members now */
+    char **only;  /* a private (receiverList) group message: its sender and the members */
+    size_t nonly; /* among its receivers, the only ones its events may reach (owned) */
     size_t n;
     char *keys[MSGEXT_MAX_ITEMS], *values[MSGEXT_MAX_ITEMS];
     int64_t versions[MSGEXT_MAX_ITEMS];
@@ -145,6 +147,9 @@ static void ext_req_free(ext_req *x)
         tern_free(x->out_values[i]);
     }
     group_snap_unref(x->snap);
+    for (size_t i = 0; i < x->nonly; i++)
+        tern_free(x->only[i]);
+    tern_free(x->only);
     tern_free(x->reply_id);
     tern_free(x);
 }
@@ -224,7 +229,9 @@ static void ext_done(store_op *op)
     session_push_reply(x->s, x->loop, x->conn, &b);
     tern_buf_free(&b);
     if (op->result == TERN_OK) {
-        if (x->is_group) {
+        if (x->only) {
+            ext_event(x, (const char *const *)x->only, x->nonly, x->to, op->u.ext.msg_id);
+        } else if (x->is_group) {
             ext_event(x, (const char *const *)x->snap->members, x->snap->n, x->to, op->u.ext.msg_id);
         } else {
             const char *a[1] = {x->from}, *z[1] = {x->to};
@@ -234,6 +241,30 @@ static void ext_done(store_op *op)
         }
     }
     ext_req_free(x);
+}
+
+/* A private group message (receiverList): x->only = its sender and the members now
+ * among its receivers, so that its extension events reach no one else (the group's
+ * other members never see the message). An ordinary message: x->only stays NULL.
+ * TERN_OK or 5002. */
+static int ext_private_audience(store_reader *rd, int64_t app, uint64_t msg_id, ext_req *x)
+{
+    int pub = store_msg_receiver_ok(rd, app, msg_id, ""); /* "" is nobody: 1 iff not private */
+    if (pub != 0)
+        return pub < 0 ? TERN_ERR_STORE : TERN_OK;
+    x->only = tern_calloc(x->snap->n + 1, sizeof *x->only);
+    x->only[x->nonly++] = tern_strdup(x->from);
+    for (size_t i = 0; i < x->snap->n; i++) {
+        const char *m = x->snap->members[i];
+        if (!strcmp(m, x->from))
+            continue;
+        int ok = store_msg_receiver_ok(rd, app, msg_id, m);
+        if (ok < 0)
+            return TERN_ERR_STORE;
+        if (ok)
+            x->only[x->nonly++] = tern_strdup(m);
+    }
+    return TERN_OK;
 }
 
 /* The message msg_id as the user sees it, if it supports extensions: fills x's
@@ -262,6 +293,8 @@ static int ext_target(conn *c, uint64_t msg_id, ext_req *x)
             x->snap = groups_get(c->loop->srv, c->loop->reader, c->app, to, &err);
             if (!x->snap)
                 rc = err;
+            else
+                rc = ext_private_audience(c->loop->reader, c->app, msg_id, x);
         }
     }
     cJSON_Delete(o);

@@ -166,6 +166,43 @@ static void test_ext_basic(void **state)
     it_ws_free(d);
 }
 
+/* A private (receiverList) group message with extensions: its extension events reach
+ * its sender and receivers only; the other members, who never see the message, get no
+ * `ext` event, and cannot read or set its extensions (1009). */
+static void test_ext_private(void **state)
+{
+    it_server *s = *state;
+    setup_world(s);
+    it_ws *a = it_login(s, "alice", NULL), *b = it_login(s, "bob", NULL), *c = it_login(s, "carol", NULL);
+    cJSON *r = it_ws_request(a, "{\"op\":\"send\",\"msg\":{\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":"
+                                "\"TIMTextElem\",\"payload\":{\"text\":\"for bob\"},\"isSupportExtension\":true,"
+                                "\"receiverList\":[\"bob\"]}}");
+    it_assert_code(r, 0);
+    char id[32];
+    snprintf(id, sizeof id, "%s", it_jstr(r, "data.msgId"));
+    cJSON_Delete(r);
+    cJSON *ev = it_ws_wait_event(b, "msg", IT_WAIT_MS);
+    cJSON_Delete(ev);
+    r = it_ws_request(b, "{\"op\":\"extSet\",\"msgId\":\"%s\",\"items\":[{\"key\":\"secret\",\"value\":\"v\"}]}",
+                      id);
+    it_assert_code(r, 0);
+    cJSON_Delete(r);
+    ev = it_ws_wait_event(a, "ext", IT_WAIT_MS); /* the sender hears of it */
+    assert_non_null(ev);
+    cJSON_Delete(ev);
+    /* carol: answers after the extension's event would have come */
+    r = it_ws_request(c, "{\"op\":\"extGet\",\"msgId\":\"%s\"}", id);
+    it_assert_code(r, 1009);
+    cJSON_Delete(r);
+    r = it_ws_request(c, "{\"op\":\"ping\"}");
+    cJSON_Delete(r);
+    assert_int_equal(it_ws_count_events(c, "ext"), 0);
+    assert_int_equal(it_ws_count_events(c, "msg"), 0);
+    it_ws_free(a);
+    it_ws_free(b);
+    it_ws_free(c);
+}
+
 static void test_ext_c2c_and_max_keys(void **state)
 {
     it_server *s = *state;
@@ -255,6 +292,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ext_basic, it_setup_default, it_teardown_default),
+        cmocka_unit_test_setup_teardown(test_ext_private, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_ext_c2c_and_max_keys, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_ext_race_and_restart, it_setup_default, it_teardown_default),
     };

@@ -203,6 +203,102 @@ static void test_ext_private(void **state)
     it_ws_free(c);
 }
 
+/* The same over REST with the app token (rest/extensions.c): set, a stale version,
+ * get, delete, the events to every member's session, the refusals, and a private
+ * message's audience. */
+static void test_ext_rest(void **state)
+{
+    it_server *s = *state;
+    setup_world(s);
+    it_ws *a = it_login(s, "alice", NULL), *b = it_login(s, "bob", NULL), *c = it_login(s, "carol", NULL);
+    char id[32], plain[32];
+    send_text(a, "GROUP", "g1", 1, id, sizeof id);
+    send_text(a, "GROUP", "g1", 0, plain, sizeof plain);
+    it_ws_clear(a);
+    it_ws_clear(b);
+    it_ws_clear(c);
+
+    cJSON *r = it_rest(s, "PUT", "{\"items\":[{\"key\":\"votes\",\"value\":\"1\"},{\"key\":\"k2\",\"value\":\"v2\"}]}",
+                       200, "/demo/demo/messages/%s/extensions", id);
+    assert_string_equal(it_jstr(r, "data.msgId"), id);
+    assert_int_equal(it_jnum(result_of(r, "votes"), "code", -1), 0);
+    assert_int_equal(it_jnum(result_of(r, "votes"), "version", -1), 1);
+    cJSON_Delete(r);
+    it_ws *all[3] = {a, b, c};
+    for (int i = 0; i < 3; i++) { /* the app is no session: every member hears */
+        cJSON *ev = it_ws_wait_event(all[i], "ext", IT_WAIT_MS);
+        assert_non_null(ev);
+        assert_string_equal(it_jstr(ev, "data.conversationID"), "GROUPg1");
+        assert_int_equal(cJSON_GetArraySize(it_jget(ev, "data.changes")), 2);
+        cJSON_Delete(ev);
+    }
+    /* compare-and-set: version 0 is stale; the item carries the current value */
+    r = it_rest(s, "PUT", "{\"items\":[{\"key\":\"votes\",\"value\":\"9\",\"version\":0}]}", 200,
+                "/demo/demo/messages/%s/extensions", id);
+    assert_int_equal(it_jnum(result_of(r, "votes"), "code", -1), 23001);
+    assert_string_equal(it_jstr(result_of(r, "votes"), "value"), "1");
+    cJSON_Delete(r);
+    r = it_rest(s, "PUT", "{\"items\":[{\"key\":\"votes\",\"value\":\"2\",\"version\":1}]}", 200,
+                "/demo/demo/messages/%s/extensions", id);
+    assert_int_equal(it_jnum(result_of(r, "votes"), "version", -1), 2);
+    cJSON_Delete(r);
+    /* a user's WebSocket write and the REST read agree */
+    r = it_ws_request(b, "{\"op\":\"extDelete\",\"msgId\":\"%s\",\"keys\":[\"k2\"]}", id);
+    it_assert_code(r, 0);
+    cJSON_Delete(r);
+    r = it_rest(s, "GET", NULL, 200, "/demo/demo/messages/%s/extensions", id);
+    const cJSON *x = it_jget(r, "data.extensions");
+    assert_int_equal(cJSON_GetArraySize(x), 1);
+    assert_string_equal(it_jstr(cJSON_GetArrayItem(x, 0), "key"), "votes");
+    assert_string_equal(it_jstr(cJSON_GetArrayItem(x, 0), "value"), "2");
+    cJSON_Delete(r);
+    r = it_rest(s, "DELETE", "{\"keys\":[\"votes\"],\"versions\":[2]}", 200, "/demo/demo/messages/%s/extensions", id);
+    assert_int_equal(it_jnum(result_of(r, "votes"), "version", -1), 3);
+    cJSON_Delete(r);
+    r = it_ws_request(c, "{\"op\":\"extGet\",\"msgId\":\"%s\"}", id);
+    assert_int_equal(cJSON_GetArraySize(it_jget(r, "data.extensions")), 0);
+    cJSON_Delete(r);
+
+    /* refusals */
+    char path[128];
+    snprintf(path, sizeof path, "/demo/demo/messages/%s/extensions", plain);
+    cJSON_Delete(it_rest(s, "PUT", "{\"items\":[{\"key\":\"k\",\"value\":\"v\"}]}", 400, "%s", path));
+    cJSON_Delete(it_rest(s, "GET", NULL, 400, "%s", path)); /* 1035 */
+    cJSON_Delete(it_rest(s, "GET", NULL, 404, "/demo/demo/messages/999/extensions"));
+    cJSON_Delete(it_rest(s, "GET", NULL, 400, "/demo/demo/messages/abc/extensions"));
+    cJSON_Delete(it_rest(s, "GET", NULL, 400, "/demo/demo/messages/0123/extensions"));
+    cJSON_Delete(it_rest(s, "GET", NULL, 400, "/demo/demo/messages/99999999999999999999999/extensions"));
+    cJSON_Delete(it_rest(s, "PUT", "{\"items\":[{\"key\":\"k\",\"value\":\"v\"}],\"extra\":1}", 400,
+                         "/demo/demo/messages/%s/extensions", id));
+    cJSON_Delete(it_rest(s, "PUT", "{\"items\":[]}", 400, "/demo/demo/messages/%s/extensions", id));
+    cJSON_Delete(it_rest(s, "DELETE", "{\"keys\":[\"a\"],\"versions\":[1,2]}", 400,
+                         "/demo/demo/messages/%s/extensions", id));
+    it_expect_error(s, "GET", "/demo/demo/messages/1/extensions", "not-a-token", NULL, 401, 0, NULL, NULL);
+
+    /* a private message: only its sender and receivers hear of a REST change */
+    r = it_ws_request(a, "{\"op\":\"send\",\"msg\":{\"conversationType\":\"GROUP\",\"to\":\"g1\",\"type\":"
+                         "\"TIMTextElem\",\"payload\":{\"text\":\"for bob\"},\"isSupportExtension\":true,"
+                         "\"receiverList\":[\"bob\"]}}");
+    it_assert_code(r, 0);
+    char pid[32];
+    snprintf(pid, sizeof pid, "%s", it_jstr(r, "data.msgId"));
+    cJSON_Delete(r);
+    it_ws_clear(c);
+    cJSON_Delete(it_rest(s, "PUT", "{\"items\":[{\"key\":\"k\",\"value\":\"v\"}]}", 200,
+                         "/demo/demo/messages/%s/extensions", pid));
+    cJSON *ev = it_ws_wait_event(b, "ext", IT_WAIT_MS);
+    assert_non_null(ev);
+    cJSON_Delete(ev);
+    ev = it_ws_wait_event(a, "ext", IT_WAIT_MS);
+    assert_non_null(ev);
+    cJSON_Delete(ev);
+    cJSON_Delete(it_ws_request(c, "{\"op\":\"ping\"}"));
+    assert_int_equal(it_ws_count_events(c, "ext"), 0);
+    it_ws_free(a);
+    it_ws_free(b);
+    it_ws_free(c);
+}
+
 static void test_ext_c2c_and_max_keys(void **state)
 {
     it_server *s = *state;
@@ -293,6 +389,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ext_basic, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_ext_private, it_setup_default, it_teardown_default),
+        cmocka_unit_test_setup_teardown(test_ext_rest, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_ext_c2c_and_max_keys, it_setup_default, it_teardown_default),
         cmocka_unit_test_setup_teardown(test_ext_race_and_restart, it_setup_default, it_teardown_default),
     };

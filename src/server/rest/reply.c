@@ -26,6 +26,9 @@ int rest_status_of(int code)
     case TERN_ERR_CONFLICT:     /* Easemob: 400 duplicate_unique_property_exists */
     case TERN_ERR_BAD_PASSWORD: /* Easemob: 400 invalid_grant */
     case TERN_ERR_TOO_MANY:
+    case TERN_ERR_EXT_TOO_MANY_KEYS:
+    case TERN_ERR_EXT_TOO_LONG:
+    case TERN_ERR_EXT_UNSUPPORTED:
     case TERN_ERR_FRIENDS_FULL:
     case TERN_ERR_FRIEND_SELF:
     case TERN_ERR_STREAM_FROM:

@@ -291,6 +291,9 @@ int chatfiles_upload_head(rctx *x, const http_msg *m, size_t *limit);  /* chatfi
 int chatfiles_download(rctx *x, const http_msg *m);                    /* chatfiles.c */
 int settings_get(rctx *x, const http_msg *m);                          /* settings.c */
 int settings_put(rctx *x, const http_msg *m);                          /* settings.c */
+int extensions_get(rctx *x, const http_msg *m);                        /* extensions.c */
+int extensions_put(rctx *x, const http_msg *m);                        /* extensions.c */
+int extensions_delete(rctx *x, const http_msg *m);                     /* extensions.c */
 int moderation_get(rctx *x, const http_msg *m);                        /* moderation.c */
 int moderation_put(rctx *x, const http_msg *m);                        /* moderation.c */
 int moderation_post(rctx *x, const http_msg *m);                       /* moderation.c */

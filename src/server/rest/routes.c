@@ -53,6 +53,10 @@ const rest_route rest_routes[] = {
     /* messages.c */
     {HTTP_M_POST, "/{org}/{app}/messages/users", APP, messages_send_users, J},
     {HTTP_M_POST, "/{org}/{app}/messages/chatgroups", APP, messages_send_groups, J},
+    /* extensions.c: message extensions (the message id is the {conv} segment) */
+    {HTTP_M_GET, "/{org}/{app}/messages/{conv}/extensions", APP, extensions_get, J},
+    {HTTP_M_PUT, "/{org}/{app}/messages/{conv}/extensions", APP, extensions_put, J},
+    {HTTP_M_DELETE, "/{org}/{app}/messages/{conv}/extensions", APP, extensions_delete, J},
 
     {HTTP_M_POST, "/{org}/{app}/stream_message/chatgroup", APP, stream_send_group, J},
     {HTTP_M_POST, "/{org}/{app}/stream_message/users", APP, stream_send_user, J},

@@ -7,6 +7,9 @@
  * ids. The server paths (the pool, the REST answers) are it_media_images'.
  */
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -351,6 +354,77 @@ static void test_ids(void **state)
     close(fd);
 }
 
+typedef struct cancel_job {
+    int fd, w, h;
+    atomic_int cancel;
+    int rc;
+} cancel_job;
+
+static void *cancel_run(void *arg)
+{
+    cancel_job *j = arg;
+    void *sm, *l;
+    size_t sn, ln;
+    j->rc = thumb_make_cancellable(j->fd, j->w, j->h, 50000000, &j->cancel, &sm, &sn, &l, &ln);
+    if (j->rc == 0) {
+        thumb_buf_free(sm);
+        thumb_buf_free(l);
+    }
+    vips_thread_shutdown();
+    return NULL;
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* thumb_make_cancellable stops a decode that is under way (the pool's stop does not wait
+ * for a 50 MP image). The same 7000x7000 PNG (no shrink-on-load: the whole image is
+ * decoded) first whole, then cancelled a quarter of that time in, which a decode that
+ * ignored the flag would finish (0) instead of failing (-1); and cancelled before it
+ * starts. */
+static void test_cancel(void **state)
+{
+    (void)state;
+    enum { W = 7000, H = 7000 };
+    VipsImage *black;
+    assert_int_equal(vips_black(&black, W, H, NULL), 0);
+    void *png;
+    size_t n;
+    assert_int_equal(vips_image_write_to_buffer(black, ".png", &png, &n, "compression", 1, NULL), 0);
+    g_object_unref(black);
+    put(png, n);
+    g_free(png);
+    uint64_t size;
+    cancel_job j = {.w = W, .h = H};
+    j.fd = ms->ops->open_read(ms, 1, ID, &size);
+    assert_true(j.fd >= 0);
+    pthread_t th;
+    double t0 = now_s();
+    assert_int_equal(pthread_create(&th, NULL, cancel_run, &j), 0);
+    pthread_join(th, NULL);
+    double whole = now_s() - t0;
+    assert_int_equal(j.rc, 0);
+    j.rc = 7;
+    t0 = now_s();
+    assert_int_equal(pthread_create(&th, NULL, cancel_run, &j), 0);
+    struct timespec q = {.tv_sec = 0, .tv_nsec = (long)(whole / 4 * 1e9)};
+    nanosleep(&q, NULL);
+    atomic_store(&j.cancel, 1);
+    pthread_join(th, NULL);
+    printf("# a %dx%d PNG: decoded in %.0f ms; cancelled at %.0f ms, stopped at %.0f ms\n", W, H, whole * 1e3,
+           whole / 4 * 1e3, (now_s() - t0) * 1e3);
+    assert_int_equal(j.rc, -1);
+    j.rc = 7; /* cancelled before the start */
+    assert_int_equal(pthread_create(&th, NULL, cancel_run, &j), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(j.rc, -1);
+    close(j.fd);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir) || thumb_lib_init() != 0)
@@ -363,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_make),
         cmocka_unit_test(test_bmp),
         cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_cancel),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     ms->ops->free(ms);

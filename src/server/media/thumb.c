@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -231,8 +232,23 @@ static int load_large(VipsSource *src, int w, int h, int lw, int lh, VipsImage *
                : -1;
 }
 
+/* libvips' "eval" signal, emitted as the decode progresses: asks libvips to stop (the
+ * computation then fails) once *cancel is set. */
+static void on_eval(VipsImage *im, VipsProgress *progress, void *ud)
+{
+    (void)progress;
+    if (atomic_load((const atomic_int *)ud))
+        vips_image_set_kill(im, TRUE);
+}
+
 int thumb_make(int fd, int w, int h, int64_t max_pixels, void **small, size_t *small_n, void **large,
                size_t *large_n)
+{
+    return thumb_make_cancellable(fd, w, h, max_pixels, NULL, small, small_n, large, large_n);
+}
+
+int thumb_make_cancellable(int fd, int w, int h, int64_t max_pixels, const atomic_int *cancel, void **small,
+                           size_t *small_n, void **large, size_t *large_n)
 {
     *small = *large = NULL;
     *small_n = *large_n = 0;
@@ -274,6 +290,12 @@ int thumb_make(int fd, int w, int h, int64_t max_pixels, void **small, size_t *s
     } else {
         flat = big;
         g_object_ref(flat);
+    }
+    if (cancel) { /* the decode below is the long part: stoppable while it runs */
+        if (atomic_load(cancel))
+            goto out;
+        vips_image_set_progress(flat, TRUE);
+        g_signal_connect(flat, "eval", G_CALLBACK(on_eval), (void *)cancel);
     }
     mem = vips_image_copy_memory(flat); /* the decode runs here, once */
     if (!mem || vips_image_get_width(mem) != lw || vips_image_get_height(mem) != lh)
@@ -352,6 +374,7 @@ struct thumb_pool {
     job **running;    /* one slot per worker (NULL when idle) */
     size_t nqueued, queue_max;
     int nworkers, stopping, stopped;
+    atomic_int cancel; /* set by thumb_pool_stop: the jobs running stop their decode */
     pthread_t *threads;
     worker *workers;
 };
@@ -441,8 +464,10 @@ static int run_job(thumb_pool *p, const job *j)
         return TERN_ERR_MEDIA_NO_THUMB; /* swept meanwhile */
     void *sb, *lb;
     size_t sn, ln;
-    int made = thumb_make(fd, j->w, j->h, p->max_pixels, &sb, &sn, &lb, &ln);
+    int made = thumb_make_cancellable(fd, j->w, j->h, p->max_pixels, &p->cancel, &sb, &sn, &lb, &ln);
     close(fd);
+    if (made != 0 && atomic_load(&p->cancel))
+        return TERN_ERR_SHUTTING_DOWN; /* stopped, not undecodable: nothing recorded */
     if (made != 0) {
         LOG_INFO("thumbnails: %s cannot be decoded: none will be made", j->id);
         record(p, j, STORE_MEDIA_THUMB_NEVER);
@@ -554,6 +579,7 @@ void thumb_pool_stop(thumb_pool *p)
     p->stopping = 1;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
+    atomic_store(&p->cancel, 1); /* a running decode stops (a 50 MP one can take seconds) */
     for (int i = 0; i < p->nworkers; i++)
         pthread_join(p->threads[i], NULL);
     p->stopped = 1;

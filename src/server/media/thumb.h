@@ -20,6 +20,7 @@
  */
 #ifndef TERN_MEDIA_THUMB_H
 #define TERN_MEDIA_THUMB_H
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,11 @@ void thumb_remove(media_store *ms, int64_t app, const char *id);
  * nothing to free then. Any thread but an I/O loop; thumb_lib_init must have run. */
 int thumb_make(int fd, int w, int h, int64_t max_pixels, void **small, size_t *small_n, void **large,
                size_t *large_n);
+/* The same, stopped (-1, nothing to free) when *cancel becomes non-zero while it decodes
+ * (libvips' eval signal and kill flag): the pool's stop does not wait for a long decode.
+ * cancel may be NULL (never). */
+int thumb_make_cancellable(int fd, int w, int h, int64_t max_pixels, const atomic_int *cancel, void **small,
+                           size_t *small_n, void **large, size_t *large_n);
 void thumb_buf_free(void *p);
 /* Initialises libvips for the thumbnailer (once per process; the later calls do
  * nothing): untrusted loaders blocked, concurrency 1, no operation cache. 0 or -1. */
@@ -56,7 +62,8 @@ typedef struct thumb_pool thumb_pool;
 /* Starts workers threads with a queue of at most queue_max eager jobs (requests may add
  * as many again). NULL (logged) on failure. */
 thumb_pool *thumb_pool_new(server *s, media_store *ms, int workers, int queue_max);
-/* Stops the workers after their current job; the jobs still queued are dropped and their
+/* Stops the workers after their current job, whose decode is cancelled (nothing recorded:
+ * the next start queues it again); the jobs still queued are dropped and their
  * waiters called with TERN_ERR_SHUTTING_DOWN. NULL is a no-op; idempotent. */
 void thumb_pool_stop(thumb_pool *p);
 void thumb_pool_free(thumb_pool *p);

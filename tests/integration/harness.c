@@ -409,7 +409,14 @@ int it_server_stop(it_server *s, int timeout_ms, int *status)
             break;
         it_sleep_ms(10);
     }
-    fprintf(stderr, "harness: ternd did not exit within %d ms of SIGTERM; killing it\n", timeout_ms);
+    fprintf(stderr, "harness: ternd did not exit within %d ms of SIGTERM; its threads, then killing it\n",
+            timeout_ms);
+    /* Where it is stuck, for the log of a rare CI failure: every thread's stack (gdb is in
+     * the test dependencies; without it, nothing). */
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "timeout 60 gdb -p %d -batch -nx -ex 'thread apply all bt' 1>&2 2>/dev/null", (int)s->pid);
+    if (system(cmd) != 0)
+        fprintf(stderr, "harness: (no stacks: gdb missing or failed)\n");
     kill(s->pid, SIGKILL);
     waitpid(s->pid, &s->last_status, 0);
     s->pid = 0;

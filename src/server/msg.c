@@ -296,6 +296,7 @@ int msg_set_options(send_req *r, const tern_send_opts *o)
     r->no_unread = o->no_unread;
     r->no_last = o->no_last;
     r->no_moderation = o->no_moderation;
+    r->disable_push = o->push.present && o->push.disable_push;
     if (msg_fields_flags(r) != 0)
         return TERN_ERR_INTERNAL;
     if (o->push.present) {

@@ -48,6 +48,7 @@ struct send_req {
     int online_only;                       /* onlineUserOnly: delivered now, never stored */
     int no_unread, no_last, no_moderation; /* messageControlInfo */
     char *push_json;                       /* offlinePushInfo's canonical object, or NULL */
+    int disable_push;                      /* offlinePushInfo.disablePush: no offline push */
     int shed;                              /* out: dropped by the group rate (reported as sent; nothing stored) */
     struct msg_hook_cfg *hcfg; /* the app's webhooks, read at dispatch (msg_hooks.c); NULL: none */
     /* A merger's list to store with the message (merger.h; key "" when none). */

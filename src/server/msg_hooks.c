@@ -20,6 +20,7 @@
  *                "description":..,"extension":..,"ignoreIOSBadge":..,
  *                "androidOPPOChannelID":..}
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "apps.h"
@@ -215,6 +216,7 @@ typedef struct push_job {
     group_snap *snap; /* referenced, or NULL */
     char **users;     /* owned copies when snap is NULL */
     size_t nusers;
+    char app_key[131];
 } push_job;
 
 static void push_job_free(void *ud)
@@ -233,7 +235,7 @@ static void push_job_free(void *ud)
     tern_free(p);
 }
 
-static const char *summary_of(const cJSON *msg, char *buf, size_t bufsz)
+static const char *summary_of(const cJSON *msg)
 {
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(msg, "type");
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(msg, "payload");
@@ -250,8 +252,7 @@ static const char *summary_of(const cJSON *msg, char *buf, size_t bufsz)
     for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++)
         if (!strcmp(type, tags[i].type))
             return tags[i].text;
-    snprintf(buf, bufsz, "[message]");
-    return buf;
+    return "[message]";
 }
 
 static void put_str_member(tern_buf *b, const char *name, const cJSON *o, const char *key)
@@ -276,8 +277,7 @@ static int push_prepare(void *ud, server *s, char **body, size_t *n)
     cJSON *m = cJSON_ParseWithLength(p->json, p->json_n);
     cJSON *pi = p->push_json ? cJSON_Parse(p->push_json) : NULL;
     int sent = 0;
-    char tag[16];
-    const char *summary = m ? summary_of(m, tag, sizeof tag) : "";
+    const char *summary = m ? summary_of(m) : "";
     const cJSON *desc = cJSON_GetObjectItemCaseSensitive(pi, "description");
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(m, "type");
     int custom = cJSON_IsString(type) && !strcmp(type->valuestring, "TIMCustomElem");
@@ -286,7 +286,7 @@ static int push_prepare(void *ud, server *s, char **body, size_t *n)
         tern_buf b;
         tern_buf_init(&b, 0);
         tern_buf_puts(&b, "{\"event\":\"push\",\"app\":");
-        tern_buf_json_str(&b, *body, strlen(*body)); /* prepared with the app key only */
+        tern_buf_json_str(&b, p->app_key, strlen(p->app_key));
         put_str_member(&b, "msgId", m, "msgId");
         put_str_member(&b, "conversationType", m, "conversationType");
         put_str_member(&b, "from", m, "from");
@@ -329,6 +329,7 @@ static void queue_push(send_req *r, const msg_hook_cfg *c, const char *json, siz
     p->json_n = n;
     p->push_json = r->push_json ? tern_strdup(r->push_json) : NULL;
     p->sender = tern_strdup(r->sender);
+    snprintf(p->app_key, sizeof p->app_key, "%s", c->app_key);
     /* The recipients: the C2C peer; a group's listed receivers, else its members. */
     if (r->is_group && !r->nreceivers) {
         p->snap = r->snap;
@@ -341,21 +342,17 @@ static void queue_push(send_req *r, const msg_hook_cfg *c, const char *json, siz
         for (size_t i = 0; i < ns; i++)
             p->users[p->nusers++] = tern_strdup(src[i]);
     }
-    /* The body is made on the webhook thread; until then it holds the app key. */
+    /* The body is made on the webhook thread (push_prepare), where presence is read. */
     wh_request rq = {.kind = WH_PUSH,
                      .url = c->push_url,
                      .secret = c->key,
                      .app_key = c->app_key,
-                     .body = tern_strdup(c->app_key),
-                     .body_n = strlen(c->app_key),
                      .timeout_ms = c->timeout_ms,
                      .prepare = push_prepare,
                      .free_ud = push_job_free,
                      .ud = p};
-    if (webhook_submit(r->s, &rq) != TERN_OK) {
-        tern_free(rq.body);
+    if (webhook_submit(r->s, &rq) != TERN_OK)
         push_job_free(p);
-    }
 }
 
 void msg_hooks_sent(send_req *r, const char *json, size_t n)
@@ -374,6 +371,6 @@ void msg_hooks_sent(send_req *r, const char *json, size_t n)
             tern_free(rq.body);
     }
     /* Seed 001: onlineUserOnly is never pushed; disablePush skips the push. */
-    if (c->push && !r->online_only && !(r->push_json && !strncmp(r->push_json, "{\"disablePush\":true", 19)))
+    if (c->push && !r->online_only && !r->disable_push)
         queue_push(r, c, json, n);
 }

@@ -298,7 +298,16 @@ void webhook_stop(server *s)
         pthread_join(w->th, NULL);
         w->started = 0;
     }
-    /* What is left ends unanswered: in flight first, then the waiting ones. */
+    /* What is left ends unanswered: in flight first, then the waiting ones (and any the
+     * thread did not take: none when it ran, all when it never started). */
+    pthread_mutex_lock(&w->mu);
+    wh_job *in = w->in_head;
+    w->in_head = w->in_tail = NULL;
+    pthread_mutex_unlock(&w->mu);
+    wh_job **tail = &w->pending;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = in;
     for (wh_job *j = w->pending; j;) {
         wh_job *n = j->next;
         j->next = NULL;
@@ -329,19 +338,8 @@ int webhook_submit(server *s, const wh_request *rq)
     webhook *w = s->webhook;
     if (!w)
         return TERN_ERR_SHUTTING_DOWN;
-    pthread_mutex_lock(&w->mu);
-    if (w->stopping) {
-        pthread_mutex_unlock(&w->mu);
-        atomic_fetch_add(&w->dropped, 1);
-        return TERN_ERR_SHUTTING_DOWN;
-    }
-    if (w->count >= (size_t)s->cfg.webhook_queue) {
-        pthread_mutex_unlock(&w->mu);
-        atomic_fetch_add(&w->dropped, 1);
-        return TERN_ERR_OVERLOADED;
-    }
-    w->count++;
-    pthread_mutex_unlock(&w->mu);
+    /* The check and the append in one critical section: a request counted while the
+     * thread still runs is on in_head before webhook_stop can look, so it is ended. */
     wh_job *j = tern_calloc(1, sizeof *j);
     j->rq = *rq;
     j->url = tern_strdup(rq->url);
@@ -349,12 +347,26 @@ int webhook_submit(server *s, const wh_request *rq)
     j->app_key = tern_strdup(rq->app_key);
     tern_buf_init(&j->answer, 0);
     pthread_mutex_lock(&w->mu);
-    if (w->in_tail)
-        w->in_tail->next = j;
-    else
-        w->in_head = j;
-    w->in_tail = j;
+    int rc = w->stopping ? TERN_ERR_SHUTTING_DOWN
+             : w->count >= (size_t)s->cfg.webhook_queue ? TERN_ERR_OVERLOADED
+                                                          : TERN_OK;
+    if (rc == TERN_OK) {
+        w->count++;
+        if (w->in_tail)
+            w->in_tail->next = j;
+        else
+            w->in_head = j;
+        w->in_tail = j;
+    }
     pthread_mutex_unlock(&w->mu);
+    if (rc != TERN_OK) { /* nothing taken: body and ud stay the caller's */
+        atomic_fetch_add(&w->dropped, 1);
+        tern_free(j->url);
+        tern_free(j->secret);
+        tern_free(j->app_key);
+        tern_free(j);
+        return rc;
+    }
     curl_multi_wakeup(w->multi);
     return TERN_OK;
 }

@@ -41,7 +41,8 @@ typedef struct wh_request {
     const char *url;     /* http(s); copied */
     const char *secret;  /* the HMAC key; copied */
     const char *app_key; /* "org/app"; copied */
-    char *body;          /* JSON, tern_malloc'd: taken by a successful submit */
+    char *body;          /* JSON, tern_malloc'd: taken by a successful submit; may be NULL
+                            when prepare makes it */
     size_t body_n;
     int timeout_ms; /* per attempt (connect + answer) */
     int sync;       /* 1: one try, done gets the outcome; 0: retried */
